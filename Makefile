@@ -1,0 +1,38 @@
+# Two commands for a fresh machine: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install run test services lint clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+## make run: install, create/upgrade the database (SQLite by default), deploy templates, serve
+run: install
+	$(BIN)/roadmap init
+	$(BIN)/roadmap serve --host $(HOST) --port $(PORT)
+
+## make services: bring up PostgreSQL and Redis on this machine if they are down
+services:
+	./scripts/services.sh
+
+## make test: the whole suite against real PostgreSQL and Redis (and SQLite where it applies)
+test: install services
+	$(BIN)/ruff check engine web workers tests migrations
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check engine web workers tests migrations
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

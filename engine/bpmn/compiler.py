@@ -1,0 +1,192 @@
+"""Validate a bundle and compile it into SpiffWorkflow specs plus our ``TemplateSpec``.
+
+``check_bundle`` runs every check and returns all problems found; SpiffWorkflow's own parser runs
+last, only on files that passed ours, and whatever it raises becomes a located problem too.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import SpiffWorkflow
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+
+from engine.bpmn import lint
+from engine.bpmn.bundle import MANIFEST, Bundle, Manifest, form_key, read_manifest
+from engine.bpmn.spec import Stage, TemplateSpec
+from engine.bpmn.xml import BPMN_NS, XmlDocument, line_of, parse_xml
+from engine.errors import FormDefinitionInvalid, Problem, TemplateInvalid
+from engine.forms import FormDefinition
+from engine.roles import LANE_ROLES
+
+_SCHEMA_LOCK = threading.Lock()
+_BPMN_XSD = Path(SpiffWorkflow.__file__).parent / "bpmn" / "parser" / "schema" / "BPMN20.xsd"
+
+
+@dataclass(frozen=True)
+class CompiledTemplate:
+    """A template ready to run: Spiff's specs (opaque to the engine) and our description."""
+
+    spec: TemplateSpec
+    process_spec: Any
+    subprocess_specs: dict[str, Any]
+
+
+@cache
+def _bpmn_schema() -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(_BPMN_XSD)))
+
+
+def _schema_problems(bundle: Bundle, doc: XmlDocument) -> list[Problem]:
+    with _SCHEMA_LOCK:  # lxml schema objects keep their error log on the instance
+        schema = _bpmn_schema()
+        if schema.validate(doc.root):
+            return []
+        errors = list(schema.error_log)
+    return [Problem(bundle.display(doc.path), e.line or None, None, f"нарушена схема BPMN: {e.message}")
+            for e in errors[:50]]
+
+
+def _read_forms(bundle: Bundle) -> tuple[dict[str, FormDefinition], list[Problem]]:
+    forms, problems = {}, []
+    for path in bundle.form_paths:
+        try:
+            forms[form_key(path)] = FormDefinition.from_json(bundle.files[path].decode("utf-8"))
+        except UnicodeDecodeError:
+            problems.append(Problem(bundle.display(path), None, None, "файл формы не в кодировке UTF-8"))
+        except FormDefinitionInvalid as err:
+            problems += [Problem(bundle.display(path), None, None, p) for p in err.problems]
+    return forms, problems
+
+
+def _parse_all(bundle: Bundle, paths: list[str]) -> tuple[list[XmlDocument], list[Problem]]:
+    docs, problems = [], []
+    for path in paths:
+        doc, found = parse_xml(path, bundle.files[path])
+        problems += [Problem(bundle.display(path), p.line, p.element_id, p.message) for p in found]
+        if doc is not None:
+            docs.append(doc)
+    return docs, problems
+
+
+def check_bundle(bundle: Bundle) -> tuple[CompiledTemplate | None, list[Problem]]:
+    """Run every check; return the compiled template only when there is no problem at all."""
+    problems: list[Problem] = []
+    manifest = None
+    if bundle.has_manifest:
+        manifest, problems = read_manifest(bundle, tuple(LANE_ROLES))
+    elif not bundle.bpmn_paths or len(bundle.files) > 1:
+        problems.append(Problem(bundle.display(MANIFEST), None, None, "в шаблоне нет manifest.json"))
+    if not bundle.bpmn_paths:
+        problems.append(Problem(bundle.source, None, None, "в шаблоне нет ни одного BPMN-файла"))
+    bpmn_docs, found = _parse_all(bundle, bundle.bpmn_paths)
+    dmn_docs, found_dmn = _parse_all(bundle, bundle.dmn_paths)
+    problems += found + found_dmn
+    for doc in bpmn_docs:
+        problems += _schema_problems(bundle, doc)
+    forms, found = _read_forms(bundle)
+    problems += found
+    ctx = _lint(bundle, manifest, bpmn_docs, dmn_docs, forms)
+    problems += ctx.problems
+    process_id = _process_id(bundle, manifest, bpmn_docs, ctx, problems)
+    if problems or process_id is None:
+        return None, problems
+    return _compile(bundle, manifest, process_id, bpmn_docs, dmn_docs, forms, ctx)
+
+
+def validate_bundle(bundle: Bundle) -> list[Problem]:
+    return check_bundle(bundle)[1]
+
+
+def compile_bundle(bundle: Bundle) -> CompiledTemplate:
+    compiled, problems = check_bundle(bundle)
+    if compiled is None:
+        raise TemplateInvalid(problems or [Problem(bundle.source, None, None, "шаблон не собран")])
+    return compiled
+
+
+def _lint(bundle: Bundle, manifest: Manifest | None, bpmn_docs: list[XmlDocument],
+          dmn_docs: list[XmlDocument], forms: dict[str, FormDefinition]) -> lint.LintContext:
+    lone_file = not bundle.has_manifest
+    ctx = lint.LintContext(
+        roles=manifest.roles if manifest else tuple(LANE_ROLES),
+        stages=frozenset(k for k, _ in manifest.stages) if manifest else None,
+        forms=None if lone_file else frozenset(forms),
+        deadlines=manifest.deadlines if manifest else {},
+        decisions=None if lone_file else frozenset().union(*(lint.decision_ids(d) for d in dmn_docs)),
+        display=bundle.display,
+    )
+    for doc in bpmn_docs:
+        lint.lint_bpmn(doc, ctx)
+    for doc in dmn_docs:
+        lint.lint_dmn(doc, ctx)
+    return ctx
+
+
+def _process_id(bundle: Bundle, manifest: Manifest | None, docs: list[XmlDocument],
+                ctx: lint.LintContext, problems: list[Problem]) -> str | None:
+    if manifest is not None:
+        if manifest.process not in ctx.process_ids and docs:
+            problems.append(Problem(bundle.display(MANIFEST), None, None,
+                                    f"процесс «{manifest.process}» из manifest.json не найден в BPMN"))
+        for task_id in manifest.deadlines:
+            if task_id not in ctx.user_tasks and not problems:
+                problems.append(Problem(bundle.display(MANIFEST), None, task_id,
+                                        "срок задан для несуществующей пользовательской задачи"))
+        return manifest.process
+    executable = [p for d in docs for p in d.root.iterfind(f"{{{BPMN_NS}}}process")
+                  if p.get("isExecutable", "true") != "false"]
+    return executable[0].get("id") if executable else None
+
+
+def _compile(bundle: Bundle, manifest: Manifest | None, process_id: str, bpmn_docs: list[XmlDocument],
+             dmn_docs: list[XmlDocument], forms: dict[str, FormDefinition],
+             ctx: lint.LintContext) -> tuple[CompiledTemplate | None, list[Problem]]:
+    parser = SpiffBpmnParser()
+    lines = _element_index(bundle, bpmn_docs + dmn_docs)
+    try:
+        for doc in dmn_docs:
+            parser.add_dmn_xml(doc.root, filename=doc.path)
+        for doc in bpmn_docs:
+            parser.add_bpmn_xml(doc.root, filename=doc.path)
+        process_spec = parser.get_spec(process_id)
+        subprocess_specs = parser.get_subprocess_specs(process_id)
+    except ValidationException as err:
+        return None, [_spiff_problem(bundle, err, lines)]
+    except (SpiffWorkflowException, Exception) as err:  # noqa: BLE001 - Spiff raises many kinds
+        return None, [Problem(bundle.source, None, None, f"не удалось собрать процесс: {err}")]
+    stages = tuple(Stage(k, t) for k, t in manifest.stages) if manifest else ()
+    spec = TemplateSpec(
+        key=manifest.key if manifest else process_id,
+        title=manifest.title if manifest else process_id,
+        process_id=process_id,
+        stages=stages,
+        user_tasks=dict(ctx.user_tasks),
+        forms={key: form.to_dict() for key, form in forms.items()},
+    )
+    return CompiledTemplate(spec, process_spec, subprocess_specs), []
+
+
+def _element_index(bundle: Bundle, docs: list[XmlDocument]) -> dict[str, tuple[str, int | None]]:
+    index = {}
+    for doc in docs:
+        for element in doc.root.iter():
+            if isinstance(element.tag, str) and element.get("id"):
+                index[element.get("id", "")] = (bundle.display(doc.path), line_of(element))
+    return index
+
+
+def _spiff_problem(bundle: Bundle, err: ValidationException,
+                   lines: dict[str, tuple[str, int | None]]) -> Problem:
+    element_id = getattr(err, "id", "") or None
+    path, line = lines.get(element_id or "", (bundle.display(err.file_name or "") if err.file_name
+                                              else bundle.source, None))
+    message = str(err.args[0]) if err.args else str(err)
+    return Problem(path, line, element_id, f"SpiffWorkflow: {message}")

@@ -1,0 +1,229 @@
+"""Our rules for BPMN and DMN files, checked on the XML before SpiffWorkflow sees it.
+
+Every rule reports a located ``Problem`` and moves on, so an admin sees all that is wrong at once.
+Expressions are checked with the same safe evaluator that runs them, so a template that passes here
+cannot smuggle code past it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from engine.bpmn import safe_eval
+from engine.bpmn.spec import UserTaskSpec
+from engine.bpmn.xml import BPMN_NS, ROADMAP_NS, SPIFF_NS, XmlDocument, line_of, local_name, namespace
+from engine.due import DueRule
+from engine.errors import EngineError, ExpressionRejected, Problem
+
+#: BPMN elements the engine runs. Anything else in the BPMN namespace is refused by name.
+SUPPORTED_BPMN = frozenset({
+    "definitions", "process", "collaboration", "participant", "laneSet", "lane", "childLaneSet",
+    "flowNodeRef", "startEvent", "endEvent", "intermediateCatchEvent", "boundaryEvent",
+    "intermediateThrowEvent", "userTask", "scriptTask", "businessRuleTask", "task", "subProcess",
+    "callActivity", "exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway",
+    "sequenceFlow", "conditionExpression", "incoming", "outgoing", "documentation",
+    "extensionElements", "textAnnotation", "text", "association", "group", "category", "categoryValue",
+    "timerEventDefinition", "timeDuration", "timeDate", "timeCycle", "terminateEventDefinition",
+    "errorEventDefinition", "error", "escalationEventDefinition", "escalation", "script",
+    "multiInstanceLoopCharacteristics", "loopCardinality", "completionCondition",
+    "standardLoopCharacteristics", "loopCondition", "dataObject", "dataObjectReference",
+    "dataInputAssociation", "dataOutputAssociation", "sourceRef", "targetRef", "property",
+    "ioSpecification", "dataInput", "dataOutput", "inputSet", "outputSet", "dataInputRefs",
+    "dataOutputRefs", "extension", "import", "signal", "message",
+})
+
+_SCRIPT_EXTENSIONS = ("preScript", "postScript")
+_EXPRESSION_TAGS = frozenset({"conditionExpression", "timeDuration", "timeDate", "timeCycle",
+                              "loopCardinality", "completionCondition", "loopCondition"})
+
+
+@dataclass
+class LintContext:
+    """What the rules need to know about the rest of the bundle."""
+
+    roles: tuple[str, ...]
+    stages: frozenset[str] | None  # None: a lone BPMN file, stages unknown
+    forms: frozenset[str] | None  # None: a lone BPMN file, forms unknown
+    deadlines: Mapping[str, str]
+    decisions: frozenset[str] | None
+    display: Callable[[str], str]
+    problems: list[Problem] = field(default_factory=list)
+    user_tasks: dict[str, UserTaskSpec] = field(default_factory=dict)
+    process_ids: set[str] = field(default_factory=set)
+
+    def report(self, doc: XmlDocument, element: etree._Element | None, message: str) -> None:
+        element_id = element.get("id") if element is not None else None
+        line = line_of(element) if element is not None else None
+        self.problems.append(Problem(self.display(doc.path), line, element_id, message))
+
+
+def _bpmn_elements(doc: XmlDocument) -> Iterator[etree._Element]:
+    for element in doc.root.iter():
+        if isinstance(element.tag, str) and namespace(element) == BPMN_NS:
+            yield element
+
+
+def lint_bpmn(doc: XmlDocument, ctx: LintContext) -> None:
+    if local_name(doc.root) != "definitions" or namespace(doc.root) != BPMN_NS:
+        ctx.report(doc, doc.root, "это не BPMN 2.0: корневой элемент должен быть bpmn:definitions")
+        return
+    for element in _bpmn_elements(doc):
+        _check_element(doc, element, ctx)
+    for process in doc.root.iterfind(f"{{{BPMN_NS}}}process"):
+        ctx.process_ids.add(process.get("id", ""))
+        _check_process(doc, process, ctx)
+
+
+def _check_element(doc: XmlDocument, element: etree._Element, ctx: LintContext) -> None:
+    tag = local_name(element)
+    if tag not in SUPPORTED_BPMN:
+        ctx.report(doc, element, f"элемент «{tag}» не поддерживается движком")
+    elif tag in _EXPRESSION_TAGS:
+        _check_text(doc, element, ctx, safe_eval.check_expression, "выражение")
+    elif tag == "script":
+        _check_text(doc, element, ctx, safe_eval.check_script, "скрипт")
+    for extension in element.iterfind(f"{{{BPMN_NS}}}extensionElements/{{{SPIFF_NS}}}*"):
+        if local_name(extension) in _SCRIPT_EXTENSIONS:
+            _check_text(doc, extension, ctx, safe_eval.check_script, "скрипт", owner=element)
+
+
+def _owner(element: etree._Element) -> etree._Element:
+    """The element an admin would click: a condition's sequence flow, a timer's event, a script's task."""
+    current: etree._Element | None = element
+    while current is not None and (not current.get("id") or local_name(current).endswith("Definition")):
+        current = current.getparent()
+    return current if current is not None else element
+
+
+def _check_text(doc: XmlDocument, element: etree._Element, ctx: LintContext,
+                check: Callable[[str], None], what: str, owner: etree._Element | None = None) -> None:
+    text = (element.text or "").strip()
+    if not text:
+        return
+    try:
+        check(text)
+    except EngineError as err:
+        where = owner if owner is not None else _owner(element)
+        ctx.report(doc, where, f"{what} «{_shorten(text)}» отклонено: {err.message}")
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    one_line = " ".join(text.split())
+    return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
+
+
+def _lane_roles(doc: XmlDocument, process: etree._Element, ctx: LintContext) -> dict[str, str]:
+    """Map flow node id -> role, reporting lanes that are not known roles."""
+    roles: dict[str, str] = {}
+    for lane in process.iter(f"{{{BPMN_NS}}}lane"):
+        role = lane.get(f"{{{ROADMAP_NS}}}role") or lane.get("id", "")
+        if role not in ctx.roles:
+            title = lane.get("name") or lane.get("id")
+            ctx.report(doc, lane, f"дорожка «{title}» не соответствует известной роли "
+                                  f"(roadmap:role или id дорожки: {', '.join(ctx.roles)})")
+            continue
+        for ref in lane.iterfind(f"{{{BPMN_NS}}}flowNodeRef"):
+            roles[(ref.text or "").strip()] = role
+    return roles
+
+
+def _check_process(doc: XmlDocument, process: etree._Element, ctx: LintContext) -> None:
+    if process.find(f"{{{BPMN_NS}}}startEvent") is None:
+        ctx.report(doc, process, "в процессе нет стартового события (startEvent)")
+    roles = _lane_roles(doc, process, ctx)
+    _check_flows(doc, process, ctx)
+    for task in process.iter(f"{{{BPMN_NS}}}userTask"):
+        _check_user_task(doc, task, roles.get(task.get("id", "")), process.get("id", ""), ctx)
+    for rule_task in process.iter(f"{{{BPMN_NS}}}businessRuleTask"):
+        _check_decision_ref(doc, rule_task, ctx)
+
+
+def _check_flows(doc: XmlDocument, process: etree._Element, ctx: LintContext) -> None:
+    ids = {e.get("id") for e in process.iter() if isinstance(e.tag, str) and e.get("id")}
+    for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow"):
+        for end in ("sourceRef", "targetRef"):
+            ref = flow.get(end, "")
+            if ref not in ids:
+                ctx.report(doc, flow, f"поток ссылается на несуществующий элемент «{ref}» ({end})")
+
+
+def _check_user_task(doc: XmlDocument, task: etree._Element, role: str | None,
+                     process_id: str, ctx: LintContext) -> None:
+    task_id = task.get("id", "")
+    problems_before = len(ctx.problems)
+    if role is None:
+        ctx.report(doc, task, "пользовательская задача вне дорожки: не определена роль исполнителя")
+    stage = task.get(f"{{{ROADMAP_NS}}}stage", "")
+    if not stage:
+        ctx.report(doc, task, "не указан этап задачи (roadmap:stage)")
+    elif ctx.stages is not None and stage not in ctx.stages:
+        ctx.report(doc, task, f"этап «{stage}» не объявлен в manifest.json")
+    form = task.get(f"{{{ROADMAP_NS}}}form", "")
+    if not form:
+        ctx.report(doc, task, "у пользовательской задачи нет формы (roadmap:form)")
+    elif ctx.forms is not None and form not in ctx.forms:
+        ctx.report(doc, task, f"форма «{form}» не найдена: нет файла forms/{form}.form")
+    deadline = task.get(f"{{{ROADMAP_NS}}}deadline") or ctx.deadlines.get(task_id, "")
+    if not deadline:
+        ctx.report(doc, task, "не задано правило срока (roadmap:deadline или deadlines в manifest.json)")
+    else:
+        try:
+            DueRule.parse(deadline)
+        except ValueError as err:
+            ctx.report(doc, task, str(err))
+    if len(ctx.problems) == problems_before and role is not None:
+        ctx.user_tasks[task_id] = UserTaskSpec(
+            element_id=task_id, name=task.get("name") or task_id, role=role, stage=stage,
+            form=form, deadline=deadline, process_id=process_id,
+            documentation=_documentation(task),
+        )
+
+
+def _documentation(element: etree._Element) -> str:
+    doc = element.find(f"{{{BPMN_NS}}}documentation")
+    return (doc.text or "").strip() if doc is not None else ""
+
+
+def _check_decision_ref(doc: XmlDocument, task: etree._Element, ctx: LintContext) -> None:
+    ref = task.find(f"{{{BPMN_NS}}}extensionElements/{{{SPIFF_NS}}}calledDecisionId")
+    decision = (ref.text or "").strip() if ref is not None else ""
+    if not decision:
+        ctx.report(doc, task, "у задачи бизнес-правила не указана таблица решений "
+                              "(spiffworkflow:calledDecisionId)")
+    elif ctx.decisions is not None and decision not in ctx.decisions:
+        ctx.report(doc, task, f"таблица решений «{decision}» не найдена среди DMN-файлов шаблона")
+
+
+def decision_ids(doc: XmlDocument) -> set[str]:
+    return {d.get("id", "") for d in doc.root.iter() if local_name(d) == "decision"}
+
+
+def lint_dmn(doc: XmlDocument, ctx: LintContext) -> None:
+    if local_name(doc.root) != "definitions":
+        ctx.report(doc, doc.root, "это не DMN: корневой элемент должен быть definitions")
+        return
+    for element in doc.root.iter():
+        tag = local_name(element)
+        if tag == "inputExpression" or tag == "outputEntry":
+            text_element = element.find(f"{{{namespace(element)}}}text")
+            if text_element is not None:
+                _check_text(doc, text_element, ctx, safe_eval.check_expression, "выражение", owner=element)
+        elif tag == "inputEntry":
+            text_element = element.find(f"{{{namespace(element)}}}text")
+            if text_element is not None:
+                _check_text(doc, text_element, ctx, check_dmn_input_entry, "условие", owner=element)
+
+
+def check_dmn_input_entry(text: str) -> None:
+    """A DMN cell is an expression (``"high"``), a comparison tail (``< 30``) or uses ``?`` for the input."""
+    cell = text.replace("?", "dmninputexpr")
+    try:
+        safe_eval.validate_syntax(cell)
+    except SyntaxError:
+        try:
+            safe_eval.validate_syntax(f"dmninputexpr {cell}")
+        except SyntaxError as err:
+            raise ExpressionRejected(f"условие не разбирается: {err.msg}") from None

@@ -1,0 +1,73 @@
+"""Our own description of a template, free of SpiffWorkflow types.
+
+The rest of the engine (task mirroring, forms, dashboards) reads these; it never sees Spiff specs.
+A ``TemplateSpec`` is stored as JSON beside each immutable template version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Stage:
+    key: str
+    title: str
+
+
+@dataclass(frozen=True)
+class UserTaskSpec:
+    element_id: str
+    name: str
+    role: str
+    stage: str
+    form: str
+    deadline: str
+    process_id: str
+    documentation: str = ""
+
+
+@dataclass(frozen=True)
+class TemplateSpec:
+    key: str
+    title: str
+    process_id: str
+    stages: tuple[Stage, ...]
+    user_tasks: Mapping[str, UserTaskSpec]
+    forms: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def stage_index(self, stage: str) -> int:
+        keys = [s.key for s in self.stages]
+        return keys.index(stage) if stage in keys else len(keys)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "title": self.title,
+            "process_id": self.process_id,
+            "stages": [asdict(s) for s in self.stages],
+            "user_tasks": {k: asdict(v) for k, v in self.user_tasks.items()},
+            "forms": {k: dict(v) for k, v in self.forms.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TemplateSpec:
+        return cls(
+            key=data["key"],
+            title=data["title"],
+            process_id=data["process_id"],
+            stages=tuple(Stage(**s) for s in data["stages"]),
+            user_tasks={k: UserTaskSpec(**v) for k, v in data["user_tasks"].items()},
+            forms=dict(data.get("forms", {})),
+        )
+
+
+@dataclass(frozen=True)
+class ReadyTask:
+    """A user task the workflow is waiting on; ``task_id`` is Spiff's task UUID as a string."""
+
+    task_id: str
+    element_id: str
+    name: str

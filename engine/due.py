@@ -1,0 +1,90 @@
+"""Deadline rules of user tasks, as written in templates.
+
+Three forms, matching how the project sets its deadlines:
+
+* ``P14D``, ``PT48H`` — an ISO 8601 duration from the moment the task becomes ready;
+* ``5WD`` — a number of Russian working days (production calendar) from that moment;
+* ``cohort:questionnaire_close`` — a named date of the cohort's calendar.
+
+Computing the due time from a rule is the deadlines module's job; here we only parse and check.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from functools import cache
+
+import holidays
+
+_DURATION = re.compile(
+    r"^P(?!$)(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?)?$"
+)
+_WORKING_DAYS = re.compile(r"^(?P<n>\d{1,3})WD$")
+_COHORT_DATE = re.compile(r"^cohort:(?P<name>[a-z][a-z0-9_]{0,62})$")
+
+
+class DueKind(StrEnum):
+    DURATION = "duration"
+    WORKING_DAYS = "working_days"
+    COHORT_DATE = "cohort_date"
+
+
+@dataclass(frozen=True)
+class DueRule:
+    kind: DueKind
+    text: str
+    duration: timedelta | None = None
+    working_days: int | None = None
+    cohort_date: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> DueRule:
+        """Parse a rule; raise ``ValueError`` with a Russian message when it is not one of the forms."""
+        text = text.strip()
+        if match := _DURATION.match(text):
+            parts = {k: int(v) for k, v in match.groupdict().items() if v}
+            return cls(DueKind.DURATION, text, duration=timedelta(**parts))
+        if match := _WORKING_DAYS.match(text):
+            return cls(DueKind.WORKING_DAYS, text, working_days=int(match["n"]))
+        if match := _COHORT_DATE.match(text):
+            return cls(DueKind.COHORT_DATE, text, cohort_date=match["name"])
+        raise ValueError(
+            f"срок «{text}» не распознан: ожидается длительность ISO 8601 (P14D), "
+            "число рабочих дней (5WD) или дата когорты (cohort:имя)"
+        )
+
+
+def add_working_days(start: datetime, days: int, is_day_off: Callable[[date], bool]) -> datetime:
+    """The same time of day ``days`` working days after ``start``."""
+    current = start
+    remaining = days
+    while remaining > 0:
+        current += timedelta(days=1)
+        if not is_day_off(current.date()):
+            remaining -= 1
+    return current
+
+
+def russian_day_off(day: date) -> bool:
+    """Weekends and public holidays of the Russian production calendar (per-year overrides come later)."""
+    return day.weekday() >= 5 or day in _russian_holidays(day.year)
+
+
+@cache
+def _russian_holidays(year: int) -> holidays.HolidayBase:
+    return holidays.country_holidays("RU", years=year)
+
+
+def compute_due(rule: DueRule, ready_at: datetime,
+                is_day_off: Callable[[date], bool] = russian_day_off) -> datetime | None:
+    """When a task that became ready at ``ready_at`` is due; ``None`` when the rule needs a cohort date."""
+    if rule.duration is not None:
+        return ready_at + rule.duration
+    if rule.working_days is not None:
+        return add_working_days(ready_at, rule.working_days, is_day_off)
+    return None

@@ -1,0 +1,113 @@
+"""The engine's error tree.
+
+Every failure a user can cause is an ``EngineError`` with a message meant for people (Russian, like the
+UI).  The web layer maps these classes to HTTP codes in one handler; the CLI prints them; nothing here
+knows about HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+
+class EngineError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation finding, located as precisely as we can: file, line, element."""
+
+    path: str
+    line: int | None
+    element_id: str | None
+    message: str
+
+    def format(self) -> str:
+        """``PATH:LINE: ELEMENT_ID: MESSAGE`` with ``-`` for what is unknown."""
+        line = str(self.line) if self.line else "-"
+        return f"{self.path}:{line}: {self.element_id or '-'}: {self.message}"
+
+
+class TemplateInvalid(EngineError):
+    """A template bundle or BPMN file failed validation; carries every problem found."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        first = self.problems[0].format() if self.problems else "шаблон некорректен"
+        more = f" (и ещё {len(self.problems) - 1})" if len(self.problems) > 1 else ""
+        super().__init__(f"Шаблон не прошёл проверку: {first}{more}")
+
+
+class TemplateNotFound(EngineError):
+    pass
+
+
+class ExpressionRejected(EngineError):
+    """An expression or script uses something the safe evaluator does not allow."""
+
+
+class ExpressionFailed(EngineError):
+    """An allowed expression failed while being evaluated (bad data, division by zero, ...)."""
+
+
+class WorkflowFailed(EngineError):
+    """The workflow could not advance (a failing gateway condition, a broken script task, ...)."""
+
+
+class NotFound(EngineError):
+    pass
+
+
+class TaskNotFound(NotFound):
+    pass
+
+
+class InstanceNotFound(NotFound):
+    pass
+
+
+class OrgUnitNotFound(NotFound):
+    """An unknown region, municipality, school or user."""
+
+
+class NotAllowed(EngineError):
+    """The acting user has no role or scope for this action."""
+
+
+class Conflict(EngineError):
+    """The state changed under us: somebody else acted first."""
+
+
+class TaskAlreadyCompleted(Conflict):
+    pass
+
+
+class TaskClaimed(Conflict):
+    """Another user has already taken the task."""
+
+
+class ConcurrentUpdate(Conflict):
+    """Optimistic lock failure: the instance was changed by a concurrent transaction."""
+
+
+class FormInvalid(EngineError):
+    """Submitted data does not satisfy the task's form. ``errors`` maps field key -> messages."""
+
+    def __init__(self, errors: Mapping[str, Sequence[str]]) -> None:
+        self.errors = {key: list(messages) for key, messages in errors.items()}
+        fields = ", ".join(sorted(self.errors))
+        super().__init__(f"Форма заполнена с ошибками: {fields}")
+
+
+class FormDefinitionInvalid(EngineError):
+    """A form definition (form-js JSON) itself is broken; carries human-readable problems."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("Описание формы некорректно: " + "; ".join(self.problems))

@@ -1,0 +1,135 @@
+"""Process instances: start one for a school, and keep the task table in step with the workflow.
+
+``sync_tasks`` is the only writer of task rows from workflow state: after every engine step it mirrors
+each READY user task (with stage, role, scope, due time) and closes rows the workflow no longer waits
+on, so every read of "what is on whose desk" goes to the task table and never to the workflow JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from engine import audit
+from engine.bpmn.runtime import SERIALIZER_VERSION, WorkflowRun
+from engine.bpmn.spec import TemplateSpec
+from engine.db import Database
+from engine.due import DueRule, compute_due
+from engine.errors import InstanceNotFound, NotAllowed
+from engine.models import (
+    Deadline,
+    DeadlineKind,
+    InstanceStatus,
+    ProcessInstance,
+    School,
+    Task,
+    TaskStatus,
+)
+from engine.org import find_school, load_actor, place_of
+from engine.roles import Role
+from engine.templates import compiled_version, find_version
+
+
+@dataclass(frozen=True)
+class StartedInstance:
+    instance_id: int
+    template_key: str
+    template_version: int
+    school_code: str
+    ready_task_ids: list[int]
+
+
+def start_instance(db: Database, template_key: str, school_code: str, *,
+                   version: int | None = None, actor_login: str | None = None) -> StartedInstance:
+    """Start the template (newest deployed version unless one is named) for one school."""
+    with db.transaction() as session:
+        school = find_school(session, school_code)
+        actor_id = _starter(session, actor_login, school)
+        row = find_version(session, template_key, version)
+        compiled = compiled_version(session, row.id)
+        run = WorkflowRun.start(compiled, {"school": {"code": school.code, "name": school.name}})
+        now = db.now()
+        instance = ProcessInstance(template_version_id=row.id, school_id=school.id,
+                                   status=InstanceStatus.RUNNING, workflow_json=run.dump(),
+                                   serializer_version=SERIALIZER_VERSION, started_at=now,
+                                   started_by_id=actor_id)
+        session.add(instance)
+        session.flush()
+        audit.record(session, now, "instance.started", actor_id=actor_id, instance_id=instance.id,
+                     template_version_id=row.id, school=school.code)
+        opened = sync_tasks(session, instance, run, compiled.spec, now)
+        return StartedInstance(instance.id, row.key, row.version, school.code, [t.id for t in opened])
+
+
+def _starter(session: Session, login: str | None, school: School) -> int | None:
+    """The CLI starts as the operator; a user must be an admin or coordinate the school's area."""
+    if login is None:
+        return None
+    actor = load_actor(session, login)
+    if not actor.scope.oversees(place_of(school)):
+        raise NotAllowed("запускать маршрут для этой школы может координатор или администратор")
+    return actor.user_id
+
+
+def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
+    """Load an instance for change. On PostgreSQL the row lock queues concurrent writers of the same
+    instance; the version column still guards against anything that slips past (and SQLite)."""
+    query = select(ProcessInstance).where(ProcessInstance.id == instance_id)
+    instance = session.scalars(query.with_for_update().execution_options(populate_existing=True)).first()
+    if instance is None:
+        raise InstanceNotFound(f"процесс {instance_id} не найден")
+    return instance
+
+
+def sync_tasks(session: Session, instance: ProcessInstance, run: WorkflowRun, spec: TemplateSpec,
+               now: datetime) -> list[Task]:
+    """Mirror READY user tasks into the task table; close rows that are no longer ready."""
+    ready = {t.task_id: t for t in run.ready_user_tasks()}
+    open_rows = list(session.scalars(select(Task).where(Task.instance_id == instance.id,
+                                                         Task.status == TaskStatus.READY)))
+    for row in open_rows:
+        if row.spiff_task_id not in ready:
+            row.status = TaskStatus.CANCELLED
+            close_deadlines(session, row.id, now)
+            audit.record(session, now, "task.cancelled", instance_id=instance.id, task_id=row.id)
+    known = {row.spiff_task_id for row in open_rows}
+    school = instance.school
+    opened = []
+    for task_id, ready_task in ready.items():
+        if task_id in known:
+            continue
+        meta = spec.user_tasks[ready_task.element_id]
+        due_at = compute_due(DueRule.parse(meta.deadline), now)
+        row = Task(instance_id=instance.id, spiff_task_id=task_id, element_id=meta.element_id,
+                   name=ready_task.name, stage=meta.stage, role=Role(meta.role), form_key=meta.form,
+                   school_id=school.id, municipality_id=school.municipality_id, region_id=school.region_id,
+                   status=TaskStatus.READY, due_at=due_at, escalation_level=0, created_at=now)
+        session.add(row)
+        session.flush()
+        if due_at is not None:
+            session.add(Deadline(instance_id=instance.id, task_id=row.id, kind=DeadlineKind.DUE,
+                                 step=0, fire_at=due_at))
+        audit.record(session, now, "task.ready", instance_id=instance.id, task_id=row.id,
+                     element=meta.element_id, role=meta.role, due_at=due_at.isoformat() if due_at else None)
+        opened.append(row)
+    _update_progress(instance, run, spec, [spec.user_tasks[t.element_id].stage for t in ready.values()], now)
+    return opened
+
+
+def _update_progress(instance: ProcessInstance, run: WorkflowRun, spec: TemplateSpec,
+                     ready_stages: list[str], now: datetime) -> None:
+    if run.is_completed:
+        instance.status = InstanceStatus.COMPLETED
+        instance.completed_at = now
+    elif ready_stages:
+        # With parallel work in several stages, the earliest one is what holds the school back.
+        instance.current_stage = min(ready_stages, key=spec.stage_index)
+
+
+def close_deadlines(session: Session, task_id: int, now: datetime) -> None:
+    """A task that is done or gone needs no reminders, due checks or escalations any more."""
+    session.execute(update(Deadline).where(Deadline.task_id == task_id, Deadline.fired_at.is_(None))
+                    .values(cancelled=True, fired_at=now))

@@ -1,0 +1,305 @@
+"""Tables of the engine (SQLAlchemy 2 typed models), the same on PostgreSQL and SQLite.
+
+Invariants live in the schema where a database can hold them: unique codes, one scope column per
+role grant, one task row per Spiff task, an append-only audit log (a trigger refuses UPDATE/DELETE,
+see the migration).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from engine.roles import Role
+
+# BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite so autoincrement works there.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # Stored by value as plain strings: readable in SQL, and new values need no ALTER TYPE.
+    return Enum(cls, name=name, native_enum=False, length=32,
+                values_callable=lambda members: [m.value for m in members], validate_strings=True)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, on both databases (SQLite would hand back naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: the engine stores only aware (UTC) moments")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, datetime: UtcDateTime}
+
+
+class Region(Base):
+    __tablename__ = "region"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+
+
+class Municipality(Base):
+    __tablename__ = "municipality"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
+
+    region: Mapped[Region] = relationship()
+
+
+class School(Base):
+    __tablename__ = "school"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(500))
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
+    # Denormalized from the municipality: scope filters on region must not need a join.
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
+
+    municipality: Mapped[Municipality] = relationship()
+
+
+class User(Base):
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    login: Mapped[str] = mapped_column(String(100), unique=True)
+    full_name: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(255))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(default=True)
+
+    grants: Mapped[list[RoleGrant]] = relationship(back_populates="user", lazy="selectin")
+
+
+class RoleGrant(Base):
+    """A role held on one scope. Which scope column is set follows from the role (CHECK below)."""
+
+    __tablename__ = "role_grant"
+    __table_args__ = (
+        CheckConstraint(
+            "(role IN ('school', 'curator') AND school_id IS NOT NULL"
+            " AND municipality_id IS NULL AND region_id IS NULL)"
+            " OR (role = 'municipal_coordinator' AND municipality_id IS NOT NULL"
+            " AND school_id IS NULL AND region_id IS NULL)"
+            " OR (role = 'regional_coordinator' AND region_id IS NOT NULL"
+            " AND school_id IS NULL AND municipality_id IS NULL)"
+            " OR (role IN ('federal', 'admin') AND school_id IS NULL"
+            " AND municipality_id IS NULL AND region_id IS NULL)",
+            name="scope_matches_role",
+        ),
+        UniqueConstraint("user_id", "role", "school_id", "municipality_id", "region_id",
+                         name="uq_role_grant"),
+        Index("ix_role_grant_scope", "role", "school_id", "municipality_id", "region_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("school.id"))
+    municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipality.id"))
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"))
+
+    user: Mapped[User] = relationship(back_populates="grants")
+
+
+class TemplateStatus(enum.StrEnum):
+    DEPLOYED = "deployed"
+    RETIRED = "retired"
+
+
+class TemplateVersion(Base):
+    """An immutable deployed version of a template; instances keep the version they started on."""
+
+    __tablename__ = "template_version"
+    __table_args__ = (
+        UniqueConstraint("key", "version", name="uq_template_key_version"),
+        UniqueConstraint("key", "content_hash", name="uq_template_key_content"),
+        CheckConstraint("version >= 1", name="version_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(255))
+    status: Mapped[TemplateStatus] = mapped_column(_enum(TemplateStatus, "template_status"),
+                                                   default=TemplateStatus.DEPLOYED)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    deployed_at: Mapped[datetime]
+    deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+    files: Mapped[list[TemplateFile]] = relationship(back_populates="template_version",
+                                                     order_by="TemplateFile.path")
+
+
+class TemplateFile(Base):
+    __tablename__ = "template_file"
+    __table_args__ = (UniqueConstraint("template_version_id", "path", name="uq_template_file_path"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    template_version_id: Mapped[int] = mapped_column(ForeignKey("template_version.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+
+    template_version: Mapped[TemplateVersion] = relationship(back_populates="files")
+
+
+class InstanceStatus(enum.StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class ProcessInstance(Base):
+    __tablename__ = "process_instance"
+    __table_args__ = (Index("ix_instance_school_status", "school_id", "status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    template_version_id: Mapped[int] = mapped_column(ForeignKey("template_version.id"), index=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"))
+    status: Mapped[InstanceStatus] = mapped_column(_enum(InstanceStatus, "instance_status"))
+    current_stage: Mapped[str | None] = mapped_column(String(64))
+    workflow_json: Mapped[str] = mapped_column(Text)
+    serializer_version: Mapped[str] = mapped_column(String(32))
+    # Optimistic lock: every UPDATE checks and bumps it (SQLAlchemy version_id_col).
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    started_at: Mapped[datetime]
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    completed_at: Mapped[datetime | None]
+
+    template_version: Mapped[TemplateVersion] = relationship()
+    school: Mapped[School] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class TaskStatus(enum.StrEnum):
+    READY = "ready"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class Task(Base):
+    """The mirror of one user task: what inboxes, dashboards and reports read, never the JSON."""
+
+    __tablename__ = "task"
+    __table_args__ = (
+        Index("ix_task_open_school", "status", "role", "school_id"),
+        Index("ix_task_open_municipality", "status", "role", "municipality_id"),
+        Index("ix_task_open_region", "status", "role", "region_id"),
+        Index("ix_task_assignee", "assignee_id", "status"),
+        Index("ix_task_instance", "instance_id", "status"),
+        CheckConstraint("escalation_level >= 0", name="escalation_level_non_negative"),
+        CheckConstraint("(status = 'completed') = (completed_at IS NOT NULL)", name="completed_has_time"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"))
+    spiff_task_id: Mapped[str] = mapped_column(String(36), unique=True)
+    element_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(500))
+    stage: Mapped[str] = mapped_column(String(64))
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    form_key: Mapped[str] = mapped_column(String(128))
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"))
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"))
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    status: Mapped[TaskStatus] = mapped_column(_enum(TaskStatus, "task_status"))
+    due_at: Mapped[datetime | None]
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    draft: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+    instance: Mapped[ProcessInstance] = relationship()
+    school: Mapped[School] = relationship()
+
+
+class DeadlineKind(enum.StrEnum):
+    REMINDER = "reminder"
+    DUE = "due"
+    ESCALATION = "escalation"
+    TIMER = "timer"
+
+
+class Deadline(Base):
+    """A future moment the system must act on; the sweep takes rows whose ``fire_at`` has passed."""
+
+    __tablename__ = "deadline"
+    __table_args__ = (
+        # Only unfired rows are ever swept, so the index holds only them (partial on both databases).
+        Index("ix_deadline_due", "fire_at", postgresql_where=text("fired_at IS NULL"),
+              sqlite_where=text("fired_at IS NULL")),
+        Index("ix_deadline_task", "task_id"),
+        CheckConstraint("step >= 0", name="step_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"))
+    kind: Mapped[DeadlineKind] = mapped_column(_enum(DeadlineKind, "deadline_kind"))
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    fire_at: Mapped[datetime]
+    fired_at: Mapped[datetime | None]
+    cancelled: Mapped[bool] = mapped_column(default=False)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class AuditRecord(Base):
+    """Append-only: every state change writes one row in the same transaction as the change."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_instance", "instance_id", "id"),
+        Index("ix_audit_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    action: Mapped[str] = mapped_column(String(64))
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("task.id"))
+    template_version_id: Mapped[int | None] = mapped_column(ForeignKey("template_version.id"))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

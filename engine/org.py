@@ -1,0 +1,149 @@
+"""The org structure (regions, municipalities, schools), users and their role grants.
+
+``apply_org`` is the one write path: idempotent, by codes and logins, in one transaction — the demo
+loader and the CSV/XLSX importer both feed it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import audit
+from engine.db import Database
+from engine.errors import EngineError, OrgUnitNotFound
+from engine.models import Municipality, Region, RoleGrant, School, User
+from engine.roles import SCOPE_OF_ROLE, Role, ScopeLevel
+from engine.scopes import OrgPlace, Scope
+
+_Unit = TypeVar("_Unit", Region, Municipality, School)
+
+
+@dataclass(frozen=True)
+class UserRow:
+    login: str
+    full_name: str
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class GrantRow:
+    login: str
+    role: Role
+    scope_code: str | None = None  # school, municipality or region code; None for federal/admin
+
+
+@dataclass(frozen=True)
+class OrgData:
+    regions: Sequence[tuple[str, str]] = ()
+    municipalities: Sequence[tuple[str, str, str]] = ()  # code, name, region code
+    schools: Sequence[tuple[str, str, str]] = ()  # code, name, municipality code
+    users: Sequence[UserRow] = ()
+    grants: Sequence[GrantRow] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The acting user with their resolved scope; what every authorized service starts from."""
+
+    user_id: int
+    login: str
+    scope: Scope
+
+
+def apply_org(db: Database, data: OrgData) -> None:
+    with db.transaction() as session:
+        for code, name in data.regions:
+            _upsert(session, Region, code, name=name)
+        for code, name, region_code in data.municipalities:
+            region = _by_code(session, Region, region_code)
+            _upsert(session, Municipality, code, name=name, region_id=region.id)
+        for code, name, municipality_code in data.schools:
+            municipality = _by_code(session, Municipality, municipality_code)
+            _upsert(session, School, code, name=name, municipality_id=municipality.id,
+                    region_id=municipality.region_id)
+        for row in data.users:
+            _upsert_user(session, row)
+        for grant in data.grants:
+            _ensure_grant(session, grant)
+        audit.record(session, db.now(), "org.applied", regions=len(data.regions),
+                     municipalities=len(data.municipalities), schools=len(data.schools),
+                     users=len(data.users), grants=len(data.grants))
+
+
+def _by_code(session: Session, model: type[_Unit], code: str) -> _Unit:
+    found = session.scalar(select(model).where(model.code == code))
+    if found is None:
+        kind = {Region: "регион", Municipality: "муниципалитет", School: "школа"}[model]
+        raise OrgUnitNotFound(f"{kind} с кодом «{code}» не найден")
+    return found
+
+
+def _upsert(session: Session, model: type[Region] | type[Municipality] | type[School], code: str,
+            **values: object) -> None:
+    existing = session.scalar(select(model).where(model.code == code))
+    if existing is None:
+        session.add(model(code=code, **values))
+    else:
+        for name, value in values.items():
+            setattr(existing, name, value)
+    session.flush()
+
+
+def _upsert_user(session: Session, row: UserRow) -> User:
+    user = session.scalar(select(User).where(User.login == row.login))
+    if user is None:
+        user = User(login=row.login, full_name=row.full_name, email=row.email)
+        session.add(user)
+    else:
+        user.full_name, user.email = row.full_name, row.email
+    session.flush()
+    return user
+
+
+def _ensure_grant(session: Session, row: GrantRow) -> None:
+    user = find_user(session, row.login)
+    columns = _scope_columns(session, row.role, row.scope_code)
+    existing = session.scalar(select(RoleGrant).filter_by(user_id=user.id, role=row.role, **columns))
+    if existing is None:
+        session.add(RoleGrant(user_id=user.id, role=row.role, **columns))
+        session.flush()
+
+
+def _scope_columns(session: Session, role: Role, code: str | None) -> dict[str, int | None]:
+    level = SCOPE_OF_ROLE[role]
+    columns: dict[str, int | None] = {"school_id": None, "municipality_id": None, "region_id": None}
+    if level is ScopeLevel.COUNTRY:
+        if code:
+            raise EngineError(f"роль «{role}» выдаётся на всю страну, код «{code}» лишний")
+        return columns
+    if not code:
+        raise EngineError(f"для роли «{role}» нужен код: школы, муниципалитета или региона")
+    model = {ScopeLevel.SCHOOL: School, ScopeLevel.MUNICIPALITY: Municipality,
+             ScopeLevel.REGION: Region}[level]
+    columns[f"{level.value}_id"] = _by_code(session, model, code).id
+    return columns
+
+
+def find_user(session: Session, login: str) -> User:
+    user = session.scalar(select(User).where(User.login == login))
+    if user is None or not user.is_active:
+        raise OrgUnitNotFound(f"пользователь «{login}» не найден")
+    return user
+
+
+def load_actor(session: Session, login: str) -> Actor:
+    user = find_user(session, login)
+    return Actor(user.id, user.login, Scope.of(user.grants))
+
+
+def find_school(session: Session, code: str) -> School:
+    return _by_code(session, School, code)
+
+
+def place_of(school: School) -> OrgPlace:
+    return OrgPlace(school.id, school.municipality_id, school.region_id)

@@ -1,0 +1,223 @@
+"""Use cases on user tasks: list my tasks, open one, save a draft, complete, claim, reassign.
+
+Every function is one transaction and authorizes the acting user by role and scope itself, so no
+caller (view, API, CLI, job) can forget to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine import audit
+from engine.bpmn.runtime import WorkflowRun
+from engine.db import Database
+from engine.errors import ConcurrentUpdate, NotAllowed, TaskAlreadyCompleted, TaskClaimed, TaskNotFound
+from engine.forms import FormDefinition
+from engine.instances import close_deadlines, lock_instance, sync_tasks
+from engine.models import InstanceStatus, Task, TaskStatus, User
+from engine.org import Actor, find_user, load_actor
+from engine.roles import Role
+from engine.scopes import OrgPlace, Scope
+from engine.templates import compiled_version
+
+
+@dataclass(frozen=True)
+class TaskView:
+    id: int
+    instance_id: int
+    element_id: str
+    name: str
+    stage: str
+    role: str
+    school_code: str
+    school_name: str
+    status: str
+    assignee: str | None
+    due_at: datetime | None
+    escalation_level: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: Task, assignee: str | None) -> TaskView:
+        return cls(row.id, row.instance_id, row.element_id, row.name, row.stage, row.role.value,
+                   row.school.code, row.school.name, row.status.value, assignee, row.due_at,
+                   row.escalation_level, row.created_at)
+
+
+@dataclass(frozen=True)
+class TaskDetail:
+    task: TaskView
+    form: dict[str, Any]
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Completed:
+    task_id: int
+    instance_id: int
+    instance_completed: bool
+    next_task_ids: list[int]
+
+
+def _place(task: Task) -> OrgPlace:
+    return OrgPlace(task.school_id, task.municipality_id, task.region_id)
+
+
+def list_tasks(db: Database, login: str, *, limit: int = 100, offset: int = 0) -> list[TaskView]:
+    """READY tasks the user may act on, most urgent first: one indexed query on the task table."""
+    with db.reading() as session:
+        actor = load_actor(session, login)
+        query = (select(Task, User.login).outerjoin(User, User.id == Task.assignee_id)
+                 .options(joinedload(Task.school))
+                 .where(Task.status == TaskStatus.READY, actor.scope.task_filter())
+                 .order_by(Task.due_at.is_(None), Task.due_at, Task.id).limit(limit).offset(offset))
+        return [TaskView.of(task, assignee) for task, assignee in session.execute(query)]
+
+
+def _load_task(session: Session, task_id: int) -> Task:
+    task = session.get(Task, task_id, populate_existing=True)
+    if task is None:
+        raise TaskNotFound(f"задача {task_id} не найдена")
+    return task
+
+
+def _authorize(actor: Actor, task: Task) -> None:
+    if not actor.scope.can_act(task.role, _place(task)):
+        raise NotAllowed("эта задача вне вашей зоны ответственности")
+    if task.assignee_id is not None and task.assignee_id != actor.user_id:
+        raise NotAllowed("задача закреплена за другим исполнителем")
+
+
+def _assignee_login(session: Session, task: Task) -> str | None:
+    return session.get(User, task.assignee_id).login if task.assignee_id else None  # type: ignore[union-attr]
+
+
+def _form_of(session: Session, task: Task) -> FormDefinition:
+    spec = compiled_version(session, task.instance.template_version_id).spec
+    return FormDefinition.from_json(dict(spec.forms[task.form_key]))
+
+
+def get_task(db: Database, task_id: int, login: str) -> TaskDetail:
+    """A task with its form and current values (workflow data, overlaid by the user's draft)."""
+    with db.reading() as session:
+        actor = load_actor(session, login)
+        task = _load_task(session, task_id)
+        if not (actor.scope.can_act(task.role, _place(task)) or actor.scope.oversees(_place(task))):
+            raise NotAllowed("эта задача вне вашей зоны ответственности")
+        form = _form_of(session, task)
+        values: dict[str, Any] = {}
+        if task.status is TaskStatus.READY:
+            run = WorkflowRun.restore(compiled_version(session, task.instance.template_version_id),
+                                      task.instance.workflow_json)
+            data = run.task_data(task.spiff_task_id)
+            values = {key: data[key] for key in sorted(form.keys()) if key in data}
+        values.update(task.draft or {})
+        return TaskDetail(TaskView.of(task, _assignee_login(session, task)), form.to_dict(), values)
+
+
+def save_draft(db: Database, task_id: int, login: str, data: dict[str, Any]) -> None:
+    """Keep partly filled form data; every given value must already be valid, required ones may wait."""
+    with db.transaction() as session:
+        actor = load_actor(session, login)
+        task = _ready_task(session, task_id)
+        _authorize(actor, task)
+        task.draft = _form_of(session, task).validate(data, partial=True)
+        audit.record(session, db.now(), "task.draft_saved", actor_id=actor.user_id,
+                     instance_id=task.instance_id, task_id=task.id)
+
+
+def _ready_task(session: Session, task_id: int) -> Task:
+    task = _load_task(session, task_id)
+    if task.status is not TaskStatus.READY:
+        raise TaskAlreadyCompleted(f"задача {task_id} уже {_status_words(task.status)}")
+    return task
+
+
+def _status_words(status: TaskStatus) -> str:
+    return {TaskStatus.COMPLETED: "выполнена", TaskStatus.CANCELLED: "отменена"}.get(status, "закрыта")
+
+
+def complete_task(db: Database, task_id: int, login: str, data: dict[str, Any]) -> Completed:
+    """Validate the form, advance the workflow, mirror the new tasks: all or nothing."""
+    try:
+        with db.transaction() as session:
+            return _complete(db, session, task_id, login, data)
+    except StaleDataError as err:
+        raise ConcurrentUpdate(
+            "процесс изменён одновременно другим пользователем; обновите страницу") from err
+
+
+def _complete(db: Database, session: Session, task_id: int, login: str, data: dict[str, Any]) -> Completed:
+    actor = load_actor(session, login)
+    task = _ready_task(session, task_id)
+    _authorize(actor, task)
+    cleaned = _form_of(session, task).validate(data)
+    # Lock, then look again: a concurrent completion may have committed while we validated.
+    instance = lock_instance(session, task.instance_id)
+    task = _ready_task(session, task_id)
+    if instance.status is not InstanceStatus.RUNNING:
+        raise TaskAlreadyCompleted(f"процесс {instance.id} уже завершён")
+    compiled = compiled_version(session, instance.template_version_id)
+    run = WorkflowRun.restore(compiled, instance.workflow_json)
+    run.complete(task.spiff_task_id, cleaned)
+    now = db.now()
+    task.status, task.completed_at, task.completed_by_id, task.draft = (
+        TaskStatus.COMPLETED, now, actor.user_id, None)
+    close_deadlines(session, task.id, now)
+    audit.record(session, now, "task.completed", actor_id=actor.user_id, instance_id=instance.id,
+                 task_id=task.id, element=task.element_id, data=cleaned)
+    opened = sync_tasks(session, instance, run, compiled.spec, now)
+    # Set last, after sync_tasks' queries have autoflushed: the instance row is written (and its
+    # version bumped) exactly once per completion.
+    instance.workflow_json = run.dump()
+    if run.is_completed:
+        audit.record(session, now, "instance.completed", instance_id=instance.id)
+    session.flush()
+    return Completed(task.id, instance.id, run.is_completed, [t.id for t in opened])
+
+
+def claim_task(db: Database, task_id: int, login: str) -> TaskView:
+    """Take a task onto my desk so others in scope see it is being worked on."""
+    with db.transaction() as session:
+        actor = load_actor(session, login)
+        task = _ready_task(session, task_id)
+        if not actor.scope.can_act(task.role, _place(task)):
+            raise NotAllowed("эта задача вне вашей зоны ответственности")
+        # A conditional UPDATE, so two users claiming at once cannot both win.
+        claimed = session.execute(update(Task).where(Task.id == task.id, Task.assignee_id.is_(None))
+                                  .values(assignee_id=actor.user_id))
+        session.refresh(task)
+        if claimed.rowcount == 0 and task.assignee_id != actor.user_id:
+            raise TaskClaimed("задачу уже взял в работу другой исполнитель")
+        audit.record(session, db.now(), "task.claimed", actor_id=actor.user_id,
+                     instance_id=task.instance_id, task_id=task.id)
+        return TaskView.of(task, actor.login)
+
+
+def reassign_task(db: Database, task_id: int, login: str, to_login: str | None) -> TaskView:
+    """Hand a task to another user who may act on it (or release it with ``to_login=None``).
+
+    Allowed to the current assignee and to whoever oversees the school (coordinators, admins)."""
+    with db.transaction() as session:
+        actor = load_actor(session, login)
+        task = _ready_task(session, task_id)
+        place = _place(task)
+        if task.assignee_id != actor.user_id and not actor.scope.oversees(place):
+            raise NotAllowed("переназначить задачу может её исполнитель или координатор")
+        target_id = None
+        if to_login is not None:
+            target = find_user(session, to_login)
+            if not Scope.of(target.grants).can_act(Role(task.role), place):
+                raise NotAllowed(f"у пользователя «{to_login}» нет роли для этой задачи в этой школе")
+            target_id = target.id
+        previous = task.assignee_id
+        task.assignee_id = target_id
+        audit.record(session, db.now(), "task.reassigned", actor_id=actor.user_id,
+                     instance_id=task.instance_id, task_id=task.id, previous=previous, to=target_id)
+        return TaskView.of(task, to_login)

@@ -1,0 +1,135 @@
+"""Template versions: validate and deploy bundles, and hand out compiled versions to run.
+
+A deployed version is immutable (files stored with their hashes), so a compiled version can be
+cached in the process for as long as it lives: instances load it by id without parsing XML again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine import audit
+from engine.bpmn.bundle import Bundle, load_bundle
+from engine.bpmn.compiler import CompiledTemplate, compile_bundle
+from engine.bpmn.spec import TemplateSpec
+from engine.db import Database
+from engine.errors import NotAllowed, TemplateInvalid, TemplateNotFound
+from engine.models import TemplateFile, TemplateStatus, TemplateVersion
+from engine.org import load_actor
+
+
+@dataclass(frozen=True)
+class Deployed:
+    template_version_id: int
+    key: str
+    version: int
+    created: bool  # False when the same content was already deployed
+
+
+def read_bundle(path: str | Path) -> Bundle:
+    bundle, problems = load_bundle(path)
+    if bundle is None:
+        raise TemplateInvalid(problems)
+    return bundle
+
+
+def deploy_template(db: Database, bundle: Bundle, *, actor_login: str | None = None) -> Deployed:
+    """Validate and store a bundle as the next version of its template (idempotent per content)."""
+    compiled = compile_bundle(bundle)
+    key = compiled.spec.key
+    content_hash = bundle.content_hash
+    with db.transaction() as session:
+        actor_id = _deployer(session, actor_login)
+        existing = session.scalar(select(TemplateVersion).filter_by(key=key, content_hash=content_hash))
+        if existing is not None:
+            return Deployed(existing.id, key, existing.version, created=False)
+        latest = session.scalar(select(func.max(TemplateVersion.version)).where(TemplateVersion.key == key))
+        row = TemplateVersion(key=key, version=(latest or 0) + 1, title=compiled.spec.title,
+                              status=TemplateStatus.DEPLOYED, content_hash=content_hash,
+                              spec=compiled.spec.to_dict(), deployed_at=db.now(), deployed_by_id=actor_id)
+        row.files = [TemplateFile(path=path, content=content, sha256=hashlib.sha256(content).hexdigest())
+                     for path, content in sorted(bundle.files.items())]
+        session.add(row)
+        session.flush()
+        audit.record(session, db.now(), "template.deployed", actor_id=actor_id, template_version_id=row.id,
+                     key=key, version=row.version, content_hash=content_hash)
+        _COMPILED.put(content_hash, compiled)
+        return Deployed(row.id, key, row.version, created=True)
+
+
+def _deployer(session: Session, login: str | None) -> int | None:
+    """Deploys from the CLI run as the operator (no login); from a user, only admins may deploy."""
+    if login is None:
+        return None
+    actor = load_actor(session, login)
+    if not actor.scope.is_admin:
+        raise NotAllowed("развёртывать шаблоны может только администратор")
+    return actor.user_id
+
+
+def deploy_bundled_templates(db: Database, folder: Path) -> list[Deployed]:
+    """Deploy every bundle (a subfolder with manifest.json) under ``folder``; unchanged ones are kept."""
+    bundles = sorted(p.parent for p in folder.glob("*/manifest.json")) if folder.is_dir() else []
+    return [deploy_template(db, read_bundle(path)) for path in bundles]
+
+
+def find_version(session: Session, key: str, version: int | None = None) -> TemplateVersion:
+    query = select(TemplateVersion).where(TemplateVersion.key == key)
+    if version is None:
+        query = query.where(TemplateVersion.status == TemplateStatus.DEPLOYED)
+    else:
+        query = query.where(TemplateVersion.version == version)
+    row = session.scalar(query.order_by(TemplateVersion.version.desc()).limit(1))
+    if row is None:
+        suffix = f" версии {version}" if version is not None else ""
+        raise TemplateNotFound(f"шаблон «{key}»{suffix} не найден")
+    return row
+
+
+def template_spec(row: TemplateVersion) -> TemplateSpec:
+    return TemplateSpec.from_dict(row.spec)
+
+
+class _CompiledCache:
+    """A small LRU of compiled bundles by content hash: content never changes, so entries never go stale."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._items: OrderedDict[str, CompiledTemplate] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, content_hash: str) -> CompiledTemplate | None:
+        with self._lock:
+            found = self._items.get(content_hash)
+            if found is not None:
+                self._items.move_to_end(content_hash)
+            return found
+
+    def put(self, content_hash: str, compiled: CompiledTemplate) -> None:
+        with self._lock:
+            self._items[content_hash] = compiled
+            self._items.move_to_end(content_hash)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+_COMPILED = _CompiledCache()
+
+
+def compiled_version(session: Session, version_id: int) -> CompiledTemplate:
+    row = session.get(TemplateVersion, version_id)
+    if row is None:
+        raise TemplateNotFound(f"версия шаблона {version_id} не найдена")
+    compiled = _COMPILED.get(row.content_hash)
+    if compiled is None:
+        bundle = Bundle(f"{row.key}@{row.version}", {f.path: f.content for f in row.files})
+        compiled = compile_bundle(bundle)
+        _COMPILED.put(row.content_hash, compiled)
+    return compiled

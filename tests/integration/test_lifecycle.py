@@ -1,0 +1,211 @@
+"""Instances and tasks through the engine services, on PostgreSQL and SQLite."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from engine import instances, tasks, templates
+from engine.audit import instance_history
+from engine.db import Database
+from engine.errors import (
+    FormInvalid,
+    NotAllowed,
+    OrgUnitNotFound,
+    TaskAlreadyCompleted,
+    TaskClaimed,
+    TemplateNotFound,
+)
+from engine.models import AuditRecord, Deadline, InstanceStatus, ProcessInstance, Task, TaskStatus
+from tests.conftest import Org
+
+
+@pytest.fixture
+def template_key(db: Database, bundle_copy: Path) -> str:
+    return templates.deploy_template(db, templates.read_bundle(bundle_copy)).key
+
+
+def visible(db: Database, login: str, instance_id: int) -> list[str]:
+    return [t.element_id for t in tasks.list_tasks(db, login) if t.instance_id == instance_id]
+
+
+def only_task(db: Database, login: str, instance_id: int) -> int:
+    [found] = [t for t in tasks.list_tasks(db, login) if t.instance_id == instance_id]
+    return found.id
+
+
+def instance_row(db: Database, instance_id: int) -> ProcessInstance:
+    with db.reading() as session:
+        row = session.get(ProcessInstance, instance_id)
+        assert row is not None
+        return row
+
+
+def test_start_mirrors_the_first_task_with_stage_role_scope_and_due(db: Database, org: Org,
+                                                                     template_key: str) -> None:
+    started = instances.start_instance(db, template_key, org.school)
+    with db.reading() as session:
+        [task] = session.scalars(select(Task).where(Task.instance_id == started.instance_id)).all()
+        assert (task.element_id, task.stage, task.role.value, task.status) == (
+            "fill_questionnaire", "questionnaire", "school", TaskStatus.READY)
+        assert task.school.code == org.school and task.due_at is not None
+        assert (task.due_at - task.created_at).days == 14
+        due_rows = session.scalars(select(Deadline).where(Deadline.task_id == task.id)).all()
+        assert [(d.kind.value, d.fire_at) for d in due_rows] == [("due", task.due_at)]
+        instance = session.get(ProcessInstance, started.instance_id)
+        assert instance is not None and instance.current_stage == "questionnaire"
+        assert instance.status is InstanceStatus.RUNNING and instance.serializer_version
+
+
+def test_only_the_right_people_see_and_act(db: Database, org: Org, template_key: str) -> None:
+    instance_id = instances.start_instance(db, template_key, org.school).instance_id
+    assert visible(db, org.school_user, instance_id) == ["fill_questionnaire"]
+    for outsider in (org.foreign_school_user, org.curator, org.municipal, org.regional, org.admin):
+        assert visible(db, outsider, instance_id) == []
+    task_id = only_task(db, org.school_user, instance_id)
+    with pytest.raises(NotAllowed):
+        tasks.complete_task(db, task_id, org.foreign_school_user, {"coverage": 50})
+    tasks.complete_task(db, task_id, org.school_user, {"coverage": 50})
+    assert visible(db, org.curator, instance_id) == ["review"]
+    assert visible(db, org.sibling_curator, instance_id) == []
+    assert visible(db, org.school_user, instance_id) == []
+
+
+def test_full_run_with_rework_and_audit(db: Database, org: Org, template_key: str) -> None:
+    instance_id = instances.start_instance(db, template_key, org.school).instance_id
+    steps = [(org.school_user, {"coverage": 20}),
+             (org.curator, {"decision": "rework", "review_comment": "Мало"}),
+             (org.school_user, {"coverage": 80}),
+             (org.curator, {"decision": "accepted"})]
+    for login, data in steps:
+        version_before = instance_row(db, instance_id).version
+        done = tasks.complete_task(db, only_task(db, login, instance_id), login, data)
+        assert instance_row(db, instance_id).version == version_before + 1
+    assert done.instance_completed and done.next_task_ids == []
+    row = instance_row(db, instance_id)
+    assert row.status is InstanceStatus.COMPLETED and row.completed_at is not None
+    with db.reading() as session:
+        actions = [r.action for r in instance_history(session, instance_id)]
+        statuses = session.scalars(select(Task.status).where(Task.instance_id == instance_id)).all()
+        open_deadlines = session.scalar(select(func.count()).select_from(Deadline).where(
+            Deadline.instance_id == instance_id, Deadline.fired_at.is_(None)))
+    assert actions[0] == "instance.started" and actions[-1] == "instance.completed"
+    assert actions.count("task.completed") == 4 and actions.count("task.ready") == 4
+    assert statuses == [TaskStatus.COMPLETED] * 4
+    assert open_deadlines == 0
+
+
+def test_invalid_form_data_gives_field_errors_and_changes_nothing(db: Database, org: Org,
+                                                                  template_key: str) -> None:
+    instance_id = instances.start_instance(db, template_key, org.school).instance_id
+    task_id = only_task(db, org.school_user, instance_id)
+    before = instance_row(db, instance_id)
+    with db.reading() as session:
+        audit_before = session.scalar(select(func.count()).select_from(AuditRecord))
+    with pytest.raises(FormInvalid) as caught:
+        tasks.complete_task(db, task_id, org.school_user, {"coverage": 150, "surprise": 1})
+    assert set(caught.value.errors) == {"coverage", "surprise"}
+    after = instance_row(db, instance_id)
+    assert (after.version, after.workflow_json) == (before.version, before.workflow_json)
+    with db.reading() as session:
+        assert session.scalar(select(func.count()).select_from(AuditRecord)) == audit_before
+        task = session.get(Task, task_id)
+        assert task is not None and task.status is TaskStatus.READY
+
+
+def test_a_failing_gateway_rolls_everything_back(db: Database, org: Org, template_key: str) -> None:
+    instance_id = instances.start_instance(db, template_key, org.school).instance_id
+    tasks.complete_task(db, only_task(db, org.school_user, instance_id), org.school_user, {"coverage": 5})
+    review = only_task(db, org.curator, instance_id)
+    before = instance_row(db, instance_id)
+    with pytest.raises(FormInvalid):  # "decision" is required by the form, so it never reaches the gateway
+        tasks.complete_task(db, review, org.curator, {})
+    assert instance_row(db, instance_id).version == before.version
+
+
+def test_completing_twice_is_a_clear_conflict(db: Database, org: Org, template_key: str) -> None:
+    instance_id = instances.start_instance(db, template_key, org.school).instance_id
+    task_id = only_task(db, org.school_user, instance_id)
+    tasks.complete_task(db, task_id, org.school_user, {"coverage": 40})
+    with pytest.raises(TaskAlreadyCompleted, match="уже выполнена"):
+        tasks.complete_task(db, task_id, org.school_user, {"coverage": 40})
+
+
+def test_claim_and_reassign(db: Database, org: Org, template_key: str) -> None:
+    instance_id = instances.start_instance(db, template_key, org.school).instance_id
+    tasks.complete_task(db, only_task(db, org.school_user, instance_id), org.school_user, {"coverage": 40})
+    review = only_task(db, org.curator, instance_id)
+    assert tasks.claim_task(db, review, org.curator).assignee == org.curator
+    with pytest.raises(NotAllowed):  # a curator of another school may not take it
+        tasks.reassign_task(db, review, org.sibling_curator, org.sibling_curator)
+    with pytest.raises(NotAllowed):  # the target has no curator role for this school
+        tasks.reassign_task(db, review, org.municipal, org.sibling_curator)
+    released = tasks.reassign_task(db, review, org.municipal, None)
+    assert released.assignee is None
+    tasks.claim_task(db, review, org.curator)
+    with db.reading() as session:
+        actions = [r.action for r in instance_history(session, instance_id)]
+    assert actions.count("task.claimed") == 2 and actions.count("task.reassigned") == 1
+
+
+def test_claimed_task_is_reserved_for_its_assignee(db: Database, org: Org, template_key: str) -> None:
+    from engine.org import GrantRow, OrgData, UserRow, apply_org
+    from engine.roles import Role
+
+    second = f"{org.curator}-b"
+    apply_org(db, OrgData(users=[UserRow(second, "Второй куратор")],
+                          grants=[GrantRow(second, Role.CURATOR, org.school)]))
+    instance_id = instances.start_instance(db, template_key, org.school).instance_id
+    tasks.complete_task(db, only_task(db, org.school_user, instance_id), org.school_user, {"coverage": 40})
+    review = only_task(db, org.curator, instance_id)
+    tasks.claim_task(db, review, org.curator)
+    with pytest.raises(TaskClaimed, match="другой исполнитель"):
+        tasks.claim_task(db, review, second)
+    with pytest.raises(NotAllowed, match="закреплена"):
+        tasks.complete_task(db, review, second, {"decision": "accepted"})
+    assert tasks.reassign_task(db, review, org.curator, second).assignee == second
+    tasks.complete_task(db, review, second, {"decision": "accepted"})
+
+
+def test_draft_is_partial_but_valid_and_shows_in_the_task(db: Database, org: Org, template_key: str) -> None:
+    instance_id = instances.start_instance(db, template_key, org.school).instance_id
+    task_id = only_task(db, org.school_user, instance_id)
+    tasks.save_draft(db, task_id, org.school_user, {"comment": "черновик"})
+    with pytest.raises(FormInvalid):
+        tasks.save_draft(db, task_id, org.school_user, {"coverage": -1})
+    detail = tasks.get_task(db, task_id, org.school_user)
+    assert detail.values == {"comment": "черновик"}
+    assert detail.form["components"][0]["key"] == "coverage"
+    with pytest.raises(NotAllowed):
+        tasks.get_task(db, task_id, org.foreign_school_user)
+    assert tasks.get_task(db, task_id, org.municipal).task.id == task_id  # coordinators may look
+
+
+def test_unknown_things_are_reported_by_name(db: Database, org: Org, template_key: str) -> None:
+    with pytest.raises(TemplateNotFound):
+        instances.start_instance(db, "no-such-template", org.school)
+    with pytest.raises(OrgUnitNotFound, match="NOPE"):
+        instances.start_instance(db, template_key, "NOPE")
+    with pytest.raises(OrgUnitNotFound):
+        tasks.list_tasks(db, "nobody")
+
+
+def test_starting_as_a_user_needs_oversight(db: Database, org: Org, template_key: str) -> None:
+    with pytest.raises(NotAllowed):
+        instances.start_instance(db, template_key, org.school, actor_login=org.school_user)
+    with pytest.raises(NotAllowed):
+        instances.start_instance(db, template_key, org.school, actor_login=org.other_municipal)
+    started = instances.start_instance(db, template_key, org.school, actor_login=org.municipal)
+    assert started.ready_task_ids
+
+
+def test_injected_clock_sets_every_timestamp(db: Database, org: Org, template_key: str) -> None:
+    moment = datetime(2027, 2, 1, 9, 0, tzinfo=UTC)
+    frozen = Database(db.engine, clock=lambda: moment)
+    instance_id = instances.start_instance(frozen, template_key, org.school).instance_id
+    [view] = [t for t in tasks.list_tasks(frozen, org.school_user) if t.instance_id == instance_id]
+    assert view.created_at == moment
+    assert view.due_at == datetime(2027, 2, 15, 9, 0, tzinfo=UTC)

@@ -1,0 +1,103 @@
+"""The workflow runtime: a small template run end to end, serialized and restored at every step."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine.bpmn.bundle import Bundle, load_bundle
+from engine.bpmn.compiler import CompiledTemplate, compile_bundle
+from engine.bpmn.runtime import WorkflowRun
+from engine.bpmn.script_engine import SafeEnvironment
+from engine.errors import ExpressionRejected, TaskNotFound, WorkflowFailed
+from tests.conftest import MINI_BUNDLE
+
+
+@pytest.fixture(scope="module")
+def mini() -> CompiledTemplate:
+    bundle, _ = load_bundle(MINI_BUNDLE)
+    assert bundle is not None
+    return compile_bundle(bundle)
+
+
+def save_restore(run: WorkflowRun) -> WorkflowRun:
+    """What production does between every two steps: the workflow only lives as stored JSON."""
+    return WorkflowRun.restore(run.template, run.dump())
+
+
+def only_ready(run: WorkflowRun) -> str:
+    [task] = run.ready_user_tasks()
+    return task.element_id
+
+
+def complete(run: WorkflowRun, data: dict[str, object]) -> WorkflowRun:
+    [task] = run.ready_user_tasks()
+    run.complete(task.task_id, data)
+    return save_restore(run)
+
+
+def test_lifecycle_with_rework_round_trips_at_every_step(mini: CompiledTemplate) -> None:
+    run = save_restore(WorkflowRun.start(mini, {"school": {"code": "S1"}}))
+    assert only_ready(run) == "fill_questionnaire"
+    run = complete(run, {"coverage": 20})
+    assert only_ready(run) == "review"
+    assert run.data["risk"] == "high"  # the DMN ran between the two user tasks
+    run = complete(run, {"decision": "rework"})
+    assert only_ready(run) == "fill_questionnaire"
+    run = complete(run, {"coverage": 85})
+    assert run.data["risk"] == "low"
+    run = complete(run, {"decision": "accepted"})
+    assert run.is_completed and run.ready_user_tasks() == []
+    assert run.data["school"] == {"code": "S1"}
+
+
+def test_stored_state_leaves_the_spec_out(mini: CompiledTemplate) -> None:
+    state = json.loads(WorkflowRun.start(mini).dump())
+    assert "spec" not in state and "subprocess_specs" not in state
+    assert state["serializer_version"]
+
+
+def test_completing_an_unknown_or_finished_task_is_refused(mini: CompiledTemplate) -> None:
+    run = WorkflowRun.start(mini)
+    [task] = run.ready_user_tasks()
+    with pytest.raises(TaskNotFound):
+        run.complete("not-a-uuid", {})
+    run.complete(task.task_id, {"coverage": 50})
+    with pytest.raises(TaskNotFound):
+        run.complete(task.task_id, {"coverage": 50})
+
+
+def test_failing_condition_names_the_element_and_the_cause(mini: CompiledTemplate) -> None:
+    run = complete(WorkflowRun.start(mini), {"coverage": 50})
+    [review] = run.ready_user_tasks()
+    with pytest.raises(WorkflowFailed) as caught:
+        run.complete(review.task_id, {})  # no "decision": the gateway cannot choose a path
+    assert "decision" in caught.value.message
+
+
+def test_runtime_refuses_what_slipped_past_validation() -> None:
+    env = SafeEnvironment()
+    with pytest.raises(ExpressionRejected):
+        env.evaluate("__import__('os').system('id')", {})
+    with pytest.raises(ExpressionRejected):
+        env.execute("import os", {})
+    assert env.evaluate("x + 1", {"x": 1}) == 2
+
+
+def _tampered(mini_bundle: Bundle, old: str, new: str) -> CompiledTemplate:
+    files = dict(mini_bundle.files)
+    files["mini.bpmn"] = files["mini.bpmn"].replace(old.encode(), new.encode())
+    return compile_bundle(Bundle("tampered", files))
+
+
+def test_runtime_error_in_condition_becomes_workflow_failed() -> None:
+    bundle, _ = load_bundle(MINI_BUNDLE)
+    assert bundle is not None
+    compiled = _tampered(bundle, "decision == 'accepted'", "1 / zero == 1")
+    run = WorkflowRun.start(compiled)
+    run.complete(run.ready_user_tasks()[0].task_id, {"coverage": 10})
+    [review] = run.ready_user_tasks()
+    with pytest.raises(WorkflowFailed) as caught:
+        run.complete(review.task_id, {"decision": "accepted", "zero": 0})
+    assert "процесс не может продолжиться" in caught.value.message
