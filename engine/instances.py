@@ -56,6 +56,7 @@ def start_instance(db: Database, template_key: str, school_code: str, *,
                                    status=InstanceStatus.RUNNING, workflow_json=run.dump(),
                                    serializer_version=SERIALIZER_VERSION, started_at=now,
                                    started_by_id=actor_id)
+        update_progress(instance, run, compiled.spec, now)  # before INSERT: the row starts at version 1
         session.add(instance)
         session.flush()
         audit.record(session, now, "instance.started", actor_id=actor_id, instance_id=instance.id,
@@ -115,12 +116,13 @@ def sync_tasks(session: Session, instance: ProcessInstance, run: WorkflowRun, sp
         audit.record(session, now, "task.ready", instance_id=instance.id, task_id=row.id,
                      element=meta.element_id, role=meta.role, due_at=due_at.isoformat() if due_at else None)
         opened.append(row)
-    _update_progress(instance, run, spec, [spec.user_tasks[t.element_id].stage for t in ready.values()], now)
+    update_progress(instance, run, spec, now)
     return opened
 
 
-def _update_progress(instance: ProcessInstance, run: WorkflowRun, spec: TemplateSpec,
-                     ready_stages: list[str], now: datetime) -> None:
+def update_progress(instance: ProcessInstance, run: WorkflowRun, spec: TemplateSpec, now: datetime) -> None:
+    """Status and current stage of the instance, from what the workflow waits on."""
+    ready_stages = [spec.user_tasks[t.element_id].stage for t in run.ready_user_tasks()]
     if run.is_completed:
         instance.status = InstanceStatus.COMPLETED
         instance.completed_at = now

@@ -94,7 +94,7 @@ def validate_syntax(source: str) -> None:
 
     SpiffWorkflow's DMN engine catches SyntaxError to learn that a cell like ``> 5`` needs a left side.
     """
-    tree = _parse_expression(_guarded(_text)(source))
+    tree = _parse_expression(_text(source))
     _guarded(_check_expression_tree)(tree)
 
 
@@ -190,6 +190,7 @@ _FORBIDDEN: Mapping[type[ast.AST], str] = {
 }
 
 _LITERAL_TYPES = frozenset({int, float, str, bool, type(None)})
+_PERCENT_FORMATTING = "форматирование строк через «%» не разрешено, используйте f-строки"
 
 
 def _forbidden(node: ast.AST) -> ExpressionRejected:
@@ -234,6 +235,13 @@ class _Checker:
     def attribute(self, node: ast.Attribute) -> None:
         self.expression(node.value)
         _check_public_attribute(node.attr)
+
+    def bin_op(self, node: ast.BinOp) -> None:
+        left = node.left
+        literal_text = isinstance(left, ast.Constant) and isinstance(left.value, str)
+        if isinstance(node.op, ast.Mod) and (literal_text or isinstance(left, ast.JoinedStr)):
+            raise ExpressionRejected(_PERCENT_FORMATTING)
+        self.children(node)
 
     def dict_display(self, node: ast.Dict) -> None:
         if any(key is None for key in node.keys):
@@ -313,7 +321,7 @@ _LEAVES = (
     ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Is, ast.IsNot, ast.In, ast.NotIn,
 )  # fmt: skip
 _COMPOSITES = (
-    ast.BoolOp, ast.BinOp, ast.UnaryOp, ast.IfExp, ast.Compare, ast.Tuple, ast.List, ast.Set,
+    ast.BoolOp, ast.UnaryOp, ast.IfExp, ast.Compare, ast.Tuple, ast.List, ast.Set,
     ast.Subscript, ast.Slice, ast.JoinedStr, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp,
 )  # fmt: skip
 
@@ -323,6 +331,7 @@ _EXPRESSION_RULES: dict[type[ast.AST], _Rule] = {
     ast.Constant: _Checker.constant,
     ast.Name: _Checker.name,
     ast.Attribute: _Checker.attribute,
+    ast.BinOp: _Checker.bin_op,
     ast.Dict: _Checker.dict_display,
     ast.Call: _Checker.call,
     ast.comprehension: _Checker.comprehension,
@@ -581,7 +590,7 @@ def _check_shift(value: Any, shift: Any) -> None:
 def _check_modulo(left: Any, right: Any) -> None:
     # "%0100000000d" % 1 would allocate a gigabyte; f-strings have a checked format spec instead.
     if isinstance(left, (str, bytes, bytearray)):
-        raise ExpressionRejected("форматирование строк через «%» не разрешено, используйте f-строки")
+        raise ExpressionRejected(_PERCENT_FORMATTING)
 
 
 _OPERAND_CHECKS: Mapping[type[ast.operator], Callable[[Any, Any], None]] = {

@@ -1,0 +1,94 @@
+"""Two people completing one task at the same moment: exactly one wins, nothing is half-written.
+
+PostgreSQL only: that is where several web workers write at once (SQLite serializes writers).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine import instances, tasks, templates
+from engine.db import Database
+from engine.errors import Conflict, ConcurrentUpdate
+from engine.models import AuditRecord, ProcessInstance, Task, TaskStatus
+from engine.org import GrantRow, OrgData, UserRow, apply_org
+from engine.roles import Role
+from tests.conftest import Org, make_org
+
+
+@pytest.fixture
+def pg_org(pg_db: Database) -> Org:
+    return make_org(pg_db)
+
+
+@pytest.fixture
+def started(pg_db: Database, pg_org: Org, bundle_copy: Path) -> tuple[int, int]:
+    key = templates.deploy_template(pg_db, templates.read_bundle(bundle_copy)).key
+    instance_id = instances.start_instance(pg_db, key, pg_org.school).instance_id
+    [task] = [t for t in tasks.list_tasks(pg_db, pg_org.school_user) if t.instance_id == instance_id]
+    return instance_id, task.id
+
+
+def _count(db: Database, query: object) -> int:
+    with db.reading() as session:
+        return int(session.scalar(query) or 0)  # type: ignore[call-overload]
+
+
+def test_two_concurrent_completions_exactly_one_wins(pg_db: Database, pg_org: Org,
+                                                     started: tuple[int, int]) -> None:
+    instance_id, task_id = started
+    second_user = f"{pg_org.school_user}-deputy"
+    apply_org(pg_db, OrgData(users=[UserRow(second_user, "Заместитель директора")],
+                             grants=[GrantRow(second_user, Role.SCHOOL, pg_org.school)]))
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, object] = {}
+
+    def attempt(login: str, coverage: int) -> None:
+        barrier.wait()
+        try:
+            outcomes[login] = tasks.complete_task(pg_db, task_id, login, {"coverage": coverage})
+        except Conflict as err:
+            outcomes[login] = err
+
+    threads = [threading.Thread(target=attempt, args=(pg_org.school_user, 30)),
+               threading.Thread(target=attempt, args=(second_user, 90))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    conflicts = [o for o in outcomes.values() if isinstance(o, Conflict)]
+    assert len(outcomes) == 2 and len(conflicts) == 1, outcomes
+    assert "уже выполнена" in conflicts[0].message or isinstance(conflicts[0], ConcurrentUpdate)
+
+    completed_audits = _count(pg_db, select(func.count()).select_from(AuditRecord).where(
+        AuditRecord.task_id == task_id, AuditRecord.action == "task.completed"))
+    review_rows = _count(pg_db, select(func.count()).select_from(Task).where(
+        Task.instance_id == instance_id, Task.element_id == "review", Task.status == TaskStatus.READY))
+    assert completed_audits == 1 and review_rows == 1
+    with pg_db.reading() as session:
+        instance = session.get(ProcessInstance, instance_id)
+        assert instance is not None and instance.version == 2
+
+
+def test_stale_instance_version_is_a_conflict_and_rolls_back(pg_db: Database, pg_org: Org,
+                                                             started: tuple[int, int]) -> None:
+    """If the row lock were bypassed, the version check still refuses a lost update."""
+    instance_id, task_id = started
+    with pg_db.sessions() as stale:
+        row = stale.get(ProcessInstance, instance_id)
+        assert row is not None
+        with pg_db.transaction() as other:  # somebody else changes the instance meanwhile
+            other.execute(update(ProcessInstance).where(ProcessInstance.id == instance_id)
+                          .values(version=ProcessInstance.version + 1))
+        row.current_stage = "elsewhere"
+        with pytest.raises(StaleDataError):
+            stale.flush()
+        stale.rollback()
+    with pg_db.reading() as session:
+        task = session.get(Task, task_id)
+        assert task is not None and task.status is TaskStatus.READY

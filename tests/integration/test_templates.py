@@ -1,0 +1,77 @@
+"""Deploying template bundles as immutable versions."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from engine import instances, tasks, templates
+from engine.db import Database
+from engine.errors import NotAllowed, TemplateInvalid
+from engine.models import TemplateFile, TemplateVersion
+from tests.conftest import Org
+
+
+def _versions(db: Database, key: str) -> list[int]:
+    with db.reading() as session:
+        return list(session.scalars(select(TemplateVersion.version).where(TemplateVersion.key == key)
+                                    .order_by(TemplateVersion.version)))
+
+
+def test_deploy_stores_files_with_hashes_and_is_idempotent(db: Database, bundle_copy: Path) -> None:
+    first = templates.deploy_template(db, templates.read_bundle(bundle_copy))
+    again = templates.deploy_template(db, templates.read_bundle(bundle_copy))
+    assert (first.version, first.created) == (1, True)
+    assert (again.version, again.created, again.template_version_id) == (1, False, first.template_version_id)
+    with db.reading() as session:
+        files = session.scalars(select(TemplateFile).where(
+            TemplateFile.template_version_id == first.template_version_id)).all()
+        assert {f.path for f in files} == {"manifest.json", "mini.bpmn", "risk.dmn",
+                                           "forms/questionnaire.form", "forms/review.form"}
+        assert all(f.sha256 == hashlib.sha256(f.content).hexdigest() for f in files)
+
+
+def test_changed_bundle_becomes_next_version_and_old_instances_keep_theirs(
+        db: Database, org: Org, bundle_copy: Path) -> None:
+    v1 = templates.deploy_template(db, templates.read_bundle(bundle_copy))
+    old_instance = instances.start_instance(db, v1.key, org.school).instance_id
+    bpmn = bundle_copy / "mini.bpmn"
+    bpmn.write_text(bpmn.read_text(encoding="utf-8").replace("Заполнить анкету", "Провести анкетирование"),
+                    encoding="utf-8")
+    v2 = templates.deploy_template(db, templates.read_bundle(bundle_copy))
+    assert v2.version == 2 and _versions(db, v1.key) == [1, 2]
+    new_instance = instances.start_instance(db, v1.key, org.sibling_school).instance_id
+    by_school = {t.instance_id: t.name for t in tasks.list_tasks(db, org.school_user)}
+    assert by_school[old_instance] == "Заполнить анкету"
+    assert new_instance not in by_school  # the sibling school's task is not ours
+    pinned = instances.start_instance(db, v1.key, org.school, version=1)
+    assert pinned.template_version == 1
+
+
+def test_invalid_bundle_is_refused_and_nothing_is_stored(db: Database, bundle_copy: Path) -> None:
+    (bundle_copy / "forms" / "review.form").unlink()
+    with db.reading() as session:
+        before = session.scalar(select(func.count()).select_from(TemplateVersion))
+    with pytest.raises(TemplateInvalid) as caught:
+        templates.deploy_template(db, templates.read_bundle(bundle_copy))
+    assert any(p.element_id == "review" for p in caught.value.problems)
+    with db.reading() as session:
+        assert session.scalar(select(func.count()).select_from(TemplateVersion)) == before
+
+
+def test_only_admins_deploy_as_users(db: Database, org: Org, bundle_copy: Path) -> None:
+    with pytest.raises(NotAllowed):
+        templates.deploy_template(db, templates.read_bundle(bundle_copy), actor_login=org.regional)
+    deployed = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor_login=org.admin)
+    assert deployed.created
+
+
+def test_compiled_version_rebuilds_from_stored_files(db: Database, bundle_copy: Path) -> None:
+    deployed = templates.deploy_template(db, templates.read_bundle(bundle_copy))
+    templates._COMPILED._items.clear()  # as after a restart: only the database knows the template
+    with db.reading() as session:
+        compiled = templates.compiled_version(session, deployed.template_version_id)
+    assert compiled.spec.key == deployed.key and "review" in compiled.spec.user_tasks
