@@ -28,6 +28,7 @@ services:
 ## make test: the whole suite against real PostgreSQL and Redis (and SQLite where it applies)
 test: install services
 	$(BIN)/ruff check engine web workers tests migrations
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: install

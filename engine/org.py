@@ -123,9 +123,12 @@ def _scope_columns(session: Session, role: Role, code: str | None) -> dict[str, 
         return columns
     if not code:
         raise EngineError(f"для роли «{role}» нужен код: школы, муниципалитета или региона")
-    model = {ScopeLevel.SCHOOL: School, ScopeLevel.MUNICIPALITY: Municipality,
-             ScopeLevel.REGION: Region}[level]
-    columns[f"{level.value}_id"] = _by_code(session, model, code).id
+    if level is ScopeLevel.SCHOOL:
+        columns["school_id"] = _by_code(session, School, code).id
+    elif level is ScopeLevel.MUNICIPALITY:
+        columns["municipality_id"] = _by_code(session, Municipality, code).id
+    else:
+        columns["region_id"] = _by_code(session, Region, code).id
     return columns
 
 

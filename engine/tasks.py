@@ -191,9 +191,9 @@ def claim_task(db: Database, task_id: int, login: str) -> TaskView:
             raise NotAllowed("эта задача вне вашей зоны ответственности")
         # A conditional UPDATE, so two users claiming at once cannot both win.
         claimed = session.execute(update(Task).where(Task.id == task.id, Task.assignee_id.is_(None))
-                                  .values(assignee_id=actor.user_id))
+                                  .values(assignee_id=actor.user_id).returning(Task.id)).first()
         session.refresh(task)
-        if claimed.rowcount == 0 and task.assignee_id != actor.user_id:
+        if claimed is None and task.assignee_id != actor.user_id:
             raise TaskClaimed("задачу уже взял в работу другой исполнитель")
         audit.record(session, db.now(), "task.claimed", actor_id=actor.user_id,
                      instance_id=task.instance_id, task_id=task.id)

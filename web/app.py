@@ -13,6 +13,7 @@ from engine.config import Settings
 from engine.db import Database
 from engine.errors import Conflict, EngineError, FormInvalid, NotAllowed, NotFound, TemplateInvalid
 from engine.models import TemplateVersion
+from workers.queue import job_queue
 
 _STATUS_OF_ERROR: tuple[tuple[type[EngineError], int], ...] = (
     (NotFound, 404),
@@ -32,6 +33,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("ROADMAP")
     db = app.config.get("DATABASE") or Database.from_url(app.config["DATABASE_URL"])
     app.extensions["roadmap.db"] = db
+    app.extensions["roadmap.jobs"] = job_queue(app.config.get("REDIS_URL"))
     app.register_error_handler(EngineError, _engine_error)
     app.add_url_rule("/health", view_func=health)
     app.add_url_rule("/", view_func=index)

@@ -11,6 +11,7 @@ loop is bounded, because exhausting the server is an attack too.
 from __future__ import annotations
 
 import ast
+import contextlib
 import operator
 import re
 import reprlib
@@ -242,6 +243,11 @@ class _Checker:
         if isinstance(node.op, ast.Mod) and (literal_text or isinstance(left, ast.JoinedStr)):
             raise ExpressionRejected(_PERCENT_FORMATTING)
         self.children(node)
+        if _is_constant_arithmetic(node):
+            # `9**9**9` needs no data to be refused: compute it now, under the same limits, so the
+            # template is rejected at validation rather than when a school reaches the gateway.
+            with contextlib.suppress(ExpressionFailed):  # 1/0 and the like: a bug, not a danger
+                _Interpreter({}).compute(node)
 
     def dict_display(self, node: ast.Dict) -> None:
         if any(key is None for key in node.keys):
@@ -339,6 +345,16 @@ _EXPRESSION_RULES: dict[type[ast.AST], _Rule] = {
 }
 
 
+def _is_constant_arithmetic(node: ast.expr) -> bool:
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, (int, float, str))
+    if isinstance(node, ast.UnaryOp):
+        return _is_constant_arithmetic(node.operand)
+    if isinstance(node, ast.BinOp):
+        return _is_constant_arithmetic(node.left) and _is_constant_arithmetic(node.right)
+    return False
+
+
 def _check_loop_target(node: ast.expr) -> None:
     if isinstance(node, ast.Name):
         return
@@ -379,11 +395,12 @@ def _literal_spec(spec: ast.expr | None) -> str | None:
 # --- functions and methods available to templates -----------------------------------------------------
 
 
-def _range(*bounds: int) -> range:
+def _range(*bounds: int) -> list[int]:
+    # A list rather than a lazy range: whatever a script stores must be plain, serialisable data.
     span = range(*bounds)
     if _length(span) > MAX_SEQUENCE:
         raise ExpressionRejected(f"слишком длинный диапазон {_short(span)}: больше {MAX_SEQUENCE} элементов")
-    return span
+    return list(span)
 
 
 def _round(number: Any, ndigits: int | None = None) -> Any:

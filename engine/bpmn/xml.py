@@ -76,8 +76,8 @@ def parse_xml(path: str, data: bytes) -> tuple[XmlDocument | None, list[Problem]
     try:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as err:
-        line = err.lineno if err.lineno else None
-        return None, [Problem(path, line, None, f"XML некорректен: {err.msg}")]
+        error_line: int | None = err.lineno or None
+        return None, [Problem(path, error_line, None, f"XML некорректен: {err.msg}")]
     except (ValueError, MemoryError, RecursionError) as err:
         return None, [Problem(path, None, None, f"XML не удалось разобрать: {err}")]
     if root is None:

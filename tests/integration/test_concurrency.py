@@ -14,7 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine import instances, tasks, templates
 from engine.db import Database
-from engine.errors import Conflict, ConcurrentUpdate
+from engine.errors import ConcurrentUpdate, Conflict
 from engine.models import AuditRecord, ProcessInstance, Task, TaskStatus
 from engine.org import GrantRow, OrgData, UserRow, apply_org
 from engine.roles import Role

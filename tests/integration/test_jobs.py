@@ -1,0 +1,71 @@
+"""Background jobs through a real Redis and a real rq worker, and the inline fallback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from rq import Queue, SimpleWorker
+
+from engine import templates
+from engine.db import Database
+from engine.models import ProcessInstance
+from tests.conftest import Org, make_org
+from workers.queue import QUEUE_NAME, InlineJobQueue, RqJobQueue
+
+REDIS_URL = "redis://127.0.0.1:6379/15"  # a db index of its own, flushed around each test
+
+
+@pytest.fixture
+def redis() -> Iterator[Redis]:
+    connection = Redis.from_url(REDIS_URL)
+    try:
+        connection.ping()
+    except Exception as err:  # noqa: BLE001
+        pytest.fail(f"Redis недоступен ({REDIS_URL}): {err}. Запустите `make services`.")
+    connection.flushdb()
+    yield connection
+    connection.flushdb()
+    connection.close()
+
+
+@pytest.fixture
+def deployed_key(pg_db: Database, bundle_copy: Path) -> str:
+    return templates.deploy_template(pg_db, templates.read_bundle(bundle_copy)).key
+
+
+def _instance(db: Database, instance_id: int) -> ProcessInstance | None:
+    with db.reading() as session:
+        return session.get(ProcessInstance, instance_id)
+
+
+def test_rq_worker_runs_an_enqueued_start(pg_db: Database, postgres_url: str, deployed_key: str,
+                                          redis: Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    org: Org = make_org(pg_db)
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    job_id = RqJobQueue(redis).enqueue("start_instance", deployed_key, org.school)
+    queue = Queue(QUEUE_NAME, connection=redis)
+    assert queue.count == 1
+    SimpleWorker([queue], connection=redis).work(burst=True)
+    job = queue.fetch_job(job_id)
+    assert job is not None and job.is_finished
+    instance = _instance(pg_db, int(job.return_value()))
+    assert instance is not None and instance.school_id is not None
+
+
+def test_failing_job_lands_in_the_failed_registry(postgres_url: str, redis: Redis,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    job_id = RqJobQueue(redis).enqueue("start_instance", "no-such-template", "NO-SCHOOL")
+    queue = Queue(QUEUE_NAME, connection=redis)
+    SimpleWorker([queue], connection=redis).work(burst=True)
+    assert job_id in queue.failed_job_registry.get_job_ids()
+
+
+def test_inline_queue_runs_at_once(pg_db: Database, postgres_url: str, deployed_key: str,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    org = make_org(pg_db)
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    assert InlineJobQueue().enqueue("start_instance", deployed_key, org.school).startswith("inline-")
