@@ -12,9 +12,9 @@ Computing the due time from a rule is the deadlines module's job; here we only p
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from enum import StrEnum
 from functools import cache
 
@@ -80,11 +80,24 @@ def _russian_holidays(year: int) -> holidays.HolidayBase:
     return holidays.country_holidays("RU", years=year)
 
 
-def compute_due(rule: DueRule, ready_at: datetime,
+#: Calendar dates of the project are Moscow dates: "questionnaires close 1 March" means its end there.
+MOSCOW = timezone(timedelta(hours=3), "MSK")
+
+
+def end_of_day(day: date) -> datetime:
+    return datetime.combine(day, time(23, 59, 59), MOSCOW)
+
+
+def compute_due(rule: DueRule, ready_at: datetime, calendar: Mapping[str, date] | None = None,
                 is_day_off: Callable[[date], bool] = russian_day_off) -> datetime | None:
-    """When a task that became ready at ``ready_at`` is due; ``None`` when the rule needs a cohort date."""
+    """When a task that became ready at ``ready_at`` is due.
+
+    A cohort date is the end of that day in Moscow; ``None`` when the instance has no cohort calendar
+    with that date (an ad hoc instance), so the task simply has no due time."""
     if rule.duration is not None:
         return ready_at + rule.duration
     if rule.working_days is not None:
         return add_working_days(ready_at, rule.working_days, is_day_off)
+    if rule.cohort_date is not None and calendar and rule.cohort_date in calendar:
+        return end_of_day(calendar[rule.cohort_date])
     return None

@@ -7,10 +7,10 @@ on, so every read of "what is on whose desk" goes to the task table and never to
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from engine import audit
@@ -18,12 +18,14 @@ from engine.bpmn.runtime import SERIALIZER_VERSION, WorkflowRun
 from engine.bpmn.spec import TemplateSpec
 from engine.db import Database
 from engine.due import DueRule, compute_due
-from engine.errors import InstanceNotFound, NotAllowed
+from engine.cohorts import calendar_of, ensure_cohort, find_cohort
+from engine.errors import Conflict, EngineError, InstanceNotFound, NotAllowed
 from engine.models import (
     Deadline,
     DeadlineKind,
     InstanceStatus,
     ProcessInstance,
+    Region,
     School,
     Task,
     TaskStatus,
@@ -42,17 +44,24 @@ class StartedInstance:
     ready_task_ids: list[int]
 
 
-def start_instance(db: Database, template_key: str, school_code: str, *,
-                   version: int | None = None, actor_login: str | None = None) -> StartedInstance:
-    """Start the template (newest deployed version unless one is named) for one school."""
+def start_instance(db: Database, template_key: str, school_code: str, *, version: int | None = None,
+                   cohort_year: int | None = None, actor_login: str | None = None) -> StartedInstance:
+    """Start the template (newest deployed version unless one is named) for one school, in a cohort
+    (one roadmap per school per cohort) or ad hoc."""
     with db.transaction() as session:
         school = find_school(session, school_code)
         actor_id = _starter(session, actor_login, school)
         row = find_version(session, template_key, version)
+        cohort = find_cohort(session, cohort_year) if cohort_year is not None else None
+        if cohort is not None and session.scalar(select(ProcessInstance.id).filter_by(
+                school_id=school.id, cohort_id=cohort.id)) is not None:
+            raise Conflict(f"у школы «{school.code}» уже есть маршрут в когорте {cohort.year} года")
         compiled = compiled_version(session, row.id)
-        run = WorkflowRun.start(compiled, {"school": {"code": school.code, "name": school.name}})
+        start_data = {"school": {"code": school.code, "name": school.name},
+                      "cohort": cohort.year if cohort else None}
+        run = WorkflowRun.start(compiled, start_data)
         now = db.now()
-        instance = ProcessInstance(template_version_id=row.id, school_id=school.id,
+        instance = ProcessInstance(template_version_id=row.id, school_id=school.id, cohort=cohort,
                                    status=InstanceStatus.RUNNING, workflow_json=run.dump(),
                                    serializer_version=SERIALIZER_VERSION, started_at=now,
                                    started_by_id=actor_id)
@@ -98,14 +107,16 @@ def sync_tasks(session: Session, instance: ProcessInstance, run: WorkflowRun, sp
             audit.record(session, now, "task.cancelled", instance_id=instance.id, task_id=row.id)
     known = {row.spiff_task_id for row in open_rows}
     school = instance.school
+    calendar = calendar_of(spec, instance.cohort)
     opened = []
     for task_id, ready_task in ready.items():
         if task_id in known:
             continue
         meta = spec.user_tasks[ready_task.element_id]
-        due_at = compute_due(DueRule.parse(meta.deadline), now)
+        due_at = compute_due(DueRule.parse(meta.deadline), now, calendar)
+        name = f"{ready_task.name}: {ready_task.subject}" if ready_task.subject else ready_task.name
         row = Task(instance_id=instance.id, spiff_task_id=task_id, element_id=meta.element_id,
-                   name=ready_task.name, stage=meta.stage, role=Role(meta.role), form_key=meta.form,
+                   name=name[:500], stage=meta.stage, role=Role(meta.role), form_key=meta.form,
                    school_id=school.id, municipality_id=school.municipality_id, region_id=school.region_id,
                    status=TaskStatus.READY, due_at=due_at, escalation_level=0, created_at=now)
         session.add(row)
@@ -135,3 +146,38 @@ def close_deadlines(session: Session, task_id: int, now: datetime) -> None:
     """A task that is done or gone needs no reminders, due checks or escalations any more."""
     session.execute(update(Deadline).where(Deadline.task_id == task_id, Deadline.fired_at.is_(None))
                     .values(cancelled=True, fired_at=now))
+
+
+@dataclass
+class CohortStart:
+    year: int
+    started: list[int] = field(default_factory=list)
+    already_running: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def _schools_without_instance(db: Database, year: int, region_code: str | None) -> tuple[list[str], int]:
+    with db.reading() as session:
+        cohort = find_cohort(session, year)
+        taken = select(ProcessInstance.school_id).where(ProcessInstance.cohort_id == cohort.id)
+        running = session.scalar(select(func.count()).select_from(taken.subquery())) or 0
+        query = select(School.code).where(School.id.not_in(taken)).order_by(School.code)
+        if region_code:
+            query = query.join(Region, Region.id == School.region_id).where(Region.code == region_code)
+        return list(session.scalars(query)), running
+
+
+def start_cohort(db: Database, template_key: str, year: int, *, region_code: str | None = None) -> CohortStart:
+    """Start the roadmap for every school (of a region) that has none in this cohort yet.
+
+    Each school starts in its own transaction: one school's failure is reported and does not stop the
+    others. Running it again starts only what is missing."""
+    ensure_cohort(db, year)
+    missing, running = _schools_without_instance(db, year, region_code)
+    result = CohortStart(year, already_running=running)
+    for code in missing:
+        try:
+            result.started.append(start_instance(db, template_key, code, cohort_year=year).instance_id)
+        except EngineError as err:
+            result.failed[code] = err.message
+    return result

@@ -183,6 +183,18 @@ class TemplateFile(Base):
     template_version: Mapped[TemplateVersion] = relationship(back_populates="files")
 
 
+class Cohort(Base):
+    """One project year. Its calendar dates override the template's defaults (e.g. questionnaires close
+    1 March): ``dates`` maps a calendar name to an ISO date."""
+
+    __tablename__ = "cohort"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, unique=True)
+    title: Mapped[str] = mapped_column(String(255))
+    dates: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
 class InstanceStatus(enum.StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
@@ -191,11 +203,16 @@ class InstanceStatus(enum.StrEnum):
 
 class ProcessInstance(Base):
     __tablename__ = "process_instance"
-    __table_args__ = (Index("ix_instance_school_status", "school_id", "status"),)
+    __table_args__ = (
+        Index("ix_instance_school_status", "school_id", "status"),
+        # One roadmap per school per project year (instances without a cohort are ad hoc).
+        UniqueConstraint("school_id", "cohort_id", name="uq_instance_school_cohort"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     template_version_id: Mapped[int] = mapped_column(ForeignKey("template_version.id"), index=True)
     school_id: Mapped[int] = mapped_column(ForeignKey("school.id"))
+    cohort_id: Mapped[int | None] = mapped_column(ForeignKey("cohort.id"), index=True)
     status: Mapped[InstanceStatus] = mapped_column(_enum(InstanceStatus, "instance_status"))
     current_stage: Mapped[str | None] = mapped_column(String(64))
     workflow_json: Mapped[str] = mapped_column(Text)
@@ -208,6 +225,7 @@ class ProcessInstance(Base):
 
     template_version: Mapped[TemplateVersion] = relationship()
     school: Mapped[School] = relationship()
+    cohort: Mapped[Cohort | None] = relationship()
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -303,3 +321,21 @@ class AuditRecord(Base):
     task_id: Mapped[int | None] = mapped_column(ForeignKey("task.id"))
     template_version_id: Mapped[int | None] = mapped_column(ForeignKey("template_version.id"))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class QuestionnaireResponse(Base):
+    """One respondent's answers. Anonymous groups keep only a hash of the respondent's link token,
+    which is what makes "one response per respondent" enforceable without knowing who answered."""
+
+    __tablename__ = "questionnaire_response"
+    __table_args__ = (
+        UniqueConstraint("instance_id", "group", "respondent_key", name="uq_response_respondent"),
+        Index("ix_response_instance_group", "instance_id", "group"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"))
+    group: Mapped[str] = mapped_column(String(32))
+    respondent_key: Mapped[str] = mapped_column(String(80))
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    submitted_at: Mapped[datetime]

@@ -20,8 +20,10 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine.bpmn import lint
 from engine.bpmn.bundle import MANIFEST, Bundle, Manifest, form_key, read_manifest
+from engine.bpmn.manifest import cross_check, read_sections
 from engine.bpmn.spec import Stage, TemplateSpec
 from engine.bpmn.xml import BPMN_NS, XmlDocument, line_of, parse_xml
+from engine.due import DueRule
 from engine.errors import FormDefinitionInvalid, Problem, TemplateInvalid
 from engine.forms import FormDefinition
 from engine.roles import LANE_ROLES
@@ -95,10 +97,26 @@ def check_bundle(bundle: Bundle) -> tuple[CompiledTemplate | None, list[Problem]
     problems += found
     ctx = _lint(bundle, manifest, bpmn_docs, dmn_docs, forms)
     problems += ctx.problems
+    if manifest is not None:
+        problems += _section_problems(bundle, manifest, ctx, forms)
     process_id = _process_id(bundle, manifest, bpmn_docs, ctx, problems)
     if problems or process_id is None:
         return None, problems
     return _compile(bundle, manifest, process_id, bpmn_docs, dmn_docs, forms, ctx)
+
+
+def _section_problems(bundle: Bundle, manifest: Manifest, ctx: lint.LintContext,
+                      forms: dict[str, FormDefinition]) -> list[Problem]:
+    where = bundle.display(MANIFEST)
+    sections, problems = read_sections(where, manifest.raw)
+    problems += cross_check(sections, where, ctx.user_tasks,
+                            lambda name: set(forms[name].keys()) if name in forms else None)
+    for task in ctx.user_tasks.values():
+        rule = DueRule.parse(task.deadline)
+        if rule.cohort_date is not None and rule.cohort_date not in sections.cohort_calendar:
+            problems.append(Problem(where, None, task.element_id,
+                                    f"срок «{task.deadline}»: даты «{rule.cohort_date}» нет в cohort_calendar"))
+    return problems
 
 
 def validate_bundle(bundle: Bundle) -> list[Problem]:
@@ -170,6 +188,7 @@ def _compile(bundle: Bundle, manifest: Manifest | None, process_id: str, bpmn_do
         stages=stages,
         user_tasks=dict(ctx.user_tasks),
         forms={key: form.to_dict() for key, form in forms.items()},
+        manifest=dict(manifest.raw) if manifest else {},
     )
     return CompiledTemplate(spec, process_spec, subprocess_specs), []
 

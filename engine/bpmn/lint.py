@@ -32,7 +32,8 @@ SUPPORTED_BPMN = frozenset({
     "standardLoopCharacteristics", "loopCondition", "dataObject", "dataObjectReference",
     "dataInputAssociation", "dataOutputAssociation", "sourceRef", "targetRef", "property",
     "ioSpecification", "dataInput", "dataOutput", "inputSet", "outputSet", "dataInputRefs",
-    "dataOutputRefs", "extension", "import", "signal", "message",
+    "dataOutputRefs", "extension", "import", "signal", "message", "loopDataInputRef", "loopDataOutputRef",
+    "inputDataItem", "outputDataItem",
 })
 
 _SCRIPT_EXTENSIONS = ("preScript", "postScript")
@@ -174,12 +175,22 @@ def _check_user_task(doc: XmlDocument, task: etree._Element, role: str | None,
             DueRule.parse(deadline)
         except ValueError as err:
             ctx.report(doc, task, str(err))
+    subject = task.get(f"{{{ROADMAP_NS}}}subject", "")
+    if subject:
+        _check_attribute(doc, task, ctx, subject, "тема задачи (roadmap:subject)")
     if len(ctx.problems) == problems_before and role is not None:
         ctx.user_tasks[task_id] = UserTaskSpec(
             element_id=task_id, name=task.get("name") or task_id, role=role, stage=stage,
             form=form, deadline=deadline, process_id=process_id,
-            documentation=_documentation(task),
+            documentation=_documentation(task), subject=subject,
         )
+
+
+def _check_attribute(doc: XmlDocument, element: etree._Element, ctx: LintContext, text: str, what: str) -> None:
+    try:
+        safe_eval.check_expression(text)
+    except EngineError as err:
+        ctx.report(doc, element, f"{what} «{_shorten(text)}» отклонено: {err.message}")
 
 
 def _documentation(element: etree._Element) -> str:

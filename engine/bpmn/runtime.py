@@ -19,6 +19,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
+from engine.bpmn import safe_eval
 from engine.bpmn.compiler import CompiledTemplate
 from engine.bpmn.script_engine import SafeScriptEngine
 from engine.bpmn.spec import ReadyTask
@@ -104,9 +105,21 @@ class WorkflowRun:
 
     def ready_user_tasks(self) -> list[ReadyTask]:
         return [
-            ReadyTask(str(task.id), task.task_spec.name, task.task_spec.bpmn_name or task.task_spec.name)
+            ReadyTask(str(task.id), task.task_spec.name, task.task_spec.bpmn_name or task.task_spec.name,
+                      self._subject(task))
             for task in self._workflow.get_tasks(state=TaskState.READY, manual=True)
         ]
+
+    def _subject(self, task: Any) -> str:
+        """What this task is about, from the template's subject expression (e.g. which risk direction).
+        A subject that cannot be computed is left out rather than stopping the workflow."""
+        meta = self.template.spec.user_tasks.get(task.task_spec.name)
+        if meta is None or not meta.subject:
+            return ""
+        try:
+            return str(safe_eval.evaluate(meta.subject, task.data))
+        except EngineError:
+            return ""
 
     def task_data(self, task_id: str) -> dict[str, Any]:
         return dict(self._ready_task(task_id).data)

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
+
+from engine.bpmn.manifest import ManifestSections, read_sections
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class UserTaskSpec:
     deadline: str
     process_id: str
     documentation: str = ""
+    subject: str = ""  # an expression over task data naming what the task is about (e.g. which risk)
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,12 @@ class TemplateSpec:
     stages: tuple[Stage, ...]
     user_tasks: Mapping[str, UserTaskSpec]
     forms: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    manifest: Mapping[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def sections(self) -> ManifestSections:
+        """The manifest's project sections (validated at deploy, so parsing here cannot fail)."""
+        return read_sections("manifest.json", self.manifest)[0]
 
     def stage_index(self, stage: str) -> int:
         keys = [s.key for s in self.stages]
@@ -50,6 +60,7 @@ class TemplateSpec:
             "stages": [asdict(s) for s in self.stages],
             "user_tasks": {k: asdict(v) for k, v in self.user_tasks.items()},
             "forms": {k: dict(v) for k, v in self.forms.items()},
+            "manifest": dict(self.manifest),
         }
 
     @classmethod
@@ -61,6 +72,7 @@ class TemplateSpec:
             stages=tuple(Stage(**s) for s in data["stages"]),
             user_tasks={k: UserTaskSpec(**v) for k, v in data["user_tasks"].items()},
             forms=dict(data.get("forms", {})),
+            manifest=dict(data.get("manifest", {})),
         )
 
 
@@ -71,3 +83,4 @@ class ReadyTask:
     task_id: str
     element_id: str
     name: str
+    subject: str = ""

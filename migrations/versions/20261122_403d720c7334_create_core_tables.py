@@ -1,8 +1,9 @@
-"""create core tables: org structure, users and grants, templates, instances, tasks, deadlines, audit
+"""create core tables: org structure, users and grants, templates, cohorts, instances, tasks,
+deadlines, questionnaire responses, audit
 
-Revision ID: 5186da8bad96
+Revision ID: 403d720c7334
 Revises: 
-Create Date: 2026-11-22 20:58:37.929726
+Create Date: 2026-11-22 21:14:16.284251
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '5186da8bad96'
+
+revision = '403d720c7334'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -26,6 +28,14 @@ def upgrade() -> None:
     sa.Column('is_active', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('login')
+    )
+    op.create_table('cohort',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=255), nullable=False),
+    sa.Column('dates', sa.JSON(), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('year')
     )
     op.create_table('region',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -87,6 +97,7 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('template_version_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('school_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('cohort_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('status', sa.Enum('running', 'completed', 'cancelled', name='instance_status', native_enum=False, length=32), nullable=False),
     sa.Column('current_stage', sa.String(length=64), nullable=True),
     sa.Column('workflow_json', sa.Text(), nullable=False),
@@ -95,12 +106,15 @@ def upgrade() -> None:
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('started_by_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('completed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['cohort_id'], ['cohort.id'], ),
     sa.ForeignKeyConstraint(['school_id'], ['school.id'], ),
     sa.ForeignKeyConstraint(['started_by_id'], ['app_user.id'], ),
     sa.ForeignKeyConstraint(['template_version_id'], ['template_version.id'], ),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('school_id', 'cohort_id', name='uq_instance_school_cohort')
     )
     op.create_index('ix_instance_school_status', 'process_instance', ['school_id', 'status'], unique=False)
+    op.create_index(op.f('ix_process_instance_cohort_id'), 'process_instance', ['cohort_id'], unique=False)
     op.create_index(op.f('ix_process_instance_template_version_id'), 'process_instance', ['template_version_id'], unique=False)
     op.create_table('role_grant',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -119,6 +133,18 @@ def upgrade() -> None:
     )
     op.create_index('ix_role_grant_scope', 'role_grant', ['role', 'school_id', 'municipality_id', 'region_id'], unique=False)
     op.create_index(op.f('ix_role_grant_user_id'), 'role_grant', ['user_id'], unique=False)
+    op.create_table('questionnaire_response',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('instance_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('group', sa.String(length=32), nullable=False),
+    sa.Column('respondent_key', sa.String(length=80), nullable=False),
+    sa.Column('answers', sa.JSON(), nullable=False),
+    sa.Column('submitted_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['instance_id'], ['process_instance.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('instance_id', 'group', 'respondent_key', name='uq_response_respondent')
+    )
+    op.create_index('ix_response_instance_group', 'questionnaire_response', ['instance_id', 'group'], unique=False)
     op.create_table('task',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('instance_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -216,6 +242,7 @@ def _forbid_audit_changes() -> None:
             )
 
 
+
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER audit_log_append_only ON audit_log")
@@ -232,10 +259,13 @@ def downgrade() -> None:
     op.drop_index('ix_task_instance', table_name='task')
     op.drop_index('ix_task_assignee', table_name='task')
     op.drop_table('task')
+    op.drop_index('ix_response_instance_group', table_name='questionnaire_response')
+    op.drop_table('questionnaire_response')
     op.drop_index(op.f('ix_role_grant_user_id'), table_name='role_grant')
     op.drop_index('ix_role_grant_scope', table_name='role_grant')
     op.drop_table('role_grant')
     op.drop_index(op.f('ix_process_instance_template_version_id'), table_name='process_instance')
+    op.drop_index(op.f('ix_process_instance_cohort_id'), table_name='process_instance')
     op.drop_index('ix_instance_school_status', table_name='process_instance')
     op.drop_table('process_instance')
     op.drop_table('template_file')
@@ -246,4 +276,5 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_municipality_region_id'), table_name='municipality')
     op.drop_table('municipality')
     op.drop_table('region')
+    op.drop_table('cohort')
     op.drop_table('app_user')
