@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from engine import audit
 from engine.bpmn.runtime import SERIALIZER_VERSION, WorkflowRun
 from engine.bpmn.spec import TemplateSpec
+from engine.cohorts import calendar_of, ensure_cohort, find_cohort
 from engine.db import Database
 from engine.due import DueRule, compute_due
-from engine.cohorts import calendar_of, ensure_cohort, find_cohort
 from engine.errors import Conflict, EngineError, InstanceNotFound, NotAllowed
 from engine.models import (
     Deadline,

@@ -10,13 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.db import Database
 from engine.errors import EngineError, OrgUnitNotFound
-from engine.models import Municipality, Region, RoleGrant, School, User
+from engine.models import Municipality, Region, RoleGrant, School, Task, TaskStatus, User
 from engine.roles import SCOPE_OF_ROLE, Role, ScopeLevel
 from engine.scopes import OrgPlace, Scope
 
@@ -62,6 +62,7 @@ def apply_org(db: Database, data: OrgData) -> None:
         for code, name, region_code in data.municipalities:
             region = _by_code(session, Region, region_code)
             _upsert(session, Municipality, code, name=name, region_id=region.id)
+            _follow_region(session, code, region.id)
         for code, name, municipality_code in data.schools:
             municipality = _by_code(session, Municipality, municipality_code)
             _upsert(session, School, code, name=name, municipality_id=municipality.id,
@@ -92,6 +93,16 @@ def _upsert(session: Session, model: type[Region] | type[Municipality] | type[Sc
         for name, value in values.items():
             setattr(existing, name, value)
     session.flush()
+
+
+def _follow_region(session: Session, municipality_code: str, region_id: int) -> None:
+    """Schools and open tasks carry their region for fast scope filters: keep them in step when a
+    municipality is moved to another region."""
+    municipality = _by_code(session, Municipality, municipality_code)
+    session.execute(update(School).where(School.municipality_id == municipality.id,
+                                         School.region_id != region_id).values(region_id=region_id))
+    session.execute(update(Task).where(Task.municipality_id == municipality.id, Task.status == TaskStatus.READY,
+                                       Task.region_id != region_id).values(region_id=region_id))
 
 
 def _upsert_user(session: Session, row: UserRow) -> User:

@@ -82,6 +82,8 @@ _ROLES: dict[str, Role] = {
     **{_norm(title): role for role, title in ROLE_TITLES.items()},
     "федеральный координатор": Role.FEDERAL,
 }
+_ROLE_HINT = ("школа, куратор, муниципальный координатор, региональный координатор, федеральный координатор,"
+              f" администратор (или {', '.join(role.value for role in Role)})")
 
 
 @dataclass(frozen=True)
@@ -202,7 +204,7 @@ def _columns(header: Sequence[str], file_name: str) -> dict[int, str]:
         columns[index] = column
     found = set(columns.values())
     if "kind" not in found or not found & {"code", "login"}:
-        raise EngineError(f"Файл «{file_name}»: в первой строке нет обязательных заголовков."
+        raise EngineError(f"Файл «{file_name}»: в строке заголовков (первой непустой) нет обязательных столбцов."
                           " Нужны столбцы «тип» (kind) и «код» (code) или «логин» (login);"
                           f" найдены: {', '.join(h.strip() for h in header if h.strip()) or 'ничего'}.")
     return columns
@@ -334,13 +336,12 @@ class _Checker:
             return None, ["не указана роль"]
         role = _ROLES.get(_norm(role_text))
         if role is None:
-            titles = ", ".join(f"«{title.lower()}»" for title in ROLE_TITLES.values())
-            return None, [f"неизвестная роль «{role_text}»; допустимы: {titles}"]
+            return None, [f"неизвестная роль «{role_text}»; допустимы: {_ROLE_HINT}"]
         problem = self._scope_problem(role, scope)
         return (None, [problem]) if problem else (GrantRow(login, role, scope or None), [])
 
     def _scope_problem(self, role: Role, scope: str) -> str | None:
-        title = f"«{ROLE_TITLES[role].lower()}»"
+        title = f"«{ROLE_TITLES[role]}»"
         level = SCOPE_OF_ROLE[role]
         if level is ScopeLevel.COUNTRY:
             return f"роль {title} выдаётся на всю страну, область действия «{scope}» лишняя" if scope else None

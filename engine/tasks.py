@@ -6,6 +6,7 @@ caller (view, API, CLI, job) can forget to.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,9 +16,20 @@ from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit
+from engine.actions import ActionContext, run_actions
+from engine.bpmn import safe_eval
+from engine.bpmn.manifest import TaskRule
 from engine.bpmn.runtime import WorkflowRun
 from engine.db import Database
-from engine.errors import ConcurrentUpdate, NotAllowed, TaskAlreadyCompleted, TaskClaimed, TaskNotFound
+from engine.errors import (
+    ConcurrentUpdate,
+    ExpressionFailed,
+    FormInvalid,
+    NotAllowed,
+    TaskAlreadyCompleted,
+    TaskClaimed,
+    TaskNotFound,
+)
 from engine.forms import FormDefinition
 from engine.instances import close_deadlines, lock_instance, sync_tasks
 from engine.models import InstanceStatus, Task, TaskStatus, User
@@ -165,8 +177,13 @@ def _complete(db: Database, session: Session, task_id: int, login: str, data: di
         raise TaskAlreadyCompleted(f"процесс {instance.id} уже завершён")
     compiled = compiled_version(session, instance.template_version_id)
     run = WorkflowRun.restore(compiled, instance.workflow_json)
-    run.complete(task.spiff_task_id, cleaned)
+    sections = compiled.spec.sections
+    known = dict.fromkeys(_form_of(session, task).keys())
+    check_rules(sections.rules.get(task.element_id, ()), {**run.task_data(task.spiff_task_id), **known, **cleaned})
     now = db.now()
+    context = ActionContext(session, now, actor.user_id, instance, task, compiled.spec)
+    produced = run_actions(context, sections.actions.get(task.element_id, ()), cleaned)
+    run.complete(task.spiff_task_id, {**cleaned, **produced})
     task.status, task.completed_at, task.completed_by_id, task.draft = (
         TaskStatus.COMPLETED, now, actor.user_id, None)
     close_deadlines(session, task.id, now)
@@ -180,6 +197,22 @@ def _complete(db: Database, session: Session, task_id: int, login: str, data: di
         audit.record(session, now, "instance.completed", instance_id=instance.id)
     session.flush()
     return Completed(task.id, instance.id, run.is_completed, [t.id for t in opened])
+
+
+def check_rules(rules: Sequence[TaskRule], names: Mapping[str, Any]) -> None:
+    """The template's cross-field checks; every failing one is reported under its field."""
+    errors: dict[str, list[str]] = {}
+    for rule in rules:
+        try:
+            holds = bool(safe_eval.evaluate(rule.check, names))
+        except ExpressionFailed as err:
+            holds, rule_message = False, f"{rule.message} ({err.message})"
+        else:
+            rule_message = rule.message
+        if not holds:
+            errors.setdefault(rule.field, []).append(rule_message)
+    if errors:
+        raise FormInvalid(errors)
 
 
 def claim_task(db: Database, task_id: int, login: str) -> TaskView:

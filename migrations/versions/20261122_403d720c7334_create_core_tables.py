@@ -11,7 +11,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '403d720c7334'
 down_revision = None
 branch_labels = None

@@ -1,0 +1,138 @@
+"""Questionnaire responses: one per respondent, anonymous where the template says so, aggregated
+into the indicators that the risk-profile decision table rates.
+
+Anonymous respondents are known only by a hash of their personal link's token, so the database can
+refuse a second answer from the same link without ever holding who answered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from statistics import fmean
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine import audit
+from engine.bpmn.manifest import Indicator, RespondentGroup
+from engine.bpmn.spec import TemplateSpec
+from engine.db import Database
+from engine.errors import Conflict, EngineError, NotAllowed
+from engine.forms import FormDefinition
+from engine.models import InstanceStatus, ProcessInstance, QuestionnaireResponse, Task, TaskStatus
+from engine.org import find_school, load_actor, place_of
+from engine.roles import Role
+from engine.templates import compiled_version
+
+
+@dataclass(frozen=True)
+class Submitted:
+    response_id: int
+    instance_id: int
+    group: str
+    token: str | None  # the token a CLI-made anonymous respondent was given, to show once
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def _respondent_key(group: RespondentGroup, token: str | None, user_id: int | None) -> str:
+    if group.anonymous:
+        assert token is not None
+        return "t:" + hashlib.sha256(token.encode()).hexdigest()
+    return f"u:{user_id}"
+
+
+def _open_instance(session: Session, school_id: int) -> tuple[ProcessInstance, TemplateSpec]:
+    """The school's running instance whose questionnaire window is open (its collecting task is ready)."""
+    instances = session.scalars(select(ProcessInstance).where(
+        ProcessInstance.school_id == school_id, ProcessInstance.status == InstanceStatus.RUNNING)
+        .order_by(ProcessInstance.id.desc()))
+    for instance in instances:
+        spec = compiled_version(session, instance.template_version_id).spec
+        open_while = spec.sections.questionnaire_open_while
+        ready = session.scalar(select(Task.id).where(
+            Task.instance_id == instance.id, Task.status == TaskStatus.READY, Task.element_id.in_(open_while)))
+        if ready is not None:
+            return instance, spec
+    raise EngineError("анкетирование в этой школе сейчас не проводится")
+
+
+def submit_response(db: Database, school_code: str, group_key: str, answers: Mapping[str, Any], *,
+                    token: str | None = None, login: str | None = None) -> Submitted:
+    """Store one respondent's answers, validated against the group's form.
+
+    Anonymous groups need the respondent's link token (a CLI call without one gets a fresh token: a new
+    respondent). Named groups (the director) answer as a user holding the school role."""
+    with db.transaction() as session:
+        school = find_school(session, school_code)
+        instance, spec = _open_instance(session, school.id)
+        group = spec.sections.respondent_groups.get(group_key)
+        if group is None:
+            known = ", ".join(spec.sections.respondent_groups)
+            raise EngineError(f"группа респондентов «{group_key}» неизвестна; есть: {known}")
+        user_id, issued = _identify(session, group, school, token, login)
+        token = token or issued
+        cleaned = FormDefinition.from_json(dict(spec.forms[group.form])).validate(answers)
+        key = _respondent_key(group, token, user_id)
+        if session.scalar(select(QuestionnaireResponse.id).filter_by(
+                instance_id=instance.id, group=group.key, respondent_key=key)) is not None:
+            raise Conflict("ответ этого респондента уже получен; повторно анкету заполнить нельзя")
+        response = QuestionnaireResponse(instance_id=instance.id, group=group.key, respondent_key=key,
+                                         answers=cleaned, submitted_at=db.now())
+        session.add(response)
+        try:
+            session.flush()
+        except IntegrityError as err:  # the same link submitted twice at the same moment
+            raise Conflict("ответ этого респондента уже получен; повторно анкету заполнить нельзя") from err
+        audit.record(session, db.now(), "questionnaire.response", actor_id=user_id, instance_id=instance.id,
+                     group=group.key)
+        return Submitted(response.id, instance.id, group.key, issued)
+
+
+def _identify(session: Session, group: RespondentGroup, school: Any, token: str | None,
+              login: str | None) -> tuple[int | None, str | None]:
+    """Who answers: nobody (anonymous, by token) or a school user (named groups)."""
+    if group.anonymous:
+        return None, None if token else new_token()
+    if login is None:
+        raise NotAllowed(f"анкету «{group.title}» заполняет пользователь школы: укажите логин")
+    actor = load_actor(session, login)
+    if not actor.scope.can_act(Role.SCHOOL, place_of(school)):
+        raise NotAllowed("эту анкету может заполнить только сама школа")
+    return actor.user_id, None
+
+
+def response_counts(session: Session, instance_id: int) -> dict[str, int]:
+    rows = session.execute(select(QuestionnaireResponse.group, func.count()).where(
+        QuestionnaireResponse.instance_id == instance_id).group_by(QuestionnaireResponse.group))
+    return {group: count for group, count in rows}
+
+
+def aggregate_indicators(session: Session, instance_id: int, indicators: Iterable[Indicator]) -> dict[str, Any]:
+    """Each indicator over its group's answers; ``None`` where a group has no usable answers."""
+    answers: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for group, row in session.execute(select(QuestionnaireResponse.group, QuestionnaireResponse.answers)
+                                      .where(QuestionnaireResponse.instance_id == instance_id)):
+        answers[group].append(row)
+    return {indicator.key: _aggregate(indicator, answers[indicator.group]) for indicator in indicators}
+
+
+def _aggregate(indicator: Indicator, rows: list[Mapping[str, Any]]) -> Any:
+    if indicator.aggregate == "count":
+        return len(rows)
+    present = [row[indicator.field] for row in rows if row.get(indicator.field) is not None]
+    if indicator.aggregate == "share":
+        return round(sum(value in indicator.values for value in present) / len(present), 4) if present else None
+    numbers = [float(v) for v in present if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if not numbers:
+        return None
+    functions: dict[str, Callable[[list[float]], float]] = {"mean": fmean, "sum": sum, "min": min, "max": max}
+    return round(float(functions[indicator.aggregate](numbers)), 4)
