@@ -183,7 +183,9 @@ def _complete(db: Database, session: Session, task_id: int, login: str, data: di
     now = db.now()
     context = ActionContext(session, now, actor.user_id, instance, task, compiled.spec)
     produced = run_actions(context, sections.actions.get(task.element_id, ()), cleaned)
-    run.complete(task.spiff_task_id, {**cleaned, **produced})
+    # Every field of the form lands in the process data, empty ones as None (as form-js submits them),
+    # so gateways and later rules can test an unticked checkbox without tripping on a missing name.
+    run.complete(task.spiff_task_id, {**known, **cleaned, **produced})
     task.status, task.completed_at, task.completed_by_id, task.draft = (
         TaskStatus.COMPLETED, now, actor.user_id, None)
     close_deadlines(session, task.id, now)

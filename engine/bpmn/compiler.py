@@ -52,8 +52,22 @@ def _schema_problems(bundle: Bundle, doc: XmlDocument) -> list[Problem]:
         if schema.validate(doc.root):
             return []
         errors = list(schema.error_log)
-    return [Problem(bundle.display(doc.path), e.line or None, None, f"нарушена схема BPMN: {e.message}")
+    owners = _owners_by_line(doc)
+    return [Problem(bundle.display(doc.path), e.line or None, owners.get(e.line), f"нарушена схема BPMN: {e.message}")
             for e in errors[:50]]
+
+
+def _owners_by_line(doc: XmlDocument) -> dict[int, str]:
+    """For each line, the id of the element an admin would look for (the nearest one with an id)."""
+    owners: dict[int, str] = {}
+    for element in doc.root.iter():
+        line = line_of(element) if isinstance(element.tag, str) else None
+        current = element
+        while current is not None and not current.get("id"):
+            current = current.getparent()
+        if line and current is not None and line not in owners:
+            owners[line] = current.get("id", "")
+    return owners
 
 
 def _read_forms(bundle: Bundle) -> tuple[dict[str, FormDefinition], list[Problem]]:
