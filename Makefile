@@ -16,9 +16,10 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-## make run: install, create/upgrade the database (SQLite by default), deploy templates, serve
+## make run: install, create/upgrade the database (SQLite by default), deploy templates, load the demo region, serve
 run: install
 	$(BIN)/roadmap init
+	$(BIN)/roadmap demo
 	$(BIN)/roadmap serve --host $(HOST) --port $(PORT)
 
 ## make services: bring up PostgreSQL and Redis on this machine if they are down

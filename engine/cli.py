@@ -8,6 +8,7 @@ never a traceback — and the exit code says what happened: 0 done, 1 refused or
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
@@ -17,12 +18,17 @@ from typing import Any, NoReturn
 
 import click
 
-from engine import instances, tasks, templates
+from engine import instances, questionnaires, tasks, templates
 from engine.bpmn.bundle import load_bundle
 from engine.bpmn.compiler import validate_bundle
 from engine.config import Settings
 from engine.db import Database, upgrade_schema
+from engine.demo import load_demo
 from engine.errors import EngineError, FormInvalid, TemplateInvalid
+from engine.instances import start_cohort
+from engine.org_import import import_org, read_org_file
+from engine.roles import ROLE_TITLES
+from engine.status import SchoolStatus, StageState, stage_status
 
 
 def _json_default(value: Any) -> Any:
@@ -59,6 +65,9 @@ class _Group(click.Group):
             _fail(err)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
+        except BrokenPipeError:  # `roadmap status | head`: the reader is gone, nothing to report
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - so the interpreter's final flush is quiet
+            sys.exit(0)
         except Exception as err:  # noqa: BLE001 - the last line of defence for a terminal user
             click.echo(f"Внутренняя ошибка: {type(err).__name__}: {err}", err=True)
             sys.exit(1)
@@ -129,11 +138,13 @@ def deploy(db: Database, path: Path) -> None:
 @click.option("--template", "template_key", required=True, help="Ключ шаблона, например roadmap-500.")
 @click.option("--school", "school_code", required=True, help="Код школы.")
 @click.option("--version", type=int, default=None, help="Версия шаблона (по умолчанию новейшая).")
+@click.option("--cohort", "cohort_year", type=int, default=None, help="Год когорты (если маршрут в когорте).")
 @click.option("--json", "as_json", is_flag=True)
 @with_db
-def start(db: Database, template_key: str, school_code: str, version: int | None, as_json: bool) -> None:
+def start(db: Database, template_key: str, school_code: str, version: int | None, cohort_year: int | None,
+          as_json: bool) -> None:
     """Запустить маршрут для школы; печатает номер процесса."""
-    started = instances.start_instance(db, template_key, school_code, version=version)
+    started = instances.start_instance(db, template_key, school_code, version=version, cohort_year=cohort_year)
     _print_json(started) if as_json else click.echo(started.instance_id)
 
 
@@ -160,13 +171,7 @@ def list_tasks(db: Database, login: str, as_json: bool) -> None:
 @with_db
 def complete(db: Database, task_id: int, login: str, data_text: str, as_json: bool) -> None:
     """Выполнить задачу с данными формы."""
-    try:
-        data = json.loads(data_text)
-    except json.JSONDecodeError as err:
-        raise click.BadParameter(f"не JSON: {err}", param_hint="--data") from err
-    if not isinstance(data, dict):
-        raise click.BadParameter("ожидается объект JSON", param_hint="--data")
-    done = tasks.complete_task(db, task_id, login, data)
+    done = tasks.complete_task(db, task_id, login, _json_object(data_text, "--data"))
     if as_json:
         _print_json(done)
     else:
@@ -193,3 +198,126 @@ def reassign(db: Database, task_id: int, login: str, to_login: str | None) -> No
     """Переназначить задачу другому исполнителю."""
     tasks.reassign_task(db, task_id, login, to_login)
     click.echo(f"Задача {task_id}: исполнитель {to_login or 'не назначен'}")
+
+
+@cli.command()
+@click.option("--template", "template_key", default="roadmap-500", show_default=True)
+@click.option("--year", type=int, default=None, help="Год когорты (по умолчанию ближайший учебный).")
+@with_db
+def demo(db: Database, template_key: str, year: int | None) -> None:
+    """Демо-регион: муниципалитеты, школы, кураторы, координаторы; запуск когорты для всех школ."""
+    loaded = load_demo(db, template_key, year)
+    cohort = loaded.cohort
+    click.echo(f"Демо-регион готов. Когорта {cohort.year}: запущено {len(cohort.started)}, "
+               f"уже шло {cohort.already_running}.")
+    for code, message in cohort.failed.items():
+        click.echo(f"  {code}: не запущено — {message}", err=True)
+    click.echo(f"\nВход: любой логин ниже, пароль «{loaded.password}».")
+    for entry in loaded.logins:
+        click.echo(f"  {entry.login:<22} {ROLE_TITLES[entry.role]:<35} {entry.scope}")
+
+
+@cli.command("import-org")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Импортировать корректные строки, даже если в файле есть ошибки.")
+@with_db
+def import_org_command(db: Database, path: Path, force: bool) -> None:
+    """Импорт муниципалитетов, школ и пользователей из CSV или XLSX."""
+    rows = len(read_org_file(path))
+    with click.progressbar(length=rows, label="Проверка строк", file=sys.stderr) as bar:
+        report = import_org(db, path, force=force, progress=bar.update)
+    for error in report.errors:
+        click.echo(error.format(), err=True)
+    if not report.applied:
+        hint = " (исправьте файл или запустите с --force)" if report.errors else ""
+        click.echo(f"Ничего не импортировано: ошибок {len(report.errors)}{hint}.", err=True)
+        sys.exit(1 if report.errors else 0)
+    counts = ", ".join(f"{kind}: {n}" for kind, n in report.imported.items())
+    click.echo(f"Импортировано из {report.rows} строк — {counts}; пропущено с ошибками: {len(report.errors)}.")
+
+
+_STATE_MARKS = {StageState.DONE: "✓", StageState.CURRENT: "▶", StageState.PENDING: "·", StageState.SKIPPED: "—"}
+
+
+@cli.command()
+@click.option("--region", "region_code", default=None)
+@click.option("--municipality", "municipality_code", default=None)
+@click.option("--template", "template_key", default="roadmap-500", show_default=True)
+@click.option("--cohort", "cohort_year", type=int, default=None)
+@click.option("--json", "as_json", is_flag=True)
+@with_db
+def status(db: Database, region_code: str | None, municipality_code: str | None, template_key: str,
+           cohort_year: int | None, as_json: bool) -> None:
+    """Этапы дорожной карты по школам и число школ на каждом этапе."""
+    if region_code and municipality_code:
+        raise click.UsageError("укажите либо --region, либо --municipality")
+    report = stage_status(db, template_key, region_code=region_code, municipality_code=municipality_code,
+                          cohort_year=cohort_year)
+    if as_json:
+        _print_json(report)
+        return
+    header = " ".join(f"{s.title[:6]:<6}" for s in report.stages)
+    click.echo(f"{'Школа':<14} {'Муниципалитет':<14} {header} Задач Просроч.")
+    for row in report.schools:
+        marks = " ".join(f"{_mark(row, s.key):<6}" for s in report.stages)
+        click.echo(f"{row.school_code:<14} {row.municipality_code:<14} {marks} {row.open_tasks:<5} {row.overdue_tasks}")
+    per_stage = ", ".join(f"{s.title}: {report.at_stage[s.key]}" for s in report.stages)
+    click.echo(f"\nНа этапах — {per_stage}. Завершили: {report.completed}. Не начали: {report.not_started}. "
+               f"С просрочкой: {report.with_overdue}.")
+
+
+def _mark(row: SchoolStatus, stage: str) -> str:
+    mark = _STATE_MARKS[row.stages[stage]]
+    return mark + "!" if stage in row.overdue_stages else mark
+
+
+@cli.group()
+def cohort() -> None:
+    """Когорты (годы проекта)."""
+
+
+@cohort.command("start")
+@click.option("--template", "template_key", default="roadmap-500", show_default=True)
+@click.option("--year", type=int, required=True)
+@click.option("--region", "region_code", default=None, help="Только школы этого региона.")
+@with_db
+def cohort_start(db: Database, template_key: str, year: int, region_code: str | None) -> None:
+    """Запустить дорожную карту для всех школ, у которых её ещё нет в этой когорте."""
+    result = start_cohort(db, template_key, year, region_code=region_code)
+    click.echo(f"Когорта {year}: запущено {len(result.started)}, уже шло {result.already_running}, "
+               f"ошибок {len(result.failed)}.")
+    for code, message in result.failed.items():
+        click.echo(f"  {code}: {message}", err=True)
+    if result.failed:
+        sys.exit(1)
+
+
+@cli.group()
+def questionnaire() -> None:
+    """Анкеты респондентов."""
+
+
+@questionnaire.command("submit")
+@click.option("--school", "school_code", required=True)
+@click.option("--group", "group", required=True, help="director, teacher, student или parent.")
+@click.option("--answers", "answers_text", required=True, help="Ответы в JSON.")
+@click.option("--token", default=None, help="Токен персональной ссылки (анонимные анкеты).")
+@click.option("--user", "login", default=None, help="Логин (для анкеты директора).")
+@with_db
+def questionnaire_submit(db: Database, school_code: str, group: str, answers_text: str, token: str | None,
+                         login: str | None) -> None:
+    """Принять ответы одного респондента."""
+    answers = _json_object(answers_text, "--answers")
+    done = questionnaires.submit_response(db, school_code, group, answers, token=token, login=login)
+    issued = f"; токен респондента: {done.token}" if done.token else ""
+    click.echo(f"Ответ принят (группа {done.group}, процесс {done.instance_id}){issued}")
+
+
+def _json_object(text: str, option: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise click.BadParameter(f"не JSON: {err}", param_hint=option) from err
+    if not isinstance(data, dict):
+        raise click.BadParameter("ожидается объект JSON", param_hint=option)
+    return data

@@ -68,6 +68,10 @@ def timed(db: Database, clock: Clock) -> Database:
 
 @pytest.fixture
 def school(timed: Database) -> School:
+    return new_school(timed)
+
+
+def new_school(timed: Database) -> School:
     org = make_org(timed)
     tag = unique()
     found = School(org, f"X{tag}", f"director-{tag}", f"new-curator-{tag}")
@@ -289,3 +293,68 @@ def test_one_roadmap_per_school_per_cohort(timed: Database, school: School, road
     instances.start_instance(timed, roadmap_key, school.code, cohort_year=COHORT)
     with pytest.raises(Conflict, match="уже есть маршрут"):
         instances.start_instance(timed, roadmap_key, school.code, cohort_year=COHORT)
+
+
+def _add_motivation_factor(bundle: Path, key: str) -> None:
+    """A new catalogue year: «Низкая учебная мотивация обучающихся» joins as factor k11."""
+    import json
+
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    manifest["key"] = key
+    manifest["indicators"]["low_interest_share"] = {
+        "title": "Доля обучающихся, которым неинтересно учиться", "group": "student",
+        "field": "learning_interest", "aggregate": "share", "values": ["low"]}
+    manifest["risk_catalogue"]["version"] = "2023"
+    manifest["risk_catalogue"]["factors"].append(
+        {"key": "k11", "title": "Низкая учебная мотивация обучающихся", "indicator": "low_interest_share"})
+    (bundle / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    dmn = bundle / "risk-factors.dmn"
+    rows = "".join(
+        f'<rule id="r_k11_{level}"><inputEntry id="r_k11_{level}_f"><text>"k11"</text></inputEntry>'
+        f'<inputEntry id="r_k11_{level}_v"><text>{cell}</text></inputEntry>'
+        f'<outputEntry id="r_k11_{level}_l"><text>"{level}"</text></outputEntry></rule>'
+        for level, cell in (("high", "&gt;= 0.4"), ("medium", "0.2 &lt;= ? &lt; 0.4"), ("low", "&lt; 0.2")))
+    dmn.write_text(dmn.read_text(encoding="utf-8").replace("    </decisionTable>", rows + "</decisionTable>"),
+                   encoding="utf-8")
+    form = bundle / "forms" / "choose_risk_directions.form"
+    definition = json.loads(form.read_text(encoding="utf-8"))
+    for component in definition["components"]:
+        if component.get("key") == "risk_directions":
+            component["values"].append({"label": "Низкая учебная мотивация обучающихся", "value": "k11"})
+    form.write_text(json.dumps(definition, ensure_ascii=False), encoding="utf-8")
+
+
+def _to_risk_profile(db: Database, school: School, instance_id: int, clock: Clock) -> dict[str, Any]:
+    act(db, school, instance_id, "confirm_participation", school.org.regional,
+        {"participation": "confirmed", "curator_login": school.curator})
+    answer_questionnaires(db, school)
+    act(db, school, instance_id, "run_questionnaires", school.director, {"questionnaires_done": True})
+    act(db, school, instance_id, "confirm_coverage", school.curator, {"coverage_decision": "accepted"})
+    return process_data(db, instance_id)
+
+
+def test_catalogue_change_is_a_new_version_and_old_instances_keep_theirs(
+        timed: Database, school: School, clock: Clock, tmp_path: Path) -> None:
+    import shutil
+
+    key = unique("roadmap-")
+    bundle = tmp_path / "roadmap"
+    shutil.copytree(ROADMAP, bundle)
+    manifest = bundle / "manifest.json"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace('"key": "roadmap-500"', f'"key": "{key}"'),
+                        encoding="utf-8")
+    ensure_cohort(timed, COHORT)
+    assert templates.deploy_template(timed, templates.read_bundle(bundle)).version == 1
+    old = instances.start_instance(timed, key, school.code, cohort_year=COHORT).instance_id
+
+    _add_motivation_factor(bundle, key)
+    assert templates.deploy_template(timed, templates.read_bundle(bundle)).version == 2
+    newer_school = new_school(timed)
+    new = instances.start_instance(timed, key, newer_school.code, cohort_year=COHORT)
+    assert new.template_version == 2
+
+    old_data = _to_risk_profile(timed, school, old, clock)
+    new_data = _to_risk_profile(timed, newer_school, new.instance_id, clock)
+    assert old_data["risk_profile"] == EXPECTED_PROFILE and old_data["risk_catalogue_version"] == "2022"
+    assert new_data["risk_profile"] == {**EXPECTED_PROFILE, "k11": "high"}  # 3 of 6 students: low interest
+    assert new_data["risk_catalogue_version"] == "2023"
