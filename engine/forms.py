@@ -73,6 +73,9 @@ VALIDATION_TYPES = ("email", "phone")
 FORM_ERROR_KEY = "_schema"
 
 MAX_TEXT = 100_000  # hard cap on any string, even without maxLength
+MAX_PATTERN_TEXT = 2_000
+# A repeated group that itself repeats or alternates: (a+)+, (.*)*, (a|aa){2,} backtrack exponentially.
+_NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}|](?:[^()\\]|\\.)*\)\s*[+*{]")
 MAX_ITEMS = 1_000  # hard cap on any list (checklist, files, dynamic list rows)
 NUMBER_CAP = 10**15  # beyond this a JavaScript number loses integer precision
 _MAX_NUMBER_TEXT = 1_000
@@ -447,6 +450,10 @@ class _Parser:
         except (re.error, OverflowError, RecursionError) as error:
             self.report(where, f"некорректное регулярное выражение pattern «{pattern}»: {error}")
             return None
+        if _NESTED_QUANTIFIER.search(pattern):
+            # (a+)+ and the like backtrack exponentially: a template must not be able to stall the server.
+            self.report(where, f"шаблон pattern «{pattern}» содержит вложенные повторения (например (a+)+)")
+            return None
         return pattern
 
     def validation_type(self, block: Mapping[str, Any], where: str) -> str | None:
@@ -664,7 +671,8 @@ def _max_chars(limit: int) -> Rule:
 
 def _matches(pattern: str) -> Rule:
     compiled = re.compile(pattern)
-    return _check(lambda value: compiled.search(value) is not None, PATTERN)
+    # Pattern-checked fields are short (names, numbers, links); a bound keeps any regex cheap.
+    return _check(lambda value: len(value) <= MAX_PATTERN_TEXT and compiled.search(value) is not None, PATTERN)
 
 
 _FORMAT_RULES: dict[str, Rule] = {"email": Email(error=EMAIL), "phone": _check(_is_phone, PHONE)}

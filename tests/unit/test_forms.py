@@ -591,3 +591,18 @@ def test_form_invalid_message_lists_fields(form: FormDefinition) -> None:
     with pytest.raises(FormInvalid) as caught:
         form.validate(with_changes(decision="no", hacker=1))
     assert str(caught.value) == "Форма заполнена с ошибками: decision, hacker"
+
+
+@pytest.mark.parametrize("pattern", ["(a+)+$", "(.*)*x", r"(\w+\s?)+$", "(a|aa){2,}$"])
+def test_catastrophic_patterns_are_refused_in_the_definition(pattern: str) -> None:
+    definition = {"components": [{"type": "textfield", "key": "x", "label": "X", "validate": {"pattern": pattern}}]}
+    with pytest.raises(FormDefinitionInvalid, match="вложенные повторения"):
+        FormDefinition.from_json(definition)
+
+
+def test_pattern_is_not_run_on_very_long_text() -> None:
+    definition = {"components": [{"type": "textfield", "key": "x", "label": "X", "validate": {"pattern": "^a+$"}}]}
+    form = FormDefinition.from_json(definition)
+    assert form.validate({"x": "aaa"}) == {"x": "aaa"}
+    with pytest.raises(FormInvalid):
+        form.validate({"x": "a" * 5000})
