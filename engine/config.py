@@ -15,6 +15,13 @@ class Settings:
     database_url: str
     redis_url: str | None
     templates_dir: Path
+    base_url: str = "http://127.0.0.1:5000"
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_sender: str = "roadmap-500@localhost"
+    smtp_starttls: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -24,4 +31,11 @@ class Settings:
             database_url=env.get("DATABASE_URL") or default_db,
             redis_url=env.get("REDIS_URL") or None,
             templates_dir=Path(env.get("TEMPLATES_DIR") or Path(__file__).parent.parent / "workflows"),
+            base_url=(env.get("BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+            smtp_host=env.get("SMTP_HOST") or None,
+            smtp_port=int(env.get("SMTP_PORT") or 25),
+            smtp_username=env.get("SMTP_USERNAME") or None,
+            smtp_password=env.get("SMTP_PASSWORD") or None,
+            smtp_sender=env.get("SMTP_SENDER") or "roadmap-500@localhost",
+            smtp_starttls=(env.get("SMTP_STARTTLS") or "").lower() in ("1", "true", "yes"),
         )

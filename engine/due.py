@@ -12,13 +12,12 @@ Computing the due time from a rule is the deadlines module's job; here we only p
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from enum import StrEnum
-from functools import cache
 
-import holidays
+from engine.workdays import WorkCalendar
 
 _DURATION = re.compile(
     r"^P(?!$)(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -59,27 +58,6 @@ class DueRule:
         )
 
 
-def add_working_days(start: datetime, days: int, is_day_off: Callable[[date], bool]) -> datetime:
-    """The same time of day ``days`` working days after ``start``."""
-    current = start
-    remaining = days
-    while remaining > 0:
-        current += timedelta(days=1)
-        if not is_day_off(current.date()):
-            remaining -= 1
-    return current
-
-
-def russian_day_off(day: date) -> bool:
-    """Weekends and public holidays of the Russian production calendar (per-year overrides come later)."""
-    return day.weekday() >= 5 or day in _russian_holidays(day.year)
-
-
-@cache
-def _russian_holidays(year: int) -> holidays.HolidayBase:
-    return holidays.country_holidays("RU", years=year)
-
-
 #: Calendar dates of the project are Moscow dates: "questionnaires close 1 March" means its end there.
 MOSCOW = timezone(timedelta(hours=3), "MSK")
 
@@ -89,7 +67,7 @@ def end_of_day(day: date) -> datetime:
 
 
 def compute_due(rule: DueRule, ready_at: datetime, calendar: Mapping[str, date] | None = None,
-                is_day_off: Callable[[date], bool] = russian_day_off) -> datetime | None:
+                workdays: WorkCalendar | None = None) -> datetime | None:
     """When a task that became ready at ``ready_at`` is due.
 
     A cohort date is the end of that day in Moscow; ``None`` when the instance has no cohort calendar
@@ -97,7 +75,7 @@ def compute_due(rule: DueRule, ready_at: datetime, calendar: Mapping[str, date] 
     if rule.duration is not None:
         return ready_at + rule.duration
     if rule.working_days is not None:
-        return add_working_days(ready_at, rule.working_days, is_day_off)
+        return (workdays or WorkCalendar()).add_working_days(ready_at, rule.working_days)
     if rule.cohort_date is not None and calendar and rule.cohort_date in calendar:
         return end_of_day(calendar[rule.cohort_date])
     return None

@@ -18,11 +18,11 @@ from engine.bpmn.runtime import SERIALIZER_VERSION, WorkflowRun
 from engine.bpmn.spec import TemplateSpec
 from engine.cohorts import calendar_of, ensure_cohort, find_cohort
 from engine.db import Database
+from engine.deadlines import schedule_task
 from engine.due import DueRule, compute_due
 from engine.errors import Conflict, EngineError, InstanceNotFound, NotAllowed
 from engine.models import (
     Deadline,
-    DeadlineKind,
     InstanceStatus,
     ProcessInstance,
     Region,
@@ -31,6 +31,7 @@ from engine.models import (
     TaskStatus,
 )
 from engine.org import find_school, load_actor, place_of
+from engine.production_calendar import load_calendar
 from engine.roles import Role
 from engine.templates import compiled_version, find_version
 
@@ -108,12 +109,13 @@ def sync_tasks(session: Session, instance: ProcessInstance, run: WorkflowRun, sp
     known = {row.spiff_task_id for row in open_rows}
     school = instance.school
     calendar = calendar_of(spec, instance.cohort)
+    workdays = load_calendar(session) if ready.keys() - known else None
     opened = []
     for task_id, ready_task in ready.items():
         if task_id in known:
             continue
         meta = spec.user_tasks[ready_task.element_id]
-        due_at = compute_due(DueRule.parse(meta.deadline), now, calendar)
+        due_at = compute_due(DueRule.parse(meta.deadline), now, calendar, workdays)
         name = f"{ready_task.name}: {ready_task.subject}" if ready_task.subject else ready_task.name
         row = Task(instance_id=instance.id, spiff_task_id=task_id, element_id=meta.element_id,
                    name=name[:500], stage=meta.stage, role=Role(meta.role), form_key=meta.form,
@@ -121,9 +123,8 @@ def sync_tasks(session: Session, instance: ProcessInstance, run: WorkflowRun, sp
                    status=TaskStatus.READY, due_at=due_at, escalation_level=0, created_at=now)
         session.add(row)
         session.flush()
-        if due_at is not None:
-            session.add(Deadline(instance_id=instance.id, task_id=row.id, kind=DeadlineKind.DUE,
-                                 step=0, fire_at=due_at))
+        assert workdays is not None
+        schedule_task(session, row, spec.sections, workdays)
         audit.record(session, now, "task.ready", instance_id=instance.id, task_id=row.id,
                      element=meta.element_id, role=meta.role, due_at=due_at.isoformat() if due_at else None)
         opened.append(row)

@@ -8,13 +8,14 @@ see the migration).
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
+    Date,
     DateTime,
     Enum,
     ForeignKey,
@@ -105,6 +106,7 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(255))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
+    wants_digest: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
 
     grants: Mapped[list[RoleGrant]] = relationship(back_populates="user", lazy="selectin")
 
@@ -265,6 +267,8 @@ class Task(Base):
     status: Mapped[TaskStatus] = mapped_column(_enum(TaskStatus, "task_status"))
     due_at: Mapped[datetime | None]
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    # Set by the last escalation step: the federal level sees the task as overdue.
+    federal_overdue: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     draft: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
@@ -339,3 +343,62 @@ class QuestionnaireResponse(Base):
     respondent_key: Mapped[str] = mapped_column(String(80))
     answers: Mapped[dict[str, Any]] = mapped_column(JSON)
     submitted_at: Mapped[datetime]
+
+
+class CalendarOverride(Base):
+    """An admin's correction of the production calendar for one day (a transferred working Saturday,
+    a regional holiday); it wins over the built-in Russian calendar."""
+
+    __tablename__ = "calendar_override"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    is_working_day: Mapped[bool]
+    note: Mapped[str] = mapped_column(String(255), default="")
+    changed_at: Mapped[datetime]
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+
+class Notification(Base):
+    """An in-app notification: written in the same transaction as the event, so it is never lost."""
+
+    __tablename__ = "notification"
+    __table_args__ = (Index("ix_notification_user_unread", "user_id", "read_at", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(500))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("task.id", ondelete="SET NULL"))
+    read_at: Mapped[datetime | None]
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"  # gave up after the last retry; an operator can requeue
+
+
+class OutboxMessage(Base):
+    """An e-mail waiting to go out. Written with the event; delivered by a job that claims it first
+    (pending → sending), so two deliveries of one message cannot both send it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime]
+    to_address: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    subject: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus, "outbox_status"), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -161,3 +161,17 @@ def find_school(session: Session, code: str) -> School:
 
 def place_of(school: School) -> OrgPlace:
     return OrgPlace(school.id, school.municipality_id, school.region_id)
+
+
+def users_for(session: Session, role: Role, place: OrgPlace) -> list[User]:
+    """Active users holding ``role`` on a scope that covers the school at ``place``."""
+    level = SCOPE_OF_ROLE[role]
+    query = select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(
+        RoleGrant.role == role, User.is_active.is_(True))
+    if level is ScopeLevel.SCHOOL:
+        query = query.where(RoleGrant.school_id == place.school_id)
+    elif level is ScopeLevel.MUNICIPALITY:
+        query = query.where(RoleGrant.municipality_id == place.municipality_id)
+    elif level is ScopeLevel.REGION:
+        query = query.where(RoleGrant.region_id == place.region_id)
+    return list(session.scalars(query.distinct().order_by(User.id)))

@@ -52,3 +52,18 @@ ROLE_TITLES: dict[Role, str] = {
     Role.FEDERAL: "Федеральный координатор (ФИОКО)",
     Role.ADMIN: "Администратор",
 }
+
+#: Who hears about an overdue task, level by level: a school's task goes to its curator, then the
+#: municipal coordinator, then the regional coordinator; the chain stops at the region.
+ESCALATION_CHAIN: tuple[Role, ...] = (
+    Role.SCHOOL,
+    Role.CURATOR,
+    Role.MUNICIPAL_COORDINATOR,
+    Role.REGIONAL_COORDINATOR,
+)
+
+
+def escalation_target(role: Role, levels_up: int) -> Role:
+    """The role notified ``levels_up`` steps above ``role`` (capped at the regional coordinator)."""
+    start = ESCALATION_CHAIN.index(role) if role in ESCALATION_CHAIN else len(ESCALATION_CHAIN) - 1
+    return ESCALATION_CHAIN[min(start + levels_up, len(ESCALATION_CHAIN) - 1)]

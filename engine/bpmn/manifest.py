@@ -20,6 +20,7 @@ from datetime import date
 from typing import Any
 
 from engine.bpmn import safe_eval
+from engine.due import DueRule
 from engine.errors import EngineError, Problem
 
 #: Engine actions a template may name, with the parameters each one needs.
@@ -72,6 +73,20 @@ class RiskFactor:
 
 
 @dataclass(frozen=True)
+class EscalationStep:
+    after: str  # a due rule counted from the due time: "3WD", "P7D"
+    levels_up: int  # how far up the chain school → curator → municipal → regional to notify
+    federal_overdue: bool = False
+
+
+#: The project's defaults: a reminder two working days before due and at due; then +3, +7 and +14
+#: working days up the chain, the last one flagging the task for the federal level.
+DEFAULT_REMINDERS: tuple[str, ...] = ("2WD",)
+DEFAULT_ESCALATION: tuple[EscalationStep, ...] = (
+    EscalationStep("3WD", 1), EscalationStep("7WD", 2), EscalationStep("14WD", 3, federal_overdue=True))
+
+
+@dataclass(frozen=True)
 class ManifestSections:
     cohort_calendar: Mapping[str, str] = field(default_factory=dict)
     rules: Mapping[str, tuple[TaskRule, ...]] = field(default_factory=dict)
@@ -81,6 +96,8 @@ class ManifestSections:
     indicators: Mapping[str, Indicator] = field(default_factory=dict)
     risk_catalogue_version: str = ""
     risk_factors: tuple[RiskFactor, ...] = ()
+    reminders_before: tuple[str, ...] = DEFAULT_REMINDERS
+    escalation_steps: tuple[EscalationStep, ...] = DEFAULT_ESCALATION
 
 
 class _Reader:
@@ -121,8 +138,38 @@ def read_sections(where: str, raw: Mapping[str, Any]) -> tuple[ManifestSections,
     open_while, groups = _questionnaires(reader)
     indicators = _indicators(reader, groups)
     version, factors = _catalogue(reader, indicators)
-    sections = ManifestSections(calendar, rules, actions, open_while, groups, indicators, version, factors)
+    reminders, steps = _escalation(reader)
+    sections = ManifestSections(calendar, rules, actions, open_while, groups, indicators, version, factors,
+                                reminders, steps)
     return sections, reader.problems
+
+
+def _offset_rule(reader: _Reader, text: Any, what: str) -> bool:
+    """Reminders and escalation steps are offsets from the due time: a duration or working days."""
+    try:
+        rule = DueRule.parse(text) if isinstance(text, str) else None
+    except ValueError:
+        rule = None
+    if rule is None or rule.cohort_date is not None:
+        reader.problem(f"эскалация: {what} «{text}» — ожидается длительность (P3D) или рабочие дни (3WD)")
+        return False
+    return True
+
+
+def _escalation(reader: _Reader) -> tuple[tuple[str, ...], tuple[EscalationStep, ...]]:
+    section = reader.mapping("escalation")
+    if not section:
+        return DEFAULT_REMINDERS, DEFAULT_ESCALATION
+    reminders = section.get("reminders_before", list(DEFAULT_REMINDERS))
+    reminders = [r for r in reminders if _offset_rule(reader, r, "напоминание")] if isinstance(reminders, list) else []
+    steps = []
+    for item in section.get("steps", []) if isinstance(section.get("steps"), list) else []:
+        levels = item.get("levels_up") if isinstance(item, dict) else None
+        if not isinstance(levels, int) or not 1 <= levels <= 3:
+            reader.problem("эскалация: каждый шаг — after и levels_up от 1 до 3")
+        elif _offset_rule(reader, item.get("after"), "шаг"):
+            steps.append(EscalationStep(item["after"], levels, bool(item.get("federal_overdue", False))))
+    return tuple(reminders), tuple(steps)
 
 
 def _calendar(reader: _Reader) -> dict[str, str]:

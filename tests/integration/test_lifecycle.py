@@ -53,8 +53,11 @@ def test_start_mirrors_the_first_task_with_stage_role_scope_and_due(db: Database
             "fill_questionnaire", "questionnaire", "school", TaskStatus.READY)
         assert task.school.code == org.school and task.due_at is not None
         assert (task.due_at - task.created_at).days == 14
-        due_rows = session.scalars(select(Deadline).where(Deadline.task_id == task.id)).all()
-        assert [(d.kind.value, d.fire_at) for d in due_rows] == [("due", task.due_at)]
+        rows = session.scalars(select(Deadline).where(Deadline.task_id == task.id).order_by(Deadline.fire_at)).all()
+        # A reminder 2 working days before, the due time, then +3, +7 and +14 working days of escalation.
+        assert [(d.kind.value, d.step) for d in rows] == [("reminder", 1), ("due", 0), ("escalation", 1),
+                                                          ("escalation", 2), ("escalation", 3)]
+        assert rows[1].fire_at == task.due_at and rows[0].fire_at < task.due_at < rows[2].fire_at
         instance = session.get(ProcessInstance, started.instance_id)
         assert instance is not None and instance.current_stage == "questionnaire"
         assert instance.status is InstanceStatus.RUNNING and instance.serializer_version

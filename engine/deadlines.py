@@ -1,0 +1,206 @@
+"""Deadlines: every future moment the engine must act on is a row, and a sweep acts on the due ones.
+
+When a task opens, ``schedule_task`` writes its rows: reminders before the due time, the due time
+itself, and each escalation step (by default +3, +7 and +14 working days). Completing or cancelling
+the task closes them. ``sweep`` takes due rows in small batches — ``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, so concurrent sweeps split the work — acts on each and marks it fired in the same
+transaction as the notifications it writes. Its cost follows the number of due rows (a partial index
+on unfired ``fire_at``), not the number of open instances; a sweep killed mid-batch has committed
+nothing of that batch, so a restart redoes exactly the unfinished rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from engine import audit
+from engine.bpmn.manifest import ManifestSections
+from engine.db import Database
+from engine.due import DueRule
+from engine.models import Deadline, DeadlineKind, Task, TaskStatus, User
+from engine.notifications import Message, moscow_time, notify, task_link
+from engine.org import users_for
+from engine.production_calendar import load_calendar
+from engine.roles import ROLE_TITLES, Role, escalation_target
+from engine.scopes import OrgPlace
+from engine.workdays import WorkCalendar
+
+DEFAULT_BATCH = 100
+
+
+def offset(moment: datetime, rule_text: str, workdays: WorkCalendar, *, before: bool = False) -> datetime:
+    """``moment`` moved by a duration or a number of working days (backwards with ``before``)."""
+    rule = DueRule.parse(rule_text)
+    if rule.duration is not None:
+        return moment - rule.duration if before else moment + rule.duration
+    assert rule.working_days is not None
+    if before:
+        return workdays.subtract_working_days(moment, rule.working_days)
+    return workdays.add_working_days(moment, rule.working_days)
+
+
+def schedule_task(session: Session, task: Task, sections: ManifestSections, workdays: WorkCalendar) -> None:
+    """The task's reminder, due and escalation rows (none for a task without a due time)."""
+    if task.due_at is None:
+        return
+    rows = [Deadline(kind=DeadlineKind.DUE, step=0, fire_at=task.due_at)]
+    for step, rule in enumerate(sections.reminders_before, start=1):
+        moment = offset(task.due_at, rule, workdays, before=True)
+        if moment > task.created_at:  # a reminder that would already be late is no reminder
+            rows.append(Deadline(kind=DeadlineKind.REMINDER, step=step, fire_at=moment))
+    for step, escalation in enumerate(sections.escalation_steps, start=1):
+        rows.append(Deadline(kind=DeadlineKind.ESCALATION, step=step, fire_at=offset(task.due_at, escalation.after,
+                                                                                      workdays),
+                             payload={"levels_up": escalation.levels_up,
+                                      "federal_overdue": escalation.federal_overdue}))
+    for row in rows:
+        row.instance_id, row.task_id = task.instance_id, task.id
+        session.add(row)
+
+
+@dataclass
+class Action:
+    deadline_id: int
+    kind: str
+    step: int
+    task_id: int | None
+    school: str
+    task: str
+    recipients: list[str]
+    escalation_level: int | None = None
+
+
+@dataclass
+class SweepReport:
+    now: datetime
+    dry_run: bool
+    actions: list[Action] = field(default_factory=list)
+    outbox_ids: list[int] = field(default_factory=list)
+    batches: int = 0
+
+    @property
+    def fired(self) -> int:
+        return len(self.actions)
+
+
+def sweep(db: Database, *, now: datetime | None = None, batch_size: int = DEFAULT_BATCH, dry_run: bool = False,
+          base_url: str = "", max_batches: int | None = None) -> SweepReport:
+    """Act on every deadline due at ``now`` (default: the clock), batch by batch, each exactly once."""
+    report = SweepReport(now or db.now(), dry_run)
+    if dry_run:
+        return _preview(db, report)
+    while max_batches is None or report.batches < max_batches:
+        with db.transaction() as session:
+            rows = _claim(session, report.now, batch_size)
+            if not rows:
+                break
+            workdays = load_calendar(session)
+            for row in rows:
+                _act(session, row, report, workdays, base_url)
+        report.batches += 1
+    return report
+
+
+def _due_rows(now: datetime, limit: int) -> Any:
+    return (select(Deadline).where(Deadline.fired_at.is_(None), Deadline.fire_at <= now)
+            .order_by(Deadline.fire_at, Deadline.id).limit(limit))
+
+
+def _claim(session: Session, now: datetime, limit: int) -> list[Deadline]:
+    """Lock a batch of due rows no other sweep holds, and mark them fired (committed with the actions).
+
+    SKIP LOCKED gives concurrent sweeps disjoint batches on PostgreSQL; the conditional UPDATE is the
+    guard everywhere (SQLite has no row locks): a row another sweep fired in between is not ours."""
+    candidates = list(session.scalars(_due_rows(now, limit).with_for_update(skip_locked=True)))
+    claimed = []
+    for row in candidates:
+        taken = session.execute(update(Deadline).where(Deadline.id == row.id, Deadline.fired_at.is_(None))
+                                .values(fired_at=now).returning(Deadline.id)).first()
+        if taken is not None:
+            claimed.append(row)
+    return claimed
+
+
+def _preview(db: Database, report: SweepReport) -> SweepReport:
+    """What a sweep at ``report.now`` would do, without doing it (no locks, no writes)."""
+    with db.reading() as session:
+        for row in session.scalars(_due_rows(report.now, 100_000)):
+            task = session.get(Task, row.task_id) if row.task_id else None
+            if task is not None and task.status is TaskStatus.READY:
+                recipients, level = _recipients(session, row, task)
+                report.actions.append(_action(row, task, [u.login for u in recipients], level))
+    return report
+
+
+def _recipients(session: Session, row: Deadline, task: Task) -> tuple[list[User], int | None]:
+    place = OrgPlace(task.school_id, task.municipality_id, task.region_id)
+    if row.kind is DeadlineKind.ESCALATION:
+        target = escalation_target(Role(task.role), int((row.payload or {}).get("levels_up", row.step)))
+        return users_for(session, target, place), row.step
+    if task.assignee_id is not None:
+        assignee = session.get(User, task.assignee_id)
+        return ([assignee] if assignee is not None else []), None
+    return users_for(session, Role(task.role), place), None
+
+
+def _action(row: Deadline, task: Task, logins: list[str], level: int | None) -> Action:
+    return Action(row.id, row.kind.value, row.step, task.id, task.school.code, task.name, logins, level)
+
+
+def _act(session: Session, row: Deadline, report: SweepReport, workdays: WorkCalendar, base_url: str) -> None:
+    task = session.get(Task, row.task_id) if row.task_id else None
+    if task is None or task.status is not TaskStatus.READY:
+        return  # closed meanwhile: nothing to say about a task that is done
+    recipients, level = _recipients(session, row, task)
+    message = _message(row, task, base_url, workdays, report.now)
+    if row.kind is DeadlineKind.ESCALATION:
+        _escalate(session, row, task, report.now, recipients)
+    report.outbox_ids += notify(session, recipients, message, now=report.now, key=f"deadline:{row.id}",
+                                task_id=task.id)
+    report.actions.append(_action(row, task, [u.login for u in recipients], level))
+
+
+def _escalate(session: Session, row: Deadline, task: Task, now: datetime, recipients: list[User]) -> None:
+    payload = row.payload or {}
+    task.escalation_level = max(task.escalation_level, row.step)
+    if payload.get("federal_overdue"):
+        task.federal_overdue = True
+    target = escalation_target(Role(task.role), int(payload.get("levels_up", row.step)))
+    audit.record(session, now, "task.escalated", instance_id=task.instance_id, task_id=task.id, level=row.step,
+                 notified_role=target.value, notified=[u.login for u in recipients],
+                 federal_overdue=bool(payload.get("federal_overdue")))
+
+
+def _message(row: Deadline, task: Task, base_url: str, workdays: WorkCalendar, now: datetime) -> Message:
+    school = f"{task.school.name} ({task.school.code})"
+    due = moscow_time(task.due_at)
+    link = task_link(base_url, task) if base_url else None
+    if row.kind is DeadlineKind.REMINDER:
+        return Message("reminder", f"Напоминание: срок задачи «{task.name}» — {due}",
+                       f"Школа: {school}.\nЗадача «{task.name}» должна быть выполнена до {due}.", link)
+    if row.kind is DeadlineKind.DUE:
+        return Message("due", f"Срок задачи «{task.name}» наступил",
+                       f"Школа: {school}.\nСрок задачи «{task.name}» — {due} — наступил; задача не выполнена.", link)
+    late = _working_days_late(task.due_at, now, workdays)
+    role = ROLE_TITLES[Role(task.role)].lower()
+    flag = "\nЗадача отмечена как просроченная для федерального уровня." if (row.payload or {}).get(
+        "federal_overdue") else ""
+    return Message("escalation", f"Просрочена задача «{task.name}»: {school}",
+                   f"Школа: {school}.\nЗадача «{task.name}» (исполнитель — {role}) не выполнена в срок {due}; "
+                   f"просрочка — {late} раб. дн. Уровень эскалации: {row.step}.{flag}", link)
+
+
+def _working_days_late(due: datetime | None, now: datetime, workdays: WorkCalendar) -> int:
+    if due is None:
+        return 0
+    days, moment = 0, due
+    while True:
+        moment = workdays.add_working_days(moment, 1)
+        if moment > now:
+            return days
+        days += 1

@@ -1,0 +1,52 @@
+"""Admins' corrections of the production calendar, and loading the calendar deadlines are computed with."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import audit
+from engine.db import Database
+from engine.errors import NotAllowed
+from engine.models import CalendarOverride
+from engine.org import load_actor
+from engine.workdays import WorkCalendar
+
+
+def load_calendar(session: Session) -> WorkCalendar:
+    rows = session.execute(select(CalendarOverride.day, CalendarOverride.is_working_day))
+    return WorkCalendar({day: working for day, working in rows})
+
+
+def set_calendar_day(db: Database, day: date, *, working: bool | None, note: str = "",
+                     actor_login: str | None = None) -> None:
+    """Mark a day working or a day off, or (``working=None``) return it to the built-in calendar.
+
+    Changes apply to deadlines computed from now on; due times already set stay as they were."""
+    with db.transaction() as session:
+        actor_id = None
+        if actor_login is not None:
+            actor = load_actor(session, actor_login)
+            if not actor.scope.is_admin:
+                raise NotAllowed("производственный календарь меняет администратор")
+            actor_id = actor.user_id
+        row = session.get(CalendarOverride, day)
+        if working is None:
+            if row is not None:
+                session.delete(row)
+        elif row is None:
+            session.add(CalendarOverride(day=day, is_working_day=working, note=note, changed_at=db.now(),
+                                         changed_by_id=actor_id))
+        else:
+            row.is_working_day, row.note, row.changed_at, row.changed_by_id = working, note, db.now(), actor_id
+        audit.record(session, db.now(), "calendar.changed", actor_id=actor_id, day=day.isoformat(),
+                     working=working, note=note)
+
+
+def list_overrides(db: Database, year: int) -> list[CalendarOverride]:
+    with db.reading() as session:
+        query = select(CalendarOverride).where(CalendarOverride.day >= date(year, 1, 1),
+                                               CalendarOverride.day <= date(year, 12, 31))
+        return list(session.scalars(query.order_by(CalendarOverride.day)))
