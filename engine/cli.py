@@ -18,15 +18,21 @@ from typing import Any, NoReturn
 
 import click
 
-from engine import instances, questionnaires, tasks, templates
+from engine import deadlines, instances, questionnaires, tasks, templates
 from engine.bpmn.bundle import load_bundle
 from engine.bpmn.compiler import validate_bundle
 from engine.config import Settings
 from engine.db import Database, upgrade_schema
+from engine.deadlines import DEFAULT_BATCH
 from engine.demo import load_demo
+from engine.due import MOSCOW
 from engine.errors import EngineError, FormInvalid, TemplateInvalid
 from engine.instances import start_cohort
+from engine.mailer import SmtpSettings, deliver_due
+from engine.notifications import list_notifications
+from engine.notifications import mark_read as mark_notifications_read
 from engine.org_import import import_org, read_org_file
+from engine.production_calendar import list_overrides, set_calendar_day
 from engine.roles import ROLE_TITLES
 from engine.status import SchoolStatus, StageState, stage_status
 
@@ -321,3 +327,101 @@ def _json_object(text: str, option: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise click.BadParameter("ожидается объект JSON", param_hint=option)
     return data
+
+
+@cli.command()
+@click.option("--now", "now_text", default=None, help="Момент проверки (ISO 8601), по умолчанию — сейчас.")
+@click.option("--dry-run", is_flag=True, help="Показать, что произойдёт, ничего не делая.")
+@click.option("--batch-size", type=click.IntRange(1, 10_000), default=DEFAULT_BATCH, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@with_db
+def sweep(db: Database, now_text: str | None, dry_run: bool, batch_size: int, as_json: bool) -> None:
+    """Проверить сроки: напоминания, наступившие сроки, эскалации."""
+    now = _moment(now_text) if now_text else None
+    report = deadlines.sweep(db, now=now, dry_run=dry_run, batch_size=batch_size,
+                             base_url=Settings.from_env().base_url)
+    if as_json:
+        _print_json(report)
+        return
+    verb = "сработает" if dry_run else "сработало"
+    click.echo(f"На {report.now.isoformat()}: {verb} сроков — {report.fired}.")
+    for action in report.actions:
+        level = f" (уровень {action.escalation_level})" if action.escalation_level else ""
+        click.echo(f"  {_KIND_WORDS[action.kind]}{level}: {action.school} «{action.task}» → "
+                   f"{', '.join(action.recipients) or 'нет получателей'}")
+
+
+_KIND_WORDS = {"reminder": "напоминание", "due": "срок наступил", "escalation": "эскалация", "timer": "таймер"}
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as err:
+        raise click.BadParameter("ожидается дата и время ISO 8601, например 2027-03-02T09:00+03:00",
+                                 param_hint="--now") from err
+    return moment if moment.tzinfo else moment.replace(tzinfo=MOSCOW)
+
+
+@cli.command()
+@with_db
+def deliver(db: Database) -> None:
+    """Отправить письма, ожидающие в очереди (без Redis; нужен SMTP_HOST)."""
+    smtp = SmtpSettings.from_settings(Settings.from_env())
+    if smtp is None:
+        raise click.UsageError("SMTP_HOST не задан: письма ждут в очереди")
+    sent, failed = deliver_due(db, smtp)
+    click.echo(f"Отправлено: {sent}, не удалось (повтор позже): {failed}.")
+
+
+@cli.group()
+def calendar() -> None:
+    """Производственный календарь: переносы и дополнительные выходные."""
+
+
+@calendar.command("set")
+@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.option("--working/--day-off", required=True, help="Рабочий день или выходной.")
+@click.option("--note", default="", help="Основание (например, постановление о переносе).")
+@with_db
+def calendar_set(db: Database, day: datetime, working: bool, note: str) -> None:
+    """Отметить день рабочим или выходным."""
+    set_calendar_day(db, day.date(), working=working, note=note)
+    click.echo(f"{day.date():%d.%m.%Y}: {'рабочий день' if working else 'выходной'}")
+
+
+@calendar.command("reset")
+@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+@with_db
+def calendar_reset(db: Database, day: datetime) -> None:
+    """Вернуть день к общему календарю."""
+    set_calendar_day(db, day.date(), working=None)
+    click.echo(f"{day.date():%d.%m.%Y}: по производственному календарю РФ")
+
+
+@calendar.command("list")
+@click.option("--year", type=int, required=True)
+@with_db
+def calendar_list(db: Database, year: int) -> None:
+    """Исправления календаря за год."""
+    for row in list_overrides(db, year):
+        click.echo(f"{row.day:%d.%m.%Y}\t{'рабочий' if row.is_working_day else 'выходной'}\t{row.note}")
+
+
+@cli.command()
+@click.option("--user", "login", required=True)
+@click.option("--unread", is_flag=True, help="Только непрочитанные.")
+@click.option("--mark-read", is_flag=True, help="Отметить все прочитанными.")
+@click.option("--json", "as_json", is_flag=True)
+@with_db
+def notifications(db: Database, login: str, unread: bool, mark_read: bool, as_json: bool) -> None:
+    """Уведомления пользователя."""
+    items, unread_count = list_notifications(db, login, unread_only=unread)
+    if as_json:
+        _print_json({"unread": unread_count, "items": [asdict(i) for i in items]})
+    else:
+        click.echo(f"Непрочитанных: {unread_count}")
+        for item in items:
+            click.echo(f"{'  ' if item.read else '● '}{item.created_at:%d.%m.%Y %H:%M}  {item.title}")
+    if mark_read:
+        mark_notifications_read(db, login)

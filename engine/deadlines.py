@@ -77,8 +77,9 @@ class Action:
 
 @dataclass
 class SweepReport:
-    now: datetime
+    now: datetime  # the moment deadlines are evaluated at (an operator may ask about another one)
     dry_run: bool
+    acted_at: datetime  # the clock's time: when things were done and letters queued
     actions: list[Action] = field(default_factory=list)
     outbox_ids: list[int] = field(default_factory=list)
     batches: int = 0
@@ -91,12 +92,12 @@ class SweepReport:
 def sweep(db: Database, *, now: datetime | None = None, batch_size: int = DEFAULT_BATCH, dry_run: bool = False,
           base_url: str = "", max_batches: int | None = None) -> SweepReport:
     """Act on every deadline due at ``now`` (default: the clock), batch by batch, each exactly once."""
-    report = SweepReport(now or db.now(), dry_run)
+    report = SweepReport(now or db.now(), dry_run, db.now())
     if dry_run:
         return _preview(db, report)
     while max_batches is None or report.batches < max_batches:
         with db.transaction() as session:
-            rows = _claim(session, report.now, batch_size)
+            rows = _claim(session, report.now, report.acted_at, batch_size)
             if not rows:
                 break
             workdays = load_calendar(session)
@@ -111,7 +112,7 @@ def _due_rows(now: datetime, limit: int) -> Any:
             .order_by(Deadline.fire_at, Deadline.id).limit(limit))
 
 
-def _claim(session: Session, now: datetime, limit: int) -> list[Deadline]:
+def _claim(session: Session, now: datetime, acted_at: datetime, limit: int) -> list[Deadline]:
     """Lock a batch of due rows no other sweep holds, and mark them fired (committed with the actions).
 
     SKIP LOCKED gives concurrent sweeps disjoint batches on PostgreSQL; the conditional UPDATE is the
@@ -120,7 +121,7 @@ def _claim(session: Session, now: datetime, limit: int) -> list[Deadline]:
     claimed = []
     for row in candidates:
         taken = session.execute(update(Deadline).where(Deadline.id == row.id, Deadline.fired_at.is_(None))
-                                .values(fired_at=now).returning(Deadline.id)).first()
+                                .values(fired_at=acted_at).returning(Deadline.id)).first()
         if taken is not None:
             claimed.append(row)
     return claimed
@@ -159,8 +160,8 @@ def _act(session: Session, row: Deadline, report: SweepReport, workdays: WorkCal
     recipients, level = _recipients(session, row, task)
     message = _message(row, task, base_url, workdays, report.now)
     if row.kind is DeadlineKind.ESCALATION:
-        _escalate(session, row, task, report.now, recipients)
-    report.outbox_ids += notify(session, recipients, message, now=report.now, key=f"deadline:{row.id}",
+        _escalate(session, row, task, report.acted_at, recipients)
+    report.outbox_ids += notify(session, recipients, message, now=report.acted_at, key=f"deadline:{row.id}",
                                 task_id=task.id)
     report.actions.append(_action(row, task, [u.login for u in recipients], level))
 
@@ -190,7 +191,7 @@ def _message(row: Deadline, task: Task, base_url: str, workdays: WorkCalendar, n
     role = ROLE_TITLES[Role(task.role)].lower()
     flag = "\nЗадача отмечена как просроченная для федерального уровня." if (row.payload or {}).get(
         "federal_overdue") else ""
-    return Message("escalation", f"Просрочена задача «{task.name}»: {school}",
+    return Message("escalation", f"Просрочена задача «{task.name}» (уровень {row.step}): {school}",
                    f"Школа: {school}.\nЗадача «{task.name}» (исполнитель — {role}) не выполнена в срок {due}; "
                    f"просрочка — {late} раб. дн. Уровень эскалации: {row.step}.{flag}", link)
 

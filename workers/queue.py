@@ -9,8 +9,9 @@ from redis import Redis
 from rq import Queue
 
 from workers import jobs
+from workers.jobs import QUEUE_NAME
 
-QUEUE_NAME = "roadmap"
+__all__ = ["QUEUE_NAME", "InlineJobQueue", "RqJobQueue", "job_queue"]
 
 
 class RqJobQueue:

@@ -1,0 +1,41 @@
+"""The embedded mode's background work: without Redis, the web server sweeps deadlines and delivers
+e-mail itself, once a minute, in a daemon thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from engine.config import Settings
+from engine.db import Database
+from engine.deadlines import sweep
+from engine.mailer import SmtpSettings, deliver_due
+
+log = logging.getLogger(__name__)
+
+
+class InlineSweeper(threading.Thread):
+    def __init__(self, db: Database, settings: Settings, interval: float = 60.0) -> None:
+        super().__init__(name="roadmap-inline-sweeper", daemon=True)
+        self.db, self.settings, self.interval = db, settings, interval
+        self.stopped = threading.Event()
+
+    def run_once(self) -> None:
+        report = sweep(self.db, base_url=self.settings.base_url)
+        smtp = SmtpSettings.from_settings(self.settings)
+        if smtp is not None:
+            deliver_due(self.db, smtp)
+        if report.fired:
+            log.info("inline sweep: %d deadlines acted on", report.fired)
+
+    def run(self) -> None:
+        while True:
+            try:
+                self.run_once()
+            except Exception:  # a failed round must not end the loop; the next minute retries
+                log.exception("inline sweep failed")
+            if self.stopped.wait(self.interval):
+                return
+
+    def stop(self) -> None:
+        self.stopped.set()
