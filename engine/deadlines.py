@@ -19,9 +19,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine import audit
-from engine.bpmn.manifest import ManifestSections
 from engine.db import Database
-from engine.due import DueRule
+from engine.instances import fire_timer
 from engine.models import Deadline, DeadlineKind, Task, TaskStatus, User
 from engine.notifications import Message, moscow_time, notify, task_link
 from engine.org import users_for
@@ -31,36 +30,6 @@ from engine.scopes import OrgPlace
 from engine.workdays import WorkCalendar
 
 DEFAULT_BATCH = 100
-
-
-def offset(moment: datetime, rule_text: str, workdays: WorkCalendar, *, before: bool = False) -> datetime:
-    """``moment`` moved by a duration or a number of working days (backwards with ``before``)."""
-    rule = DueRule.parse(rule_text)
-    if rule.duration is not None:
-        return moment - rule.duration if before else moment + rule.duration
-    assert rule.working_days is not None
-    if before:
-        return workdays.subtract_working_days(moment, rule.working_days)
-    return workdays.add_working_days(moment, rule.working_days)
-
-
-def schedule_task(session: Session, task: Task, sections: ManifestSections, workdays: WorkCalendar) -> None:
-    """The task's reminder, due and escalation rows (none for a task without a due time)."""
-    if task.due_at is None:
-        return
-    rows = [Deadline(kind=DeadlineKind.DUE, step=0, fire_at=task.due_at)]
-    for step, rule in enumerate(sections.reminders_before, start=1):
-        moment = offset(task.due_at, rule, workdays, before=True)
-        if moment > task.created_at:  # a reminder that would already be late is no reminder
-            rows.append(Deadline(kind=DeadlineKind.REMINDER, step=step, fire_at=moment))
-    for step, escalation in enumerate(sections.escalation_steps, start=1):
-        rows.append(Deadline(kind=DeadlineKind.ESCALATION, step=step, fire_at=offset(task.due_at, escalation.after,
-                                                                                      workdays),
-                             payload={"levels_up": escalation.levels_up,
-                                      "federal_overdue": escalation.federal_overdue}))
-    for row in rows:
-        row.instance_id, row.task_id = task.instance_id, task.id
-        session.add(row)
 
 
 @dataclass
@@ -131,6 +100,10 @@ def _preview(db: Database, report: SweepReport) -> SweepReport:
     """What a sweep at ``report.now`` would do, without doing it (no locks, no writes)."""
     with db.reading() as session:
         for row in session.scalars(_due_rows(report.now, 100_000)):
+            if row.kind is DeadlineKind.TIMER:
+                element = str((row.payload or {}).get("element", ""))
+                report.actions.append(Action(row.id, row.kind.value, 0, None, "", element, []))
+                continue
             task = session.get(Task, row.task_id) if row.task_id else None
             if task is not None and task.status is TaskStatus.READY:
                 recipients, level = _recipients(session, row, task)
@@ -154,6 +127,9 @@ def _action(row: Deadline, task: Task, logins: list[str], level: int | None) -> 
 
 
 def _act(session: Session, row: Deadline, report: SweepReport, workdays: WorkCalendar, base_url: str) -> None:
+    if row.kind is DeadlineKind.TIMER:
+        _fire(session, row, report)
+        return
     task = session.get(Task, row.task_id) if row.task_id else None
     if task is None or task.status is not TaskStatus.READY:
         return  # closed meanwhile: nothing to say about a task that is done
@@ -164,6 +140,13 @@ def _act(session: Session, row: Deadline, report: SweepReport, workdays: WorkCal
     report.outbox_ids += notify(session, recipients, message, now=report.acted_at, key=f"deadline:{row.id}",
                                 task_id=task.id)
     report.actions.append(_action(row, task, [u.login for u in recipients], level))
+
+
+def _fire(session: Session, row: Deadline, report: SweepReport) -> None:
+    payload = row.payload or {}
+    opened = fire_timer(session, row.instance_id, str(payload.get("spiff_task_id")), report.acted_at)
+    report.actions.append(Action(row.id, row.kind.value, 0, None, "", str(payload.get("element", "")),
+                                 [f"задача {t.id}" for t in opened]))
 
 
 def _escalate(session: Session, row: Deadline, task: Task, now: datetime, recipients: list[User]) -> None:

@@ -18,11 +18,11 @@ from engine.bpmn.runtime import SERIALIZER_VERSION, WorkflowRun
 from engine.bpmn.spec import TemplateSpec
 from engine.cohorts import calendar_of, ensure_cohort, find_cohort
 from engine.db import Database
-from engine.deadlines import schedule_task
 from engine.due import DueRule, compute_due
 from engine.errors import Conflict, EngineError, InstanceNotFound, NotAllowed
 from engine.models import (
     Deadline,
+    DeadlineKind,
     InstanceStatus,
     ProcessInstance,
     Region,
@@ -33,6 +33,7 @@ from engine.models import (
 from engine.org import find_school, load_actor, place_of
 from engine.production_calendar import load_calendar
 from engine.roles import Role
+from engine.schedule import schedule_task
 from engine.templates import compiled_version, find_version
 
 
@@ -62,6 +63,7 @@ def start_instance(db: Database, template_key: str, school_code: str, *, version
                       "cohort": cohort.year if cohort else None}
         run = WorkflowRun.start(compiled, start_data)
         now = db.now()
+        run.pending_timers(now)  # fix timer fire times by the engine's clock before the state is stored
         instance = ProcessInstance(template_version_id=row.id, school_id=school.id, cohort=cohort,
                                    status=InstanceStatus.RUNNING, workflow_json=run.dump(),
                                    serializer_version=SERIALIZER_VERSION, started_at=now,
@@ -128,7 +130,44 @@ def sync_tasks(session: Session, instance: ProcessInstance, run: WorkflowRun, sp
         audit.record(session, now, "task.ready", instance_id=instance.id, task_id=row.id,
                      element=meta.element_id, role=meta.role, due_at=due_at.isoformat() if due_at else None)
         opened.append(row)
+    _sync_timers(session, instance, run, now)
     update_progress(instance, run, spec, now)
+    return opened
+
+
+def _sync_timers(session: Session, instance: ProcessInstance, run: WorkflowRun, now: datetime) -> None:
+    """One deadline row per timer event the workflow waits on; rows of timers gone (a boundary timer
+    whose task was completed) are closed."""
+    pending = {timer.task_id: timer for timer in run.pending_timers(now)}
+    rows = session.scalars(select(Deadline).where(Deadline.instance_id == instance.id,
+                                                  Deadline.kind == DeadlineKind.TIMER, Deadline.fired_at.is_(None)))
+    known = set()
+    for row in rows:
+        spiff_task_id = (row.payload or {}).get("spiff_task_id")
+        if spiff_task_id in pending:
+            known.add(spiff_task_id)
+        else:
+            row.fired_at, row.cancelled = now, True
+    for timer in pending.values():
+        if timer.task_id not in known:
+            session.add(Deadline(instance_id=instance.id, kind=DeadlineKind.TIMER, step=0, fire_at=timer.fire_at,
+                                 payload={"spiff_task_id": timer.task_id, "element": timer.element_id}))
+
+
+def fire_timer(session: Session, instance_id: int, spiff_task_id: str, now: datetime) -> list[Task]:
+    """The sweep's half of a BPMN timer: fire it in the workflow and mirror what follows."""
+    instance = lock_instance(session, instance_id)
+    if instance.status is not InstanceStatus.RUNNING:
+        return []
+    compiled = compiled_version(session, instance.template_version_id)
+    run = WorkflowRun.restore(compiled, instance.workflow_json)
+    if not run.fire_timer(spiff_task_id):
+        return []
+    audit.record(session, now, "timer.fired", instance_id=instance.id, spiff_task_id=spiff_task_id)
+    opened = sync_tasks(session, instance, run, compiled.spec, now)
+    instance.workflow_json = run.dump()
+    if run.is_completed:
+        audit.record(session, now, "instance.completed", instance_id=instance.id)
     return opened
 
 

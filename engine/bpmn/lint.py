@@ -82,6 +82,12 @@ def _check_element(doc: XmlDocument, element: etree._Element, ctx: LintContext) 
     tag = local_name(element)
     if tag not in SUPPORTED_BPMN:
         ctx.report(doc, element, f"элемент «{tag}» не поддерживается движком")
+    elif tag == "timeCycle":
+        ctx.report(doc, _owner(element), "повторяющиеся таймеры (timeCycle) не поддерживаются: "
+                                         "используйте timeDuration в цикле процесса")
+    elif tag == "timerEventDefinition" and local_name(element.getparent()) == "startEvent":
+        ctx.report(doc, _owner(element), "таймер на стартовом событии не поддерживается: "
+                                         "процессы запускаются движком (когорта, команда start)")
     elif tag in _EXPRESSION_TAGS:
         _check_text(doc, element, ctx, safe_eval.check_expression, "выражение")
     elif tag == "script":

@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    DurationTimerEventDefinition,
+    TimeDateEventDefinition,
+    TimerEventDefinition,
+)
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
@@ -60,6 +67,19 @@ def _failure(err: Exception) -> WorkflowFailed:
         cause = cause.__cause__ or getattr(cause, "exception", None) or cause.__context__
     detail = cause.message if isinstance(cause, EngineError) else str(err)
     return WorkflowFailed(f"процесс не может продолжиться: {where}{detail}")
+
+
+@dataclass(frozen=True)
+class PendingTimer:
+    task_id: str
+    element_id: str
+    fire_at: datetime
+
+
+#: Set on a timer that our sweep fires: any moment in the past makes SpiffWorkflow see it as due.
+_LONG_AGO = "2000-01-01T00:00:00+00:00"
+#: Internal-data key of the fire time the engine set (by its clock) for a waiting timer.
+_TIMED_BY_ENGINE = "roadmap_fire_at"
 
 
 class WorkflowRun:
@@ -141,6 +161,58 @@ class WorkflowRun:
         if task is None or task.state != TaskState.READY or not task.task_spec.manual:
             raise TaskNotFound(f"задача {task_id} не ожидает выполнения в этом процессе")
         return task
+
+    def pending_timers(self, now: datetime) -> list[PendingTimer]:
+        """The timer events the workflow waits on, with their fire times.
+
+        SpiffWorkflow would measure a duration from the machine's clock when it first looks; we fix the
+        fire time from the engine's clock instead (injectable, and the same one deadlines use), and the
+        sweep fires the timer through the deadline table."""
+        timers = []
+        for task in list(self._workflow.event_manager.tasks.values()):
+            definition = task.task_spec.event_definition
+            if not isinstance(definition, (DurationTimerEventDefinition, TimeDateEventDefinition)):
+                continue
+            value = task._get_internal_data(_TIMED_BY_ENGINE)
+            if value is None:
+                # Spiff may already have stamped it from the machine's clock during the engine steps.
+                value = self._timer_value(task, definition, now)
+                task._set_internal_data(event_value=value, **{_TIMED_BY_ENGINE: value})
+            fire_at = TimerEventDefinition.get_datetime(value)
+            timers.append(PendingTimer(str(task.id), getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name,
+                                       fire_at.astimezone(UTC)))
+        return timers
+
+    def _timer_value(self, task: Any, definition: Any, now: datetime) -> str:
+        try:
+            expression = str(self._workflow.script_engine.evaluate(task, definition.expression))
+            if isinstance(definition, DurationTimerEventDefinition):
+                delta = TimerEventDefinition.get_timedelta_from_start(
+                    TimerEventDefinition.parse_iso_duration(expression), now)
+                return str((now + delta).astimezone(UTC).isoformat())
+            moment = TimerEventDefinition.parse_time_or_duration(expression)
+        except (SpiffWorkflowException, EngineError, ValueError, TypeError) as err:
+            raise _failure(err) from err
+        if not isinstance(moment, datetime):
+            raise WorkflowFailed(f"таймер {task.task_spec.name}: ожидается дата и время, получено «{expression}»")
+        return moment.astimezone(UTC).isoformat()
+
+    def fire_timer(self, task_id: str) -> bool:
+        """Fire a waiting timer (its time has come by the engine's clock) and run on; False if it no
+        longer waits (cancelled with its task, or fired already)."""
+        try:
+            task = self._workflow.get_task_from_id(UUID(task_id))
+        except (ValueError, KeyError, TypeError):
+            return False
+        if task is None or task.id not in self._workflow.event_manager.tasks:
+            return False
+        task._set_internal_data(event_value=_LONG_AGO)
+        try:
+            self._workflow.refresh_timers()
+        except (SpiffWorkflowException, EngineError, Exception) as err:  # noqa: BLE001
+            raise _failure(err) from err
+        self.advance()
+        return True
 
     @property
     def is_completed(self) -> bool:

@@ -327,3 +327,54 @@ def _recipient(db: Database, outbox_id: int) -> str:
         message = session.get(OutboxMessage, outbox_id)
         assert message is not None
         return message.to_address
+
+
+TIMER_BUNDLE = Path(__file__).resolve().parents[1] / "fixtures" / "bundles" / "timer"
+
+
+def _timer_instance(db: Database, org: Org) -> int:
+    key = templates.deploy_template(db, templates.read_bundle(TIMER_BUNDLE)).key
+    at_start = Database(db.engine, clock=lambda: START, sessions=db.sessions)
+    return instances.start_instance(at_start, key, org.school).instance_id
+
+
+def _open_elements(db: Database, instance_id: int) -> list[str]:
+    with db.reading() as session:
+        return list(session.scalars(select(Task.element_id).where(
+            Task.instance_id == instance_id, Task.status == "ready").order_by(Task.id)))
+
+
+def test_bpmn_timer_fires_through_the_deadline_table(db: Database, org: Org) -> None:
+    instance_id = _timer_instance(db, org)
+    with db.reading() as session:
+        [timer] = session.scalars(select(Deadline).where(Deadline.instance_id == instance_id,
+                                                         Deadline.kind == "timer")).all()
+    assert timer.fire_at == START + timedelta(days=7)  # measured from the engine's clock, not the machine's
+    early = [a for a in sweep(db, now=START + timedelta(days=6)).actions if a.deadline_id == timer.id]
+    assert early == [] and _open_elements(db, instance_id) == ["fill_questionnaire"]
+    fired = [a for a in sweep(db, now=START + timedelta(days=7, minutes=1)).actions if a.deadline_id == timer.id]
+    assert [a.kind for a in fired] == ["timer"]
+    assert _open_elements(db, instance_id) == ["help_school"]  # the boundary timer interrupted the school task
+    with db.reading() as session:
+        cancelled = session.scalar(select(Task.status).where(Task.instance_id == instance_id,
+                                                             Task.element_id == "fill_questionnaire"))
+        audit = session.scalars(select(AuditRecord.action).where(AuditRecord.instance_id == instance_id)).all()
+    assert cancelled == "cancelled" and "timer.fired" in audit
+
+
+def test_completing_the_task_closes_its_boundary_timer(db: Database, org: Org) -> None:
+    instance_id = _timer_instance(db, org)
+    [task] = [t for t in tasks.list_tasks(db, org.school_user) if t.instance_id == instance_id]
+    tasks.complete_task(db, task.id, org.school_user, {"coverage": 90})
+    with db.reading() as session:
+        open_timers = session.scalar(select(func.count()).select_from(Deadline).where(
+            Deadline.instance_id == instance_id, Deadline.kind == "timer", Deadline.fired_at.is_(None)))
+    assert open_timers == 0
+    assert [a for a in sweep(db, now=START + timedelta(days=30)).actions if a.kind == "timer"
+            and a.deadline_id in _timer_rows(db, instance_id)] == []
+
+
+def _timer_rows(db: Database, instance_id: int) -> set[int]:
+    with db.reading() as session:
+        return set(session.scalars(select(Deadline.id).where(Deadline.instance_id == instance_id,
+                                                             Deadline.kind == "timer")))

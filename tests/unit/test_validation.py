@@ -40,6 +40,8 @@ EXPECTED = {
     "cp1251.bpmn": (1, None, "поддерживается только UTF-8"),
     "invalid_utf8.bpmn": (16, None, "не в кодировке UTF-8"),
     "binary_garbage.bpmn": (None, None, "UTF-8"),
+    "timer_cycle.bpmn": (20, "every_week", "timeCycle"),
+    "timer_start_event.bpmn": (15, "start", "таймер на стартовом событии"),
     "dangling_flow.bpmn": (23, "f_default", "несуществующий элемент «nowhere»"),
 }
 

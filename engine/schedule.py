@@ -1,0 +1,42 @@
+"""The deadline rows of a task, written when it opens: reminders, due, escalation steps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from engine.bpmn.manifest import ManifestSections
+from engine.due import DueRule
+from engine.models import Deadline, DeadlineKind, Task
+from engine.workdays import WorkCalendar
+
+
+def offset(moment: datetime, rule_text: str, workdays: WorkCalendar, *, before: bool = False) -> datetime:
+    """``moment`` moved by a duration or a number of working days (backwards with ``before``)."""
+    rule = DueRule.parse(rule_text)
+    if rule.duration is not None:
+        return moment - rule.duration if before else moment + rule.duration
+    assert rule.working_days is not None
+    if before:
+        return workdays.subtract_working_days(moment, rule.working_days)
+    return workdays.add_working_days(moment, rule.working_days)
+
+
+def schedule_task(session: Session, task: Task, sections: ManifestSections, workdays: WorkCalendar) -> None:
+    """The task's reminder, due and escalation rows (none for a task without a due time)."""
+    if task.due_at is None:
+        return
+    rows = [Deadline(kind=DeadlineKind.DUE, step=0, fire_at=task.due_at)]
+    for step, rule in enumerate(sections.reminders_before, start=1):
+        moment = offset(task.due_at, rule, workdays, before=True)
+        if moment > task.created_at:  # a reminder that would already be late is no reminder
+            rows.append(Deadline(kind=DeadlineKind.REMINDER, step=step, fire_at=moment))
+    for step, escalation in enumerate(sections.escalation_steps, start=1):
+        rows.append(Deadline(kind=DeadlineKind.ESCALATION, step=step, fire_at=offset(task.due_at, escalation.after,
+                                                                                      workdays),
+                             payload={"levels_up": escalation.levels_up,
+                                      "federal_overdue": escalation.federal_overdue}))
+    for row in rows:
+        row.instance_id, row.task_id = task.instance_id, task.id
+        session.add(row)
