@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test services lint clean
+.PHONY: install run test services lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: install services
 	$(BIN)/ruff check engine web workers tests migrations
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+## make bench: the benchmarks in bench/ (a few minutes; prints one summary line each)
+bench: install services
+	$(BIN)/python bench/sweep_scaling.py
 
 lint: install
 	$(BIN)/ruff check engine web workers tests migrations

@@ -16,14 +16,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from engine import audit
 from engine.db import Database
 from engine.instances import fire_timer
-from engine.models import Deadline, DeadlineKind, Task, TaskStatus, User
+from engine.models import Deadline, DeadlineKind, OutboxMessage, Task, TaskStatus, User
 from engine.notifications import Message, moscow_time, notify, task_link
-from engine.org import users_for
+from engine.org import users_for_many
 from engine.production_calendar import load_calendar
 from engine.roles import ROLE_TITLES, Role, escalation_target
 from engine.scopes import OrgPlace
@@ -65,19 +65,21 @@ def sweep(db: Database, *, now: datetime | None = None, batch_size: int = DEFAUL
     if dry_run:
         return _preview(db, report)
     while max_batches is None or report.batches < max_batches:
-        with db.transaction() as session:
+        with db.transaction() as session, session.no_autoflush:
             rows = _claim(session, report.now, report.acted_at, batch_size)
             if not rows:
                 break
-            workdays = load_calendar(session)
+            batch = _Batch.load(session, rows)
             for row in rows:
-                _act(session, row, report, workdays, base_url)
+                _act(session, row, report, batch, base_url)
+            session.flush()
+            report.outbox_ids += [letter.id for letter in batch.letters]
         report.batches += 1
     return report
 
 
-def _due_rows(now: datetime, limit: int) -> Any:
-    return (select(Deadline).where(Deadline.fired_at.is_(None), Deadline.fire_at <= now)
+def _due_ids(now: datetime, limit: int) -> Any:
+    return (select(Deadline.id).where(Deadline.fired_at.is_(None), Deadline.fire_at <= now)
             .order_by(Deadline.fire_at, Deadline.id).limit(limit))
 
 
@@ -86,60 +88,86 @@ def _claim(session: Session, now: datetime, acted_at: datetime, limit: int) -> l
 
     SKIP LOCKED gives concurrent sweeps disjoint batches on PostgreSQL; the conditional UPDATE is the
     guard everywhere (SQLite has no row locks): a row another sweep fired in between is not ours."""
-    candidates = list(session.scalars(_due_rows(now, limit).with_for_update(skip_locked=True)))
-    claimed = []
-    for row in candidates:
-        taken = session.execute(update(Deadline).where(Deadline.id == row.id, Deadline.fired_at.is_(None))
-                                .values(fired_at=acted_at).returning(Deadline.id)).first()
-        if taken is not None:
-            claimed.append(row)
-    return claimed
+    ids = list(session.scalars(_due_ids(now, limit).with_for_update(skip_locked=True)))
+    if not ids:
+        return []
+    claimed = list(session.scalars(
+        update(Deadline).where(Deadline.id.in_(ids), Deadline.fired_at.is_(None)).values(fired_at=acted_at)
+        .returning(Deadline.id).execution_options(synchronize_session=False)))
+    return list(session.scalars(select(Deadline).where(Deadline.id.in_(claimed))
+                                .order_by(Deadline.fire_at, Deadline.id)))
+
+
+@dataclass
+class _Batch:
+    """What a batch of deadlines needs, loaded with a few queries instead of several per row."""
+
+    tasks: dict[int, Task]
+    users: dict[tuple[Role, OrgPlace], list[User]]
+    assignees: dict[int, User]
+    workdays: WorkCalendar
+    letters: list[OutboxMessage] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, session: Session, rows: list[Deadline]) -> _Batch:
+        task_ids = {row.task_id for row in rows if row.task_id is not None}
+        tasks = {task.id: task for task in session.scalars(
+            select(Task).options(joinedload(Task.school)).where(Task.id.in_(task_ids)))}
+        needs = {_need(row, tasks[row.task_id]) for row in rows if row.task_id in tasks}
+        assignee_ids = {t.assignee_id for t in tasks.values() if t.assignee_id is not None}
+        assignees = {u.id: u for u in session.scalars(select(User).where(User.id.in_(assignee_ids)))}
+        return cls(tasks, users_for_many(session, needs), assignees, load_calendar(session))
+
+    def recipients(self, row: Deadline, task: Task) -> list[User]:
+        if row.kind is not DeadlineKind.ESCALATION and task.assignee_id in self.assignees:
+            return [self.assignees[task.assignee_id]]
+        return self.users[_need(row, task)]
+
+
+def _need(row: Deadline, task: Task) -> tuple[Role, OrgPlace]:
+    """Who a deadline row speaks to: the task's own role, or the role ``levels_up`` above it."""
+    place = OrgPlace(task.school_id, task.municipality_id, task.region_id)
+    if row.kind is DeadlineKind.ESCALATION:
+        return escalation_target(Role(task.role), int((row.payload or {}).get("levels_up", row.step))), place
+    return Role(task.role), place
 
 
 def _preview(db: Database, report: SweepReport) -> SweepReport:
     """What a sweep at ``report.now`` would do, without doing it (no locks, no writes)."""
     with db.reading() as session:
-        for row in session.scalars(_due_rows(report.now, 100_000)):
+        rows = list(session.scalars(select(Deadline).where(Deadline.id.in_(_due_ids(report.now, 100_000)))
+                                    .order_by(Deadline.fire_at, Deadline.id)))
+        batch = _Batch.load(session, rows)
+        for row in rows:
             if row.kind is DeadlineKind.TIMER:
                 element = str((row.payload or {}).get("element", ""))
                 report.actions.append(Action(row.id, row.kind.value, 0, None, "", element, []))
                 continue
-            task = session.get(Task, row.task_id) if row.task_id else None
+            task = batch.tasks.get(row.task_id) if row.task_id else None
             if task is not None and task.status is TaskStatus.READY:
-                recipients, level = _recipients(session, row, task)
-                report.actions.append(_action(row, task, [u.login for u in recipients], level))
+                report.actions.append(_action(row, task, [u.login for u in batch.recipients(row, task)]))
     return report
 
 
-def _recipients(session: Session, row: Deadline, task: Task) -> tuple[list[User], int | None]:
-    place = OrgPlace(task.school_id, task.municipality_id, task.region_id)
-    if row.kind is DeadlineKind.ESCALATION:
-        target = escalation_target(Role(task.role), int((row.payload or {}).get("levels_up", row.step)))
-        return users_for(session, target, place), row.step
-    if task.assignee_id is not None:
-        assignee = session.get(User, task.assignee_id)
-        return ([assignee] if assignee is not None else []), None
-    return users_for(session, Role(task.role), place), None
-
-
-def _action(row: Deadline, task: Task, logins: list[str], level: int | None) -> Action:
+def _action(row: Deadline, task: Task, logins: list[str]) -> Action:
+    level = row.step if row.kind is DeadlineKind.ESCALATION else None
     return Action(row.id, row.kind.value, row.step, task.id, task.school.code, task.name, logins, level)
 
 
-def _act(session: Session, row: Deadline, report: SweepReport, workdays: WorkCalendar, base_url: str) -> None:
+def _act(session: Session, row: Deadline, report: SweepReport, batch: _Batch, base_url: str) -> None:
     if row.kind is DeadlineKind.TIMER:
         _fire(session, row, report)
         return
-    task = session.get(Task, row.task_id) if row.task_id else None
+    task = batch.tasks.get(row.task_id) if row.task_id else None
     if task is None or task.status is not TaskStatus.READY:
         return  # closed meanwhile: nothing to say about a task that is done
-    recipients, level = _recipients(session, row, task)
-    message = _message(row, task, base_url, workdays, report.now)
+    recipients = batch.recipients(row, task)
+    message = _message(row, task, base_url, batch.workdays, report.now)
     if row.kind is DeadlineKind.ESCALATION:
         _escalate(session, row, task, report.acted_at, recipients)
-    report.outbox_ids += notify(session, recipients, message, now=report.acted_at, key=f"deadline:{row.id}",
-                                task_id=task.id)
-    report.actions.append(_action(row, task, [u.login for u in recipients], level))
+    batch.letters += notify(session, recipients, message, now=report.acted_at, key=f"deadline:{row.id}",
+                            task_id=task.id)
+    report.actions.append(_action(row, task, [u.login for u in recipients]))
 
 
 def _fire(session: Session, row: Deadline, report: SweepReport) -> None:

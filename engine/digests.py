@@ -29,7 +29,9 @@ def queue_digests(db: Database, *, now: datetime | None = None, base_url: str = 
                                                             Scope.of(user.grants).task_filter())
                                          .order_by(Task.due_at).limit(50)))
             if tasks:
-                outbox_ids += notify(session, [user], _digest(tasks, moment, base_url), now=moment, key=key)
+                letters = notify(session, [user], _digest(tasks, moment, base_url), now=moment, key=key)
+                session.flush()
+                outbox_ids += [letter.id for letter in letters]
     return outbox_ids
 
 

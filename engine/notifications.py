@@ -37,12 +37,13 @@ def task_link(base_url: str, task: Task) -> str:
 
 
 def notify(session: Session, users: Iterable[User], message: Message, *, now: datetime, key: str,
-           task_id: int | None = None) -> list[int]:
+           task_id: int | None = None) -> list[OutboxMessage]:
     """Write one in-app notification per user and queue an e-mail for each user with an address.
 
     ``key`` makes every e-mail's dedupe key (with the user id): the same event can never queue the same
-    letter twice. Returns the outbox ids written, for the caller to hand to the delivery job."""
-    outbox_ids = []
+    letter twice. Returns the queued letters (unflushed: callers flush once per batch, then hand the
+    ids to the delivery job)."""
+    letters = []
     for user in users:
         session.add(Notification(user_id=user.id, created_at=now, kind=message.kind, title=message.title,
                                  body=message.body, link=message.link, task_id=task_id))
@@ -51,9 +52,8 @@ def notify(session: Session, users: Iterable[User], message: Message, *, now: da
                                    user_id=user.id, subject=message.title, body=_email_body(user, message),
                                    status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now)
             session.add(letter)
-            session.flush()
-            outbox_ids.append(letter.id)
-    return outbox_ids
+            letters.append(letter)
+    return letters
 
 
 def _email_body(user: User, message: Message) -> str:

@@ -6,11 +6,12 @@ loader and the CSV/XLSX importer both feed it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import literal, select, update
 from sqlalchemy.orm import Session
 
 from engine import audit
@@ -165,13 +166,32 @@ def place_of(school: School) -> OrgPlace:
 
 def users_for(session: Session, role: Role, place: OrgPlace) -> list[User]:
     """Active users holding ``role`` on a scope that covers the school at ``place``."""
-    level = SCOPE_OF_ROLE[role]
-    query = select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(
-        RoleGrant.role == role, User.is_active.is_(True))
-    if level is ScopeLevel.SCHOOL:
-        query = query.where(RoleGrant.school_id == place.school_id)
-    elif level is ScopeLevel.MUNICIPALITY:
-        query = query.where(RoleGrant.municipality_id == place.municipality_id)
-    elif level is ScopeLevel.REGION:
-        query = query.where(RoleGrant.region_id == place.region_id)
-    return list(session.scalars(query.distinct().order_by(User.id)))
+    return users_for_many(session, [(role, place)])[(role, place)]
+
+
+def users_for_many(session: Session,
+                   needs: Iterable[tuple[Role, OrgPlace]]) -> dict[tuple[Role, OrgPlace], list[User]]:
+    """``users_for`` for many (role, school) pairs in one query per role: a sweep batch of a hundred
+    deadlines asks once, not a hundred times."""
+    wanted = set(needs)
+    columns = {ScopeLevel.SCHOOL: RoleGrant.school_id, ScopeLevel.MUNICIPALITY: RoleGrant.municipality_id,
+               ScopeLevel.REGION: RoleGrant.region_id}
+    found: dict[tuple[Role, int | None], list[User]] = defaultdict(list)
+    for role in {role for role, _ in wanted}:
+        level = SCOPE_OF_ROLE[role]
+        column = columns.get(level)
+        scope_ids = {_scope_id(level, place) for r, place in wanted if r is role}
+        query = (select(column if column is not None else literal(None), User)
+                 .join(User, User.id == RoleGrant.user_id)
+                 .where(RoleGrant.role == role, User.is_active.is_(True)).order_by(User.id))
+        if column is not None:
+            query = query.where(column.in_(scope_ids))
+        for scope_id, user in session.execute(query):
+            if user not in found[(role, scope_id)]:
+                found[(role, scope_id)].append(user)
+    return {(role, place): found[(role, _scope_id(SCOPE_OF_ROLE[role], place))] for role, place in wanted}
+
+
+def _scope_id(level: ScopeLevel, place: OrgPlace) -> int | None:
+    return {ScopeLevel.SCHOOL: place.school_id, ScopeLevel.MUNICIPALITY: place.municipality_id,
+            ScopeLevel.REGION: place.region_id}.get(level)
