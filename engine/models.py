@@ -402,3 +402,57 @@ class OutboxMessage(Base):
     claimed_until: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class SignInAttempt(Base):
+    """Sign-in attempts, for the rate limit (and for admins to see who is knocking)."""
+
+    __tablename__ = "sign_in_attempt"
+    __table_args__ = (Index("ix_sign_in_login_at", "login", "at"), Index("ix_sign_in_address_at", "address", "at"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    login: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    succeeded: Mapped[bool]
+
+
+class Attachment(Base):
+    """A document uploaded for a form field of a task. Every upload is a new version: a school's
+    concept returned for rework keeps the version the curator reviewed."""
+
+    __tablename__ = "attachment"
+    __table_args__ = (
+        UniqueConstraint("instance_id", "element_id", "field_key", "version", name="uq_attachment_version"),
+        Index("ix_attachment_task", "task_id"),
+        CheckConstraint("size > 0", name="attachment_not_empty"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"))
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"))
+    element_id: Mapped[str] = mapped_column(String(255))
+    field_key: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(128))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_at: Mapped[datetime]
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+
+class RespondentLink(Base):
+    """A personal questionnaire link for one anonymous respondent; only the token's hash is kept."""
+
+    __tablename__ = "respondent_link"
+    __table_args__ = (Index("ix_respondent_link_instance_group", "instance_id", "group"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"))
+    group: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    used_at: Mapped[datetime | None]

@@ -12,6 +12,7 @@ import secrets
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from statistics import fmean
 from typing import Any
 
@@ -23,9 +24,16 @@ from engine import audit
 from engine.bpmn.manifest import Indicator, RespondentGroup
 from engine.bpmn.spec import TemplateSpec
 from engine.db import Database
-from engine.errors import Conflict, EngineError, NotAllowed
+from engine.errors import Conflict, EngineError, NotAllowed, NotFound
 from engine.forms import FormDefinition
-from engine.models import InstanceStatus, ProcessInstance, QuestionnaireResponse, Task, TaskStatus
+from engine.models import (
+    InstanceStatus,
+    ProcessInstance,
+    QuestionnaireResponse,
+    RespondentLink,
+    Task,
+    TaskStatus,
+)
 from engine.org import find_school, load_actor, place_of
 from engine.roles import Role
 from engine.templates import compiled_version
@@ -72,29 +80,33 @@ def submit_response(db: Database, school_code: str, group_key: str, answers: Map
     Anonymous groups need the respondent's link token (a CLI call without one gets a fresh token: a new
     respondent). Named groups (the director) answer as a user holding the school role."""
     with db.transaction() as session:
-        school = find_school(session, school_code)
-        instance, spec = _open_instance(session, school.id)
-        group = spec.sections.respondent_groups.get(group_key)
-        if group is None:
-            known = ", ".join(spec.sections.respondent_groups)
-            raise EngineError(f"группа респондентов «{group_key}» неизвестна; есть: {known}")
-        user_id, issued = _identify(session, group, school, token, login)
-        token = token or issued
-        cleaned = FormDefinition.from_json(dict(spec.forms[group.form])).validate(answers)
-        key = _respondent_key(group, token, user_id)
-        if session.scalar(select(QuestionnaireResponse.id).filter_by(
-                instance_id=instance.id, group=group.key, respondent_key=key)) is not None:
-            raise Conflict("ответ этого респондента уже получен; повторно анкету заполнить нельзя")
-        response = QuestionnaireResponse(instance_id=instance.id, group=group.key, respondent_key=key,
-                                         answers=cleaned, submitted_at=db.now())
-        session.add(response)
-        try:
-            session.flush()
-        except IntegrityError as err:  # the same link submitted twice at the same moment
-            raise Conflict("ответ этого респондента уже получен; повторно анкету заполнить нельзя") from err
-        audit.record(session, db.now(), "questionnaire.response", actor_id=user_id, instance_id=instance.id,
-                     group=group.key)
-        return Submitted(response.id, instance.id, group.key, issued)
+        return _submit(session, db.now(), school_code, group_key, answers, token, login)
+
+
+def _submit(session: Session, now: datetime, school_code: str, group_key: str, answers: Mapping[str, Any],
+            token: str | None, login: str | None) -> Submitted:
+    school = find_school(session, school_code)
+    instance, spec = _open_instance(session, school.id)
+    group = spec.sections.respondent_groups.get(group_key)
+    if group is None:
+        known = ", ".join(spec.sections.respondent_groups)
+        raise EngineError(f"группа респондентов «{group_key}» неизвестна; есть: {known}")
+    user_id, issued = _identify(session, group, school, token, login)
+    token = token or issued
+    cleaned = FormDefinition.from_json(dict(spec.forms[group.form])).validate(answers)
+    key = _respondent_key(group, token, user_id)
+    if session.scalar(select(QuestionnaireResponse.id).filter_by(
+            instance_id=instance.id, group=group.key, respondent_key=key)) is not None:
+        raise Conflict("ответ этого респондента уже получен; повторно анкету заполнить нельзя")
+    response = QuestionnaireResponse(instance_id=instance.id, group=group.key, respondent_key=key,
+                                     answers=cleaned, submitted_at=now)
+    session.add(response)
+    try:
+        session.flush()
+    except IntegrityError as err:  # the same link submitted twice at the same moment
+        raise Conflict("ответ этого респондента уже получен; повторно анкету заполнить нельзя") from err
+    audit.record(session, now, "questionnaire.response", actor_id=user_id, instance_id=instance.id, group=group.key)
+    return Submitted(response.id, instance.id, group.key, issued)
 
 
 def _identify(session: Session, group: RespondentGroup, school: Any, token: str | None,
@@ -136,3 +148,107 @@ def _aggregate(indicator: Indicator, rows: list[Mapping[str, Any]]) -> Any:
         return None
     functions: dict[str, Callable[[list[float]], float]] = {"mean": fmean, "sum": sum, "min": min, "max": max}
     return round(float(functions[indicator.aggregate](numbers)), 4)
+
+
+MAX_LINKS_AT_ONCE = 500
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _school_side(session: Session, login: str, school_code: str) -> tuple[Any, Any]:
+    """The school itself or its curator may hand out links and see response rates."""
+    school = find_school(session, school_code)
+    actor = load_actor(session, login)
+    place = place_of(school)
+    if not (actor.scope.can_act(Role.SCHOOL, place) or actor.scope.can_act(Role.CURATOR, place)
+            or actor.scope.oversees(place)):
+        raise NotAllowed("анкетирование этой школы вам недоступно")
+    return school, actor
+
+
+def create_links(db: Database, login: str, school_code: str, group_key: str, count: int) -> list[str]:
+    """Personal links for anonymous respondents of one group; the tokens are returned once."""
+    if not 1 <= count <= MAX_LINKS_AT_ONCE:
+        raise EngineError(f"за один раз можно создать от 1 до {MAX_LINKS_AT_ONCE} ссылок")
+    with db.transaction() as session:
+        school, actor = _school_side(session, login, school_code)
+        instance, spec = _open_instance(session, school.id)
+        group = spec.sections.respondent_groups.get(group_key)
+        if group is None or not group.anonymous:
+            raise EngineError("ссылки создаются для анонимных анкет: учителя, обучающиеся, родители")
+        tokens = [new_token() for _ in range(count)]
+        for token in tokens:
+            session.add(RespondentLink(token_hash=_hash(token), instance_id=instance.id, group=group.key,
+                                       created_at=db.now(), created_by_id=actor.user_id))
+        audit.record(session, db.now(), "questionnaire.links_created", actor_id=actor.user_id,
+                     instance_id=instance.id, group=group.key, count=count)
+        return tokens
+
+
+@dataclass(frozen=True)
+class LinkPage:
+    school_name: str
+    group_title: str
+    form: dict[str, Any]
+    used: bool
+    open: bool
+
+
+def _link(session: Session, token: str) -> RespondentLink:
+    link = session.scalar(select(RespondentLink).where(RespondentLink.token_hash == _hash(token)))
+    if link is None:
+        raise NotFound("ссылка на анкету не найдена")
+    return link
+
+
+def link_page(db: Database, token: str) -> LinkPage:
+    """What a respondent opening a personal link sees (no sign-in: the token is the key)."""
+    with db.reading() as session:
+        link = _link(session, token)
+        instance = session.get(ProcessInstance, link.instance_id)
+        assert instance is not None
+        spec = compiled_version(session, instance.template_version_id).spec
+        group = spec.sections.respondent_groups[link.group]
+        is_open = session.scalar(select(Task.id).where(
+            Task.instance_id == instance.id, Task.status == TaskStatus.READY,
+            Task.element_id.in_(spec.sections.questionnaire_open_while))) is not None
+        return LinkPage(instance.school.name, group.title, dict(spec.forms[group.form]), link.used_at is not None,
+                        is_open)
+
+
+def submit_by_link(db: Database, token: str, answers: Mapping[str, Any]) -> Submitted:
+    """A respondent's answers through their personal link: accepted once."""
+    with db.transaction() as session:
+        link = _link(session, token)
+        if link.used_at is not None:
+            raise Conflict("по этой ссылке анкета уже заполнена; спасибо!")
+        instance = session.get(ProcessInstance, link.instance_id)
+        assert instance is not None
+        submitted = _submit(session, db.now(), instance.school.code, link.group, answers, token, None)
+        link.used_at = db.now()
+        return submitted
+
+
+@dataclass(frozen=True)
+class ResponseRate:
+    group: str
+    title: str
+    responses: int
+    links: int | None  # None for named groups (the director answers as a user)
+
+
+def response_rates(db: Database, login: str, school_code: str) -> list[ResponseRate]:
+    with db.reading() as session:
+        school, _ = _school_side(session, login, school_code)
+        instance = session.scalar(select(ProcessInstance).where(ProcessInstance.school_id == school.id)
+                                  .order_by(ProcessInstance.id.desc()))
+        if instance is None:
+            return []
+        spec = compiled_version(session, instance.template_version_id).spec
+        counts = response_counts(session, instance.id)
+        links = dict(session.execute(select(RespondentLink.group, func.count()).where(
+            RespondentLink.instance_id == instance.id).group_by(RespondentLink.group)).all())
+        return [ResponseRate(g.key, g.title, counts.get(g.key, 0), int(links.get(g.key, 0)) if g.anonymous else None)
+                for g in spec.sections.respondent_groups.values()]

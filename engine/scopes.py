@@ -70,6 +70,10 @@ class Scope:
         overseers = {Role.MUNICIPAL_COORDINATOR, Role.REGIONAL_COORDINATOR, Role.FEDERAL, Role.ADMIN}
         return any(g.role in overseers and g.covers(place) for g in self.grants)
 
+    def sees(self, place: OrgPlace) -> bool:
+        """Any grant covering the school: its own users, its curators, coordinators above it, admins."""
+        return any(g.covers(place) for g in self.grants)
+
     def task_filter(self) -> ColumnElement[bool]:
         """SQL condition on ``Task`` equal to ``can_act`` for every row; grants grouped into IN lists."""
         ids: dict[tuple[Role, ScopeLevel], set[int]] = defaultdict(set)

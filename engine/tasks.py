@@ -17,6 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit
 from engine.actions import ActionContext, run_actions
+from engine.attachments import document_fields, field_values
 from engine.bpmn import safe_eval
 from engine.bpmn.manifest import TaskRule
 from engine.bpmn.runtime import WorkflowRun
@@ -33,9 +34,10 @@ from engine.errors import (
 from engine.forms import FormDefinition
 from engine.instances import close_deadlines, lock_instance, sync_tasks
 from engine.models import InstanceStatus, Task, TaskStatus, User
-from engine.org import Actor, find_user, load_actor
+from engine.org import find_user, load_actor
 from engine.roles import Role
-from engine.scopes import OrgPlace, Scope
+from engine.scopes import Scope
+from engine.task_access import authorize, form_of, place_of_task
 from engine.templates import compiled_version
 
 
@@ -77,10 +79,6 @@ class Completed:
     next_task_ids: list[int]
 
 
-def _place(task: Task) -> OrgPlace:
-    return OrgPlace(task.school_id, task.municipality_id, task.region_id)
-
-
 def list_tasks(db: Database, login: str, *, limit: int = 100, offset: int = 0) -> list[TaskView]:
     """READY tasks the user may act on, most urgent first: one indexed query on the task table."""
     with db.reading() as session:
@@ -99,20 +97,8 @@ def _load_task(session: Session, task_id: int) -> Task:
     return task
 
 
-def _authorize(actor: Actor, task: Task) -> None:
-    if not actor.scope.can_act(task.role, _place(task)):
-        raise NotAllowed("эта задача вне вашей зоны ответственности")
-    if task.assignee_id is not None and task.assignee_id != actor.user_id:
-        raise NotAllowed("задача закреплена за другим исполнителем")
-
-
 def _assignee_login(session: Session, task: Task) -> str | None:
     return session.get(User, task.assignee_id).login if task.assignee_id else None  # type: ignore[union-attr]
-
-
-def _form_of(session: Session, task: Task) -> FormDefinition:
-    spec = compiled_version(session, task.instance.template_version_id).spec
-    return FormDefinition.from_json(dict(spec.forms[task.form_key]))
 
 
 def get_task(db: Database, task_id: int, login: str) -> TaskDetail:
@@ -120,9 +106,9 @@ def get_task(db: Database, task_id: int, login: str) -> TaskDetail:
     with db.reading() as session:
         actor = load_actor(session, login)
         task = _load_task(session, task_id)
-        if not (actor.scope.can_act(task.role, _place(task)) or actor.scope.oversees(_place(task))):
+        if not (actor.scope.can_act(task.role, place_of_task(task)) or actor.scope.oversees(place_of_task(task))):
             raise NotAllowed("эта задача вне вашей зоны ответственности")
-        form = _form_of(session, task)
+        form = form_of(session, task)
         values: dict[str, Any] = {}
         if task.status is TaskStatus.READY:
             run = WorkflowRun.restore(compiled_version(session, task.instance.template_version_id),
@@ -138,8 +124,8 @@ def save_draft(db: Database, task_id: int, login: str, data: dict[str, Any]) -> 
     with db.transaction() as session:
         actor = load_actor(session, login)
         task = _ready_task(session, task_id)
-        _authorize(actor, task)
-        task.draft = _form_of(session, task).validate(data, partial=True)
+        authorize(actor, task)
+        task.draft = form_of(session, task).validate(data, partial=True)
         audit.record(session, db.now(), "task.draft_saved", actor_id=actor.user_id,
                      instance_id=task.instance_id, task_id=task.id)
 
@@ -168,8 +154,9 @@ def complete_task(db: Database, task_id: int, login: str, data: dict[str, Any]) 
 def _complete(db: Database, session: Session, task_id: int, login: str, data: dict[str, Any]) -> Completed:
     actor = load_actor(session, login)
     task = _ready_task(session, task_id)
-    _authorize(actor, task)
-    cleaned = _form_of(session, task).validate(data)
+    authorize(actor, task)
+    form = form_of(session, task)
+    cleaned = form.validate(with_documents(session, task, form, data))
     # Lock, then look again: a concurrent completion may have committed while we validated.
     instance = lock_instance(session, task.instance_id)
     task = _ready_task(session, task_id)
@@ -178,7 +165,7 @@ def _complete(db: Database, session: Session, task_id: int, login: str, data: di
     compiled = compiled_version(session, instance.template_version_id)
     run = WorkflowRun.restore(compiled, instance.workflow_json)
     sections = compiled.spec.sections
-    known = dict.fromkeys(_form_of(session, task).keys())
+    known = dict.fromkeys(form.keys())
     check_rules(sections.rules.get(task.element_id, ()), {**run.task_data(task.spiff_task_id), **known, **cleaned})
     now = db.now()
     context = ActionContext(session, now, actor.user_id, instance, task, compiled.spec)
@@ -199,6 +186,12 @@ def _complete(db: Database, session: Session, task_id: int, login: str, data: di
         audit.record(session, now, "instance.completed", instance_id=instance.id)
     session.flush()
     return Completed(task.id, instance.id, run.is_completed, [t.id for t in opened])
+
+
+def with_documents(session: Session, task: Task, form: FormDefinition, data: dict[str, Any]) -> dict[str, Any]:
+    """Document fields hold what was uploaded for this task, whatever the client sent for them."""
+    fields = set(document_fields(form))
+    return {**{k: v for k, v in data.items() if k not in fields}, **field_values(session, task, form)}
 
 
 def check_rules(rules: Sequence[TaskRule], names: Mapping[str, Any]) -> None:
@@ -222,7 +215,7 @@ def claim_task(db: Database, task_id: int, login: str) -> TaskView:
     with db.transaction() as session:
         actor = load_actor(session, login)
         task = _ready_task(session, task_id)
-        if not actor.scope.can_act(task.role, _place(task)):
+        if not actor.scope.can_act(task.role, place_of_task(task)):
             raise NotAllowed("эта задача вне вашей зоны ответственности")
         # A conditional UPDATE, so two users claiming at once cannot both win.
         claimed = session.execute(update(Task).where(Task.id == task.id, Task.assignee_id.is_(None))
@@ -242,7 +235,7 @@ def reassign_task(db: Database, task_id: int, login: str, to_login: str | None) 
     with db.transaction() as session:
         actor = load_actor(session, login)
         task = _ready_task(session, task_id)
-        place = _place(task)
+        place = place_of_task(task)
         if task.assignee_id != actor.user_id and not actor.scope.oversees(place):
             raise NotAllowed("переназначить задачу может её исполнитель или координатор")
         target_id = None

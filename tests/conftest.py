@@ -16,6 +16,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from redis import Redis
+from redis.exceptions import RedisError
 
 from engine.db import Database, upgrade_schema
 from engine.org import GrantRow, OrgData, UserRow, apply_org
@@ -24,31 +26,52 @@ from engine.roles import Role
 FIXTURES = Path(__file__).parent / "fixtures"
 MINI_BUNDLE = FIXTURES / "bundles" / "mini"
 PG_SERVER = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
-PG_DATABASE = "roadmap_test"
+# One database per test run, so two runs on one machine (a developer's and CI's) cannot drop each other's.
+PG_DATABASE = f"roadmap_test_{os.getpid()}"
+# Likewise a Redis database index of its own (1–15; 0 is left to `make run`), flushed around each test.
+REDIS_URL = f"redis://127.0.0.1:6379/{1 + os.getpid() % 15}"
 
 
 def unique(prefix: str = "") -> str:
     return f"{prefix}{uuid.uuid4().hex[:10]}"
 
 
+def _admin(statement: str) -> None:
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=5) as conn:
+        conn.execute(statement)
+
+
 @pytest.fixture(scope="session")
-def postgres_url() -> str:
-    """A fresh test database on the real server; fails loudly if PostgreSQL is not there."""
+def postgres_url() -> Iterator[str]:
+    """A fresh test database on the real server, dropped at the end; fails loudly if PostgreSQL is not there."""
     try:
-        with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {PG_DATABASE}")
+        _admin(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
+        _admin(f"CREATE DATABASE {PG_DATABASE}")
     except psycopg.OperationalError as err:
         pytest.exit(f"PostgreSQL недоступен ({PG_SERVER}): {err}. Запустите `make services`.", returncode=3)
     url = f"{PG_SERVER.replace('postgresql://', 'postgresql+psycopg://')}/{PG_DATABASE}"
     _migrate(url)
-    return url
+    yield url
+    _admin(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
 
 
 def _migrate(url: str) -> None:
     database = Database.from_url(url)
     upgrade_schema(database)
     database.engine.dispose()
+
+
+@pytest.fixture
+def redis() -> Iterator[Redis]:
+    connection = Redis.from_url(REDIS_URL)
+    try:
+        connection.ping()
+    except RedisError as err:
+        pytest.exit(f"Redis недоступен ({REDIS_URL}): {err}. Запустите `make services`.", returncode=3)
+    connection.flushdb()
+    yield connection
+    connection.flushdb()
+    connection.close()
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from engine.digests import queue_digests
 from engine.models import OutboxMessage, ProcessInstance, TemplateVersion, User
 from engine.org import OrgData, UserRow, apply_org
 from engine.production_calendar import load_calendar
-from tests.conftest import Org
+from tests.conftest import REDIS_URL, Org
 from web.cli import cli
 from workers.cron import build_scheduler
 from workers.inline import InlineSweeper
@@ -88,7 +88,7 @@ def test_worker_and_cron_need_redis(db: Database) -> None:
 
 
 def test_cron_schedules_the_sweep_every_minute() -> None:
-    scheduler = build_scheduler(Redis.from_url("redis://127.0.0.1:6379/15"))
+    scheduler = build_scheduler(Redis.from_url(REDIS_URL))
     by_name = {job.func.__name__: job for job in scheduler.get_jobs()}
     assert by_name["sweep_deadlines"].interval == 60 and by_name["flush_outbox"].interval == 60
     assert by_name["send_digests"].cron == "0 3 * * *"

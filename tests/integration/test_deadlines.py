@@ -28,7 +28,7 @@ from engine.deadlines import sweep
 from engine.mailer import SmtpSettings, deliver, due_messages
 from engine.models import AuditRecord, Deadline, Notification, OutboxMessage, OutboxStatus, Task, User
 from engine.org import OrgData, UserRow, apply_org
-from tests.conftest import Org, make_org
+from tests.conftest import REDIS_URL, Org, make_org
 from workers import jobs
 from workers.jobs import QUEUE_NAME
 
@@ -194,25 +194,16 @@ def test_concurrent_sweeps_send_each_notification_once(pg_db: Database, bundle_c
     assert expected > 0
 
 
-@pytest.fixture
-def redis15() -> Iterator[Redis]:
-    connection = Redis.from_url("redis://127.0.0.1:6379/15")
-    connection.flushdb()
-    yield connection
-    connection.flushdb()
-    connection.close()
-
-
-def test_worker_killed_mid_sweep_loses_and_duplicates_nothing(pg_db: Database, postgres_url: str, redis15: Redis,
+def test_worker_killed_mid_sweep_loses_and_duplicates_nothing(pg_db: Database, postgres_url: str, redis: Redis,
                                                               bundle_copy: Path) -> None:
     _many_overdue(pg_db, bundle_copy, 60)
     far = START + timedelta(days=60)
     with pg_db.reading() as session:
         total = session.scalar(select(func.count()).select_from(Deadline).where(
             Deadline.fired_at.is_(None), Deadline.fire_at <= far))
-    env = {**os.environ, "DATABASE_URL": postgres_url, "REDIS_URL": "redis://127.0.0.1:6379/15"}
+    env = {**os.environ, "DATABASE_URL": postgres_url, "REDIS_URL": REDIS_URL}
     command = [sys.executable, "-c", "from web.cli import cli; cli()", "worker", "--burst"]
-    queue = Queue(QUEUE_NAME, connection=redis15)
+    queue = Queue(QUEUE_NAME, connection=redis)
     queue.enqueue(jobs.sweep_deadlines, far.isoformat(), 2)
     worker = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
@@ -255,7 +246,7 @@ def test_redis_down_while_tasks_go_overdue_then_every_email_goes_out_once(
         pg_db: Database, postgres_url: str, bundle_copy: Path, smtp: tuple[Mailbox, SmtpSettings],
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     mailbox, settings = smtp
-    port = 6392
+    port = _free_port()  # a Redis of its own: stopping it disturbs nothing else
     redis_dir = tmp_path / "redis"
     redis_dir.mkdir()
     start = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,21 +13,6 @@ from engine.db import Database
 from engine.models import ProcessInstance
 from tests.conftest import Org, make_org
 from workers.queue import QUEUE_NAME, InlineJobQueue, RqJobQueue
-
-REDIS_URL = "redis://127.0.0.1:6379/15"  # a db index of its own, flushed around each test
-
-
-@pytest.fixture
-def redis() -> Iterator[Redis]:
-    connection = Redis.from_url(REDIS_URL)
-    try:
-        connection.ping()
-    except Exception as err:  # noqa: BLE001
-        pytest.fail(f"Redis недоступен ({REDIS_URL}): {err}. Запустите `make services`.")
-    connection.flushdb()
-    yield connection
-    connection.flushdb()
-    connection.close()
 
 
 @pytest.fixture
