@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test services lint bench clean
+.PHONY: install assets run test services lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,16 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+## make assets: the front end (form-js viewer, bpmn-js) from the npm registry, bundled into web/static/dist
+ASSET_SOURCES := web/package.json web/package-lock.json web/build.mjs $(wildcard web/assets/*)
+web/static/dist/.built: $(ASSET_SOURCES)
+	cd web && npm ci --no-audit --no-fund && npm run build
+	touch $@
+
+assets: web/static/dist/.built
+
 ## make run: install, create/upgrade the database (SQLite by default), deploy templates, load the demo region, serve
-run: install
+run: install assets
 	$(BIN)/roadmap init
 	$(BIN)/roadmap demo
 	$(BIN)/roadmap serve --host $(HOST) --port $(PORT)
@@ -27,7 +35,7 @@ services:
 	./scripts/services.sh
 
 ## make test: the whole suite against real PostgreSQL and Redis (and SQLite where it applies)
-test: install services
+test: install assets services
 	$(BIN)/ruff check engine web workers tests migrations
 	$(BIN)/mypy
 	$(BIN)/pytest
@@ -41,4 +49,4 @@ lint: install
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache web/node_modules web/static/dist

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from engine import audit
 from engine.db import Database
 from engine.errors import EngineError, NotAllowed
-from engine.models import SignInAttempt, User
+from engine.models import School, SignInAttempt, User
 from engine.org import find_user, load_actor
 from engine.passwords import hash_password, verify_password
 
@@ -92,3 +92,58 @@ def change_password(db: Database, login: str, old: str, new: str) -> None:
             raise SignInRefused("Текущий пароль указан неверно.")
         user.password_hash = hash_password(new)
         audit.record(session, db.now(), "user.password_changed", actor_id=user.id)
+
+
+@dataclass(frozen=True)
+class SessionUser:
+    """Who is signed in, with the roles the pages need to choose their menus (authorization itself is
+    always done again by the engine service a page calls)."""
+
+    user_id: int
+    login: str
+    full_name: str
+    roles: frozenset[str]
+    school_codes: tuple[str, ...]
+
+    @property
+    def coordinates(self) -> bool:
+        return bool(self.roles & {"municipal_coordinator", "regional_coordinator", "federal", "admin"})
+
+    @property
+    def works_with_schools(self) -> bool:
+        return bool(self.roles & {"school", "curator"})
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+
+def session_user(db: Database, user_id: int) -> SessionUser | None:
+    with db.reading() as session:
+        user = session.get(User, user_id)
+        if user is None or not user.is_active:
+            return None
+        school_ids = [g.school_id for g in user.grants if g.school_id is not None]
+        codes = tuple(session.scalars(select(School.code).where(School.id.in_(school_ids)).order_by(School.code)))
+        return SessionUser(user.id, user.login, user.full_name, frozenset(g.role.value for g in user.grants), codes)
+
+
+@dataclass(frozen=True)
+class UserListing:
+    login: str
+    full_name: str
+    email: str | None
+    roles: str
+    active: bool
+
+
+def list_users(db: Database, admin_login: str, *, search: str = "", limit: int = 200) -> list[UserListing]:
+    with db.reading() as session:
+        if not load_actor(session, admin_login).scope.is_admin:
+            raise NotAllowed("список пользователей доступен администратору")
+        query = select(User).order_by(User.login).limit(limit)
+        if search:
+            pattern = f"%{search.strip()}%"
+            query = query.where(User.login.ilike(pattern) | User.full_name.ilike(pattern))
+        return [UserListing(u.login, u.full_name, u.email, ", ".join(sorted(g.role.value for g in u.grants)),
+                            u.is_active) for u in session.scalars(query)]

@@ -141,3 +141,8 @@ def field_values(session: Session, task: Task, form: FormDefinition) -> dict[str
         if ids:
             values[key] = ids
     return values
+
+
+def document_fields_of(form: dict[str, object]) -> list[tuple[str, str]]:
+    """(key, label) of a form definition's document fields, for the upload widget beside the form."""
+    return [(f.key, f.label) for f in FormDefinition.from_json(form).fields if f.type == "filepicker"]

@@ -252,3 +252,17 @@ def response_rates(db: Database, login: str, school_code: str) -> list[ResponseR
             RespondentLink.instance_id == instance.id).group_by(RespondentLink.group)).all())
         return [ResponseRate(g.key, g.title, counts.get(g.key, 0), int(links.get(g.key, 0)) if g.anonymous else None)
                 for g in spec.sections.respondent_groups.values()]
+
+
+def director_form(db: Database, login: str, school_code: str) -> LinkPage:
+    """The director's own (named) questionnaire for their school, while the window is open."""
+    with db.reading() as session:
+        school = find_school(session, school_code)
+        actor = load_actor(session, login)
+        if not actor.scope.can_act(Role.SCHOOL, place_of(school)):
+            raise NotAllowed("анкету директора заполняет сама школа")
+        instance, spec = _open_instance(session, school.id)
+        group = next((g for g in spec.sections.respondent_groups.values() if not g.anonymous), None)
+        if group is None:
+            raise NotFound("в шаблоне нет анкеты директора")
+        return LinkPage(school.name, group.title, dict(spec.forms[group.form]), False, True)

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.sql._typing import _ColumnExpressionOrStrLabelArgument
 
 from engine import audit
 from engine.actions import ActionContext, run_actions
@@ -56,12 +57,17 @@ class TaskView:
     due_at: datetime | None
     escalation_level: int
     created_at: datetime
+    federal_overdue: bool = False
+    completed_at: datetime | None = None
 
     @classmethod
     def of(cls, row: Task, assignee: str | None) -> TaskView:
         return cls(row.id, row.instance_id, row.element_id, row.name, row.stage, row.role.value,
                    row.school.code, row.school.name, row.status.value, assignee, row.due_at,
-                   row.escalation_level, row.created_at)
+                   row.escalation_level, row.created_at, row.federal_overdue, row.completed_at)
+
+    def is_overdue(self, now: datetime) -> bool:
+        return self.status == "ready" and self.due_at is not None and self.due_at < now
 
 
 @dataclass(frozen=True)
@@ -79,14 +85,28 @@ class Completed:
     next_task_ids: list[int]
 
 
-def list_tasks(db: Database, login: str, *, limit: int = 100, offset: int = 0) -> list[TaskView]:
+SORTS: dict[str, tuple[_ColumnExpressionOrStrLabelArgument[Any], ...]] = {
+    "due": (Task.due_at.is_(None), Task.due_at, Task.id),
+    "escalation": (Task.escalation_level.desc(), Task.due_at, Task.id),
+    "created": (Task.created_at.desc(), Task.id),
+}
+
+
+def list_tasks(db: Database, login: str, *, limit: int = 100, offset: int = 0, stage: str | None = None,
+               school: str | None = None, overdue: bool = False, sort: str = "due") -> list[TaskView]:
     """READY tasks the user may act on, most urgent first: one indexed query on the task table."""
     with db.reading() as session:
         actor = load_actor(session, login)
         query = (select(Task, User.login).outerjoin(User, User.id == Task.assignee_id)
                  .options(joinedload(Task.school))
-                 .where(Task.status == TaskStatus.READY, actor.scope.task_filter())
-                 .order_by(Task.due_at.is_(None), Task.due_at, Task.id).limit(limit).offset(offset))
+                 .where(Task.status == TaskStatus.READY, actor.scope.task_filter()))
+        if stage:
+            query = query.where(Task.stage == stage)
+        if school:
+            query = query.where(Task.school.has(code=school))
+        if overdue:
+            query = query.where(Task.due_at < db.now())
+        query = query.order_by(*SORTS.get(sort, SORTS["due"])).limit(limit).offset(offset)
         return [TaskView.of(task, assignee) for task, assignee in session.execute(query)]
 
 

@@ -133,3 +133,11 @@ def compiled_version(session: Session, version_id: int) -> CompiledTemplate:
         compiled = compile_bundle(bundle)
         _COMPILED.put(row.content_hash, compiled)
     return compiled
+
+
+def stage_titles(db: Database, key: str) -> dict[str, str]:
+    """Stage key → title of a template's newest version (empty if it is not deployed)."""
+    with db.reading() as session:
+        spec = session.scalar(select(TemplateVersion.spec).where(TemplateVersion.key == key)
+                              .order_by(TemplateVersion.version.desc()).limit(1))
+    return {stage["key"]: stage["title"] for stage in (spec or {}).get("stages", [])}

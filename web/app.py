@@ -3,16 +3,24 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, jsonify, render_template
+from flask import Flask, current_app, jsonify, render_template, request
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import func, select
 
+from engine.accounts import session_user
 from engine.config import Settings
 from engine.db import Database
 from engine.errors import Conflict, EngineError, FormInvalid, NotAllowed, NotFound, TemplateInvalid
 from engine.models import TemplateVersion
+from engine.notifications import moscow_time
+from engine.templates import stage_titles
+from web.session import WebUser
 from workers.queue import job_queue
 
 _STATUS_OF_ERROR: tuple[tuple[type[EngineError], int], ...] = (
@@ -24,28 +32,92 @@ _STATUS_OF_ERROR: tuple[tuple[type[EngineError], int], ...] = (
 )
 
 
+def _secret_key(instance_path: str) -> str:
+    """A persistent random key for a development site; production sets ROADMAP_SECRET_KEY."""
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48), encoding="ascii")
+        path.chmod(0o600)
+    return path.read_text(encoding="ascii").strip()
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     settings = Settings.from_env()
-    app.config.from_mapping(DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url)
+    app.config.from_mapping(
+        DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url,
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=True,
+        REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SECURE=True, REMEMBER_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=25 * 1024 * 1024, WTF_CSRF_TIME_LIMIT=None,
+    )
     if test_config:
         app.config.from_mapping(test_config)
     app.config.from_prefixed_env("ROADMAP")
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(app.instance_path)
     db = app.config.get("DATABASE") or Database.from_url(app.config["DATABASE_URL"])
     app.extensions["roadmap.db"] = db
     app.extensions["roadmap.jobs"] = job_queue(app.config.get("REDIS_URL"))
+    CSRFProtect(app)
+    _login_manager(app, db)
+    _blueprints(app)
     app.register_error_handler(EngineError, _engine_error)
+    app.register_error_handler(CSRFError, _csrf_error)
     app.add_url_rule("/health", view_func=health)
-    app.add_url_rule("/", view_func=index)
+    app.jinja_env.globals.update(stage_words=STAGE_WORDS, event_words=EVENT_WORDS)
+    app.jinja_env.filters["msk"] = moscow_time
+    app.context_processor(lambda: {"stage_titles": stage_titles(db, "roadmap-500")})
     return app
+
+
+STAGE_WORDS = {"done": "пройден", "current": "идёт", "pending": "впереди", "skipped": "—"}
+EVENT_WORDS = {
+    "instance.started": "Маршрут запущен", "instance.completed": "Маршрут завершён",
+    "task.ready": "Новая задача", "task.completed": "Выполнено", "task.cancelled": "Задача снята",
+    "task.claimed": "Взято в работу", "task.reassigned": "Переназначено", "task.draft_saved": "Черновик сохранён",
+    "task.escalated": "Эскалация", "timer.fired": "Сработал таймер", "org.curator_bound": "Назначен куратор",
+    "attachment.uploaded": "Загружен документ", "questionnaire.response": "Получена анкета",
+    "questionnaire.links_created": "Созданы ссылки на анкеты",
+}
+
+
+def _login_manager(app: Flask, db: Database) -> None:
+    manager = LoginManager(app)
+    manager.login_view = "auth.login"
+    manager.login_message = "Войдите, чтобы продолжить."
+    manager.login_message_category = "info"
+
+    @manager.user_loader
+    def load(user_id: str) -> WebUser | None:
+        found = session_user(db, int(user_id)) if user_id.isdigit() else None
+        return WebUser(found) if found else None
+
+
+def _blueprints(app: Flask) -> None:
+    from web import admin, auth, dashboards, questionnaires, tasks
+
+    for module in (auth, tasks, dashboards, questionnaires, admin):
+        app.register_blueprint(module.blueprint)
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
 def _engine_error(err: EngineError) -> tuple[Any, int]:
     status = next((code for cls, code in _STATUS_OF_ERROR if isinstance(err, cls)), 400)
+    if not _wants_json():
+        return render_template("error.html", message=err.message, status=status), status
     body: dict[str, Any] = {"error": type(err).__name__, "message": err.message}
     if isinstance(err, FormInvalid):
         body["fields"] = err.errors
     return jsonify(body), status
+
+
+def _csrf_error(err: CSRFError) -> tuple[Any, int]:
+    message = "Форма устарела или отправлена не с этого сайта. Обновите страницу и попробуйте ещё раз."
+    return render_template("error.html", message=message, status=400), 400
 
 
 def _database() -> Database:
@@ -62,7 +134,3 @@ def health() -> tuple[Any, int]:
     except Exception as err:  # noqa: BLE001 - health reports, it does not raise
         return jsonify(status="error", database=type(err).__name__), 503
     return jsonify(status="ok", database="ok", template_versions=templates), 200
-
-
-def index() -> str:
-    return render_template("index.html")

@@ -16,7 +16,9 @@ from workers.inline import InlineSweeper
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
     """Запустить веб-приложение (сервер разработки); без Redis — и фоновую проверку сроков."""
-    app = create_app()
+    # The development server speaks plain HTTP: Secure cookies would never come back to it. Production
+    # runs behind HTTPS (gunicorn), where create_app's default (Secure cookies) applies.
+    app = create_app({"SESSION_COOKIE_SECURE": False, "REMEMBER_COOKIE_SECURE": False})
     settings = Settings.from_env()
     if not settings.redis_url:
         InlineSweeper(app.extensions["roadmap.db"], settings).start()

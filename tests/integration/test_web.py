@@ -28,9 +28,12 @@ def test_health_is_503_when_the_database_is_gone(tmp_path: Path) -> None:
         broken.engine.dispose()
 
 
-def test_index_is_russian(db: Database) -> None:
-    response = create_app({"DATABASE": db}).test_client().get("/")
-    assert response.status_code == 200 and "Дорожные карты «500+»" in response.get_data(as_text=True)
+def test_front_page_asks_to_sign_in_in_russian(db: Database) -> None:
+    client = create_app({"DATABASE": db}).test_client()
+    response = client.get("/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    page = client.get("/login").get_data(as_text=True)
+    assert '<html lang="ru">' in page and "Вход" in page and "Пароль" in page
 
 
 def _raising(error: Exception) -> Callable[[], None]:
@@ -50,6 +53,7 @@ def test_engine_errors_map_to_http_codes(db: Database) -> None:
     assert client.get("/nf").status_code == 404
     assert client.get("/na").status_code == 403
     assert client.get("/conflict").status_code == 409
-    form = client.get("/form")
+    assert "Нет доступа" in client.get("/na").get_data(as_text=True)  # people get a page, in Russian
+    form = client.get("/form", headers={"Accept": "application/json"})  # programs get JSON
     assert form.status_code == 422 and form.json is not None
     assert form.json["fields"] == {"coverage": ["Обязательное поле."]}

@@ -1,0 +1,176 @@
+// BPMN diagrams: a bpmn-js NavigatedViewer (pan with the mouse, zoom with Ctrl+wheel) in every
+// `.bpmn-diagram` element.  Contract: web/static/vendor-notes.md.
+//
+//   <div class="bpmn-diagram"
+//        data-xml-url="/templates/roadmap-500/1/diagram.bpmn"   GET → BPMN 2.0 XML
+//        data-process="roadmap_500"          optional: participant or process id to zoom to
+//        data-done='["start", "confirm_participation"]'   canvas marker `done`
+//        data-current='["run_questionnaires"]'            canvas marker `current`
+//        data-overdue='["run_questionnaires"]'            canvas marker `overdue`
+//        data-heat='{"run_questionnaires": 12, "curator_visit": 3}'  count badges
+//        aria-label="Схема процесса"></div>
+//
+// When the diagram is shown the element gets `data-ready="1"` and a `bpmn:ready` event (detail:
+// {viewer, warnings}); on failure `data-error="…"`, a message inside it and a `bpmn:error` event.
+
+import NavigatedViewer from 'bpmn-js/lib/NavigatedViewer';
+
+const MARKERS = [
+  ['done', 'done'],
+  ['current', 'current'],
+  ['overdue', 'overdue'],
+];
+
+const PADDING = 20;
+
+function readJson(element, attribute, fallback) {
+  const raw = element.getAttribute(attribute);
+  if (raw === null || raw.trim() === '') {
+    return fallback;
+  }
+  try {
+    return JSON.parse(raw);
+  } catch (error) {
+    console.warn(`${attribute}: не JSON`, error);
+    return fallback;
+  }
+}
+
+/** The participant (pool) to zoom to: by its own id or by the id of the process it shows. */
+function findFocus(registry, id) {
+  if (!id) {
+    return null;
+  }
+  const direct = registry.get(id);
+  if (direct && direct.type === 'bpmn:Participant') {
+    return direct;
+  }
+  return (
+    registry.find(
+      (element) =>
+        element.type === 'bpmn:Participant' &&
+        element.businessObject.processRef &&
+        element.businessObject.processRef.id === id,
+    ) || null
+  );
+}
+
+/** Fit the canvas to the whole diagram or to one element, centred. False if the canvas has no size. */
+function fit(canvas, focus) {
+  const size = canvas.getSize();
+  if (!size.width || !size.height) {
+    return false;
+  }
+  if (!focus) {
+    canvas.zoom('fit-viewport', 'auto');
+    return true;
+  }
+  const box = {
+    x: focus.x - PADDING,
+    y: focus.y - PADDING,
+    width: focus.width + 2 * PADDING,
+    height: focus.height + 2 * PADDING,
+  };
+  const scale = Math.min(size.width / box.width, size.height / box.height, 1.5);
+  const width = size.width / scale;
+  const height = size.height / scale;
+  canvas.viewbox({
+    x: box.x + box.width / 2 - width / 2,
+    y: box.y + box.height / 2 - height / 2,
+    width,
+    height,
+  });
+  return true;
+}
+
+function addMarkers(element, canvas, registry) {
+  for (const [attribute, marker] of MARKERS) {
+    const ids = readJson(element, `data-${attribute}`, []);
+    if (!Array.isArray(ids)) {
+      continue;
+    }
+    for (const id of ids) {
+      if (registry.get(id)) {
+        canvas.addMarker(id, marker);
+      }
+    }
+  }
+}
+
+function addHeat(element, overlays, registry) {
+  const heat = readJson(element, 'data-heat', null);
+  if (!heat || typeof heat !== 'object') {
+    return;
+  }
+  const counts = Object.entries(heat).filter(([id, count]) => registry.get(id) && Number(count) > 0);
+  const max = Math.max(0, ...counts.map(([, count]) => Number(count)));
+  for (const [id, raw] of counts) {
+    const count = Number(raw);
+    const share = max ? count / max : 0;
+    const badge = document.createElement('span');
+    badge.className = 'heat-badge';
+    badge.textContent = String(count);
+    badge.title = `Экземпляров здесь: ${count}`;
+    badge.dataset.share = share.toFixed(2);
+    // Pale (few) → strong (the most): lightness 92% → 38%.
+    const lightness = Math.round(92 - 54 * share);
+    badge.style.backgroundColor = `hsl(14, 85%, ${lightness}%)`;
+    badge.style.color = lightness < 60 ? '#fff' : '#5a1a00';
+    overlays.add(id, 'heat', { position: { top: -10, right: 12 }, html: badge });
+  }
+}
+
+function showFailure(element, error) {
+  console.error(error);
+  element.dataset.error = String((error && error.message) || error);
+  const message = document.createElement('p');
+  message.className = 'bpmn-diagram-error';
+  message.setAttribute('role', 'alert');
+  message.textContent = 'Не удалось показать схему процесса.';
+  element.append(message);
+  element.dispatchEvent(new CustomEvent('bpmn:error', { bubbles: true, detail: { error } }));
+}
+
+async function mount(element) {
+  const url = element.dataset.xmlUrl;
+  if (!url) {
+    showFailure(element, new Error('нет data-xml-url'));
+    return;
+  }
+  const viewer = new NavigatedViewer({ container: element });
+  element.bpmnViewer = viewer;
+  try {
+    const response = await fetch(url, {
+      credentials: 'same-origin',
+      headers: { Accept: 'application/xml, text/xml, */*' },
+    });
+    if (!response.ok) {
+      throw new Error(`GET ${url}: ${response.status}`);
+    }
+    const { warnings } = await viewer.importXML(await response.text());
+    const canvas = viewer.get('canvas');
+    const registry = viewer.get('elementRegistry');
+    addMarkers(element, canvas, registry);
+    addHeat(element, viewer.get('overlays'), registry);
+
+    const focus = findFocus(registry, element.dataset.process);
+    let fitted = fit(canvas, focus);
+    // A diagram in a hidden tab has no size yet: fit when it gets one.
+    const observer = new ResizeObserver(() => {
+      canvas.resized();
+      if (!fitted) {
+        fitted = fit(canvas, focus);
+      }
+    });
+    observer.observe(element);
+
+    element.dataset.ready = '1';
+    element.dispatchEvent(new CustomEvent('bpmn:ready', { bubbles: true, detail: { viewer, warnings } }));
+  } catch (error) {
+    showFailure(element, error);
+  }
+}
+
+for (const element of document.querySelectorAll('.bpmn-diagram')) {
+  mount(element);
+}

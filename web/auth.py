@@ -1,0 +1,59 @@
+"""Sign in, sign out, change one's password."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from engine.accounts import change_password, session_user, sign_in
+from engine.errors import EngineError
+from web.session import WebUser, client_address, db, me
+
+blueprint = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    # Only local paths: a crafted ?next=https://evil.example must not send users away after sign-in.
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("tasks.inbox")
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+def login() -> str | Response:
+    if current_user.is_authenticated:
+        return redirect(url_for("tasks.inbox"))
+    if request.method == "POST":
+        try:
+            signed = sign_in(db(), request.form.get("login", ""), request.form.get("password", ""), client_address())
+        except EngineError as err:
+            flash(err.message, "error")
+            return render_template("login.html", login=request.form.get("login", "")), 401
+        user = session_user(db(), signed.user_id)
+        assert user is not None
+        login_user(WebUser(user))
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("login.html", login="")
+
+
+@blueprint.route("/logout", methods=["POST"])
+@login_required
+def logout() -> Response:
+    logout_user()
+    flash("Вы вышли из системы.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@blueprint.route("/account/password", methods=["GET", "POST"])
+@login_required
+def password() -> str | Response:
+    if request.method == "POST":
+        try:
+            change_password(db(), me(), request.form.get("old", ""), request.form.get("new", ""))
+        except EngineError as err:
+            flash(err.message, "error")
+            return render_template("password.html"), 400
+        flash("Пароль изменён.", "info")
+        return redirect(url_for("tasks.inbox"))
+    return render_template("password.html")

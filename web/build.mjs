@@ -1,0 +1,86 @@
+// Builds the browser assets into static/dist/ (git-ignored):
+//   task-form.js, questionnaire.js, diagram.js   ESM bundles (+ .map), load with <script type="module">
+//   app.css                                       our stylesheet (assets/app.css)
+//   form-js.css                                   @bpmn-io/form-js-viewer
+//   diagram-js.css, bpmn-js.css                   bpmn-js
+//   bpmn-font/css/bpmn.css, bpmn-font/font/*      bpmn-js icon font (the CSS refers to ../font/)
+//
+//   npm ci && npm run build          one build
+//   node build.mjs --watch           rebuild on change (development)
+
+import { cp, mkdir, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import * as esbuild from 'esbuild';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const outdir = path.join(here, 'static', 'dist');
+const require = createRequire(import.meta.url);
+const watch = process.argv.includes('--watch');
+
+/** A file inside an installed package (resolved from its package.json, not its exports map). */
+function packageFile(name, file) {
+  return path.join(path.dirname(require.resolve(`${name}/package.json`)), file);
+}
+
+function packageDir(name) {
+  return path.dirname(require.resolve(`${name}/package.json`));
+}
+
+const bpmnJs = packageDir('bpmn-js');
+
+const scripts = {
+  entryPoints: ['task-form', 'questionnaire', 'diagram'].map((name) => ({
+    in: path.join(here, 'assets', `${name}.js`),
+    out: name,
+  })),
+  outdir,
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: 'es2020',
+  minify: true,
+  sourcemap: 'external',
+  legalComments: 'eof',
+  charset: 'utf8',
+  define: { 'process.env.NODE_ENV': '"production"' },
+  logLevel: 'info',
+};
+
+const styles = {
+  entryPoints: [
+    { in: path.join(here, 'assets', 'app.css'), out: 'app' },
+    { in: packageFile('@bpmn-io/form-js-viewer', 'dist/assets/form-js.css'), out: 'form-js' },
+    { in: path.join(bpmnJs, 'dist/assets/diagram-js.css'), out: 'diagram-js' },
+    { in: path.join(bpmnJs, 'dist/assets/bpmn-js.css'), out: 'bpmn-js' },
+  ],
+  outdir,
+  bundle: true,
+  minify: true,
+  target: ['chrome90', 'firefox90', 'safari14'],
+  legalComments: 'eof',
+  charset: 'utf8',
+  logLevel: 'info',
+};
+
+async function copyBpmnFont() {
+  const source = path.join(bpmnJs, 'dist/assets/bpmn-font');
+  const target = path.join(outdir, 'bpmn-font');
+  await mkdir(path.join(target, 'css'), { recursive: true });
+  await cp(path.join(source, 'css', 'bpmn.css'), path.join(target, 'css', 'bpmn.css'));
+  await cp(path.join(source, 'font'), path.join(target, 'font'), { recursive: true });
+}
+
+await rm(outdir, { recursive: true, force: true });
+await mkdir(outdir, { recursive: true });
+await copyBpmnFont();
+
+if (watch) {
+  const contexts = await Promise.all([esbuild.context(scripts), esbuild.context(styles)]);
+  await Promise.all(contexts.map((context) => context.watch()));
+  console.log(`watching; output in ${path.relative(process.cwd(), outdir) || '.'}`);
+} else {
+  await Promise.all([esbuild.build(scripts), esbuild.build(styles)]);
+}

@@ -1,0 +1,77 @@
+"""Coordinators' dashboards: stage matrix, overdue list, school timeline with its diagram, heat map."""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+from flask import Blueprint, Response, render_template, request, send_file
+from flask_login import login_required
+
+from engine import dashboards
+from web.session import db, me
+
+blueprint = Blueprint("dashboards", __name__)
+TEMPLATE = "roadmap-500"
+
+
+def _area() -> dashboards.Area:
+    return dashboards.area_for(db(), me(), request.args.get("region") or None,
+                               request.args.get("municipality") or None)
+
+
+def _cohort() -> int | None:
+    value = request.args.get("cohort", "")
+    return int(value) if value.isdigit() else None
+
+
+@blueprint.route("/dashboard")
+@login_required
+def matrix() -> str:
+    area = _area()
+    report = dashboards.matrix(db(), me(), TEMPLATE, area, _cohort())
+    return render_template("dashboard.html", area=area, report=report, cohort=_cohort())
+
+
+@blueprint.route("/dashboard/export.xlsx")
+@login_required
+def export() -> Response:
+    area = _area()
+    report = dashboards.matrix(db(), me(), TEMPLATE, area, _cohort())
+    return send_file(BytesIO(dashboards.matrix_xlsx(report, area)), as_attachment=True,
+                     download_name="etapy-500.xlsx",
+                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@blueprint.route("/dashboard/overdue")
+@login_required
+def overdue() -> str:
+    area = _area()
+    return render_template("overdue.html", area=area, levels=dashboards.overdue(db(), me(), area))
+
+
+@blueprint.route("/dashboard/heatmap")
+@login_required
+def heatmap() -> str:
+    area = _area()
+    heat = dashboards.heat_map(db(), me(), area)
+    return render_template("heatmap.html", area=area, heat=heat)
+
+
+@blueprint.route("/schools/<code>")
+@login_required
+def school(code: str) -> str:
+    timeline = dashboards.school_timeline(db(), me(), code)
+    state = dashboards.diagram_state(db(), me(), timeline.instance_id) if timeline.instance_id else None
+    return render_template("school.html", timeline=timeline, state=state)
+
+
+@blueprint.route("/instances/<int:instance_id>/diagram.bpmn")
+@login_required
+def diagram(instance_id: int) -> Response:
+    return Response(dashboards.diagram_xml(db(), me(), instance_id), mimetype="application/xml")
+
+
+@blueprint.route("/templates/<key>/diagram.bpmn")
+@login_required
+def template_diagram(key: str) -> Response:
+    return Response(dashboards.template_xml(db(), me(), key), mimetype="application/xml")

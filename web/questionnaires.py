@@ -1,0 +1,79 @@
+"""Questionnaires: links for anonymous respondents and response rates (school, curator), the director's
+own questionnaire, and the public page a respondent opens from a personal link."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+from werkzeug.wrappers import Response
+
+from engine import questionnaires
+from engine.errors import Conflict, EngineError, FormInvalid
+from web.session import db, me
+
+blueprint = Blueprint("questionnaires", __name__)
+
+
+def _answers() -> dict[str, Any]:
+    try:
+        data = json.loads(request.form.get("data") or "{}")
+    except json.JSONDecodeError:
+        data = None
+    if not isinstance(data, dict):
+        raise FormInvalid({"_schema": ["Ответы не удалось прочитать; обновите страницу."]})
+    return data
+
+
+@blueprint.route("/schools/<code>/questionnaires", methods=["GET", "POST"])
+@login_required
+def manage(code: str) -> str:
+    tokens: list[str] = []
+    group = request.form.get("group", "")
+    if request.method == "POST":
+        count = request.form.get("count", "")
+        try:
+            tokens = questionnaires.create_links(db(), me(), code, group, int(count) if count.isdigit() else 0)
+        except EngineError as err:
+            flash(err.message, "error")
+    rates = questionnaires.response_rates(db(), me(), code)
+    links = [url_for("questionnaires.respond", token=t, _external=True) for t in tokens]
+    return render_template("questionnaires.html", code=code, rates=rates, links=links, group=group)
+
+
+@blueprint.route("/schools/<code>/questionnaires/director", methods=["GET", "POST"])
+@login_required
+def director(code: str) -> tuple[str, int] | Response:
+    form = questionnaires.director_form(db(), me(), code)
+    if request.method == "POST":
+        try:
+            questionnaires.submit_response(db(), code, "director", _answers(), login=me())
+        except FormInvalid as err:
+            return render_template("respond.html", page=form, errors=err.errors, public=False), 422
+        except Conflict as err:
+            flash(err.message, "error")
+            return redirect(url_for("questionnaires.manage", code=code))
+        flash("Анкета директора принята.", "info")
+        return redirect(url_for("questionnaires.manage", code=code))
+    return render_template("respond.html", page=form, errors={}, public=False), 200
+
+
+@blueprint.route("/q/<token>", methods=["GET", "POST"])
+def respond(token: str) -> tuple[str, int]:
+    """The public page of a personal link: no sign-in, the token is the key; one submission."""
+    page = questionnaires.link_page(db(), token)
+    if page.used:
+        return render_template("respond_done.html", page=page, again=True), 200
+    if not page.open:
+        return render_template("respond_done.html", page=page, closed=True), 200
+    if request.method == "POST":
+        try:
+            questionnaires.submit_by_link(db(), token, _answers())
+        except FormInvalid as err:
+            return render_template("respond.html", page=page, errors=err.errors, public=True), 422
+        except Conflict:
+            return render_template("respond_done.html", page=page, again=True), 409
+        return render_template("respond_done.html", page=page), 200
+    return render_template("respond.html", page=page, errors={}, public=True), 200

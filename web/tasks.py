@@ -1,0 +1,127 @@
+"""My tasks, one task's page (form, documents, history), notifications."""
+
+from __future__ import annotations
+
+import json
+from io import BytesIO
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from engine import attachments, notifications, tasks
+from engine.dashboards import school_timeline
+from engine.errors import EngineError, FormInvalid
+from web.session import db, me
+
+blueprint = Blueprint("tasks", __name__)
+
+
+@blueprint.app_context_processor
+def unread_count() -> dict[str, Any]:
+    if not current_user.is_authenticated:
+        return {}
+    return {"unread": notifications.list_notifications(db(), me(), limit=1)[1], "now": db().now()}
+
+
+@blueprint.route("/")
+@login_required
+def inbox() -> str:
+    filters = {"stage": request.args.get("stage") or None, "school": request.args.get("school") or None,
+               "overdue": request.args.get("overdue") == "1", "sort": request.args.get("sort", "due")}
+    found = tasks.list_tasks(db(), me(), limit=500, **filters)
+    return render_template("inbox.html", tasks=found, filters=filters)
+
+
+def _posted_data() -> dict[str, Any]:
+    try:
+        data = json.loads(request.form.get("data") or "{}")
+    except json.JSONDecodeError:
+        raise FormInvalid({"_schema": ["Данные формы не удалось прочитать; обновите страницу."]}) from None
+    if not isinstance(data, dict):
+        raise FormInvalid({"_schema": ["Данные формы не удалось прочитать; обновите страницу."]})
+    return data
+
+
+def _page(task_id: int, *, values: dict[str, Any] | None = None, errors: dict[str, list[str]] | None = None,
+          status: int = 200) -> tuple[str, int]:
+    detail = tasks.get_task(db(), task_id, me())
+    documents = attachments.for_task(db(), task_id, me())
+    timeline = school_timeline(db(), me(), detail.task.school_code)
+    fields = attachments.document_fields_of(detail.form)
+    page = render_template("task.html", detail=detail, values=values if values is not None else detail.values,
+                           errors=errors or {}, documents=documents, timeline=timeline, document_fields=fields)
+    return page, status
+
+
+@blueprint.route("/tasks/<int:task_id>")
+@login_required
+def task(task_id: int) -> tuple[str, int]:
+    return _page(task_id)
+
+
+@blueprint.route("/tasks/<int:task_id>", methods=["POST"])
+@login_required
+def submit(task_id: int) -> tuple[str, int] | Response:
+    data = _posted_data() if request.form.get("data") is not None else {}
+    try:
+        if request.form.get("action") == "draft":
+            tasks.save_draft(db(), task_id, me(), data)
+            flash("Черновик сохранён.", "info")
+            return redirect(url_for("tasks.task", task_id=task_id))
+        done = tasks.complete_task(db(), task_id, me(), data)
+    except FormInvalid as err:
+        flash("Форма заполнена с ошибками — исправьте отмеченные поля.", "error")
+        return _page(task_id, values=data, errors=err.errors, status=422)
+    flash("Задача выполнена." + (" Маршрут школы завершён." if done.instance_completed else ""), "info")
+    return redirect(url_for("tasks.inbox"))
+
+
+@blueprint.route("/tasks/<int:task_id>/claim", methods=["POST"])
+@login_required
+def claim(task_id: int) -> Response:
+    tasks.claim_task(db(), task_id, me())
+    flash("Задача взята в работу.", "info")
+    return redirect(url_for("tasks.task", task_id=task_id))
+
+
+@blueprint.route("/tasks/<int:task_id>/documents", methods=["POST"])
+@login_required
+def upload(task_id: int) -> tuple[str, int] | Response:
+    file = request.files.get("file")
+    field = request.form.get("field", "")
+    if file is None or not file.filename:
+        flash("Выберите файл.", "error")
+        return redirect(url_for("tasks.task", task_id=task_id))
+    try:
+        saved = attachments.upload(db(), task_id, me(), field, file.filename, file.read())
+    except FormInvalid as err:
+        flash(" ".join(m for messages in err.errors.values() for m in messages), "error")
+        return _page(task_id, status=422)
+    except EngineError as err:
+        flash(err.message, "error")
+        return _page(task_id, status=400)
+    flash(f"Документ «{saved.filename}» загружен (версия {saved.version}).", "info")
+    return redirect(url_for("tasks.task", task_id=task_id))
+
+
+@blueprint.route("/documents/<int:attachment_id>")
+@login_required
+def download(attachment_id: int) -> Response:
+    view, content = attachments.download(db(), attachment_id, me())
+    return send_file(BytesIO(content), mimetype=view.content_type, as_attachment=True, download_name=view.filename)
+
+
+@blueprint.route("/notifications")
+@login_required
+def notifications_page() -> str:
+    items, unread = notifications.list_notifications(db(), me(), limit=200)
+    return render_template("notifications.html", items=items, unread_here=unread)
+
+
+@blueprint.route("/notifications/read", methods=["POST"])
+@login_required
+def mark_read() -> Response:
+    notifications.mark_read(db(), me())
+    return redirect(url_for("tasks.notifications_page"))
