@@ -171,7 +171,8 @@ def school_timeline(db: Database, login: str, school_code: str) -> SchoolTimelin
                   "escalation_level": t.escalation_level} for t in rows]
         history = instance_history(session, instance.id)
         actor_ids = {r.actor_id for r in history if r.actor_id is not None}
-        logins = dict(session.execute(select(User.id, User.login).where(User.id.in_(actor_ids))).tuples().all())
+        logins: dict[int, str] = {uid: name for uid, name in session.execute(
+            select(User.id, User.login).where(User.id.in_(actor_ids)))}
         events = [_entry(r, logins, names) for r in history]
         return SchoolTimeline(school.code, school.name, instance.id, instance.current_stage, instance.status.value,
                               tasks, events)

@@ -116,12 +116,17 @@ function addHeat(element, overlays, registry) {
     const lightness = Math.round(92 - 54 * share);
     badge.style.backgroundColor = `hsl(14, 85%, ${lightness}%)`;
     badge.style.color = lightness < 60 ? '#fff' : '#5a1a00';
-    overlays.add(id, 'heat', { position: { top: -10, right: 12 }, html: badge });
+    // Readable at any zoom: never smaller than 90% nor larger than 150% of its CSS size.
+    overlays.add(id, 'heat', { position: { top: -10, right: 12 }, scale: { min: 0.9, max: 1.5 }, html: badge });
   }
 }
 
-function showFailure(element, error) {
+function showFailure(element, error, viewer) {
   console.error(error);
+  if (viewer) {
+    viewer.destroy();
+    delete element.bpmnViewer;
+  }
   element.dataset.error = String((error && error.message) || error);
   const message = document.createElement('p');
   message.className = 'bpmn-diagram-error';
@@ -167,7 +172,7 @@ async function mount(element) {
     element.dataset.ready = '1';
     element.dispatchEvent(new CustomEvent('bpmn:ready', { bubbles: true, detail: { viewer, warnings } }));
   } catch (error) {
-    showFailure(element, error);
+    showFailure(element, error, viewer);
   }
 }
 

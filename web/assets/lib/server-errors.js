@@ -255,12 +255,25 @@ export class ServerErrors {
     const instance = event.fieldInstance || {};
     const id = instance.id || (event.field && event.field.id);
     const indexes = Object.values(instance.indexes || event.indexes || {});
-    this._active = this._active.filter((error) => {
-      if (error.entry.repeaters.some((list) => list.id === id)) {
-        return false;
+    const stale = (error) =>
+      error.entry.repeaters.some((list) => list.id === id) ||
+      (error.fieldId === id && sameIndexes(error.indexes.slice(0, indexes.length), indexes));
+    const dropped = this._active.filter(stale);
+    if (!dropped.length) {
+      return;
+    }
+    this._active = this._active.filter((error) => !stale(error));
+    // Form#_update fires this event before it stores its errors object, which is the state's own:
+    // take our messages out of it in place, so that they do not linger (e.g. on a moved list item).
+    const { errors } = this._form._getState();
+    for (const error of dropped) {
+      const path = [error.fieldId, ...error.indexes];
+      const current = getPath(errors, path);
+      if (Array.isArray(current)) {
+        const rest = current.filter((message) => !error.messages.includes(message));
+        setPath(errors, path, rest.length ? rest : undefined);
       }
-      return !(error.fieldId === id && sameIndexes(error.indexes.slice(0, indexes.length), indexes));
-    });
+    }
   }
 
   /**
