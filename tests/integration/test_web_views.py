@@ -56,7 +56,8 @@ def world(db: Database) -> World:
     mine = instances.start_instance(db, key, org.school, cohort_year=2035).instance_id
     theirs = instances.start_instance(db, key, other.school, cohort_year=2035).instance_id
     [selection] = [t for t in tasks.list_tasks(db, other.regional) if t.instance_id == theirs]
-    tasks.complete_task(db, selection.id, other.regional, {"participation": "confirmed", "curator_login": other.curator})
+    tasks.complete_task(db, selection.id, other.regional,
+                        {"participation": "confirmed", "curator_login": other.curator})
     [school_task] = [t for t in tasks.list_tasks(db, other.school_user) if t.instance_id == theirs]
     with db.transaction() as session:
         attachment = Attachment(instance_id=theirs, task_id=school_task.id, element_id="run_questionnaires",
@@ -243,10 +244,7 @@ def test_every_route_refuses_a_foreign_school(world: World, role: str) -> None:
     client = signed_in(world.app, getattr(world.org, role))
     token = _token(client.get("/").get_data(as_text=True))
     for method, url, data in _routes(world):
-        if method == "GET":
-            response = client.get(url)
-        else:
-            response = client.post(url, data={**data, "csrf_token": token})
+        response = client.get(url) if method == "GET" else client.post(url, data={**data, "csrf_token": token})
         assert response.status_code in (403, 404), (role, method, url, response.status_code)
         body = response.get_data(as_text=False)
         assert not any(marker in body for marker in SUCCESS_MARKERS), (role, url)
