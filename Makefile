@@ -33,6 +33,7 @@ run: install assets
 ## make services: bring up PostgreSQL and Redis on this machine if they are down
 services:
 	./scripts/services.sh
+	./scripts/browser.sh
 
 ## make test: the whole suite against real PostgreSQL and Redis (and SQLite where it applies)
 test: install assets services

@@ -219,7 +219,8 @@ def _routes(w: World) -> list[tuple[str, str, dict[str, object]]]:
     foreign = w.other
     return [
         ("GET", f"/tasks/{w.other_task_id}", {}),
-        ("POST", f"/tasks/{w.other_task_id}", {"action": "complete", "data": json.dumps({"questionnaires_done": True})}),
+        ("POST", f"/tasks/{w.other_task_id}", {"action": "complete",
+                                                "data": json.dumps({"questionnaires_done": True})}),
         ("POST", f"/tasks/{w.other_task_id}", {"action": "draft", "data": "{}"}),
         ("POST", f"/tasks/{w.other_task_id}/claim", {}),
         ("POST", f"/tasks/{w.other_task_id}/documents", {"field": "doc"}),
