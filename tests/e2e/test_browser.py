@@ -1,0 +1,105 @@
+"""A school, its curator, the municipal coordinator and an anonymous respondent, in a real browser."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from engine import instances, questionnaires, tasks, templates
+from engine.cohorts import ensure_cohort
+from engine.models import User
+from engine.passwords import hash_password
+from tests.conftest import Org, make_org
+from tests.e2e.conftest import LiveServer, screenshot
+
+ROADMAP = Path(__file__).resolve().parents[2] / "workflows" / "roadmap-500"
+PASSWORD = "браузер-2035"
+
+
+@pytest.fixture
+def org(live: LiveServer) -> Org:
+    return school_in_questionnaire_stage(live)
+
+
+def school_in_questionnaire_stage(live: LiveServer) -> Org:
+    """A school whose region confirmed it: its questionnaire task is open."""
+    found = make_org(live.db)
+    with live.db.transaction() as session:
+        for user in session.scalars(select(User).where(User.login.in_(
+                [found.school_user, found.curator, found.municipal, found.regional]))):
+            user.password_hash = hash_password(PASSWORD)
+    ensure_cohort(live.db, 2035)
+    key = templates.deploy_template(live.db, templates.read_bundle(ROADMAP)).key
+    instance_id = instances.start_instance(live.db, key, found.school, cohort_year=2035).instance_id
+    [selection] = [t for t in tasks.list_tasks(live.db, found.regional) if t.instance_id == instance_id]
+    tasks.complete_task(live.db, selection.id, found.regional,
+                        {"participation": "confirmed", "curator_login": found.curator})
+    return found
+
+
+def sign_in(page: Page, live: LiveServer, login: str) -> None:
+    page.goto(f"{live.url}/login")
+    page.get_by_label("Логин").fill(login)
+    page.get_by_label("Пароль").fill(PASSWORD)
+    page.get_by_role("button", name="Войти").click()
+    expect(page.get_by_role("heading", name="Мои задачи")).to_be_visible()
+
+
+def open_task(page: Page, name: str) -> None:
+    page.get_by_role("link", name=re.compile(name)).first.click()
+    page.wait_for_selector("html[data-form-ready='1']")
+
+
+def test_school_curator_and_coordinator_in_a_browser(page: Page, live: LiveServer, org: Org) -> None:
+    page.goto(f"{live.url}/")
+    expect(page.get_by_role("heading", name="Вход")).to_be_visible()
+    screenshot(page, "login")
+    sign_in(page, live, org.school_user)
+    screenshot(page, "inbox-school")
+    open_task(page, "Провести анкетирование")
+    page.get_by_role("button", name="Отправить").click()  # the required checkbox is not ticked
+    expect(page.locator(".fjs-form-field-error").first).to_be_visible()
+    screenshot(page, "task-form-error")
+    page.get_by_label(re.compile("Анкетирование директора")).check()
+    page.get_by_role("button", name="Отправить").click()
+    expect(page.get_by_text("Задача выполнена.")).to_be_visible()
+
+    page.context.clear_cookies()
+    sign_in(page, live, org.curator)
+    expect(page.get_by_role("link", name=re.compile("Подтвердить охват анкетирования"))).to_be_visible()
+    open_task(page, "Подтвердить охват анкетирования")
+    page.get_by_label(re.compile("Недостаточный охват")).check()
+    page.get_by_role("button", name="Отправить").click()  # a return for rework needs a comment: the server says so
+    expect(page.get_by_text("Напишите, каких ответов не хватает.").first).to_be_visible()
+    screenshot(page, "task-server-error")
+
+    live.clock.advance(days=20)  # the curator's 5 working days have passed
+    page.context.clear_cookies()
+    sign_in(page, live, org.municipal)
+    page.get_by_role("link", name="Сводка").click()
+    row = page.locator(f"tr[data-school='{org.school}']")
+    expect(row.locator("td[data-stage='questionnaire']")).to_have_class(re.compile("current"))
+    expect(row.locator(".badge-overdue").first).to_be_visible()
+    screenshot(page, "dashboard-municipality")
+    row.get_by_role("link").first.click()
+    page.wait_for_selector(".bpmn-diagram[data-ready='1']")
+    screenshot(page, "school-timeline")
+
+
+def test_anonymous_respondent_submits_once(page: Page, live: LiveServer, org: Org) -> None:
+    [token] = questionnaires.create_links(live.db, org.school_user, org.school, "parent", 1)
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    page.goto(f"{live.url}/q/{token}")
+    page.wait_for_selector("html[data-form-ready='1']")
+    page.get_by_label(re.compile("мероприятий")).fill("4")
+    page.get_by_label("Иногда").check()
+    screenshot(page, "questionnaire-phone")
+    page.get_by_role("button", name="Отправить ответы").click()
+    expect(page.get_by_text("Ваши ответы приняты")).to_be_visible()
+    page.goto(f"{live.url}/q/{token}")
+    expect(page.get_by_text("анкета уже заполнена")).to_be_visible()
+    assert page.locator("#questionnaire-form").count() == 0
