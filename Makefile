@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install assets run test services lint bench clean
+.PHONY: install assets run test services lint bench screenshots clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ test: install assets services
 ## make bench: the benchmarks in bench/ (a few minutes; prints one summary line each)
 bench: install services
 	$(BIN)/python bench/sweep_scaling.py
+
+## make screenshots: refresh docs/screenshots from the browser tests
+screenshots: install assets services
+	ROADMAP_SCREENSHOTS=1 $(BIN)/pytest tests/e2e -q
 
 lint: install
 	$(BIN)/ruff check engine web workers tests migrations

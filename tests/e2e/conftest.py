@@ -3,6 +3,7 @@ driven by Playwright. Time on the server is the test's clock, moved by the test.
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -85,6 +86,9 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 def screenshot(page: Page, name: str) -> None:
-    """Keep a screenshot for the user guides in docs/screenshots/."""
+    """Refresh a screenshot of the user guides in docs/screenshots/ — only when asked
+    (`make screenshots`), so an ordinary test run leaves the work tree as it was."""
+    if os.environ.get("ROADMAP_SCREENSHOTS") != "1":
+        return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)

@@ -85,6 +85,11 @@ def test_school_curator_and_coordinator_in_a_browser(page: Page, live: LiveServe
     expect(row.locator("td[data-stage='questionnaire']")).to_have_class(re.compile("current"))
     expect(row.locator(".badge-overdue").first).to_be_visible()
     screenshot(page, "dashboard-municipality")
+    page.get_by_role("link", name="Где сейчас школы (схема)").click()
+    page.wait_for_selector(".bpmn-diagram[data-ready='1']")
+    expect(page.locator(".heat-badge").first).to_be_visible()  # one school waits at the coverage check
+    screenshot(page, "heatmap")
+    page.go_back()
     row.get_by_role("link").first.click()
     page.wait_for_selector(".bpmn-diagram[data-ready='1']")
     screenshot(page, "school-timeline")
