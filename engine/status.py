@@ -68,34 +68,61 @@ def stage_status(db: Database, template_key: str, *, region_code: str | None = N
                  municipality_code: str | None = None, cohort_year: int | None = None) -> StatusReport:
     with db.reading() as session:
         spec = TemplateSpec.from_dict(find_version(session, template_key).spec)
-        schools = list(session.execute(_schools(region_code, municipality_code)))
-        latest = _latest_instances(session, template_key, [s.id for s in schools], cohort_year)
-        tasks = _open_task_summary(session, [i.id for i in latest.values()], db.now())
-    rows = [_school_status(spec, school, latest.get(school.id), tasks) for school in schools]
+        area = _Area.of(session, region_code, municipality_code)
+        schools = list(session.execute(area.on_schools(_schools())))
+        latest = _latest_instances(session, template_key, area, cohort_year)
+        tasks = _open_task_summary(session, area, db.now())
+    states = _StateCache(spec)
+    rows = [_school_status(spec, school, latest.get(school.id), tasks, states) for school in schools]
     return _report(template_key, spec, rows)
 
 
-def _schools(region_code: str | None, municipality_code: str | None) -> Select[int, str, str, str]:
-    query = (select(School.id, School.code, School.name, Municipality.code.label("municipality_code"))
-             .join(Municipality, Municipality.id == School.municipality_id).order_by(Municipality.code, School.code))
-    if region_code:
-        query = query.join(Region, Region.id == School.region_id).where(Region.code == region_code)
-    if municipality_code:
-        query = query.where(Municipality.code == municipality_code)
-    return query
+@dataclass(frozen=True)
+class _Area:
+    """The filter of a region or a municipality, by id: tasks and schools carry both, so no IN lists."""
+
+    region_id: int | None = None
+    municipality_id: int | None = None
+
+    @classmethod
+    def of(cls, session: Session, region_code: str | None, municipality_code: str | None) -> _Area:
+        if municipality_code:
+            return cls(None, session.scalar(select(Municipality.id).where(Municipality.code == municipality_code))
+                       or -1)
+        if region_code:
+            return cls(session.scalar(select(Region.id).where(Region.code == region_code)) or -1, None)
+        return cls()
+
+    def on_schools(self, query: Any) -> Any:
+        if self.municipality_id is not None:
+            return query.where(School.municipality_id == self.municipality_id)
+        if self.region_id is not None:
+            return query.where(School.region_id == self.region_id)
+        return query
+
+    def on_tasks(self, query: Any) -> Any:
+        if self.municipality_id is not None:
+            return query.where(Task.municipality_id == self.municipality_id)
+        if self.region_id is not None:
+            return query.where(Task.region_id == self.region_id)
+        return query
 
 
-def _latest_instances(session: Session, template_key: str, school_ids: list[int],
-                      cohort_year: int | None) -> dict[int, Any]:
+def _schools() -> Select[int, str, str, str]:
+    return (select(School.id, School.code, School.name, Municipality.code.label("municipality_code"))
+            .join(Municipality, Municipality.id == School.municipality_id).order_by(Municipality.code, School.code))
+
+
+def _latest_instances(session: Session, template_key: str, area: _Area, cohort_year: int | None) -> dict[int, Any]:
     """Each school's newest instance of the template (in the cohort, if one is named); no JSON loaded."""
     query = (select(ProcessInstance.id, ProcessInstance.school_id, ProcessInstance.status,
                     ProcessInstance.current_stage)
              .join(TemplateVersion, TemplateVersion.id == ProcessInstance.template_version_id)
-             .where(TemplateVersion.key == template_key, ProcessInstance.school_id.in_(school_ids))
-             .order_by(ProcessInstance.id))
+             .join(School, School.id == ProcessInstance.school_id)
+             .where(TemplateVersion.key == template_key).order_by(ProcessInstance.id))
     if cohort_year is not None:
         query = query.join(Cohort, Cohort.id == ProcessInstance.cohort_id).where(Cohort.year == cohort_year)
-    return {row.school_id: row for row in session.execute(query)}
+    return {row.school_id: row for row in session.execute(area.on_schools(query))}
 
 
 @dataclass
@@ -106,36 +133,54 @@ class _TaskSummary:
     overdue_stages: set[str] = field(default_factory=set)
 
 
-def _open_task_summary(session: Session, instance_ids: list[int], now: Any) -> dict[int, _TaskSummary]:
+def _open_task_summary(session: Session, area: _Area, now: Any) -> dict[int, _TaskSummary]:
     summary: dict[int, _TaskSummary] = defaultdict(_TaskSummary)
     late = case((Task.due_at < now, 1), else_=0)
-    query = (select(Task.instance_id, Task.stage, func.count(), func.sum(late), func.max(Task.escalation_level))
-             .where(Task.status == TaskStatus.READY, Task.instance_id.in_(instance_ids))
-             .group_by(Task.instance_id, Task.stage))
-    for instance_id, stage, count, late, escalation in session.execute(query):
-        entry = summary[instance_id]
-        entry.open += count
-        entry.overdue += int(late or 0)
-        entry.escalation = max(entry.escalation, escalation or 0)
-        if late:
-            entry.overdue_stages.add(stage)
+    counts = area.on_tasks(select(Task.instance_id, func.count(), func.sum(late), func.max(Task.escalation_level))
+                           .where(Task.status == TaskStatus.READY).group_by(Task.instance_id))
+    for instance_id, count, overdue, escalation in session.execute(counts):
+        summary[instance_id] = _TaskSummary(count, int(overdue or 0), escalation or 0)
+    stages = area.on_tasks(select(Task.instance_id, Task.stage).distinct()
+                           .where(Task.status == TaskStatus.READY, Task.due_at < now))
+    for instance_id, stage in session.execute(stages):
+        summary[instance_id].overdue_stages.add(stage)
     return summary
 
 
-def _school_status(spec: TemplateSpec, school: Any, instance: Any, tasks: dict[int, _TaskSummary]) -> SchoolStatus:
+class _StateCache:
+    """Stage states depend only on (current stage, finished): compute each combination once."""
+
+    def __init__(self, spec: TemplateSpec) -> None:
+        self.spec = spec
+        self.cache: dict[tuple[str | None, bool], dict[str, StageState]] = {}
+
+    def get(self, current: str | None, finished: bool) -> dict[str, StageState]:
+        key = (current, finished)
+        if key not in self.cache:
+            self.cache[key] = _stage_states(self.spec, current, finished)
+        return self.cache[key]
+
+
+_EMPTY = _TaskSummary()
+
+
+def _school_status(spec: TemplateSpec, school: Any, instance: Any, tasks: dict[int, _TaskSummary],
+                   states: _StateCache) -> SchoolStatus:
     if instance is None:
         return SchoolStatus(school.code, school.name, school.municipality_code, None, "not_started", None,
-                            {s.key: StageState.PENDING for s in spec.stages}, [], 0, 0, 0)
-    summary = tasks.get(instance.id, _TaskSummary())
+                            states.get(None, False), [], 0, 0, 0)
+    summary = tasks.get(instance.id, _EMPTY)
     finished = instance.status is not InstanceStatus.RUNNING
+    overdue = sorted(summary.overdue_stages, key=spec.stage_index) if summary.overdue_stages else []
     return SchoolStatus(school.code, school.name, school.municipality_code, instance.id, instance.status.value,
-                        instance.current_stage, _stage_states(spec, instance.current_stage, finished),
-                        sorted(summary.overdue_stages, key=spec.stage_index), summary.open, summary.overdue,
-                        summary.escalation)
+                        instance.current_stage, states.get(instance.current_stage, finished), overdue,
+                        summary.open, summary.overdue, summary.escalation)
 
 
 def _stage_states(spec: TemplateSpec, current: str | None, finished: bool) -> dict[str, StageState]:
     position = spec.stage_index(current) if current else -1
+    if current is None and not finished:
+        return {stage.key: StageState.PENDING for stage in spec.stages}
     states = {}
     for index, stage in enumerate(spec.stages):
         if index < position or (finished and index == position):

@@ -137,7 +137,8 @@ def test_task_page_invalid_then_valid_submission(world: World) -> None:
     status, body = post(regional, f"/tasks/{task_id}", {"action": "complete",
                                                         "data": json.dumps({"participation": "confirmed"})},
                         f"/tasks/{task_id}")
-    assert status == 422 and "Укажите логин куратора" in body
+    assert status == 422 and "Форма заполнена с ошибками" in body
+    assert "curator_login: Укажите логин куратора" in body  # the no-script list; form-js shows it on the field
     status, _ = post(regional, f"/tasks/{task_id}", {"action": "draft", "data": json.dumps({"comment": "черновик"})},
                      f"/tasks/{task_id}")
     assert status == 302
