@@ -44,6 +44,7 @@ test: install assets services
 ## make bench: the benchmarks in bench/ (a few minutes; prints one summary line each)
 bench: install services
 	$(BIN)/python bench/sweep_scaling.py
+	$(BIN)/python bench/dashboard.py
 
 ## make screenshots: refresh docs/screenshots from the browser tests
 screenshots: install assets services
