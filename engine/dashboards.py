@@ -30,7 +30,7 @@ from engine.models import (
 )
 from engine.org import Actor, load_actor, place_of
 from engine.roles import ROLE_TITLES, Role
-from engine.status import StageState, StatusReport, stage_status
+from engine.status import AreaCounts, StageState, StatusReport, area_counts, stage_status
 from engine.templates import find_version
 
 _OVERSEERS = (Role.MUNICIPAL_COORDINATOR, Role.REGIONAL_COORDINATOR, Role.FEDERAL, Role.ADMIN)
@@ -287,3 +287,10 @@ def template_xml(db: Database, login: str, template_key: str) -> bytes:
         if content is None:
             raise NotFound("у шаблона нет BPMN-файла")
         return content
+
+
+def area_summary(db: Database, login: str, template_key: str, area: Area,
+                 cohort_year: int | None = None) -> tuple[list[Any], list[AreaCounts]]:
+    """For the country: counts per region; for a region: per municipality (after checking the scope)."""
+    area_for(db, login, area.region_code, area.municipality_code)
+    return area_counts(db, template_key, region_code=area.region_code, cohort_year=cohort_year)

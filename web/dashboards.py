@@ -27,7 +27,12 @@ def _cohort() -> int | None:
 @blueprint.route("/dashboard")
 @login_required
 def matrix() -> str:
+    """A municipality: every school × stage. A region or the country: counts per municipality or region
+    (thousands of school rows help nobody; the drill-down leads to them)."""
     area = _area()
+    if area.municipality_code is None:
+        stages, units = dashboards.area_summary(db(), me(), TEMPLATE, area, _cohort())
+        return render_template("dashboard_areas.html", area=area, stages=stages, units=units, cohort=_cohort())
     report = dashboards.matrix(db(), me(), TEMPLATE, area, _cohort())
     return render_template("dashboard.html", area=area, report=report, cohort=_cohort())
 

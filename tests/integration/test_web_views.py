@@ -261,3 +261,16 @@ def test_anonymous_users_are_sent_to_sign_in(world: World) -> None:
         if method == "GET":
             response = client.get(url)
             assert response.status_code == 302 and "/login" in response.headers["Location"], url
+
+
+def test_region_and_country_dashboards_show_areas(world: World) -> None:
+    regional = signed_in(world.app, world.org.regional)
+    page = regional.get("/dashboard").get_data(as_text=True)
+    assert 'data-testid="areas"' in page
+    assert f'data-area="{world.org.municipality}"' in page  # one row per municipality, with its counts
+    assert f'data-area="{world.other.municipality}"' not in page  # another region's municipality is not here
+    drill = regional.get(f"/dashboard?municipality={world.org.municipality}").get_data(as_text=True)
+    assert f'data-school="{world.org.school}"' in drill
+    federal = signed_in(world.app, world.org.federal)
+    country = federal.get("/dashboard").get_data(as_text=True)
+    assert f'data-area="{world.org.region}"' in country and f'data-area="{world.other.region}"' in country
