@@ -162,20 +162,34 @@ def school_timeline(db: Database, login: str, school_code: str) -> SchoolTimelin
     with db.reading() as session:
         actor = load_actor(session, login)
         school, instance = _instance_for_school(session, actor, school_code)
-        if instance is None:
-            return SchoolTimeline(school.code, school.name, None, None, None, [], [])
-        rows = list(session.scalars(select(Task).where(Task.instance_id == instance.id).order_by(Task.id)))
-        names = {t.id: t.name for t in rows}
-        tasks = [{"id": t.id, "name": t.name, "stage": t.stage, "role": ROLE_TITLES[Role(t.role)],
-                  "status": t.status.value, "due_at": t.due_at, "completed_at": t.completed_at,
-                  "escalation_level": t.escalation_level} for t in rows]
-        history = instance_history(session, instance.id)
-        actor_ids = {r.actor_id for r in history if r.actor_id is not None}
-        logins: dict[int, str] = {uid: name for uid, name in session.execute(
-            select(User.id, User.login).where(User.id.in_(actor_ids)))}
-        events = [_entry(r, logins, names) for r in history]
-        return SchoolTimeline(school.code, school.name, instance.id, instance.current_stage, instance.status.value,
-                              tasks, events)
+        return _timeline(session, school, instance)
+
+
+def instance_timeline(db: Database, login: str, instance_id: int) -> tuple[SchoolTimeline, int]:
+    """One instance with its tasks and history, and its version (for ETags)."""
+    with db.reading() as session:
+        actor = load_actor(session, login)
+        instance = session.get(ProcessInstance, instance_id)
+        if instance is None or not actor.scope.sees(place_of(instance.school)):
+            raise NotFound(f"процесс {instance_id} не найден")
+        return _timeline(session, instance.school, instance), instance.version
+
+
+def _timeline(session: Session, school: School, instance: ProcessInstance | None) -> SchoolTimeline:
+    if instance is None:
+        return SchoolTimeline(school.code, school.name, None, None, None, [], [])
+    rows = list(session.scalars(select(Task).where(Task.instance_id == instance.id).order_by(Task.id)))
+    names = {t.id: t.name for t in rows}
+    tasks = [{"id": t.id, "name": t.name, "stage": t.stage, "role": ROLE_TITLES[Role(t.role)],
+              "status": t.status.value, "due_at": t.due_at, "completed_at": t.completed_at,
+              "escalation_level": t.escalation_level} for t in rows]
+    history = instance_history(session, instance.id)
+    actor_ids = {r.actor_id for r in history if r.actor_id is not None}
+    logins: dict[int, str] = {uid: name for uid, name in session.execute(
+        select(User.id, User.login).where(User.id.in_(actor_ids)))}
+    events = [_entry(r, logins, names) for r in history]
+    return SchoolTimeline(school.code, school.name, instance.id, instance.current_stage, instance.status.value,
+                          tasks, events)
 
 
 def _entry(record: AuditRecord, logins: dict[int, str], names: dict[int, str]) -> TimelineEntry:

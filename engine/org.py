@@ -195,3 +195,27 @@ def users_for_many(session: Session,
 def _scope_id(level: ScopeLevel, place: OrgPlace) -> int | None:
     return {ScopeLevel.SCHOOL: place.school_id, ScopeLevel.MUNICIPALITY: place.municipality_id,
             ScopeLevel.REGION: place.region_id}.get(level)
+
+
+@dataclass(frozen=True)
+class SchoolView:
+    code: str
+    name: str
+    municipality_code: str
+    region_code: str
+
+
+def list_schools(db: Database, login: str, *, region_code: str | None = None,
+                 municipality_code: str | None = None) -> list[SchoolView]:
+    """The schools a user sees (their own, their curated ones, their municipality, region or country)."""
+    with db.reading() as session:
+        actor = load_actor(session, login)
+        query = (select(School, Municipality.code, Region.code)
+                 .join(Municipality, Municipality.id == School.municipality_id)
+                 .join(Region, Region.id == School.region_id).order_by(School.code))
+        if region_code:
+            query = query.where(Region.code == region_code)
+        if municipality_code:
+            query = query.where(Municipality.code == municipality_code)
+        return [SchoolView(school.code, school.name, municipality, region)
+                for school, municipality, region in session.execute(query) if actor.scope.sees(place_of(school))]

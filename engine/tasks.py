@@ -139,6 +139,16 @@ def get_task(db: Database, task_id: int, login: str) -> TaskDetail:
         return TaskDetail(TaskView.of(task, _assignee_login(session, task)), form.to_dict(), values)
 
 
+def instance_version(db: Database, task_id: int, login: str) -> int:
+    """The version of the task's process, for optimistic concurrency of API clients (ETag / If-Match)."""
+    with db.reading() as session:
+        actor = load_actor(session, login)
+        task = _load_task(session, task_id)
+        if not actor.scope.sees(place_of_task(task)):
+            raise TaskNotFound(f"задача {task_id} не найдена")
+        return task.instance.version
+
+
 def save_draft(db: Database, task_id: int, login: str, data: dict[str, Any]) -> None:
     """Keep partly filled form data; every given value must already be valid, required ones may wait."""
     with db.transaction() as session:

@@ -10,6 +10,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -141,3 +142,22 @@ def stage_titles(db: Database, key: str) -> dict[str, str]:
         spec = session.scalar(select(TemplateVersion.spec).where(TemplateVersion.key == key)
                               .order_by(TemplateVersion.version.desc()).limit(1))
     return {stage["key"]: stage["title"] for stage in (spec or {}).get("stages", [])}
+
+
+@dataclass(frozen=True)
+class VersionView:
+    key: str
+    version: int
+    title: str
+    status: str
+    content_hash: str
+    deployed_at: datetime
+
+
+def list_versions(db: Database, key: str | None = None) -> list[VersionView]:
+    with db.reading() as session:
+        query = select(TemplateVersion).order_by(TemplateVersion.key, TemplateVersion.version)
+        if key:
+            query = query.where(TemplateVersion.key == key)
+        return [VersionView(v.key, v.version, v.title, v.status.value, v.content_hash, v.deployed_at)
+                for v in session.scalars(query)]

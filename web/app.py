@@ -20,6 +20,9 @@ from engine.errors import Conflict, EngineError, FormInvalid, NotAllowed, NotFou
 from engine.models import TemplateVersion
 from engine.notifications import moscow_time
 from engine.templates import stage_titles
+from web import i18n
+from web.api import engine_problem, init_api, is_api_request
+from web.i18n import current_language, translate
 from web.session import WebUser
 from workers.queue import job_queue
 
@@ -59,9 +62,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     db = app.config.get("DATABASE") or Database.from_url(app.config["DATABASE_URL"])
     app.extensions["roadmap.db"] = db
     app.extensions["roadmap.jobs"] = job_queue(app.config.get("REDIS_URL"))
-    CSRFProtect(app)
+    csrf = CSRFProtect(app)
     _login_manager(app, db)
     _blueprints(app)
+    i18n.init_app(app)
+    init_api(app, csrf)
     app.register_error_handler(EngineError, _engine_error)
     app.register_error_handler(CSRFError, _csrf_error)
     app.add_url_rule("/health", view_func=health)
@@ -87,6 +92,7 @@ def _login_manager(app: Flask, db: Database) -> None:
     manager.login_view = "auth.login"
     manager.login_message = "Войдите, чтобы продолжить."
     manager.login_message_category = "info"
+    manager.localize_callback = lambda text: translate(text, current_language())
 
     @manager.user_loader
     def load(user_id: str) -> WebUser | None:
@@ -105,7 +111,9 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
-def _engine_error(err: EngineError) -> tuple[Any, int]:
+def _engine_error(err: EngineError) -> Any:
+    if is_api_request():
+        return engine_problem(err)
     status = next((code for cls, code in _STATUS_OF_ERROR if isinstance(err, cls)), 400)
     if not _wants_json():
         return render_template("error.html", message=err.message, status=status), status
@@ -116,7 +124,8 @@ def _engine_error(err: EngineError) -> tuple[Any, int]:
 
 
 def _csrf_error(err: CSRFError) -> tuple[Any, int]:
-    message = "Форма устарела или отправлена не с этого сайта. Обновите страницу и попробуйте ещё раз."
+    message = translate("Форма устарела или отправлена не с этого сайта. Обновите страницу и попробуйте ещё раз.",
+                        current_language())
     return render_template("error.html", message=message, status=400), 400
 
 

@@ -8,6 +8,7 @@ from werkzeug.wrappers import Response
 
 from engine.accounts import change_password, session_user, sign_in
 from engine.errors import EngineError
+from web.i18n import current_language, translate
 from web.session import WebUser, client_address, db, me
 
 blueprint = Blueprint("auth", __name__)
@@ -41,7 +42,7 @@ def login() -> str | Response:
 @login_required
 def logout() -> Response:
     logout_user()
-    flash("Вы вышли из системы.", "info")
+    flash(translate("Вы вышли из системы.", current_language()), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -54,6 +55,6 @@ def password() -> str | Response:
         except EngineError as err:
             flash(err.message, "error")
             return render_template("password.html"), 400
-        flash("Пароль изменён.", "info")
+        flash(translate("Пароль изменён.", current_language()), "info")
         return redirect(url_for("tasks.inbox"))
     return render_template("password.html")

@@ -73,9 +73,20 @@ async function copyBpmnFont() {
   await cp(path.join(source, 'font'), path.join(target, 'font'), { recursive: true });
 }
 
+// Swagger UI for the REST API's interactive docs (/api/v1/docs), served from here: no CDN.
+async function copySwaggerUi() {
+  const source = path.dirname(require.resolve('swagger-ui-dist/package.json'));
+  const target = path.join(outdir, 'swagger-ui');
+  await mkdir(target, { recursive: true });
+  for (const file of ['swagger-ui.css', 'swagger-ui-bundle.js', 'swagger-ui-standalone-preset.js']) {
+    await cp(path.join(source, file), path.join(target, file));
+  }
+}
+
 await rm(outdir, { recursive: true, force: true });
 await mkdir(outdir, { recursive: true });
 await copyBpmnFont();
+await copySwaggerUi();
 
 if (watch) {
   const contexts = await Promise.all([esbuild.context(scripts), esbuild.context(styles)]);

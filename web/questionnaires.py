@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 
 from engine import questionnaires
 from engine.errors import Conflict, EngineError, FormInvalid
+from web.i18n import current_language, translate
 from web.session import db, me
 
 blueprint = Blueprint("questionnaires", __name__)
@@ -23,7 +24,8 @@ def _answers() -> dict[str, Any]:
     except json.JSONDecodeError:
         data = None
     if not isinstance(data, dict):
-        raise FormInvalid({"_schema": ["Ответы не удалось прочитать; обновите страницу."]})
+        unreadable = translate("Ответы не удалось прочитать; обновите страницу.", current_language())
+        raise FormInvalid({"_schema": [unreadable]})
     return data
 
 
@@ -55,7 +57,7 @@ def director(code: str) -> tuple[str, int] | Response:
         except Conflict as err:
             flash(err.message, "error")
             return redirect(url_for("questionnaires.manage", code=code))
-        flash("Анкета директора принята.", "info")
+        flash(translate("Анкета директора принята.", current_language()), "info")
         return redirect(url_for("questionnaires.manage", code=code))
     return render_template("respond.html", page=form, errors={}, public=False), 200
 

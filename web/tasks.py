@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 from engine import attachments, notifications, tasks
 from engine.dashboards import school_timeline
 from engine.errors import EngineError, FormInvalid
+from web.i18n import current_language, translate
 from web.session import db, me
 
 blueprint = Blueprint("tasks", __name__)
@@ -35,12 +36,13 @@ def inbox() -> str:
 
 
 def _posted_data() -> dict[str, Any]:
+    unreadable = translate("Данные формы не удалось прочитать; обновите страницу.", current_language())
     try:
         data = json.loads(request.form.get("data") or "{}")
     except json.JSONDecodeError:
-        raise FormInvalid({"_schema": ["Данные формы не удалось прочитать; обновите страницу."]}) from None
+        raise FormInvalid({"_schema": [unreadable]}) from None
     if not isinstance(data, dict):
-        raise FormInvalid({"_schema": ["Данные формы не удалось прочитать; обновите страницу."]})
+        raise FormInvalid({"_schema": [unreadable]})
     return data
 
 
@@ -68,13 +70,17 @@ def submit(task_id: int) -> tuple[str, int] | Response:
     try:
         if request.form.get("action") == "draft":
             tasks.save_draft(db(), task_id, me(), data)
-            flash("Черновик сохранён.", "info")
+            flash(translate("Черновик сохранён.", current_language()), "info")
             return redirect(url_for("tasks.task", task_id=task_id))
         done = tasks.complete_task(db(), task_id, me(), data)
     except FormInvalid as err:
-        flash("Форма заполнена с ошибками — исправьте отмеченные поля.", "error")
+        flash(translate("Форма заполнена с ошибками — исправьте отмеченные поля.", current_language()), "error")
         return _page(task_id, values=data, errors=err.errors, status=422)
-    flash("Задача выполнена." + (" Маршрут школы завершён." if done.instance_completed else ""), "info")
+    lang = current_language()
+    message = translate("Задача выполнена.", lang)
+    if done.instance_completed:
+        message += " " + translate("Маршрут школы завершён.", lang)
+    flash(message, "info")
     return redirect(url_for("tasks.inbox"))
 
 
@@ -82,7 +88,7 @@ def submit(task_id: int) -> tuple[str, int] | Response:
 @login_required
 def claim(task_id: int) -> Response:
     tasks.claim_task(db(), task_id, me())
-    flash("Задача взята в работу.", "info")
+    flash(translate("Задача взята в работу.", current_language()), "info")
     return redirect(url_for("tasks.task", task_id=task_id))
 
 
@@ -100,7 +106,8 @@ def upload(task_id: int) -> tuple[str, int] | Response:
     except EngineError as err:
         flash(err.message, "error")
         return _page(task_id, status=400)
-    flash(f"Документ «{saved.filename}» загружен (версия {saved.version}).", "info")
+    flash(translate("Документ «{filename}» загружен (версия {version}).", current_language())
+          .format(filename=saved.filename, version=saved.version), "info")
     return redirect(url_for("tasks.task", task_id=task_id))
 
 

@@ -1,0 +1,84 @@
+"""The REST API, /api/v1: marshmallow schemas, an OpenAPI 3 document at /api/v1/openapi.json with
+interactive docs at /api/v1/docs, personal bearer tokens, errors as application/problem+json.
+
+Every view reads its input, calls one engine service as the token's user, and returns; the services
+apply the same role and scope rules as the web UI.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from flask_smorest import Api
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from engine.errors import Conflict, EngineError, FormInvalid, NotAllowed, NotFound, TemplateInvalid
+from web.api.auth import PreconditionFailed, Unauthenticated
+
+PREFIX = "/api/v1"
+_STATUS: tuple[tuple[type[EngineError], int], ...] = (
+    (Unauthenticated, 401), (PreconditionFailed, 412), (NotFound, 404), (NotAllowed, 403), (Conflict, 409),
+    (FormInvalid, 422), (TemplateInvalid, 422),
+)
+_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+           409: "Conflict", 412: "Precondition Failed", 413: "Payload Too Large", 415: "Unsupported Media Type",
+           422: "Unprocessable Entity", 428: "Precondition Required", 500: "Internal Server Error"}
+
+
+def problem(status: int, detail: str, errors: dict[str, Any] | None = None) -> Response:
+    """An RFC 9457 problem document."""
+    body: dict[str, Any] = {"type": "about:blank", "title": _TITLES.get(status, "Error"), "status": status,
+                            "detail": detail}
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="roadmap-500"'
+    return response
+
+
+def engine_problem(err: EngineError) -> Response:
+    status = next((code for cls, code in _STATUS if isinstance(err, cls)), 400)
+    errors = err.errors if isinstance(err, FormInvalid) else None
+    if isinstance(err, TemplateInvalid):
+        errors = {"problems": [p.format() for p in err.problems]}
+    return problem(status, err.message, errors)
+
+
+class _Api(Api):  # type: ignore[misc]
+    def handle_http_exception(self, error: HTTPException) -> Response:
+        """Argument validation (422) and every other HTTP error of the API, as problem documents."""
+        data = getattr(error, "data", {}) or {}
+        messages = data.get("messages")
+        errors = {f"{where}.{field}" if where not in ("json", "form") else field: msgs
+                  for where, fields_ in (messages or {}).items() for field, msgs in fields_.items()} or None
+        detail = "Некорректные параметры запроса." if errors else (error.description or error.name)
+        return problem(error.code or 500, str(detail), errors)
+
+
+def init_api(app: Flask, csrf: CSRFProtect) -> None:
+    app.config.update(
+        API_TITLE="«500+» roadmap engine API", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX=PREFIX, OPENAPI_JSON_PATH="openapi.json", OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="/static/dist/swagger-ui/", API_SPEC_OPTIONS={
+            "security": [{"bearerAuth": []}],
+            "info": {"description": "Stage status, tasks and roadmaps of the «500+» project. Authenticate with "
+                                    "a personal token: `Authorization: Bearer r500_…`."},
+        },
+    )
+    api = _Api(app)
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    from web.api import org, process, tasks
+
+    for module in (tasks, process, org):
+        for blueprint in module.blueprints:
+            csrf.exempt(blueprint)  # tokens, not cookies: there is no session to forge requests against
+            api.register_blueprint(blueprint)
+
+
+def is_api_request() -> bool:
+    return request.path.startswith(PREFIX + "/")

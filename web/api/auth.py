@@ -1,0 +1,31 @@
+"""Bearer-token authentication of API requests."""
+
+from __future__ import annotations
+
+from flask import g, request
+
+from engine.api_tokens import InvalidToken, authenticate
+from engine.errors import EngineError
+from web.session import db
+
+
+class Unauthenticated(EngineError):
+    pass
+
+
+class PreconditionFailed(EngineError):
+    """An If-Match that no longer matches: the client acted on a stale view."""
+
+
+def api_login() -> str:
+    """The login the request's token acts as (cached for the request)."""
+    if "api_login" not in g:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("нужен заголовок Authorization: Bearer <токен>")
+        try:
+            g.api_login = authenticate(db(), token.strip())
+        except InvalidToken as err:
+            raise Unauthenticated(err.message) from err
+    return str(g.api_login)

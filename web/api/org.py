@@ -1,0 +1,151 @@
+"""Org structure (read; import for admins), stage status, overdue, notifications, personal tokens."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from engine import api_tokens, dashboards, notifications
+from engine.errors import EngineError, NotAllowed
+from engine.org import list_schools, load_actor
+from engine.org_import import import_org
+from engine.status import stage_status
+from web.api.auth import api_login
+from web.api.schemas import (
+    AreaQuery,
+    ImportOut,
+    NotificationOut,
+    OverdueOut,
+    Problem,
+    SchoolOut,
+    SchoolStatusOut,
+    StatusOut,
+    TokenIn,
+    TokenOut,
+)
+from web.session import db
+
+org_blp = Blueprint("api_org", __name__, url_prefix="/api/v1", description="Schools and org structure")
+status_blp = Blueprint("api_status", __name__, url_prefix="/api/v1/status", description="Stage status, overdue")
+me_blp = Blueprint("api_me", __name__, url_prefix="/api/v1/me", description="My notifications and tokens")
+blueprints = [org_blp, status_blp, me_blp]
+TEMPLATE = "roadmap-500"
+
+
+def _page(found: list[Any], pagination_parameters: Any) -> list[Any]:
+    pagination_parameters.item_count = len(found)
+    start = pagination_parameters.first_item
+    return found[start:start + pagination_parameters.page_size]
+
+
+@org_blp.route("/schools")
+@org_blp.arguments(AreaQuery, location="query")
+@org_blp.response(200, SchoolOut(many=True))
+@org_blp.paginate()
+def schools(query: dict[str, Any], pagination_parameters: Any) -> list[Any]:
+    """The schools I see: my school, the schools I curate, my municipality, region or the country."""
+    found = list_schools(db(), api_login(), region_code=query.get("region"),
+                         municipality_code=query.get("municipality"))
+    return _page(found, pagination_parameters)
+
+
+@org_blp.route("/org/import", methods=["POST"])
+@org_blp.response(200, ImportOut)
+@org_blp.alt_response(403, schema=Problem)
+def import_file() -> dict[str, Any]:
+    """Import municipalities, schools and users from a CSV or XLSX upload (multipart `file`); admins only.
+    Nothing is imported from a file with errors unless `force=true`."""
+    login = api_login()
+    with db().reading() as session:
+        if not load_actor(session, login).scope.is_admin:
+            raise NotAllowed("импорт оргструктуры — для администратора")
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise EngineError("приложите файл CSV или XLSX в поле file")
+    suffix = Path(upload.filename).suffix.lower()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"import{suffix}"
+        upload.save(path)
+        report = import_org(db(), path, force=request.args.get("force") == "true")
+    return {"rows": report.rows, "imported": report.imported, "errors": [e.format() for e in report.errors],
+            "applied": report.applied}
+
+
+@status_blp.route("")
+@status_blp.arguments(AreaQuery, location="query")
+@status_blp.response(200, StatusOut)
+@status_blp.alt_response(403, schema=Problem)
+def counts(query: dict[str, Any]) -> Any:
+    """Counts of schools per stage in an area (default: the widest one I oversee)."""
+    area = dashboards.area_for(db(), api_login(), query.get("region"), query.get("municipality"))
+    return stage_status(db(), TEMPLATE, region_code=area.region_code, municipality_code=area.municipality_code,
+                        cohort_year=query.get("cohort"))
+
+
+@status_blp.route("/schools")
+@status_blp.arguments(AreaQuery, location="query")
+@status_blp.response(200, SchoolStatusOut(many=True))
+@status_blp.paginate()
+def per_school(query: dict[str, Any], pagination_parameters: Any) -> list[Any]:
+    """Stage status of each school in an area."""
+    area = dashboards.area_for(db(), api_login(), query.get("region"), query.get("municipality"))
+    report = stage_status(db(), TEMPLATE, region_code=area.region_code, municipality_code=area.municipality_code,
+                          cohort_year=query.get("cohort"))
+    return _page(report.schools, pagination_parameters)
+
+
+@status_blp.route("/overdue")
+@status_blp.arguments(AreaQuery, location="query")
+@status_blp.response(200, OverdueOut(many=True))
+@status_blp.paginate()
+def overdue(query: dict[str, Any], pagination_parameters: Any) -> list[Any]:
+    """Open tasks past due in an area, highest escalation level first."""
+    area = dashboards.area_for(db(), api_login(), query.get("region"), query.get("municipality"))
+    levels = dashboards.overdue(db(), api_login(), area)
+    return _page([task for level in levels.values() for task in level], pagination_parameters)
+
+
+@me_blp.route("/notifications")
+@me_blp.response(200, NotificationOut(many=True))
+@me_blp.paginate()
+def my_notifications(pagination_parameters: Any) -> list[Any]:
+    """My notifications, newest first."""
+    items, _ = notifications.list_notifications(db(), api_login(), limit=1000)
+    return _page(items, pagination_parameters)
+
+
+@me_blp.route("/notifications/read", methods=["POST"])
+@me_blp.response(204)
+def read_all() -> None:
+    """Mark all my notifications read."""
+    notifications.mark_read(db(), api_login())
+
+
+@me_blp.route("/tokens")
+class Tokens(MethodView):
+    @me_blp.response(200, TokenOut(many=True))
+    @me_blp.paginate()
+    def get(self, pagination_parameters: Any) -> list[Any]:
+        """My personal tokens (never the tokens themselves)."""
+        return _page(api_tokens.list_tokens(db(), api_login()), pagination_parameters)
+
+    @me_blp.arguments(TokenIn)
+    @me_blp.response(201, TokenOut)
+    @me_blp.alt_response(403, schema=Problem)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Create a token (for myself, or — admins — for `user`); the token is in this answer only."""
+        view, token = api_tokens.create_token(db(), api_login(), body["name"], for_login=body["user"])
+        return {**view.__dict__, "token": token}
+
+
+@me_blp.route("/tokens/<int:token_id>", methods=["DELETE"])
+@me_blp.response(204)
+@me_blp.alt_response(404, schema=Problem)
+def revoke(token_id: int) -> None:
+    """Revoke one of my tokens (admins: anyone's)."""
+    api_tokens.revoke_token(db(), api_login(), token_id)

@@ -1,0 +1,110 @@
+"""Templates (list, deploy a bundle) and instances (start, bulk start for a cohort, read with history)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from engine import dashboards, instances, templates
+from engine.bpmn.bundle import from_zip
+from engine.errors import EngineError, NotAllowed, TemplateInvalid
+from engine.org import load_actor
+from web.api.auth import api_login
+from web.api.schemas import (
+    CohortStartIn,
+    CohortStartOut,
+    DeployedOut,
+    InstanceOut,
+    Problem,
+    StartedOut,
+    StartIn,
+    TemplateOut,
+)
+from web.session import db
+
+templates_blp = Blueprint("api_templates", __name__, url_prefix="/api/v1/templates", description="Roadmap templates")
+instances_blp = Blueprint("api_instances", __name__, url_prefix="/api/v1/instances", description="Process instances")
+cohorts_blp = Blueprint("api_cohorts", __name__, url_prefix="/api/v1/cohorts", description="Cohorts (project years)")
+blueprints = [templates_blp, instances_blp, cohorts_blp]
+
+
+@templates_blp.route("")
+class TemplateList(MethodView):
+    @templates_blp.response(200, TemplateOut(many=True))
+    @templates_blp.paginate()
+    def get(self, pagination_parameters: Any) -> list[Any]:
+        """Every deployed version of every template."""
+        api_login()
+        found = templates.list_versions(db())
+        pagination_parameters.item_count = len(found)
+        start = pagination_parameters.first_item
+        return found[start:start + pagination_parameters.page_size]
+
+    @templates_blp.response(201, DeployedOut)
+    @templates_blp.alt_response(403, schema=Problem)
+    @templates_blp.alt_response(422, schema=Problem)
+    def post(self) -> Any:
+        """Deploy a bundle (a zip of BPMN, DMN, forms and manifest, as the request body); admins only."""
+        login = api_login()
+        bundle, problems = from_zip("bundle.zip", request.get_data(cache=False)[: 60 * 1024 * 1024])
+        if bundle is None:
+            raise TemplateInvalid(problems)
+        return templates.deploy_template(db(), bundle, actor_login=login)
+
+
+@templates_blp.route("/<key>/versions")
+@templates_blp.response(200, TemplateOut(many=True))
+@templates_blp.paginate()
+def versions(key: str, pagination_parameters: Any) -> list[Any]:
+    """The versions of one template, oldest first."""
+    api_login()
+    found = templates.list_versions(db(), key)
+    pagination_parameters.item_count = len(found)
+    start = pagination_parameters.first_item
+    return found[start:start + pagination_parameters.page_size]
+
+
+@instances_blp.route("", methods=["POST"])
+@instances_blp.arguments(StartIn)
+@instances_blp.response(201, StartedOut)
+@instances_blp.alt_response(403, schema=Problem)
+@instances_blp.alt_response(409, schema=Problem)
+def start(body: dict[str, Any]) -> Any:
+    """Start a template for a school (coordinators of the school's area and admins)."""
+    return instances.start_instance(db(), body["template"], body["school"], version=body["version"],
+                                    cohort_year=body["cohort"], actor_login=api_login())
+
+
+@instances_blp.route("/<int:instance_id>")
+@instances_blp.response(200, InstanceOut)
+@instances_blp.alt_response(404, schema=Problem)
+def read(instance_id: int) -> Any:
+    """An instance with its tasks and history; its version is the ETag."""
+    timeline, version = dashboards.instance_timeline(db(), api_login(), instance_id)
+    return timeline, 200, {"ETag": f'"{version}"'}
+
+
+@cohorts_blp.route("/<int:year>/start", methods=["POST"])
+@cohorts_blp.arguments(CohortStartIn)
+@cohorts_blp.response(200, CohortStartOut)
+@cohorts_blp.alt_response(403, schema=Problem)
+def start_cohort(body: dict[str, Any], year: int) -> Any:
+    """Start the roadmap for every school (of a region) without one in this cohort: admins and, for their
+    region, regional coordinators."""
+    _may_start_cohort(api_login(), body["region"])
+    if not 2000 <= year <= 2100:
+        raise EngineError(f"год когорты {year} вне разумных пределов")
+    return instances.start_cohort(db(), body["template"], year, region_code=body["region"])
+
+
+def _may_start_cohort(login: str, region: str | None) -> None:
+    with db().reading() as session:
+        actor = load_actor(session, login)
+        if actor.scope.is_admin or any(g.role.value == "federal" for g in actor.scope.grants):
+            return
+    if region is None:
+        raise NotAllowed("запуск когорты по всей стране — для администратора или ФИОКО")
+    dashboards.area_for(db(), login, region, None)

@@ -1,0 +1,206 @@
+"""marshmallow schemas of the REST API: what goes in and out, and what the OpenAPI document says."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+
+class Problem(Schema):
+    type = fields.Str()
+    title = fields.Str()
+    status = fields.Int()
+    detail = fields.Str()
+    errors = fields.Dict(keys=fields.Str(), values=fields.List(fields.Str()))
+
+
+class TaskOut(Schema):
+    id = fields.Int(required=True)
+    instance_id = fields.Int(required=True)
+    element_id = fields.Str(required=True)
+    name = fields.Str(required=True)
+    stage = fields.Str(required=True)
+    role = fields.Str(required=True)
+    school_code = fields.Str(required=True)
+    school_name = fields.Str(required=True)
+    status = fields.Str(required=True)
+    assignee = fields.Str(allow_none=True)
+    due_at = fields.AwareDateTime(allow_none=True)
+    escalation_level = fields.Int(required=True)
+    federal_overdue = fields.Bool()
+    created_at = fields.AwareDateTime(required=True)
+    completed_at = fields.AwareDateTime(allow_none=True)
+
+
+class TaskDetailOut(Schema):
+    task = fields.Nested(TaskOut, required=True)
+    form = fields.Dict(required=True, metadata={"description": "The task's form-js form definition"})
+    values = fields.Dict(required=True, metadata={"description": "Current values: process data and the draft"})
+    version = fields.Int(required=True, metadata={"description": "The instance's version; send as If-Match"})
+
+
+class TaskQuery(Schema):
+    stage = fields.Str(validate=validate.Length(max=64))
+    school = fields.Str(validate=validate.Length(max=32))
+    overdue = fields.Bool()
+    sort = fields.Str(validate=validate.OneOf(["due", "escalation", "created"]), load_default="due")
+
+
+class FormData(Schema):
+    data = fields.Dict(required=True, metadata={"description": "Form field values, keyed by field key"})
+
+
+class Reassign(Schema):
+    to = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=100))
+
+
+class CompletedOut(Schema):
+    task_id = fields.Int(required=True)
+    instance_id = fields.Int(required=True)
+    instance_completed = fields.Bool(required=True)
+    next_task_ids = fields.List(fields.Int(), required=True)
+
+
+class StartIn(Schema):
+    template = fields.Str(required=True, validate=validate.Length(min=1, max=64))
+    school = fields.Str(required=True, validate=validate.Length(min=1, max=32))
+    cohort = fields.Int(allow_none=True, load_default=None, validate=validate.Range(2000, 2100))
+    version = fields.Int(allow_none=True, load_default=None, validate=validate.Range(1, 100_000))
+
+
+class StartedOut(Schema):
+    instance_id = fields.Int(required=True)
+    template_key = fields.Str(required=True)
+    template_version = fields.Int(required=True)
+    school_code = fields.Str(required=True)
+    ready_task_ids = fields.List(fields.Int(), required=True)
+
+
+class CohortStartIn(Schema):
+    template = fields.Str(load_default="roadmap-500", validate=validate.Length(min=1, max=64))
+    region = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=32))
+
+
+class CohortStartOut(Schema):
+    year = fields.Int(required=True)
+    started = fields.List(fields.Int(), required=True)
+    already_running = fields.Int(required=True)
+    failed = fields.Dict(keys=fields.Str(), values=fields.Str(), required=True)
+
+
+class EventOut(Schema):
+    at = fields.AwareDateTime(required=True)
+    action = fields.Str(required=True)
+    actor = fields.Str(allow_none=True)
+    task = fields.Str(allow_none=True)
+    details = fields.Dict()
+
+
+class InstanceOut(Schema):
+    school_code = fields.Str(required=True)
+    school_name = fields.Str(required=True)
+    instance_id = fields.Int(allow_none=True)
+    current_stage = fields.Str(allow_none=True)
+    status = fields.Str(allow_none=True)
+    tasks = fields.List(fields.Dict())
+    events = fields.List(fields.Nested(EventOut))
+
+
+class AreaQuery(Schema):
+    region = fields.Str(validate=validate.Length(max=32))
+    municipality = fields.Str(validate=validate.Length(max=32))
+    cohort = fields.Int(validate=validate.Range(2000, 2100))
+
+
+class StageOut(Schema):
+    key = fields.Str(required=True)
+    title = fields.Str(required=True)
+
+
+class SchoolStatusOut(Schema):
+    school_code = fields.Str(required=True)
+    school_name = fields.Str(required=True)
+    municipality_code = fields.Str(required=True)
+    instance_id = fields.Int(allow_none=True)
+    status = fields.Str(required=True)
+    current_stage = fields.Str(allow_none=True)
+    stages = fields.Dict(keys=fields.Str(), values=fields.Str())
+    overdue_stages = fields.List(fields.Str())
+    open_tasks = fields.Int()
+    overdue_tasks = fields.Int()
+    escalation_level = fields.Int()
+
+
+class StatusOut(Schema):
+    template_key = fields.Str(required=True)
+    stages = fields.List(fields.Nested(StageOut), required=True)
+    at_stage = fields.Dict(keys=fields.Str(), values=fields.Int(), required=True)
+    completed = fields.Int(required=True)
+    not_started = fields.Int(required=True)
+    with_overdue = fields.Int(required=True)
+
+
+class OverdueOut(Schema):
+    task_id = fields.Int(required=True)
+    school_code = fields.Str(required=True)
+    school_name = fields.Str(required=True)
+    name = fields.Str(required=True)
+    role = fields.Str(required=True)
+    due_at = fields.AwareDateTime(required=True)
+    escalation_level = fields.Int(required=True)
+    federal_overdue = fields.Bool(required=True)
+
+
+class NotificationOut(Schema):
+    id = fields.Int(required=True)
+    kind = fields.Str(required=True)
+    title = fields.Str(required=True)
+    body = fields.Str(required=True)
+    link = fields.Str(allow_none=True)
+    created_at = fields.AwareDateTime(required=True)
+    read = fields.Bool(required=True)
+
+
+class SchoolOut(Schema):
+    code = fields.Str(required=True)
+    name = fields.Str(required=True)
+    municipality_code = fields.Str(required=True)
+    region_code = fields.Str(required=True)
+
+
+class TemplateOut(Schema):
+    key = fields.Str(required=True)
+    version = fields.Int(required=True)
+    title = fields.Str(required=True)
+    status = fields.Str(required=True)
+    content_hash = fields.Str(required=True)
+    deployed_at = fields.AwareDateTime(required=True)
+
+
+class DeployedOut(Schema):
+    template_version_id = fields.Int(required=True)
+    key = fields.Str(required=True)
+    version = fields.Int(required=True)
+    created = fields.Bool(required=True)
+
+
+class TokenIn(Schema):
+    name = fields.Str(required=True, validate=validate.Length(min=1, max=100))
+    user = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=100),
+                      metadata={"description": "Another user's login (admins only)"})
+
+
+class TokenOut(Schema):
+    id = fields.Int(required=True)
+    name = fields.Str(required=True)
+    login = fields.Str(required=True)
+    created_at = fields.AwareDateTime(required=True)
+    last_used_at = fields.AwareDateTime(allow_none=True)
+    revoked = fields.Bool(required=True)
+    token = fields.Str(metadata={"description": "Only in the answer to creation: store it, it is not shown again"})
+
+
+class ImportOut(Schema):
+    rows = fields.Int(required=True)
+    imported = fields.Dict(keys=fields.Str(), values=fields.Int(), required=True)
+    errors = fields.List(fields.Str(), required=True)
+    applied = fields.Bool(required=True)

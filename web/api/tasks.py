@@ -1,0 +1,88 @@
+"""Tasks: my tasks, one task with its form, save a draft, complete, claim, reassign."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from engine import tasks
+from web.api.auth import PreconditionFailed, api_login
+from web.api.schemas import CompletedOut, FormData, Problem, Reassign, TaskDetailOut, TaskOut, TaskQuery
+from web.session import db
+
+blp = Blueprint("api_tasks", __name__, url_prefix="/api/v1/tasks", description="Tasks on my desk")
+blueprints = [blp]
+
+
+def _check_version(task_id: int) -> None:
+    """If-Match with the instance version seen: refuse to act on a task whose process has moved on."""
+    expected = request.headers.get("If-Match", "").strip('"W/ ')
+    if expected and expected != str(tasks.instance_version(db(), task_id, api_login())):
+        raise PreconditionFailed("процесс изменился с момента чтения задачи (If-Match не совпал)")
+
+
+@blp.route("")
+class TaskList(MethodView):
+    @blp.arguments(TaskQuery, location="query")
+    @blp.response(200, TaskOut(many=True))
+    @blp.alt_response(401, schema=Problem)
+    @blp.paginate()
+    def get(self, query: dict[str, Any], pagination_parameters: Any) -> list[Any]:
+        """Tasks I may act on now, most urgent first (filters: stage, school, overdue)."""
+        found = tasks.list_tasks(db(), api_login(), limit=10_000, **query)
+        pagination_parameters.item_count = len(found)
+        start = pagination_parameters.first_item
+        return found[start:start + pagination_parameters.page_size]
+
+
+@blp.route("/<int:task_id>")
+class TaskItem(MethodView):
+    @blp.response(200, TaskDetailOut)
+    @blp.alt_response(404, schema=Problem)
+    def get(self, task_id: int) -> dict[str, Any]:
+        """A task with its form definition, current values and the instance version (also as ETag)."""
+        detail = tasks.get_task(db(), task_id, api_login())
+        version = tasks.instance_version(db(), task_id, api_login())
+        payload = {"task": detail.task, "form": detail.form, "values": detail.values, "version": version}
+        return payload, 200, {"ETag": f'"{version}"'}  # type: ignore[return-value]
+
+
+@blp.route("/<int:task_id>/draft", methods=["PUT"])
+@blp.arguments(FormData)
+@blp.response(204)
+@blp.alt_response(422, schema=Problem)
+def save_draft(body: dict[str, Any], task_id: int) -> None:
+    """Keep partly filled form data (every given value must be valid)."""
+    tasks.save_draft(db(), task_id, api_login(), body["data"])
+
+
+@blp.route("/<int:task_id>/complete", methods=["POST"])
+@blp.arguments(FormData)
+@blp.response(200, CompletedOut)
+@blp.alt_response(409, schema=Problem)
+@blp.alt_response(412, schema=Problem)
+@blp.alt_response(422, schema=Problem)
+def complete(body: dict[str, Any], task_id: int) -> Any:
+    """Complete the task with its form data; 409 if somebody completed it first, 412 on a stale If-Match."""
+    _check_version(task_id)
+    return tasks.complete_task(db(), task_id, api_login(), body["data"])
+
+
+@blp.route("/<int:task_id>/claim", methods=["POST"])
+@blp.response(200, TaskOut)
+@blp.alt_response(409, schema=Problem)
+def claim(task_id: int) -> Any:
+    """Take the task into work."""
+    return tasks.claim_task(db(), task_id, api_login())
+
+
+@blp.route("/<int:task_id>/reassign", methods=["POST"])
+@blp.arguments(Reassign)
+@blp.response(200, TaskOut)
+@blp.alt_response(403, schema=Problem)
+def reassign(body: dict[str, Any], task_id: int) -> Any:
+    """Hand the task to another user who may act on it (or release it with `to: null`)."""
+    return tasks.reassign_task(db(), task_id, api_login(), body["to"])

@@ -1,0 +1,255 @@
+"""Two languages for the web UI: Russian (the default, and the language every text is written in) and English.
+
+The Russian text is its own key: templates write ``{{ _('Мои задачи') }}`` and views
+``translate("Пароль изменён.", current_language())``; ``EN`` maps each such text to English. A text missing
+from ``EN`` simply stays Russian, so a forgotten entry never breaks a page. The user picks a language with
+``GET /lang/ru`` or ``GET /lang/en`` (links in the page header); the choice lives in the session.
+
+Deliberately left in Russian (they are data, not UI text, or come from elsewhere):
+- form field labels, hints and options of task forms and questionnaires (the template's form definitions);
+- stage titles, task names and questionnaire titles (the BPMN diagram and the template manifest);
+- names of regions, municipalities and schools, user names and role codes (the organisation data);
+- engine error messages shown as they are (``err.message``, e.g. «Неверный логин или пароль»);
+- e-mail and in-app notification texts (written by the engine and the workers);
+- the Excel export (built by ``engine.dashboards``) and the «500+» brand.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, has_request_context, redirect, request, session
+from werkzeug.wrappers import Response
+
+LANGUAGES = ("ru", "en")
+DEFAULT = "ru"
+
+EN: dict[str, str] = {
+    # page frame
+    "Дорожные карты «500+»": "«500+» roadmaps",
+    "«500+» · дорожные карты": "«500+» · roadmaps",
+    "Мои задачи": "My tasks",
+    "Уведомления": "Notifications",
+    "Сводка": "Overview",
+    "Просрочено": "Overdue",
+    "Анкеты {code}": "Questionnaires {code}",
+    "Пользователи": "Users",
+    "Выйти": "Sign out",
+    "Язык": "Language",
+    # sign-in and password
+    "Вход": "Sign in",
+    "Логин": "Login",
+    "Пароль": "Password",
+    "Войти": "Sign in",
+    "Забыли пароль? Обратитесь к администратору системы в вашем регионе.":
+        "Forgot your password? Contact the system administrator in your region.",
+    "Смена пароля": "Change password",
+    "Текущий пароль": "Current password",
+    "Новый пароль (не короче 8 символов)": "New password (at least 8 characters)",
+    "Сменить пароль": "Change password",
+    "Войдите, чтобы продолжить.": "Please sign in to continue.",
+    "Вы вышли из системы.": "You have signed out.",
+    "Пароль изменён.": "Your password has been changed.",
+    # errors
+    "Ошибка": "Error",
+    "Не найдено": "Not found",
+    "Нет доступа": "Access denied",
+    "Уже изменено": "Already changed",
+    "Не получилось": "Something went wrong",
+    "К моим задачам": "Back to my tasks",
+    "Форма устарела или отправлена не с этого сайта. Обновите страницу и попробуйте ещё раз.":
+        "The form has expired or was not sent from this site. Reload the page and try again.",
+    # my tasks
+    "Этап": "Stage",
+    "все": "all",
+    "Школа": "School",
+    "код": "code",
+    "только просроченные": "overdue only",
+    "Сортировка": "Sort",
+    "по сроку": "by due date",
+    "по эскалации": "by escalation",
+    "новые сначала": "newest first",
+    "Показать": "Show",
+    "Задача": "Task",
+    "Срок": "Due",
+    "Исполнитель": "Assignee",
+    "Задач нет. Когда появится работа, она будет здесь.": "No tasks. When there is work to do, it will appear here.",
+    # due badges
+    "без срока": "no due date",
+    "просрочено": "overdue",
+    "Уровень эскалации": "Escalation level",
+    "эскалация {level}": "escalation {level}",
+    "ФИОКО": "FIOKO",
+    # one task
+    "в работе у {name}": "in progress by {name}",
+    "Взять в работу": "Take it",
+    "Сохранить черновик": "Save draft",
+    "Отправить": "Submit",
+    "Задача выполнена.": "Task completed.",
+    "Задача закрыта.": "Task closed.",
+    "Документы": "Documents",
+    "Файл": "File",
+    "Версия": "Version",
+    "Размер": "Size",
+    "Загружен": "Uploaded",
+    "{size} КБ": "{size} KB",
+    "Поле": "Field",
+    "Файл (PDF, DOCX, XLSX, ODT, JPG, PNG, до 20 МБ)": "File (PDF, DOCX, XLSX, ODT, JPG, PNG, up to 20 MB)",
+    "Загрузить": "Upload",
+    "История": "History",
+    "Данные формы не удалось прочитать; обновите страницу.": "The form data could not be read; reload the page.",
+    "Черновик сохранён.": "Draft saved.",
+    "Форма заполнена с ошибками — исправьте отмеченные поля.":
+        "The form has errors — correct the marked fields.",
+    "Маршрут школы завершён.": "The school's roadmap is complete.",
+    "Задача взята в работу.": "You have taken the task.",
+    "Документ «{filename}» загружен (версия {version}).": "Document «{filename}» uploaded (version {version}).",
+    # notifications
+    "Отметить все прочитанными": "Mark all as read",
+    "Открыть": "Open",
+    "Уведомлений нет.": "No notifications.",
+    # dashboards
+    "Сводка: {area}": "Overview: {area}",
+    "Этапы дорожных карт: {area}": "Roadmap stages: {area}",
+    "Выгрузить в Excel": "Export to Excel",
+    "Выгрузить школы в Excel": "Export schools to Excel",
+    "Просроченные задачи": "Overdue tasks",
+    "Где сейчас школы (схема)": "Where the schools are now (diagram)",
+    "Школ на каждом этапе": "Schools at each stage",
+    "Завершили": "Completed",
+    "Школ: {total}. Не начали: {not_started}. С просроченными задачами: {overdue}.":
+        "Schools: {total}. Not started: {not_started}. With overdue tasks: {overdue}.",
+    "Школы × этапы": "Schools × stages",
+    "Муниципалитет": "Municipality",
+    "Муниципалитеты": "Municipalities",
+    "Регион": "Region",
+    "Регионы": "Regions",
+    "Школ": "Schools",
+    "С просрочкой": "With overdue tasks",
+    "ур. {level}": "lvl {level}",
+    "Дорожных карт: {total}. С просроченными задачами: {overdue}.":
+        "Roadmaps: {total}. With overdue tasks: {overdue}.",
+    "Дорожные карты ещё не запущены.": "No roadmaps have been started yet.",
+    "Просрочено: {area}": "Overdue: {area}",
+    "Просроченные задачи: {area}": "Overdue tasks: {area}",
+    "← к сводке": "← back to the overview",
+    "Уровень эскалации {level}": "Escalation level {level}",
+    "Срок прошёл, эскалации ещё нет": "Past due, not escalated yet",
+    "Просроченных задач нет.": "No overdue tasks.",
+    "Схема: {area}": "Diagram: {area}",
+    "Где сейчас школы: {area}": "Where the schools are now: {area}",
+    "Число на шаге — сколько школ сейчас ждут на нём.":
+        "The number on a step is how many schools are waiting at it now.",
+    # one school
+    "маршрут завершён": "roadmap completed",
+    "Схема маршрута": "Roadmap diagram",
+    "Задачи": "Tasks",
+    "Кто": "Who",
+    "Состояние": "Status",
+    "выполнена {at}": "completed {at}",
+    "в работе": "in progress",
+    "отменена": "cancelled",
+    "Для школы ещё не запущена дорожная карта.": "No roadmap has been started for this school yet.",
+    # stage states (STAGE_WORDS) and history events (EVENT_WORDS) of web.app
+    "пройден": "done",
+    "идёт": "in progress",
+    "впереди": "ahead",
+    "Маршрут запущен": "Roadmap started",
+    "Маршрут завершён": "Roadmap completed",
+    "Новая задача": "New task",
+    "Выполнено": "Completed",
+    "Задача снята": "Task cancelled",
+    "Взято в работу": "Taken",
+    "Переназначено": "Reassigned",
+    "Черновик сохранён": "Draft saved",
+    "Эскалация": "Escalation",
+    "Сработал таймер": "Timer fired",
+    "Назначен куратор": "Curator assigned",
+    "Загружен документ": "Document uploaded",
+    "Получена анкета": "Questionnaire received",
+    "Созданы ссылки на анкеты": "Questionnaire links created",
+    # questionnaires
+    "Анкетирование: {code}": "Questionnaires: {code}",
+    "Охват": "Coverage",
+    "Анкета": "Questionnaire",
+    "Ответов": "Responses",
+    "Выдано ссылок": "Links issued",
+    "заполнена": "filled in",
+    "не заполнена": "not filled in",
+    "Дорожная карта школы ещё не запущена.": "The school's roadmap has not been started yet.",
+    "Заполнить анкету директора": "Fill in the principal's questionnaire",
+    "Персональные ссылки для анонимных респондентов": "Personal links for anonymous respondents",
+    "Одна ссылка — один респондент. Ссылки показываются один раз: скопируйте и раздайте их.":
+        "One link, one respondent. The links are shown only once: copy them and hand them out.",
+    "Кому": "For",
+    "учителям": "teachers",
+    "обучающимся": "students",
+    "родителям": "parents",
+    "Сколько": "How many",
+    "Создать ссылки": "Create links",
+    "Ответы не удалось прочитать; обновите страницу.": "The answers could not be read; reload the page.",
+    "Анкета директора принята.": "The principal's questionnaire has been received.",
+    "Отправить ответы": "Send answers",
+    "По этой ссылке анкета уже заполнена. Спасибо!":
+        "The questionnaire for this link has already been filled in. Thank you!",
+    "Анкетирование в этой школе сейчас не проводится.": "This school is not running questionnaires at the moment.",
+    "Спасибо! Ваши ответы приняты.": "Thank you! Your answers have been received.",
+    # users
+    "Новый пароль пользователя {login}:": "New password of user {login}:",
+    "— передайте его пользователю; больше он показан не будет.": "— give it to the user; it will not be shown again.",
+    "Поиск": "Search",
+    "Найти": "Find",
+    "ФИО": "Full name",
+    "Почта": "E-mail",
+    "Роли": "Roles",
+    "Сбросить пароль": "Reset password",
+}
+
+_TABLES: dict[str, dict[str, str]] = {"en": EN}
+
+
+def translate(text: str, lang: str) -> str:
+    """``text`` in ``lang``; the Russian text itself for Russian, an unknown language or a missing entry."""
+    table = _TABLES.get(lang)
+    if table is None:
+        return text
+    return table.get(text, text)
+
+
+def current_language() -> str:
+    """The language chosen in this session; Russian outside a request or when nothing valid is chosen."""
+    if not has_request_context():
+        return DEFAULT
+    lang = session.get("lang", DEFAULT)
+    return lang if lang in LANGUAGES else DEFAULT
+
+
+def gettext(text: str, **kwargs: object) -> str:
+    """The templates' ``_``: translate into the current language, then fill in ``{name}`` placeholders."""
+    translated = translate(text, current_language())
+    return translated.format(**kwargs) if kwargs else translated
+
+
+def safe_next(target: str | None) -> str:
+    """A local path to go back to; anything else (another site, ``//host``, ``/\\host``) becomes ``/``."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return "/"
+
+
+blueprint = Blueprint("i18n", __name__)
+
+
+@blueprint.route("/lang/<code>")
+def switch(code: str) -> Response:
+    if code in LANGUAGES:
+        session["lang"] = code
+    return redirect(safe_next(request.args.get("next")))
+
+
+def _language_context() -> dict[str, str]:
+    return {"lang": current_language()}
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(blueprint)
+    app.jinja_env.globals["_"] = gettext
+    app.context_processor(_language_context)
