@@ -70,7 +70,7 @@ def school(code: str) -> str:
     return render_template("school.html", timeline=timeline, state=state)
 
 
-@blueprint.route("/instances/<int:instance_id>/diagram.bpmn")
+@blueprint.route("/instances/<int(min=1, max=9223372036854775807):instance_id>/diagram.bpmn")
 @login_required
 def diagram(instance_id: int) -> Response:
     return Response(dashboards.diagram_xml(db(), me(), instance_id), mimetype="application/xml")

@@ -57,13 +57,13 @@ def _page(task_id: int, *, values: dict[str, Any] | None = None, errors: dict[st
     return page, status
 
 
-@blueprint.route("/tasks/<int:task_id>")
+@blueprint.route("/tasks/<int(min=1, max=9223372036854775807):task_id>")
 @login_required
 def task(task_id: int) -> tuple[str, int]:
     return _page(task_id)
 
 
-@blueprint.route("/tasks/<int:task_id>", methods=["POST"])
+@blueprint.route("/tasks/<int(min=1, max=9223372036854775807):task_id>", methods=["POST"])
 @login_required
 def submit(task_id: int) -> tuple[str, int] | Response:
     data = _posted_data() if request.form.get("data") is not None else {}
@@ -84,7 +84,7 @@ def submit(task_id: int) -> tuple[str, int] | Response:
     return redirect(url_for("tasks.inbox"))
 
 
-@blueprint.route("/tasks/<int:task_id>/claim", methods=["POST"])
+@blueprint.route("/tasks/<int(min=1, max=9223372036854775807):task_id>/claim", methods=["POST"])
 @login_required
 def claim(task_id: int) -> Response:
     tasks.claim_task(db(), task_id, me())
@@ -92,7 +92,7 @@ def claim(task_id: int) -> Response:
     return redirect(url_for("tasks.task", task_id=task_id))
 
 
-@blueprint.route("/tasks/<int:task_id>/documents", methods=["POST"])
+@blueprint.route("/tasks/<int(min=1, max=9223372036854775807):task_id>/documents", methods=["POST"])
 @login_required
 def upload(task_id: int) -> tuple[str, int] | Response:
     file = request.files.get("file")
@@ -111,7 +111,7 @@ def upload(task_id: int) -> tuple[str, int] | Response:
     return redirect(url_for("tasks.task", task_id=task_id))
 
 
-@blueprint.route("/documents/<int:attachment_id>")
+@blueprint.route("/documents/<int(min=1, max=9223372036854775807):attachment_id>")
 @login_required
 def download(attachment_id: int) -> Response:
     view, content = attachments.download(db(), attachment_id, me())

@@ -143,7 +143,7 @@ class Tokens(MethodView):
         return {**view.__dict__, "token": token}
 
 
-@me_blp.route("/tokens/<int:token_id>", methods=["DELETE"])
+@me_blp.route("/tokens/<int(min=1, max=9223372036854775807):token_id>", methods=["DELETE"])
 @me_blp.response(204)
 @me_blp.alt_response(404, schema=Problem)
 def revoke(token_id: int) -> None:

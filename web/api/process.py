@@ -78,7 +78,7 @@ def start(body: dict[str, Any]) -> Any:
                                     cohort_year=body["cohort"], actor_login=api_login())
 
 
-@instances_blp.route("/<int:instance_id>")
+@instances_blp.route("/<int(min=1, max=9223372036854775807):instance_id>")
 @instances_blp.response(200, InstanceOut)
 @instances_blp.alt_response(404, schema=Problem)
 def read(instance_id: int) -> Any:
@@ -87,7 +87,7 @@ def read(instance_id: int) -> Any:
     return timeline, 200, {"ETag": f'"{version}"'}
 
 
-@cohorts_blp.route("/<int:year>/start", methods=["POST"])
+@cohorts_blp.route("/<int(min=2000, max=2100):year>/start", methods=["POST"])
 @cohorts_blp.arguments(CohortStartIn)
 @cohorts_blp.response(200, CohortStartOut)
 @cohorts_blp.alt_response(403, schema=Problem)

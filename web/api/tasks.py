@@ -38,7 +38,7 @@ class TaskList(MethodView):
         return found[start:start + pagination_parameters.page_size]
 
 
-@blp.route("/<int:task_id>")
+@blp.route("/<int(min=1, max=9223372036854775807):task_id>")
 class TaskItem(MethodView):
     @blp.response(200, TaskDetailOut)
     @blp.alt_response(404, schema=Problem)
@@ -50,7 +50,7 @@ class TaskItem(MethodView):
         return payload, 200, {"ETag": f'"{version}"'}  # type: ignore[return-value]
 
 
-@blp.route("/<int:task_id>/draft", methods=["PUT"])
+@blp.route("/<int(min=1, max=9223372036854775807):task_id>/draft", methods=["PUT"])
 @blp.arguments(FormData)
 @blp.response(204)
 @blp.alt_response(422, schema=Problem)
@@ -59,7 +59,7 @@ def save_draft(body: dict[str, Any], task_id: int) -> None:
     tasks.save_draft(db(), task_id, api_login(), body["data"])
 
 
-@blp.route("/<int:task_id>/complete", methods=["POST"])
+@blp.route("/<int(min=1, max=9223372036854775807):task_id>/complete", methods=["POST"])
 @blp.arguments(FormData)
 @blp.response(200, CompletedOut)
 @blp.alt_response(409, schema=Problem)
@@ -71,7 +71,7 @@ def complete(body: dict[str, Any], task_id: int) -> Any:
     return tasks.complete_task(db(), task_id, api_login(), body["data"])
 
 
-@blp.route("/<int:task_id>/claim", methods=["POST"])
+@blp.route("/<int(min=1, max=9223372036854775807):task_id>/claim", methods=["POST"])
 @blp.response(200, TaskOut)
 @blp.alt_response(409, schema=Problem)
 def claim(task_id: int) -> Any:
@@ -79,7 +79,7 @@ def claim(task_id: int) -> Any:
     return tasks.claim_task(db(), task_id, api_login())
 
 
-@blp.route("/<int:task_id>/reassign", methods=["POST"])
+@blp.route("/<int(min=1, max=9223372036854775807):task_id>/reassign", methods=["POST"])
 @blp.arguments(Reassign)
 @blp.response(200, TaskOut)
 @blp.alt_response(403, schema=Problem)
