@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 import click
 
-from engine import deadlines, instances, questionnaires, tasks, templates
+from engine import api_tokens, deadlines, instances, questionnaires, tasks, templates
 from engine.bpmn.bundle import load_bundle
 from engine.bpmn.compiler import validate_bundle
 from engine.config import Settings
@@ -425,3 +425,29 @@ def notifications(db: Database, login: str, unread: bool, mark_read: bool, as_js
             click.echo(f"{'  ' if item.read else '● '}{item.created_at:%d.%m.%Y %H:%M}  {item.title}")
     if mark_read:
         mark_notifications_read(db, login)
+
+
+@cli.group()
+def token() -> None:
+    """Личные токены REST API."""
+
+
+@token.command("create")
+@click.option("--user", "login", required=True, help="Чей токен.")
+@click.option("--name", required=True, help="Для чего (например, «выгрузка для РЦОИ»).")
+@with_db
+def token_create(db: Database, login: str, name: str) -> None:
+    """Выдать токен (оператору); токен печатается один раз."""
+    view, secret = api_tokens.create_token(db, login, name)
+    click.echo(f"Токен {view.id} для {view.login}: {secret}")
+    click.echo("Сохраните его сейчас: больше он показан не будет.", err=True)
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@click.option("--user", "login", required=True, help="Владелец токена или администратор.")
+@with_db
+def token_revoke(db: Database, token_id: int, login: str) -> None:
+    """Отозвать токен."""
+    api_tokens.revoke_token(db, login, token_id)
+    click.echo(f"Токен {token_id} отозван.")

@@ -6,6 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
+from engine import api_tokens
 from engine.accounts import change_password, session_user, sign_in
 from engine.errors import EngineError
 from web.i18n import current_language, translate
@@ -58,3 +59,19 @@ def password() -> str | Response:
         flash(translate("Пароль изменён.", current_language()), "info")
         return redirect(url_for("tasks.inbox"))
     return render_template("password.html")
+
+
+@blueprint.route("/account/tokens", methods=["GET", "POST"])
+@login_required
+def tokens() -> str:
+    """Personal tokens for the REST API: create (shown once) and revoke."""
+    created = None
+    if request.method == "POST":
+        try:
+            if request.form.get("revoke", "").isdigit():
+                api_tokens.revoke_token(db(), me(), int(request.form["revoke"]))
+            else:
+                created = api_tokens.create_token(db(), me(), request.form.get("name", ""))[1]
+        except EngineError as err:
+            flash(err.message, "error")
+    return render_template("tokens.html", tokens=api_tokens.list_tokens(db(), me()), created=created)

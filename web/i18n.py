@@ -48,6 +48,16 @@ EN: dict[str, str] = {
     "Войдите, чтобы продолжить.": "Please sign in to continue.",
     "Вы вышли из системы.": "You have signed out.",
     "Пароль изменён.": "Your password has been changed.",
+    "Токены API": "API tokens",
+    "Токен даёт программам доступ к REST API от вашего имени (документация — /api/v1/docs).":
+        "A token lets programs use the REST API on your behalf (documentation: /api/v1/docs).",
+    "Новый токен (показывается один раз):": "New token (shown once):",
+    "Название": "Name",
+    "Создать токен": "Create token",
+    "Создан": "Created",
+    "Использован": "Last used",
+    "отозван": "revoked",
+    "Отозвать": "Revoke",
     # errors
     "Ошибка": "Error",
     "Не найдено": "Not found",

@@ -120,3 +120,11 @@ def test_init_creates_schema_and_deploys_bundled_templates(tmp_path: Path,
         assert code == 0 and "mini@1: без изменений" in out
     finally:
         database.engine.dispose()
+
+
+def test_token_commands(db: Database, org: Org) -> None:
+    code, out, _ = run(db, "token", "create", "--user", org.regional, "--name", "скрипт")
+    assert code == 0 and "r500_" in out
+    token_id = out.split()[1]
+    code, out, _ = run(db, "token", "revoke", token_id, "--user", org.regional)
+    assert code == 0 and "отозван" in out

@@ -274,3 +274,13 @@ def test_region_and_country_dashboards_show_areas(world: World) -> None:
     federal = signed_in(world.app, world.org.federal)
     country = federal.get("/dashboard").get_data(as_text=True)
     assert f'data-area="{world.org.region}"' in country and f'data-area="{world.other.region}"' in country
+
+
+def test_tokens_page_creates_a_working_token_once(world: World) -> None:
+    client = signed_in(world.app, world.org.curator)
+    status, body = post(client, "/account/tokens", {"name": "моя выгрузка"}, "/account/tokens")
+    token = re.search(r"<code>(r500_[^<]+)</code>", body)
+    assert status == 200 and token
+    api = world.app.test_client().get("/api/v1/tasks", headers={"Authorization": f"Bearer {token.group(1)}"})
+    assert api.status_code == 200
+    assert token.group(1) not in client.get("/account/tokens").get_data(as_text=True)  # never shown again
