@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -67,12 +68,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _blueprints(app)
     i18n.init_app(app)
     init_api(app, csrf)
+    app.before_request(_refuse_unstorable_text)
     app.register_error_handler(EngineError, _engine_error)
     app.register_error_handler(CSRFError, _csrf_error)
     app.add_url_rule("/health", view_func=health)
     app.jinja_env.globals.update(stage_words=STAGE_WORDS, event_words=EVENT_WORDS)
     app.jinja_env.filters["msk"] = moscow_time
-    app.context_processor(lambda: {"stage_titles": stage_titles(db, "roadmap-500")})
+    app.context_processor(lambda: {"stage_titles": _LazyTitles(db)})
     return app
 
 
@@ -105,6 +107,57 @@ def _blueprints(app: Flask) -> None:
 
     for module in (auth, tasks, dashboards, questionnaires, admin):
         app.register_blueprint(module.blueprint)
+
+
+class _LazyTitles(Mapping[str, str]):
+    """Stage titles for templates, read only by the pages that show stages (not by an error page)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._titles: dict[str, str] | None = None
+
+    def _load(self) -> dict[str, str]:
+        if self._titles is None:
+            self._titles = stage_titles(self._db, "roadmap-500")
+        return self._titles
+
+    def __getitem__(self, key: str) -> str:
+        return self._load()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+
+# PostgreSQL cannot store NUL characters, and lone surrogates are not text at all: refuse them at the door
+# instead of failing deep inside a transaction (found by the API fuzz test).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _refuse_unstorable_text() -> None:
+    values = [*request.args.values(), *request.form.values(), *(request.view_args or {}).values()]
+    if request.is_json:
+        values.append(request.get_json(silent=True))
+    if any(_UNSTORABLE.search(text) for value in values for text in _strings(value)):
+        raise InputRejected("Запрос содержит недопустимые символы (нулевой байт или повреждённый Юникод).")
+
+
+class InputRejected(EngineError):
+    pass
 
 
 def _wants_json() -> bool:

@@ -219,3 +219,9 @@ def test_openapi_document_is_valid_and_documented(api: Api) -> None:
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     docs = api.client.get("/api/v1/docs").get_data(as_text=True)
     assert "/static/dist/swagger-ui/swagger-ui-bundle.js" in docs
+
+
+def test_unstorable_text_is_refused_not_a_server_error(api: Api) -> None:
+    response = api.call("regional", "POST", "/cohorts/2040/start", json={"template": "a\u0000b", "region": ""})
+    assert "недопустимые символы" in problem(response, 400)["detail"]
+    assert api.client.get("/login?next=%00").status_code == 400
