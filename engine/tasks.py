@@ -22,6 +22,7 @@ from engine.attachments import document_fields, field_values
 from engine.bpmn import safe_eval
 from engine.bpmn.manifest import TaskRule
 from engine.bpmn.runtime import WorkflowRun
+from engine.dashboards import area_for
 from engine.db import Database
 from engine.errors import (
     ConcurrentUpdate,
@@ -34,7 +35,7 @@ from engine.errors import (
 )
 from engine.forms import FormDefinition
 from engine.instances import close_deadlines, lock_instance, sync_tasks
-from engine.models import InstanceStatus, Task, TaskStatus, User
+from engine.models import InstanceStatus, Municipality, Region, Task, TaskStatus, User
 from engine.org import find_user, load_actor
 from engine.roles import Role
 from engine.scopes import Scope
@@ -107,6 +108,26 @@ def list_tasks(db: Database, login: str, *, limit: int = 100, offset: int = 0, s
         if overdue:
             query = query.where(Task.due_at < db.now())
         query = query.order_by(*SORTS.get(sort, SORTS["due"])).limit(limit).offset(offset)
+        return [TaskView.of(task, assignee) for task, assignee in session.execute(query)]
+
+
+def list_area_tasks(db: Database, login: str, *, region: str | None = None, municipality: str | None = None,
+                    stage: str | None = None, overdue: bool = False, limit: int = 10_000) -> list[TaskView]:
+    """Open tasks of everyone in an area a coordinator oversees (default: their widest area)."""
+    area = area_for(db, login, region, municipality)
+    with db.reading() as session:
+        query = (select(Task, User.login).outerjoin(User, User.id == Task.assignee_id)
+                 .options(joinedload(Task.school)).where(Task.status == TaskStatus.READY))
+        if area.municipality_code:
+            query = query.join(Municipality, Municipality.id == Task.municipality_id).where(
+                Municipality.code == area.municipality_code)
+        elif area.region_code:
+            query = query.join(Region, Region.id == Task.region_id).where(Region.code == area.region_code)
+        if stage:
+            query = query.where(Task.stage == stage)
+        if overdue:
+            query = query.where(Task.due_at < db.now())
+        query = query.order_by(*SORTS["due"]).limit(limit)
         return [TaskView.of(task, assignee) for task, assignee in session.execute(query)]
 
 

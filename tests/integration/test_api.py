@@ -225,3 +225,11 @@ def test_unstorable_text_is_refused_not_a_server_error(api: Api) -> None:
     response = api.call("regional", "POST", "/cohorts/2040/start", json={"template": "a\u0000b", "region": ""})
     assert "недопустимые символы" in problem(response, 400)["detail"]
     assert api.client.get("/login?next=%00").status_code == 400
+
+
+def test_coordinators_list_open_tasks_in_their_area(api: Api) -> None:
+    area = api.call("municipal", "GET", "/tasks/area")
+    assert area.status_code == 200
+    assert {t["school_code"] for t in area.json or []} == {api.org.school}  # the region's task, in my municipality
+    problem(api.call("municipal", "GET", f"/tasks/area?region={api.other.region}"), 403)
+    problem(api.call("school_user", "GET", "/tasks/area"), 403)

@@ -45,6 +45,13 @@ class TaskQuery(Schema):
     sort = fields.Str(validate=validate.OneOf(["due", "escalation", "created"]), load_default="due")
 
 
+class AreaTaskQuery(Schema):
+    region = fields.Str(validate=validate.Length(max=32))
+    municipality = fields.Str(validate=validate.Length(max=32))
+    stage = fields.Str(validate=validate.Length(max=64))
+    overdue = fields.Bool()
+
+
 class FormData(Schema):
     data = fields.Dict(required=True, metadata={"description": "Form field values, keyed by field key"})
 

@@ -10,7 +10,16 @@ from flask_smorest import Blueprint
 
 from engine import tasks
 from web.api.auth import PreconditionFailed, api_login
-from web.api.schemas import CompletedOut, FormData, Problem, Reassign, TaskDetailOut, TaskOut, TaskQuery
+from web.api.schemas import (
+    AreaTaskQuery,
+    CompletedOut,
+    FormData,
+    Problem,
+    Reassign,
+    TaskDetailOut,
+    TaskOut,
+    TaskQuery,
+)
 from web.session import db
 
 blp = Blueprint("api_tasks", __name__, url_prefix="/api/v1/tasks", description="Tasks on my desk")
@@ -36,6 +45,19 @@ class TaskList(MethodView):
         pagination_parameters.item_count = len(found)
         start = pagination_parameters.first_item
         return found[start:start + pagination_parameters.page_size]
+
+
+@blp.route("/area")
+@blp.arguments(AreaTaskQuery, location="query")
+@blp.response(200, TaskOut(many=True))
+@blp.alt_response(403, schema=Problem)
+@blp.paginate()
+def area_tasks(query: dict[str, Any], pagination_parameters: Any) -> list[Any]:
+    """Open tasks of everyone in an area I oversee (coordinators; default: my widest area)."""
+    found = tasks.list_area_tasks(db(), api_login(), **query)
+    pagination_parameters.item_count = len(found)
+    start = pagination_parameters.first_item
+    return found[start:start + pagination_parameters.page_size]
 
 
 @blp.route("/<int(min=1, max=9223372036854775807):task_id>")
