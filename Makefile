@@ -45,6 +45,7 @@ test: install assets services
 bench: install services
 	$(BIN)/python bench/sweep_scaling.py
 	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/throughput.py
 
 ## make screenshots: refresh docs/screenshots from the browser tests
 screenshots: install assets services
