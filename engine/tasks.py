@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
-from sqlalchemy.sql._typing import _ColumnExpressionOrStrLabelArgument
 
 from engine import audit
 from engine.actions import ActionContext, run_actions
@@ -86,7 +85,7 @@ class Completed:
     next_task_ids: list[int]
 
 
-SORTS: dict[str, tuple[_ColumnExpressionOrStrLabelArgument[Any], ...]] = {
+SORTS: dict[str, tuple[Any, ...]] = {  # ORDER BY columns per sort of the inbox
     "due": (Task.due_at.is_(None), Task.due_at, Task.id),
     "escalation": (Task.escalation_level.desc(), Task.due_at, Task.id),
     "created": (Task.created_at.desc(), Task.id),
