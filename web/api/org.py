@@ -16,6 +16,7 @@ from engine.org import list_schools, load_actor
 from engine.org_import import import_org
 from engine.status import stage_status
 from web.api.auth import api_login
+from web.api.paging import page_of
 from web.api.schemas import (
     AreaQuery,
     ImportOut,
@@ -37,12 +38,6 @@ blueprints = [org_blp, status_blp, me_blp]
 TEMPLATE = "roadmap-500"
 
 
-def _page(found: list[Any], pagination_parameters: Any) -> list[Any]:
-    pagination_parameters.item_count = len(found)
-    start = pagination_parameters.first_item
-    return found[start:start + pagination_parameters.page_size]
-
-
 @org_blp.route("/schools")
 @org_blp.arguments(AreaQuery, location="query")
 @org_blp.response(200, SchoolOut(many=True))
@@ -51,7 +46,7 @@ def schools(query: dict[str, Any], pagination_parameters: Any) -> list[Any]:
     """The schools I see: my school, the schools I curate, my municipality, region or the country."""
     found = list_schools(db(), api_login(), region_code=query.get("region"),
                          municipality_code=query.get("municipality"))
-    return _page(found, pagination_parameters)
+    return page_of(found, pagination_parameters)
 
 
 @org_blp.route("/org/import", methods=["POST"])
@@ -96,7 +91,7 @@ def per_school(query: dict[str, Any], pagination_parameters: Any) -> list[Any]:
     area = dashboards.area_for(db(), api_login(), query.get("region"), query.get("municipality"))
     report = stage_status(db(), TEMPLATE, region_code=area.region_code, municipality_code=area.municipality_code,
                           cohort_year=query.get("cohort"))
-    return _page(report.schools, pagination_parameters)
+    return page_of(report.schools, pagination_parameters)
 
 
 @status_blp.route("/overdue")
@@ -107,7 +102,7 @@ def overdue(query: dict[str, Any], pagination_parameters: Any) -> list[Any]:
     """Open tasks past due in an area, highest escalation level first."""
     area = dashboards.area_for(db(), api_login(), query.get("region"), query.get("municipality"))
     levels = dashboards.overdue(db(), api_login(), area)
-    return _page([task for level in levels.values() for task in level], pagination_parameters)
+    return page_of([task for level in levels.values() for task in level], pagination_parameters)
 
 
 @me_blp.route("/notifications")
@@ -116,7 +111,7 @@ def overdue(query: dict[str, Any], pagination_parameters: Any) -> list[Any]:
 def my_notifications(pagination_parameters: Any) -> list[Any]:
     """My notifications, newest first."""
     items, _ = notifications.list_notifications(db(), api_login(), limit=1000)
-    return _page(items, pagination_parameters)
+    return page_of(items, pagination_parameters)
 
 
 @me_blp.route("/notifications/read", methods=["POST"])
@@ -132,7 +127,7 @@ class Tokens(MethodView):
     @me_blp.paginate()
     def get(self, pagination_parameters: Any) -> list[Any]:
         """My personal tokens (never the tokens themselves)."""
-        return _page(api_tokens.list_tokens(db(), api_login()), pagination_parameters)
+        return page_of(api_tokens.list_tokens(db(), api_login()), pagination_parameters)
 
     @me_blp.arguments(TokenIn)
     @me_blp.response(201, TokenOut)

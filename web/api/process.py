@@ -13,6 +13,7 @@ from engine.bpmn.bundle import from_zip
 from engine.errors import EngineError, NotAllowed, TemplateInvalid
 from engine.org import load_actor
 from web.api.auth import api_login
+from web.api.paging import page_of
 from web.api.schemas import (
     CohortStartIn,
     CohortStartOut,
@@ -38,10 +39,7 @@ class TemplateList(MethodView):
     def get(self, pagination_parameters: Any) -> list[Any]:
         """Every deployed version of every template."""
         api_login()
-        found = templates.list_versions(db())
-        pagination_parameters.item_count = len(found)
-        start = pagination_parameters.first_item
-        return found[start:start + pagination_parameters.page_size]
+        return page_of(templates.list_versions(db()), pagination_parameters)
 
     @templates_blp.response(201, DeployedOut)
     @templates_blp.alt_response(403, schema=Problem)
@@ -61,10 +59,7 @@ class TemplateList(MethodView):
 def versions(key: str, pagination_parameters: Any) -> list[Any]:
     """The versions of one template, oldest first."""
     api_login()
-    found = templates.list_versions(db(), key)
-    pagination_parameters.item_count = len(found)
-    start = pagination_parameters.first_item
-    return found[start:start + pagination_parameters.page_size]
+    return page_of(templates.list_versions(db(), key), pagination_parameters)
 
 
 @instances_blp.route("", methods=["POST"])

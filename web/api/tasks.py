@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 
 from engine import tasks
 from web.api.auth import PreconditionFailed, api_login
+from web.api.paging import page_of
 from web.api.schemas import (
     AreaTaskQuery,
     CompletedOut,
@@ -41,10 +42,7 @@ class TaskList(MethodView):
     @blp.paginate()
     def get(self, query: dict[str, Any], pagination_parameters: Any) -> list[Any]:
         """Tasks I may act on now, most urgent first (filters: stage, school, overdue)."""
-        found = tasks.list_tasks(db(), api_login(), limit=10_000, **query)
-        pagination_parameters.item_count = len(found)
-        start = pagination_parameters.first_item
-        return found[start:start + pagination_parameters.page_size]
+        return page_of(tasks.list_tasks(db(), api_login(), limit=10_000, **query), pagination_parameters)
 
 
 @blp.route("/area")
@@ -54,10 +52,7 @@ class TaskList(MethodView):
 @blp.paginate()
 def area_tasks(query: dict[str, Any], pagination_parameters: Any) -> list[Any]:
     """Open tasks of everyone in an area I oversee (coordinators; default: my widest area)."""
-    found = tasks.list_area_tasks(db(), api_login(), **query)
-    pagination_parameters.item_count = len(found)
-    start = pagination_parameters.first_item
-    return found[start:start + pagination_parameters.page_size]
+    return page_of(tasks.list_area_tasks(db(), api_login(), **query), pagination_parameters)
 
 
 @blp.route("/<int(min=1, max=9223372036854775807):task_id>")
