@@ -49,6 +49,9 @@ EN: dict[str, str] = {
     "Вы вышли из системы.": "You have signed out.",
     "Пароль изменён.": "Your password has been changed.",
     "Токены API": "API tokens",
+    "Такой страницы нет.": "There is no such page.",
+    "Так к этой странице обратиться нельзя.": "This page cannot be requested this way.",
+    "Запрос не удалось выполнить.": "The request could not be completed.",
     "Токен даёт программам доступ к REST API от вашего имени (документация — /api/v1/docs).":
         "A token lets programs use the REST API on your behalf (documentation: /api/v1/docs).",
     "Новый токен (показывается один раз):": "New token (shown once):",

@@ -57,3 +57,11 @@ def test_engine_errors_map_to_http_codes(db: Database) -> None:
     form = client.get("/form", headers={"Accept": "application/json"})  # programs get JSON
     assert form.status_code == 422 and form.json is not None
     assert form.json["fields"] == {"coverage": ["Обязательное поле."]}
+
+
+def test_unknown_pages_are_pages_for_people_and_problems_for_programs(db: Database) -> None:
+    client = create_app({"DATABASE": db, "SECRET_KEY": "x"}).test_client()
+    page = client.get("/no-such-page")
+    assert page.status_code == 404 and page.mimetype == "text/html" and "Такой страницы нет." in page.get_data(as_text=True)
+    api = client.get("/api/v1/no-such-resource")
+    assert api.status_code == 404 and api.mimetype == "application/problem+json"

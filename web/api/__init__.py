@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, render_template, request
 from flask_smorest import Api
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import Conflict, EngineError, FormInvalid, NotAllowed, NotFound, TemplateInvalid
 from web.api.auth import PreconditionFailed, Unauthenticated
+from web.i18n import current_language, translate
 
 PREFIX = "/api/v1"
 _STATUS: tuple[tuple[type[EngineError], int], ...] = (
@@ -50,8 +51,14 @@ def engine_problem(err: EngineError) -> Response:
 
 
 class _Api(Api):  # type: ignore[misc]
-    def handle_http_exception(self, error: HTTPException) -> Response:
-        """Argument validation (422) and every other HTTP error of the API, as problem documents."""
+    def handle_http_exception(self, error: HTTPException) -> Response | tuple[str, int]:
+        """Argument validation (422) and every other HTTP error of the API, as problem documents; people on
+        the web pages (flask-smorest registers this handler app-wide) get the Russian error page instead."""
+        if not is_api_request():
+            status = error.code or 500
+            message = {404: "Такой страницы нет.", 405: "Так к этой странице обратиться нельзя."}.get(
+                status, "Запрос не удалось выполнить.")
+            return render_template("error.html", message=translate(message, current_language()), status=status), status
         data = getattr(error, "data", {}) or {}
         messages = data.get("messages")
         errors = {f"{where}.{field}" if where not in ("json", "form") else field: msgs
