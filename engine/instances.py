@@ -63,7 +63,8 @@ def start_instance(db: Database, template_key: str, school_code: str, *, version
                       "cohort": cohort.year if cohort else None}
         run = WorkflowRun.start(compiled, start_data)
         now = db.now()
-        run.pending_timers(now)  # fix timer fire times by the engine's clock before the state is stored
+        if compiled.spec.has_timers:
+            run.pending_timers(now)  # fix timer fire times by the engine's clock before the state is stored
         instance = ProcessInstance(template_version_id=row.id, school_id=school.id, cohort=cohort,
                                    status=InstanceStatus.RUNNING, workflow_json=run.dump(),
                                    serializer_version=SERIALIZER_VERSION, started_at=now,
@@ -130,7 +131,8 @@ def sync_tasks(session: Session, instance: ProcessInstance, run: WorkflowRun, sp
         audit.record(session, now, "task.ready", instance_id=instance.id, task_id=row.id,
                      element=meta.element_id, role=meta.role, due_at=due_at.isoformat() if due_at else None)
         opened.append(row)
-    _sync_timers(session, instance, run, now)
+    if spec.has_timers:
+        _sync_timers(session, instance, run, now)
     update_progress(instance, run, spec, now)
     return opened
 

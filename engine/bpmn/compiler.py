@@ -203,6 +203,7 @@ def _compile(bundle: Bundle, manifest: Manifest | None, process_id: str, bpmn_do
         user_tasks=dict(ctx.user_tasks),
         forms={key: form.to_dict() for key, form in forms.items()},
         manifest=dict(manifest.raw) if manifest else {},
+        has_timers=any(next(d.root.iter(f"{{{BPMN_NS}}}timerEventDefinition"), None) is not None for d in bpmn_docs),
     )
     return CompiledTemplate(spec, process_spec, subprocess_specs), []
 

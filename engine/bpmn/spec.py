@@ -42,6 +42,8 @@ class TemplateSpec:
     user_tasks: Mapping[str, UserTaskSpec]
     forms: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     manifest: Mapping[str, Any] = field(default_factory=dict)
+    # Whether any BPMN timer event exists: without one, no completion needs to look for timer rows.
+    has_timers: bool = True
 
     @cached_property
     def sections(self) -> ManifestSections:
@@ -61,6 +63,7 @@ class TemplateSpec:
             "user_tasks": {k: asdict(v) for k, v in self.user_tasks.items()},
             "forms": {k: dict(v) for k, v in self.forms.items()},
             "manifest": dict(self.manifest),
+            "has_timers": self.has_timers,
         }
 
     @classmethod
@@ -73,6 +76,7 @@ class TemplateSpec:
             user_tasks={k: UserTaskSpec(**v) for k, v in data["user_tasks"].items()},
             forms=dict(data.get("forms", {})),
             manifest=dict(data.get("manifest", {})),
+            has_timers=bool(data.get("has_timers", True)),  # versions stored before the flag: assume timers
         )
 
 
