@@ -35,6 +35,7 @@ from engine.org_import import import_org, read_org_file
 from engine.production_calendar import list_overrides, set_calendar_day
 from engine.roles import ROLE_TITLES
 from engine.status import SchoolStatus, StageState, stage_status
+from engine.template_diff import diff_versions
 
 
 def _json_default(value: Any) -> Any:
@@ -451,3 +452,31 @@ def token_revoke(db: Database, token_id: int, login: str) -> None:
     """Отозвать токен."""
     api_tokens.revoke_token(db, login, token_id)
     click.echo(f"Токен {token_id} отозван.")
+
+
+@cli.command()
+@click.argument("key")
+@click.argument("old_version", type=int)
+@click.argument("new_version", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@with_db
+def diff(db: Database, key: str, old_version: int, new_version: int, as_json: bool) -> None:
+    """Что изменилось между двумя версиями шаблона."""
+    found = diff_versions(db, key, old_version, new_version)
+    if as_json:
+        _print_json(found)
+        return
+    click.echo(f"{key}: версия {old_version} → {new_version}")
+    for title, changes in (("Элементы BPMN", found.elements), ("Пользовательские задачи", found.tasks),
+                           ("Формы", found.forms), ("Правила таблиц решений", found.rules)):
+        if changes.empty:
+            continue
+        click.echo(f"{title}:")
+        for item in changes.added:
+            click.echo(f"  + {item}")
+        for item in changes.removed:
+            click.echo(f"  − {item}")
+        for item, notes in changes.changed.items():
+            click.echo(f"  ~ {item}: {'; '.join(notes)}")
+    for note in found.manifest:
+        click.echo(f"Манифест: {note}")

@@ -1,0 +1,130 @@
+"""What changed between two versions of a template: BPMN elements, user tasks (role, stage, form,
+deadline), form fields, and decision-table rules — read from the stored, immutable versions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+
+from engine.bpmn.bundle import Bundle
+from engine.bpmn.spec import TemplateSpec
+from engine.bpmn.xml import local_name, parse_xml
+from engine.db import Database
+from engine.forms import FormDefinition
+from engine.models import TemplateVersion
+from engine.templates import find_version
+
+_TASK_ATTRIBUTES = ("name", "role", "stage", "form", "deadline", "subject")
+
+
+@dataclass
+class Changes:
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.removed or self.changed)
+
+
+@dataclass
+class TemplateDiff:
+    key: str
+    old_version: int
+    new_version: int
+    elements: Changes
+    tasks: Changes
+    forms: Changes
+    rules: Changes
+    manifest: list[str]
+
+
+def _bundle(row: TemplateVersion) -> Bundle:
+    return Bundle(f"{row.key}@{row.version}", {f.path: f.content for f in row.files})
+
+
+def _roots(bundle: Bundle, suffix: str) -> list[etree._Element]:
+    roots = []
+    for path in sorted(p for p in bundle.files if p.endswith(suffix)):
+        doc, _ = parse_xml(path, bundle.files[path])
+        if doc is not None:
+            roots.append(doc.root)
+    return roots
+
+
+def _elements(bundle: Bundle) -> dict[str, str]:
+    """BPMN flow elements by id → their kind and name (diagram shapes and lanes aside)."""
+    found = {}
+    for root in _roots(bundle, ".bpmn"):
+        for element in root.iter():
+            kind = local_name(element)
+            if element.get("id") and kind and not kind.startswith("BPMN") and kind not in ("lane", "laneSet"):
+                found[element.get("id", "")] = f"{kind} «{element.get('name', '')}»"
+    return found
+
+
+def _rules(bundle: Bundle) -> dict[str, str]:
+    """Decision-table rules by id → their cells, so a changed threshold shows as a changed rule."""
+    found = {}
+    for root in _roots(bundle, ".dmn"):
+        for rule in root.iter():
+            if local_name(rule) == "rule" and rule.get("id"):
+                cells = [(cell.findtext("{*}text") or "").strip() for cell in rule if local_name(cell) in
+                         ("inputEntry", "outputEntry")]
+                found[rule.get("id", "")] = " | ".join(cells)
+    return found
+
+
+def _compare(old: Mapping[str, Any], new: Mapping[str, Any], describe: Any) -> Changes:
+    changes = Changes(sorted(set(new) - set(old)), sorted(set(old) - set(new)))
+    for key in sorted(set(old) & set(new)):
+        difference = describe(old[key], new[key])
+        if difference:
+            changes.changed[key] = difference
+    return changes
+
+
+def _task_difference(old: Any, new: Any) -> list[str]:
+    return [f"{name}: «{getattr(old, name)}» → «{getattr(new, name)}»" for name in _TASK_ATTRIBUTES
+            if getattr(old, name) != getattr(new, name)]
+
+
+def _form_difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    before = {f.key: f for f in FormDefinition.from_json(dict(old)).fields}
+    after = {f.key: f for f in FormDefinition.from_json(dict(new)).fields}
+    notes = [f"+ поле {key}" for key in sorted(set(after) - set(before))]
+    notes += [f"− поле {key}" for key in sorted(set(before) - set(after))]
+    for key in sorted(set(before) & set(after)):
+        a, b = before[key], after[key]
+        if (a.type, a.required, a.label, a.options, a.rules) != (b.type, b.required, b.label, b.options, b.rules):
+            notes.append(f"~ поле {key}")
+    return notes
+
+
+def _manifest_difference(old: TemplateSpec, new: TemplateSpec) -> list[str]:
+    notes = []
+    for section in ("cohort_calendar", "deadlines", "escalation", "rules", "actions", "indicators", "risk_catalogue"):
+        if old.manifest.get(section) != new.manifest.get(section):
+            notes.append(f"изменён раздел manifest.json «{section}»")
+    if [s.key for s in old.stages] != [s.key for s in new.stages]:
+        notes.append("изменён список этапов")
+    return notes
+
+
+def diff_versions(db: Database, key: str, old_version: int, new_version: int) -> TemplateDiff:
+    with db.reading() as session:
+        old_row, new_row = find_version(session, key, old_version), find_version(session, key, new_version)
+        old_bundle, new_bundle = _bundle(old_row), _bundle(new_row)
+        old_spec, new_spec = TemplateSpec.from_dict(old_row.spec), TemplateSpec.from_dict(new_row.spec)
+    return TemplateDiff(
+        key, old_version, new_version,
+        elements=_compare(_elements(old_bundle), _elements(new_bundle), lambda a, b: [f"{a} → {b}"] if a != b else []),
+        tasks=_compare(old_spec.user_tasks, new_spec.user_tasks, _task_difference),
+        forms=_compare(old_spec.forms, new_spec.forms, _form_difference),
+        rules=_compare(_rules(old_bundle), _rules(new_bundle), lambda a, b: [f"{a} → {b}"] if a != b else []),
+        manifest=_manifest_difference(old_spec, new_spec),
+    )
