@@ -14,6 +14,7 @@
 // {viewer, warnings}); on failure `data-error="…"`, a message inside it and a `bpmn:error` event.
 
 import NavigatedViewer from 'bpmn-js/lib/NavigatedViewer';
+import { readJson } from './lib/attributes.js';
 
 const MARKERS = [
   ['done', 'done'],
@@ -22,19 +23,6 @@ const MARKERS = [
 ];
 
 const PADDING = 20;
-
-function readJson(element, attribute, fallback) {
-  const raw = element.getAttribute(attribute);
-  if (raw === null || raw.trim() === '') {
-    return fallback;
-  }
-  try {
-    return JSON.parse(raw);
-  } catch (error) {
-    console.warn(`${attribute}: не JSON`, error);
-    return fallback;
-  }
-}
 
 /** The participant (pool) to zoom to: by its own id or by the id of the process it shows. */
 function findFocus(registry, id) {

@@ -11,19 +11,7 @@ import { Form } from '@bpmn-io/form-js-viewer';
 
 import { localizeDom, localizeValidator } from './ru.js';
 import { ServerErrors } from './server-errors.js';
-
-function readJson(element, attribute, fallback) {
-  const raw = element.getAttribute(attribute);
-  if (raw === null || raw.trim() === '') {
-    return fallback;
-  }
-  try {
-    return JSON.parse(raw);
-  } catch (error) {
-    console.error(`${attribute}: не JSON`, error);
-    return fallback;
-  }
-}
+import { readJson } from './attributes.js';
 
 /** A copy of the schema without `filepicker` components (documents have their own widget). */
 export function withoutFilepickers(node) {
