@@ -111,3 +111,15 @@ class FormDefinitionInvalid(EngineError):
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = list(problems)
         super().__init__("Описание формы некорректно: " + "; ".join(self.problems))
+
+
+class MigrationImpossible(Conflict):
+    """A running process cannot move to another template version; one Russian sentence per obstacle."""
+
+    def __init__(self, reasons: Sequence[str]) -> None:
+        self.reasons = list(reasons)
+        super().__init__("; ".join(self.reasons) or "процесс нельзя перенести на новую версию")
+
+
+class MigrationRunNotFound(NotFound):
+    pass
