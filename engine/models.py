@@ -472,3 +472,44 @@ class ApiToken(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class MigrationRunStatus(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"  # every candidate was tried; some may have failed (see the counters and results)
+    FAILED = "failed"  # the run itself could not go on (e.g. the target version disappeared)
+
+
+class MigrationRun(Base):
+    """One bulk move of a template's running instances from one version to another.
+
+    Each instance moves in its own transaction, which also bumps the counters and adds the instance's
+    result here, so a page polling the row sees progress while the run goes on."""
+
+    __tablename__ = "migration_run"
+    __table_args__ = (
+        Index("ix_migration_run_key", "template_key", "id"),
+        CheckConstraint("moved >= 0 AND failed >= 0 AND total >= 0", name="migration_counts_non_negative"),
+        CheckConstraint("moved + failed <= total", name="migration_counts_within_total"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    template_key: Mapped[str] = mapped_column(String(64))
+    from_version_id: Mapped[int] = mapped_column(ForeignKey("template_version.id"))
+    to_version_id: Mapped[int] = mapped_column(ForeignKey("template_version.id"))
+    dry_run: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[MigrationRunStatus] = mapped_column(_enum(MigrationRunStatus, "migration_run_status"),
+                                                      default=MigrationRunStatus.PENDING)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    moved: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    # Instance id (as text) → school, tasks, can_move, reasons, outcome.
+    results: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    from_version: Mapped[TemplateVersion] = relationship(foreign_keys=[from_version_id])
+    to_version: Mapped[TemplateVersion] = relationship(foreign_keys=[to_version_id])
