@@ -27,6 +27,7 @@ from engine.deadlines import DEFAULT_BATCH
 from engine.demo import load_demo
 from engine.due import MOSCOW
 from engine.errors import EngineError, FormInvalid, TemplateInvalid
+from engine.instance_migration import InstanceCheck, plan_migration, run_migration, start_migration
 from engine.instances import start_cohort
 from engine.mailer import SmtpSettings, deliver_due
 from engine.notifications import list_notifications
@@ -480,3 +481,51 @@ def diff(db: Database, key: str, old_version: int, new_version: int, as_json: bo
             click.echo(f"  ~ {item}: {'; '.join(notes)}")
     for note in found.manifest:
         click.echo(f"Манифест: {note}")
+
+
+def _version_ref(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, int]:
+    key, at, number = value.rpartition("@")
+    if not (key and at and number.isdigit()):
+        raise click.BadParameter("ожидается КЛЮЧ@ВЕРСИЯ, например roadmap-500@2")
+    return key, int(number)
+
+
+_OUTCOME_WORDS = {"moved": "перенесён", "failed": "ошибка", "skipped": "пропущен", "can_move": "можно перенести",
+                  "cannot_move": "нельзя"}
+
+
+@cli.command("migrate")
+@click.option("--from", "source", required=True, callback=_version_ref, help="КЛЮЧ@ВЕРСИЯ, с которой переносить.")
+@click.option("--to", "target", required=True, callback=_version_ref, help="КЛЮЧ@ВЕРСИЯ, на которую переносить.")
+@click.option("--dry-run", is_flag=True, help="Только проверить, какие процессы можно перенести.")
+@click.option("--json", "as_json", is_flag=True)
+@with_db
+def migrate_instances(db: Database, source: tuple[str, int], target: tuple[str, int], dry_run: bool,
+                      as_json: bool) -> None:
+    """Перенести запущенные процессы шаблона на другую его версию (каждый в своей транзакции)."""
+    if source[0] != target[0]:
+        raise click.UsageError("--from и --to должны называть один и тот же шаблон")
+    key, old, new = source[0], source[1], target[1]
+    if dry_run:
+        plan = plan_migration(db, key, old, new)
+        items, summary, ok = plan.instances, (f"{key}@{old} → {new}: процессов {len(plan.instances)}, можно "
+                                              f"перенести {plan.movable}, нельзя {plan.blocked}."), plan.blocked == 0
+        found: Any = plan
+    else:
+        found = run_migration(db, start_migration(db, key, old, new).id)
+        items, summary, ok = found.results, (f"{key}@{old} → {new}: перенесено {found.moved} из {found.total}, "
+                                             f"с ошибками {found.failed}."), found.failed == 0
+    if as_json:
+        _print_json(found)
+    else:
+        for item in items:
+            click.echo(_migration_line(item))
+        click.echo(summary)
+    sys.exit(0 if ok else 1)
+
+
+def _migration_line(item: InstanceCheck) -> str:
+    outcome = item.outcome or ("can_move" if item.can_move else "cannot_move")
+    why = f": {'; '.join(item.reasons)}" if item.reasons else ""
+    tasks = ", ".join(item.tasks) or "нет открытых задач"
+    return f"{item.school_code}\tпроцесс {item.instance_id}\t{tasks}\t{_OUTCOME_WORDS[outcome]}{why}"
