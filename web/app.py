@@ -86,6 +86,7 @@ EVENT_WORDS = {
     "task.escalated": "Эскалация", "timer.fired": "Сработал таймер", "org.curator_bound": "Назначен куратор",
     "attachment.uploaded": "Загружен документ", "questionnaire.response": "Получена анкета",
     "questionnaire.links_created": "Созданы ссылки на анкеты",
+    "instance.migrated": "Перенесён на новую версию шаблона", "instance.migration_failed": "Перенос не удался",
 }
 
 
@@ -103,9 +104,9 @@ def _login_manager(app: Flask, db: Database) -> None:
 
 
 def _blueprints(app: Flask) -> None:
-    from web import admin, auth, dashboards, questionnaires, tasks
+    from web import admin, auth, dashboards, migrations_admin, questionnaires, tasks
 
-    for module in (auth, tasks, dashboards, questionnaires, admin):
+    for module in (auth, tasks, dashboards, questionnaires, admin, migrations_admin):
         app.register_blueprint(module.blueprint)
 
 

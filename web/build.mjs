@@ -1,5 +1,5 @@
 // Builds the browser assets into static/dist/ (git-ignored):
-//   task-form.js, questionnaire.js, diagram.js   ESM bundles (+ .map), load with <script type="module">
+//   task-form.js, questionnaire.js, diagram.js, migration-run.js   ESM bundles (+ .map), load with <script type="module">
 //   app.css                                       our stylesheet (assets/app.css)
 //   form-js.css                                   @bpmn-io/form-js-viewer
 //   diagram-js.css, bpmn-js.css                   bpmn-js
@@ -32,7 +32,7 @@ function packageDir(name) {
 const bpmnJs = packageDir('bpmn-js');
 
 const scripts = {
-  entryPoints: ['task-form', 'questionnaire', 'diagram'].map((name) => ({
+  entryPoints: ['task-form', 'questionnaire', 'diagram', 'migration-run'].map((name) => ({
     in: path.join(here, 'assets', `${name}.js`),
     out: name,
   })),

@@ -15,7 +15,7 @@ from typing import Any
 from redis.exceptions import RedisError
 from rq import Queue, get_current_job
 
-from engine import instances
+from engine import instance_migration, instances
 from engine.config import Settings
 from engine.db import Database
 from engine.deadlines import DEFAULT_BATCH, sweep
@@ -51,6 +51,16 @@ def start_instance(template_key: str, school_code: str) -> int:
         return instances.start_instance(db, template_key, school_code).instance_id
     finally:
         db.engine.dispose()
+
+
+def run_migration(run_id: int) -> dict[str, int]:
+    """Move a template's running instances to another version (each in its own transaction)."""
+    db = _database()
+    try:
+        run = instance_migration.run_migration(db, run_id)
+    finally:
+        db.engine.dispose()
+    return {"moved": run.moved, "failed": run.failed}
 
 
 def sweep_deadlines(now_iso: str | None = None, batch_size: int = DEFAULT_BATCH) -> dict[str, Any]:

@@ -1,0 +1,293 @@
+"""Moving running instances to a new template version: the dry run, the per-instance run, task-row identity,
+audit, authorization, the CLI, the rq job and the admin pages — on PostgreSQL and SQLite."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from redis import Redis
+from rq import Queue, SimpleWorker
+from sqlalchemy import select
+
+from engine import instances, tasks, templates
+from engine.db import Database
+from engine.errors import MigrationImpossible, NotAllowed
+from engine.instance_migration import get_run, plan_migration, run_migration, start_migration
+from engine.models import AuditRecord, InstanceStatus, MigrationRun, ProcessInstance, Task, TaskStatus
+from tests.conftest import Org
+from tests.integration.test_web_views import post, signed_in, with_passwords
+from web.app import create_app
+from web.cli import cli
+from workers.queue import QUEUE_NAME, RqJobQueue
+
+REMOVED_REVIEW = "задача “Проверить анкету” (review), которую ждёт процесс, удалена в новой версии"
+
+
+def _edit(bundle: Path, *replacements: tuple[str, str]) -> None:
+    path = bundle / "mini.bpmn"
+    text = path.read_text(encoding="utf-8")
+    for old, new in replacements:
+        assert old in text, old
+        text = text.replace(old, new)
+    path.write_text(text, encoding="utf-8")
+
+
+def grow(bundle: Path) -> None:
+    """v2: the questionnaire task gets a new name, form and deadline, and a new task follows it."""
+    _edit(bundle,
+          ('name="Заполнить анкету" roadmap:stage="questionnaire" roadmap:form="questionnaire" '
+           'roadmap:deadline="P14D"',
+           'name="Заполнить анкету школы" roadmap:stage="questionnaire" roadmap:form="questionnaire_v2" '
+           'roadmap:deadline="P10D"'),
+          ("<bpmn:flowNodeRef>rate_risk</bpmn:flowNodeRef>",
+           "<bpmn:flowNodeRef>rate_risk</bpmn:flowNodeRef>\n<bpmn:flowNodeRef>attach_plan</bpmn:flowNodeRef>"),
+          ("<bpmn:outgoing>f2</bpmn:outgoing>\n    </bpmn:userTask>",
+           '<bpmn:outgoing>f2a</bpmn:outgoing>\n    </bpmn:userTask>\n'
+           '    <bpmn:userTask id="attach_plan" name="Приложить план" roadmap:stage="questionnaire" '
+           'roadmap:form="questionnaire" roadmap:deadline="P7D">\n'
+           '      <bpmn:incoming>f2a</bpmn:incoming>\n      <bpmn:outgoing>f2</bpmn:outgoing>\n    </bpmn:userTask>'),
+          ('<bpmn:sequenceFlow id="f2" sourceRef="fill_questionnaire" targetRef="rate_risk"/>',
+           '<bpmn:sequenceFlow id="f2a" sourceRef="fill_questionnaire" targetRef="attach_plan"/>\n'
+           '    <bpmn:sequenceFlow id="f2" sourceRef="attach_plan" targetRef="rate_risk"/>'))
+    form = json.loads((bundle / "forms" / "questionnaire.form").read_text(encoding="utf-8"))
+    form["id"] = "questionnaire_v2"
+    form["components"].append({"type": "textfield", "key": "contact", "label": "Контакт"})
+    (bundle / "forms" / "questionnaire_v2.form").write_text(json.dumps(form, ensure_ascii=False), encoding="utf-8")
+
+
+def drop_review(bundle: Path) -> None:
+    """v2: the curator's review is gone; the risk rating leads straight to the decision."""
+    path = bundle / "mini.bpmn"
+    text = path.read_text(encoding="utf-8")
+    start = text.index('<bpmn:userTask id="review"')
+    end = text.index("</bpmn:userTask>", start) + len("</bpmn:userTask>\n")
+    path.write_text(text[:start] + text[end:], encoding="utf-8")
+    _edit(bundle, ("<bpmn:flowNodeRef>review</bpmn:flowNodeRef>\n", ""),
+          ('<bpmn:sequenceFlow id="f4" sourceRef="review" targetRef="decision"/>\n', ""),
+          ('sourceRef="rate_risk" targetRef="review"', 'sourceRef="rate_risk" targetRef="decision"'),
+          ("<bpmn:incoming>f4</bpmn:incoming>", "<bpmn:incoming>f3</bpmn:incoming>"))
+
+
+def deploy(db: Database, bundle: Path) -> str:
+    return templates.deploy_template(db, templates.read_bundle(bundle)).key
+
+
+def ready_task(db: Database, instance_id: int) -> Task:
+    with db.reading() as session:
+        return session.scalars(select(Task).where(Task.instance_id == instance_id,
+                                                  Task.status == TaskStatus.READY)).one()
+
+
+def instance(db: Database, instance_id: int) -> ProcessInstance:
+    with db.reading() as session:
+        found = session.get(ProcessInstance, instance_id)
+        assert found is not None
+        return found
+
+
+def audit_actions(db: Database, instance_id: int) -> list[str]:
+    with db.reading() as session:
+        return list(session.scalars(select(AuditRecord.action).where(AuditRecord.instance_id == instance_id)
+                                    .order_by(AuditRecord.id)))
+
+
+def three_instances(db: Database, org: Org, key: str) -> tuple[int, int, int]:
+    """Ad hoc instances of one school: one waiting for the (claimed) questionnaire, one for the curator's
+    review, one completed."""
+    at_questionnaire, at_review, finished = (instances.start_instance(db, key, org.school).instance_id
+                                             for _ in range(3))
+    tasks.claim_task(db, ready_task(db, at_questionnaire).id, org.school_user)
+    for instance_id in (at_review, finished):
+        tasks.complete_task(db, ready_task(db, instance_id).id, org.school_user, {"coverage": 80})
+    tasks.complete_task(db, ready_task(db, finished).id, org.curator, {"decision": "accepted"})
+    assert instance(db, finished).status is InstanceStatus.COMPLETED
+    return at_questionnaire, at_review, finished
+
+
+def test_grown_version_moves_everyone_and_rows_keep_their_identity(db: Database, org: Org,
+                                                                   bundle_copy: Path) -> None:
+    key = deploy(db, bundle_copy)
+    at_questionnaire, at_review, finished = three_instances(db, org, key)
+    before = ready_task(db, at_questionnaire)
+    grow(bundle_copy)
+    deploy(db, bundle_copy)
+
+    plan = plan_migration(db, key, 1, 2, actor_login=org.admin)
+    assert [item.instance_id for item in plan.instances] == [at_questionnaire, at_review]  # not the completed one
+    assert plan.movable == 2 and all(not item.reasons for item in plan.instances)
+    assert plan.instances[0].tasks == ["Заполнить анкету"] and plan.instances[0].school_code == org.school
+
+    run = run_migration(db, start_migration(db, key, 1, 2, actor_login=org.admin).id)
+    assert (run.status, run.total, run.moved, run.failed) == ("done", 2, 2, 0)
+    assert {item.instance_id: item.outcome for item in run.results} == {at_questionnaire: "moved",
+                                                                        at_review: "moved"}
+    after = ready_task(db, at_questionnaire)
+    assert after.id == before.id and after.spiff_task_id == before.spiff_task_id
+    assert (after.name, after.form_key) == ("Заполнить анкету школы", "questionnaire_v2")
+    assert after.assignee_id == before.assignee_id is not None and after.due_at == before.due_at
+    assert instance(db, at_questionnaire).template_version_id == instance(db, at_review).template_version_id
+    assert instance(db, finished).template_version_id != instance(db, at_questionnaire).template_version_id
+    assert "instance.migrated" in audit_actions(db, at_questionnaire)
+
+    # the moved process goes on along the new diagram: the added task comes next
+    done = tasks.complete_task(db, after.id, org.school_user, {"coverage": 70, "contact": "8-800"})
+    with db.reading() as session:
+        assert session.get(Task, done.next_task_ids[0]).element_id == "attach_plan"  # type: ignore[union-attr]
+    diff = CliRunner().invoke(cli, ["diff", key, "1", "2"], obj=db)
+    assert diff.exit_code == 0 and "+ attach_plan" in diff.stdout
+
+
+def test_removed_current_task_blocks_only_that_instance(db: Database, org: Org, bundle_copy: Path) -> None:
+    key = deploy(db, bundle_copy)
+    at_questionnaire, at_review, _ = three_instances(db, org, key)
+    review_row = ready_task(db, at_review)
+    before = instance(db, at_review)
+    drop_review(bundle_copy)
+    deploy(db, bundle_copy)
+
+    plan = {item.instance_id: item for item in plan_migration(db, key, 1, 2).instances}
+    assert plan[at_questionnaire].can_move and not plan[at_review].can_move
+    assert plan[at_review].reasons == [REMOVED_REVIEW] and plan[at_review].tasks == ["Проверить анкету"]
+
+    run = run_migration(db, start_migration(db, key, 1, 2).id)
+    assert (run.status, run.total, run.moved, run.failed) == ("done", 2, 1, 1)
+    failed = next(item for item in run.results if item.instance_id == at_review)
+    assert failed.outcome == "failed" and failed.reasons == [REMOVED_REVIEW]
+    untouched = instance(db, at_review)
+    assert (untouched.workflow_json, untouched.template_version_id) == (before.workflow_json,
+                                                                        before.template_version_id)
+    assert ready_task(db, at_review).id == review_row.id
+    assert audit_actions(db, at_review)[-1] == "instance.migration_failed"
+    assert instance(db, at_questionnaire).template_version_id != untouched.template_version_id
+    # a second run finds only the blocked instance still on version 1
+    again = run_migration(db, start_migration(db, key, 1, 2).id)
+    assert (again.total, again.moved, again.failed) == (1, 0, 1)
+
+
+def test_dry_run_recorded_as_a_run_changes_nothing(db: Database, org: Org, bundle_copy: Path) -> None:
+    key = deploy(db, bundle_copy)
+    at_questionnaire, at_review, _ = three_instances(db, org, key)
+    drop_review(bundle_copy)
+    deploy(db, bundle_copy)
+    run = run_migration(db, start_migration(db, key, 1, 2, dry_run=True).id)
+    assert run.dry_run and (run.moved, run.failed) == (1, 1)
+    assert {item.outcome for item in run.results} == {"can_move", "cannot_move"}
+    assert instance(db, at_questionnaire).template_version_id == instance(db, at_review).template_version_id
+    assert "instance.migrated" not in audit_actions(db, at_questionnaire)
+
+
+def test_only_admins_plan_or_run_and_versions_are_checked(db: Database, org: Org, bundle_copy: Path) -> None:
+    key = deploy(db, bundle_copy)
+    grow(bundle_copy)
+    deploy(db, bundle_copy)
+    for login in (org.curator, org.regional, org.federal):
+        with pytest.raises(NotAllowed):
+            plan_migration(db, key, 1, 2, actor_login=login)
+        with pytest.raises(NotAllowed):
+            start_migration(db, key, 1, 2, actor_login=login)
+    with pytest.raises(MigrationImpossible, match="версии совпадают"):
+        plan_migration(db, key, 2, 2)
+    with db.reading() as session:
+        assert session.scalar(select(MigrationRun.id).where(MigrationRun.template_key == key)) is None
+
+
+def test_cli_dry_run_and_real_run_exit_codes(db: Database, org: Org, bundle_copy: Path) -> None:
+    key = deploy(db, bundle_copy)
+    at_questionnaire, at_review, _ = three_instances(db, org, key)
+    drop_review(bundle_copy)
+    deploy(db, bundle_copy)
+    runner = CliRunner()
+    dry = runner.invoke(cli, ["migrate", "--from", f"{key}@1", "--to", f"{key}@2", "--dry-run"], obj=db)
+    assert dry.exit_code == 1, dry.output
+    assert f"процесс {at_review}" in dry.stdout and f"нельзя: {REMOVED_REVIEW}" in dry.stdout
+    assert "можно перенести" in dry.stdout and "процессов 2, можно перенести 1, нельзя 1" in dry.stdout
+    assert instance(db, at_questionnaire).template_version_id == instance(db, at_review).template_version_id
+
+    real = runner.invoke(cli, ["migrate", "--from", f"{key}@1", "--to", f"{key}@2", "--json"], obj=db)
+    assert real.exit_code == 1
+    report = json.loads(real.stdout)
+    assert (report["status"], report["moved"], report["failed"]) == ("done", 1, 1)
+    rest = runner.invoke(cli, ["migrate", "--from", f"{key}@1", "--to", f"{key}@2", "--dry-run"], obj=db)
+    assert rest.exit_code == 1 and f"процесс {at_questionnaire}" not in rest.stdout
+
+
+def test_cli_moves_all_and_refuses_bad_usage(db: Database, org: Org, bundle_copy: Path) -> None:
+    key = deploy(db, bundle_copy)
+    at_questionnaire, _, _ = three_instances(db, org, key)
+    grow(bundle_copy)
+    deploy(db, bundle_copy)
+    runner = CliRunner()
+    moved = runner.invoke(cli, ["migrate", "--from", f"{key}@1", "--to", f"{key}@2"], obj=db)
+    assert moved.exit_code == 0, moved.output
+    assert f"{org.school}\tпроцесс {at_questionnaire}\tЗаполнить анкету\tперенесён" in moved.stdout
+    assert "перенесено 2 из 2, с ошибками 0" in moved.stdout
+    for arguments in (["--from", key, "--to", f"{key}@2"], ["--from", f"{key}@1", "--to", "other@2"]):
+        assert runner.invoke(cli, ["migrate", *arguments], obj=db).exit_code == 2
+    unknown = runner.invoke(cli, ["migrate", "--from", f"{key}@1", "--to", f"{key}@9"], obj=db)
+    assert unknown.exit_code == 1 and "версии 9 не найден" in unknown.stderr
+
+
+def test_rq_worker_runs_the_migration(pg_db: Database, postgres_url: str, bundle_copy: Path, redis: Redis,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import make_org
+
+    org = make_org(pg_db)
+    key = deploy(pg_db, bundle_copy)
+    at_questionnaire, at_review, _ = three_instances(pg_db, org, key)
+    grow(bundle_copy)
+    deploy(pg_db, bundle_copy)
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    run_id = start_migration(pg_db, key, 1, 2, actor_login=org.admin).id
+    job_id = RqJobQueue(redis).enqueue("run_migration", run_id)
+    queue = Queue(QUEUE_NAME, connection=redis)
+    SimpleWorker([queue], connection=redis).work(burst=True)
+    job = queue.fetch_job(job_id)
+    assert job is not None and job.is_finished and job.return_value() == {"moved": 2, "failed": 0}
+    assert get_run(pg_db, run_id).status == "done"
+    assert instance(pg_db, at_review).template_version_id == instance(pg_db, at_questionnaire).template_version_id
+
+
+def test_admin_pages_plan_start_and_follow_a_run(db: Database, org: Org, bundle_copy: Path) -> None:
+    key = deploy(db, bundle_copy)
+    at_questionnaire, at_review, _ = three_instances(db, org, key)
+    drop_review(bundle_copy)
+    deploy(db, bundle_copy)
+    with_passwords(db, org)
+    app = create_app({"DATABASE": db, "TESTING": True, "SECRET_KEY": "test", "SESSION_COOKIE_SECURE": False})
+    admin = signed_in(app, org.admin)
+    choose = admin.get("/admin/migrations").get_data(as_text=True)
+    assert "Перенос процессов на новую версию" in choose and f'value="{key}"' in choose
+    page = admin.get(f"/admin/migrations?key={key}&from=1&to=2").get_data(as_text=True)
+    assert 'data-testid="migration-plan"' in page and "Перенести все возможные" in page
+    assert f'data-instance="{at_review}"' in page and REMOVED_REVIEW in page and org.school in page
+
+    status, _ = post(admin, "/admin/migrations", {"key": key, "from": "1", "to": "2"},
+                     f"/admin/migrations?key={key}&from=1&to=2")
+    assert status == 302
+    with db.reading() as session:
+        run_id = session.scalars(select(MigrationRun.id).where(MigrationRun.template_key == key)).one()
+    progress = _wait_until_finished(admin, run_id)
+    assert (progress["status"], progress["moved"], progress["failed"], progress["total"]) == ("done", 1, 1, 2)
+    assert {item["instance_id"]: item["outcome"] for item in progress["results"]} == {at_questionnaire: "moved",
+                                                                                      at_review: "failed"}
+    run_page = admin.get(f"/admin/migrations/{run_id}").get_data(as_text=True)
+    assert 'data-testid="migration-run"' in run_page and "Перенесён" in run_page and REMOVED_REVIEW in run_page
+
+    curator = signed_in(app, org.curator)
+    for url in ("/admin/migrations", f"/admin/migrations?key={key}&from=1&to=2", f"/admin/migrations/{run_id}",
+                f"/admin/migrations/{run_id}.json"):
+        assert curator.get(url).status_code == 403, url
+
+
+def _wait_until_finished(client: object, run_id: int) -> dict[str, object]:
+    """Without Redis the run goes on in a background thread; poll its progress as the page does."""
+    deadline = time.monotonic() + 60
+    while True:
+        data = client.get(f"/admin/migrations/{run_id}.json").get_json()  # type: ignore[attr-defined]
+        if data["finished"] or time.monotonic() > deadline:
+            return data  # type: ignore[no-any-return]
+        time.sleep(0.05)

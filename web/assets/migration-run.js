@@ -1,0 +1,39 @@
+// The migration run page (/admin/migrations/<id>): poll the run's progress and show it; once the run is
+// finished, reload so the server renders the final per-instance results. No inline script: the page only
+// carries data-progress-url and data-finished on #migration-run.
+
+const POLL_MS = 2000;
+
+function show(box, progress) {
+  for (const name of ['processed', 'total', 'moved', 'failed']) {
+    const field = box.querySelector(`[data-field="${name}"]`);
+    if (field) field.textContent = String(progress[name]);
+  }
+  const bar = box.querySelector('[data-field="bar"]');
+  if (bar) {
+    bar.max = progress.total || 1;
+    bar.value = progress.processed;
+  }
+}
+
+async function poll(box) {
+  try {
+    const response = await fetch(box.dataset.progressUrl, { headers: { Accept: 'application/json' } });
+    if (response.ok) {
+      const progress = await response.json();
+      show(box, progress);
+      if (progress.finished) {
+        window.location.reload();
+        return;
+      }
+    }
+  } catch {
+    // a dropped connection is retried at the next tick
+  }
+  window.setTimeout(() => poll(box), POLL_MS);
+}
+
+const box = document.getElementById('migration-run');
+if (box && box.dataset.finished !== 'true') {
+  window.setTimeout(() => poll(box), POLL_MS);
+}
