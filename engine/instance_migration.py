@@ -308,7 +308,7 @@ def _move(db: Database, session: Session, run: MigrationRun, instance_id: int) -
     moved = migrate(WorkflowRun.restore(compiled_version(session, instance.template_version_id),
                                         instance.workflow_json), target)
     now = db.now()
-    kept = follow_task_rows(session, instance, moved, target.spec)
+    kept = _follow_task_rows(session, instance, moved, target.spec)
     opened = sync_tasks(session, instance, moved, target.spec, now)
     if not target.spec.has_timers:
         _close_timer_rows(session, instance.id, now)
@@ -323,7 +323,7 @@ def _move(db: Database, session: Session, run: MigrationRun, instance_id: int) -
     return InstanceCheck(instance.id, instance.school.code, instance.school.name, tasks, True, [], MOVED)
 
 
-def follow_task_rows(session: Session, instance: ProcessInstance, run: WorkflowRun, spec: TemplateSpec) -> list[int]:
+def _follow_task_rows(session: Session, instance: ProcessInstance, run: WorkflowRun, spec: TemplateSpec) -> list[int]:
     """Open rows of tasks the moved workflow still waits on take the new version's name, stage, role and
     form; id, due time, deadline rows and draft stay. Returns the ids of the rows kept."""
     ready = {task.task_id: task for task in run.ready_user_tasks()}

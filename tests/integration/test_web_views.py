@@ -213,7 +213,8 @@ def test_admin_resets_a_password(world: World) -> None:
 # What only a page that worked would contain: a form, a matrix, a diagram, a document, a new password.
 SUCCESS_MARKERS = (b'data-testid="task-title"', b'data-testid="matrix"', b"<bpmn:definitions", PDF,
                    b'data-testid="response-rates"', b'id="questionnaire-form"', b'data-testid="new-password"',
-                   b'data-testid="overdue-', b"bpmn-diagram", b"PK\x03\x04")
+                   b'data-testid="overdue-', b"bpmn-diagram", b"PK\x03\x04", b'data-testid="migration-',
+                   b'"moved":')
 
 
 def _routes(w: World) -> list[tuple[str, str, dict[str, object]]]:
@@ -238,6 +239,11 @@ def _routes(w: World) -> list[tuple[str, str, dict[str, object]]]:
         ("GET", f"/dashboard/export.xlsx?region={foreign.region}", {}),
         ("GET", "/admin/users", {}),
         ("POST", f"/admin/users/{foreign.school_user}/reset", {}),
+        ("GET", "/admin/migrations", {}),
+        ("GET", "/admin/migrations?key=roadmap-500&from=1&to=2", {}),
+        ("POST", "/admin/migrations", {"key": "roadmap-500", "from": "1", "to": "2"}),
+        ("GET", "/admin/migrations/1", {}),
+        ("GET", "/admin/migrations/1.json", {}),
     ]
 
 
