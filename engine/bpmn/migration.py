@@ -35,6 +35,16 @@ from engine.errors import EngineError, MigrationImpossible
 
 #: Spec attributes that change nothing about how a step already in progress behaves.
 _COSMETIC = frozenset({"bpmn_name", "description", "documentation", "lane", "extensions", "outputs"})
+#: Spec attributes (as Spiff's serializer names them) in the words an admin reads in a refusal.
+_ATTRIBUTE_WORDS = {
+    "inputs": "входящие потоки", "data_input": "входная коллекция", "data_output": "выходная коллекция",
+    "input_item": "элемент коллекции", "output_item": "элемент результата", "cardinality": "число экземпляров",
+    "condition": "условие завершения", "task_spec": "повторяемый элемент", "spec": "вызываемый процесс",
+    "event_definition": "определение события", "prescript": "скрипт до выполнения",
+    "postscript": "скрипт после выполнения", "io_specification": "входные и выходные данные",
+    "data_input_associations": "входные данные", "data_output_associations": "выходные данные",
+    "cancel_activity": "прерывание задачи", "manual": "ручное выполнение",
+}
 _LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 #: Tasks whose children Spiff drops and predicts again from the new spec (its default reset mask).
 _RESET = TaskState.READY | TaskState.WAITING
@@ -88,8 +98,9 @@ def _diff_reasons(diff: WorkflowDiff) -> list[str]:
             reasons.append(f"{_describe(task.task_spec)}: процесс стоит на этом элементе, а в новой версии "
                            f"это другой элемент ({_kind(new_spec)})")
         elif not task.has_state(TaskState.READY) and changes - _COSMETIC:
+            words = sorted(_ATTRIBUTE_WORDS.get(name, name) for name in changes - _COSMETIC)
             reasons.append(f"{_describe(task.task_spec)} уже выполняется, а в новой версии изменено: "
-                           f"{', '.join(sorted(changes - _COSMETIC))}")
+                           f"{', '.join(words)}")
     return reasons
 
 

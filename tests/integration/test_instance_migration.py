@@ -4,7 +4,9 @@ audit, authorization, the CLI, the rq job and the admin pages — on PostgreSQL 
 from __future__ import annotations
 
 import json
+import shutil
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,10 +16,19 @@ from rq import Queue, SimpleWorker
 from sqlalchemy import select
 
 from engine import instances, tasks, templates
+from engine.cohorts import ensure_cohort
 from engine.db import Database
 from engine.errors import MigrationImpossible, NotAllowed
 from engine.instance_migration import get_run, plan_migration, run_migration, start_migration
-from engine.models import AuditRecord, InstanceStatus, MigrationRun, ProcessInstance, Task, TaskStatus
+from engine.models import (
+    AuditRecord,
+    InstanceStatus,
+    MigrationRun,
+    ProcessInstance,
+    Task,
+    TaskStatus,
+    TemplateVersion,
+)
 from tests.conftest import Org
 from tests.integration.test_web_views import post, signed_in, with_passwords
 from web.app import create_app
@@ -291,3 +302,101 @@ def _wait_until_finished(client: object, run_id: int) -> dict[str, object]:
         if data["finished"] or time.monotonic() > deadline:
             return data  # type: ignore[no-any-return]
         time.sleep(0.05)
+
+
+def _roadmap_at_antirisk(timed: Database, clock: object) -> tuple[object, str, int]:
+    """A «500+» roadmap inside the parallel multi-instance call activity: one anti-risk task per direction."""
+    from tests.integration import test_roadmap_500 as r500
+
+    school = r500.new_school(timed)
+    ensure_cohort(timed, r500.COHORT)
+    key = templates.deploy_template(timed, templates.read_bundle(r500.ROADMAP)).key
+    instance_id = instances.start_instance(timed, key, school.code, cohort_year=r500.COHORT).instance_id
+    r500.run_selection(timed, school, instance_id)
+    r500.run_questionnaire_stage(timed, school, instance_id, clock)  # type: ignore[arg-type]
+    r500.run_risk_profile(timed, school, instance_id)
+    r500.act(timed, school, instance_id, "prepare_concept", school.director, r500.document("concept", "Концепция"))
+    r500.act(timed, school, instance_id, "review_concept", school.curator, {"concept_decision": "accepted"})
+    return school, key, instance_id
+
+
+def _roadmap_copy(tmp_path: Path, *replacements: tuple[str, str]) -> Path:
+    from tests.integration.test_roadmap_500 import ROADMAP
+
+    target = tmp_path / "roadmap-500"
+    shutil.copytree(ROADMAP, target)
+    path = target / "roadmap-500.bpmn"
+    text = path.read_text(encoding="utf-8")
+    for old, new in replacements:
+        assert old in text, old
+        text = text.replace(old, new)
+    path.write_text(text, encoding="utf-8")
+    return target
+
+
+def _open_rows(db: Database, instance_id: int) -> dict[int, str]:
+    with db.reading() as session:
+        return dict(session.execute(select(Task.id, Task.name).where(Task.instance_id == instance_id,
+                                                                      Task.status == TaskStatus.READY)).all())
+
+
+def test_call_activity_instances_keep_their_subjects_or_are_refused(db: Database, tmp_path: Path) -> None:
+    from tests.integration.test_roadmap_500 import Clock
+
+    clock = Clock(datetime(2027, 1, 20, 9, 0, tzinfo=UTC))
+    timed = Database(db.engine, clock=clock, sessions=db.sessions)
+    _, key, instance_id = _roadmap_at_antirisk(timed, clock)
+    rows = _open_rows(timed, instance_id)
+    assert sum(name.startswith("Разработать антирисковую программу: ") for name in rows.values()) == 3
+
+    renamed = _roadmap_copy(tmp_path / "renamed", ('name="Разработать антирисковую программу"',
+                                                   'name="Подготовить антирисковую программу"'))
+    old = instance(timed, instance_id).template_version_id
+    new_version = templates.deploy_template(timed, templates.read_bundle(renamed)).version
+    with timed.reading() as session:
+        old_version = session.get(TemplateVersion, old).version  # type: ignore[union-attr]
+    run = run_migration(timed, start_migration(timed, key, old_version, new_version).id)
+    assert run.results[0].instance_id == instance_id or instance_id in {r.instance_id for r in run.results}
+    assert next(r for r in run.results if r.instance_id == instance_id).outcome == "moved"
+    after = _open_rows(timed, instance_id)
+    assert after.keys() == rows.keys()  # the same rows, the subject (which direction) still in each name
+    assert sorted(after.values()) == sorted(name.replace("Разработать антирисковую", "Подготовить антирисковую")
+                                            for name in rows.values())
+
+    changed_loop = _roadmap_copy(tmp_path / "loop", ('name="Разработать антирисковую программу"',
+                                                     'name="Подготовить антирисковую программу"'),
+                                 ("<bpmn:loopDataInputRef>risk_directions</bpmn:loopDataInputRef>",
+                                  "<bpmn:loopDataInputRef>chosen_directions</bpmn:loopDataInputRef>"))
+    third = templates.deploy_template(timed, templates.read_bundle(changed_loop)).version
+    [check] = [c for c in plan_migration(timed, key, new_version, third).instances if c.instance_id == instance_id]
+    assert not check.can_move
+    assert any("(antirisk_programmes) уже выполняется" in reason and "входная коллекция" in reason
+               for reason in check.reasons), check.reasons
+
+
+def test_multi_instance_children_keep_their_item_data(tmp_path: Path) -> None:
+    """Spiff's migration resets READY tasks from their parent's data; a multi-instance child's item (which
+    part it is about) lives only in the child, so the runtime puts the child's data back."""
+    from engine.bpmn.compiler import compile_bundle
+    from engine.bpmn.migration import check_migration, migrate
+    from engine.bpmn.runtime import WorkflowRun
+    from tests.conftest import MINI_BUNDLE
+
+    bundles = []
+    for name, title in (("v1", "Проверить анкету"), ("v2", "Проверить часть анкеты")):
+        shutil.copytree(MINI_BUNDLE, tmp_path / name)
+        _edit(tmp_path / name, ('name="Проверить анкету"', f'name="{title}"'),
+              ("<bpmn:outgoing>f4</bpmn:outgoing>\n    </bpmn:userTask>",
+               "<bpmn:outgoing>f4</bpmn:outgoing>\n      <bpmn:multiInstanceLoopCharacteristics>\n"
+               "        <bpmn:loopCardinality>2</bpmn:loopCardinality>\n"
+               '        <bpmn:inputDataItem id="part" name="part"/>\n'
+               "      </bpmn:multiInstanceLoopCharacteristics>\n    </bpmn:userTask>"))
+        bundles.append(compile_bundle(templates.read_bundle(tmp_path / name)))
+    old, new = bundles
+    run = WorkflowRun.start(old, {"school": {"code": "S1"}})
+    run.complete(run.ready_user_tasks()[0].task_id, {"coverage": 50})
+    children = {task.task_id: run.task_data(task.task_id)["part"] for task in run.ready_user_tasks()}
+    assert sorted(children.values()) == [0, 1] and check_migration(run, new).can_move
+    moved = migrate(WorkflowRun.restore(old, run.dump()), new)
+    assert {task.task_id: moved.task_data(task.task_id)["part"] for task in moved.ready_user_tasks()} == children
+    assert {task.name for task in moved.ready_user_tasks()} == {"Проверить часть анкеты"}
