@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -400,3 +400,33 @@ def test_multi_instance_children_keep_their_item_data(tmp_path: Path) -> None:
     moved = migrate(WorkflowRun.restore(old, run.dump()), new)
     assert {task.task_id: moved.task_data(task.task_id)["part"] for task in moved.ready_user_tasks()} == children
     assert {task.name for task in moved.ready_user_tasks()} == {"Проверить часть анкеты"}
+
+
+def test_waiting_timer_survives_the_move_and_fires_on_time(db: Database, org: Org, tmp_path: Path) -> None:
+    from engine.deadlines import sweep
+    from engine.models import Deadline
+    from tests.conftest import FIXTURES, unique
+
+    bundle = tmp_path / "timer"
+    shutil.copytree(FIXTURES / "bundles" / "timer", bundle)
+    manifest = bundle / "manifest.json"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace('"key": "timer"', f'"key": "{unique("t-")}"'),
+                        encoding="utf-8")
+    start = datetime(2027, 2, 1, 9, 0, tzinfo=UTC)
+    key = deploy(db, bundle)
+    instance_id = instances.start_instance(Database(db.engine, clock=lambda: start, sessions=db.sessions), key,
+                                           org.school).instance_id
+    bpmn = bundle / "timer.bpmn"
+    bpmn.write_text(bpmn.read_text(encoding="utf-8").replace('name="Заполнить анкету"', 'name="Заполнить анкету школы"'),
+                    encoding="utf-8")
+    deploy(db, bundle)
+    next_day = Database(db.engine, clock=lambda: start + timedelta(days=1), sessions=db.sessions)
+    assert run_migration(next_day, start_migration(next_day, key, 1, 2).id).moved == 1
+
+    with db.reading() as session:
+        [timer] = session.scalars(select(Deadline).where(Deadline.instance_id == instance_id,
+                                                         Deadline.kind == "timer")).all()
+    assert timer.fired_at is None and timer.fire_at == start + timedelta(days=7)  # the same row, the same moment
+    assert ready_task(db, instance_id).name == "Заполнить анкету школы"
+    fired = [a for a in sweep(db, now=start + timedelta(days=7, minutes=1)).actions if a.deadline_id == timer.id]
+    assert [a.kind for a in fired] == ["timer"] and ready_task(db, instance_id).element_id == "help_school"
