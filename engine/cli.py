@@ -506,15 +506,16 @@ def migrate_instances(db: Database, source: tuple[str, int], target: tuple[str, 
     if source[0] != target[0]:
         raise click.UsageError("--from и --to должны называть один и тот же шаблон")
     key, old, new = source[0], source[1], target[1]
+    title = f"{key}@{old} → {new}"
     if dry_run:
         plan = plan_migration(db, key, old, new)
-        items, summary, ok = plan.instances, (f"{key}@{old} → {new}: процессов {len(plan.instances)}, можно "
-                                              f"перенести {plan.movable}, нельзя {plan.blocked}."), plan.blocked == 0
         found: Any = plan
+        items, ok = plan.instances, plan.blocked == 0
+        summary = f"{title}: процессов {len(plan.instances)}, можно перенести {plan.movable}, нельзя {plan.blocked}."
     else:
-        found = run_migration(db, start_migration(db, key, old, new).id)
-        items, summary, ok = found.results, (f"{key}@{old} → {new}: перенесено {found.moved} из {found.total}, "
-                                             f"с ошибками {found.failed}."), found.failed == 0
+        found = run = run_migration(db, start_migration(db, key, old, new).id)
+        items, ok = run.results, run.failed == 0
+        summary = f"{title}: перенесено {run.moved} из {run.total}, с ошибками {run.failed}."
     if as_json:
         _print_json(found)
     else:
