@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from engine import audit
@@ -147,12 +147,20 @@ def _versions(session: Session, key: str, from_version: int, to_version: int) ->
     return source, target
 
 
+def _running_on(version_id: int) -> ColumnElement[bool]:
+    """Candidates: running instances of the version; completed and cancelled ones have nothing to move."""
+    return and_(ProcessInstance.template_version_id == version_id, ProcessInstance.status == InstanceStatus.RUNNING)
+
+
 def _candidates(session: Session, version_id: int) -> list[ProcessInstance]:
-    """Running instances of the version; completed and cancelled ones have nothing left to move."""
-    query = (select(ProcessInstance).options(joinedload(ProcessInstance.school))
-             .where(ProcessInstance.template_version_id == version_id,
-                    ProcessInstance.status == InstanceStatus.RUNNING).order_by(ProcessInstance.id))
+    query = (select(ProcessInstance).options(joinedload(ProcessInstance.school)).where(_running_on(version_id))
+             .order_by(ProcessInstance.id))
     return list(session.scalars(query))
+
+
+def _candidate_ids(session: Session, version_id: int) -> list[int]:
+    """Counting and listing candidates needs no workflow documents."""
+    return list(session.scalars(select(ProcessInstance.id).where(_running_on(version_id)).order_by(ProcessInstance.id)))
 
 
 def _open_tasks(session: Session, instance_ids: Iterable[int]) -> dict[int, list[str]]:
@@ -197,7 +205,7 @@ def start_migration(db: Database, key: str, from_version: int, to_version: int, 
         source, target = _versions(session, key, from_version, to_version)
         now = db.now()
         run = MigrationRun(template_key=key, from_version=source, to_version=target, dry_run=dry_run,
-                           status=MigrationRunStatus.PENDING, total=len(_candidates(session, source.id)),
+                           status=MigrationRunStatus.PENDING, total=len(_candidate_ids(session, source.id)),
                            moved=0, failed=0, results={}, created_by_id=actor_id, created_at=now)
         session.add(run)
         session.flush()
@@ -235,7 +243,7 @@ def _begin(db: Database, run_id: int) -> list[int] | None:
         run = _lock_run(session, run_id)
         if run.status is not MigrationRunStatus.PENDING:
             return None
-        instance_ids = [instance.id for instance in _candidates(session, run.from_version_id)]
+        instance_ids = _candidate_ids(session, run.from_version_id)
         run.status, run.started_at, run.total = MigrationRunStatus.RUNNING, db.now(), len(instance_ids)
         return instance_ids
 
