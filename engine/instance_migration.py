@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit
 from engine.bpmn.compiler import CompiledTemplate
@@ -271,6 +272,8 @@ def _process_one(db: Database, run_id: int, instance_id: int) -> None:
 
 
 def _words(err: Exception) -> str:
+    if isinstance(err, StaleDataError):  # SQLite has no row locks; the version column caught a concurrent step
+        return "процесс изменился во время переноса (кто-то выполнил задачу); запустите перенос ещё раз"
     return err.message if isinstance(err, EngineError) else f"внутренняя ошибка: {type(err).__name__}: {err}"
 
 
