@@ -430,3 +430,19 @@ def test_waiting_timer_survives_the_move_and_fires_on_time(db: Database, org: Or
     assert ready_task(db, instance_id).name == "Заполнить анкету школы"
     fired = [a for a in sweep(db, now=start + timedelta(days=7, minutes=1)).actions if a.deadline_id == timer.id]
     assert [a.kind for a in fired] == ["timer"] and ready_task(db, instance_id).element_id == "help_school"
+
+
+def test_a_task_moved_to_another_lane_changes_role_and_is_released(db: Database, org: Org,
+                                                                   bundle_copy: Path) -> None:
+    key = deploy(db, bundle_copy)
+    at_questionnaire, _, _ = three_instances(db, org, key)
+    before = ready_task(db, at_questionnaire)
+    _edit(bundle_copy, ("<bpmn:flowNodeRef>fill_questionnaire</bpmn:flowNodeRef>\n", ""),
+          ("<bpmn:flowNodeRef>review</bpmn:flowNodeRef>",
+           "<bpmn:flowNodeRef>review</bpmn:flowNodeRef>\n<bpmn:flowNodeRef>fill_questionnaire</bpmn:flowNodeRef>"))
+    deploy(db, bundle_copy)
+    assert run_migration(db, start_migration(db, key, 1, 2).id).failed == 0
+    after = ready_task(db, at_questionnaire)
+    assert (after.id, after.role, after.assignee_id, after.due_at) == (before.id, "curator", None, before.due_at)
+    assert [t.id for t in tasks.list_tasks(db, org.curator) if t.instance_id == at_questionnaire] == [after.id]
+    assert not [t for t in tasks.list_tasks(db, org.school_user) if t.instance_id == at_questionnaire]
