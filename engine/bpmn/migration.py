@@ -75,7 +75,8 @@ def migrate(run: WorkflowRun, target: CompiledTemplate) -> WorkflowRun:
     request would see it). Raises ``MigrationImpossible`` with every reason; ``run`` is then unusable."""
     workflow: BpmnWorkflow = run._workflow  # noqa: SLF001 - engine.bpmn owns both halves of the Spiff object
     top, subprocesses = diff_workflow(_SERIALIZER.registry, workflow, target.process_spec, target.subprocess_specs)
-    reasons = _diff_reasons(top) + _subprocess_reasons(workflow, subprocesses)
+    # dict.fromkeys: the children of a multi-instance step share its element and would repeat its reason
+    reasons = list(dict.fromkeys(_diff_reasons(top) + _subprocess_reasons(workflow, subprocesses)))
     if reasons:
         raise MigrationImpossible(reasons)
     kept = _reset_state(workflow)

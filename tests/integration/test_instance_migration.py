@@ -373,6 +373,17 @@ def test_call_activity_instances_keep_their_subjects_or_are_refused(db: Database
     assert any("(antirisk_programmes) уже выполняется" in reason and "входная коллекция" in reason
                for reason in check.reasons), check.reasons
 
+    other_process = _roadmap_copy(tmp_path / "process", ('name="Разработать антирисковую программу"',
+                                                         'name="Подготовить антирисковую программу"'),
+                                  ('processRef="antirisk_cycle"', 'processRef="antirisk_cycle_2028"'),
+                                  ('calledElement="antirisk_cycle"', 'calledElement="antirisk_cycle_2028"'),
+                                  ('<bpmn:process id="antirisk_cycle"', '<bpmn:process id="antirisk_cycle_2028"'))
+    fourth = templates.deploy_template(timed, templates.read_bundle(other_process)).version
+    [check] = [c for c in plan_migration(timed, key, new_version, fourth).instances if c.instance_id == instance_id]
+    assert not check.can_move and len(check.reasons) == len(set(check.reasons)) == 2  # not once per direction
+    assert any("процесс «antirisk_cycle», в который уже вошёл маршрут, удалён в новой версии" in reason
+               for reason in check.reasons), check.reasons
+
 
 def test_multi_instance_children_keep_their_item_data(tmp_path: Path) -> None:
     """Spiff's migration resets READY tasks from their parent's data; a multi-instance child's item (which
