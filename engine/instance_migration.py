@@ -77,6 +77,11 @@ class MigrationPlan:
     from_version: int
     to_version: int
     instances: list[InstanceCheck]
+    total: int  # candidates on the old version; ``instances`` may hold only the first ``limit`` of them
+
+    @property
+    def complete(self) -> bool:
+        return len(self.instances) == self.total
 
     @property
     def movable(self) -> int:
@@ -153,9 +158,9 @@ def _running_on(version_id: int) -> ColumnElement[bool]:
     return and_(ProcessInstance.template_version_id == version_id, ProcessInstance.status == InstanceStatus.RUNNING)
 
 
-def _candidates(session: Session, version_id: int) -> list[ProcessInstance]:
+def _candidates(session: Session, version_id: int, limit: int | None = None) -> list[ProcessInstance]:
     query = (select(ProcessInstance).options(joinedload(ProcessInstance.school)).where(_running_on(version_id))
-             .order_by(ProcessInstance.id))
+             .order_by(ProcessInstance.id).limit(limit))
     return list(session.scalars(query))
 
 
@@ -185,17 +190,19 @@ def _check(instance: ProcessInstance, tasks: list[str], source: CompiledTemplate
     return InstanceCheck(instance.id, instance.school.code, instance.school.name, tasks, can_move, reasons)
 
 
-def plan_migration(db: Database, key: str, from_version: int, to_version: int, *,
+def plan_migration(db: Database, key: str, from_version: int, to_version: int, *, limit: int | None = None,
                    actor_login: str | None = None) -> MigrationPlan:
-    """The dry run: every running instance of KEY@FROM, whether it can move to KEY@TO and why not."""
+    """The dry run: every running instance of KEY@FROM (or the first ``limit``: a page must answer in
+    seconds, and each check restores and migrates a workflow), whether it can move to KEY@TO and why not."""
     with db.reading() as session:
         _admin(session, actor_login)
         source_row, target_row = _versions(session, key, from_version, to_version)
         source, target = compiled_version(session, source_row.id), compiled_version(session, target_row.id)
-        instances = _candidates(session, source_row.id)
+        total = len(_candidate_ids(session, source_row.id))
+        instances = _candidates(session, source_row.id, limit)
         tasks = _open_tasks(session, (i.id for i in instances))
         checks = [_check(instance, tasks[instance.id], source, target) for instance in instances]
-    return MigrationPlan(key, from_version, to_version, checks)
+    return MigrationPlan(key, from_version, to_version, checks, total)
 
 
 def start_migration(db: Database, key: str, from_version: int, to_version: int, *, dry_run: bool = False,

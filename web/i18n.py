@@ -238,6 +238,10 @@ EN: dict[str, str] = {
     "нет": "no",
     "На этой версии нет запущенных процессов.": "No running processes on this version.",
     "Перенести все возможные": "Move all that can move",
+    "Проверены первые {checked} из {total} процессов. Полный пробный прогон идёт в фоне и ничего не меняет.":
+        "The first {checked} of {total} processes were checked. The full dry run runs in the background and "
+        "changes nothing.",
+    "Полный пробный прогон в фоне": "Full dry run in the background",
     "Последние переносы": "Recent migrations",
     "Версии": "Versions",
     "Перенесено": "Moved",

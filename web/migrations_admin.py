@@ -28,6 +28,8 @@ from workers.queue import InlineJobQueue
 
 blueprint = Blueprint("migrations_admin", __name__, url_prefix="/admin/migrations")
 log = logging.getLogger(__name__)
+#: Instances checked inside the request; beyond that the full dry run goes to the background.
+PLAN_LIMIT = 200
 RUN_WORDS = {"pending": "ожидает запуска", "running": "идёт", "done": "завершён", "failed": "прерван"}
 OUTCOME_WORDS = {"moved": "Перенесён", "failed": "Ошибка", "skipped": "Пропущен", "can_move": "Можно перенести",
                  "cannot_move": "Нельзя перенести"}
@@ -44,7 +46,8 @@ def choose() -> str:
     """The choice of template and versions; with all three given (deep link), the dry run's table."""
     key, old, new = request.args.get("key", ""), _version(request.args, "from"), _version(request.args, "to")
     choices = version_choices(db(), actor_login=me())
-    plan = plan_migration(db(), key, old, new, actor_login=me()) if key and old and new else None
+    limit = int(current_app.config.get("MIGRATION_PLAN_LIMIT", PLAN_LIMIT))
+    plan = plan_migration(db(), key, old, new, limit=limit, actor_login=me()) if key and old and new else None
     return render_template("admin_migrations.html", choices=choices, key=key, old=old, new=new, plan=plan,
                            runs=list_runs(db(), actor_login=me()), run_words=RUN_WORDS)
 
@@ -53,7 +56,8 @@ def choose() -> str:
 @login_required
 def start() -> ResponseReturnValue:
     run = start_migration(db(), request.form.get("key", ""), _version(request.form, "from"),
-                          _version(request.form, "to"), actor_login=me())
+                          _version(request.form, "to"), dry_run=request.form.get("dry_run") == "1",
+                          actor_login=me())
     _launch(run.id)
     return redirect(url_for(".run_page", run_id=run.id))
 

@@ -457,3 +457,29 @@ def test_a_task_moved_to_another_lane_changes_role_and_is_released(db: Database,
     assert (after.id, after.role, after.assignee_id, after.due_at) == (before.id, "curator", None, before.due_at)
     assert [t.id for t in tasks.list_tasks(db, org.curator) if t.instance_id == at_questionnaire] == [after.id]
     assert not [t for t in tasks.list_tasks(db, org.school_user) if t.instance_id == at_questionnaire]
+
+
+def test_big_dry_run_goes_to_the_background(db: Database, org: Org, bundle_copy: Path) -> None:
+    key = deploy(db, bundle_copy)
+    at_questionnaire, at_review, _ = three_instances(db, org, key)
+    drop_review(bundle_copy)
+    deploy(db, bundle_copy)
+    with_passwords(db, org)
+    app = create_app({"DATABASE": db, "TESTING": True, "SECRET_KEY": "test", "SESSION_COOKIE_SECURE": False,
+                      "MIGRATION_PLAN_LIMIT": 1})
+    admin = signed_in(app, org.admin)
+    url = f"/admin/migrations?key={key}&from=1&to=2"
+    page = admin.get(url).get_data(as_text=True)
+    assert "Проверены первые 1 из 2 процессов" in page and "Полный пробный прогон в фоне" in page
+    assert f'data-instance="{at_questionnaire}"' in page and f'data-instance="{at_review}"' not in page
+
+    status, _ = post(admin, "/admin/migrations", {"key": key, "from": "1", "to": "2", "dry_run": "1"}, url)
+    assert status == 302
+    with db.reading() as session:
+        run_id = session.scalars(select(MigrationRun.id).where(MigrationRun.template_key == key)).one()
+    progress = _wait_until_finished(admin, run_id)
+    assert progress["dry_run"] and (progress["moved"], progress["failed"]) == (1, 1)
+    assert {item["instance_id"]: item["outcome"] for item in progress["results"]} == {  # type: ignore[attr-defined]
+        at_questionnaire: "can_move", at_review: "cannot_move"}
+    assert instance(db, at_questionnaire).template_version_id == instance(db, at_review).template_version_id
+    assert "Нельзя перенести" in admin.get(f"/admin/migrations/{run_id}").get_data(as_text=True)
