@@ -25,7 +25,7 @@ from engine.bpmn.bundle import Bundle
 from engine.bpmn.compiler import validate_bundle
 from engine.bpmn.xml import ROADMAP_NS
 from engine.db import Database
-from tests.e2e.conftest import _free_port
+from tests.e2e.conftest import _free_port, screenshot
 from web.app import create_app
 
 ROADMAP = Path(__file__).resolve().parents[2] / "workflows" / "roadmap-500"
@@ -145,6 +145,7 @@ def test_bpmn_editor_edits_roadmap_attributes_and_shows_problems(page: Page, edi
     task.click()
     group = page.locator("[data-group-id='group-roadmap']")
     expect(group).to_contain_text("«500+»")
+    expect(page.locator("[data-group-id='group-general']")).to_contain_text("Общее")
     expect(page.locator("#bio-properties-panel-roadmap-stage")).to_have_value("questionnaire")
     expect(page.locator("#bio-properties-panel-roadmap-form")).to_have_value("confirm_coverage")
     deadline = page.locator("#bio-properties-panel-roadmap-deadline")
@@ -172,6 +173,7 @@ def test_bpmn_editor_edits_roadmap_attributes_and_shows_problems(page: Page, edi
     elsewhere = page.locator("#editor-problems li.problem-elsewhere")
     expect(elsewhere).to_contain_text("forms/confirm_coverage.form")
     expect(elsewhere.locator("a")).to_have_attribute("href", "/stand-in/draft")
+    screenshot(page, "template-editor-bpmn")
 
     page.locator(".djs-element[data-element-id='run_questionnaires']").click()  # select something else
     here.locator("button").click()
@@ -184,9 +186,11 @@ def test_form_editor_saves_json_with_ctrl_s(page: Page, editors: EditorServer) -
     editors.draft.problems, editors.draft.saved = [], []
     open_editor(page, editors, "form", path)
     expect(page.locator("#editor-canvas .fjs-editor-container")).to_be_visible()
-    page.locator("#editor-canvas").click()
+    page.locator("#editor-canvas .fjs-form-field").first.click()  # selecting a field changes nothing
+    expect(page.locator("#editor-status")).to_have_text("Загружено")
     page.keyboard.press("Control+s")
     expect(page.locator("#editor-status")).to_have_text("Сохранено")
+    screenshot(page, "template-editor-form")
     [(saved_path, saved)] = editors.draft.saved
     original = json.loads((ROADMAP / path).read_text(encoding="utf-8"))
     schema = json.loads(saved)
@@ -201,9 +205,14 @@ def test_dmn_editor_loads_the_risk_table_and_checks(page: Page, editors: EditorS
                                "message": "условие не разбирается"}]
     open_editor(page, editors, "dmn", path)
     expect(page.locator(".dmn-view-tab").first).to_be_visible()
+    page.locator(".dmn-view-tab[data-view-type='decisionTable']").click()
+    expect(page.locator("[data-element-id='r_k1_high_value']")).to_be_visible()
+    page.locator("[data-element-id='r_k1_high_value']").click()
+    expect(page.locator("#editor-status")).to_have_text("Загружено")
     page.locator("#editor-check").click()
     expect(page.locator("#editor-status")).to_have_text("Есть ошибки: 1")
     item = page.locator("#editor-problems li.problem-here[data-element-id='r_k1_high_value']")
     expect(item).to_contain_text("условие не разбирается")
     item.locator("button").click()
     expect(page.locator("[data-element-id='r_k1_high_value'].has-problem")).to_be_visible()
+    screenshot(page, "template-editor-dmn")

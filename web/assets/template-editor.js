@@ -200,7 +200,7 @@ class EditorPage {
       item.dataset.elementId = problem.element_id;
     }
     if (onDiagram) {
-      const button = node('button', { type: 'button', className: 'btn-link problem-reveal' }, where);
+      const button = node('button', { type: 'button', className: 'problem-reveal' }, where);
       button.addEventListener('click', () => this.editor.reveal(problem.element_id));
       item.append(button, ': ');
     } else if (where) {

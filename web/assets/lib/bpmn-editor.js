@@ -6,6 +6,7 @@ import { BpmnPropertiesPanelModule, BpmnPropertiesProviderModule } from 'bpmn-js
 import { badge, byElement } from './problems.js';
 import roadmapModdle from './roadmap-moddle.js';
 import { roadmapPropertiesModule } from './roadmap-properties.js';
+import { translateRuModule } from './translate-ru.js';
 import { keepUnresolvedReferences } from './unresolved-references.js';
 
 const MARKER = 'has-problem';
@@ -23,7 +24,9 @@ export function createBpmnEditor({ canvas, properties, context }) {
   const modeler = new BpmnModeler({
     container: canvas,
     propertiesPanel: { parent: properties },
-    additionalModules: [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, roadmapPropertiesModule(context)],
+    additionalModules: [
+      BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, roadmapPropertiesModule(context), translateRuModule,
+    ],
     moddleExtensions: { roadmap: roadmapModdle },
   });
   const registry = () => modeler.get('elementRegistry');
@@ -61,14 +64,19 @@ export function createBpmnEditor({ canvas, properties, context }) {
         }
         diagram.addMarker(shape.id, MARKER);
         marked.push(shape.id);
-        overlays.add(shape.id, 'problem', { position: { top: -12, left: -12 }, html: badge(list) });
+        // Readable at any zoom: a whole roadmap fitted to the screen is drawn very small.
+        overlays.add(shape.id, 'problem', { position: { top: -12, left: -12 }, scale: { min: 1 }, html: badge(list) });
       }
     },
     reveal(id) {
       const shape = shapeOf(registry(), id);
       if (shape) {
+        const diagram = modeler.get('canvas');
         modeler.get('selection').select(shape);
-        modeler.get('canvas').scrollToElement(shape);
+        if (diagram.zoom() < 0.75) {
+          diagram.zoom(1); // a whole roadmap fitted to the screen is too small to read the element
+        }
+        diagram.scrollToElement(shape);
       }
     },
   };

@@ -7,6 +7,7 @@
 import DmnModeler from 'dmn-js/lib/Modeler';
 
 import { badge, byElement } from './problems.js';
+import { translateRuModule } from './translate-ru.js';
 
 const MARKER = 'has-problem';
 const VIEW_TITLES = { drd: 'Схема решений', decisionTable: 'Таблица', literalExpression: 'Выражение', boxedExpression: 'Выражение' };
@@ -42,7 +43,7 @@ function decisionIndex(definitions) {
 }
 
 export function createDmnEditor({ canvas, tabs }) {
-  const modeler = new DmnModeler({ container: canvas });
+  const modeler = new DmnModeler({ container: canvas, common: { additionalModules: [translateRuModule] } });
   let problems = [];
   let index = new Map();
   const listening = new WeakSet();
@@ -80,7 +81,7 @@ export function createDmnEditor({ canvas, tabs }) {
     for (const [id, list] of byDecision) {
       if (registry.get(id)) {
         diagram.addMarker(id, MARKER);
-        overlays.add(id, 'problem', { position: { top: -12, left: -12 }, html: badge(list) });
+        overlays.add(id, 'problem', { position: { top: -12, left: -12 }, scale: { min: 1 }, html: badge(list) });
       }
     }
   }
@@ -119,8 +120,8 @@ export function createDmnEditor({ canvas, tabs }) {
       viewer.on('elements.changed', () => {
         index = decisionIndex(modeler.getDefinitions());
         setTimeout(mark, 0); // after the table re-rendered its cells
-        changeListeners.forEach((listener) => listener());
       });
+      viewer.on('commandStack.changed', () => changeListeners.forEach((listener) => listener()));
     }
     setTimeout(mark, 0);
   });

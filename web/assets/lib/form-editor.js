@@ -14,7 +14,7 @@ export function createFormEditor({ canvas }) {
       return `${JSON.stringify(editor.saveSchema(), null, 2)}\n`;
     },
     onChange(listener) {
-      editor.on('changed', listener);
+      editor.on('commandStack.changed', listener); // `changed` also fires on selection and panel state
     },
     has() {
       return false; // problems of a form file have no element id to point at
