@@ -124,6 +124,18 @@ def open_editor(page: Page, editors: EditorServer, kind: str, path: str) -> None
     page.wait_for_selector("#template-editor[data-ready='1']")
 
 
+def leaving_is_questioned(page: Page) -> bool:
+    """Whether leaving the page now would ask «leave the page?» (the beforeunload handler cancels)."""
+    return bool(page.evaluate("() => { const e = new Event('beforeunload', {cancelable: true});"
+                              " window.dispatchEvent(e); return e.defaultPrevented; }"))
+
+
+def select_element(page: Page, element_id: str) -> None:
+    """Select a BPMN element as a click would (the middle of a lane is covered by its tasks)."""
+    page.evaluate("(id) => { const modeler = document.getElementById('template-editor').templateEditor.editor.modeler;"
+                  " modeler.get('selection').select(modeler.get('elementRegistry').get(id)); }", element_id)
+
+
 def roadmap_attributes(xml: str) -> dict[tuple[str, str], str]:
     root = etree.fromstring(xml.encode("utf-8"))
     return {(element.get("id", ""), name): value for element in root.iter() if isinstance(element.tag, str)
@@ -152,6 +164,13 @@ def test_bpmn_editor_edits_roadmap_attributes_and_shows_problems(page: Page, edi
     expect(deadline).to_have_value("5WD")
     deadline.fill("7WD")
     expect(page.locator("#editor-status")).to_have_text("Есть несохранённые изменения")
+    assert leaving_is_questioned(page)
+    escalation = page.locator("#bio-properties-panel-roadmap-escalation")
+    escalation.fill("5WD:9")
+    expect(page.locator("[data-entry-id='roadmap-escalation']")).to_contain_text("через:уровней[:federal]")
+    escalation.fill("2WD:1, 5WD:3:federal")
+    select_element(page, "roadmap_500_curator")  # a lane: its role
+    expect(page.locator("#bio-properties-panel-roadmap-role")).to_have_value("curator")
     page.locator("#editor-save").click()
 
     expect(page.locator("#editor-status")).to_have_text("Сохранено. Есть ошибки: 2")
@@ -160,12 +179,14 @@ def test_bpmn_editor_edits_roadmap_attributes_and_shows_problems(page: Page, edi
     before, after = roadmap_attributes(original), roadmap_attributes(saved)
     deadline_key = (TASK, f"{{{ROADMAP_NS}}}deadline")
     assert after.pop(deadline_key) == "7WD"
+    assert after.pop((TASK, f"{{{ROADMAP_NS}}}escalation")) == "2WD:1, 5WD:3:federal"
     assert before.pop(deadline_key) == "5WD"
     assert after == before  # every other roadmap attribute as it was
-    assert f'xmlns:spiffworkflow="{SPIFF_NS}"' in saved and "<spiffworkflow:calledDecisionId>" in saved
+    assert f'xmlns:roadmap="{ROADMAP_NS}"' in saved and f'xmlns:spiffworkflow="{SPIFF_NS}"' in saved and "<spiffworkflow:calledDecisionId>" in saved
     files = {p.relative_to(ROADMAP).as_posix(): p.read_bytes() for p in ROADMAP.rglob("*") if p.is_file()}
     assert validate_bundle(Bundle("draft", {**files, BPMN: saved.encode("utf-8")})) == []
 
+    assert not leaving_is_questioned(page)
     expect(page.locator(f".djs-overlays[data-container-id='{TASK}'] .problem-badge")).to_be_visible()
     expect(task).to_have_class(re.compile(r"\bhas-problem\b"))
     here = page.locator(f"#editor-problems li.problem-here[data-element-id='{TASK}']")
