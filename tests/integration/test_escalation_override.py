@@ -12,6 +12,7 @@ from engine import instances, tasks, templates
 from engine.db import Database
 from engine.deadlines import sweep
 from engine.models import Deadline, DeadlineKind, Notification, Task, User
+from engine.template_diff import diff_versions
 from tests.conftest import Org
 
 START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)  # a Monday
@@ -62,3 +63,12 @@ def test_none_means_due_notice_but_no_escalation(db: Database, org: Org, bundle_
     assert DeadlineKind.DUE in kinds
     actions = [a.kind for a in sweep(db, now=DUE + timedelta(days=60)).actions if a.task_id == task_id]
     assert actions == ["reminder", "due"]  # the school is still told; nobody above it
+
+
+def test_template_diff_names_a_changed_escalation(db: Database, bundle_copy: Path) -> None:
+    key = templates.deploy_template(db, templates.read_bundle(bundle_copy)).key
+    bpmn = bundle_copy / "mini.bpmn"
+    bpmn.write_text(bpmn.read_text(encoding="utf-8").replace('id="review" ', 'id="review" roadmap:escalation="none" '),
+                    encoding="utf-8")
+    assert templates.deploy_template(db, templates.read_bundle(bundle_copy)).version == 2
+    assert diff_versions(db, key, 1, 2).tasks.changed == {"review": ["escalation: «как в manifest.json» → «none»"]}
