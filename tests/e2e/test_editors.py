@@ -2,7 +2,8 @@
 
 The real editor pages belong to the admin's draft screens; here a small blueprint registered only in
 this module serves the same contract (file, problems and context URLs) from memory, so the editors
-are tested against the real app's CSRF protection, static files and the real «500+» template.
+are tested against the real app's CSRF protection (the token from a hidden input, as on the draft
+pages), static files and the real «500+» template.
 """
 
 from __future__ import annotations
@@ -34,9 +35,10 @@ TASK = "confirm_coverage"  # a user task of the curator, stage «questionnaire»
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 
 PAGE = """<!doctype html>
-<html lang="ru"><head><meta charset="utf-8"><meta name="csrf-token" content="{{ csrf_token() }}">
+<html lang="ru"><head><meta charset="utf-8">
 <link rel="stylesheet" href="/static/dist/template-editor.css"><link rel="stylesheet" href="/static/dist/app.css">
 </head><body><main class="container">
+<form method="post"><input type="hidden" name="csrf_token" value="{{ csrf_token() }}"></form>
 <div id="template-editor" data-kind="{{ kind }}" data-path="{{ path }}" data-file-url="/stand-in/files/{{ path }}"
      data-problems-url="/stand-in/problems" data-context-url="/stand-in/context" data-draft-url="/stand-in/draft"></div>
 </main><script type="module" src="/static/dist/template-editor.js"></script></body></html>"""
@@ -149,6 +151,8 @@ def test_bpmn_editor_edits_roadmap_attributes_and_shows_problems(page: Page, edi
     editors.draft.problems = [
         {"path": f"draft/{BPMN}", "line": 86, "element_id": TASK, "message": "срок короче, чем у предыдущей задачи"},
         {"path": "draft/forms/confirm_coverage.form", "line": None, "element_id": None, "message": "нет поля coverage"},
+        {"path": "draft/manifest.json", "line": None, "element_id": "run_questionnaires",
+         "message": "правило ссылается на поле «groups», которого нет в форме задачи"},
     ]
     open_editor(page, editors, "bpmn", BPMN)
     task = page.locator(f".djs-element[data-element-id='{TASK}']")
@@ -173,7 +177,7 @@ def test_bpmn_editor_edits_roadmap_attributes_and_shows_problems(page: Page, edi
     expect(page.locator("#bio-properties-panel-roadmap-role")).to_have_value("curator")
     page.locator("#editor-save").click()
 
-    expect(page.locator("#editor-status")).to_have_text("Сохранено. Есть ошибки: 2")
+    expect(page.locator("#editor-status")).to_have_text("Сохранено. Есть ошибки: 3")
     [(path, saved)] = editors.draft.saved
     assert path == BPMN
     before, after = roadmap_attributes(original), roadmap_attributes(saved)
@@ -191,12 +195,16 @@ def test_bpmn_editor_edits_roadmap_attributes_and_shows_problems(page: Page, edi
     expect(task).to_have_class(re.compile(r"\bhas-problem\b"))
     here = page.locator(f"#editor-problems li.problem-here[data-element-id='{TASK}']")
     expect(here).to_contain_text("срок короче")
-    elsewhere = page.locator("#editor-problems li.problem-elsewhere")
+    elsewhere = page.locator("#editor-problems li.problem-elsewhere").first
     expect(elsewhere).to_contain_text("forms/confirm_coverage.form")
     expect(elsewhere.locator("a")).to_have_attribute("href", "/stand-in/draft")
+    manifest = page.locator("#editor-problems li.problem-elsewhere[data-element-id='run_questionnaires']")
+    expect(manifest).to_contain_text("manifest.json")  # the manifest names the task: shown on it too
+    expect(page.locator(".djs-overlays[data-container-id='run_questionnaires'] .problem-badge")).to_be_visible()
     screenshot(page, "template-editor-bpmn")
 
-    page.locator(".djs-element[data-element-id='run_questionnaires']").click()  # select something else
+    page.locator(".djs-overlays[data-container-id='run_questionnaires'] .problem-badge").click()
+    expect(page.locator(".djs-element.selected[data-element-id='run_questionnaires']")).to_be_visible()
     here.locator("button").click()
     expect(page.locator(f".djs-element.selected[data-element-id='{TASK}']")).to_be_visible()
 

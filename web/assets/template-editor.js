@@ -1,16 +1,18 @@
 // The template editors: one page per file of a template draft (BPMN, DMN or form), built on the
 // bpmn.io modelers. Contract with the page (web/templates_admin.py):
 //
-//   <meta name="csrf-token" content="…">                  (or a hidden input named csrf_token)
+//   <meta name="csrf-token" content="…">    or any <input type="hidden" name="csrf_token"> on the page
 //   <div id="template-editor" data-kind="bpmn|dmn|form" data-path="roadmap-500.bpmn"
 //        data-file-url="…"       GET → file text; PUT {"content": text} → {saved, valid, problems} | 422 {saved: false, problems}
 //        data-problems-url="…"   GET → {valid, problems}  (problems of the whole draft)
 //        data-context-url="…"    GET → {roles, stages: [{key, title}], forms, calendar}
 //        data-draft-url="…"></div>   the draft's page, linked from problems of other files
 //
-// A problem is {path, line, element_id, message}. Problems of this file whose element is on the
-// diagram get a red badge on it (`.djs-overlay .problem-badge`, marker class `has-problem`); every
-// problem is listed in `#editor-problems`, and clicking one of this file selects its element.
+// A problem is {path, line, element_id, message}. Problems of this file (and of manifest.json, which
+// names tasks by id) whose element is on the diagram get a red badge on it (`.djs-overlay
+// .problem-badge`, marker class `has-problem`); every problem is listed in `#editor-problems`, and
+// clicking its element id selects and shows the element. The CSRF token is read from
+// <meta name="csrf-token"> or else from any hidden input named csrf_token on the page.
 //
 // DOM for tests: #editor-save, #editor-check, #editor-status[data-state], #editor-canvas,
 // #editor-properties (bpmn), #editor-problems li[data-element-id].problem-here|.problem-elsewhere.
@@ -157,6 +159,8 @@ class EditorPage {
       } else if (response.status === 422) {
         this.showProblems(problems);
         this.setStatus('rejected', `Не сохранено. Есть ошибки: ${problems.length}`);
+      } else if (typeof body.message === 'string' && body.message) {
+        this.setStatus('error', `Не сохранено: ${body.message}`); // e.g. the CSRF token expired
       } else {
         throw new Error(`PUT: ${response.status}`);
       }
@@ -186,7 +190,10 @@ class EditorPage {
 
   showProblems(problems) {
     const here = problems.filter((problem) => samePath(problem.path, this.path));
-    this.editor.showProblems(here);
+    // The manifest names user tasks by id (deadlines, rules, actions): show those on the diagram too.
+    const aboutElements = problems.filter((problem) =>
+      here.includes(problem) || (samePath(problem.path, 'manifest.json') && this.editor.has(problem.element_id)));
+    this.editor.showProblems(aboutElements);
     const items = problems.map((problem) => (here.includes(problem) ? this.itemHere(problem) : this.itemElsewhere(problem)));
     this.dom.list.replaceChildren(...items);
     this.dom.problems.dataset.count = String(problems.length);
@@ -218,7 +225,14 @@ class EditorPage {
     const where = `${problem.path || 'шаблон'}${problem.line ? `:${problem.line}` : ''}`;
     const draftUrl = this.root.dataset.draftUrl;
     item.append(draftUrl ? node('a', { href: draftUrl, className: 'problem-path' }, where) : node('span', { className: 'problem-path' }, where));
-    item.append(`${problem.element_id ? ` (${problem.element_id})` : ''}: ${problem.message}`);
+    if (problem.element_id && this.editor.has(problem.element_id)) {
+      const button = node('button', { type: 'button', className: 'problem-reveal' }, problem.element_id);
+      button.addEventListener('click', () => this.editor.reveal(problem.element_id));
+      item.append(' (', button, ')');
+    } else if (problem.element_id) {
+      item.append(` (${problem.element_id})`);
+    }
+    item.append(`: ${problem.message}`);
     return item;
   }
 }

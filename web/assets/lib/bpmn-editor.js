@@ -32,6 +32,18 @@ export function createBpmnEditor({ canvas, properties, context }) {
   const registry = () => modeler.get('elementRegistry');
   let marked = [];
 
+  function reveal(id) {
+    const shape = shapeOf(registry(), id);
+    if (shape) {
+      const diagram = modeler.get('canvas');
+      modeler.get('selection').select(shape);
+      if (diagram.zoom() < 0.75) {
+        diagram.zoom(1); // a whole roadmap fitted to the screen is too small to read the element
+      }
+      diagram.scrollToElement(shape);
+    }
+  }
+
   return {
     modeler,
     async load(text) {
@@ -64,20 +76,13 @@ export function createBpmnEditor({ canvas, properties, context }) {
         }
         diagram.addMarker(shape.id, MARKER);
         marked.push(shape.id);
-        // Readable at any zoom: a whole roadmap fitted to the screen is drawn very small.
-        overlays.add(shape.id, 'problem', { position: { top: -12, left: -12 }, scale: { min: 1 }, html: badge(list) });
+        // Readable at any zoom: a whole roadmap fitted to the screen is drawn very small, and then the
+        // badge covers its element; a click on the badge selects the element and zooms in.
+        const html = badge(list);
+        html.addEventListener('click', () => reveal(shape.id));
+        overlays.add(shape.id, 'problem', { position: { top: -12, left: -12 }, scale: { min: 1 }, html });
       }
     },
-    reveal(id) {
-      const shape = shapeOf(registry(), id);
-      if (shape) {
-        const diagram = modeler.get('canvas');
-        modeler.get('selection').select(shape);
-        if (diagram.zoom() < 0.75) {
-          diagram.zoom(1); // a whole roadmap fitted to the screen is too small to read the element
-        }
-        diagram.scrollToElement(shape);
-      }
-    },
+    reveal,
   };
 }
