@@ -233,15 +233,16 @@ def test_dmn_editor_loads_the_risk_table_and_checks(page: Page, editors: EditorS
     editors.draft.problems = [{"path": f"draft/{path}", "line": 22, "element_id": "r_k1_high_value",
                                "message": "условие не разбирается"}]
     open_editor(page, editors, "dmn", path)
-    expect(page.locator(".dmn-view-tab").first).to_be_visible()
-    page.locator(".dmn-view-tab[data-view-type='decisionTable']").click()
-    expect(page.locator("[data-element-id='r_k1_high_value']")).to_be_visible()
-    page.locator("[data-element-id='r_k1_high_value']").click()
-    expect(page.locator("#editor-status")).to_have_text("Загружено")
+    expect(page.locator(".dmn-view-tab[data-view-type='drd'][aria-current='true']")).to_be_visible()
     page.locator("#editor-check").click()
     expect(page.locator("#editor-status")).to_have_text("Есть ошибки: 1")
+    # on the diagram the cell's problem shows on its decision; in the table, on the cell itself
+    expect(page.locator(".djs-overlays[data-container-id='rate_risk_factor'] .problem-badge")).to_be_visible()
     item = page.locator("#editor-problems li.problem-here[data-element-id='r_k1_high_value']")
     expect(item).to_contain_text("условие не разбирается")
     item.locator("button").click()
-    expect(page.locator("[data-element-id='r_k1_high_value'].has-problem")).to_be_visible()
+    cell = page.locator("#editor-canvas td[data-element-id='r_k1_high_value']")
+    expect(cell).to_have_class(re.compile(r"\bhas-problem\b"))
+    cell.click()  # selecting a cell edits nothing
+    expect(page.locator("#editor-status")).to_have_text("Есть ошибки: 1")
     screenshot(page, "template-editor-dmn")
