@@ -175,6 +175,8 @@ def test_bpmn_editor_edits_roadmap_attributes_and_shows_problems(page: Page, edi
     escalation.fill("2WD:1, 5WD:3:federal")
     select_element(page, "roadmap_500_curator")  # a lane: its role
     expect(page.locator("#bio-properties-panel-roadmap-role")).to_have_value("curator")
+    page.locator("[data-group-id='group-general'] .bio-properties-panel-group-header").click()
+    page.locator("#bio-properties-panel-name").fill("Куратор школы")  # a library field, applied after a pause
     page.locator("#editor-save").click()
 
     expect(page.locator("#editor-status")).to_have_text("Сохранено. Есть ошибки: 3")
@@ -186,6 +188,7 @@ def test_bpmn_editor_edits_roadmap_attributes_and_shows_problems(page: Page, edi
     assert after.pop((TASK, f"{{{ROADMAP_NS}}}escalation")) == "2WD:1, 5WD:3:federal"
     assert before.pop(deadline_key) == "5WD"
     assert after == before  # every other roadmap attribute as it was
+    assert 'id="roadmap_500_curator" name="Куратор школы"' in saved  # typed just before the click: saved
     assert f'xmlns:roadmap="{ROADMAP_NS}"' in saved and f'xmlns:spiffworkflow="{SPIFF_NS}"' in saved and "<spiffworkflow:calledDecisionId>" in saved
     files = {p.relative_to(ROADMAP).as_posix(): p.read_bytes() for p in ROADMAP.rglob("*") if p.is_file()}
     assert validate_bundle(Bundle("draft", {**files, BPMN: saved.encode("utf-8")})) == []

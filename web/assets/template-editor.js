@@ -140,7 +140,7 @@ class EditorPage {
     this.dom.save.disabled = true;
     this.setStatus('saving', 'Сохранение…');
     try {
-      await flushPropertiesInput(this.root);
+      await flushPropertiesInput();
       const changesBefore = this.changes;
       const content = await this.editor.save();
       const response = await fetch(this.root.dataset.fileUrl, {
@@ -237,12 +237,18 @@ class EditorPage {
   }
 }
 
-/** A built-in field of the properties panel (name, id…) applies typing after a pause: apply it now. */
-async function flushPropertiesInput(root) {
-  const active = document.activeElement;
-  if (active && active !== document.body && root.querySelector('#editor-properties')?.contains(active)) {
-    active.blur();
-    await new Promise((resolve) => setTimeout(resolve, 400));
+// The libraries' own fields (a task's name and id, form-js properties) apply typing after a pause of
+// 300 ms; a click on «Сохранить» right after typing waits for it, so what was typed is what is saved.
+const INPUT_DEBOUNCE_MS = 400;
+let lastInput = 0;
+document.addEventListener('input', () => {
+  lastInput = Date.now();
+}, true);
+
+async function flushPropertiesInput() {
+  const wait = INPUT_DEBOUNCE_MS - (Date.now() - lastInput);
+  if (wait > 0) {
+    await new Promise((resolve) => setTimeout(resolve, wait));
   }
 }
 
