@@ -162,6 +162,7 @@ def test_bpmn_editor_edits_roadmap_attributes_and_shows_problems(page: Page, edi
     group = page.locator("[data-group-id='group-roadmap']")
     expect(group).to_contain_text("«500+»")
     expect(page.locator("[data-group-id='group-general']")).to_contain_text("Общее")
+    expect(page.locator(".bio-properties-panel-header")).to_contain_text("Пользовательская задача")
     expect(page.locator("#bio-properties-panel-roadmap-stage")).to_have_value("questionnaire")
     expect(page.locator("#bio-properties-panel-roadmap-form")).to_have_value("confirm_coverage")
     deadline = page.locator("#bio-properties-panel-roadmap-deadline")
