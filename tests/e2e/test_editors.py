@@ -247,6 +247,8 @@ def test_dmn_editor_loads_the_risk_table_and_checks(page: Page, editors: EditorS
     item.locator("button").click()
     cell = page.locator("#editor-canvas td[data-element-id='r_k1_high_value']")
     expect(cell).to_have_class(re.compile(r"\bhas-problem\b"))
-    cell.click()  # selecting a cell edits nothing
+    cell.click()  # selecting a cell edits nothing, and the cell stays marked though the table re-renders it
     expect(page.locator("#editor-status")).to_have_text("Есть ошибки: 1")
+    expect(cell).to_have_css("outline-style", "solid")
+    expect(page.locator(".view-drd-button")).to_have_text("Схема решений")
     screenshot(page, "template-editor-dmn")

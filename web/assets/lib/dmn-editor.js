@@ -43,7 +43,15 @@ function decisionIndex(definitions) {
 }
 
 export function createDmnEditor({ canvas, tabs }) {
-  const modeler = new DmnModeler({ container: canvas, common: { additionalModules: [translateRuModule] } });
+  // Each view gets its modules separately: dmn-js replaces, not merges, `common.additionalModules`.
+  const russian = { additionalModules: [translateRuModule] };
+  const modeler = new DmnModeler({
+    container: canvas, drd: russian, decisionTable: russian, literalExpression: russian, boxedExpression: russian,
+  });
+  // Table cells are re-rendered on every selection, which drops a class set on them: a stylesheet of
+  // their ids marks them instead, whatever the table does.
+  const cellStyle = document.createElement('style');
+  canvas.before(cellStyle);
   let problems = [];
   let index = new Map();
   const listening = new WeakSet();
@@ -87,6 +95,9 @@ export function createDmnEditor({ canvas, tabs }) {
   }
 
   function markTable() {
+    cellStyle.textContent = problems.filter((problem) => problem.element_id).map((problem) =>
+      `#${canvas.id} :is(td, th)[data-element-id="${CSS.escape(problem.element_id)}"] { outline: 2px solid #d92d20; outline-offset: -2px; background: #fdecea; }`,
+    ).join('\n');
     for (const cell of canvas.querySelectorAll(`.${MARKER}`)) {
       cell.classList.remove(MARKER);
     }

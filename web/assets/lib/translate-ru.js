@@ -96,6 +96,10 @@ const RU = {
   'Hit policy:': 'Политика срабатывания:',
   'Decision name': 'Название решения',
   'Add rule': 'Добавить правило',
+  When: 'Если',
+  And: 'и',
+  Then: 'то',
+  Annotations: 'Примечания',
 };
 
 export function translateRu(template, replacements = {}) {
