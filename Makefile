@@ -16,8 +16,8 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-## make assets: the front end (form-js viewer, bpmn-js) from the npm registry, bundled into web/static/dist
-ASSET_SOURCES := web/package.json web/package-lock.json web/build.mjs $(wildcard web/assets/*)
+## make assets: the front end (form-js viewer, bpmn-js, the template editors) from the npm registry, bundled into web/static/dist
+ASSET_SOURCES := web/package.json web/package-lock.json web/build.mjs $(wildcard web/assets/*) $(wildcard web/assets/lib/*)
 web/static/dist/.built: $(ASSET_SOURCES)
 	cd web && npm ci --no-audit --no-fund && npm run build
 	touch $@

@@ -127,7 +127,7 @@ def sync_tasks(session: Session, instance: ProcessInstance, run: WorkflowRun, sp
         session.add(row)
         session.flush()
         assert workdays is not None
-        schedule_task(session, row, spec.sections, workdays)
+        schedule_task(session, row, spec.sections, workdays, meta.escalation)
         audit.record(session, now, "task.ready", instance_id=instance.id, task_id=row.id,
                      element=meta.element_id, role=meta.role, due_at=due_at.isoformat() if due_at else None)
         opened.append(row)

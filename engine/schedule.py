@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from engine.bpmn.manifest import ManifestSections
+from engine.bpmn.manifest import EscalationStep, ManifestSections
 from engine.due import DueRule
 from engine.models import Deadline, DeadlineKind, Task
 from engine.workdays import WorkCalendar
@@ -23,8 +23,11 @@ def offset(moment: datetime, rule_text: str, workdays: WorkCalendar, *, before: 
     return workdays.add_working_days(moment, rule.working_days)
 
 
-def schedule_task(session: Session, task: Task, sections: ManifestSections, workdays: WorkCalendar) -> None:
-    """The task's reminder, due and escalation rows (none for a task without a due time)."""
+def schedule_task(session: Session, task: Task, sections: ManifestSections, workdays: WorkCalendar,
+                  own_steps: tuple[EscalationStep, ...] | None = None) -> None:
+    """The task's reminder, due and escalation rows (none for a task without a due time).
+
+    ``own_steps``: the task's own escalation chain (roadmap:escalation), () for none; None: the manifest's."""
     if task.due_at is None:
         return
     rows = [Deadline(kind=DeadlineKind.DUE, step=0, fire_at=task.due_at)]
@@ -32,7 +35,8 @@ def schedule_task(session: Session, task: Task, sections: ManifestSections, work
         moment = offset(task.due_at, rule, workdays, before=True)
         if moment > task.created_at:  # a reminder that would already be late is no reminder
             rows.append(Deadline(kind=DeadlineKind.REMINDER, step=step, fire_at=moment))
-    for step, escalation in enumerate(sections.escalation_steps, start=1):
+    steps = sections.escalation_steps if own_steps is None else own_steps
+    for step, escalation in enumerate(steps, start=1):
         rows.append(Deadline(kind=DeadlineKind.ESCALATION, step=step, fire_at=offset(task.due_at, escalation.after,
                                                                                       workdays),
                              payload={"levels_up": escalation.levels_up,

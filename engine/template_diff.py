@@ -1,5 +1,5 @@
 """What changed between two versions of a template: BPMN elements, user tasks (role, stage, form,
-deadline), form fields, and decision-table rules — read from the stored, immutable versions."""
+deadline, escalation), form fields, and decision-table rules — read from the stored, immutable versions."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 from lxml import etree
 
 from engine.bpmn.bundle import Bundle
+from engine.bpmn.escalation import format_escalation
 from engine.bpmn.spec import TemplateSpec
 from engine.bpmn.xml import local_name, parse_xml
 from engine.db import Database
@@ -17,7 +18,7 @@ from engine.forms import FormDefinition
 from engine.models import TemplateVersion
 from engine.templates import find_version
 
-_TASK_ATTRIBUTES = ("name", "role", "stage", "form", "deadline", "subject")
+_TASK_ATTRIBUTES = ("name", "role", "stage", "form", "deadline", "subject", "escalation")
 
 
 @dataclass
@@ -89,8 +90,15 @@ def _compare(old: Mapping[str, Any], new: Mapping[str, Any], describe: Any) -> C
 
 
 def _task_difference(old: Any, new: Any) -> list[str]:
-    return [f"{name}: «{getattr(old, name)}» → «{getattr(new, name)}»" for name in _TASK_ATTRIBUTES
+    return [f"{name}: «{_shown(old, name)}» → «{_shown(new, name)}»" for name in _TASK_ATTRIBUTES
             if getattr(old, name) != getattr(new, name)]
+
+
+def _shown(task: Any, name: str) -> str:
+    value = getattr(task, name)
+    if name == "escalation":  # the attribute's own text; None: the task follows the manifest's chain
+        return "как в manifest.json" if value is None else format_escalation(value)
+    return str(value)
 
 
 def _form_difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:

@@ -4,6 +4,9 @@
 //   form-js.css                                   @bpmn-io/form-js-viewer
 //   diagram-js.css, bpmn-js.css                   bpmn-js
 //   bpmn-font/css/bpmn.css, bpmn-font/font/*      bpmn-js icon font (the CSS refers to ../font/)
+//   template-editor.js, template-editor.css       the template editors (bpmn-js Modeler + properties panel,
+//                                                 dmn-js, form-js editor); the fonts its CSS refers to are
+//                                                 copied to editor-fonts/
 //
 //   npm ci && npm run build          one build
 //   node build.mjs --watch           rebuild on change (development)
@@ -49,6 +52,65 @@ const scripts = {
   logLevel: 'info',
 };
 
+// The editors' page loads one stylesheet: every library stylesheet the three editors need, then ours.
+const editorStylesheets = [
+  path.join(bpmnJs, 'dist/assets/diagram-js.css'),
+  path.join(bpmnJs, 'dist/assets/bpmn-js.css'),
+  path.join(bpmnJs, 'dist/assets/bpmn-font/css/bpmn.css'),
+  packageFile('@bpmn-io/properties-panel', 'dist/assets/properties-panel.css'),
+  packageFile('dmn-js', 'dist/assets/dmn-js-shared.css'),
+  packageFile('dmn-js', 'dist/assets/dmn-js-drd.css'),
+  packageFile('dmn-js', 'dist/assets/dmn-js-decision-table.css'),
+  packageFile('dmn-js', 'dist/assets/dmn-js-decision-table-controls.css'),
+  packageFile('dmn-js', 'dist/assets/dmn-js-literal-expression.css'),
+  packageFile('dmn-js', 'dist/assets/dmn-js-boxed-expression.css'),
+  packageFile('dmn-js', 'dist/assets/dmn-js-boxed-expression-controls.css'),
+  packageFile('dmn-js', 'dist/assets/dmn-font/css/dmn-embedded.css'),
+  packageFile('@bpmn-io/form-js-viewer', 'dist/assets/form-js.css'),
+  packageFile('@bpmn-io/form-js-editor', 'dist/assets/form-js-editor.css'),
+  packageFile('@bpmn-io/form-js-editor', 'dist/assets/draggle.css'),
+  path.join(here, 'assets', 'template-editor.css'),
+];
+
+// form-js-editor pins preact <= 10.15.1 (npm nests that copy under it) while form-js-viewer takes the
+// hoisted newer one; the editor renders the viewer's components, and two preact copies break hooks.
+// In the editors' bundle both resolve to the editor's copy — the pair form-js releases together.
+const formJsEditor = packageDir('@bpmn-io/form-js-editor');
+const onePreactForFormJs = {
+  name: 'one-preact-for-form-js',
+  setup(build) {
+    build.onResolve({ filter: /^preact(\/.*)?$/ }, (args) => {
+      if (args.pluginData === 'one-preact' || !/[\\/]@bpmn-io[\\/]form-js-(editor|viewer)[\\/]/.test(args.importer)) {
+        return undefined;
+      }
+      return build.resolve(args.path, { kind: args.kind, resolveDir: formJsEditor, pluginData: 'one-preact' });
+    });
+  },
+};
+
+const editorScript = {
+  ...scripts,
+  entryPoints: [{ in: path.join(here, 'assets', 'template-editor.js'), out: 'template-editor' }],
+  plugins: [onePreactForFormJs],
+};
+
+const editorStyle = {
+  stdin: {
+    contents: editorStylesheets.map((file) => `@import ${JSON.stringify(file)};`).join('\n'),
+    resolveDir: here,
+    loader: 'css',
+  },
+  outfile: path.join(outdir, 'template-editor.css'),
+  bundle: true,
+  minify: true,
+  target: ['chrome90', 'firefox90', 'safari14'],
+  legalComments: 'eof',
+  charset: 'utf8',
+  loader: { '.eot': 'file', '.svg': 'file', '.ttf': 'file', '.woff': 'file', '.woff2': 'file' },
+  assetNames: 'editor-fonts/[name]-[hash]',
+  logLevel: 'info',
+};
+
 const styles = {
   entryPoints: [
     { in: path.join(here, 'assets', 'app.css'), out: 'app' },
@@ -89,9 +151,9 @@ await copyBpmnFont();
 await copySwaggerUi();
 
 if (watch) {
-  const contexts = await Promise.all([esbuild.context(scripts), esbuild.context(styles)]);
+  const contexts = await Promise.all([scripts, styles, editorScript, editorStyle].map((o) => esbuild.context(o)));
   await Promise.all(contexts.map((context) => context.watch()));
   console.log(`watching; output in ${path.relative(process.cwd(), outdir) || '.'}`);
 } else {
-  await Promise.all([esbuild.build(scripts), esbuild.build(styles)]);
+  await Promise.all([scripts, styles, editorScript, editorStyle].map((o) => esbuild.build(o)));
 }

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from engine.bpmn import safe_eval
+from engine.bpmn.escalation import parse_escalation
+from engine.bpmn.manifest import EscalationStep
 from engine.bpmn.spec import UserTaskSpec
 from engine.bpmn.xml import BPMN_NS, ROADMAP_NS, SPIFF_NS, XmlDocument, line_of, local_name, namespace
 from engine.due import DueRule
@@ -184,12 +186,25 @@ def _check_user_task(doc: XmlDocument, task: etree._Element, role: str | None,
     subject = task.get(f"{{{ROADMAP_NS}}}subject", "")
     if subject:
         _check_attribute(doc, task, ctx, subject, "тема задачи (roadmap:subject)")
+    escalation = _escalation(doc, task, ctx)
     if len(ctx.problems) == problems_before and role is not None:
         ctx.user_tasks[task_id] = UserTaskSpec(
             element_id=task_id, name=task.get("name") or task_id, role=role, stage=stage,
             form=form, deadline=deadline, process_id=process_id,
-            documentation=_documentation(task), subject=subject,
+            documentation=_documentation(task), subject=subject, escalation=escalation,
         )
+
+
+def _escalation(doc: XmlDocument, task: etree._Element, ctx: LintContext) -> tuple[EscalationStep, ...] | None:
+    """The task's own escalation chain, or None when it has no roadmap:escalation (the manifest's applies)."""
+    text = task.get(f"{{{ROADMAP_NS}}}escalation")
+    if text is None:
+        return None
+    try:
+        return parse_escalation(text)
+    except ValueError as err:
+        ctx.report(doc, task, f"эскалация (roadmap:escalation): {err}")
+        return None
 
 
 def _check_attribute(doc: XmlDocument, element: etree._Element, ctx: LintContext, text: str, what: str) -> None:

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any
 
-from engine.bpmn.manifest import ManifestSections, read_sections
+from engine.bpmn.manifest import EscalationStep, ManifestSections, read_sections
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,16 @@ class UserTaskSpec:
     process_id: str
     documentation: str = ""
     subject: str = ""  # an expression over task data naming what the task is about (e.g. which risk)
+    # The task's own escalation chain (roadmap:escalation); None: the manifest's, (): none at all.
+    escalation: tuple[EscalationStep, ...] | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> UserTaskSpec:
+        """Read a stored task; versions stored before ``escalation`` existed have none (the manifest's)."""
+        fields = dict(data)
+        steps = fields.pop("escalation", None)
+        escalation = None if steps is None else tuple(EscalationStep(**step) for step in steps)
+        return cls(**fields, escalation=escalation)
 
 
 @dataclass(frozen=True)
@@ -73,7 +83,7 @@ class TemplateSpec:
             title=data["title"],
             process_id=data["process_id"],
             stages=tuple(Stage(**s) for s in data["stages"]),
-            user_tasks={k: UserTaskSpec(**v) for k, v in data["user_tasks"].items()},
+            user_tasks={k: UserTaskSpec.from_dict(v) for k, v in data["user_tasks"].items()},
             forms=dict(data.get("forms", {})),
             manifest=dict(data.get("manifest", {})),
             has_timers=bool(data.get("has_timers", True)),  # versions stored before the flag: assume timers

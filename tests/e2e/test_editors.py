@@ -1,0 +1,254 @@
+"""The template editors (web/assets/template-editor.js) in a real browser, on a stand-in page.
+
+The real editor pages belong to the admin's draft screens; here a small blueprint registered only in
+this module serves the same contract (file, problems and context URLs) from memory, so the editors
+are tested against the real app's CSRF protection (the token from a hidden input, as on the draft
+pages), static files and the real «500+» template.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Blueprint, Flask, abort, jsonify, render_template_string, request
+from lxml import etree
+from playwright.sync_api import Browser, Page, expect
+from werkzeug.serving import make_server
+
+from engine.bpmn.bundle import Bundle
+from engine.bpmn.compiler import validate_bundle
+from engine.bpmn.xml import ROADMAP_NS
+from engine.db import Database
+from tests.e2e.conftest import _free_port, screenshot
+from web.app import create_app
+
+ROADMAP = Path(__file__).resolve().parents[2] / "workflows" / "roadmap-500"
+BPMN = "roadmap-500.bpmn"
+TASK = "confirm_coverage"  # a user task of the curator, stage «questionnaire»
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+
+PAGE = """<!doctype html>
+<html lang="ru"><head><meta charset="utf-8">
+<link rel="stylesheet" href="/static/dist/template-editor.css"><link rel="stylesheet" href="/static/dist/app.css">
+</head><body><main class="container">
+<form method="post"><input type="hidden" name="csrf_token" value="{{ csrf_token() }}"></form>
+<div id="template-editor" data-kind="{{ kind }}" data-path="{{ path }}" data-file-url="/stand-in/files/{{ path }}"
+     data-problems-url="/stand-in/problems" data-context-url="/stand-in/context" data-draft-url="/stand-in/draft"></div>
+</main><script type="module" src="/static/dist/template-editor.js"></script></body></html>"""
+
+
+@dataclass
+class Draft:
+    """What the stand-in endpoints serve: the draft's files, the problems to report, the PUTs received."""
+
+    files: dict[str, str] = field(default_factory=dict)
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    saved: list[tuple[str, str]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def stand_in(draft: Draft) -> Blueprint:
+    pages = Blueprint("editor_stand_in", __name__, url_prefix="/stand-in")
+    manifest = json.loads((ROADMAP / "manifest.json").read_text(encoding="utf-8"))
+
+    @pages.get("/<kind>/<path:path>")
+    def editor(kind: str, path: str) -> str:
+        return render_template_string(PAGE, kind=kind, path=path)
+
+    @pages.route("/files/<path:path>", methods=["GET", "PUT"])
+    def file(path: str) -> Any:
+        with draft.lock:
+            if path not in draft.files:
+                abort(404)
+            if request.method == "GET":
+                return draft.files[path], 200, {"Content-Type": "text/plain; charset=utf-8"}
+            content = request.get_json()["content"]
+            draft.files[path] = content
+            draft.saved.append((path, content))
+            return jsonify(saved=True, valid=not draft.problems, problems=draft.problems)
+
+    @pages.get("/problems")
+    def problems() -> Any:
+        return jsonify(valid=not draft.problems, problems=draft.problems)
+
+    @pages.get("/context")
+    def context() -> Any:
+        return jsonify(roles=manifest["roles"], stages=manifest["stages"],
+                       forms=sorted(p.stem for p in (ROADMAP / "forms").glob("*.form")),
+                       calendar=sorted(manifest["cohort_calendar"]))
+
+    return pages
+
+
+@dataclass
+class EditorServer:
+    url: str
+    draft: Draft
+
+
+@pytest.fixture(scope="module")
+def editors(sqlite_url: str) -> Iterator[EditorServer]:
+    draft = Draft()
+    db = Database.from_url(sqlite_url)
+    app: Flask = create_app({"DATABASE": db, "SECRET_KEY": "e2e-editors", "SESSION_COOKIE_SECURE": False})
+    app.register_blueprint(stand_in(draft))
+    server = make_server("127.0.0.1", _free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield EditorServer(f"http://127.0.0.1:{server.server_port}", draft)
+    finally:
+        server.shutdown()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(locale="ru-RU", viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(20_000)
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    yield opened
+    context.close()
+    assert not errors, errors
+
+
+def open_editor(page: Page, editors: EditorServer, kind: str, path: str) -> None:
+    page.goto(f"{editors.url}/stand-in/{kind}/{path}")
+    page.wait_for_selector("#template-editor[data-ready='1']")
+
+
+def leaving_is_questioned(page: Page) -> bool:
+    """Whether leaving the page now would ask «leave the page?» (the beforeunload handler cancels)."""
+    return bool(page.evaluate("() => { const e = new Event('beforeunload', {cancelable: true});"
+                              " window.dispatchEvent(e); return e.defaultPrevented; }"))
+
+
+def select_element(page: Page, element_id: str) -> None:
+    """Select a BPMN element as a click would (the middle of a lane is covered by its tasks)."""
+    page.evaluate("(id) => { const modeler = document.getElementById('template-editor').templateEditor.editor.modeler;"
+                  " modeler.get('selection').select(modeler.get('elementRegistry').get(id)); }", element_id)
+
+
+def roadmap_attributes(xml: str) -> dict[tuple[str, str], str]:
+    root = etree.fromstring(xml.encode("utf-8"))
+    return {(element.get("id", ""), name): value for element in root.iter() if isinstance(element.tag, str)
+            for name, value in element.attrib.items() if name.startswith(f"{{{ROADMAP_NS}}}")}
+
+
+def test_bpmn_editor_edits_roadmap_attributes_and_shows_problems(page: Page, editors: EditorServer) -> None:
+    original = (ROADMAP / BPMN).read_text(encoding="utf-8").replace(
+        f'id="{TASK}" ', f'id="{TASK}" roadmap:deadline="5WD" ', 1)
+    editors.draft.files[BPMN] = original
+    editors.draft.problems = [
+        {"path": f"draft/{BPMN}", "line": 86, "element_id": TASK, "message": "срок короче, чем у предыдущей задачи"},
+        {"path": "draft/forms/confirm_coverage.form", "line": None, "element_id": None, "message": "нет поля coverage"},
+        {"path": "draft/manifest.json", "line": None, "element_id": "run_questionnaires",
+         "message": "правило ссылается на поле «groups», которого нет в форме задачи"},
+    ]
+    open_editor(page, editors, "bpmn", BPMN)
+    task = page.locator(f".djs-element[data-element-id='{TASK}']")
+    expect(task).to_be_visible()
+
+    task.click()
+    group = page.locator("[data-group-id='group-roadmap']")
+    expect(group).to_contain_text("«500+»")
+    expect(page.locator("[data-group-id='group-general']")).to_contain_text("Общее")
+    expect(page.locator(".bio-properties-panel-header")).to_contain_text("Пользовательская задача")
+    expect(page.locator("#bio-properties-panel-roadmap-stage")).to_have_value("questionnaire")
+    expect(page.locator("#bio-properties-panel-roadmap-form")).to_have_value("confirm_coverage")
+    deadline = page.locator("#bio-properties-panel-roadmap-deadline")
+    expect(deadline).to_have_value("5WD")
+    deadline.fill("7WD")
+    expect(page.locator("#editor-status")).to_have_text("Есть несохранённые изменения")
+    assert leaving_is_questioned(page)
+    escalation = page.locator("#bio-properties-panel-roadmap-escalation")
+    escalation.fill("5WD:9")
+    expect(page.locator("[data-entry-id='roadmap-escalation']")).to_contain_text("через:уровней[:federal]")
+    escalation.fill("2WD:1, 5WD:3:federal")
+    select_element(page, "roadmap_500_curator")  # a lane: its role
+    expect(page.locator("#bio-properties-panel-roadmap-role")).to_have_value("curator")
+    page.locator("[data-group-id='group-general'] .bio-properties-panel-group-header").click()
+    page.locator("#bio-properties-panel-name").fill("Куратор школы")  # a library field, applied after a pause
+    page.locator("#editor-save").click()
+
+    expect(page.locator("#editor-status")).to_have_text("Сохранено. Есть ошибки: 3")
+    [(path, saved)] = editors.draft.saved
+    assert path == BPMN
+    before, after = roadmap_attributes(original), roadmap_attributes(saved)
+    deadline_key = (TASK, f"{{{ROADMAP_NS}}}deadline")
+    assert after.pop(deadline_key) == "7WD"
+    assert after.pop((TASK, f"{{{ROADMAP_NS}}}escalation")) == "2WD:1, 5WD:3:federal"
+    assert before.pop(deadline_key) == "5WD"
+    assert after == before  # every other roadmap attribute as it was
+    assert 'id="roadmap_500_curator" name="Куратор школы"' in saved  # typed just before the click: saved
+    assert f'xmlns:roadmap="{ROADMAP_NS}"' in saved and f'xmlns:spiffworkflow="{SPIFF_NS}"' in saved and "<spiffworkflow:calledDecisionId>" in saved
+    files = {p.relative_to(ROADMAP).as_posix(): p.read_bytes() for p in ROADMAP.rglob("*") if p.is_file()}
+    assert validate_bundle(Bundle("draft", {**files, BPMN: saved.encode("utf-8")})) == []
+
+    assert not leaving_is_questioned(page)
+    expect(page.locator(f".djs-overlays[data-container-id='{TASK}'] .problem-badge")).to_be_visible()
+    expect(task).to_have_class(re.compile(r"\bhas-problem\b"))
+    here = page.locator(f"#editor-problems li.problem-here[data-element-id='{TASK}']")
+    expect(here).to_contain_text("срок короче")
+    elsewhere = page.locator("#editor-problems li.problem-elsewhere").first
+    expect(elsewhere).to_contain_text("forms/confirm_coverage.form")
+    expect(elsewhere.locator("a")).to_have_attribute("href", "/stand-in/draft")
+    manifest = page.locator("#editor-problems li.problem-elsewhere[data-element-id='run_questionnaires']")
+    expect(manifest).to_contain_text("manifest.json")  # the manifest names the task: shown on it too
+    expect(page.locator(".djs-overlays[data-container-id='run_questionnaires'] .problem-badge")).to_be_visible()
+    screenshot(page, "template-editor-bpmn")
+
+    page.locator(".djs-overlays[data-container-id='run_questionnaires'] .problem-badge").click()
+    expect(page.locator(".djs-element.selected[data-element-id='run_questionnaires']")).to_be_visible()
+    here.locator("button").click()
+    expect(page.locator(f".djs-element.selected[data-element-id='{TASK}']")).to_be_visible()
+
+
+def test_form_editor_saves_json_with_ctrl_s(page: Page, editors: EditorServer) -> None:
+    path = "forms/confirm_coverage.form"
+    editors.draft.files[path] = (ROADMAP / path).read_text(encoding="utf-8")
+    editors.draft.problems, editors.draft.saved = [], []
+    open_editor(page, editors, "form", path)
+    expect(page.locator("#editor-canvas .fjs-editor-container")).to_be_visible()
+    page.locator("#editor-canvas .fjs-form-field").first.click()  # selecting a field changes nothing
+    expect(page.locator("#editor-status")).to_have_text("Загружено")
+    page.keyboard.press("Control+s")
+    expect(page.locator("#editor-status")).to_have_text("Сохранено")
+    screenshot(page, "template-editor-form")
+    [(saved_path, saved)] = editors.draft.saved
+    original = json.loads((ROADMAP / path).read_text(encoding="utf-8"))
+    schema = json.loads(saved)
+    assert saved_path == path
+    assert [c.get("key") for c in schema["components"]] == [c.get("key") for c in original["components"]]
+
+
+def test_dmn_editor_loads_the_risk_table_and_checks(page: Page, editors: EditorServer) -> None:
+    path = "risk-factors.dmn"
+    editors.draft.files[path] = (ROADMAP / path).read_text(encoding="utf-8")
+    editors.draft.problems = [{"path": f"draft/{path}", "line": 22, "element_id": "r_k1_high_value",
+                               "message": "условие не разбирается"}]
+    open_editor(page, editors, "dmn", path)
+    expect(page.locator(".dmn-view-tab[data-view-type='drd'][aria-current='true']")).to_be_visible()
+    page.locator("#editor-check").click()
+    expect(page.locator("#editor-status")).to_have_text("Есть ошибки: 1")
+    # on the diagram the cell's problem shows on its decision; in the table, on the cell itself
+    expect(page.locator(".djs-overlays[data-container-id='rate_risk_factor'] .problem-badge")).to_be_visible()
+    item = page.locator("#editor-problems li.problem-here[data-element-id='r_k1_high_value']")
+    expect(item).to_contain_text("условие не разбирается")
+    item.locator("button").click()
+    cell = page.locator("#editor-canvas td[data-element-id='r_k1_high_value']")
+    expect(cell).to_have_class(re.compile(r"\bhas-problem\b"))
+    cell.click()  # selecting a cell edits nothing, and the cell stays marked though the table re-renders it
+    expect(page.locator("#editor-status")).to_have_text("Есть ошибки: 1")
+    expect(cell).to_have_css("outline-style", "solid")
+    expect(page.locator(".view-drd-button")).to_have_text("Схема решений")
+    screenshot(page, "template-editor-dmn")
