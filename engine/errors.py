@@ -111,3 +111,15 @@ class FormDefinitionInvalid(EngineError):
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = list(problems)
         super().__init__("Описание формы некорректно: " + "; ".join(self.problems))
+
+
+class TemplateRetired(Conflict):
+    """A retired template version is asked to start a new instance (running ones go on)."""
+
+
+class DraftNotFound(NotFound):
+    """The template has no draft to edit, deploy or export."""
+
+
+class FileRejected(EngineError):
+    """A draft file that cannot be stored at all (not UTF-8 text, too large, a bad name); nothing is kept."""

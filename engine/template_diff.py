@@ -117,7 +117,8 @@ def _manifest_difference(old: TemplateSpec, new: TemplateSpec) -> list[str]:
 
 def diff_versions(db: Database, key: str, old_version: int, new_version: int) -> TemplateDiff:
     with db.reading() as session:
-        old_row, new_row = find_version(session, key, old_version), find_version(session, key, new_version)
+        old_row = find_version(session, key, old_version, include_retired=True)
+        new_row = find_version(session, key, new_version, include_retired=True)
         old_bundle, new_bundle = _bundle(old_row), _bundle(new_row)
         old_spec, new_spec = TemplateSpec.from_dict(old_row.spec), TemplateSpec.from_dict(new_row.spec)
     return TemplateDiff(

@@ -103,9 +103,9 @@ def _login_manager(app: Flask, db: Database) -> None:
 
 
 def _blueprints(app: Flask) -> None:
-    from web import admin, auth, dashboards, questionnaires, tasks
+    from web import admin, auth, dashboards, questionnaires, tasks, templates_admin
 
-    for module in (auth, tasks, dashboards, questionnaires, admin):
+    for module in (auth, tasks, dashboards, questionnaires, admin, templates_admin):
         app.register_blueprint(module.blueprint)
 
 
