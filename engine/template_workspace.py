@@ -338,9 +338,9 @@ def save_draft_file(db: Database, login: str, key: str, path: str, content: str 
     """Store one file of the draft even if it makes the draft invalid; answer with the draft's problems.
 
     Only content that cannot be stored at all (not UTF-8 text, too large) is refused, with nothing kept."""
-    data = _checked_content(path, content)
     with db.transaction() as session:
         actor = _admin(session, login)
+        data = _checked_content(path, content)
         draft = _find_draft(session, key)
         found = _file(draft, path)
         now = db.now()
@@ -358,11 +358,11 @@ def _empty_form(name: str) -> bytes:
 
 def add_form(db: Database, login: str, key: str, name: str) -> str:
     """Add an empty form-js form ``forms/NAME.form`` to the draft; returns its path."""
-    if not _FORM_NAME.match(name):
-        raise FileRejected(f"имя формы «{name}»: латиница в нижнем регистре, цифры, «_», «-»")
     path = f"forms/{name}.form"
     with db.transaction() as session:
         actor = _admin(session, login)
+        if not _FORM_NAME.match(name):
+            raise FileRejected(f"имя формы «{name}»: латиница в нижнем регистре, цифры, «_», «-»")
         draft = _find_draft(session, key)
         if any(f.path == path for f in draft.files):
             raise FileRejected(f"форма {path} уже есть в черновике")
@@ -375,10 +375,10 @@ def add_form(db: Database, login: str, key: str, name: str) -> str:
 
 
 def delete_form(db: Database, login: str, key: str, path: str) -> None:
-    if file_kind(path) != "form":
-        raise FileRejected("удалить можно только файл формы (forms/*.form)")
     with db.transaction() as session:
         actor = _admin(session, login)
+        if file_kind(path) != "form":
+            raise FileRejected("удалить можно только файл формы (forms/*.form)")
         draft = _find_draft(session, key)
         draft.files.remove(_file(draft, path))
         now = db.now()
@@ -493,10 +493,10 @@ def import_zip(db: Database, login: str, data: bytes, *, key: str | None = None,
     """Make a bundle zip the template's draft (replacing the draft's files). The files are kept even when
     the template in them is invalid, so nothing is lost; the answer lists the problems. Without ``key``
     the zip's manifest names the template (a new one, or an existing one's next draft)."""
-    files = _unpacked(source, data)
-    key = key or _zip_key(source, files)
     with db.transaction() as session:
         actor = _admin(session, login)
+        files = _unpacked(source, data)
+        key = key or _zip_key(source, files)
         now = db.now()
         draft = session.scalar(select(TemplateDraft).where(TemplateDraft.key == key))
         if draft is None:

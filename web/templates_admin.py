@@ -39,11 +39,6 @@ def _words() -> dict[str, Any]:
     return {"history_words": HISTORY_WORDS}
 
 
-def _t(text: str, **values: object) -> str:
-    translated = translate(text, current_language())
-    return translated.format(**values) if values else translated
-
-
 def problem_json(problem: Problem) -> dict[str, Any]:
     return {"path": problem.path, "line": problem.line, "element_id": problem.element_id,
             "message": problem.message}
@@ -80,7 +75,8 @@ def template(key: str) -> str:
 @login_required
 def retire(key: str, version: int) -> Response:
     workspace.set_retired(db(), me(), key, version, retired=True)
-    flash(_t("Версия {version} выведена из использования: новые процессы на ней не запускаются.", version=version))
+    flash(translate("Версия {version} выведена из использования: новые процессы на ней не запускаются.",
+                    current_language()).format(version=version))
     return redirect(url_for("templates_admin.template", key=key))
 
 
@@ -88,7 +84,7 @@ def retire(key: str, version: int) -> Response:
 @login_required
 def restore(key: str, version: int) -> Response:
     workspace.set_retired(db(), me(), key, version, retired=False)
-    flash(_t("Версия {version} возвращена в работу.", version=version))
+    flash(translate("Версия {version} возвращена в работу.", current_language()).format(version=version))
     return redirect(url_for("templates_admin.template", key=key))
 
 
@@ -128,7 +124,7 @@ def open_draft(key: str) -> Response:
 @login_required
 def discard(key: str) -> Response:
     workspace.discard_draft(db(), me(), key)
-    flash(_t("Черновик удалён."))
+    flash(translate("Черновик удалён.", current_language()))
     return redirect(url_for("templates_admin.template", key=key))
 
 
@@ -138,13 +134,14 @@ def deploy(key: str) -> Any:
     try:
         done = workspace.deploy_draft(db(), me(), key)
     except TemplateInvalid:
-        flash(_t("Черновик содержит ошибки: исправьте их перед развёртыванием."), "error")
+        flash(translate("Черновик содержит ошибки: исправьте их перед развёртыванием.", current_language()), "error")
         page = render_template("templates_admin/draft.html", draft=workspace.draft_view(db(), me(), key))
         return page, 422
     if done.created:
-        flash(_t("Развёрнута версия {version}", version=done.version))
+        flash(translate("Развёрнута версия {version}", current_language()).format(version=done.version))
     else:
-        flash(_t("Черновик совпал с версией {version}: новая версия не создана.", version=done.version))
+        flash(translate("Черновик совпал с версией {version}: новая версия не создана.",
+                        current_language()).format(version=done.version))
     return redirect(url_for("templates_admin.template", key=key, deployed=done.version,
                             previous=done.previous if done.created and done.previous else None))
 
@@ -164,20 +161,18 @@ def import_draft(key: str) -> Any:
 
 def _import(key: str | None, back: str) -> Any:
     upload = request.files.get("bundle")
-    if upload is None or not upload.filename:
-        flash(_t("Выберите zip-архив шаблона."), "error")
-        return redirect(back)
+    data, name = (upload.read(), upload.filename or "архив") if upload is not None else (b"", "архив")
     try:
-        found = workspace.import_zip(db(), me(), upload.read(), key=key, source=upload.filename)
+        found = workspace.import_zip(db(), me(), data, key=key, source=name)
     except TemplateInvalid as err:
         for problem in err.problems:
             flash(problem.format(), "error")
         return redirect(back)
     if found.valid:
-        flash(_t("Архив импортирован в черновик; ошибок нет."))
+        flash(translate("Архив импортирован в черновик; ошибок нет.", current_language()))
     else:
-        flash(_t("Архив импортирован в черновик; найдено ошибок: {count}. Файлы сохранены.",
-                 count=len(found.problems)), "error")
+        flash(translate("Архив импортирован в черновик; найдено ошибок: {count}. Файлы сохранены.",
+                        current_language()).format(count=len(found.problems)), "error")
     return redirect(_draft_page(found.key))
 
 
@@ -189,7 +184,7 @@ def add_form(key: str) -> Response:
     except FileRejected as err:
         flash(err.message, "error")
         return redirect(_draft_page(key))
-    flash(_t("Добавлена форма {path}.", path=path))
+    flash(translate("Добавлена форма {path}.", current_language()).format(path=path))
     return redirect(url_for("templates_admin.editor", key=key, path=path))
 
 
@@ -229,7 +224,7 @@ def save_file(key: str, path: str) -> tuple[Response, int]:
     body = request.get_json(silent=True)
     content = body.get("content") if isinstance(body, dict) else None
     if not isinstance(content, str):
-        return _unsaved(path, _t("ожидается JSON вида {\"content\": \"текст файла\"}")), 422
+        return _unsaved(path, translate("ожидается JSON вида {\"content\": \"текст файла\"}", current_language())), 422
     try:
         found = workspace.save_draft_file(db(), me(), key, path, content)
     except FileRejected as err:
@@ -246,8 +241,11 @@ def save_file_form(key: str, path: str) -> Response:
     except FileRejected as err:
         flash(err.message, "error")
         return redirect(url_for("templates_admin.editor", key=key, path=path))
-    flash(_t("Файл {path} сохранён.", path=path) + ("" if found.valid else " " + _t("В черновике есть ошибки.")),
-          "info" if found.valid else "error")
+    saved = translate("Файл {path} сохранён.", current_language()).format(path=path)
+    if found.valid:
+        flash(saved)
+    else:
+        flash(f"{saved} {translate('В черновике есть ошибки.', current_language())}", "error")
     return redirect(_draft_page(key))
 
 
@@ -283,7 +281,8 @@ def _unstorable(err: InputRejected) -> Any:
 
 @blueprint.errorhandler(CSRFError)
 def _csrf(err: CSRFError) -> Any:
-    message = _t("Форма устарела или отправлена не с этого сайта. Обновите страницу и попробуйте ещё раз.")
+    message = translate("Форма устарела или отправлена не с этого сайта. Обновите страницу и попробуйте ещё раз.",
+                        current_language())
     if _is_file_put():
         return jsonify(saved=False, problems=[], message=message), 400
     return render_template("error.html", message=message, status=400), 400
