@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 import click
 
 from engine import api_tokens, deadlines, instances, questionnaires, tasks, templates
+from engine import template_workspace as workspace
 from engine.bpmn.bundle import load_bundle
 from engine.bpmn.compiler import validate_bundle
 from engine.config import Settings
@@ -480,3 +481,20 @@ def diff(db: Database, key: str, old_version: int, new_version: int, as_json: bo
             click.echo(f"  ~ {item}: {'; '.join(notes)}")
     for note in found.manifest:
         click.echo(f"Манифест: {note}")
+
+
+@cli.group()
+def template() -> None:
+    """Версии шаблонов: выгрузка."""
+
+
+@template.command("export")
+@click.argument("key")
+@click.argument("version", type=int)
+@click.argument("path", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@with_db
+def template_export(db: Database, key: str, version: int, path: Path) -> None:
+    """Выгрузить версию шаблона zip-архивом (manifest.json, BPMN, DMN, формы)."""
+    _, data = workspace.export_version(db, None, key, version)
+    path.write_bytes(data)
+    click.echo(f"{key}@{version} → {path} ({len(data)} байт)")

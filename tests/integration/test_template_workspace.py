@@ -237,3 +237,17 @@ def test_cohort_dates_are_checked_field_by_field_and_all_or_nothing(db: Database
     set_cohort_dates(db, org.admin, 2091, key, {"mini_open": ""})  # back to the template's date
     with pytest.raises(NotAllowed):
         set_cohort_dates(db, org.regional, 2091, key, {"mini_open": "2091-02-11"})
+
+
+def test_cli_exports_a_version_that_validates(db: Database, key: str, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from web.cli import cli
+
+    target = tmp_path / "v1.zip"
+    exported = CliRunner().invoke(cli, ["template", "export", key, "1", str(target)], obj=db)
+    assert exported.exit_code == 0 and f"{key}@1" in exported.stdout
+    checked = CliRunner().invoke(cli, ["validate", str(target)], obj=db)
+    assert checked.exit_code == 0, checked.stdout
+    missing = CliRunner().invoke(cli, ["template", "export", key, "9", str(tmp_path / "v9.zip")], obj=db)
+    assert missing.exit_code == 1 and "версии 9" in missing.stderr and not (tmp_path / "v9.zip").exists()
