@@ -144,8 +144,11 @@ def _admin(session: Session, login: str) -> Actor:
     return actor
 
 
-def _find_draft(session: Session, key: str) -> TemplateDraft:
-    draft = session.scalar(select(TemplateDraft).where(TemplateDraft.key == key))
+def _find_draft(session: Session, key: str, *, lock: bool = False) -> TemplateDraft:
+    """The draft; ``lock`` for changes, so a save and a deploy of one draft wait for each other (PostgreSQL)
+    instead of one of them writing to a draft the other has just removed."""
+    query = select(TemplateDraft).where(TemplateDraft.key == key)
+    draft = session.scalar(query.with_for_update() if lock else query)
     if draft is None:
         raise DraftNotFound(f"у шаблона «{key}» нет черновика")
     return draft
@@ -341,7 +344,7 @@ def save_draft_file(db: Database, login: str, key: str, path: str, content: str 
     with db.transaction() as session:
         actor = _admin(session, login)
         data = _checked_content(path, content)
-        draft = _find_draft(session, key)
+        draft = _find_draft(session, key, lock=True)
         found = _file(draft, path)
         now = db.now()
         found.content, found.updated_at, found.updated_by_id = data, now, actor.user_id
@@ -363,7 +366,7 @@ def add_form(db: Database, login: str, key: str, name: str) -> str:
         actor = _admin(session, login)
         if not _FORM_NAME.match(name):
             raise FileRejected(f"имя формы «{name}»: латиница в нижнем регистре, цифры, «_», «-»")
-        draft = _find_draft(session, key)
+        draft = _find_draft(session, key, lock=True)
         if any(f.path == path for f in draft.files):
             raise FileRejected(f"форма {path} уже есть в черновике")
         now = db.now()
@@ -379,7 +382,7 @@ def delete_form(db: Database, login: str, key: str, path: str) -> None:
         actor = _admin(session, login)
         if file_kind(path) != "form":
             raise FileRejected("удалить можно только файл формы (forms/*.form)")
-        draft = _find_draft(session, key)
+        draft = _find_draft(session, key, lock=True)
         draft.files.remove(_file(draft, path))
         now = db.now()
         _touch(draft, now, actor)
@@ -389,7 +392,7 @@ def delete_form(db: Database, login: str, key: str, path: str) -> None:
 def discard_draft(db: Database, login: str, key: str) -> None:
     with db.transaction() as session:
         actor = _admin(session, login)
-        session.delete(_find_draft(session, key))
+        session.delete(_find_draft(session, key, lock=True))
         audit.record(session, db.now(), "template.draft_discarded", actor_id=actor.user_id, key=key)
 
 
@@ -397,7 +400,7 @@ def deploy_draft(db: Database, login: str, key: str) -> DraftDeployed:
     """A valid draft becomes the template's next version and goes away, in one transaction."""
     with db.transaction() as session:
         actor = _admin(session, login)
-        draft = _find_draft(session, key)
+        draft = _find_draft(session, key, lock=True)
         files = {f.path: f.content for f in draft.files}
         compiled, problems = check_draft_files(key, files)
         if compiled is None:

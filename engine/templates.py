@@ -90,12 +90,12 @@ def deploy_bundled_templates(db: Database, folder: Path) -> list[Deployed]:
 def find_version(session: Session, key: str, version: int | None = None, *,
                  include_retired: bool = False) -> TemplateVersion:
     """The version to start (the newest deployed one unless named); a retired version is refused unless
-    ``include_retired`` (reading, comparing, exporting)."""
+    ``include_retired`` (reading, comparing, exporting; then "newest" means the newest of all)."""
     query = select(TemplateVersion).where(TemplateVersion.key == key)
-    if version is None:
-        query = query.where(TemplateVersion.status == TemplateStatus.DEPLOYED)
-    else:
+    if version is not None:
         query = query.where(TemplateVersion.version == version)
+    elif not include_retired:
+        query = query.where(TemplateVersion.status == TemplateStatus.DEPLOYED)
     row = session.scalar(query.order_by(TemplateVersion.version.desc()).limit(1))
     if row is None:
         suffix = f" версии {version}" if version is not None else " (версии в работе)"

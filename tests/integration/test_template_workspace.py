@@ -26,6 +26,7 @@ from engine.errors import (
 )
 from engine.models import Cohort, TemplateDraft, TemplateVersion
 from engine.production_calendar import list_overrides, parse_override
+from engine.status import stage_status
 from tests.conftest import Org
 
 TASK_LINE = 22  # the line of <bpmn:userTask id="fill_questionnaire"> in the mini BPMN
@@ -160,6 +161,8 @@ def test_retired_version_starts_nothing_new_but_running_instances_go_on(db: Data
     assert completed.next_task_ids  # the running instance went on to its next task
     detail = workspace.template_detail(db, org.admin, key)
     assert [(v.version, v.status, v.running) for v in detail.versions] == [(1, "retired", 1)]
+    report = stage_status(db, key, region_code=org.region)  # dashboards still read the retired version's stages
+    assert [s.key for s in report.stages] == ["questionnaire"]
     workspace.set_retired(db, org.admin, key, 1, retired=False)
     assert instances.start_instance(db, key, org.sibling_school).template_version == 1
 
