@@ -84,3 +84,18 @@ def test_foreign_form_names(xml: str, expected: str) -> None:
     task = etree.fromstring(f'<bpmn:userTask xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
                             f'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="t" {xml}/>')
     assert foreign_form(task) == expected
+
+
+def test_camunda_dmn_metadata_is_kept_and_its_input_variable_reported() -> None:
+    bundle, _ = load_bundle(MINI_BUNDLE)
+    assert bundle is not None
+    dmn = bundle.files["risk.dmn"].replace(
+        b'xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/"',
+        b'xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" xmlns:camunda="http://camunda.org/schema/1.0/dmn"')
+    dmn = dmn.replace(b'<decision id="risk_level"', b'<decision camunda:historyTimeToLive="30" id="risk_level"')
+    files = dict(bundle.files, **{"risk.dmn": dmn})
+    assert validate_bundle(Bundle("mini", files)) == []
+    files["risk.dmn"] = dmn.replace(b'<input id="in_coverage"', b'<input camunda:inputVariable="c" id="in_coverage"')
+    [problem] = validate_bundle(Bundle("mini", files))
+    assert (problem.element_id, problem.line) == ("in_coverage", 5)
+    assert problem.message.startswith("camunda:inputVariable не поддерживается: во входных ячейках")
