@@ -15,6 +15,7 @@ from engine.db import Database
 from engine.errors import EngineError, FormInvalid, NotAllowed, TemplateNotFound
 from engine.models import Cohort
 from engine.org import load_actor
+from engine.production_calendar import day_errors
 from engine.templates import find_version
 
 
@@ -124,12 +125,8 @@ def set_cohort_dates(db: Database, login: str, year: int, template_key: str, dat
         for name, text in dates.items():
             if name not in known:
                 errors[name] = [f"Даты «{name}» нет в календаре шаблона."]
-            elif text.strip():
-                try:
-                    if not 2000 <= date.fromisoformat(text.strip()).year <= 2100:
-                        errors[name] = ["Дата вне разумных пределов (2000–2100 годы)."]
-                except ValueError:
-                    errors[name] = ["Укажите дату в виде ГГГГ-ММ-ДД."]
+            elif text.strip() and day_errors(text)[1]:
+                errors[name] = day_errors(text)[1]
         if errors:
             raise FormInvalid(errors)
         own = dict(cohort.dates or {})

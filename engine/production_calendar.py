@@ -58,16 +58,29 @@ def list_overrides(db: Database, year: int, *, actor_login: str | None = None) -
 MAX_NOTE = 255
 
 
+def day_errors(text: str) -> tuple[date | None, list[str]]:
+    """A date typed by an admin (ГГГГ-ММ-ДД, years 2000–2100), or the messages for its field."""
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        return None, ["Укажите дату в виде ГГГГ-ММ-ДД."]
+    if not 2000 <= day.year <= 2100:
+        return None, ["Дата вне разумных пределов (2000–2100 годы)."]
+    return day, []
+
+
+def parse_day(text: str) -> date:
+    """A day from an admin's form, or a field error on ``day``."""
+    day, errors = day_errors(text)
+    if day is None:
+        raise FormInvalid({"day": errors})
+    return day
+
+
 def parse_override(day_text: str, kind: str, note: str) -> tuple[date, bool]:
     """An admin's form (day, «working»/«holiday», note) checked field by field; nothing is stored here."""
-    errors: dict[str, list[str]] = {}
-    day = None
-    try:
-        day = date.fromisoformat(day_text.strip())
-    except ValueError:
-        errors["day"] = ["Укажите дату в виде ГГГГ-ММ-ДД."]
-    if day is not None and not 2000 <= day.year <= 2100:
-        errors["day"] = ["Дата вне разумных пределов (2000–2100 годы)."]
+    day, messages = day_errors(day_text)
+    errors: dict[str, list[str]] = {"day": messages} if messages else {}
     if kind not in ("working", "holiday"):
         errors["kind"] = ["Выберите: рабочий день или выходной."]
     if len(note) > MAX_NOTE:

@@ -10,7 +10,7 @@ from flask_login import login_required
 from engine.accounts import list_users, reset_password
 from engine.cohorts import cohort_calendars, set_cohort_dates
 from engine.errors import FormInvalid
-from engine.production_calendar import list_overrides, parse_override, set_calendar_day
+from engine.production_calendar import list_overrides, parse_day, parse_override, set_calendar_day
 from web.i18n import current_language, translate
 from web.session import db, me
 
@@ -74,7 +74,7 @@ def calendar_add() -> Any:
 @login_required
 def calendar_remove() -> Any:
     try:
-        day, _ = parse_override(request.form.get("day", ""), "holiday", "")
+        day = parse_day(request.form.get("day", ""))
     except FormInvalid as err:
         return _calendar_page(_year(), errors=err.errors, status=422)
     set_calendar_day(db(), day, working=None, actor_login=me())
