@@ -168,12 +168,6 @@ def file_kind(path: str) -> str:
     return {".bpmn": "bpmn", ".dmn": "dmn", ".form": "form"}.get(suffix, "other")
 
 
-def _checked_path(path: str) -> str:
-    if not _PATH.match(path) or ".." in path:
-        raise FileRejected(f"недопустимое имя файла «{path}»: латиница, цифры, «_», «-», «.»; формы — в forms/")
-    return path
-
-
 def _checked_content(path: str, content: str | bytes) -> bytes:
     data = content.encode("utf-8") if isinstance(content, str) else content
     if len(data) > MAX_DRAFT_FILE_BYTES:
@@ -248,21 +242,20 @@ def _running_by_version(session: Session, version_ids: list[int]) -> dict[int, t
 def list_templates(db: Database, login: str) -> list[TemplateSummary]:
     with db.reading() as session:
         _admin(session, login)
-        versions = list(session.scalars(select(TemplateVersion).order_by(TemplateVersion.key,
-                                                                         TemplateVersion.version)))
+        # Columns only: the list needs no spec JSON or files.
+        versions = session.execute(select(TemplateVersion.id, TemplateVersion.key, TemplateVersion.version,
+                                          TemplateVersion.title, TemplateVersion.status)
+                                   .order_by(TemplateVersion.key, TemplateVersion.version)).all()
         counts = _running_by_version(session, [v.id for v in versions])
-        drafts = {d.key: d for d in session.scalars(select(TemplateDraft))}
-        summaries = []
-        for key in sorted({v.key for v in versions} | set(drafts)):
-            mine = [v for v in versions if v.key == key]
-            deployed = [v for v in mine if v.status == TemplateStatus.DEPLOYED]
-            draft = drafts.get(key)
-            valid = None if draft is None else not check_draft_files(key, {f.path: f.content
-                                                                           for f in draft.files})[1]
-            summaries.append(TemplateSummary(
-                key, mine[-1].title if mine else key, deployed[-1].version if deployed else None, valid,
-                {v.version: counts.get(v.id, (0, 0))[0] for v in mine}))
-        return summaries
+        drafts = {d.key: {f.path: f.content for f in d.files} for d in session.scalars(select(TemplateDraft))}
+    summaries = []
+    for key in sorted({v.key for v in versions} | set(drafts)):
+        mine = [v for v in versions if v.key == key]
+        deployed = [v.version for v in mine if v.status == TemplateStatus.DEPLOYED]
+        valid = None if key not in drafts else not check_draft_files(key, drafts[key])[1]
+        summaries.append(TemplateSummary(key, mine[-1].title if mine else key, deployed[-1] if deployed else None,
+                                         valid, {v.version: counts.get(v.id, (0, 0))[0] for v in mine}))
+    return summaries
 
 
 def template_detail(db: Database, login: str, key: str) -> TemplateDetail:
