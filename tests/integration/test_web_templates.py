@@ -202,3 +202,11 @@ def test_non_admins_get_no_workspace(site: Site) -> None:
     assert site.admin.get(f"{base}/draft/files/mini.bpmn").get_data(as_text=True).startswith("<?xml")
     assert "Шаблоны" not in regional.get("/").get_data(as_text=True)
     assert "Шаблоны" in site.admin.get("/").get_data(as_text=True)
+
+
+def test_workspace_pages_follow_the_language(site: Site) -> None:
+    site.admin.get("/lang/en")
+    page = site.admin.get(f"/admin/templates/{site.key}").get_data(as_text=True)
+    assert "Edit draft" in page and "Export (zip)" in page and "Retire" in page
+    calendar = site.admin.get("/admin/calendar").get_data(as_text=True)
+    assert 'href="/admin/calendar">Calendar</a>' in calendar and "Production calendar" in calendar
