@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from engine import audit
 from engine.bpmn.bundle import KEY_PATTERN, MANIFEST, Bundle, form_key, from_zip
 from engine.bpmn.compiler import CompiledTemplate, check_bundle
+from engine.bpmn.spec import TemplateSpec
 from engine.bpmn.xml import MAX_FILE_BYTES
 from engine.db import Database
 from engine.errors import DraftNotFound, FileRejected, NotAllowed, Problem, TemplateInvalid, TemplateNotFound
@@ -37,6 +38,7 @@ from engine.models import (
 )
 from engine.org import Actor, load_actor
 from engine.roles import LANE_ROLES
+from engine.template_diff import TemplateDiff, compare
 from engine.templates import Deployed, find_version, store_version
 
 MAX_DRAFT_FILE_BYTES = MAX_FILE_BYTES
@@ -429,6 +431,20 @@ def _lenient_manifest(data: bytes) -> dict[str, Any]:
     except (ValueError, RecursionError):
         return {}
     return raw if isinstance(raw, dict) else {}
+
+
+def diff_draft(db: Database, login: str, key: str, old_version: int) -> TemplateDiff:
+    """What deploying the draft would change against a stored version (the draft must be valid)."""
+    with db.reading() as session:
+        _admin(session, login)
+        files = {f.path: f.content for f in _find_draft(session, key).files}
+        row = find_version(session, key, old_version, include_retired=True)
+        old_files = {f.path: f.content for f in row.files}
+        old_spec = TemplateSpec.from_dict(row.spec)
+    compiled, problems = check_draft_files(key, files)
+    if compiled is None:
+        raise TemplateInvalid(problems)
+    return compare(key, (old_version, Bundle(key, old_files), old_spec), (None, Bundle(key, files), compiled.spec))
 
 
 # --- export and import -------------------------------------------------------------------------------

@@ -287,6 +287,7 @@ EN: dict[str, str] = {
     "Разделы manifest.json": "manifest.json sections",
     "Редактировать как текст": "Edit as text",
     "Сохранить файл": "Save file",
+    "Что изменится по сравнению с версией {version}": "What changes compared with version {version}",
     "Версия {version} выведена из использования: новые процессы на ней не запускаются.":
         "Version {version} is retired: no new processes start on it.",
     "Версия {version} возвращена в работу.": "Version {version} is back in service.",

@@ -99,8 +99,12 @@ def export_version(key: str, version: int) -> Response:
 @login_required
 def diff(key: str) -> str:
     detail = workspace.template_detail(db(), me(), key)  # authorizes, and lists the versions to choose
-    old, new = request.args.get("from", type=int), request.args.get("to", type=int)
-    found = diff_versions(db(), key, old, new) if old and new else None
+    old, new = request.args.get("from", type=int), request.args.get("to", "")
+    found = None
+    if old and new == "draft":
+        found = workspace.diff_draft(db(), me(), key, old)
+    elif old and new.isdigit():
+        found = diff_versions(db(), key, old, int(new))
     return render_template("templates_admin/diff.html", detail=detail, diff=found, old=old, new=new)
 
 

@@ -254,3 +254,16 @@ def test_cli_exports_a_version_that_validates(db: Database, key: str, tmp_path: 
     assert checked.exit_code == 0, checked.stdout
     missing = CliRunner().invoke(cli, ["template", "export", key, "9", str(tmp_path / "v9.zip")], obj=db)
     assert missing.exit_code == 1 and "версии 9" in missing.stderr and not (tmp_path / "v9.zip").exists()
+
+
+def test_a_valid_draft_is_compared_with_a_version_before_deploy(db: Database, org: Org, key: str) -> None:
+    workspace.open_draft(db, org.admin, key)
+    original = workspace.read_draft_file(db, org.admin, key, "mini.bpmn")
+    workspace.save_draft_file(db, org.admin, key, "mini.bpmn", original.replace('roadmap:deadline="5WD"',
+                                                                                'roadmap:deadline="7WD"'))
+    found = workspace.diff_draft(db, org.admin, key, 1)
+    assert (found.old_version, found.new_version) == (1, None)
+    assert found.tasks.changed == {"review": ["deadline: «5WD» → «7WD»"]} and found.elements.empty
+    workspace.save_draft_file(db, org.admin, key, "mini.bpmn", without_form(original))
+    with pytest.raises(TemplateInvalid):
+        workspace.diff_draft(db, org.admin, key, 1)

@@ -119,7 +119,10 @@ def test_draft_page_deploy_refused_then_done_with_a_migration_link(site: Site) -
     status, body = post(site.admin, f"{draft_url}/deploy", {}, draft_url)
     assert status == 422 and "fill_questionnaire" in body
     site.admin.put(file_url, json={"content": original.replace("Старт", "Начало")}, headers=headers)
-    assert 'data-testid="draft-valid"' in site.admin.get(draft_url).get_data(as_text=True)
+    valid_page = site.admin.get(draft_url).get_data(as_text=True)
+    assert 'data-testid="draft-valid"' in valid_page and "/diff?from=1&amp;to=draft" in valid_page
+    draft_diff = site.admin.get(f"/admin/templates/{site.key}/diff?from=1&to=draft").get_data(as_text=True)
+    assert 'data-testid="diff"' in draft_diff and "Версия 1 → черновик" in draft_diff
     status, _ = post(site.admin, f"{draft_url}/deploy", {}, draft_url)
     assert status == 302
     page = site.admin.get(f"/admin/templates/{site.key}?deployed=2&previous=1").get_data(as_text=True)

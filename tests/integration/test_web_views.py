@@ -250,6 +250,7 @@ def _workspace_routes() -> list[tuple[str, str, dict[str, object]]]:
         ("POST", "/admin/templates/import", {}),
         ("GET", base, {}),
         ("GET", f"{base}/diff?from=1&to=1", {}),
+        ("GET", f"{base}/diff?from=1&to=draft", {}),
         ("GET", f"{base}/versions/1/export.zip", {}),
         ("POST", f"{base}/versions/1/retire", {}),
         ("POST", f"{base}/versions/1/restore", {}),
