@@ -146,6 +146,17 @@ def test_hostile_zips_are_refused_and_nothing_is_stored(db: Database, org: Org, 
             workspace.import_zip(db, org.admin, buffer.getvalue(), key=key)
     with pytest.raises(TemplateInvalid, match="архив повреждён"):
         workspace.import_zip(db, org.admin, b"not a zip", key=key)
+    bomb = io.BytesIO()  # 6 MB of zeros pack into a few KB; the per-file limit refuses it
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as out:
+        out.writestr("mini.bpmn", b"\0" * (6 * 1024 * 1024))
+    with pytest.raises(TemplateInvalid, match="больше 5 МБ"):
+        workspace.import_zip(db, org.admin, bomb.getvalue(), key=key)
+    many = io.BytesIO()
+    with zipfile.ZipFile(many, "w") as out:
+        for n in range(501):
+            out.writestr(f"f{n}.bpmn", b"")
+    with pytest.raises(TemplateInvalid, match="архив слишком велик"):
+        workspace.import_zip(db, org.admin, many.getvalue(), key=key)
     assert not _has_draft(db, key)
 
 
