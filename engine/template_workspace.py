@@ -17,6 +17,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import audit
@@ -25,7 +26,15 @@ from engine.bpmn.compiler import CompiledTemplate, check_bundle
 from engine.bpmn.spec import TemplateSpec
 from engine.bpmn.xml import MAX_FILE_BYTES
 from engine.db import Database
-from engine.errors import DraftNotFound, FileRejected, NotAllowed, Problem, TemplateInvalid, TemplateNotFound
+from engine.errors import (
+    Conflict,
+    DraftNotFound,
+    FileRejected,
+    NotAllowed,
+    Problem,
+    TemplateInvalid,
+    TemplateNotFound,
+)
 from engine.models import (
     AuditRecord,
     InstanceStatus,
@@ -225,6 +234,16 @@ def _draft_view(session: Session, draft: TemplateDraft) -> DraftView:
                      problems)
 
 
+def _insert(session: Session, draft: TemplateDraft) -> None:
+    """A new draft; two admins creating one at the same moment meet the unique key, and the second is told."""
+    session.add(draft)
+    try:
+        session.flush()
+    except IntegrityError as err:
+        raise Conflict(f"черновик шаблона «{draft.key}» только что создал другой администратор: "
+                       "обновите страницу") from err
+
+
 def _touch(draft: TemplateDraft, now: datetime, actor: Actor) -> None:
     draft.updated_at, draft.updated_by_id = now, actor.user_id
 
@@ -313,8 +332,7 @@ def open_draft(db: Database, login: str, key: str) -> DraftView:
                                   updated_at=now, updated_by_id=actor.user_id)
             draft.files = [TemplateDraftFile(path=f.path, content=f.content, updated_at=now,
                                              updated_by_id=actor.user_id) for f in base.files]
-            session.add(draft)
-            session.flush()
+            _insert(session, draft)
             audit.record(session, now, "template.draft_created", actor_id=actor.user_id,
                          template_version_id=base.id, key=key, version=base.version)
         return _draft_view(session, draft)
@@ -518,7 +536,7 @@ def import_zip(db: Database, login: str, data: bytes, *, key: str | None = None,
                                   .order_by(TemplateVersion.version.desc()).limit(1))
             draft = TemplateDraft(key=key, base_version=base, created_at=now, created_by_id=actor.user_id,
                                   updated_at=now, updated_by_id=actor.user_id)
-            session.add(draft)
+            _insert(session, draft)
         for old in list(draft.files):
             draft.files.remove(old)
         session.flush()  # old rows go before new ones with the same paths arrive (the unique path constraint)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from engine import template_workspace as workspace
 from engine.cohorts import cohort_calendars, ensure_cohort, set_cohort_dates
 from engine.db import Database
 from engine.errors import (
+    Conflict,
     DraftNotFound,
     FileRejected,
     FormInvalid,
@@ -27,7 +29,7 @@ from engine.errors import (
 from engine.models import Cohort, TemplateDraft, TemplateVersion
 from engine.production_calendar import list_overrides, parse_override
 from engine.status import stage_status
-from tests.conftest import Org
+from tests.conftest import Org, make_org
 
 TASK_LINE = 22  # the line of <bpmn:userTask id="fill_questionnaire"> in the mini BPMN
 
@@ -278,3 +280,21 @@ def test_a_valid_draft_is_compared_with_a_version_before_deploy(db: Database, or
     workspace.save_draft_file(db, org.admin, key, "mini.bpmn", without_form(original))
     with pytest.raises(TemplateInvalid):
         workspace.diff_draft(db, org.admin, key, 1)
+
+
+def test_two_admins_opening_a_draft_at_once_get_one_draft_and_a_clear_conflict(pg_db: Database,
+                                                                                bundle_copy: Path) -> None:
+    org = make_org(pg_db)
+    key = templates.deploy_template(pg_db, templates.read_bundle(bundle_copy)).key
+
+    def rival_first() -> datetime:
+        """The clock is read between the check for a draft and the insert: another admin gets in there."""
+        now = datetime.now(UTC)
+        if not _has_draft(pg_db, key):
+            with pg_db.transaction() as session:
+                session.add(TemplateDraft(key=key, created_at=now, updated_at=now))
+        return now
+
+    with pytest.raises(Conflict, match="другой администратор"):
+        workspace.open_draft(Database(pg_db.engine, clock=rival_first), org.admin, key)
+    assert workspace.open_draft(pg_db, org.admin, key).key == key  # the rival's draft, opened normally
