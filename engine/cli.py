@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 import click
 
 from engine import api_tokens, deadlines, instances, questionnaires, tasks, templates
+from engine import template_workspace as workspace
 from engine.bpmn.bundle import load_bundle
 from engine.bpmn.compiler import validate_bundle
 from engine.config import Settings
@@ -530,3 +531,20 @@ def _migration_line(item: InstanceCheck) -> str:
     why = f": {'; '.join(item.reasons)}" if item.reasons else ""
     tasks = ", ".join(item.tasks) or "нет открытых задач"
     return f"{item.school_code}\tпроцесс {item.instance_id}\t{tasks}\t{_OUTCOME_WORDS[outcome]}{why}"
+
+
+@cli.group()
+def template() -> None:
+    """Версии шаблонов: выгрузка."""
+
+
+@template.command("export")
+@click.argument("key")
+@click.argument("version", type=int)
+@click.argument("path", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@with_db
+def template_export(db: Database, key: str, version: int, path: Path) -> None:
+    """Выгрузить версию шаблона zip-архивом (manifest.json, BPMN, DMN, формы)."""
+    _, data = workspace.export_version(db, None, key, version)
+    path.write_bytes(data)
+    click.echo(f"{key}@{version} → {path} ({len(data)} байт)")

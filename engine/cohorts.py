@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
@@ -11,8 +12,11 @@ from engine import audit
 from engine.bpmn.manifest import month_day
 from engine.bpmn.spec import TemplateSpec
 from engine.db import Database
-from engine.errors import EngineError
+from engine.errors import EngineError, FormInvalid, NotAllowed, TemplateNotFound
 from engine.models import Cohort
+from engine.org import load_actor
+from engine.production_calendar import day_errors
+from engine.templates import find_version
 
 
 def cohort_title(year: int) -> str:
@@ -59,3 +63,77 @@ def calendar_of(spec: TemplateSpec, cohort: Cohort | None) -> dict[str, date]:
     for name, text in (cohort.dates or {}).items():
         calendar[name] = date.fromisoformat(text)
     return calendar
+
+
+@dataclass(frozen=True)
+class CalendarDate:
+    name: str
+    default: date | None  # from the template's cohort_calendar in the cohort's year
+    override: str | None  # the cohort's own date (ISO), if set
+    effective: date | None
+
+
+@dataclass(frozen=True)
+class CohortCalendar:
+    year: int
+    title: str
+    dates: list[CalendarDate]
+
+
+def _template_calendar(session: Session, template_key: str) -> dict[str, str]:
+    try:
+        spec = TemplateSpec.from_dict(find_version(session, template_key).spec)
+    except TemplateNotFound:
+        return {}
+    return dict(spec.sections.cohort_calendar)
+
+
+def _require_admin(session: Session, login: str) -> int:
+    actor = load_actor(session, login)
+    if not actor.scope.is_admin:
+        raise NotAllowed("календари когорт меняет администратор")
+    return actor.user_id
+
+
+def cohort_calendars(db: Database, login: str, template_key: str) -> list[CohortCalendar]:
+    """Every cohort's calendar dates: the names come from the template's manifest (cohort_calendar)."""
+    with db.reading() as session:
+        _require_admin(session, login)
+        defaults = _template_calendar(session, template_key)
+        result = []
+        for cohort in session.scalars(select(Cohort).order_by(Cohort.year.desc())):
+            own = cohort.dates or {}
+            rows = []
+            for name in sorted(set(defaults) | set(own)):
+                default = date(cohort.year, *month_day(defaults[name])) if name in defaults else None
+                override = own.get(name)
+                rows.append(CalendarDate(name, default, override,
+                                         date.fromisoformat(override) if override else default))
+            result.append(CohortCalendar(cohort.year, cohort.title, rows))
+        return result
+
+
+def set_cohort_dates(db: Database, login: str, year: int, template_key: str, dates: dict[str, str]) -> None:
+    """Set the cohort's own dates (an empty value returns a date to the template's default).
+
+    Every field is checked first; one bad date stores nothing and names its field."""
+    with db.transaction() as session:
+        actor_id = _require_admin(session, login)
+        cohort = find_cohort(session, year)
+        known = set(_template_calendar(session, template_key)) | set(cohort.dates or {})
+        errors: dict[str, list[str]] = {}
+        for name, text in dates.items():
+            if name not in known:
+                errors[name] = [f"Даты «{name}» нет в календаре шаблона."]
+            elif text.strip() and day_errors(text)[1]:
+                errors[name] = day_errors(text)[1]
+        if errors:
+            raise FormInvalid(errors)
+        own = dict(cohort.dates or {})
+        for name, text in dates.items():
+            if text.strip():
+                own[name] = text.strip()
+            else:
+                own.pop(name, None)  # back to the template's default
+        cohort.dates = own
+        audit.record(session, db.now(), "cohort.calendar_changed", actor_id=actor_id, year=year, dates=dates)

@@ -295,7 +295,7 @@ def template_xml(db: Database, login: str, template_key: str) -> bytes:
         actor = load_actor(session, login)
         if not any(g.role in _OVERSEERS for g in actor.scope.grants):
             raise NotAllowed("схема доступна координаторам и администраторам")
-        version = find_version(session, template_key)
+        version = find_version(session, template_key, include_retired=True)
         content = session.scalar(select(TemplateFile.content).where(
             TemplateFile.template_version_id == version.id, TemplateFile.path.like("%.bpmn")).limit(1))
         if content is None:

@@ -123,3 +123,15 @@ class MigrationImpossible(Conflict):
 
 class MigrationRunNotFound(NotFound):
     pass
+
+
+class TemplateRetired(Conflict):
+    """A retired template version is asked to start a new instance (running ones go on)."""
+
+
+class DraftNotFound(NotFound):
+    """The template has no draft to edit, deploy or export."""
+
+
+class FileRejected(EngineError):
+    """A draft file that cannot be stored at all (not UTF-8 text, too large, a bad name); nothing is kept."""

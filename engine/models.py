@@ -185,6 +185,39 @@ class TemplateFile(Base):
     template_version: Mapped[TemplateVersion] = relationship(back_populates="files")
 
 
+class TemplateDraft(Base):
+    """The one editable working copy of a template, beside its immutable versions. It may be invalid:
+    an admin's unfinished work is kept, and only a valid draft can be deployed (it then goes away)."""
+
+    __tablename__ = "template_draft"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    base_version_id: Mapped[int | None] = mapped_column(ForeignKey("template_version.id"))
+    created_at: Mapped[datetime]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    updated_at: Mapped[datetime]
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+    files: Mapped[list[TemplateDraftFile]] = relationship(back_populates="draft", order_by="TemplateDraftFile.path",
+                                                          cascade="all, delete-orphan")
+    base_version: Mapped[TemplateVersion | None] = relationship()
+
+
+class TemplateDraftFile(Base):
+    __tablename__ = "template_draft_file"
+    __table_args__ = (UniqueConstraint("draft_id", "path", name="uq_template_draft_file_path"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    draft_id: Mapped[int] = mapped_column(ForeignKey("template_draft.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime]
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+    draft: Mapped[TemplateDraft] = relationship(back_populates="files")
+
+
 class Cohort(Base):
     """One project year. Its calendar dates override the template's defaults (e.g. questionnaires close
     1 March): ``dates`` maps a calendar name to an ISO date."""
@@ -315,6 +348,8 @@ class AuditRecord(Base):
     __table_args__ = (
         Index("ix_audit_instance", "instance_id", "id"),
         Index("ix_audit_at", "at"),
+        # The template workspace reads a template's history by action.
+        Index("ix_audit_action", "action", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

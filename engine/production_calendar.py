@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.db import Database
-from engine.errors import NotAllowed
+from engine.errors import FormInvalid, NotAllowed
 from engine.models import CalendarOverride
 from engine.org import load_actor
 from engine.workdays import WorkCalendar
@@ -45,8 +45,46 @@ def set_calendar_day(db: Database, day: date, *, working: bool | None, note: str
                      working=working, note=note)
 
 
-def list_overrides(db: Database, year: int) -> list[CalendarOverride]:
+def list_overrides(db: Database, year: int, *, actor_login: str | None = None) -> list[CalendarOverride]:
+    """The year's corrections; from a user (the admin page), only admins may read them."""
     with db.reading() as session:
+        if actor_login is not None and not load_actor(session, actor_login).scope.is_admin:
+            raise NotAllowed("производственный календарь меняет администратор")
         query = select(CalendarOverride).where(CalendarOverride.day >= date(year, 1, 1),
                                                CalendarOverride.day <= date(year, 12, 31))
         return list(session.scalars(query.order_by(CalendarOverride.day)))
+
+
+MAX_NOTE = 255
+
+
+def day_errors(text: str) -> tuple[date | None, list[str]]:
+    """A date typed by an admin (ГГГГ-ММ-ДД, years 2000–2100), or the messages for its field."""
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        return None, ["Укажите дату в виде ГГГГ-ММ-ДД."]
+    if not 2000 <= day.year <= 2100:
+        return None, ["Дата вне разумных пределов (2000–2100 годы)."]
+    return day, []
+
+
+def parse_day(text: str) -> date:
+    """A day from an admin's form, or a field error on ``day``."""
+    day, errors = day_errors(text)
+    if day is None:
+        raise FormInvalid({"day": errors})
+    return day
+
+
+def parse_override(day_text: str, kind: str, note: str) -> tuple[date, bool]:
+    """An admin's form (day, «working»/«holiday», note) checked field by field; nothing is stored here."""
+    day, messages = day_errors(day_text)
+    errors: dict[str, list[str]] = {"day": messages} if messages else {}
+    if kind not in ("working", "holiday"):
+        errors["kind"] = ["Выберите: рабочий день или выходной."]
+    if len(note) > MAX_NOTE:
+        errors["note"] = [f"Основание длиннее {MAX_NOTE} символов."]
+    if errors or day is None:
+        raise FormInvalid(errors)
+    return day, kind == "working"

@@ -35,8 +35,8 @@ class Changes:
 @dataclass
 class TemplateDiff:
     key: str
-    old_version: int
-    new_version: int
+    old_version: int | None
+    new_version: int | None  # None: the template's draft
     elements: Changes
     tasks: Changes
     forms: Changes
@@ -125,9 +125,20 @@ def _manifest_difference(old: TemplateSpec, new: TemplateSpec) -> list[str]:
 
 def diff_versions(db: Database, key: str, old_version: int, new_version: int) -> TemplateDiff:
     with db.reading() as session:
-        old_row, new_row = find_version(session, key, old_version), find_version(session, key, new_version)
+        old_row = find_version(session, key, old_version, include_retired=True)
+        new_row = find_version(session, key, new_version, include_retired=True)
         old_bundle, new_bundle = _bundle(old_row), _bundle(new_row)
         old_spec, new_spec = TemplateSpec.from_dict(old_row.spec), TemplateSpec.from_dict(new_row.spec)
+    return compare(key, (old_version, old_bundle, old_spec), (new_version, new_bundle, new_spec))
+
+
+#: A side of a comparison: the version number (None for a draft), its files and its spec.
+Side = tuple[int | None, Bundle, TemplateSpec]
+
+
+def compare(key: str, old: Side, new: Side) -> TemplateDiff:
+    """What changed from ``old`` to ``new`` (stored versions, or a valid draft against a version)."""
+    (old_version, old_bundle, old_spec), (new_version, new_bundle, new_spec) = old, new
     return TemplateDiff(
         key, old_version, new_version,
         elements=_compare(_elements(old_bundle), _elements(new_bundle), lambda a, b: [f"{a} → {b}"] if a != b else []),

@@ -21,7 +21,7 @@ from engine.bpmn.bundle import Bundle, load_bundle
 from engine.bpmn.compiler import CompiledTemplate, compile_bundle
 from engine.bpmn.spec import TemplateSpec
 from engine.db import Database
-from engine.errors import NotAllowed, TemplateInvalid, TemplateNotFound
+from engine.errors import NotAllowed, TemplateInvalid, TemplateNotFound, TemplateRetired
 from engine.models import TemplateFile, TemplateStatus, TemplateVersion
 from engine.org import load_actor
 
@@ -44,25 +44,31 @@ def read_bundle(path: str | Path) -> Bundle:
 def deploy_template(db: Database, bundle: Bundle, *, actor_login: str | None = None) -> Deployed:
     """Validate and store a bundle as the next version of its template (idempotent per content)."""
     compiled = compile_bundle(bundle)
+    with db.transaction() as session:
+        return store_version(session, db.now(), bundle, compiled, _deployer(session, actor_login))
+
+
+def store_version(session: Session, now: datetime, bundle: Bundle, compiled: CompiledTemplate,
+                  actor_id: int | None) -> Deployed:
+    """The deploy itself, inside the caller's transaction (the workspace deploys a draft and removes it
+    in one transaction)."""
     key = compiled.spec.key
     content_hash = bundle.content_hash
-    with db.transaction() as session:
-        actor_id = _deployer(session, actor_login)
-        existing = session.scalar(select(TemplateVersion).filter_by(key=key, content_hash=content_hash))
-        if existing is not None:
-            return Deployed(existing.id, key, existing.version, created=False)
-        latest = session.scalar(select(func.max(TemplateVersion.version)).where(TemplateVersion.key == key))
-        row = TemplateVersion(key=key, version=(latest or 0) + 1, title=compiled.spec.title,
-                              status=TemplateStatus.DEPLOYED, content_hash=content_hash,
-                              spec=compiled.spec.to_dict(), deployed_at=db.now(), deployed_by_id=actor_id)
-        row.files = [TemplateFile(path=path, content=content, sha256=hashlib.sha256(content).hexdigest())
-                     for path, content in sorted(bundle.files.items())]
-        session.add(row)
-        session.flush()
-        audit.record(session, db.now(), "template.deployed", actor_id=actor_id, template_version_id=row.id,
-                     key=key, version=row.version, content_hash=content_hash)
-        _COMPILED.put(content_hash, compiled)
-        return Deployed(row.id, key, row.version, created=True)
+    existing = session.scalar(select(TemplateVersion).filter_by(key=key, content_hash=content_hash))
+    if existing is not None:
+        return Deployed(existing.id, key, existing.version, created=False)
+    latest = session.scalar(select(func.max(TemplateVersion.version)).where(TemplateVersion.key == key))
+    row = TemplateVersion(key=key, version=(latest or 0) + 1, title=compiled.spec.title,
+                          status=TemplateStatus.DEPLOYED, content_hash=content_hash,
+                          spec=compiled.spec.to_dict(), deployed_at=now, deployed_by_id=actor_id)
+    row.files = [TemplateFile(path=path, content=content, sha256=hashlib.sha256(content).hexdigest())
+                 for path, content in sorted(bundle.files.items())]
+    session.add(row)
+    session.flush()
+    audit.record(session, now, "template.deployed", actor_id=actor_id, template_version_id=row.id,
+                 key=key, version=row.version, content_hash=content_hash)
+    _COMPILED.put(content_hash, compiled)
+    return Deployed(row.id, key, row.version, created=True)
 
 
 def _deployer(session: Session, login: str | None) -> int | None:
@@ -81,16 +87,22 @@ def deploy_bundled_templates(db: Database, folder: Path) -> list[Deployed]:
     return [deploy_template(db, read_bundle(path)) for path in bundles]
 
 
-def find_version(session: Session, key: str, version: int | None = None) -> TemplateVersion:
+def find_version(session: Session, key: str, version: int | None = None, *,
+                 include_retired: bool = False) -> TemplateVersion:
+    """The version to start (the newest deployed one unless named); a retired version is refused unless
+    ``include_retired`` (reading, comparing, exporting; then "newest" means the newest of all)."""
     query = select(TemplateVersion).where(TemplateVersion.key == key)
-    if version is None:
-        query = query.where(TemplateVersion.status == TemplateStatus.DEPLOYED)
-    else:
+    if version is not None:
         query = query.where(TemplateVersion.version == version)
+    elif not include_retired:
+        query = query.where(TemplateVersion.status == TemplateStatus.DEPLOYED)
     row = session.scalar(query.order_by(TemplateVersion.version.desc()).limit(1))
     if row is None:
-        suffix = f" версии {version}" if version is not None else ""
+        suffix = f" версии {version}" if version is not None else " (версии в работе)"
         raise TemplateNotFound(f"шаблон «{key}»{suffix} не найден")
+    if row.status == TemplateStatus.RETIRED and not include_retired:
+        raise TemplateRetired(f"версия {row.version} шаблона «{key}» выведена из использования: "
+                              "новые процессы на ней не запускаются")
     return row
 
 

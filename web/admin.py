@@ -1,12 +1,20 @@
-"""Admins: users and password resets."""
+"""Admins: users and password resets, the production calendar's corrections, cohorts' calendar dates."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from engine.accounts import list_users, reset_password
+from engine.cohorts import cohort_calendars, set_cohort_dates
+from engine.errors import FormInvalid
+from engine.production_calendar import list_overrides, parse_day, parse_override, set_calendar_day
+from web.i18n import current_language, translate
 from web.session import db, me
+
+DEFAULT_TEMPLATE = "roadmap-500"
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -25,3 +33,78 @@ def reset(login: str) -> str:
     password = reset_password(db(), me(), login)
     return render_template("admin_users.html", users=list_users(db(), me()), search="",
                            reset=(login, password))
+
+
+# --- calendars -------------------------------------------------------------------------------------------
+
+
+def _calendar_page(year: int, *, errors: dict[str, list[str]] | None = None, values: dict[str, str] | None = None,
+                   status: int = 200) -> tuple[str, int]:
+    overrides = list_overrides(db(), year, actor_login=me())
+    page = render_template("admin_calendar.html", year=year, overrides=overrides, errors=errors or {},
+                           values=values or {})
+    return page, status
+
+
+def _year() -> int:
+    year = request.values.get("year", type=int)
+    return year if year and 2000 <= year <= 2100 else db().now().year
+
+
+@blueprint.route("/calendar")
+@login_required
+def calendar() -> tuple[str, int]:
+    return _calendar_page(_year())
+
+
+@blueprint.route("/calendar", methods=["POST"])
+@login_required
+def calendar_add() -> Any:
+    values = {name: request.form.get(name, "") for name in ("day", "kind", "note")}
+    try:
+        day, working = parse_override(values["day"], values["kind"], values["note"])
+    except FormInvalid as err:
+        return _calendar_page(_year(), errors=err.errors, values=values, status=422)
+    set_calendar_day(db(), day, working=working, note=values["note"].strip(), actor_login=me())
+    flash(translate("День {day} сохранён.", current_language()).format(day=day.strftime("%d.%m.%Y")))
+    return redirect(url_for("admin.calendar", year=day.year))
+
+
+@blueprint.route("/calendar/remove", methods=["POST"])
+@login_required
+def calendar_remove() -> Any:
+    try:
+        day = parse_day(request.form.get("day", ""))
+    except FormInvalid as err:
+        return _calendar_page(_year(), errors=err.errors, status=422)
+    set_calendar_day(db(), day, working=None, actor_login=me())
+    flash(translate("День {day} снова по производственному календарю РФ.", current_language())
+          .format(day=day.strftime("%d.%m.%Y")))
+    return redirect(url_for("admin.calendar", year=day.year))
+
+
+def _cohorts_page(template_key: str, *, errors: dict[str, list[str]] | None = None, year: int | None = None,
+                  values: dict[str, str] | None = None, status: int = 200) -> tuple[str, int]:
+    found = cohort_calendars(db(), me(), template_key)
+    page = render_template("admin_cohorts.html", cohorts=found, template_key=template_key, errors=errors or {},
+                           error_year=year, values=values or {})
+    return page, status
+
+
+@blueprint.route("/cohorts")
+@login_required
+def cohorts() -> tuple[str, int]:
+    return _cohorts_page(request.args.get("template", DEFAULT_TEMPLATE))
+
+
+@blueprint.route("/cohorts/<int:year>", methods=["POST"])
+@login_required
+def cohort_dates(year: int) -> Any:
+    template_key = request.form.get("template", DEFAULT_TEMPLATE)
+    values = {name.removeprefix("date-"): text for name, text in request.form.items() if name.startswith("date-")}
+    try:
+        set_cohort_dates(db(), me(), year, template_key, values)
+    except FormInvalid as err:
+        return _cohorts_page(template_key, errors=err.errors, year=year, values=values, status=422)
+    flash(translate("Календарь когорты {year} года сохранён.", current_language()).format(year=year))
+    return redirect(url_for("admin.cohorts", template=template_key))

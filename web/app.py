@@ -17,7 +17,16 @@ from sqlalchemy import func, select
 from engine.accounts import session_user
 from engine.config import Settings
 from engine.db import Database
-from engine.errors import Conflict, EngineError, FormInvalid, NotAllowed, NotFound, TemplateInvalid
+from engine.errors import (
+    Conflict,
+    EngineError,
+    FileRejected,
+    FormInvalid,
+    NotAllowed,
+    NotFound,
+    TemplateInvalid,
+    TemplateNotFound,
+)
 from engine.models import TemplateVersion
 from engine.notifications import moscow_time
 from engine.templates import stage_titles
@@ -29,10 +38,12 @@ from workers.queue import job_queue
 
 _STATUS_OF_ERROR: tuple[tuple[type[EngineError], int], ...] = (
     (NotFound, 404),
+    (TemplateNotFound, 404),
     (NotAllowed, 403),
     (Conflict, 409),
     (FormInvalid, 422),
     (TemplateInvalid, 422),
+    (FileRejected, 422),
 )
 
 
@@ -104,9 +115,9 @@ def _login_manager(app: Flask, db: Database) -> None:
 
 
 def _blueprints(app: Flask) -> None:
-    from web import admin, auth, dashboards, migrations_admin, questionnaires, tasks
+    from web import admin, auth, dashboards, migrations_admin, questionnaires, tasks, templates_admin
 
-    for module in (auth, tasks, dashboards, questionnaires, admin, migrations_admin):
+    for module in (auth, tasks, dashboards, questionnaires, admin, templates_admin, migrations_admin):
         app.register_blueprint(module.blueprint)
 
 

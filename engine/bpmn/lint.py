@@ -73,6 +73,7 @@ def lint_bpmn(doc: XmlDocument, ctx: LintContext) -> None:
     if local_name(doc.root) != "definitions" or namespace(doc.root) != BPMN_NS:
         ctx.report(doc, doc.root, "это не BPMN 2.0: корневой элемент должен быть bpmn:definitions")
         return
+    check_foreign_extensions(doc, ctx)
     for element in _bpmn_elements(doc):
         _check_element(doc, element, ctx)
     for process in doc.root.iterfind(f"{{{BPMN_NS}}}process"):
@@ -170,7 +171,7 @@ def _check_user_task(doc: XmlDocument, task: etree._Element, role: str | None,
         ctx.report(doc, task, "не указан этап задачи (roadmap:stage)")
     elif ctx.stages is not None and stage not in ctx.stages:
         ctx.report(doc, task, f"этап «{stage}» не объявлен в manifest.json")
-    form = task.get(f"{{{ROADMAP_NS}}}form", "")
+    form = task.get(f"{{{ROADMAP_NS}}}form", "") or foreign_form(task)
     if not form:
         ctx.report(doc, task, "у пользовательской задачи нет формы (roadmap:form)")
     elif ctx.forms is not None and form not in ctx.forms:
@@ -237,6 +238,7 @@ def lint_dmn(doc: XmlDocument, ctx: LintContext) -> None:
     if local_name(doc.root) != "definitions":
         ctx.report(doc, doc.root, "это не DMN: корневой элемент должен быть definitions")
         return
+    check_foreign_extensions(doc, ctx)
     for element in doc.root.iter():
         tag = local_name(element)
         if tag == "inputExpression" or tag == "outputEntry":
@@ -259,3 +261,104 @@ def check_dmn_input_entry(text: str) -> None:
             safe_eval.validate_syntax(f"dmninputexpr {cell}")
         except SyntaxError as err:
             raise ExpressionRejected(f"условие не разбирается: {err.msg}") from None
+
+
+# --- files from other modelers (bpmn.io, Camunda Modeler 7 and 8) ---------------------------------------
+
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+CAMUNDA_DMN_NS = "http://camunda.org/schema/1.0/dmn"
+ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
+_FOREIGN = {CAMUNDA_NS: "camunda", CAMUNDA_DMN_NS: "camunda", ZEEBE_NS: "zeebe"}
+
+#: Modeler metadata that changes nothing about how a process runs: kept and never reported.
+_HARMLESS = frozenset({
+    "modelerTemplate", "modelerTemplateVersion", "modelerTemplateIcon", "historyTimeToLive", "versionTag",
+    "isStartableInTasklist", "asyncBefore", "asyncAfter", "async", "exclusive", "jobPriority", "taskPriority",
+    "failedJobRetryTimeCycle", "properties", "property", "userTask", "calledElementBinding",
+    "calledElementVersion", "calledElementVersionTag", "decisionRefBinding", "decisionRefVersion",
+    "diagramRelationId",
+})
+#: Ways other modelers name a user task's form; the engine reads them as ``roadmap:form``.
+_FORM_ALIASES = frozenset({"formKey", "formRef", "formDefinition"})
+
+_LANE = "исполнителя задаёт дорожка (lane) с ролью"
+_CODE = ("движок не вызывает внешний код: используйте скрипт-задачу с безопасным выражением "
+         "или действие движка (actions в manifest.json)")
+_LISTENER = "вместо слушателя — скрипт-задача или spiffworkflow:preScript/postScript у задачи"
+_DATA = "данные процесса общие для всех задач; значения готовит скрипт-задача"
+_ADVICE = {
+    "assignee": _LANE, "candidateUsers": _LANE, "candidateGroups": _LANE, "assignmentDefinition": _LANE,
+    "dueDate": "срок задаётся атрибутом roadmap:deadline",
+    "taskSchedule": "срок задаётся атрибутом roadmap:deadline",
+    "followUpDate": ("эскалация задачи задаётся атрибутом roadmap:escalation, общие напоминания и эскалация — "
+                     "разделом escalation в manifest.json"),
+    "priority": "очерёдность задач задаётся их сроком (roadmap:deadline)",
+    "class": _CODE, "delegateExpression": _CODE, "expression": _CODE, "type": _CODE, "topic": _CODE,
+    "taskDefinition": _CODE, "taskHeaders": _CODE, "connector": _CODE, "field": _CODE,
+    "variableMappingClass": _CODE, "variableMappingDelegateExpression": _CODE,
+    "taskListener": _LISTENER, "executionListener": _LISTENER, "executionListeners": _LISTENER,
+    "inputOutput": _DATA, "ioMapping": _DATA, "in": _DATA, "out": _DATA,
+    "resultVariable": "результат скрипта задаётся присваиванием в самом скрипте (x = …)",
+    "resource": "скрипт пишется прямо в bpmn:script (безопасное подмножество Python)",
+    "script": "скрипт пишется прямо в bpmn:script (безопасное подмножество Python)",
+    "decisionRef": "таблицу решений задаёт spiffworkflow:calledDecisionId",
+    "calledDecision": "таблицу решений задаёт spiffworkflow:calledDecisionId",
+    "calledElement": "вызываемый процесс задаётся атрибутом calledElement у bpmn:callActivity",
+    "formData": "поля формы задаются файлом forms/ИМЯ.form (form-js) и атрибутом roadmap:form",
+    "formField": "поля формы задаются файлом forms/ИМЯ.form (form-js) и атрибутом roadmap:form",
+    "initiator": "процессы запускает движок (когорта, команда start), инициатора у них нет",
+    "collection": "коллекция задаётся элементами bpmn:loopDataInputRef и bpmn:inputDataItem",
+    "elementVariable": "коллекция задаётся элементами bpmn:loopDataInputRef и bpmn:inputDataItem",
+    "loopCharacteristics": "коллекция задаётся элементами bpmn:loopDataInputRef и bpmn:inputDataItem",
+    "inputVariable": "во входных ячейках таблицы значение входа обозначается «?»",
+}
+
+
+def _foreign_name(node: etree._Element | str) -> tuple[str, str] | None:
+    """``(prefix, local name)`` of a Camunda/Zeebe element or attribute name; None for anything else."""
+    qname = etree.QName(node)
+    prefix = _FOREIGN.get(qname.namespace or "")
+    return (prefix, qname.localname) if prefix else None
+
+
+def check_foreign_extensions(doc: XmlDocument, ctx: LintContext) -> None:
+    """One rule over Camunda/Zeebe attributes and extension elements: what the engine can use is used
+    (a user task's form), harmless metadata is kept, everything else is reported with what to use instead."""
+    for element in doc.root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        for attribute in element.attrib:
+            _report_foreign(doc, ctx, element, _foreign_name(attribute), element)
+        foreign = _foreign_name(element)
+        parent = element.getparent()
+        if foreign is not None and (parent is None or _foreign_name(parent) is None):
+            _report_foreign(doc, ctx, parent if parent is not None else element, foreign, element)
+
+
+def _report_foreign(doc: XmlDocument, ctx: LintContext, owner: etree._Element,
+                    foreign: tuple[str, str] | None, where: etree._Element) -> None:
+    if foreign is None or foreign[1] in _HARMLESS:
+        return
+    prefix, name = foreign
+    target = _owner(owner)
+    if name in _FORM_ALIASES:
+        if local_name(target) == "userTask":
+            return
+        advice = "форма бывает только у пользовательской задачи (roadmap:form)"
+    else:
+        advice = _ADVICE.get(name, "удалите его или замените средствами шаблона (см. docs/templates.md)")
+    message = f"{prefix}:{name} не поддерживается: {advice}"
+    ctx.problems.append(Problem(ctx.display(doc.path), line_of(where), target.get("id"), message))
+
+
+def foreign_form(task: etree._Element) -> str:
+    """A user task's form as Camunda Modeler writes it (``camunda:formKey``, ``zeebe:formDefinition``),
+    read as the name of ``forms/NAME.form``: ``camunda-forms:bpmn:review``, ``forms/review.form`` → review."""
+    raw = task.get(f"{{{CAMUNDA_NS}}}formKey") or task.get(f"{{{CAMUNDA_NS}}}formRef") or ""
+    definition = task.find(f"{{{BPMN_NS}}}extensionElements/{{{ZEEBE_NS}}}formDefinition")
+    if not raw and definition is not None:
+        raw = definition.get("formId") or definition.get("formKey") or ""
+    name = raw.strip().rsplit(":", 1)[-1].rsplit("/", 1)[-1]
+    for suffix in (".form", ".html"):
+        name = name.removesuffix(suffix)
+    return name

@@ -20,6 +20,7 @@ from engine.passwords import hash_password
 from tests.conftest import Org, make_org
 from web.app import EVENT_WORDS, STAGE_WORDS, create_app
 from web.i18n import EN, current_language, safe_next, translate
+from web.templates_admin import HISTORY_WORDS
 
 WEB = Path(__file__).resolve().parents[2] / "web"
 ROADMAP = WEB.parent / "workflows" / "roadmap-500"
@@ -127,7 +128,7 @@ def test_translate_never_fails() -> None:
 
 def _template_texts() -> set[str]:
     texts = set()
-    for path in (WEB / "templates").glob("*.html"):
+    for path in (WEB / "templates").rglob("*.html"):
         for single, double in TEMPLATE_TEXT.findall(path.read_text(encoding="utf-8")):
             texts.add(single or double)
     return texts
@@ -148,7 +149,7 @@ def test_every_wrapped_text_has_an_english_translation() -> None:
     templates, views = _template_texts(), _view_texts()
     assert len(templates) > 100 and "Мои задачи" in templates and "Выгрузить в Excel" in templates
     assert "Черновик сохранён." in views and "Пароль изменён." in views
-    words = set(STAGE_WORDS.values()) | set(EVENT_WORDS.values())
+    words = set(STAGE_WORDS.values()) | set(EVENT_WORDS.values()) | set(HISTORY_WORDS.values())
     missing = sorted(text for text in templates | views | words if text not in EN and text != "—")
     assert not missing, f"no English for: {missing}"
     for russian, english in EN.items():  # the same placeholders on both sides, and no Russian left over

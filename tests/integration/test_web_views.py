@@ -244,6 +244,40 @@ def _routes(w: World) -> list[tuple[str, str, dict[str, object]]]:
         ("POST", "/admin/migrations", {"key": "roadmap-500", "from": "1", "to": "2"}),
         ("GET", "/admin/migrations/1", {}),
         ("GET", "/admin/migrations/1.json", {}),
+        *_workspace_routes(),
+    ]
+
+
+def _workspace_routes() -> list[tuple[str, str, dict[str, object]]]:
+    """The template workspace and the calendars: admins only (the roadmap-500 template is deployed)."""
+    base = "/admin/templates/roadmap-500"
+    return [
+        ("GET", "/admin/templates", {}),
+        ("POST", "/admin/templates/import", {}),
+        ("GET", base, {}),
+        ("GET", f"{base}/diff?from=1&to=1", {}),
+        ("GET", f"{base}/diff?from=1&to=draft", {}),
+        ("GET", f"{base}/versions/1/export.zip", {}),
+        ("POST", f"{base}/versions/1/retire", {}),
+        ("POST", f"{base}/versions/1/restore", {}),
+        ("POST", f"{base}/draft/open", {}),
+        ("GET", f"{base}/draft", {}),
+        ("GET", f"{base}/draft/export.zip", {}),
+        ("POST", f"{base}/draft/import", {}),
+        ("POST", f"{base}/draft/forms", {"name": "extra"}),
+        ("POST", f"{base}/draft/forms/delete", {"path": "forms/extra.form"}),
+        ("POST", f"{base}/draft/deploy", {}),
+        ("POST", f"{base}/draft/discard", {}),
+        ("GET", f"{base}/draft/edit/roadmap-500.bpmn", {}),
+        ("GET", f"{base}/draft/files/roadmap-500.bpmn", {}),
+        ("POST", f"{base}/draft/files/manifest.json", {"content": "{}"}),
+        ("GET", f"{base}/draft/problems", {}),
+        ("GET", f"{base}/draft/context", {}),
+        ("GET", "/admin/calendar", {}),
+        ("POST", "/admin/calendar", {"day": "2035-03-10", "kind": "holiday", "note": "чужой"}),
+        ("POST", "/admin/calendar/remove", {"day": "2035-03-10"}),
+        ("GET", "/admin/cohorts", {}),
+        ("POST", "/admin/cohorts/2035", {"template": "roadmap-500", "date-questionnaire_close": "2035-03-02"}),
     ]
 
 

@@ -1,0 +1,292 @@
+"""Admins' template workspace: templates and their versions, the draft and its editor page, the JSON the
+browser editors talk to, export/import of bundle zips, version diffs. Every view calls one engine service
+(``engine.template_workspace``), which authorizes and audits."""
+
+from __future__ import annotations
+
+from io import BytesIO
+from typing import Any
+
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask_login import login_required
+from flask_wtf.csrf import CSRFError
+
+from engine import template_workspace as workspace
+from engine.errors import FileRejected, Problem, TemplateInvalid
+from engine.template_diff import diff_versions
+from web.app import InputRejected
+from web.i18n import current_language, translate
+from web.session import db, me
+
+blueprint = Blueprint("templates_admin", __name__, url_prefix="/admin/templates")
+
+_MIMETYPES = {"bpmn": "application/xml", "dmn": "application/xml", "form": "application/json",
+              "manifest": "application/json"}
+EDITOR_KINDS = ("bpmn", "dmn", "form")
+
+
+HISTORY_WORDS = {
+    "template.draft_created": "Создан черновик", "template.draft_saved": "Сохранён файл черновика",
+    "template.draft_form_added": "Добавлена форма", "template.draft_file_deleted": "Удалена форма",
+    "template.draft_discarded": "Черновик удалён", "template.imported": "Импортирован zip-архив",
+    "template.deployed": "Развёрнута версия", "template.retired": "Версия выведена из использования",
+    "template.restored": "Версия возвращена в работу",
+}
+
+
+@blueprint.context_processor
+def _words() -> dict[str, Any]:
+    return {"history_words": HISTORY_WORDS}
+
+
+def problem_json(problem: Problem) -> dict[str, Any]:
+    return {"path": problem.path, "line": problem.line, "element_id": problem.element_id,
+            "message": problem.message}
+
+
+def _draft_page(key: str) -> str:
+    return url_for("templates_admin.draft", key=key)
+
+
+@blueprint.route("")
+@login_required
+def index() -> str:
+    return render_template("templates_admin/index.html", templates=workspace.list_templates(db(), me()))
+
+
+@blueprint.route("/import", methods=["POST"])
+@login_required
+def import_new() -> Any:
+    return _import(None, url_for("templates_admin.index"))
+
+
+@blueprint.route("/<key>")
+@login_required
+def template(key: str) -> str:
+    detail = workspace.template_detail(db(), me(), key)
+    deployed = request.args.get("deployed", type=int)
+    migration = None
+    if deployed is not None and request.args.get("previous", type=int):
+        migration = f"/admin/migrations?key={key}&from={request.args.get('previous', type=int)}&to={deployed}"
+    return render_template("templates_admin/template.html", detail=detail, migration=migration)
+
+
+@blueprint.route("/<key>/versions/<int:version>/retire", methods=["POST"])
+@login_required
+def retire(key: str, version: int) -> Response:
+    workspace.set_retired(db(), me(), key, version, retired=True)
+    flash(translate("Версия {version} выведена из использования: новые процессы на ней не запускаются.",
+                    current_language()).format(version=version))
+    return redirect(url_for("templates_admin.template", key=key))
+
+
+@blueprint.route("/<key>/versions/<int:version>/restore", methods=["POST"])
+@login_required
+def restore(key: str, version: int) -> Response:
+    workspace.set_retired(db(), me(), key, version, retired=False)
+    flash(translate("Версия {version} возвращена в работу.", current_language()).format(version=version))
+    return redirect(url_for("templates_admin.template", key=key))
+
+
+@blueprint.route("/<key>/versions/<int:version>/export.zip")
+@login_required
+def export_version(key: str, version: int) -> Response:
+    name, data = workspace.export_version(db(), me(), key, version)
+    return send_file(BytesIO(data), mimetype="application/zip", as_attachment=True, download_name=name)
+
+
+@blueprint.route("/<key>/diff")
+@login_required
+def diff(key: str) -> str:
+    detail = workspace.template_detail(db(), me(), key)  # authorizes, and lists the versions to choose
+    old, new = request.args.get("from", type=int), request.args.get("to", "")
+    found = None
+    if old and new == "draft":
+        found = workspace.diff_draft(db(), me(), key, old)
+    elif old and new.isdigit():
+        found = diff_versions(db(), key, old, int(new))
+    return render_template("templates_admin/diff.html", detail=detail, diff=found, old=old, new=new)
+
+
+# --- the draft ---------------------------------------------------------------------------------------
+
+
+@blueprint.route("/<key>/draft")
+@login_required
+def draft(key: str) -> str:
+    return render_template("templates_admin/draft.html", draft=workspace.draft_view(db(), me(), key))
+
+
+@blueprint.route("/<key>/draft/open", methods=["POST"])
+@login_required
+def open_draft(key: str) -> Response:
+    workspace.open_draft(db(), me(), key)
+    return redirect(_draft_page(key))
+
+
+@blueprint.route("/<key>/draft/discard", methods=["POST"])
+@login_required
+def discard(key: str) -> Response:
+    workspace.discard_draft(db(), me(), key)
+    flash(translate("Черновик удалён.", current_language()))
+    return redirect(url_for("templates_admin.template", key=key))
+
+
+@blueprint.route("/<key>/draft/deploy", methods=["POST"])
+@login_required
+def deploy(key: str) -> Any:
+    try:
+        done = workspace.deploy_draft(db(), me(), key)
+    except TemplateInvalid:
+        flash(translate("Черновик содержит ошибки: исправьте их перед развёртыванием.", current_language()), "error")
+        page = render_template("templates_admin/draft.html", draft=workspace.draft_view(db(), me(), key))
+        return page, 422
+    if done.created:
+        flash(translate("Развёрнута версия {version}", current_language()).format(version=done.version))
+    else:
+        flash(translate("Черновик совпал с версией {version}: новая версия не создана.",
+                        current_language()).format(version=done.version))
+    return redirect(url_for("templates_admin.template", key=key, deployed=done.version,
+                            previous=done.previous if done.created and done.previous else None))
+
+
+@blueprint.route("/<key>/draft/export.zip")
+@login_required
+def export_draft(key: str) -> Response:
+    name, data = workspace.export_draft(db(), me(), key)
+    return send_file(BytesIO(data), mimetype="application/zip", as_attachment=True, download_name=name)
+
+
+@blueprint.route("/<key>/draft/import", methods=["POST"])
+@login_required
+def import_draft(key: str) -> Any:
+    return _import(key, _draft_page(key))
+
+
+def _import(key: str | None, back: str) -> Any:
+    upload = request.files.get("bundle")
+    data, name = (upload.read(), upload.filename or "архив") if upload is not None else (b"", "архив")
+    try:
+        found = workspace.import_zip(db(), me(), data, key=key, source=name)
+    except TemplateInvalid as err:
+        for problem in err.problems:
+            flash(problem.format(), "error")
+        return redirect(back)
+    if found.valid:
+        flash(translate("Архив импортирован в черновик; ошибок нет.", current_language()))
+    else:
+        flash(translate("Архив импортирован в черновик; найдено ошибок: {count}. Файлы сохранены.",
+                        current_language()).format(count=len(found.problems)), "error")
+    return redirect(_draft_page(found.key))
+
+
+@blueprint.route("/<key>/draft/forms", methods=["POST"])
+@login_required
+def add_form(key: str) -> Response:
+    try:
+        path = workspace.add_form(db(), me(), key, request.form.get("name", "").strip())
+    except FileRejected as err:
+        flash(err.message, "error")
+        return redirect(_draft_page(key))
+    flash(translate("Добавлена форма {path}.", current_language()).format(path=path))
+    return redirect(url_for("templates_admin.editor", key=key, path=path))
+
+
+@blueprint.route("/<key>/draft/forms/delete", methods=["POST"])
+@login_required
+def delete_form(key: str) -> Response:
+    try:
+        workspace.delete_form(db(), me(), key, request.form.get("path", ""))
+    except FileRejected as err:
+        flash(err.message, "error")
+    return redirect(_draft_page(key))
+
+
+@blueprint.route("/<key>/draft/edit/<path:path>")
+@login_required
+def editor(key: str, path: str) -> str:
+    content = workspace.read_draft_file(db(), me(), key, path)  # authorizes; 404 for an unknown file
+    kind = workspace.file_kind(path)
+    return render_template("template_editor.html", key=key, path=path, kind=kind, content=content,
+                           rich=kind in EDITOR_KINDS)
+
+
+# --- JSON for the browser editors ----------------------------------------------------------------------
+
+
+@blueprint.route("/<key>/draft/files/<path:path>", methods=["GET"])
+@login_required
+def draft_file(key: str, path: str) -> Response:
+    content = workspace.read_draft_file(db(), me(), key, path)
+    mimetype = _MIMETYPES.get(workspace.file_kind(path), "text/plain")
+    return Response(content, mimetype=mimetype)
+
+
+@blueprint.route("/<key>/draft/files/<path:path>", methods=["PUT"])
+@login_required
+def save_file(key: str, path: str) -> tuple[Response, int]:
+    body = request.get_json(silent=True)
+    content = body.get("content") if isinstance(body, dict) else None
+    if not isinstance(content, str):
+        return _unsaved(path, translate("ожидается JSON вида {\"content\": \"текст файла\"}", current_language())), 422
+    try:
+        found = workspace.save_draft_file(db(), me(), key, path, content)
+    except FileRejected as err:
+        return _unsaved(path, err.message), 422
+    return jsonify(saved=True, valid=found.valid, problems=[problem_json(p) for p in found.problems]), 200
+
+
+@blueprint.route("/<key>/draft/files/<path:path>", methods=["POST"])
+@login_required
+def save_file_form(key: str, path: str) -> Response:
+    """The editor page's plain-text fallback (no JavaScript, or a file without a visual editor)."""
+    try:
+        found = workspace.save_draft_file(db(), me(), key, path, request.form.get("content", ""))
+    except FileRejected as err:
+        flash(err.message, "error")
+        return redirect(url_for("templates_admin.editor", key=key, path=path))
+    saved = translate("Файл {path} сохранён.", current_language()).format(path=path)
+    if found.valid:
+        flash(saved)
+    else:
+        flash(f"{saved} {translate('В черновике есть ошибки.', current_language())}", "error")
+    return redirect(_draft_page(key))
+
+
+def _unsaved(path: str, message: str) -> Response:
+    return jsonify(saved=False, problems=[{"path": path, "line": None, "element_id": None, "message": message}])
+
+
+@blueprint.route("/<key>/draft/problems")
+@login_required
+def problems(key: str) -> Response:
+    found = workspace.draft_view(db(), me(), key)
+    return jsonify(valid=found.valid, problems=[problem_json(p) for p in found.problems])
+
+
+@blueprint.route("/<key>/draft/context")
+@login_required
+def context(key: str) -> Response:
+    found = workspace.editor_context(db(), me(), key)
+    return jsonify(roles=found.roles, stages=found.stages, forms=found.forms, calendar=found.calendar)
+
+
+def _is_file_put() -> bool:
+    return request.method == "PUT" and request.endpoint == "templates_admin.save_file"
+
+
+@blueprint.errorhandler(InputRejected)
+def _unstorable(err: InputRejected) -> Any:
+    """Text PostgreSQL cannot store is refused before the view; the editor still gets its JSON answer."""
+    if _is_file_put():
+        return _unsaved((request.view_args or {}).get("path", ""), err.message), 422
+    return render_template("error.html", message=err.message, status=400), 400
+
+
+@blueprint.errorhandler(CSRFError)
+def _csrf(err: CSRFError) -> Any:
+    message = translate("Форма устарела или отправлена не с этого сайта. Обновите страницу и попробуйте ещё раз.",
+                        current_language())
+    if _is_file_put():
+        return jsonify(saved=False, problems=[], message=message), 400
+    return render_template("error.html", message=message, status=400), 400
