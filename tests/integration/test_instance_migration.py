@@ -29,7 +29,7 @@ from engine.models import (
     TaskStatus,
     TemplateVersion,
 )
-from tests.conftest import Org
+from tests.conftest import Org, unique
 from tests.integration.test_web_views import post, signed_in, with_passwords
 from web.app import create_app
 from web.cli import cli
@@ -304,13 +304,15 @@ def _wait_until_finished(client: object, run_id: int) -> dict[str, object]:
         time.sleep(0.05)
 
 
-def _roadmap_at_antirisk(timed: Database, clock: object) -> tuple[object, str, int]:
-    """A «500+» roadmap inside the parallel multi-instance call activity: one anti-risk task per direction."""
+def _roadmap_at_antirisk(timed: Database, clock: object, key: str, tmp_path: Path) -> tuple[object, str, int]:
+    """A «500+» roadmap inside the parallel multi-instance call activity: one anti-risk task per direction.
+    The template is a copy under a key of the test's own: new versions of roadmap-500 itself would change
+    what every other test on this database starts."""
     from tests.integration import test_roadmap_500 as r500
 
     school = r500.new_school(timed)
     ensure_cohort(timed, r500.COHORT)
-    key = templates.deploy_template(timed, templates.read_bundle(r500.ROADMAP)).key
+    templates.deploy_template(timed, templates.read_bundle(_roadmap_copy(tmp_path / "v1", key)))
     instance_id = instances.start_instance(timed, key, school.code, cohort_year=r500.COHORT).instance_id
     r500.run_selection(timed, school, instance_id)
     r500.run_questionnaire_stage(timed, school, instance_id, clock)  # type: ignore[arg-type]
@@ -320,11 +322,13 @@ def _roadmap_at_antirisk(timed: Database, clock: object) -> tuple[object, str, i
     return school, key, instance_id
 
 
-def _roadmap_copy(tmp_path: Path, *replacements: tuple[str, str]) -> Path:
+def _roadmap_copy(tmp_path: Path, key: str, *replacements: tuple[str, str]) -> Path:
     from tests.integration.test_roadmap_500 import ROADMAP
 
     target = tmp_path / "roadmap-500"
     shutil.copytree(ROADMAP, target)
+    manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    (target / "manifest.json").write_text(json.dumps({**manifest, "key": key}, ensure_ascii=False), encoding="utf-8")
     path = target / "roadmap-500.bpmn"
     text = path.read_text(encoding="utf-8")
     for old, new in replacements:
@@ -345,11 +349,11 @@ def test_call_activity_instances_keep_their_subjects_or_are_refused(db: Database
 
     clock = Clock(datetime(2027, 1, 20, 9, 0, tzinfo=UTC))
     timed = Database(db.engine, clock=clock, sessions=db.sessions)
-    _, key, instance_id = _roadmap_at_antirisk(timed, clock)
+    _, key, instance_id = _roadmap_at_antirisk(timed, clock, unique("roadmap-500-"), tmp_path)
     rows = _open_rows(timed, instance_id)
     assert sum(name.startswith("Разработать антирисковую программу: ") for name in rows.values()) == 3
 
-    renamed = _roadmap_copy(tmp_path / "renamed", ('name="Разработать антирисковую программу"',
+    renamed = _roadmap_copy(tmp_path / "renamed", key, ('name="Разработать антирисковую программу"',
                                                    'name="Подготовить антирисковую программу"'))
     old = instance(timed, instance_id).template_version_id
     new_version = templates.deploy_template(timed, templates.read_bundle(renamed)).version
@@ -363,7 +367,7 @@ def test_call_activity_instances_keep_their_subjects_or_are_refused(db: Database
     assert sorted(after.values()) == sorted(name.replace("Разработать антирисковую", "Подготовить антирисковую")
                                             for name in rows.values())
 
-    changed_loop = _roadmap_copy(tmp_path / "loop", ('name="Разработать антирисковую программу"',
+    changed_loop = _roadmap_copy(tmp_path / "loop", key, ('name="Разработать антирисковую программу"',
                                                      'name="Подготовить антирисковую программу"'),
                                  ("<bpmn:loopDataInputRef>risk_directions</bpmn:loopDataInputRef>",
                                   "<bpmn:loopDataInputRef>chosen_directions</bpmn:loopDataInputRef>"))
@@ -373,7 +377,7 @@ def test_call_activity_instances_keep_their_subjects_or_are_refused(db: Database
     assert any("(antirisk_programmes) уже выполняется" in reason and "входная коллекция" in reason
                for reason in check.reasons), check.reasons
 
-    other_process = _roadmap_copy(tmp_path / "process", ('name="Разработать антирисковую программу"',
+    other_process = _roadmap_copy(tmp_path / "process", key, ('name="Разработать антирисковую программу"',
                                                          'name="Подготовить антирисковую программу"'),
                                   ('processRef="antirisk_cycle"', 'processRef="antirisk_cycle_2028"'),
                                   ('calledElement="antirisk_cycle"', 'calledElement="antirisk_cycle_2028"'),

@@ -21,7 +21,7 @@ UNSUPPORTED = {
         (16, "approve", "camunda:assignee не поддерживается: исполнителя задаёт дорожка (lane) с ролью"),
         (16, "approve", "camunda:candidateGroups не поддерживается: исполнителя задаёт дорожка (lane) с ролью"),
         (16, "approve", "camunda:dueDate не поддерживается: срок задаётся атрибутом roadmap:deadline"),
-        (16, "approve", "camunda:followUpDate не поддерживается: напоминания и эскалация"),
+        (16, "approve", "camunda:followUpDate не поддерживается: эскалация задачи"),
         (18, "approve", "camunda:taskListener не поддерживается: вместо слушателя — скрипт-задача"),
         (19, "approve", "camunda:inputOutput не поддерживается: данные процесса общие"),
         (26, "compute", "camunda:resultVariable не поддерживается: результат скрипта задаётся присваиванием"),

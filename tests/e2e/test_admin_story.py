@@ -1,0 +1,176 @@
+"""An admin changes the «500+» roadmap with nothing but a browser, and the demo cohort moves to it.
+
+The story of the admin issue, end to end on the real site: open the template, change a task's deadline in
+the BPMN editor (a wrong rule first: the problem appears on the task itself), add a field to a form in
+the form editor, deploy version 2, dry-run the migration, move the demo cohort, and see a school's open
+task show the new field. It runs on a database of its own, because deploying a second version of
+roadmap-500 would change what every other test starts.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from engine import tasks, templates
+from engine.db import Database
+from engine.demo import load_demo, school_login
+from engine.models import ProcessInstance, TemplateVersion, User
+from engine.passwords import hash_password
+from tests.conftest import PG_DATABASE, PG_SERVER, _admin, _migrate
+from tests.e2e.conftest import Clock, LiveServer, _free_port, screenshot
+
+ROADMAP = Path(__file__).resolve().parents[2] / "workflows" / "roadmap-500"
+PASSWORD = "админ-2035"
+SCHOOL = "42-PROM-01"
+NEW_FIELD = "Сколько родителей пришло на собрание"
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[LiveServer]:
+    """The real app on a database of its own with the «500+» template and the demo region's cohort."""
+    name = f"{PG_DATABASE}_admin"
+    _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    _admin(f"CREATE DATABASE {name}")
+    url = f"{PG_SERVER.replace('postgresql://', 'postgresql+psycopg://')}/{name}"
+    _migrate(url)
+    clock = Clock()
+    db = Database.from_url(url, clock=clock)
+    templates.deploy_template(db, templates.read_bundle(ROADMAP))
+    load_demo(db, year=2035)
+    with db.transaction() as session:
+        for user in session.scalars(select(User).where(User.login.in_(["admin", school_login(SCHOOL)]))):
+            user.password_hash = hash_password(PASSWORD)
+    # The region confirms one school, so the school has a task open when the template changes under it.
+    [selection] = [t for t in tasks.list_tasks(db, "region-42", limit=100) if t.school_code == SCHOOL]
+    tasks.complete_task(db, selection.id, "region-42", {"participation": "confirmed", "curator_login": "curator-1"})
+    from web.app import create_app
+
+    app = create_app({"DATABASE": db, "SECRET_KEY": "e2e-admin", "SESSION_COOKIE_SECURE": False,
+                      "REMEMBER_COOKIE_SECURE": False})
+    server = make_server("127.0.0.1", _free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}", db, clock)
+    finally:
+        server.shutdown()
+        db.engine.dispose()
+        _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def sign_in(page: Page, site: LiveServer, login: str) -> None:
+    page.context.clear_cookies()
+    page.goto(f"{site.url}/login")
+    page.get_by_label("Логин").fill(login)
+    page.get_by_label("Пароль").fill(PASSWORD)
+    page.get_by_role("button", name="Войти").click()
+    expect(page.get_by_role("heading", name="Мои задачи")).to_be_visible()
+
+
+def open_file(page: Page, path: str) -> None:
+    page.get_by_role("link", name=path, exact=True).click()
+    page.wait_for_selector("#template-editor[data-ready='1']")
+
+
+def save(page: Page) -> None:
+    page.locator("#editor-save").click()
+    expect(page.locator("#editor-status")).to_contain_text("Сохранено")
+
+
+def select_task(page: Page, element_id: str) -> None:
+    page.locator(f".djs-element[data-element-id='{element_id}']").first.click()
+    expect(page.locator("[data-group-id='group-roadmap']")).to_be_visible()
+
+
+def change_deadline(page: Page) -> None:
+    """A wrong rule is saved (drafts keep anything), shown on the task, then put right."""
+    select_task(page, "review_concept")
+    deadline = page.locator("#bio-properties-panel-roadmap-deadline")
+    deadline.fill("через неделю")
+    page.locator("#editor-save").click()
+    badge = page.locator(".djs-overlays[data-container-id='review_concept'] .problem-badge")
+    expect(badge).to_be_visible()
+    expect(page.locator("#editor-problems li.problem-here[data-element-id='review_concept']")).to_be_visible()
+    screenshot(page, "admin-editor-problem")
+    deadline.fill("7WD")
+    save(page)
+    expect(badge).to_have_count(0)
+    expect(page.locator("#editor-status")).not_to_contain_text("ошибки")
+
+
+def add_form_field(page: Page) -> None:
+    """Add a text field from the palette (Enter on a palette entry appends it, as a keyboard user would),
+    select it in the form and name it in the properties panel."""
+    page.locator(".fjs-palette-field[data-field-type='textfield']").focus()
+    page.keyboard.press("Enter")
+    added = page.locator(".fjs-editor-form-root .fjs-form-field-textfield")
+    expect(added).to_have_count(1)
+    added.click()
+    general = page.locator(".fjs-properties-panel [data-group-id='group-general']")
+    if "open" not in (general.locator(".bio-properties-panel-group-header").get_attribute("class") or ""):
+        general.locator(".bio-properties-panel-group-header").click()
+    label = page.locator("#bio-properties-panel-label")
+    expect(label).to_be_visible()
+    label.fill(NEW_FIELD)
+    page.locator("#bio-properties-panel-key").fill("parents_at_meeting")
+    save(page)
+    expect(page.locator("#editor-status")).not_to_contain_text("ошибки")
+    screenshot(page, "admin-form-editor")
+
+
+def test_admin_changes_the_roadmap_and_moves_the_demo_cohort(page: Page, site: LiveServer) -> None:
+    sign_in(page, site, "admin")
+    page.get_by_role("link", name="Шаблоны").first.click()
+    page.get_by_role("link", name="roadmap-500").first.click()
+    screenshot(page, "admin-template")
+    page.get_by_role("button", name="Редактировать черновик").click()
+    expect(page.get_by_role("heading", name=re.compile("Черновик шаблона"))).to_be_visible()
+    draft_url = page.url
+    screenshot(page, "admin-draft")
+
+    open_file(page, "roadmap-500.bpmn")
+    change_deadline(page)
+    page.goto(draft_url)
+    open_file(page, "forms/run_questionnaires.form")
+    add_form_field(page)
+
+    page.goto(draft_url)
+    expect(page.get_by_test_id("draft-valid")).to_be_visible()
+    page.get_by_test_id("draft-diff").click()
+    expect(page.get_by_test_id("diff")).to_contain_text("review_concept")
+    expect(page.get_by_test_id("diff")).to_contain_text("parents_at_meeting")
+    screenshot(page, "admin-diff")
+    page.goto(draft_url)
+    page.get_by_role("button", name="Развернуть новую версию").click()
+    expect(page.get_by_text("Развёрнута версия 2")).to_be_visible()
+
+    page.get_by_role("link", name="Перенести запущенные процессы на новую версию").click()
+    page.get_by_role("button", name="Пробный прогон").click()
+    plan = page.get_by_test_id("migration-plan")
+    expect(plan.locator("tr[data-can-move='yes']")).to_have_count(8)  # the demo cohort: eight schools
+    screenshot(page, "admin-migration-dry-run")
+    page.get_by_role("button", name="Перенести все возможные").click()
+    run = page.get_by_test_id("migration-run")
+    expect(run).to_have_attribute("data-finished", "true", timeout=60_000)
+    expect(run.locator("[data-field='moved']")).to_have_text("8")
+    expect(run.locator("[data-field='failed']")).to_have_text("0")
+    screenshot(page, "admin-migration-run")
+    with site.db.reading() as session:
+        versions = set(session.scalars(select(TemplateVersion.version).join(
+            ProcessInstance, ProcessInstance.template_version_id == TemplateVersion.id)))
+    assert versions == {2}
+
+    sign_in(page, site, school_login(SCHOOL))
+    page.get_by_role("link", name=re.compile("Провести анкетирование")).first.click()
+    page.wait_for_selector("html[data-form-ready='1']")
+    expect(page.get_by_label(NEW_FIELD)).to_be_visible()
+    screenshot(page, "admin-school-sees-new-field")
+
