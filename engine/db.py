@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, insert, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 Clock = Callable[[], datetime]
@@ -49,6 +49,8 @@ class Database:
                  sessions: sessionmaker[Session] | None = None) -> None:
         self.engine = engine
         self.clock = clock
+        #: Which database this is, for in-process caches keyed by row ids (ids repeat across databases).
+        self.name = engine.url.render_as_string(hide_password=True)
         self.sessions = sessions or sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
@@ -78,6 +80,26 @@ class Database:
         """A session for queries only: closing it rolls back whatever it might have changed."""
         with self.sessions() as session:
             yield session
+
+
+def insert_pending(session: Session, *models: type[Any]) -> None:
+    """Write the session's pending rows of append-only tables with one executemany INSERT per table.
+
+    The unit of work would INSERT them with RETURNING (a huge statement for a bulk start, which the
+    driver then parses) and track each row's identity. Deadline rows and audit records written by a
+    step are never read back in the same transaction, so they skip that: taken out of the session in
+    the order they were added and sent as plain parameter sets (columns not set get their defaults)."""
+    pending = sorted((obj for obj in session.new if isinstance(obj, models)), key=lambda o: inspect(o).insert_order)
+    rows: dict[type[Any], list[dict[str, Any]]] = {}
+    for obj in pending:
+        state = inspect(obj)
+        columns = state.mapper.columns.keys()
+        rows.setdefault(type(obj), []).append({key: state.dict[key] for key in columns if key in state.dict})
+        session.expunge(obj)
+    for model, values in rows.items():
+        # render_nulls: a None stays in its parameter set, so rows differing only in which values are
+        # None (an audit record with or without an actor) still go in one executemany.
+        session.execute(insert(model).execution_options(render_nulls=True), values)
 
 
 def migrations_dir() -> Path:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from sqlalchemy import literal, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from engine import audit
 from engine.db import Database
@@ -152,7 +152,11 @@ def find_user(session: Session, login: str) -> User:
 
 
 def load_actor(session: Session, login: str) -> Actor:
-    user = find_user(session, login)
+    """The user and their grants in one statement (every service call starts here)."""
+    query = select(User).where(User.login == login).options(joinedload(User.grants))
+    user = session.scalars(query).unique().first()
+    if user is None or not user.is_active:
+        raise OrgUnitNotFound(f"пользователь «{login}» не найден")
     return Actor(user.id, user.login, Scope.of(user.grants))
 
 
