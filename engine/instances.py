@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, Table, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, joinedload
 
@@ -262,9 +263,11 @@ def update_progress(instance: ProcessInstance, run: WorkflowRun, spec: TemplateS
 def close_deadlines(session: Session, task_ids: int | Sequence[int], now: datetime) -> None:
     """A task that is done or gone needs no reminders, due checks or escalations any more."""
     ids = [task_ids] if isinstance(task_ids, int) else list(task_ids)
-    with session.no_autoflush:  # a plain UPDATE by task id: pending rows cannot change what it matches
-        session.execute(update(Deadline).where(Deadline.task_id.in_(ids), Deadline.fired_at.is_(None))
-                        .values(cancelled=True, fired_at=now).execution_options(synchronize_session=False))
+    table = cast(Table, Deadline.__table__)
+    # A plain table UPDATE by task id, without the ORM's autoflush and bookkeeping: it matches rows
+    # already in the database, which is where a closing task's rows are (written when it opened).
+    session.connection().execute(update(table).where(table.c.task_id.in_(ids), table.c.fired_at.is_(None))
+                                 .values(cancelled=True, fired_at=now))
 
 
 @dataclass

@@ -37,7 +37,7 @@ class LiveWorkflows:
     """A small LRU of workflows by instance, each valid for one stored (version, JSON) only."""
 
     def __init__(self, size: int = 256) -> None:
-        self._size = size
+        self.size = size  # 0 turns the cache off
         self._items: OrderedDict[Key, _Entry] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = self.misses = 0
@@ -57,7 +57,7 @@ class LiveWorkflows:
         with self._lock:
             self._items[key] = _Entry(version, state, run)
             self._items.move_to_end(key)
-            while len(self._items) > self._size:
+            while len(self._items) > self.size:
                 self._items.popitem(last=False)
 
     def clear(self) -> None:

@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from sqlalchemy import literal, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.db import Database
 from engine.errors import EngineError, OrgUnitNotFound
 from engine.models import Municipality, Region, RoleGrant, School, Task, TaskStatus, User
 from engine.roles import SCOPE_OF_ROLE, Role, ScopeLevel
-from engine.scopes import OrgPlace, Scope
+from engine.scopes import Grant, OrgPlace, Scope
 
 _Unit = TypeVar("_Unit", Region, Municipality, School)
 
@@ -152,12 +152,17 @@ def find_user(session: Session, login: str) -> User:
 
 
 def load_actor(session: Session, login: str) -> Actor:
-    """The user and their grants in one statement (every service call starts here)."""
-    query = select(User).where(User.login == login).options(joinedload(User.grants))
-    user = session.scalars(query).unique().first()
-    if user is None or not user.is_active:
+    """The user and their grants in one statement, as plain rows: every service call starts here, and a
+    coordinator may hold dozens of grants, which need no ORM objects to become a scope."""
+    query = (select(User.id, User.login, User.is_active, RoleGrant.role, RoleGrant.school_id,
+                    RoleGrant.municipality_id, RoleGrant.region_id)
+             .outerjoin(RoleGrant, RoleGrant.user_id == User.id).where(User.login == login))
+    rows = session.execute(query).all()
+    if not rows or not rows[0].is_active:
         raise OrgUnitNotFound(f"пользователь «{login}» не найден")
-    return Actor(user.id, user.login, Scope.of(user.grants))
+    grants = tuple(Grant(Role(row.role), row.school_id, row.municipality_id, row.region_id)
+                   for row in rows if row.role is not None)
+    return Actor(rows[0].id, rows[0].login, Scope(grants))
 
 
 def find_school(session: Session, code: str) -> School:
