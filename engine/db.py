@@ -96,10 +96,11 @@ def insert_pending(session: Session, *models: type[Any]) -> None:
         columns = state.mapper.columns.keys()
         rows.setdefault(type(obj), []).append({key: state.dict[key] for key in columns if key in state.dict})
         session.expunge(obj)
+    connection = session.connection()
     for model, values in rows.items():
-        # render_nulls: a None stays in its parameter set, so rows differing only in which values are
-        # None (an audit record with or without an actor) still go in one executemany.
-        session.execute(insert(model).execution_options(render_nulls=True), values)
+        # Plain Core executemany: every parameter set has the same keys (None stays None), so the rows
+        # of a table go in one statement; columns nobody set get their Python-side defaults.
+        connection.execute(insert(model.__table__), values)
 
 
 def migrations_dir() -> Path:
