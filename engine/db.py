@@ -98,9 +98,17 @@ def insert_pending(session: Session, *models: type[Any]) -> None:
         session.expunge(obj)
     connection = session.connection()
     for model, values in rows.items():
-        # Plain Core executemany: every parameter set has the same keys (None stays None), so the rows
-        # of a table go in one statement; columns nobody set get their Python-side defaults.
-        connection.execute(insert(model.__table__), values)
+        # Every parameter set has the same keys (None stays None), so a table's rows go in one statement;
+        # columns nobody set get their Python-side defaults. A step's handful of rows go as one
+        # multi-row VALUES (a plain execute); thousands (a cohort start) as an executemany, whose
+        # statement the driver prepares once instead of parsing one enormous VALUES list.
+        if len(values) <= _VALUES_ROWS:
+            connection.execute(insert(model.__table__).values(values))
+        else:
+            connection.execute(insert(model.__table__), values)
+
+
+_VALUES_ROWS = 50
 
 
 def migrations_dir() -> Path:
