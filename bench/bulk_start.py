@@ -81,7 +81,8 @@ def engine_start(schools: int) -> tuple[float, int]:
         result = instances.start_cohort(db, key, YEAR)
         elapsed = time.perf_counter() - begin
         if result.failed:
-            raise SystemExit(f"bulk start: {len(result.failed)} schools failed, e.g. {next(iter(result.failed.items()))}")
+            example = next(iter(result.failed.items()))
+            raise SystemExit(f"bulk start: {len(result.failed)} schools failed, e.g. {example}")
         return elapsed, len(result.started)
     finally:
         db.engine.dispose()
@@ -102,8 +103,8 @@ def main() -> None:
         print(f"  {size:>6} schools: start_cohort {ours:.1f} s ({size / ours:.0f}/s), raw SpiffWorkflow in memory "
               f"{raw:.1f} s ({size / raw:.0f}/s)", file=sys.stderr)
         verdict = "ok" if ours <= target else "ABOVE TARGET"
-        parts.append(f"{size} schools {ours:.1f} s (target <= {target:.0f} s: {verdict}; raw SpiffWorkflow {raw:.1f} s, "
-                     f"ratio {raw / ours:.2f})")
+        parts.append(f"{size} schools {ours:.1f} s (target <= {target:.0f} s: {verdict}; "
+                     f"raw SpiffWorkflow {raw:.1f} s, ratio {raw / ours:.2f})")
     print("bulk start: " + ", ".join(parts))
 
 
