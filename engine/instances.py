@@ -325,7 +325,8 @@ def _start_chunk(db: Database, template_key: str, year: int,
         cohort = find_cohort(session, year)
         schools = session.scalars(select(School).where(School.code.in_(codes)).order_by(School.code)).all()
         workdays, now = load_calendar(session), db.now()
-        failed: dict[str, str] = {}
+        # A school gone since the list was made is reported as a single start would report it.
+        failed = {code: f"школа с кодом «{code}» не найден" for code in set(codes) - {s.code for s in schools}}
         started: list[tuple[ProcessInstance, WorkflowRun]] = []
         for school in schools:
             try:

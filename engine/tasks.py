@@ -219,7 +219,9 @@ def _complete(db: Database, session: Session, task_id: int, login: str,
     rows = session.scalars(select(Task).where(Task.instance_id == instance.id,
                                               or_(Task.id == task_id, Task.status == TaskStatus.READY))
                            .execution_options(populate_existing=True)).all()
-    task = next(row for row in rows if row.id == task_id)
+    task = next((row for row in rows if row.id == task_id), None)
+    if task is None:
+        raise TaskNotFound(f"задача {task_id} не найдена")
     if task.status is not TaskStatus.READY:
         raise TaskAlreadyCompleted(f"задача {task_id} уже {_status_words(task.status)}")
     authorize(actor, task)
