@@ -100,12 +100,14 @@ def insert_pending(session: Session, *models: type[Any]) -> None:
     for model, values in rows.items():
         # Every parameter set has the same keys (None stays None), so a table's rows go in one statement;
         # columns nobody set get their Python-side defaults. A step's handful of rows go as one
-        # multi-row VALUES (a plain execute); thousands (a cohort start) as an executemany, whose
-        # statement the driver prepares once instead of parsing one enormous VALUES list.
+        # multi-row VALUES: asking for RETURNING makes SQLAlchemy batch them that way from a cached
+        # statement (the ids are not needed). Thousands (a cohort start) go as an executemany, which the
+        # driver prepares once instead of parsing an enormous VALUES list.
+        table = model.__table__
         if len(values) <= _VALUES_ROWS:
-            connection.execute(insert(model.__table__).values(values))
+            connection.execute(insert(table).returning(table.c.id), values)
         else:
-            connection.execute(insert(model.__table__), values)
+            connection.execute(insert(table), values)
 
 
 _VALUES_ROWS = 50
