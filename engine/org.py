@@ -157,7 +157,7 @@ def load_actor(session: Session, login: str) -> Actor:
     query = (select(User.id, User.login, User.is_active, RoleGrant.role, RoleGrant.school_id,
                     RoleGrant.municipality_id, RoleGrant.region_id)
              .outerjoin(RoleGrant, RoleGrant.user_id == User.id).where(User.login == login))
-    rows = session.execute(query).all()
+    rows = session.connection().execute(query).all()  # plain rows: no ORM result processing needed
     if not rows or not rows[0].is_active:
         raise OrgUnitNotFound(f"пользователь «{login}» не найден")
     grants = tuple(Grant(Role(row.role), row.school_id, row.municipality_id, row.region_id)
