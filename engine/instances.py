@@ -206,19 +206,21 @@ class TaskMirror:
 
 
 def finish_sync(session: Session, instance: ProcessInstance, run: WorkflowRun, spec: TemplateSpec,
-                now: datetime) -> None:
-    """Timer rows (templates with timer events only) and the instance's status and stage."""
+                now: datetime, *, new: bool = False) -> None:
+    """Timer rows (templates with timer events only) and the instance's status and stage. A ``new``
+    instance has no timer rows yet, so none are looked for (a cohort start would ask once per school)."""
     if spec.has_timers:
-        _sync_timers(session, instance, run, now)
+        _sync_timers(session, instance, run, now, new=new)
     update_progress(instance, run, spec, now)
 
 
-def _sync_timers(session: Session, instance: ProcessInstance, run: WorkflowRun, now: datetime) -> None:
+def _sync_timers(session: Session, instance: ProcessInstance, run: WorkflowRun, now: datetime, *,
+                 new: bool = False) -> None:
     """One deadline row per timer event the workflow waits on; rows of timers gone (a boundary timer
     whose task was completed) are closed."""
     pending = {timer.task_id: timer for timer in run.pending_timers(now)}
-    rows = session.scalars(select(Deadline).where(Deadline.instance_id == instance.id,
-                                                  Deadline.kind == DeadlineKind.TIMER, Deadline.fired_at.is_(None)))
+    rows: Sequence[Deadline] = () if new else session.scalars(select(Deadline).where(
+        Deadline.instance_id == instance.id, Deadline.kind == DeadlineKind.TIMER, Deadline.fired_at.is_(None))).all()
     known = set()
     for row in rows:
         spiff_task_id = (row.payload or {}).get("spiff_task_id")
@@ -341,7 +343,7 @@ def _start_chunk(db: Database, template_key: str, year: int,
             audit.record(session, now, "instance.started", instance_id=instance.id, template_version_id=row.id,
                          school=instance.school.code)
             mirror.record()
-            finish_sync(session, instance, run, compiled.spec, now)
+            finish_sync(session, instance, run, compiled.spec, now, new=True)
         insert_pending(session, Deadline, AuditRecord)
         return [instance.id for instance, _ in started], failed
 

@@ -97,3 +97,15 @@ def test_a_rerun_starts_only_the_missing_schools(db: Database, template_key: str
     assert first.instance_id not in result.started
     again = instances.start_cohort(db, template_key, YEAR, region_code=org.region, chunk_size=2)
     assert again.started == [] and again.failed == {}
+
+
+def test_a_template_with_timers_gets_a_timer_row_per_school(db: Database) -> None:
+    timer_bundle = Path(__file__).resolve().parents[1] / "fixtures" / "bundles" / "timer"
+    key = templates.deploy_template(db, templates.read_bundle(timer_bundle)).key
+    org, codes = region_with_schools(db, 4)
+    result = instances.start_cohort(db, key, YEAR + 1, region_code=org.region, chunk_size=3)
+    assert len(result.started) == 4 and result.failed == {}
+    with db.reading() as session:
+        timers = session.scalars(select(Deadline.instance_id).where(Deadline.instance_id.in_(result.started),
+                                                                    Deadline.kind == "timer")).all()
+    assert sorted(timers) == sorted(result.started)
