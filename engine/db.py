@@ -83,12 +83,12 @@ class Database:
 
 
 def insert_pending(session: Session, *models: type[Any]) -> None:
-    """Write the session's pending rows of append-only tables with one executemany INSERT per table.
+    """Write the session's pending rows of write-only tables (``models``) with one INSERT per table.
 
-    The unit of work would INSERT them with RETURNING (a huge statement for a bulk start, which the
-    driver then parses) and track each row's identity. Deadline rows and audit records written by a
+    The unit of work would track each row's identity and, for a bulk start, send thousands of rows as
+    one huge RETURNING statement for the driver to parse. Deadline rows and audit records written by a
     step are never read back in the same transaction, so they skip that: taken out of the session in
-    the order they were added and sent as plain parameter sets (columns not set get their defaults)."""
+    the order they were added and sent as plain parameter sets."""
     pending = sorted((obj for obj in session.new if isinstance(obj, models)), key=lambda o: inspect(o).insert_order)
     rows: dict[type[Any], list[dict[str, Any]]] = {}
     for obj in pending:

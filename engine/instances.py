@@ -131,9 +131,9 @@ def sync_tasks(session: Session, instance: ProcessInstance, run: WorkflowRun, sp
                now: datetime, *, open_rows: Sequence[Task] | None = None) -> list[Task]:
     """Mirror READY user tasks into the task table; close rows that are no longer ready.
 
-    ``open_rows`` are the instance's READY rows when the caller has already read them (a completion
-    reads them with the task it completes). One flush writes the new task rows (one INSERT); their
-    deadline and audit rows wait for the caller's final flush, one INSERT per table."""
+    ``open_rows`` are the instance's READY rows when the caller has already read them (a new instance
+    has none). One flush writes the new task rows (one INSERT gives their ids); their deadline rows and
+    audit records follow with one INSERT per table."""
     mirror = TaskMirror.of(session, instance, run, spec, now, open_rows)
     session.flush()
     mirror.record()
