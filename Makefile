@@ -46,6 +46,7 @@ bench: install services
 	$(BIN)/python bench/sweep_scaling.py
 	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/bulk_start.py
 
 ## make screenshots: refresh docs/screenshots from the browser tests
 screenshots: install assets services

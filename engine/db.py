@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, insert, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 Clock = Callable[[], datetime]
@@ -49,6 +49,8 @@ class Database:
                  sessions: sessionmaker[Session] | None = None) -> None:
         self.engine = engine
         self.clock = clock
+        #: Which database this is, for in-process caches keyed by row ids (ids repeat across databases).
+        self.name = engine.url.render_as_string(hide_password=True)
         self.sessions = sessions or sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
@@ -78,6 +80,37 @@ class Database:
         """A session for queries only: closing it rolls back whatever it might have changed."""
         with self.sessions() as session:
             yield session
+
+
+def insert_pending(session: Session, *models: type[Any]) -> None:
+    """Write the session's pending rows of write-only tables (``models``) with one INSERT per table.
+
+    The unit of work would track each row's identity and, for a bulk start, send thousands of rows as
+    one huge RETURNING statement for the driver to parse. Deadline rows and audit records written by a
+    step are never read back in the same transaction, so they skip that: taken out of the session in
+    the order they were added and sent as plain parameter sets."""
+    pending = sorted((obj for obj in session.new if isinstance(obj, models)), key=lambda o: inspect(o).insert_order)
+    rows: dict[type[Any], list[dict[str, Any]]] = {}
+    for obj in pending:
+        state = inspect(obj)
+        columns = state.mapper.columns.keys()
+        rows.setdefault(type(obj), []).append({key: state.dict[key] for key in columns if key in state.dict})
+        session.expunge(obj)
+    connection = session.connection()
+    for model, values in rows.items():
+        # Every parameter set has the same keys (None stays None), so a table's rows go in one statement;
+        # columns nobody set get their Python-side defaults. A step's handful of rows go as one
+        # multi-row VALUES: asking for RETURNING makes SQLAlchemy batch them that way from a cached
+        # statement (the ids are not needed). Thousands (a cohort start) go as an executemany, which the
+        # driver prepares once instead of parsing an enormous VALUES list.
+        table = model.__table__
+        if len(values) <= _VALUES_ROWS:
+            connection.execute(insert(table).returning(table.c.id), values)
+        else:
+            connection.execute(insert(table), values)
+
+
+_VALUES_ROWS = 50
 
 
 def migrations_dir() -> Path:

@@ -7,20 +7,26 @@ on, so every read of "what is on whose desk" goes to the task table and never to
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Table, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, joinedload
 
 from engine import audit
+from engine.bpmn.compiler import CompiledTemplate
 from engine.bpmn.runtime import SERIALIZER_VERSION, WorkflowRun
 from engine.bpmn.spec import TemplateSpec
 from engine.cohorts import calendar_of, ensure_cohort, find_cohort
-from engine.db import Database
+from engine.db import Database, insert_pending
 from engine.due import DueRule, compute_due
 from engine.errors import Conflict, EngineError, InstanceNotFound, NotAllowed
 from engine.models import (
+    AuditRecord,
+    Cohort,
     Deadline,
     DeadlineKind,
     InstanceStatus,
@@ -29,12 +35,14 @@ from engine.models import (
     School,
     Task,
     TaskStatus,
+    TemplateVersion,
 )
 from engine.org import find_school, load_actor, place_of
 from engine.production_calendar import load_calendar
 from engine.roles import Role
 from engine.schedule import schedule_task
 from engine.templates import compiled_version, find_version
+from engine.workdays import WorkCalendar
 
 
 @dataclass(frozen=True)
@@ -59,23 +67,29 @@ def start_instance(db: Database, template_key: str, school_code: str, *, version
                 school_id=school.id, cohort_id=cohort.id)) is not None:
             raise Conflict(f"у школы «{school.code}» уже есть маршрут в когорте {cohort.year} года")
         compiled = compiled_version(session, row.id)
-        start_data = {"school": {"code": school.code, "name": school.name},
-                      "cohort": cohort.year if cohort else None}
-        run = WorkflowRun.start(compiled, start_data)
         now = db.now()
-        if compiled.spec.has_timers:
-            run.pending_timers(now)  # fix timer fire times by the engine's clock before the state is stored
-        instance = ProcessInstance(template_version_id=row.id, school_id=school.id, cohort=cohort,
-                                   status=InstanceStatus.RUNNING, workflow_json=run.dump(),
-                                   serializer_version=SERIALIZER_VERSION, started_at=now,
-                                   started_by_id=actor_id)
-        update_progress(instance, run, compiled.spec, now)  # before INSERT: the row starts at version 1
+        instance, run = _new_instance(compiled, row, school, cohort, actor_id, now)
         session.add(instance)
         session.flush()
         audit.record(session, now, "instance.started", actor_id=actor_id, instance_id=instance.id,
                      template_version_id=row.id, school=school.code)
-        opened = sync_tasks(session, instance, run, compiled.spec, now)
+        opened = sync_tasks(session, instance, run, compiled.spec, now, open_rows=[])
         return StartedInstance(instance.id, row.key, row.version, school.code, [t.id for t in opened])
+
+
+def _new_instance(compiled: CompiledTemplate, row: TemplateVersion, school: School, cohort: Cohort | None,
+                  actor_id: int | None, now: datetime) -> tuple[ProcessInstance, WorkflowRun]:
+    """A school's workflow started in memory and its instance row, not yet added to the session."""
+    start_data = {"school": {"code": school.code, "name": school.name}, "cohort": cohort.year if cohort else None}
+    run = WorkflowRun.start(compiled, start_data)
+    if compiled.spec.has_timers:
+        run.pending_timers(now)  # fix timer fire times by the engine's clock before the state is stored
+    instance = ProcessInstance(template_version=row, school=school, cohort=cohort,
+                               status=InstanceStatus.RUNNING, workflow_json=run.dump(),
+                               serializer_version=SERIALIZER_VERSION, started_at=now,
+                               started_by_id=actor_id)
+    update_progress(instance, run, compiled.spec, now)  # before INSERT: the row starts at version 1
+    return instance, run
 
 
 def _starter(session: Session, login: str | None, school: School) -> int | None:
@@ -91,58 +105,123 @@ def _starter(session: Session, login: str | None, school: School) -> int | None:
 def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
     """Load an instance for change. On PostgreSQL the row lock queues concurrent writers of the same
     instance; the version column still guards against anything that slips past (and SQLite)."""
-    query = select(ProcessInstance).where(ProcessInstance.id == instance_id)
-    instance = session.scalars(query.with_for_update().execution_options(populate_existing=True)).first()
+    instance = _locked(session, ProcessInstance.id == instance_id)
     if instance is None:
         raise InstanceNotFound(f"процесс {instance_id} не найден")
     return instance
 
 
+def lock_instance_of_task(session: Session, task_id: int) -> ProcessInstance | None:
+    """``lock_instance`` for the instance a task belongs to, in the same one statement."""
+    return _locked(session, ProcessInstance.id == select(Task.instance_id).where(Task.id == task_id).scalar_subquery())
+
+
+def _locked(session: Session, where: ColumnElement[bool]) -> ProcessInstance | None:
+    # The school, the cohort and the template version's content hash come in the same statement (only
+    # the instance row is locked): task mirroring and the compiled-template cache need them, and each
+    # would otherwise be a round trip of its own.
+    query = (select(ProcessInstance).where(where)
+             .options(joinedload(ProcessInstance.school), joinedload(ProcessInstance.cohort),
+                      joinedload(ProcessInstance.template_version).load_only(TemplateVersion.content_hash))
+             .with_for_update(of=ProcessInstance).execution_options(populate_existing=True))
+    return session.scalars(query).first()
+
+
 def sync_tasks(session: Session, instance: ProcessInstance, run: WorkflowRun, spec: TemplateSpec,
-               now: datetime) -> list[Task]:
-    """Mirror READY user tasks into the task table; close rows that are no longer ready."""
-    ready = {t.task_id: t for t in run.ready_user_tasks()}
-    open_rows = list(session.scalars(select(Task).where(Task.instance_id == instance.id,
-                                                         Task.status == TaskStatus.READY)))
-    for row in open_rows:
-        if row.spiff_task_id not in ready:
+               now: datetime, *, open_rows: Sequence[Task] | None = None) -> list[Task]:
+    """Mirror READY user tasks into the task table; close rows that are no longer ready.
+
+    ``open_rows`` are the instance's READY rows when the caller has already read them (a new instance
+    has none). One flush writes the new task rows (one INSERT gives their ids); their deadline rows and
+    audit records follow with one INSERT per table."""
+    mirror = TaskMirror.of(session, instance, run, spec, now, open_rows)
+    session.flush()
+    mirror.record()
+    finish_sync(session, instance, run, spec, now)
+    insert_pending(session, Deadline, AuditRecord)
+    return mirror.opened
+
+
+@dataclass
+class TaskMirror:
+    """The task-table half of a workflow step, in two phases around one flush: rows first (their ids
+    come back from the INSERT), then what hangs on the ids — deadline rows and audit records.
+
+    Split so that callers can put their own records between them (a completion's ``task.completed``
+    comes before the ``task.ready`` of what follows) and so that a bulk start can mirror hundreds of
+    instances with one flush."""
+
+    session: Session
+    instance: ProcessInstance
+    spec: TemplateSpec
+    now: datetime
+    cancelled: list[Task]
+    opened: list[Task]
+    workdays: WorkCalendar | None
+
+    @classmethod
+    def of(cls, session: Session, instance: ProcessInstance, run: WorkflowRun, spec: TemplateSpec, now: datetime,
+           open_rows: Sequence[Task] | None = None, workdays: WorkCalendar | None = None) -> TaskMirror:
+        ready = {t.task_id: t for t in run.ready_user_tasks()}
+        if open_rows is None:
+            open_rows = list(session.scalars(select(Task).where(Task.instance_id == instance.id,
+                                                                 Task.status == TaskStatus.READY)))
+        cancelled = [row for row in open_rows if row.spiff_task_id not in ready]
+        for row in cancelled:
             row.status = TaskStatus.CANCELLED
-            close_deadlines(session, row.id, now)
-            audit.record(session, now, "task.cancelled", instance_id=instance.id, task_id=row.id)
-    known = {row.spiff_task_id for row in open_rows}
-    school = instance.school
-    calendar = calendar_of(spec, instance.cohort)
-    workdays = load_calendar(session) if ready.keys() - known else None
-    opened = []
-    for task_id, ready_task in ready.items():
-        if task_id in known:
-            continue
-        meta = spec.user_tasks[ready_task.element_id]
-        due_at = compute_due(DueRule.parse(meta.deadline), now, calendar, workdays)
-        name = f"{ready_task.name}: {ready_task.subject}" if ready_task.subject else ready_task.name
-        row = Task(instance_id=instance.id, spiff_task_id=task_id, element_id=meta.element_id,
-                   name=name[:500], stage=meta.stage, role=Role(meta.role), form_key=meta.form,
-                   school_id=school.id, municipality_id=school.municipality_id, region_id=school.region_id,
-                   status=TaskStatus.READY, due_at=due_at, escalation_level=0, created_at=now)
-        session.add(row)
-        session.flush()
-        assert workdays is not None
-        schedule_task(session, row, spec.sections, workdays, meta.escalation)
-        audit.record(session, now, "task.ready", instance_id=instance.id, task_id=row.id,
-                     element=meta.element_id, role=meta.role, due_at=due_at.isoformat() if due_at else None)
-        opened.append(row)
+        known = {row.spiff_task_id for row in open_rows}
+        if workdays is None and ready.keys() - known:
+            workdays = load_calendar(session)
+        school = instance.school
+        calendar = calendar_of(spec, instance.cohort)
+        opened = []
+        for task_id, ready_task in ready.items():
+            if task_id in known:
+                continue
+            meta = spec.user_tasks[ready_task.element_id]
+            due_at = compute_due(DueRule.parse(meta.deadline), now, calendar, workdays)
+            name = f"{ready_task.name}: {ready_task.subject}" if ready_task.subject else ready_task.name
+            row = Task(instance=instance, spiff_task_id=task_id, element_id=meta.element_id,
+                       name=name[:500], stage=meta.stage, role=Role(meta.role), form_key=meta.form,
+                       school_id=school.id, municipality_id=school.municipality_id, region_id=school.region_id,
+                       status=TaskStatus.READY, due_at=due_at, escalation_level=0, created_at=now,
+                       federal_overdue=False)
+            session.add(row)
+            opened.append(row)
+        return cls(session, instance, spec, now, cancelled, opened, workdays)
+
+    def record(self) -> None:
+        """After the flush that gave the new rows their ids: deadline rows and audit records."""
+        session, now, instance_id = self.session, self.now, self.instance.id
+        if self.cancelled:
+            close_deadlines(session, [row.id for row in self.cancelled], now)
+        for row in self.cancelled:
+            audit.record(session, now, "task.cancelled", instance_id=instance_id, task_id=row.id)
+        for row in self.opened:
+            assert self.workdays is not None
+            schedule_task(session, row, self.spec.sections, self.workdays,
+                          self.spec.user_tasks[row.element_id].escalation)
+            audit.record(session, now, "task.ready", instance_id=instance_id, task_id=row.id,
+                         element=row.element_id, role=row.role.value,
+                         due_at=row.due_at.isoformat() if row.due_at else None)
+
+
+def finish_sync(session: Session, instance: ProcessInstance, run: WorkflowRun, spec: TemplateSpec,
+                now: datetime, *, new: bool = False) -> None:
+    """Timer rows (templates with timer events only) and the instance's status and stage. A ``new``
+    instance has no timer rows yet, so none are looked for (a cohort start would ask once per school)."""
     if spec.has_timers:
-        _sync_timers(session, instance, run, now)
+        _sync_timers(session, instance, run, now, new=new)
     update_progress(instance, run, spec, now)
-    return opened
 
 
-def _sync_timers(session: Session, instance: ProcessInstance, run: WorkflowRun, now: datetime) -> None:
+def _sync_timers(session: Session, instance: ProcessInstance, run: WorkflowRun, now: datetime, *,
+                 new: bool = False) -> None:
     """One deadline row per timer event the workflow waits on; rows of timers gone (a boundary timer
     whose task was completed) are closed."""
     pending = {timer.task_id: timer for timer in run.pending_timers(now)}
-    rows = session.scalars(select(Deadline).where(Deadline.instance_id == instance.id,
-                                                  Deadline.kind == DeadlineKind.TIMER, Deadline.fired_at.is_(None)))
+    rows: Sequence[Deadline] = () if new else session.scalars(select(Deadline).where(
+        Deadline.instance_id == instance.id, Deadline.kind == DeadlineKind.TIMER, Deadline.fired_at.is_(None))).all()
     known = set()
     for row in rows:
         spiff_task_id = (row.payload or {}).get("spiff_task_id")
@@ -184,10 +263,14 @@ def update_progress(instance: ProcessInstance, run: WorkflowRun, spec: TemplateS
         instance.current_stage = min(ready_stages, key=spec.stage_index)
 
 
-def close_deadlines(session: Session, task_id: int, now: datetime) -> None:
+def close_deadlines(session: Session, task_ids: int | Sequence[int], now: datetime) -> None:
     """A task that is done or gone needs no reminders, due checks or escalations any more."""
-    session.execute(update(Deadline).where(Deadline.task_id == task_id, Deadline.fired_at.is_(None))
-                    .values(cancelled=True, fired_at=now))
+    ids = [task_ids] if isinstance(task_ids, int) else list(task_ids)
+    table = cast(Table, Deadline.__table__)
+    # A plain table UPDATE by task id, without the ORM's autoflush and bookkeeping: it matches rows
+    # already in the database, which is where a closing task's rows are (written when it opened).
+    session.connection().execute(update(table).where(table.c.task_id.in_(ids), table.c.fired_at.is_(None))
+                                 .values(cancelled=True, fired_at=now))
 
 
 @dataclass
@@ -209,17 +292,69 @@ def _schools_without_instance(db: Database, year: int, region_code: str | None) 
         return list(session.scalars(query)), running
 
 
-def start_cohort(db: Database, template_key: str, year: int, *, region_code: str | None = None) -> CohortStart:
+#: Schools per transaction of a cohort start: large enough that statements are few, small enough that
+#: a retry of a failed chunk school by school stays short and the transaction holds few locks.
+CHUNK_SIZE = 250
+
+
+def start_cohort(db: Database, template_key: str, year: int, *, region_code: str | None = None,
+                 chunk_size: int = CHUNK_SIZE) -> CohortStart:
     """Start the roadmap for every school (of a region) that has none in this cohort yet.
 
-    Each school starts in its own transaction: one school's failure is reported and does not stop the
-    others. Running it again starts only what is missing."""
+    Schools start in chunks of ``chunk_size``, one transaction per chunk with one INSERT per table
+    (instances, tasks, deadline rows, audit records). A school whose workflow cannot start is reported
+    and left out of its chunk; if a chunk fails in the database (say, a school got its roadmap from
+    somewhere else meanwhile), its schools are started again one by one, so one school's failure is
+    reported for that school and does not stop the others. Running it again starts only what is missing."""
     ensure_cohort(db, year)
     missing, running = _schools_without_instance(db, year, region_code)
     result = CohortStart(year, already_running=running)
-    for code in missing:
+    for start in range(0, len(missing), chunk_size):
+        chunk = missing[start:start + chunk_size]
         try:
-            result.started.append(start_instance(db, template_key, code, cohort_year=year).instance_id)
-        except EngineError as err:
-            result.failed[code] = err.message
+            started, failed = _start_chunk(db, template_key, year, chunk)
+        except (EngineError, SQLAlchemyError):
+            started, failed = _start_one_by_one(db, template_key, year, chunk)
+        result.started.extend(started)
+        result.failed.update(failed)
     return result
+
+
+def _start_chunk(db: Database, template_key: str, year: int,
+                 codes: Sequence[str]) -> tuple[list[int], dict[str, str]]:
+    with db.transaction() as session:
+        row = find_version(session, template_key)
+        compiled = compiled_version(session, row.id)
+        cohort = find_cohort(session, year)
+        schools = session.scalars(select(School).where(School.code.in_(codes)).order_by(School.code)).all()
+        workdays, now = load_calendar(session), db.now()
+        # A school gone since the list was made is reported as a single start would report it.
+        failed = {code: f"школа с кодом «{code}» не найден" for code in set(codes) - {s.code for s in schools}}
+        started: list[tuple[ProcessInstance, WorkflowRun]] = []
+        for school in schools:
+            try:
+                started.append(_new_instance(compiled, row, school, cohort, None, now))
+            except EngineError as err:  # nothing written for it yet: report it, start the rest
+                failed[school.code] = err.message
+        session.add_all(instance for instance, _ in started)
+        session.flush()  # one INSERT of instances: their ids
+        mirrors = [TaskMirror.of(session, instance, run, compiled.spec, now, [], workdays) for instance, run in started]
+        session.flush()  # one INSERT of task rows: their ids
+        for (instance, run), mirror in zip(started, mirrors, strict=True):
+            audit.record(session, now, "instance.started", instance_id=instance.id, template_version_id=row.id,
+                         school=instance.school.code)
+            mirror.record()
+            finish_sync(session, instance, run, compiled.spec, now, new=True)
+        insert_pending(session, Deadline, AuditRecord)
+        return [instance.id for instance, _ in started], failed
+
+
+def _start_one_by_one(db: Database, template_key: str, year: int,
+                      codes: Sequence[str]) -> tuple[list[int], dict[str, str]]:
+    started, failed = [], {}
+    for code in codes:
+        try:
+            started.append(start_instance(db, template_key, code, cohort_year=year).instance_id)
+        except EngineError as err:
+            failed[code] = err.message
+    return started, failed

@@ -19,7 +19,7 @@ from engine.db import Database
 from engine.errors import EngineError, OrgUnitNotFound
 from engine.models import Municipality, Region, RoleGrant, School, Task, TaskStatus, User
 from engine.roles import SCOPE_OF_ROLE, Role, ScopeLevel
-from engine.scopes import OrgPlace, Scope
+from engine.scopes import Grant, OrgPlace, Scope
 
 _Unit = TypeVar("_Unit", Region, Municipality, School)
 
@@ -152,8 +152,17 @@ def find_user(session: Session, login: str) -> User:
 
 
 def load_actor(session: Session, login: str) -> Actor:
-    user = find_user(session, login)
-    return Actor(user.id, user.login, Scope.of(user.grants))
+    """The user and their grants in one statement, as plain rows: every service call starts here, and a
+    coordinator may hold dozens of grants, which need no ORM objects to become a scope."""
+    query = (select(User.id, User.login, User.is_active, RoleGrant.role, RoleGrant.school_id,
+                    RoleGrant.municipality_id, RoleGrant.region_id)
+             .outerjoin(RoleGrant, RoleGrant.user_id == User.id).where(User.login == login))
+    rows = session.connection().execute(query).all()  # plain rows: no ORM result processing needed
+    if not rows or not rows[0].is_active:
+        raise OrgUnitNotFound(f"пользователь «{login}» не найден")
+    grants = tuple(Grant(Role(row.role), row.school_id, row.municipality_id, row.region_id)
+                   for row in rows if row.role is not None)
+    return Actor(rows[0].id, rows[0].login, Scope(grants))
 
 
 def find_school(session: Session, code: str) -> School:

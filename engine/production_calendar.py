@@ -16,7 +16,8 @@ from engine.workdays import WorkCalendar
 
 
 def load_calendar(session: Session) -> WorkCalendar:
-    rows = session.execute(select(CalendarOverride.day, CalendarOverride.is_working_day))
+    # Read on every step that opens a task: plain rows through the connection, no ORM result layer.
+    rows = session.connection().execute(select(CalendarOverride.day, CalendarOverride.is_working_day))
     return WorkCalendar({day: working for day, working in rows})
 
 

@@ -24,5 +24,4 @@ def authorize(actor: Actor, task: Task) -> None:
 
 
 def form_of(session: Session, task: Task) -> FormDefinition:
-    spec = compiled_version(session, task.instance.template_version_id).spec
-    return FormDefinition.from_json(dict(spec.forms[task.form_key]))
+    return compiled_version(session, task.instance.template_version_id).form(task.form_key)

@@ -11,18 +11,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import audit
+from engine import audit, live_workflows
 from engine.actions import ActionContext, run_actions
 from engine.attachments import document_fields, field_values
 from engine.bpmn import safe_eval
 from engine.bpmn.manifest import TaskRule
 from engine.bpmn.runtime import WorkflowRun
 from engine.dashboards import area_for
-from engine.db import Database
+from engine.db import Database, insert_pending
 from engine.errors import (
     ConcurrentUpdate,
     ExpressionFailed,
@@ -33,8 +33,9 @@ from engine.errors import (
     TaskNotFound,
 )
 from engine.forms import FormDefinition
-from engine.instances import close_deadlines, lock_instance, sync_tasks
-from engine.models import InstanceStatus, Municipality, Region, Task, TaskStatus, User
+from engine.instances import TaskMirror, close_deadlines, finish_sync, lock_instance_of_task
+from engine.live_workflows import Key
+from engine.models import AuditRecord, Deadline, InstanceStatus, Municipality, Region, Task, TaskStatus, User
 from engine.org import find_user, load_actor
 from engine.roles import Role
 from engine.scopes import Scope
@@ -84,6 +85,9 @@ class Completed:
     instance_completed: bool
     next_task_ids: list[int]
 
+
+#: What a committed completion leaves for the live-workflow cache: key, stored version, JSON, workflow.
+_Stored = tuple[Key, int, str, WorkflowRun]
 
 SORTS: dict[str, tuple[Any, ...]] = {  # ORDER BY columns per sort of the inbox
     "due": (Task.due_at.is_(None), Task.due_at, Task.id),
@@ -195,25 +199,39 @@ def complete_task(db: Database, task_id: int, login: str, data: dict[str, Any]) 
     """Validate the form, advance the workflow, mirror the new tasks: all or nothing."""
     try:
         with db.transaction() as session:
-            return _complete(db, session, task_id, login, data)
+            completed, stored = _complete(db, session, task_id, login, data)
     except StaleDataError as err:
         raise ConcurrentUpdate(
             "процесс изменён одновременно другим пользователем; обновите страницу") from err
+    live_workflows.LIVE.keep(*stored)  # committed: the next step of this instance may start from memory
+    return completed
 
 
-def _complete(db: Database, session: Session, task_id: int, login: str, data: dict[str, Any]) -> Completed:
+def _complete(db: Database, session: Session, task_id: int, login: str,
+              data: dict[str, Any]) -> tuple[Completed, _Stored]:
     actor = load_actor(session, login)
-    task = _ready_task(session, task_id)
+    # Lock first, then read the task: a concurrent completion of this instance has committed by the
+    # time we get the lock, so what we read is current. The same query gives the instance's other
+    # open rows, which task mirroring needs.
+    instance = lock_instance_of_task(session, task_id)
+    if instance is None:
+        raise TaskNotFound(f"задача {task_id} не найдена")
+    rows = session.scalars(select(Task).where(Task.instance_id == instance.id,
+                                              or_(Task.id == task_id, Task.status == TaskStatus.READY))
+                           .execution_options(populate_existing=True)).all()
+    task = next((row for row in rows if row.id == task_id), None)
+    if task is None:
+        raise TaskNotFound(f"задача {task_id} не найдена")
+    if task.status is not TaskStatus.READY:
+        raise TaskAlreadyCompleted(f"задача {task_id} уже {_status_words(task.status)}")
     authorize(actor, task)
     form = form_of(session, task)
     cleaned = form.validate(with_documents(session, task, form, data))
-    # Lock, then look again: a concurrent completion may have committed while we validated.
-    instance = lock_instance(session, task.instance_id)
-    task = _ready_task(session, task_id)
     if instance.status is not InstanceStatus.RUNNING:
         raise TaskAlreadyCompleted(f"процесс {instance.id} уже завершён")
     compiled = compiled_version(session, instance.template_version_id)
-    run = WorkflowRun.restore(compiled, instance.workflow_json)
+    key = (db.name, instance.id)
+    run = live_workflows.restore(live_workflows.LIVE, key, instance.version, compiled, instance.workflow_json)
     sections = compiled.spec.sections
     known = dict.fromkeys(form.keys())
     check_rules(sections.rules.get(task.element_id, ()), {**run.task_data(task.spiff_task_id), **known, **cleaned})
@@ -223,19 +241,26 @@ def _complete(db: Database, session: Session, task_id: int, login: str, data: di
     # Every field of the form lands in the process data, empty ones as None (as form-js submits them),
     # so gateways and later rules can test an unticked checkbox without tripping on a missing name.
     run.complete(task.spiff_task_id, {**known, **cleaned, **produced})
+    close_deadlines(session, task.id, now)
     task.status, task.completed_at, task.completed_by_id, task.draft = (
         TaskStatus.COMPLETED, now, actor.user_id, None)
-    close_deadlines(session, task.id, now)
+    # Statements: the UPDATE above, one flush for task rows (the INSERT gives the new ids), one INSERT
+    # of deadline rows, one of audit records, and the instance's UPDATE.
+    mirror = TaskMirror.of(session, instance, run, compiled.spec, now,
+                           [row for row in rows if row.status is TaskStatus.READY])
+    session.flush()
     audit.record(session, now, "task.completed", actor_id=actor.user_id, instance_id=instance.id,
                  task_id=task.id, element=task.element_id, data=cleaned)
-    opened = sync_tasks(session, instance, run, compiled.spec, now)
-    # Set last, after sync_tasks' queries have autoflushed: the instance row is written (and its
-    # version bumped) exactly once per completion.
-    instance.workflow_json = run.dump()
+    mirror.record()
+    finish_sync(session, instance, run, compiled.spec, now)
+    # Set last: the instance row is written (and its version bumped) exactly once per completion.
+    instance.workflow_json = state = run.dump()
     if run.is_completed:
         audit.record(session, now, "instance.completed", instance_id=instance.id)
+    insert_pending(session, Deadline, AuditRecord)
     session.flush()
-    return Completed(task.id, instance.id, run.is_completed, [t.id for t in opened])
+    completed = Completed(task.id, instance.id, run.is_completed, [t.id for t in mirror.opened])
+    return completed, (key, instance.version, state, run)
 
 
 def with_documents(session: Session, task: Task, form: FormDefinition, data: dict[str, Any]) -> dict[str, Any]:

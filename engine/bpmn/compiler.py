@@ -7,7 +7,7 @@ last, only on files that passed ours, and whatever it raises becomes a located p
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,15 @@ class CompiledTemplate:
     spec: TemplateSpec
     process_spec: Any
     subprocess_specs: dict[str, Any]
+    # Parsed forms by key, filled on first use: a completion validates against its task's form, and
+    # parsing the definition and building its schema would otherwise happen on every one.
+    _forms: dict[str, FormDefinition] = field(default_factory=dict, compare=False, repr=False)
+
+    def form(self, key: str) -> FormDefinition:
+        found = self._forms.get(key)
+        if found is None:
+            found = self._forms[key] = FormDefinition.from_json(dict(self.spec.forms[key]))
+        return found
 
 
 @cache

@@ -88,6 +88,9 @@ class WorkflowRun:
     def __init__(self, template: CompiledTemplate, workflow: BpmnWorkflow) -> None:
         self.template = template
         self._workflow = workflow
+        # What the workflow waits on, asked several times per step (task mirror, progress): walking the
+        # task tree each time is the larger part of a start. Forgotten whenever the workflow moves.
+        self._ready: list[ReadyTask] | None = None
 
     @classmethod
     def start(cls, template: CompiledTemplate, data: Mapping[str, Any] | None = None) -> WorkflowRun:
@@ -118,17 +121,20 @@ class WorkflowRun:
         """Run every automatic step (gateways, scripts, decisions) until people or timers must act.
 
         Timers are not refreshed here on purpose: their fire times go through the deadline table."""
+        self._ready = None
         try:
             self._workflow.do_engine_steps()
         except (SpiffWorkflowException, EngineError, Exception) as err:  # noqa: BLE001
             raise _failure(err) from err
 
     def ready_user_tasks(self) -> list[ReadyTask]:
-        return [
-            ReadyTask(str(task.id), task.task_spec.name, task.task_spec.bpmn_name or task.task_spec.name,
-                      self._subject(task))
-            for task in self._workflow.get_tasks(state=TaskState.READY, manual=True)
-        ]
+        if self._ready is None:
+            self._ready = [
+                ReadyTask(str(task.id), task.task_spec.name, task.task_spec.bpmn_name or task.task_spec.name,
+                          self._subject(task))
+                for task in self._workflow.get_tasks(state=TaskState.READY, manual=True)
+            ]
+        return list(self._ready)
 
     def _subject(self, task: Any) -> str:
         """What this task is about, from the template's subject expression (e.g. which risk direction).
@@ -146,6 +152,7 @@ class WorkflowRun:
 
     def complete(self, task_id: str, data: Mapping[str, Any]) -> None:
         task = self._ready_task(task_id)
+        self._ready = None
         task.data.update(data)
         try:
             task.run()
@@ -207,6 +214,7 @@ class WorkflowRun:
         if task is None or task.id not in self._workflow.event_manager.tasks:
             return False
         task._set_internal_data(event_value=_LONG_AGO)
+        self._ready = None
         try:
             self._workflow.refresh_timers()
         except (SpiffWorkflowException, EngineError, Exception) as err:  # noqa: BLE001

@@ -1,0 +1,99 @@
+"""The per-process cache of live workflows: used only for exactly the stored state, never after another
+writer or a failed attempt. On PostgreSQL and SQLite, through the engine services."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from engine import instances, tasks, templates
+from engine.db import Database
+from engine.errors import ConcurrentUpdate
+from engine.live_workflows import LIVE
+from engine.models import InstanceStatus, ProcessInstance, Task, TaskStatus
+from tests.conftest import Org
+
+REWORK = {"decision": "rework", "review_comment": "Мало"}
+
+
+@pytest.fixture
+def template_key(db: Database, bundle_copy: Path) -> str:
+    return templates.deploy_template(db, templates.read_bundle(bundle_copy)).key
+
+
+def ready_task(db: Database, instance_id: int) -> int:
+    with db.reading() as session:
+        [task_id] = session.scalars(select(Task.id).where(Task.instance_id == instance_id,
+                                                          Task.status == TaskStatus.READY)).all()
+        return task_id
+
+
+def stored(db: Database, instance_id: int) -> ProcessInstance:
+    with db.reading() as session:
+        row = session.get(ProcessInstance, instance_id)
+        assert row is not None
+        return row
+
+
+def test_the_next_step_starts_from_the_live_workflow(db: Database, org: Org, template_key: str) -> None:
+    instance_id = instances.start_instance(db, template_key, org.school).instance_id
+    tasks.complete_task(db, ready_task(db, instance_id), org.school_user, {"coverage": 20})
+    hits = LIVE.hits
+    tasks.complete_task(db, ready_task(db, instance_id), org.curator, REWORK)
+    tasks.complete_task(db, ready_task(db, instance_id), org.school_user, {"coverage": 80})
+    done = tasks.complete_task(db, ready_task(db, instance_id), org.curator, {"decision": "accepted"})
+    assert LIVE.hits == hits + 3
+    assert done.instance_completed and stored(db, instance_id).status is InstanceStatus.COMPLETED
+    assert stored(db, instance_id).version == 5
+
+
+def test_an_entry_left_behind_by_another_writer_is_not_used(db: Database, org: Org, template_key: str) -> None:
+    """Process A keeps the workflow at version 2; process B completes the next step; A must not use it."""
+    instance_id = instances.start_instance(db, template_key, org.school).instance_id
+    tasks.complete_task(db, ready_task(db, instance_id), org.school_user, {"coverage": 20})
+    row = stored(db, instance_id)
+    key = (db.name, instance_id)
+    in_process_a = LIVE.take(key, row.version, row.workflow_json)
+    assert in_process_a is not None
+    tasks.complete_task(db, ready_task(db, instance_id), org.curator, REWORK)  # process B, from the JSON
+    LIVE.keep(key, row.version, row.workflow_json, in_process_a)  # A's entry, now stale
+    misses = LIVE.misses
+    tasks.complete_task(db, ready_task(db, instance_id), org.school_user, {"coverage": 80})
+    assert LIVE.misses == misses + 1
+    with db.reading() as session:
+        elements = session.scalars(select(Task.element_id).where(Task.instance_id == instance_id,
+                                                                 Task.status == TaskStatus.READY)).all()
+    # Had A's workflow been used, it would wait on the first review again (and B's rework would be lost).
+    assert elements == ["review"] and stored(db, instance_id).version == 4
+
+
+def test_a_rolled_back_completion_leaves_nothing_to_reuse(sqlite_db: Database, bundle_copy: Path) -> None:
+    """Another writer commits between our read and our write (SQLite has no row lock to queue it): the
+    version check refuses our transaction after the workflow already advanced in memory. The retry
+    must start from what is stored, not from that workflow."""
+    from tests.conftest import make_org
+
+    org = make_org(sqlite_db)
+    key = templates.deploy_template(sqlite_db, templates.read_bundle(bundle_copy)).key
+    instance_id = instances.start_instance(sqlite_db, key, org.school).instance_id
+    tasks.complete_task(sqlite_db, ready_task(sqlite_db, instance_id), org.school_user, {"coverage": 20})
+    other = Database(sqlite_db.engine)
+
+    def clock_with_a_concurrent_writer() -> datetime:
+        with other.transaction() as session:  # e.g. a timer fired by the sweep meanwhile
+            session.execute(update(ProcessInstance).where(ProcessInstance.id == instance_id)
+                            .values(version=ProcessInstance.version + 1))
+        return datetime.now(UTC)
+
+    racing = Database(sqlite_db.engine, clock=clock_with_a_concurrent_writer, sessions=sqlite_db.sessions)
+    review = ready_task(sqlite_db, instance_id)
+    with pytest.raises(ConcurrentUpdate):
+        tasks.complete_task(racing, review, org.curator, REWORK)
+    assert stored(sqlite_db, instance_id).version == 3
+    with sqlite_db.reading() as session:
+        assert session.get(Task, review).status is TaskStatus.READY  # type: ignore[union-attr]
+    done = tasks.complete_task(sqlite_db, review, org.curator, {"decision": "accepted"})
+    assert done.instance_completed and stored(sqlite_db, instance_id).version == 4
