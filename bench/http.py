@@ -10,7 +10,7 @@ sends) for each of its open tasks, one after another, as fast as the server answ
 on the client per submission (the POST and its 302, not the redirected inbox); the server's own time per
 request comes from gunicorn's access log (``%(D)s``).
 
-    python bench/http.py [--clients 50] [--per-client 20] [--workers 3] [--threads 4] [--think-ms 0]
+    python bench/http.py [--clients 50] [--per-client 20] [--workers 3] [--threads 2] [--think-ms 0]
 """
 
 from __future__ import annotations
@@ -290,7 +290,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--per-client", type=int, default=20, help="submissions per client")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker")
     parser.add_argument("--think-ms", type=float, default=0, help="pause of each client between submissions")
     args = parser.parse_args()
     db = fresh_database(DATABASE)

@@ -15,12 +15,13 @@ import os
 bind = "127.0.0.1:8000"
 
 # A request is mostly CPU (Flask, Jinja, SpiffWorkflow) with a few short database round trips in between:
-# one process per core plus one keeps the cores busy, and a few threads per process fill the database
-# waits without letting the GIL turn a process into a queue (bench/http.py measured the alternatives,
-# docs/performance.md "HTTP under gunicorn").
+# one process per core plus one keeps the cores busy, and two threads per process fill the database waits.
+# More threads only queue requests behind the GIL inside a process; sync workers (one thread) leave the
+# cores idle during database round trips (bench/http.py measured both, docs/performance.md "HTTP under
+# gunicorn").
 workers = int(os.environ.get("WEB_CONCURRENCY") or (os.cpu_count() or 1) + 1)
 worker_class = "gthread"
-threads = 4
+threads = 2
 
 # Recycle a worker now and then so a slow leak in any library cannot grow without bound; the jitter keeps
 # the workers from restarting all at once.
