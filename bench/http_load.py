@@ -10,42 +10,38 @@ sends) for each of its open tasks, one after another, as fast as the server answ
 on the client per submission (the POST and its 302, not the redirected inbox); the server's own time per
 request comes from gunicorn's access log (``%(D)s``).
 
-    python bench/http.py [--clients 50] [--per-client 20] [--workers 3] [--threads 2] [--think-ms 0]
+    python bench/http_load.py [--clients 50] [--per-client 20] [--workers 3] [--threads 2] [--think-ms 0]
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
 import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-# Run as a script, this file's folder comes first on sys.path, and this module would shadow the standard
-# library's `http` package for everything imported below (httpx, werkzeug): put the repository there instead.
+import httpx
+from psycopg.types.json import Json
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import text
+
 ROOT = Path(__file__).resolve().parents[1]
-if Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    sys.path[0] = str(ROOT)
-
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import re  # noqa: E402
-import secrets  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from typing import Any  # noqa: E402
-
-import httpx  # noqa: E402
-from psycopg.types.json import Json  # noqa: E402
-from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
-from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # noqa: E402
-from SpiffWorkflow.util.task import TaskState  # noqa: E402
-from sqlalchemy import text  # noqa: E402
+sys.path.insert(0, str(ROOT))
 
 from bench.sweep_scaling import SERVER, _copy, fresh_database  # noqa: E402
 from engine import instances, templates  # noqa: E402
