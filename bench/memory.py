@@ -12,8 +12,9 @@ mode, one after the other, on the same rows (reset in between):
   accumulates from job to job.
 
 RSS is sampled from /proc (``VmRSS`` of the worker and its work horse) every few milliseconds; the peak is
-also read from the kernel (``ru_maxrss`` of the finished worker and its children, via ``wait4``). Growth is
-the median RSS at the end of the jobs in the last quarter of the run minus that in the first quarter.
+also read from the kernel (``ru_maxrss`` of the finished worker and its children, via ``wait4``). Each job's
+peak is the largest sample between rq's started and ended times of that job; growth is the median peak of
+the jobs in the last quarter of the run minus that of the jobs in the first quarter (a leak shows as growth).
 The baseline is a bare worker: ``roadmap worker --burst`` on an empty queue.
 
     python bench/memory.py [--due 20000] [--jobs 20] [--redis redis://127.0.0.1:6379/0]
@@ -28,11 +29,12 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from redis import Redis
 from rq import Queue
+from rq.job import Job
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -84,7 +86,7 @@ class Sampler(threading.Thread):
             if worker is None:
                 return
             children = [rss(child) or 0 for child in children_of(self.pid)]
-            self.samples.append((time.monotonic(), worker, max(children, default=0)))
+            self.samples.append((time.time(), worker, max(children, default=0)))
             time.sleep(self.interval)
 
 
@@ -123,22 +125,38 @@ def run_worker(command: list[str], env: dict[str, str]) -> tuple[list[tuple[floa
     return sampler.samples, usage.ru_maxrss * 1024, time.monotonic() - began
 
 
-def queue_sweeps(redis: Redis, jobs_count: int, batch: int) -> None:
+def queue_sweeps(redis: Redis, jobs_count: int, batch: int) -> list[str]:
     queue = Queue(QUEUE_NAME, connection=redis)
     if queue.count:
         raise SystemExit(f"the queue {QUEUE_NAME!r} on {redis} is not empty: another worker's jobs? pass --redis")
+    ids = []
     for minute in range(1, jobs_count + 1):
         now = first_minute(jobs_count) + timedelta(minutes=minute, seconds=-1)
-        queue.enqueue(jobs.sweep_deadlines, now.isoformat(), batch, job_timeout=3600, result_ttl=60)
+        ids.append(queue.enqueue(jobs.sweep_deadlines, now.isoformat(), batch, job_timeout=3600, result_ttl=600).id)
+    return ids
 
 
-def growth(samples: list[tuple[float, int, int]], column: int) -> float:
-    """Median RSS of the last quarter of the samples minus that of the first quarter (bytes)."""
-    values = [s[column] for s in samples if s[column]]
-    if len(values) < 8:
+def peaks_per_job(redis: Redis, ids: list[str], samples: list[tuple[float, int, int]], column: int) -> list[int]:
+    """The largest RSS sampled while each job ran (rq's own started/ended times), in bytes."""
+    peaks = []
+    for job in Job.fetch_many(ids, connection=redis):
+        if job is None or job.started_at is None or job.ended_at is None:
+            raise SystemExit("a sweep job did not finish; see the worker's output")
+        began, ended = (_epoch(moment) for moment in (job.started_at, job.ended_at))
+        peaks.append(max((s[column] for s in samples if began <= s[0] <= ended), default=0))
+    return [peak for peak in peaks if peak]
+
+
+def _epoch(moment: datetime) -> float:
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def growth(peaks: list[int]) -> float:
+    """Median peak of the jobs in the last quarter of the run minus that of the first quarter (bytes)."""
+    if len(peaks) < 4:
         return 0.0
-    quarter = len(values) // 4
-    return statistics.median(values[-quarter:]) - statistics.median(values[:quarter])
+    quarter = len(peaks) // 4
+    return statistics.median(peaks[-quarter:]) - statistics.median(peaks[:quarter])
 
 
 def main() -> None:
@@ -163,12 +181,13 @@ def main() -> None:
                           "--url", args.redis, QUEUE_NAME]),
     ):
         reset(db)
-        queue_sweeps(redis, args.jobs, args.batch)
+        ids = queue_sweeps(redis, args.jobs, args.batch)
         samples, peak, seconds = run_worker(command, env)
         fired = _fired(db)
         # In the forking worker the work happens in the horse (column 2); in SimpleWorker, in the worker.
-        column = 2 if name == "forking worker" else 1
-        lines.append((name, peak, growth(samples, column), max(s[1] for s in samples), seconds, fired))
+        peaks = peaks_per_job(redis, ids, samples, 2 if name == "forking worker" else 1)
+        print(f"  {name}, peak RSS per job (MiB): {' '.join(f'{p / MIB:.0f}' for p in peaks)}", file=sys.stderr)
+        lines.append((name, peak, growth(peaks), max(s[1] for s in samples), seconds, fired))
     db.engine.dispose()
     for name, peak, grew, parent, seconds, fired in lines:
         print(f"  {name}: {fired} deadlines in {seconds:.0f} s, peak RSS {peak / MIB:.0f} MiB (worker process "
