@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from collections.abc import Iterator, Mapping
@@ -37,12 +38,23 @@ _STATUS_OF_ERROR: tuple[tuple[type[EngineError], int], ...] = (
 
 
 def _secret_key(instance_path: str) -> str:
-    """A persistent random key for a development site; production sets ROADMAP_SECRET_KEY."""
+    """A persistent random key for a development site; production sets ROADMAP_SECRET_KEY.
+
+    gunicorn's workers start at the same moment: the key is written to a temporary file and linked into
+    place, which fails if another process got there first, so every process reads one complete key (two
+    keys would make each worker reject the others' session cookies and CSRF tokens)."""
     path = Path(instance_path) / "secret_key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48), encoding="ascii")
-        path.chmod(0o600)
+        draft = path.with_name(f"secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+        draft.write_text(secrets.token_urlsafe(48), encoding="ascii")
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return path.read_text(encoding="ascii").strip()
 
 
