@@ -1,5 +1,5 @@
 """The production way to serve: gunicorn with web/gunicorn_conf.py and the app factory, as a real process on a
-free port, answering a real page and the health check from PostgreSQL."""
+free port, answering a real page and the health check from PostgreSQL; and the app behind a reverse proxy."""
 
 from __future__ import annotations
 
@@ -11,6 +11,13 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from sqlalchemy import select
+
+from engine.db import Database
+from engine.models import SignInAttempt
+from tests.conftest import unique
+from web.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,3 +62,14 @@ def test_gunicorn_serves_the_app_with_the_production_config(postgres_url: str) -
         output, _ = server.communicate(timeout=30)
     assert server.returncode == 0, output
     assert "gthread" in output and '"GET /login HTTP/1.1" 200' in output, output
+
+
+def test_behind_a_trusted_proxy_sign_in_sees_the_clients_address(pg_db: Database) -> None:
+    app = create_app({"DATABASE": pg_db, "SECRET_KEY": "proxy-test", "WTF_CSRF_ENABLED": False,
+                      "TRUSTED_PROXIES": 1})
+    login = unique("nobody-")
+    answer = app.test_client().post("/login", data={"login": login, "password": "wrong-password"},
+                                    headers={"X-Forwarded-For": "203.0.113.7"}, environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert answer.status_code == 401
+    with pg_db.reading() as session:
+        assert session.scalar(select(SignInAttempt.address).where(SignInAttempt.login == login)) == "203.0.113.7"
