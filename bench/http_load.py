@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import re
 import secrets
 import signal
@@ -216,6 +217,9 @@ async def submit_all(base_url: str, login: str, task_ids: list[int], results: Re
             raise
         await signed_in.wait()
         payload = json.dumps(DATA, ensure_ascii=False)
+        pause = random.Random(login)  # noqa: S311 - spreading clients in time, not secrecy
+        if think_s:  # people do not all press «Отправить» in the same millisecond: start spread over a pause
+            await asyncio.sleep(pause.uniform(0, think_s))
         for task_id in task_ids:
             answer = await _timed(client, "POST", f"/tasks/{task_id}", results.latencies_ms, results.errors,
                                   data={"csrf_token": token, "action": "complete", "data": payload})
@@ -224,7 +228,7 @@ async def submit_all(base_url: str, login: str, task_ids: list[int], results: Re
             if answer is not None and answer.status_code == 302:
                 await _timed(client, "GET", answer.headers["location"], results.inbox_ms, results.errors)
             if think_s:
-                await asyncio.sleep(think_s)
+                await asyncio.sleep(pause.uniform(0.5, 1.5) * think_s)
 
 
 async def _timed(client: httpx.AsyncClient, method: str, url: str, latencies: list[float], errors: list[str],
@@ -287,7 +291,8 @@ def main() -> None:
     parser.add_argument("--per-client", type=int, default=20, help="submissions per client")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker")
-    parser.add_argument("--think-ms", type=float, default=0, help="pause of each client between submissions")
+    parser.add_argument("--think-ms", type=float, default=0,
+                        help="mean pause of each client between submissions (0: as fast as answered)")
     args = parser.parse_args()
     db = fresh_database(DATABASE)
     tasks = load_world(db, args.clients, args.per_client)
