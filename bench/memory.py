@@ -156,7 +156,8 @@ def growth(peaks: list[int]) -> float:
     if len(peaks) < 4:
         return 0.0
     quarter = len(peaks) // 4
-    return statistics.median(peaks[-quarter:]) - statistics.median(peaks[:quarter])
+    # Rounded, plus 0.0: a flat run prints +0.0, not -0.0.
+    return round(statistics.median(peaks[-quarter:]) - statistics.median(peaks[:quarter]), -4) + 0.0
 
 
 def main() -> None:
