@@ -194,6 +194,7 @@ def server_times_ms(access_log: Path) -> list[float]:
 class Results:
     latencies_ms: list[float] = field(default_factory=list)  # the form submissions (POST, answered 302)
     inbox_ms: list[float] = field(default_factory=list)  # the inbox page the browser is redirected to
+    client_cpu: float = 0.0  # seconds of the load generator's own CPU while the clock ran
     errors: list[str] = field(default_factory=list)
 
 
@@ -255,8 +256,9 @@ async def load(base_url: str, tasks: dict[str, list[int]], think_s: float,
         await signed_in.wait()  # everyone has signed in before the clock starts
     except asyncio.BrokenBarrierError:
         await asyncio.gather(*runners)  # raises the failed sign-in
-    began, cpu = time.perf_counter(), process_tree_cpu(server_pid)
+    began, cpu, own = time.perf_counter(), process_tree_cpu(server_pid), time.process_time()
     await asyncio.gather(*runners)
+    results.client_cpu = time.process_time() - own
     return results, time.perf_counter() - began, process_tree_cpu(server_pid) - cpu
 
 
@@ -322,7 +324,8 @@ def report(args: argparse.Namespace, results: Results, elapsed: float, server_ms
         print(f"  error: {error}", file=sys.stderr)
     print(f"  {args.clients} clients x {args.per_client} submissions, gunicorn {args.workers} workers x "
           f"{args.threads} threads, think {args.think_ms:.0f} ms; load average before {load_before:.1f}; "
-          f"server CPU {server_cpu * 1000 / max(done, 1):.1f} ms/submission, server time mean {mean_server:.1f} ms "
+          f"CPU per submission and its inbox page: gunicorn {server_cpu * 1000 / max(done, 1):.1f} ms, load generator "
+          f"{results.client_cpu * 1000 / max(done, 1):.1f} ms; server time mean {mean_server:.1f} ms "
           f"(p50 {percentile(server_ms, 50):.1f}), raw SpiffWorkflow {raw_ms:.3f} ms/completion", file=sys.stderr)
     if results.inbox_ms:
         print(f"  inbox page after each submission: p50 {percentile(results.inbox_ms, 50):.0f} ms, "
