@@ -6,9 +6,10 @@ the same run, so the line compares across machines.
 Each client is a school's user: it signs in through the login form once (argon2 stays out of the
 measured loop), opens its first task to get the form's CSRF token, then submits the web task form
 (``POST /tasks/<id>`` with ``csrf_token``, ``action=complete`` and the form-js JSON — what the browser
-sends) for each of its open tasks, one after another, as fast as the server answers. Latency is timed
-on the client per submission (the POST and its 302, not the redirected inbox); the server's own time per
-request comes from gunicorn's access log (``%(D)s``).
+sends) for each of its open tasks, one after another — as fast as the server answers, or with a random
+pause around ``--think-ms`` — and follows the redirect to the inbox as a browser does. Latency is timed on
+the client: the submission (the POST and its 302) and the inbox page separately; the server's own time per
+submission comes from gunicorn's access log (``%(D)s``), its CPU from /proc.
 
     python bench/http_load.py [--clients 50] [--per-client 20] [--workers 3] [--threads 2] [--think-ms 0]
 """
