@@ -161,14 +161,15 @@ def start_gunicorn(port: int, workers: int, threads: int, access_log: Path) -> s
 
 
 def process_tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system) of a process and its children, from /proc."""
+    """CPU seconds (user + system) of a process and its children, from /proc — the living ones, and through
+    the process's cutime/cstime the ones it has reaped (gunicorn recycles its workers: ``max_requests``)."""
     total, ticks = 0.0, os.sysconf("SC_CLK_TCK")
     for child in [pid, *_children(pid)]:
         try:
             fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
         except FileNotFoundError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / ticks
+        total += sum(int(v) for v in fields[11:15 if child == pid else 13]) / ticks
     return total
 
 
