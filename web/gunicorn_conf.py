@@ -17,7 +17,7 @@ bind = "127.0.0.1:8000"
 # A request is mostly CPU (Flask, Jinja, SpiffWorkflow) with a few short database round trips in between:
 # one process per core plus one keeps the cores busy, and two threads per process fill the database waits.
 # More threads only queue requests behind the GIL inside a process; sync workers (one thread) leave the
-# cores idle during database round trips (bench/http.py measured both, docs/performance.md "HTTP under
+# cores idle during database round trips (bench/http_load.py measured both, docs/performance.md "HTTP under
 # gunicorn").
 workers = int(os.environ.get("WEB_CONCURRENCY") or (os.cpu_count() or 1) + 1)
 worker_class = "gthread"
@@ -35,5 +35,5 @@ keepalive = 5
 
 accesslog = "-"
 errorlog = "-"
-# %(D)s: the time the worker spent on the request, in microseconds (bench/http.py reads it).
+# %(D)s: the time the worker spent on the request, in microseconds (bench/http_load.py reads it).
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(D)s'
