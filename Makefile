@@ -42,11 +42,14 @@ test: install assets services
 	$(BIN)/pytest
 
 ## make bench: the benchmarks in bench/ (a few minutes; prints one summary line each)
+# Long runs: bench/http_load.py --per-client 100, bench/memory.py --due 100000 --jobs 50 (docs/performance.md).
 bench: install services
 	$(BIN)/python bench/sweep_scaling.py
 	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/bulk_start.py
+	$(BIN)/python bench/http_load.py
+	$(BIN)/python bench/memory.py
 
 ## make screenshots: refresh docs/screenshots from the browser tests
 screenshots: install assets services

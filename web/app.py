@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from collections.abc import Iterator, Mapping
@@ -13,6 +14,7 @@ from flask import Flask, current_app, jsonify, render_template, request
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import func, select
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine.accounts import session_user
 from engine.config import Settings
@@ -48,12 +50,23 @@ _STATUS_OF_ERROR: tuple[tuple[type[EngineError], int], ...] = (
 
 
 def _secret_key(instance_path: str) -> str:
-    """A persistent random key for a development site; production sets ROADMAP_SECRET_KEY."""
+    """A persistent random key for a development site; production sets ROADMAP_SECRET_KEY.
+
+    gunicorn's workers start at the same moment: the key is written to a temporary file and linked into
+    place, which fails if another process got there first, so every process reads one complete key (two
+    keys would make each worker reject the others' session cookies and CSRF tokens)."""
     path = Path(instance_path) / "secret_key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48), encoding="ascii")
-        path.chmod(0o600)
+        draft = path.with_name(f"secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+        draft.write_text(secrets.token_urlsafe(48), encoding="ascii")
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return path.read_text(encoding="ascii").strip()
 
 
@@ -71,6 +84,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("ROADMAP")
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(app.instance_path)
+    _behind_proxies(app)
     db = app.config.get("DATABASE") or Database.from_url(app.config["DATABASE_URL"])
     app.extensions["roadmap.db"] = db
     app.extensions["roadmap.jobs"] = job_queue(app.config.get("REDIS_URL"))
@@ -87,6 +101,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.jinja_env.filters["msk"] = moscow_time
     app.context_processor(lambda: {"stage_titles": _LazyTitles(db)})
     return app
+
+
+def _behind_proxies(app: Flask) -> None:
+    """Behind a reverse proxy (gunicorn behind nginx) every request comes from the proxy's address, and
+    sign-in's per-address limit would lock everyone out together: ROADMAP_TRUSTED_PROXIES=N takes the
+    client's address and scheme from the last N proxies' X-Forwarded-For / X-Forwarded-Proto."""
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
 
 STAGE_WORDS = {"done": "пройден", "current": "идёт", "pending": "впереди", "skipped": "—"}

@@ -23,7 +23,7 @@ blueprint = Blueprint("tasks", __name__)
 def unread_count() -> dict[str, Any]:
     if not current_user.is_authenticated:
         return {}
-    return {"unread": notifications.list_notifications(db(), me(), limit=1)[1], "now": db().now()}
+    return {"unread": notifications.unread_count(db(), me()), "now": db().now()}
 
 
 @blueprint.route("/")

@@ -9,6 +9,7 @@ minute from cron) picks them up — nothing is lost, and the outbox claim keeps 
 from __future__ import annotations
 
 import logging
+import os
 from datetime import datetime
 from typing import Any
 
@@ -26,8 +27,27 @@ log = logging.getLogger(__name__)
 QUEUE_NAME = "roadmap"
 
 
+_databases: dict[tuple[str, int], Database] = {}
+
+
 def _database() -> Database:
-    return Database.from_url(Settings.from_env().database_url)
+    """One Database per process and URL, its pool emptied after each job (``_done``).
+
+    A new engine for every job left ~75 KiB behind each time: a worker that runs its jobs in-process
+    (rq's SimpleWorker, the inline queue) grew by 4 MiB over 50 sweeps (bench/memory.py, docs/performance.md
+    "Worker memory"). The pid is part of the key so that a forked work horse never reuses connections
+    its parent opened."""
+    url = Settings.from_env().database_url
+    key = (url, os.getpid())
+    if key not in _databases:
+        _databases[key] = Database.from_url(url)
+    return _databases[key]
+
+
+def _done(db: Database) -> None:
+    # Close the pooled connections (the engine stays): an idle worker holds no database connection, and a
+    # work horse ends without leaving a broken connection behind for the server to log.
+    db.engine.dispose()
 
 
 def _enqueue_deliveries(outbox_ids: list[int]) -> int:
@@ -50,7 +70,7 @@ def start_instance(template_key: str, school_code: str) -> int:
     try:
         return instances.start_instance(db, template_key, school_code).instance_id
     finally:
-        db.engine.dispose()
+        _done(db)
 
 
 def run_migration(run_id: int) -> dict[str, int]:
@@ -70,7 +90,7 @@ def sweep_deadlines(now_iso: str | None = None, batch_size: int = DEFAULT_BATCH)
         now = datetime.fromisoformat(now_iso) if now_iso else None
         report = sweep(db, now=now, batch_size=batch_size, base_url=Settings.from_env().base_url)
     finally:
-        db.engine.dispose()
+        _done(db)
     return {"fired": report.fired, "batches": report.batches, "queued": _enqueue_deliveries(report.outbox_ids)}
 
 
@@ -83,7 +103,7 @@ def deliver_email(outbox_id: int) -> bool:
     try:
         return deliver(db, outbox_id, smtp)
     finally:
-        db.engine.dispose()
+        _done(db)
 
 
 def flush_outbox() -> int:
@@ -92,7 +112,7 @@ def flush_outbox() -> int:
     try:
         due = due_messages(db)
     finally:
-        db.engine.dispose()
+        _done(db)
     return _enqueue_deliveries(due)
 
 
@@ -101,5 +121,5 @@ def send_digests() -> int:
     try:
         outbox_ids = queue_digests(db, base_url=Settings.from_env().base_url)
     finally:
-        db.engine.dispose()
+        _done(db)
     return _enqueue_deliveries(outbox_ids)

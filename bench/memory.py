@@ -1,0 +1,208 @@
+"""Worker memory: peak RSS of a real rq worker over a long run of deadline sweeps, and whether it grows.
+
+A world of open tasks with ``--due`` due deadlines, spread over ``--jobs`` minutes, is loaded with COPY
+(bench/sweep_scaling.py); then ``--jobs`` ``sweep_deadlines`` jobs are queued, each evaluating one minute
+later than the one before — what ``roadmap cron`` does every minute — so each job sweeps the rows that
+came due in its minute, in batches, writing the notifications. Two real workers run the queue in burst
+mode, one after the other, on the same rows (reset in between):
+
+- ``roadmap worker --burst`` — the production command: rq's forking ``Worker`` runs each job in a fresh
+  work horse, so the horse's peak is the job's cost and the parent should not move at all;
+- ``rq worker --worker-class rq.SimpleWorker --burst`` — every job in the one process, where any leak
+  accumulates from job to job.
+
+RSS is sampled from /proc (``VmRSS`` of the worker and its work horse) every few milliseconds; the peak is
+also read from the kernel (``ru_maxrss`` of the finished worker and its children, via ``wait4``). Each job's
+peak is the largest sample between rq's started and ended times of that job; growth is the median peak of
+the jobs in the last quarter of the run minus that of the jobs in the first quarter (a leak shows as growth).
+The baseline is a bare worker: ``roadmap worker --burst`` on an empty queue.
+
+    python bench/memory.py [--due 20000] [--jobs 20] [--redis redis://127.0.0.1:6379/0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from redis import Redis
+from rq import Queue
+from rq.job import Job
+from sqlalchemy import text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.sweep_scaling import NOW, SERVER, fresh_database, load_world  # noqa: E402
+from engine.db import Database  # noqa: E402
+from workers import jobs  # noqa: E402
+from workers.jobs import QUEUE_NAME  # noqa: E402
+
+DATABASE = "roadmap_bench_memory"
+BIN = Path(sys.executable).parent
+MIB = 1024 * 1024
+
+
+def load(db: Database, due: int, minutes: int) -> None:
+    """One open task per instance, ``due`` of them with their due row falling in one of ``minutes`` minutes
+    before NOW. The users have no e-mail address: letters would queue one delivery job each, and this run
+    is about the sweep's memory, not about 100,000 jobs that find no SMTP server."""
+    load_world(db, due, due)
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE deadline SET fire_at = :first + (task_id % :minutes) * interval '1 minute' "
+                          "WHERE kind = 'due'"), {"first": first_minute(minutes), "minutes": minutes})
+        conn.execute(text("UPDATE app_user SET email = NULL"))
+        conn.execute(text("ANALYZE deadline"))
+
+
+def first_minute(minutes: int):  # type: ignore[no-untyped-def]
+    return NOW - timedelta(minutes=minutes)
+
+
+def reset(db: Database) -> None:
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE deadline SET fired_at = NULL WHERE fired_at IS NOT NULL"))
+        conn.execute(text("DELETE FROM notification"))
+
+
+class Sampler(threading.Thread):
+    """VmRSS of a process and of its children (the work horse), every ``interval`` seconds."""
+
+    def __init__(self, pid: int, interval: float = 0.005) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.samples: list[tuple[float, int, int]] = []  # (time, worker RSS, largest child RSS) in bytes
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            worker = rss(self.pid)
+            if worker is None:
+                return
+            children = [rss(child) or 0 for child in children_of(self.pid)]
+            self.samples.append((time.time(), worker, max(children, default=0)))
+            time.sleep(self.interval)
+
+
+def rss(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None
+
+
+def children_of(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except FileNotFoundError:
+            continue
+    return found
+
+
+def run_worker(command: list[str], env: dict[str, str]) -> tuple[list[tuple[float, int, int]], int, float]:
+    """Runs a burst worker to the end; returns the RSS samples, the kernel's peak RSS (bytes) and seconds."""
+    began = time.monotonic()
+    worker = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603
+    sampler = Sampler(worker.pid)
+    sampler.start()
+    _, status, usage = os.wait4(worker.pid, 0)
+    worker.returncode = os.waitstatus_to_exitcode(status)
+    sampler.stopped.set()
+    sampler.join()
+    if worker.returncode != 0:
+        raise SystemExit(f"{command[0]} exited with {worker.returncode}: {worker.stderr.read().decode()[-2000:]}")
+    return sampler.samples, usage.ru_maxrss * 1024, time.monotonic() - began
+
+
+def queue_sweeps(redis: Redis, jobs_count: int, batch: int) -> list[str]:
+    queue = Queue(QUEUE_NAME, connection=redis)
+    if queue.count:
+        raise SystemExit(f"the queue {QUEUE_NAME!r} on {redis} is not empty: another worker's jobs? pass --redis")
+    ids = []
+    for minute in range(1, jobs_count + 1):
+        now = first_minute(jobs_count) + timedelta(minutes=minute, seconds=-1)
+        ids.append(queue.enqueue(jobs.sweep_deadlines, now.isoformat(), batch, job_timeout=3600, result_ttl=600).id)
+    return ids
+
+
+def peaks_per_job(redis: Redis, ids: list[str], samples: list[tuple[float, int, int]], column: int) -> list[int]:
+    """The largest RSS sampled while each job ran (rq's own started/ended times), in bytes."""
+    peaks = []
+    for job in Job.fetch_many(ids, connection=redis):
+        if job is None or job.started_at is None or job.ended_at is None:
+            raise SystemExit("a sweep job did not finish; see the worker's output")
+        began, ended = (_epoch(moment) for moment in (job.started_at, job.ended_at))
+        peaks.append(max((s[column] for s in samples if began <= s[0] <= ended), default=0))
+    return [peak for peak in peaks if peak]
+
+
+def _epoch(moment: datetime) -> float:
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def growth(peaks: list[int]) -> float:
+    """Median peak of the jobs in the last quarter of the run minus that of the first quarter (bytes)."""
+    if len(peaks) < 4:
+        return 0.0
+    quarter = len(peaks) // 4
+    # Rounded, plus 0.0: a flat run prints +0.0, not -0.0.
+    return round(statistics.median(peaks[-quarter:]) - statistics.median(peaks[:quarter]), -4) + 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--due", type=int, default=20_000, help="due deadline rows (one open task each)")
+    parser.add_argument("--jobs", type=int, default=20, help="sweep jobs, one per minute of due rows")
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    args = parser.parse_args()
+    db = fresh_database(DATABASE)
+    started = time.monotonic()
+    load(db, args.due, args.jobs)
+    print(f"  loaded {args.due} due rows in {time.monotonic() - started:.0f} s", file=sys.stderr)
+    redis = Redis.from_url(args.redis)
+    env = {**os.environ, "DATABASE_URL": f"{SERVER.replace('postgresql://', 'postgresql+psycopg://')}/{DATABASE}",
+           "REDIS_URL": args.redis}
+    _, bare, _ = run_worker([str(BIN / "roadmap"), "worker", "--burst"], env)
+    lines = []
+    for name, command in (
+        ("forking worker", [str(BIN / "roadmap"), "worker", "--burst"]),
+        ("SimpleWorker", [str(BIN / "rq"), "worker", "--burst", "--worker-class", "rq.SimpleWorker",
+                          "--url", args.redis, QUEUE_NAME]),
+    ):
+        reset(db)
+        ids = queue_sweeps(redis, args.jobs, args.batch)
+        samples, peak, seconds = run_worker(command, env)
+        fired = _fired(db)
+        # In the forking worker the work happens in the horse (column 2); in SimpleWorker, in the worker.
+        peaks = peaks_per_job(redis, ids, samples, 2 if name == "forking worker" else 1)
+        print(f"  {name}, peak RSS per job (MiB): {' '.join(f'{p / MIB:.0f}' for p in peaks)}", file=sys.stderr)
+        lines.append((name, peak, growth(peaks), max(s[1] for s in samples), seconds, fired))
+    db.engine.dispose()
+    for name, peak, grew, parent, seconds, fired in lines:
+        print(f"  {name}: {fired} deadlines in {seconds:.0f} s, peak RSS {peak / MIB:.0f} MiB (worker process "
+              f"itself {parent / MIB:.0f} MiB), growth first to last quarter {grew / MIB:+.1f} MiB", file=sys.stderr)
+    fork, simple = lines
+    print(f"memory: {args.jobs} sweep jobs over {args.due} due deadlines; bare worker {bare / MIB:.0f} MiB; "
+          f"forking worker peak {fork[1] / MIB:.0f} MiB, growth {fork[2] / MIB:+.1f} MiB; "
+          f"SimpleWorker peak {simple[1] / MIB:.0f} MiB, growth {simple[2] / MIB:+.1f} MiB")
+
+
+def _fired(db: Database) -> int:
+    with db.engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM deadline WHERE fired_at IS NOT NULL")).scalar_one())
+
+
+if __name__ == "__main__":
+    main()
