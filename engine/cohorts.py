@@ -12,9 +12,9 @@ from engine import audit
 from engine.bpmn.manifest import month_day
 from engine.bpmn.spec import TemplateSpec
 from engine.db import Database
-from engine.errors import EngineError, FormInvalid, NotAllowed, TemplateNotFound
+from engine.errors import EngineError, FormInvalid, TemplateNotFound
 from engine.models import Cohort
-from engine.org import load_actor
+from engine.org import load_admin
 from engine.production_calendar import day_errors
 from engine.templates import find_version
 
@@ -89,10 +89,7 @@ def _template_calendar(session: Session, template_key: str) -> dict[str, str]:
 
 
 def _require_admin(session: Session, login: str) -> int:
-    actor = load_actor(session, login)
-    if not actor.scope.is_admin:
-        raise NotAllowed("календари когорт меняет администратор")
-    return actor.user_id
+    return load_admin(session, login, "календари когорт меняет администратор").user_id
 
 
 def cohort_calendars(db: Database, login: str, template_key: str) -> list[CohortCalendar]:

@@ -30,7 +30,7 @@ from engine.bpmn.migration import check_migration, migrate
 from engine.bpmn.runtime import SERIALIZER_VERSION, WorkflowRun
 from engine.bpmn.spec import TemplateSpec
 from engine.db import Database
-from engine.errors import EngineError, MigrationImpossible, MigrationRunNotFound, NotAllowed
+from engine.errors import EngineError, MigrationImpossible, MigrationRunNotFound
 from engine.instances import lock_instance, sync_tasks
 from engine.models import (
     Deadline,
@@ -44,7 +44,7 @@ from engine.models import (
     TemplateStatus,
     TemplateVersion,
 )
-from engine.org import load_actor
+from engine.org import operator_or_admin
 from engine.roles import Role
 from engine.templates import compiled_version, find_version
 
@@ -134,13 +134,7 @@ class VersionChoice:
 
 
 def _admin(session: Session, login: str | None) -> int | None:
-    """The CLI moves instances as the operator (no login); of users, only admins may."""
-    if login is None:
-        return None
-    actor = load_actor(session, login)
-    if not actor.scope.is_admin:
-        raise NotAllowed("переносить процессы на другую версию шаблона может только администратор")
-    return actor.user_id
+    return operator_or_admin(session, login, "переносить процессы на другую версию шаблона может только администратор")
 
 
 def _versions(session: Session, key: str, from_version: int, to_version: int) -> tuple[TemplateVersion,

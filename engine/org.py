@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.db import Database
-from engine.errors import EngineError, OrgUnitNotFound
+from engine.errors import EngineError, NotAllowed, OrgUnitNotFound
 from engine.models import Municipality, Region, RoleGrant, School, Task, TaskStatus, User
 from engine.roles import SCOPE_OF_ROLE, Role, ScopeLevel
 from engine.scopes import Grant, OrgPlace, Scope
@@ -163,6 +163,19 @@ def load_actor(session: Session, login: str) -> Actor:
     grants = tuple(Grant(Role(row.role), row.school_id, row.municipality_id, row.region_id)
                    for row in rows if row.role is not None)
     return Actor(rows[0].id, rows[0].login, Scope(grants))
+
+
+def load_admin(session: Session, login: str, refusal: str) -> Actor:
+    """``load_actor`` for the admins' use cases: anyone else gets ``NotAllowed(refusal)``."""
+    actor = load_actor(session, login)
+    if not actor.scope.is_admin:
+        raise NotAllowed(refusal)
+    return actor
+
+
+def operator_or_admin(session: Session, login: str | None, refusal: str) -> int | None:
+    """The CLI acts as the operator (no login, no user id); a user must be an admin."""
+    return None if login is None else load_admin(session, login, refusal).user_id
 
 
 def find_school(session: Session, code: str) -> School:

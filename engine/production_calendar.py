@@ -9,10 +9,12 @@ from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.db import Database
-from engine.errors import FormInvalid, NotAllowed
+from engine.errors import FormInvalid
 from engine.models import CalendarOverride
-from engine.org import load_actor
+from engine.org import operator_or_admin
 from engine.workdays import WorkCalendar
+
+_ADMINS_ONLY = "производственный календарь меняет администратор"
 
 
 def load_calendar(session: Session) -> WorkCalendar:
@@ -27,12 +29,7 @@ def set_calendar_day(db: Database, day: date, *, working: bool | None, note: str
 
     Changes apply to deadlines computed from now on; due times already set stay as they were."""
     with db.transaction() as session:
-        actor_id = None
-        if actor_login is not None:
-            actor = load_actor(session, actor_login)
-            if not actor.scope.is_admin:
-                raise NotAllowed("производственный календарь меняет администратор")
-            actor_id = actor.user_id
+        actor_id = operator_or_admin(session, actor_login, _ADMINS_ONLY)
         row = session.get(CalendarOverride, day)
         if working is None:
             if row is not None:
@@ -49,8 +46,7 @@ def set_calendar_day(db: Database, day: date, *, working: bool | None, note: str
 def list_overrides(db: Database, year: int, *, actor_login: str | None = None) -> list[CalendarOverride]:
     """The year's corrections; from a user (the admin page), only admins may read them."""
     with db.reading() as session:
-        if actor_login is not None and not load_actor(session, actor_login).scope.is_admin:
-            raise NotAllowed("производственный календарь меняет администратор")
+        operator_or_admin(session, actor_login, _ADMINS_ONLY)
         query = select(CalendarOverride).where(CalendarOverride.day >= date(year, 1, 1),
                                                CalendarOverride.day <= date(year, 12, 31))
         return list(session.scalars(query.order_by(CalendarOverride.day)))

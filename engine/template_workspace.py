@@ -30,7 +30,6 @@ from engine.errors import (
     Conflict,
     DraftNotFound,
     FileRejected,
-    NotAllowed,
     Problem,
     TemplateInvalid,
     TemplateNotFound,
@@ -45,7 +44,7 @@ from engine.models import (
     TemplateVersion,
     User,
 )
-from engine.org import Actor, load_actor
+from engine.org import Actor, load_admin
 from engine.roles import LANE_ROLES
 from engine.template_diff import TemplateDiff, compare
 from engine.templates import Deployed, find_version, store_version
@@ -149,10 +148,7 @@ class EditorContext:
 
 
 def _admin(session: Session, login: str) -> Actor:
-    actor = load_actor(session, login)
-    if not actor.scope.is_admin:
-        raise NotAllowed("шаблонами управляет только администратор")
-    return actor
+    return load_admin(session, login, "шаблонами управляет только администратор")
 
 
 def _find_draft(session: Session, key: str, *, lock: bool = False) -> TemplateDraft:

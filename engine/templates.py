@@ -21,9 +21,9 @@ from engine.bpmn.bundle import Bundle, load_bundle
 from engine.bpmn.compiler import CompiledTemplate, compile_bundle
 from engine.bpmn.spec import TemplateSpec
 from engine.db import Database
-from engine.errors import NotAllowed, TemplateInvalid, TemplateNotFound, TemplateRetired
+from engine.errors import TemplateInvalid, TemplateNotFound, TemplateRetired
 from engine.models import TemplateFile, TemplateStatus, TemplateVersion
-from engine.org import load_actor
+from engine.org import operator_or_admin
 
 
 @dataclass(frozen=True)
@@ -72,13 +72,7 @@ def store_version(session: Session, now: datetime, bundle: Bundle, compiled: Com
 
 
 def _deployer(session: Session, login: str | None) -> int | None:
-    """Deploys from the CLI run as the operator (no login); from a user, only admins may deploy."""
-    if login is None:
-        return None
-    actor = load_actor(session, login)
-    if not actor.scope.is_admin:
-        raise NotAllowed("развёртывать шаблоны может только администратор")
-    return actor.user_id
+    return operator_or_admin(session, login, "развёртывать шаблоны может только администратор")
 
 
 def deploy_bundled_templates(db: Database, folder: Path) -> list[Deployed]:

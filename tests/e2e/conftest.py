@@ -7,12 +7,13 @@ import os
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
 from engine.db import Database
@@ -49,21 +50,34 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def live(postgres_url: str) -> Iterator[LiveServer]:
-    clock = Clock()
-    db = Database.from_url(postgres_url, clock=clock)
+@contextmanager
+def serving(db: Database, clock: Clock) -> Iterator[LiveServer]:
+    """The real app over ``db`` on a free port of loopback, in a thread, for as long as the block runs."""
     app = create_app({"DATABASE": db, "SECRET_KEY": "e2e", "SESSION_COOKIE_SECURE": False,
                       "REMEMBER_COOKIE_SECURE": False})
-    port = _free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
+    server = make_server("127.0.0.1", _free_port(), app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", db, clock)
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}", db, clock)
     finally:
         server.shutdown()
         db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def live(postgres_url: str) -> Iterator[LiveServer]:
+    clock = Clock()
+    with serving(Database.from_url(postgres_url, clock=clock), clock) as server:
+        yield server
+
+
+def sign_in(page: Page, live: LiveServer, login: str, password: str) -> None:
+    page.goto(f"{live.url}/login")
+    page.get_by_label("Логин").fill(login)
+    page.get_by_label("Пароль").fill(password)
+    page.get_by_role("button", name="Войти").click()
+    expect(page.get_by_role("heading", name="Мои задачи")).to_be_visible()
 
 
 @pytest.fixture(scope="module")

@@ -10,14 +10,12 @@ roadmap-500 would change what every other test starts.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from engine import tasks, templates
 from engine.db import Database
@@ -25,7 +23,8 @@ from engine.demo import load_demo, school_login
 from engine.models import ProcessInstance, TemplateVersion, User
 from engine.passwords import hash_password
 from tests.conftest import PG_DATABASE, PG_SERVER, _admin, _migrate
-from tests.e2e.conftest import Clock, LiveServer, _free_port, screenshot
+from tests.e2e import conftest as e2e
+from tests.e2e.conftest import Clock, LiveServer, screenshot, serving
 
 ROADMAP = Path(__file__).resolve().parents[2] / "workflows" / "roadmap-500"
 PASSWORD = "админ-2035"
@@ -51,28 +50,16 @@ def site() -> Iterator[LiveServer]:
     # The region confirms one school, so the school has a task open when the template changes under it.
     [selection] = [t for t in tasks.list_tasks(db, "region-42", limit=100) if t.school_code == SCHOOL]
     tasks.complete_task(db, selection.id, "region-42", {"participation": "confirmed", "curator_login": "curator-1"})
-    from web.app import create_app
-
-    app = create_app({"DATABASE": db, "SECRET_KEY": "e2e-admin", "SESSION_COOKIE_SECURE": False,
-                      "REMEMBER_COOKIE_SECURE": False})
-    server = make_server("127.0.0.1", _free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield LiveServer(f"http://127.0.0.1:{server.server_port}", db, clock)
+        with serving(db, clock) as server:
+            yield server
     finally:
-        server.shutdown()
-        db.engine.dispose()
         _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def sign_in(page: Page, site: LiveServer, login: str) -> None:
     page.context.clear_cookies()
-    page.goto(f"{site.url}/login")
-    page.get_by_label("Логин").fill(login)
-    page.get_by_label("Пароль").fill(PASSWORD)
-    page.get_by_role("button", name="Войти").click()
-    expect(page.get_by_role("heading", name="Мои задачи")).to_be_visible()
+    e2e.sign_in(page, site, login, PASSWORD)
 
 
 def open_file(page: Page, path: str) -> None:

@@ -14,6 +14,7 @@ from engine.cohorts import ensure_cohort
 from engine.models import User
 from engine.passwords import hash_password
 from tests.conftest import Org, make_org
+from tests.e2e import conftest as e2e
 from tests.e2e.conftest import LiveServer, screenshot
 
 ROADMAP = Path(__file__).resolve().parents[2] / "workflows" / "roadmap-500"
@@ -42,11 +43,7 @@ def school_in_questionnaire_stage(live: LiveServer) -> Org:
 
 
 def sign_in(page: Page, live: LiveServer, login: str) -> None:
-    page.goto(f"{live.url}/login")
-    page.get_by_label("Логин").fill(login)
-    page.get_by_label("Пароль").fill(PASSWORD)
-    page.get_by_role("button", name="Войти").click()
-    expect(page.get_by_role("heading", name="Мои задачи")).to_be_visible()
+    e2e.sign_in(page, live, login, PASSWORD)
 
 
 def open_task(page: Page, name: str) -> None:
