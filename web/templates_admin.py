@@ -65,9 +65,10 @@ def import_new() -> Any:
 def template(key: str) -> str:
     detail = workspace.template_detail(db(), me(), key)
     deployed = request.args.get("deployed", type=int)
+    previous = request.args.get("previous", type=int)
     migration = None
-    if deployed is not None and request.args.get("previous", type=int):
-        migration = f"/admin/migrations?key={key}&from={request.args.get('previous', type=int)}&to={deployed}"
+    if deployed is not None and previous:
+        migration = url_for("migrations_admin.choose", **{"key": key, "from": previous, "to": deployed})
     return render_template("templates_admin/template.html", detail=detail, migration=migration)
 
 
