@@ -161,3 +161,25 @@ def test_admin_changes_the_roadmap_and_moves_the_demo_cohort(page: Page, site: L
     expect(page.get_by_label(NEW_FIELD)).to_be_visible()
     screenshot(page, "admin-school-sees-new-field")
 
+
+
+def test_admin_edits_the_working_day_calendar_and_a_cohort_date(page: Page, site: LiveServer) -> None:
+    sign_in(page, site, "admin")
+    page.get_by_role("link", name="Календарь").first.click()
+    page.get_by_label("Дата (ГГГГ-ММ-ДД)").fill("2035-03-12")
+    page.get_by_label("Основание").fill("Региональный выходной")
+    page.get_by_role("button", name="Сохранить день").click()
+    expect(page.get_by_test_id("calendar-overrides").locator("tr[data-day='2035-03-12']")).to_contain_text(
+        "Региональный выходной")
+    screenshot(page, "admin-calendar")
+
+    page.get_by_role("link", name="Когорты").first.click()
+    close = page.locator("#date-2035-questionnaire_close")
+    close.fill("2035-02-30")
+    page.get_by_role("button", name="Сохранить даты").first.click()
+    expect(page.locator("[data-error='questionnaire_close']")).to_be_visible()  # no such day: the field says so, nothing stored
+    page.locator("#date-2035-questionnaire_close").fill("2035-03-15")
+    page.get_by_role("button", name="Сохранить даты").first.click()
+    expect(page.get_by_text("Календарь когорты 2035 года сохранён.")).to_be_visible()
+    expect(page.locator("#date-2035-questionnaire_close")).to_have_value("2035-03-15")
+    screenshot(page, "admin-cohorts")
