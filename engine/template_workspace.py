@@ -136,12 +136,14 @@ class DraftDeployed:
 
 @dataclass(frozen=True)
 class EditorContext:
-    """What the BPMN properties panel may offer: the draft manifest's roles, stages, forms, calendar."""
+    """What the BPMN properties panel may offer: the draft manifest's roles, stages, forms, calendar, and the
+    deadline rules it sets per task (shown where a task has no roadmap:deadline of its own)."""
 
     roles: list[str]
     stages: list[dict[str, str]]
     forms: list[str]
     calendar: list[str]
+    deadlines: dict[str, str]
 
 
 # --- helpers ------------------------------------------------------------------------------------------
@@ -430,11 +432,13 @@ def editor_context(db: Database, login: str, key: str) -> EditorContext:
     stages = [{"key": str(s.get("key", "")), "title": str(s.get("title", ""))}
               for s in manifest.get("stages", []) if isinstance(s, dict)]
     calendar = manifest.get("cohort_calendar", {})
+    deadlines = manifest.get("deadlines", {})
     return EditorContext(
         roles=[str(r) for r in manifest.get("roles", [])] or [str(r) for r in LANE_ROLES],
         stages=stages,
         forms=sorted(form_key(p) for p in files if file_kind(p) == "form"),
         calendar=sorted(calendar) if isinstance(calendar, dict) else [],
+        deadlines={str(task): str(rule) for task, rule in deadlines.items()} if isinstance(deadlines, dict) else {},
     )
 
 

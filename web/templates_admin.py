@@ -269,7 +269,8 @@ def problems(key: str) -> Response:
 @login_required
 def context(key: str) -> Response:
     found = workspace.editor_context(db(), me(), key)
-    return jsonify(roles=found.roles, stages=found.stages, forms=found.forms, calendar=found.calendar)
+    return jsonify(roles=found.roles, stages=found.stages, forms=found.forms, calendar=found.calendar,
+                   deadlines=found.deadlines)
 
 
 def _is_file_put() -> bool:

@@ -80,6 +80,8 @@ def select_task(page: Page, element_id: str) -> None:
 def change_deadline(page: Page) -> None:
     """A wrong rule is saved (drafts keep anything), shown on the task, then put right."""
     select_task(page, "review_concept")
+    # Its rule is in manifest.json until the task gets its own: the panel says which one applies.
+    expect(page.locator("[data-group-id='group-roadmap']")).to_contain_text("срок из manifest.json: 5WD")
     deadline = page.locator("#bio-properties-panel-roadmap-deadline")
     deadline.fill("через неделю")
     page.locator("#editor-save").click()

@@ -103,7 +103,7 @@ def test_file_json_endpoints(site: Site) -> None:
     assert site.admin.get(file_url).get_data(as_text=True) == broken  # nothing of that was stored
     context = site.admin.get(f"{draft_url}/context").get_json()
     assert context == {"roles": ["school", "curator"], "stages": [{"key": "questionnaire", "title": "Анкетирование"}],
-                       "forms": ["questionnaire", "review"], "calendar": []}
+                       "forms": ["questionnaire", "review"], "calendar": [], "deadlines": {}}
 
 
 def test_draft_page_deploy_refused_then_done_with_a_migration_link(site: Site) -> None:

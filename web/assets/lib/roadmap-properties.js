@@ -89,6 +89,8 @@ function calendarHint(context) {
 }
 
 function userTaskEntries(element, context) {
+  const fromManifest = (context.deadlines || {})[element.businessObject.id];
+  const emptyDeadline = fromManifest ? `Пусто — срок из manifest.json: ${fromManifest}.` : 'Пусто — срок из manifest.json.';
   const stages = () => (context.stages || []).map((stage) => ({ value: stage.key, label: `${stage.title} (${stage.key})` }));
   const forms = () => (context.forms || []).map((form) => ({ value: form, label: form }));
   return [
@@ -103,8 +105,7 @@ function userTaskEntries(element, context) {
     {
       id: 'roadmap-deadline', element, component: TextAttribute, isEdited: isTextFieldEntryEdited,
       name: 'deadline', label: 'Срок',
-      description: `P14D — 14 дней, PT48H — 48 часов, 5WD — 5 рабочих дней${calendarHint(context)}. ` +
-        'Пусто — срок из manifest.json.',
+      description: `P14D — 14 дней, PT48H — 48 часов, 5WD — 5 рабочих дней${calendarHint(context)}. ${emptyDeadline}`,
       validate: checkDeadline,
     },
     {
