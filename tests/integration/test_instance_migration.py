@@ -39,7 +39,10 @@ REMOVED_REVIEW = "задача “Проверить анкету” (review), �
 
 
 def _edit(bundle: Path, *replacements: tuple[str, str]) -> None:
-    path = bundle / "mini.bpmn"
+    _replace_in(bundle / "mini.bpmn", *replacements)
+
+
+def _replace_in(path: Path, *replacements: tuple[str, str]) -> None:
     text = path.read_text(encoding="utf-8")
     for old, new in replacements:
         assert old in text, old
@@ -329,12 +332,7 @@ def _roadmap_copy(tmp_path: Path, key: str, *replacements: tuple[str, str]) -> P
     shutil.copytree(ROADMAP, target)
     manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
     (target / "manifest.json").write_text(json.dumps({**manifest, "key": key}, ensure_ascii=False), encoding="utf-8")
-    path = target / "roadmap-500.bpmn"
-    text = path.read_text(encoding="utf-8")
-    for old, new in replacements:
-        assert old in text, old
-        text = text.replace(old, new)
-    path.write_text(text, encoding="utf-8")
+    _replace_in(target / "roadmap-500.bpmn", *replacements)
     return target
 
 
