@@ -244,21 +244,20 @@ def _complete(db: Database, session: Session, task_id: int, login: str,
     close_deadlines(session, task.id, now)
     task.status, task.completed_at, task.completed_by_id, task.draft = (
         TaskStatus.COMPLETED, now, actor.user_id, None)
-    # Statements: the UPDATE above, one flush for task rows (the INSERT gives the new ids), one INSERT
-    # of deadline rows, one of audit records, and the instance's UPDATE.
+    # Statements: the deadline UPDATE above, then one flush for the task and instance rows (the task
+    # INSERT gives the new ids; the instance is written, and its version bumped, exactly once), then one
+    # INSERT of deadline rows and one of audit records, which hang on those ids.
     mirror = TaskMirror.of(session, instance, run, compiled.spec, now,
                            [row for row in rows if row.status is TaskStatus.READY])
+    finish_sync(session, instance, run, compiled.spec, now)
+    instance.workflow_json = state = run.dump()
     session.flush()
     audit.record(session, now, "task.completed", actor_id=actor.user_id, instance_id=instance.id,
                  task_id=task.id, element=task.element_id, data=cleaned)
     mirror.record()
-    finish_sync(session, instance, run, compiled.spec, now)
-    # Set last: the instance row is written (and its version bumped) exactly once per completion.
-    instance.workflow_json = state = run.dump()
     if run.is_completed:
         audit.record(session, now, "instance.completed", instance_id=instance.id)
     insert_pending(session, Deadline, AuditRecord)
-    session.flush()
     completed = Completed(task.id, instance.id, run.is_completed, [t.id for t in mirror.opened])
     return completed, (key, instance.version, state, run)
 
