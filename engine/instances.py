@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import ColumnElement, Table, func, select, update
+from sqlalchemy import ColumnElement, Select, Table, bindparam, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, joinedload
 
@@ -105,7 +105,7 @@ def _starter(session: Session, login: str | None, school: School) -> int | None:
 def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
     """Load an instance for change. On PostgreSQL the row lock queues concurrent writers of the same
     instance; the version column still guards against anything that slips past (and SQLite)."""
-    instance = _locked(session, ProcessInstance.id == instance_id)
+    instance = session.scalars(_LOCK_BY_ID, {"id": instance_id}).first()
     if instance is None:
         raise InstanceNotFound(f"процесс {instance_id} не найден")
     return instance
@@ -113,18 +113,24 @@ def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
 
 def lock_instance_of_task(session: Session, task_id: int) -> ProcessInstance | None:
     """``lock_instance`` for the instance a task belongs to, in the same one statement."""
-    return _locked(session, ProcessInstance.id == select(Task.instance_id).where(Task.id == task_id).scalar_subquery())
+    return session.scalars(_LOCK_BY_TASK, {"id": task_id}).first()
 
 
-def _locked(session: Session, where: ColumnElement[bool]) -> ProcessInstance | None:
+def _locked(where: ColumnElement[bool]) -> Select[ProcessInstance]:
     # The school, the cohort and the template version's content hash come in the same statement (only
     # the instance row is locked): task mirroring and the compiled-template cache need them, and each
     # would otherwise be a round trip of its own.
-    query = (select(ProcessInstance).where(where)
-             .options(joinedload(ProcessInstance.school), joinedload(ProcessInstance.cohort),
-                      joinedload(ProcessInstance.template_version).load_only(TemplateVersion.content_hash))
-             .with_for_update(of=ProcessInstance).execution_options(populate_existing=True))
-    return session.scalars(query).first()
+    return (select(ProcessInstance).where(where)
+            .options(joinedload(ProcessInstance.school), joinedload(ProcessInstance.cohort),
+                     joinedload(ProcessInstance.template_version).load_only(TemplateVersion.content_hash))
+            .with_for_update(of=ProcessInstance).execution_options(populate_existing=True))
+
+
+# Built once, the ids bound at execution: building this statement costs more Python than running it,
+# and every step of every instance runs it.
+_LOCK_BY_ID = _locked(ProcessInstance.id == bindparam("id"))
+_LOCK_BY_TASK = _locked(ProcessInstance.id == select(Task.instance_id).where(Task.id == bindparam("id"))
+                        .scalar_subquery())
 
 
 def sync_tasks(session: Session, instance: ProcessInstance, run: WorkflowRun, spec: TemplateSpec,
@@ -266,11 +272,16 @@ def update_progress(instance: ProcessInstance, run: WorkflowRun, spec: TemplateS
 def close_deadlines(session: Session, task_ids: int | Sequence[int], now: datetime) -> None:
     """A task that is done or gone needs no reminders, due checks or escalations any more."""
     ids = [task_ids] if isinstance(task_ids, int) else list(task_ids)
-    table = cast(Table, Deadline.__table__)
     # A plain table UPDATE by task id, without the ORM's autoflush and bookkeeping: it matches rows
     # already in the database, which is where a closing task's rows are (written when it opened).
-    session.connection().execute(update(table).where(table.c.task_id.in_(ids), table.c.fired_at.is_(None))
-                                 .values(cancelled=True, fired_at=now))
+    session.connection().execute(_CLOSE_DEADLINES, {"ids": ids, "now": now})
+
+
+_DEADLINES = cast(Table, Deadline.__table__)
+# Built once (every completion runs it); the ids go in as an expanding IN list.
+_CLOSE_DEADLINES = (update(_DEADLINES)
+                    .where(_DEADLINES.c.task_id.in_(bindparam("ids", expanding=True)), _DEADLINES.c.fired_at.is_(None))
+                    .values(cancelled=True, fired_at=bindparam("now")))
 
 
 @dataclass

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from sqlalchemy import literal, select, update
+from sqlalchemy import bindparam, literal, select, update
 from sqlalchemy.orm import Session
 
 from engine import audit
@@ -154,15 +154,18 @@ def find_user(session: Session, login: str) -> User:
 def load_actor(session: Session, login: str) -> Actor:
     """The user and their grants in one statement, as plain rows: every service call starts here, and a
     coordinator may hold dozens of grants, which need no ORM objects to become a scope."""
-    query = (select(User.id, User.login, User.is_active, RoleGrant.role, RoleGrant.school_id,
-                    RoleGrant.municipality_id, RoleGrant.region_id)
-             .outerjoin(RoleGrant, RoleGrant.user_id == User.id).where(User.login == login))
-    rows = session.connection().execute(query).all()  # plain rows: no ORM result processing needed
+    rows = session.connection().execute(_ACTOR, {"login": login}).all()  # plain rows: no ORM result processing
     if not rows or not rows[0].is_active:
         raise OrgUnitNotFound(f"пользователь «{login}» не найден")
     grants = tuple(Grant(Role(row.role), row.school_id, row.municipality_id, row.region_id)
                    for row in rows if row.role is not None)
     return Actor(rows[0].id, rows[0].login, Scope(grants))
+
+
+# Built once (every service call runs it), the login bound at execution.
+_ACTOR = (select(User.id, User.login, User.is_active, RoleGrant.role, RoleGrant.school_id,
+                 RoleGrant.municipality_id, RoleGrant.region_id)
+          .outerjoin(RoleGrant, RoleGrant.user_id == User.id).where(User.login == bindparam("login")))
 
 
 def load_admin(session: Session, login: str, refusal: str) -> Actor:

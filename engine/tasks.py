@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -216,9 +216,7 @@ def _complete(db: Database, session: Session, task_id: int, login: str,
     instance = lock_instance_of_task(session, task_id)
     if instance is None:
         raise TaskNotFound(f"задача {task_id} не найдена")
-    rows = session.scalars(select(Task).where(Task.instance_id == instance.id,
-                                              or_(Task.id == task_id, Task.status == TaskStatus.READY))
-                           .execution_options(populate_existing=True)).all()
+    rows = session.scalars(_TASK_AND_OPEN_ROWS, {"instance_id": instance.id, "task_id": task_id}).all()
     task = next((row for row in rows if row.id == task_id), None)
     if task is None:
         raise TaskNotFound(f"задача {task_id} не найдена")
@@ -260,6 +258,12 @@ def _complete(db: Database, session: Session, task_id: int, login: str,
     insert_pending(session, Deadline, AuditRecord)
     completed = Completed(task.id, instance.id, run.is_completed, [t.id for t in mirror.opened])
     return completed, (key, instance.version, state, run)
+
+
+# Built once, the ids bound at execution: building it would cost more Python than running it.
+_TASK_AND_OPEN_ROWS = (select(Task).where(Task.instance_id == bindparam("instance_id"),
+                                          or_(Task.id == bindparam("task_id"), Task.status == TaskStatus.READY))
+                       .execution_options(populate_existing=True))
 
 
 def with_documents(session: Session, task: Task, form: FormDefinition, data: dict[str, Any]) -> dict[str, Any]:
