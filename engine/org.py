@@ -6,10 +6,11 @@ loader and the CSV/XLSX importer both feed it.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, literal, select, update
 from sqlalchemy.orm import Session
@@ -157,9 +158,16 @@ def load_actor(session: Session, login: str) -> Actor:
     rows = session.connection().execute(_ACTOR, {"login": login}).all()  # plain rows: no ORM result processing
     if not rows or not rows[0].is_active:
         raise OrgUnitNotFound(f"пользователь «{login}» не найден")
-    grants = tuple(Grant(Role(row.role), row.school_id, row.municipality_id, row.region_id)
-                   for row in rows if row.role is not None)
-    return Actor(rows[0].id, rows[0].login, Scope(grants))
+    return Actor(rows[0].id, rows[0].login, _scope(tuple(map(tuple, rows))))
+
+
+@functools.lru_cache(maxsize=1024)
+def _scope(rows: tuple[tuple[Any, ...], ...]) -> Scope:
+    """The scope of the grant rows just read. A memo, not a cache of the database: the rows themselves
+    are the key, so it can never answer with stale grants; it only spares building the same immutable
+    Grants (dozens for a coordinator) again on every call of the same user."""
+    return Scope(tuple(Grant(Role(role), school_id, municipality_id, region_id)
+                       for *_, role, school_id, municipality_id, region_id in rows if role is not None))
 
 
 # Built once (every service call runs it), the login bound at execution.
