@@ -82,13 +82,27 @@ class Database:
             yield session
 
 
+def queue_row(session: Session, model: type[Any], values: dict[str, Any]) -> None:
+    """Add one row of a write-only table as plain values, for ``insert_pending`` to write.
+
+    For the hot paths (a task's deadline rows, a step's audit records): an ORM object would be built,
+    tracked and expunged again only to become this dict. Every queued row of a table must carry the
+    same keys (None for what is empty), so the table's rows go in one statement. A commit writes rows
+    still queued, as it would flush pending objects; a rollback drops them."""
+    session.info.setdefault(_QUEUED, []).append((model, values))
+
+
 def insert_pending(session: Session, *models: type[Any]) -> None:
-    """Write the session's pending rows of write-only tables (``models``) with one INSERT per table.
+    """Write the session's queued rows, then its pending rows of write-only tables (``models``), with
+    one INSERT per table and kind.
 
     The unit of work would track each row's identity and, for a bulk start, send thousands of rows as
     one huge RETURNING statement for the driver to parse. Deadline rows and audit records written by a
-    step are never read back in the same transaction, so they skip that: taken out of the session in
-    the order they were added and sent as plain parameter sets."""
+    step are never read back in the same transaction, so they skip that: pending objects are taken out
+    of the session in the order they were added and sent as plain parameter sets."""
+    queued: dict[type[Any], list[dict[str, Any]]] = {}
+    for model, values in session.info.pop(_QUEUED, ()):
+        queued.setdefault(model, []).append(values)
     pending = sorted((obj for obj in session.new if isinstance(obj, models)), key=lambda o: inspect(o).insert_order)
     rows: dict[type[Any], list[dict[str, Any]]] = {}
     for obj in pending:
@@ -97,17 +111,33 @@ def insert_pending(session: Session, *models: type[Any]) -> None:
         rows.setdefault(type(obj), []).append({key: state.dict[key] for key in columns if key in state.dict})
         session.expunge(obj)
     connection = session.connection()
-    for model, values in rows.items():
-        # Every parameter set has the same keys (None stays None), so a table's rows go in one statement;
-        # columns nobody set get their Python-side defaults. A step's handful of rows go as one
-        # multi-row VALUES: asking for RETURNING makes SQLAlchemy batch them that way from a cached
-        # statement (the ids are not needed). Thousands (a cohort start) go as an executemany, which the
-        # driver prepares once instead of parsing an enormous VALUES list.
-        table = model.__table__
-        if len(values) <= _VALUES_ROWS:
-            connection.execute(insert(table).returning(table.c.id), values)
-        else:
-            connection.execute(insert(table), values)
+    for batch in (queued, rows):
+        for model, values in batch.items():
+            # Every parameter set has the same keys (None stays None), so a table's rows go in one
+            # statement; columns nobody set get their Python-side defaults. A step's handful of rows go
+            # as one multi-row VALUES: asking for RETURNING makes SQLAlchemy batch them that way from a
+            # cached statement (the ids are not needed). Thousands (a cohort start) go as an
+            # executemany, which the driver prepares once instead of parsing an enormous VALUES list.
+            table = model.__table__
+            if len(values) <= _VALUES_ROWS:
+                connection.execute(insert(table).returning(table.c.id), values)
+            else:
+                connection.execute(insert(table), values)
+
+
+_QUEUED = "engine.queued_rows"
+
+
+@event.listens_for(Session, "before_commit")
+def _write_queued(session: Session) -> None:
+    # A caller that queued rows and did not write them: commit them, as pending objects would be.
+    if session.info.get(_QUEUED):
+        insert_pending(session)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_queued(session: Session, _previous: Any) -> None:
+    session.info.pop(_QUEUED, None)  # rows of a rolled-back attempt must not reach a later commit
 
 
 _VALUES_ROWS = 50

@@ -21,7 +21,7 @@ from engine.bpmn.compiler import CompiledTemplate
 from engine.bpmn.runtime import SERIALIZER_VERSION, WorkflowRun
 from engine.bpmn.spec import TemplateSpec
 from engine.cohorts import calendar_of, ensure_cohort, find_cohort
-from engine.db import Database, insert_pending
+from engine.db import Database, insert_pending, queue_row
 from engine.due import DueRule, compute_due
 from engine.errors import Conflict, EngineError, InstanceNotFound, NotAllowed
 from engine.models import (
@@ -40,7 +40,7 @@ from engine.models import (
 from engine.org import find_school, load_actor, place_of
 from engine.production_calendar import load_calendar
 from engine.roles import Role
-from engine.schedule import schedule_task
+from engine.schedule import deadline_row, schedule_task
 from engine.templates import compiled_version, find_version
 from engine.workdays import WorkCalendar
 
@@ -202,12 +202,12 @@ class TaskMirror:
         if self.cancelled:
             close_deadlines(session, [row.id for row in self.cancelled], now)
         for row in self.cancelled:
-            audit.record(session, now, "task.cancelled", instance_id=instance_id, task_id=row.id)
+            audit.queue(session, now, "task.cancelled", instance_id=instance_id, task_id=row.id)
         for row in self.opened:
             assert self.workdays is not None
             schedule_task(session, row, self.spec.sections, self.workdays,
                           self.spec.user_tasks[row.element_id].escalation)
-            audit.record(session, now, "task.ready", instance_id=instance_id, task_id=row.id,
+            audit.queue(session, now, "task.ready", instance_id=instance_id, task_id=row.id,
                          element=row.element_id, role=row.role.value,
                          due_at=row.due_at.isoformat() if row.due_at else None)
 
@@ -236,9 +236,9 @@ def _sync_timers(session: Session, instance: ProcessInstance, run: WorkflowRun, 
         else:
             row.fired_at, row.cancelled = now, True
     for timer in pending.values():
-        if timer.task_id not in known:
-            session.add(Deadline(instance_id=instance.id, kind=DeadlineKind.TIMER, step=0, fire_at=timer.fire_at,
-                                 payload={"spiff_task_id": timer.task_id, "element": timer.element_id}))
+        if timer.task_id not in known:  # written by the step's insert_pending, after its flush
+            queue_row(session, Deadline, deadline_row(instance.id, None, DeadlineKind.TIMER, 0, timer.fire_at,
+                                                      {"spiff_task_id": timer.task_id, "element": timer.element_id}))
 
 
 def fire_timer(session: Session, instance_id: int, spiff_task_id: str, now: datetime) -> list[Task]:
@@ -352,8 +352,8 @@ def _start_chunk(db: Database, template_key: str, year: int,
         mirrors = [TaskMirror.of(session, instance, run, compiled.spec, now, [], workdays) for instance, run in started]
         session.flush()  # one INSERT of task rows: their ids
         for (instance, run), mirror in zip(started, mirrors, strict=True):
-            audit.record(session, now, "instance.started", instance_id=instance.id, template_version_id=row.id,
-                         school=instance.school.code)
+            audit.queue(session, now, "instance.started", instance_id=instance.id, template_version_id=row.id,
+                        school=instance.school.code)
             mirror.record()
             finish_sync(session, instance, run, compiled.spec, now, new=True)
         insert_pending(session, Deadline, AuditRecord)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from engine.bpmn.manifest import EscalationStep, ManifestSections
+from engine.db import queue_row
 from engine.due import DueRule
 from engine.models import Deadline, DeadlineKind, Task
 from engine.workdays import WorkCalendar
@@ -30,17 +32,22 @@ def schedule_task(session: Session, task: Task, sections: ManifestSections, work
     ``own_steps``: the task's own escalation chain (roadmap:escalation), () for none; None: the manifest's."""
     if task.due_at is None:
         return
-    rows = [Deadline(kind=DeadlineKind.DUE, step=0, fire_at=task.due_at)]
+    # Plain rows, written by the step's ``insert_pending``: no ORM object is needed for them.
+    rows: list[tuple[DeadlineKind, int, datetime, dict[str, Any] | None]] = [(DeadlineKind.DUE, 0, task.due_at, None)]
     for step, rule in enumerate(sections.reminders_before, start=1):
         moment = offset(task.due_at, rule, workdays, before=True)
         if moment > task.created_at:  # a reminder that would already be late is no reminder
-            rows.append(Deadline(kind=DeadlineKind.REMINDER, step=step, fire_at=moment))
+            rows.append((DeadlineKind.REMINDER, step, moment, None))
     steps = sections.escalation_steps if own_steps is None else own_steps
     for step, escalation in enumerate(steps, start=1):
-        rows.append(Deadline(kind=DeadlineKind.ESCALATION, step=step, fire_at=offset(task.due_at, escalation.after,
-                                                                                      workdays),
-                             payload={"levels_up": escalation.levels_up,
-                                      "federal_overdue": escalation.federal_overdue}))
-    for row in rows:
-        row.instance_id, row.task_id = task.instance_id, task.id
-        session.add(row)
+        rows.append((DeadlineKind.ESCALATION, step, offset(task.due_at, escalation.after, workdays),
+                     {"levels_up": escalation.levels_up, "federal_overdue": escalation.federal_overdue}))
+    for kind, step, fire_at, payload in rows:
+        queue_row(session, Deadline, deadline_row(task.instance_id, task.id, kind, step, fire_at, payload))
+
+
+def deadline_row(instance_id: int, task_id: int | None, kind: DeadlineKind, step: int, fire_at: datetime,
+                 payload: dict[str, Any] | None) -> dict[str, Any]:
+    """A deadline row as ``queue_row`` takes it: every column a new row sets, always the same keys."""
+    return {"instance_id": instance_id, "task_id": task_id, "kind": kind, "step": step, "fire_at": fire_at,
+            "fired_at": None, "cancelled": False, "payload": payload}

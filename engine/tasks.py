@@ -250,11 +250,11 @@ def _complete(db: Database, session: Session, task_id: int, login: str,
     finish_sync(session, instance, run, compiled.spec, now)
     instance.workflow_json = state = run.dump()
     session.flush()
-    audit.record(session, now, "task.completed", actor_id=actor.user_id, instance_id=instance.id,
-                 task_id=task.id, element=task.element_id, data=cleaned)
+    audit.queue(session, now, "task.completed", actor_id=actor.user_id, instance_id=instance.id,
+                task_id=task.id, element=task.element_id, data=cleaned)
     mirror.record()
     if run.is_completed:
-        audit.record(session, now, "instance.completed", instance_id=instance.id)
+        audit.queue(session, now, "instance.completed", instance_id=instance.id)
     insert_pending(session, Deadline, AuditRecord)
     completed = Completed(task.id, instance.id, run.is_completed, [t.id for t in mirror.opened])
     return completed, (key, instance.version, state, run)
