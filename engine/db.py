@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, insert, inspect
+from sqlalchemy import Engine, Insert, create_engine, event, insert, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 Clock = Callable[[], datetime]
@@ -118,11 +118,22 @@ def insert_pending(session: Session, *models: type[Any]) -> None:
             # as one multi-row VALUES: asking for RETURNING makes SQLAlchemy batch them that way from a
             # cached statement (the ids are not needed). Thousands (a cohort start) go as an
             # executemany, which the driver prepares once instead of parsing an enormous VALUES list.
-            table = model.__table__
             if len(values) <= _VALUES_ROWS:
-                connection.execute(insert(table).returning(table.c.id), values)
+                connection.execute(_inserts(model)[0], values)
             else:
-                connection.execute(insert(table), values)
+                connection.execute(_inserts(model)[1], values)
+
+
+def _inserts(model: type[Any]) -> tuple[Insert, Insert]:
+    """A table's two INSERTs (as VALUES with RETURNING, as executemany), built once: every step runs one."""
+    built = _INSERTS.get(model)
+    if built is None:
+        table = model.__table__
+        built = _INSERTS[model] = insert(table).returning(table.c.id), insert(table)
+    return built
+
+
+_INSERTS: dict[type[Any], tuple[Insert, Insert]] = {}
 
 
 _QUEUED = "engine.queued_rows"

@@ -19,8 +19,11 @@ _ADMINS_ONLY = "производственный календарь меняет
 
 def load_calendar(session: Session) -> WorkCalendar:
     # Read on every step that opens a task: plain rows through the connection, no ORM result layer.
-    rows = session.connection().execute(select(CalendarOverride.day, CalendarOverride.is_working_day))
+    rows = session.connection().execute(_OVERRIDES)
     return WorkCalendar({day: working for day, working in rows})
+
+
+_OVERRIDES = select(CalendarOverride.day, CalendarOverride.is_working_day)  # built once: every step runs it
 
 
 def set_calendar_day(db: Database, day: date, *, working: bool | None, note: str = "",
