@@ -33,7 +33,7 @@ from engine.errors import (
     TaskNotFound,
 )
 from engine.forms import FormDefinition
-from engine.instances import TaskMirror, close_deadlines, finish_sync, lock_instance_of_task
+from engine.instances import TaskMirror, close_deadlines, finish_sync, lock_instance_of_task, write_instance
 from engine.live_workflows import Key
 from engine.models import AuditRecord, Deadline, InstanceStatus, Municipality, Region, Task, TaskStatus, User
 from engine.org import find_user, load_actor
@@ -249,6 +249,7 @@ def _complete(db: Database, session: Session, task_id: int, login: str,
                            [row for row in rows if row.status is TaskStatus.READY])
     finish_sync(session, instance, run, compiled.spec, now)
     instance.workflow_json = state = run.dump()
+    write_instance(session, instance)
     session.flush()
     audit.queue(session, now, "task.completed", actor_id=actor.user_id, instance_id=instance.id,
                 task_id=task.id, element=task.element_id, data=cleaned)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import instances, tasks, templates
@@ -92,3 +94,40 @@ def test_stale_instance_version_is_a_conflict_and_rolls_back(pg_db: Database, pg
     with pg_db.reading() as session:
         task = session.get(Task, task_id)
         assert task is not None and task.status is TaskStatus.READY
+
+
+def test_a_completion_over_a_stale_version_is_a_conflict_and_writes_nothing(
+        pg_db: Database, pg_org: Org, started: tuple[int, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The completion writes the instance with its own UPDATE: it must refuse a lost update as the flush did."""
+    instance_id, task_id = started
+    lock = tasks.lock_instance_of_task
+
+    def stale_lock(session: Session, task_id: int) -> ProcessInstance | None:
+        instance = lock(session, task_id)
+        assert instance is not None
+        set_committed_value(instance, "version", instance.version - 1)  # as if read before another writer
+        return instance
+
+    monkeypatch.setattr(tasks, "lock_instance_of_task", stale_lock)
+    with pytest.raises(ConcurrentUpdate):
+        tasks.complete_task(pg_db, task_id, pg_org.school_user, {"coverage": 50})
+    with pg_db.reading() as session:
+        task, instance = session.get(Task, task_id), session.get(ProcessInstance, instance_id)
+        assert task is not None and task.status is TaskStatus.READY
+        assert instance is not None and instance.version == 1
+        assert session.scalar(select(func.count()).select_from(AuditRecord).where(
+            AuditRecord.action == "task.completed", AuditRecord.instance_id == instance_id)) == 0
+
+
+def test_writing_the_instance_bumps_its_version_once_and_leaves_it_clean(pg_db: Database,
+                                                                        started: tuple[int, int]) -> None:
+    instance_id, _ = started
+    with pg_db.transaction() as session:
+        instance = instances.lock_instance(session, instance_id)
+        instance.current_stage = "elsewhere"
+        instances.write_instance(session, instance)
+        assert instance.version == 2 and not session.is_modified(instance) and instance not in session.dirty
+        session.flush()
+    with pg_db.reading() as session:
+        row = session.get(ProcessInstance, instance_id)
+        assert row is not None and (row.version, row.current_stage) == (2, "elsewhere")
