@@ -10,10 +10,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, Insert, create_engine, event, insert, inspect
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, Insert, Table, Update, bindparam, create_engine, event, insert, inspect, update
+from sqlalchemy.orm import Mapper, Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 Clock = Callable[[], datetime]
 
@@ -136,6 +137,54 @@ def _inserts(model: type[Any]) -> tuple[Insert, Insert]:
 _INSERTS: dict[type[Any], tuple[Insert, Insert]] = {}
 
 
+def write_now(session: Session, obj: Any) -> None:
+    """Write an ORM object's changed columns now, as one plain UPDATE by primary key, without the unit
+    of work's cost (history of every column, relationship processors); the object is left as stored.
+
+    A mapper's version column is checked and bumped exactly as its flush would: ``StaleDataError``
+    when the row no longer has the version read. Changes other than plain columns are left to the
+    flush, which then writes them all, as before."""
+    state = inspect(obj)
+    current, modified = state.dict, state.committed_state
+    update_, columns, version_key = _updates(state.mapper)
+    if state.key is None or not modified or not modified.keys() <= columns or not modified.keys() <= current.keys():
+        return
+    values = {key: current[key] for key in modified if current[key] != modified[key]}
+    if not values:  # set back to what it was: the flush would write nothing, nor bump a version
+        return
+    where = {"where_id": current["id"]}
+    if version_key is not None:
+        values[version_key] = current[version_key] + 1
+        where["where_version"] = current[version_key]
+    written = session.connection().execute(update_, {**values, **where}).rowcount
+    if written != 1:
+        raise StaleDataError(f"UPDATE statement on table '{update_.table}' expected to update 1 row(s); "
+                             f"{written} were matched.")
+    current.update(values)
+    # What the flush does after its UPDATE: every attribute now as stored, the object no longer dirty.
+    # (Public set_committed_value would leave it on the session's modified list, and the flush would
+    # then walk it again, costing most of what this saves.)
+    state._commit_all(current, session.identity_map)
+
+
+def _updates(mapper: Mapper[Any]) -> tuple[Update, frozenset[str], str | None]:
+    """A mapper's UPDATE by id (and version), its writable column keys and its version key; built once.
+    The SET list follows the parameters given at execution."""
+    built = _UPDATES.get(mapper)
+    if built is None:
+        table = cast(Table, mapper.local_table)
+        version = mapper.version_id_col
+        version_key = None if version is None else mapper.get_property_by_column(version).key
+        columns = frozenset(prop.key for prop in mapper.column_attrs
+                            if prop.key == prop.columns[0].name and prop.key not in ("id", version_key))
+        statement = update(table).where(table.c.id == bindparam("where_id"))
+        if version is not None:
+            statement = statement.where(version == bindparam("where_version"))
+        built = _UPDATES[mapper] = statement, columns, version_key
+    return built
+
+
+_UPDATES: dict[Mapper[Any], tuple[Update, frozenset[str], str | None]] = {}
 _QUEUED = "engine.queued_rows"
 
 

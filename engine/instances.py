@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import ColumnElement, Select, Table, bindparam, func, inspect, select, update
+from sqlalchemy import ColumnElement, Select, Table, bindparam, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, joinedload
-from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit
 from engine.bpmn.compiler import CompiledTemplate
@@ -257,40 +256,6 @@ def fire_timer(session: Session, instance_id: int, spiff_task_id: str, now: date
     if run.is_completed:
         audit.record(session, now, "instance.completed", instance_id=instance.id)
     return opened
-
-
-def write_instance(session: Session, instance: ProcessInstance) -> None:
-    """Write the instance's changed columns now, as one plain UPDATE that checks and bumps ``version``
-    exactly as the ORM's version_id_col flush would (``StaleDataError`` when another writer got there
-    first), without the unit of work's cost. The object is left clean, holding its new version.
-
-    Changes other than plain columns (none today) are left to the flush, which then writes them all."""
-    state = inspect(instance)
-    current, modified = state.dict, state.committed_state
-    if not modified or not modified.keys() <= _INSTANCE_COLUMNS or not modified.keys() <= current.keys():
-        return
-    values = {key: current[key] for key in modified if current[key] != modified[key]}
-    if not values:  # set back to what it was: the flush would write nothing, nor bump the version
-        return
-    version = current["version"]
-    values["version"] = version + 1
-    written = session.connection().execute(_WRITE_INSTANCE, {**values, "where_id": instance.id,
-                                                             "where_version": version}).rowcount
-    if written != 1:
-        raise StaleDataError(f"UPDATE statement on table 'process_instance' expected to update 1 row(s); "
-                             f"{written} were matched.")
-    current["version"] = version + 1
-    # What the flush does after its UPDATE: every attribute now as stored, the object no longer dirty.
-    # (Public set_committed_value would leave it on the session's modified list, and the flush would
-    # then walk it again, costing most of what this saves.)
-    state._commit_all(current, session.identity_map)
-
-
-_INSTANCES = cast(Table, ProcessInstance.__table__)
-_INSTANCE_COLUMNS = frozenset(ProcessInstance.__mapper__.column_attrs.keys()) - {"id", "version"}
-# The SET list follows the parameters given; the WHERE is the version check of the ORM's flush.
-_WRITE_INSTANCE = update(_INSTANCES).where(_INSTANCES.c.id == bindparam("where_id"),
-                                           _INSTANCES.c.version == bindparam("where_version"))
 
 
 def update_progress(instance: ProcessInstance, run: WorkflowRun, spec: TemplateSpec, now: datetime) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import instances, tasks, templates
-from engine.db import Database
+from engine.db import Database, write_now
 from engine.errors import ConcurrentUpdate, Conflict
 from engine.models import AuditRecord, ProcessInstance, Task, TaskStatus
 from engine.org import GrantRow, OrgData, UserRow, apply_org
@@ -125,7 +125,7 @@ def test_writing_the_instance_bumps_its_version_once_and_leaves_it_clean(pg_db: 
     with pg_db.transaction() as session:
         instance = instances.lock_instance(session, instance_id)
         instance.current_stage = "elsewhere"
-        instances.write_instance(session, instance)
+        write_now(session, instance)
         assert instance.version == 2 and not session.is_modified(instance) and instance not in session.dirty
         session.flush()
     with pg_db.reading() as session:
