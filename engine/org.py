@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, literal, select, update
+from sqlalchemy import String, bindparam, literal, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from engine import audit
@@ -171,8 +171,10 @@ def _scope(rows: tuple[tuple[Any, ...], ...]) -> Scope:
 
 
 # Built once (every service call runs it), the login bound at execution.
-_ACTOR = (select(User.id, User.login, User.is_active, RoleGrant.role, RoleGrant.school_id,
-                 RoleGrant.municipality_id, RoleGrant.region_id)
+# The role comes as its plain string: _scope turns it into a Role once per set of grants,
+# instead of the Enum type doing it for every row of every call.
+_ACTOR = (select(User.id, User.login, User.is_active, type_coerce(RoleGrant.role, String).label("role"),
+                 RoleGrant.school_id, RoleGrant.municipality_id, RoleGrant.region_id)
           .outerjoin(RoleGrant, RoleGrant.user_id == User.id).where(User.login == bindparam("login")))
 
 
