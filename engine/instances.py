@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import ColumnElement, Select, Table, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Select, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 
 from engine import audit
 from engine.bpmn.compiler import CompiledTemplate
@@ -141,6 +141,7 @@ def sync_tasks(session: Session, instance: ProcessInstance, run: WorkflowRun, sp
     has none). One flush writes the new task rows (one INSERT gives their ids); their deadline rows and
     audit records follow with one INSERT per table."""
     mirror = TaskMirror.of(session, instance, run, spec, now, open_rows)
+    insert_tasks(session, mirror.opened)
     session.flush()
     mirror.record()
     finish_sync(session, instance, run, spec, now)
@@ -187,12 +188,12 @@ class TaskMirror:
             meta = spec.user_tasks[ready_task.element_id]
             due_at = compute_due(DueRule.parse(meta.deadline), now, calendar, workdays)
             name = f"{ready_task.name}: {ready_task.subject}" if ready_task.subject else ready_task.name
-            row = Task(instance=instance, spiff_task_id=task_id, element_id=meta.element_id,
+            # Every column given (insert_tasks writes it as it is, and nothing is left to load later).
+            row = Task(instance=instance, instance_id=instance.id, spiff_task_id=task_id, element_id=meta.element_id,
                        name=name[:500], stage=meta.stage, role=Role(meta.role), form_key=meta.form,
                        school_id=school.id, municipality_id=school.municipality_id, region_id=school.region_id,
-                       status=TaskStatus.READY, due_at=due_at, escalation_level=0, created_at=now,
-                       federal_overdue=False)
-            session.add(row)
+                       assignee_id=None, status=TaskStatus.READY, due_at=due_at, escalation_level=0,
+                       federal_overdue=False, draft=None, created_at=now, completed_at=None, completed_by_id=None)
             opened.append(row)
         return cls(session, instance, spec, now, cancelled, opened, workdays)
 
@@ -210,6 +211,26 @@ class TaskMirror:
             audit.queue(session, now, "task.ready", instance_id=instance_id, task_id=row.id,
                          element=row.element_id, role=row.role.value,
                          due_at=row.due_at.isoformat() if row.due_at else None)
+
+
+def insert_tasks(session: Session, rows: Sequence[Task]) -> None:
+    """Write new task rows (built by ``TaskMirror.of``) with one plain INSERT … RETURNING id, then put
+    them in the session as stored rows: what a flush of pending objects does, without the unit of
+    work's cost. The ids come back in the order of the rows."""
+    if not rows:
+        return
+    values = [{key: row.__dict__[key] for key in _TASK_INSERT_COLUMNS} for row in rows]
+    ids = session.connection().execute(_INSERT_TASKS, values).scalars().all()
+    for row, row_id in zip(rows, ids, strict=True):
+        row.id = row_id
+        make_transient_to_detached(row)  # as if just loaded: no history, nothing to write
+        session.add(row)
+
+
+_TASKS = cast(Table, Task.__table__)
+# No draft: an empty one is SQL NULL, which the JSON type would write as JSON 'null' if given None.
+_TASK_INSERT_COLUMNS = tuple(prop.key for prop in Task.__mapper__.column_attrs if prop.key not in ("id", "draft"))
+_INSERT_TASKS = insert(_TASKS).returning(_TASKS.c.id, sort_by_parameter_order=True)
 
 
 def finish_sync(session: Session, instance: ProcessInstance, run: WorkflowRun, spec: TemplateSpec,
@@ -350,7 +371,7 @@ def _start_chunk(db: Database, template_key: str, year: int,
         session.add_all(instance for instance, _ in started)
         session.flush()  # one INSERT of instances: their ids
         mirrors = [TaskMirror.of(session, instance, run, compiled.spec, now, [], workdays) for instance, run in started]
-        session.flush()  # one INSERT of task rows: their ids
+        insert_tasks(session, [row for mirror in mirrors for row in mirror.opened])  # one INSERT: their ids
         for (instance, run), mirror in zip(started, mirrors, strict=True):
             audit.queue(session, now, "instance.started", instance_id=instance.id, template_version_id=row.id,
                         school=instance.school.code)

@@ -33,7 +33,7 @@ from engine.errors import (
     TaskNotFound,
 )
 from engine.forms import FormDefinition
-from engine.instances import TaskMirror, close_deadlines, finish_sync, lock_instance_of_task
+from engine.instances import TaskMirror, close_deadlines, finish_sync, insert_tasks, lock_instance_of_task
 from engine.live_workflows import Key
 from engine.models import AuditRecord, Deadline, InstanceStatus, Municipality, Region, Task, TaskStatus, User
 from engine.org import find_user, load_actor
@@ -252,7 +252,8 @@ def _complete(db: Database, session: Session, task_id: int, login: str,
     instance.workflow_json = state = run.dump()
     write_now(session, instance)
     write_now(session, task)
-    session.flush()
+    insert_tasks(session, mirror.opened)
+    session.flush()  # whatever else changed (rows of cancelled tasks); usually nothing
     audit.queue(session, now, "task.completed", actor_id=actor.user_id, instance_id=instance.id,
                 task_id=task.id, element=task.element_id, data=cleaned)
     mirror.record()
