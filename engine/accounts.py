@@ -11,12 +11,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from engine import audit
 from engine.db import Database
 from engine.errors import EngineError, NotAllowed
-from engine.models import RoleGrant, School, SignInAttempt, User
+from engine.models import Notification, RoleGrant, School, SignInAttempt, User
 from engine.org import find_user, load_actor
 from engine.passwords import hash_password, verify_password
 
@@ -104,6 +104,8 @@ class SessionUser:
     full_name: str
     roles: frozenset[str]
     school_codes: tuple[str, ...]
+    #: Unread notifications when the request began: the badge in every page's header.
+    unread: int = 0
 
     @property
     def coordinates(self) -> bool:
@@ -118,19 +120,25 @@ class SessionUser:
         return "admin" in self.roles
 
 
+_UNREAD = (select(func.count()).select_from(Notification)
+           .where(Notification.user_id == User.id, Notification.read_at.is_(None))
+           .correlate(User).scalar_subquery())
+_SESSION_USER = (select(User.login, User.full_name, RoleGrant.role, School.code, _UNREAD.label("unread"))
+                 .outerjoin(RoleGrant, RoleGrant.user_id == User.id)
+                 .outerjoin(School, School.id == RoleGrant.school_id)
+                 .where(User.id == bindparam("user_id"), User.is_active.is_(True)))
+
+
 def session_user(db: Database, user_id: int) -> SessionUser | None:
-    """Who is signed in — read on every page request, so in one query (a row per grant) instead of three."""
-    query = (select(User.login, User.full_name, RoleGrant.role, School.code)
-             .outerjoin(RoleGrant, RoleGrant.user_id == User.id)
-             .outerjoin(School, School.id == RoleGrant.school_id)
-             .where(User.id == user_id, User.is_active.is_(True)))
+    """Who is signed in and how many notifications they have not read — read on every page request, so in
+    one query (a row per grant) instead of four."""
     with db.reading() as session:
-        rows = session.execute(query).all()
+        rows = session.execute(_SESSION_USER, {"user_id": user_id}).all()
     if not rows:
         return None
     roles = frozenset(row.role.value for row in rows if row.role is not None)
     codes = tuple(sorted({row.code for row in rows if row.code is not None}))
-    return SessionUser(user_id, rows[0].login, rows[0].full_name, roles, codes)
+    return SessionUser(user_id, rows[0].login, rows[0].full_name, roles, codes, rows[0].unread)
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,47 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Engine, Insert, Table, Update, bindparam, create_engine, event, insert, inspect, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Insert,
+    Table,
+    Update,
+    bindparam,
+    create_engine,
+    event,
+    insert,
+    inspect,
+    update,
+)
 from sqlalchemy.orm import Mapper, Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 Clock = Callable[[], datetime]
+
+
+class _SharedConnection:
+    """One pooled connection that the sessions of a block take turns on, checked out when first needed."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.connection: Connection | None = None
+
+    def free(self, engine: Engine) -> Connection | None:
+        """The shared connection if it belongs to ``engine`` and no session is in a transaction on it."""
+        if engine is not self.engine:
+            return None
+        if self.connection is None:
+            self.connection = engine.connect()
+        return None if self.connection.in_transaction() else self.connection
+
+
+_SHARED: ContextVar[_SharedConnection | None] = ContextVar("roadmap_shared_connection", default=None)
 
 
 def utc_now() -> datetime:
@@ -66,9 +98,32 @@ class Database:
         return self.clock()
 
     @contextmanager
+    def one_connection(self) -> Iterator[None]:
+        """Let the sessions opened in this block (in this thread or task) share one pooled connection.
+
+        A web request opens several short sessions one after another — the signed-in user, the page's
+        data, the unread badge — and each would check a connection out of the pool and ping it. Inside
+        this block they take turns on one connection, each still in a transaction of its own, so what
+        they see and commit is unchanged. A session opened while another is in a transaction on the
+        shared connection gets a pooled connection of its own, as outside the block."""
+        shared = _SharedConnection(self.engine)
+        token = _SHARED.set(shared)
+        try:
+            yield
+        finally:
+            _SHARED.reset(token)
+            if shared.connection is not None:
+                shared.connection.close()
+
+    def _session(self) -> Session:
+        shared = _SHARED.get()
+        connection = shared.free(self.engine) if shared is not None else None
+        return self.sessions(bind=connection) if connection is not None else self.sessions()
+
+    @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One use case, one transaction: commit on success, roll back on any exception."""
-        with self.sessions() as session:
+        with self._session() as session:
             try:
                 yield session
                 session.commit()
@@ -79,7 +134,7 @@ class Database:
     @contextmanager
     def reading(self) -> Iterator[Session]:
         """A session for queries only: closing it rolls back whatever it might have changed."""
-        with self.sessions() as session:
+        with self._session() as session:
             yield session
 
 

@@ -142,12 +142,29 @@ def compiled_version(session: Session, version_id: int) -> CompiledTemplate:
     return compiled
 
 
+#: Stage titles by the content hash of the version they come from: a version's content never changes.
+_STAGE_TITLES: dict[str, dict[str, str]] = {}
+
+
 def stage_titles(db: Database, key: str) -> dict[str, str]:
-    """Stage key → title of a template's newest version (empty if it is not deployed)."""
+    """Stage key → title of a template's newest version (empty if it is not deployed).
+
+    Every page that names stages asks this: it reads the newest version's id and hash, and its spec only
+    the first time this process meets that content."""
     with db.reading() as session:
-        spec = session.scalar(select(TemplateVersion.spec).where(TemplateVersion.key == key)
-                              .order_by(TemplateVersion.version.desc()).limit(1))
-    return {stage["key"]: stage["title"] for stage in (spec or {}).get("stages", [])}
+        newest = session.execute(select(TemplateVersion.id, TemplateVersion.content_hash)
+                                 .where(TemplateVersion.key == key)
+                                 .order_by(TemplateVersion.version.desc()).limit(1)).first()
+        if newest is None:
+            return {}
+        titles = _STAGE_TITLES.get(newest.content_hash)
+        if titles is None:
+            spec = session.scalar(select(TemplateVersion.spec).where(TemplateVersion.id == newest.id)) or {}
+            titles = {stage["key"]: stage["title"] for stage in spec.get("stages", [])}
+            if len(_STAGE_TITLES) >= 64:  # a handful of templates in practice; never grows without bound
+                _STAGE_TITLES.clear()
+            _STAGE_TITLES[newest.content_hash] = titles
+    return dict(titles)
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _behind_proxies(app)
     db = app.config.get("DATABASE") or Database.from_url(app.config["DATABASE_URL"])
     app.extensions["roadmap.db"] = db
+    app.wsgi_app = _one_connection_per_request(app.wsgi_app, db)  # type: ignore[method-assign]
     app.extensions["roadmap.jobs"] = job_queue(app.config.get("REDIS_URL"))
     csrf = CSRFProtect(app)
     _login_manager(app, db)
@@ -101,6 +102,19 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.jinja_env.filters["msk"] = moscow_time
     app.context_processor(lambda: {"stage_titles": _LazyTitles(db)})
     return app
+
+
+def _one_connection_per_request(wsgi_app: Any, db: Database) -> Any:
+    """A page reads the signed-in user, its data, the unread badge and the stage titles in short sessions
+    of their own; served inside ``db.one_connection()`` they share one pooled connection — one checkout and
+    one liveness ping per request instead of one per session. A streamed body read after the call
+    returns uses the pool as usual."""
+
+    def serve(environ: Any, start_response: Any) -> Any:
+        with db.one_connection():
+            return wsgi_app(environ, start_response)
+
+    return serve
 
 
 def _behind_proxies(app: Flask) -> None:

@@ -75,3 +75,14 @@ def test_compiled_version_rebuilds_from_stored_files(db: Database, bundle_copy: 
     with db.reading() as session:
         compiled = templates.compiled_version(session, deployed.template_version_id)
     assert compiled.spec.key == deployed.key and "review" in compiled.spec.user_tasks
+
+
+def test_stage_titles_follow_the_newest_version(db: Database, bundle_copy: Path) -> None:
+    key = templates.deploy_template(db, templates.read_bundle(bundle_copy)).key
+    assert templates.stage_titles(db, key) == {"questionnaire": "Анкетирование"}
+    assert templates.stage_titles(db, "no-such-template") == {}
+    manifest = bundle_copy / "manifest.json"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace('"Анкетирование"', '"Анкеты школы"'),
+                        encoding="utf-8")
+    assert templates.deploy_template(db, templates.read_bundle(bundle_copy)).version == 2
+    assert templates.stage_titles(db, key) == {"questionnaire": "Анкеты школы"}

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 
-from engine import instances, questionnaires, tasks, templates
+from engine import instances, notifications, questionnaires, tasks, templates
 from engine.cohorts import ensure_cohort
 from engine.db import Database
 from engine.models import Attachment, User
@@ -156,7 +156,8 @@ def test_notifications_and_unread_badge(world: World, db: Database) -> None:
     sweep(db, now=datetime(2035, 2, 16, 12, tzinfo=UTC))  # the selection deadline (15 Feb) has passed
     regional = signed_in(world.app, world.org.regional)
     page = regional.get("/").get_data(as_text=True)
-    assert 'data-testid="unread"' in page
+    _, unread = notifications.list_notifications(db, world.org.regional)
+    assert unread > 0 and f'data-testid="unread">{unread}</span>' in page
     assert "Срок задачи" in regional.get("/notifications").get_data(as_text=True)
     post(regional, "/notifications/read", {}, "/notifications")
     assert 'data-testid="unread"' not in regional.get("/").get_data(as_text=True)
@@ -324,3 +325,21 @@ def test_tokens_page_creates_a_working_token_once(world: World) -> None:
     api = world.app.test_client().get("/api/v1/tasks", headers={"Authorization": f"Bearer {token.group(1)}"})
     assert api.status_code == 200
     assert token.group(1) not in client.get("/account/tokens").get_data(as_text=True)  # never shown again
+
+
+def test_a_page_takes_one_connection_from_the_pool(world: World, db: Database) -> None:
+    """The signed-in user, the page's data, the badge and the stage titles are read in sessions of their
+    own, one after another, on one pooled connection (one checkout, one liveness ping)."""
+    regional = signed_in(world.app, world.org.regional)
+    checkouts: list[object] = []
+
+    def count(*_: object) -> None:
+        checkouts.append(None)
+
+    event.listen(db.engine.pool, "checkout", count)
+    try:
+        page = regional.get("/")
+    finally:
+        event.remove(db.engine.pool, "checkout", count)
+    assert page.status_code == 200 and "Подтвердить участие" in page.get_data(as_text=True)
+    assert len(checkouts) == 1
