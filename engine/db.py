@@ -85,6 +85,12 @@ class Database:
         #: Which database this is, for in-process caches keyed by row ids (ids repeat across databases).
         self.name = engine.url.render_as_string(hide_password=True)
         self.sessions = sessions or sessionmaker(engine, expire_on_commit=False)
+        # PostgreSQL: reading sessions run in autocommit, which saves the BEGIN and ROLLBACK round trips
+        # around their queries and sees exactly what READ COMMITTED would (a snapshot per statement);
+        # writing through them is refused (ReadingSessionWrote). SQLite's driver begins a transaction
+        # only before a write anyway.
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT") \
+            if engine.dialect.name == "postgresql" else None
 
     @classmethod
     def from_url(cls, url: str, clock: Clock = utc_now) -> Database:
@@ -115,10 +121,16 @@ class Database:
             if shared.connection is not None:
                 shared.connection.close()
 
-    def _session(self) -> Session:
+    def _session(self, *, reading: bool = False) -> Session:
         shared = _SHARED.get()
         connection = shared.free(self.engine) if shared is not None else None
-        return self.sessions(bind=connection) if connection is not None else self.sessions()
+        if connection is None:
+            return self.sessions(bind=self._autocommit) if reading and self._autocommit else self.sessions()
+        if self._autocommit is not None:  # the shared connection switches (on the client, no round trip)
+            level = "AUTOCOMMIT" if reading else self.engine.dialect.default_isolation_level
+            if connection.get_execution_options().get("isolation_level") != level:
+                connection.execution_options(isolation_level=level)
+        return self.sessions(bind=connection)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -133,8 +145,9 @@ class Database:
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
-        """A session for queries only: closing it rolls back whatever it might have changed."""
-        with self._session() as session:
+        """A session for queries only: an attempt to write through it raises ``ReadingSessionWrote``."""
+        with self._session(reading=True) as session:
+            session.info[_READING] = True
             yield session
 
 
@@ -156,6 +169,8 @@ def insert_pending(session: Session, *models: type[Any]) -> None:
     one huge RETURNING statement for the driver to parse. Deadline rows and audit records written by a
     step are never read back in the same transaction, so they skip that: pending objects are taken out
     of the session in the order they were added and sent as plain parameter sets."""
+    if session.info.get(_READING):
+        raise ReadingSessionWrote
     queued: dict[type[Any], list[dict[str, Any]]] = {}
     for model, values in session.info.pop(_QUEUED, ()):
         queued.setdefault(model, []).append(values)
@@ -199,6 +214,8 @@ def write_now(session: Session, obj: Any) -> None:
     A mapper's version column is checked and bumped exactly as its flush would: ``StaleDataError``
     when the row no longer has the version read. Changes other than plain columns are left to the
     flush, which then writes them all, as before."""
+    if session.info.get(_READING):
+        raise ReadingSessionWrote
     state = inspect(obj)
     current, modified = state.dict, state.committed_state
     update_, columns, version_key = _updates(state.mapper)
@@ -241,6 +258,29 @@ def _updates(mapper: Mapper[Any]) -> tuple[Update, frozenset[str], str | None]:
 
 _UPDATES: dict[Mapper[Any], tuple[Update, frozenset[str], str | None]] = {}
 _QUEUED = "engine.queued_rows"
+
+
+_READING = "roadmap.reading"
+
+
+class ReadingSessionWrote(RuntimeError):
+    """Code under ``db.reading()`` tried to write: a programming error, never a user's."""
+
+    def __init__(self) -> None:
+        super().__init__("a db.reading() session must not write; use db.transaction()")
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_flush_while_reading(session: Session, _context: Any, _instances: Any) -> None:
+    if session.info.get(_READING) and (session.new or session.deleted
+                                       or any(session.is_modified(obj) for obj in session.dirty)):
+        raise ReadingSessionWrote
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_statements_that_write_while_reading(state: Any) -> None:
+    if state.session.info.get(_READING) and (state.is_insert or state.is_update or state.is_delete):
+        raise ReadingSessionWrote
 
 
 @event.listens_for(Session, "before_commit")

@@ -1,5 +1,6 @@
-"""``Database.one_connection``: the sessions of a block take turns on one pooled connection, and each
-still commits or rolls back on its own — on PostgreSQL and SQLite."""
+"""The sessions services open, on PostgreSQL and SQLite: ``db.reading()`` never writes (and on
+PostgreSQL runs without BEGIN/ROLLBACK), and inside ``db.one_connection()`` sessions take turns on one
+pooled connection while each still commits or rolls back on its own."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from contextlib import contextmanager
 from datetime import date
 
 import pytest
-from sqlalchemy import delete, event, select
+from sqlalchemy import delete, event, select, update
+from sqlalchemy.orm import Session
 
-from engine.db import Database
+from engine.db import Database, ReadingSessionWrote, insert_pending, queue_row
 from engine.models import CalendarOverride
 
 DAY = date(2031, 3, 8)  # no other test corrects this day of the calendar
@@ -104,3 +106,45 @@ def test_the_connection_goes_back_to_the_pool_when_the_block_ends(db: Database) 
     finally:
         event.remove(db.engine.pool, "checkin", count)
     assert len(checked_in) == 1
+
+
+def test_a_reading_session_refuses_to_write_and_stores_nothing(db: Database) -> None:
+    with pytest.raises(ReadingSessionWrote), db.reading() as session:
+        session.add(_override(db, True))
+        session.execute(select(CalendarOverride.day)).all()  # the autoflush before a query is a write
+    with pytest.raises(ReadingSessionWrote), db.reading() as session:
+        session.execute(update(CalendarOverride).where(CalendarOverride.day == DAY).values(note="изменено"))
+    with pytest.raises(ReadingSessionWrote), db.reading() as session:
+        queue_row(session, CalendarOverride, {"day": DAY, "is_working_day": True, "note": "тест",
+                                              "changed_at": db.now(), "changed_by_id": None})
+        insert_pending(session)
+    assert _stored(db) == []
+
+
+def test_reading_sessions_run_without_a_transaction_on_postgresql(pg_db: Database) -> None:
+    def autocommit(session: Session) -> bool:
+        return bool(session.connection().connection.driver_connection.autocommit)  # type: ignore[union-attr]
+
+    with pg_db.reading() as session:
+        assert autocommit(session)
+    with pg_db.transaction() as session:
+        assert not autocommit(session)
+    with pg_db.one_connection():
+        with pg_db.reading() as session:
+            assert autocommit(session)
+        with pg_db.transaction() as session:
+            assert not autocommit(session)
+
+
+def test_a_transaction_after_reading_on_the_shared_connection_is_a_real_transaction(db: Database) -> None:
+    """The shared connection reads in autocommit; a transaction after that must not write in it."""
+    with db.one_connection():
+        with db.reading() as session:
+            session.execute(select(CalendarOverride.day).limit(1)).all()
+        with pytest.raises(RuntimeError), db.transaction() as session:
+            session.add(_override(db, True))
+            session.flush()
+            raise RuntimeError("the use case fails after writing")
+        with db.reading() as session:
+            session.execute(select(CalendarOverride.day).limit(1)).all()
+    assert _stored(db) == []
