@@ -6,6 +6,7 @@ exception, so a failed use case leaves nothing half-written. Nothing else in the
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -37,11 +38,15 @@ class _SharedConnection:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.thread = threading.get_ident()
         self.connection: Connection | None = None
 
     def free(self, engine: Engine) -> Connection | None:
-        """The shared connection if it belongs to ``engine`` and no session is in a transaction on it."""
-        if engine is not self.engine:
+        """The shared connection if it belongs to ``engine`` and no session is in a transaction on it.
+
+        Only for the thread that opened the block: a thread started with a copy of its context (as Python
+        3.14 can do by default) must not use a connection at the same time as its parent."""
+        if engine is not self.engine or threading.get_ident() != self.thread:
             return None
         if self.connection is None:
             self.connection = engine.connect()

@@ -5,7 +5,8 @@ next step of an instance comes to the same process (a school filling in one form
 workflow left in memory by the previous step can be used instead — but only if it is exactly what the
 database holds now:
 
-- an entry is stored only after the transaction that wrote it committed (the caller keeps it then);
+- an entry is stored only after the transaction that wrote it committed (the caller keeps it then), or
+  after a read of the committed row it was restored from, which left it unchanged (the task page);
 - it is valid only for the stored ``version`` *and* the very JSON it was dumped to: any other writer
   (another process, a timer, an instance migration, a rolled-back attempt that never stored) leaves a
   different version or JSON in the row, and the entry is ignored;
@@ -53,7 +54,8 @@ class LiveWorkflows:
             return entry.run
 
     def keep(self, key: Key, version: int, state: str, run: WorkflowRun) -> None:
-        """Call only after the commit that stored ``state`` as ``version``."""
+        """Call only after the commit that stored ``state`` as ``version`` (or after reading them from the
+        committed row) with ``run`` exactly that state: restored from it or left by the step that dumped it."""
         with self._lock:
             self._items[key] = _Entry(version, state, run)
             self._items.move_to_end(key)

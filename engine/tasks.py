@@ -6,6 +6,7 @@ caller (view, API, CLI, job) can forget to.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -155,10 +156,16 @@ def get_task(db: Database, task_id: int, login: str) -> TaskDetail:
         form = form_of(session, task)
         values: dict[str, Any] = {}
         if task.status is TaskStatus.READY:
-            run = WorkflowRun.restore(compiled_version(session, task.instance.template_version_id),
-                                      task.instance.workflow_json)
+            instance, live = task.instance, live_workflows.LIVE
+            live_key = (db.name, instance.id)
+            run = live_workflows.restore(live, live_key, instance.version,
+                                         compiled_version(session, instance.template_version_id),
+                                         instance.workflow_json)
             data = run.task_data(task.spiff_task_id)
-            values = {key: data[key] for key in sorted(form.keys()) if key in data}
+            values = copy.deepcopy({key: data[key] for key in sorted(form.keys()) if key in data})
+            # Only read, so still exactly the stored workflow: the submission that usually follows the
+            # page (in this process) starts from it instead of restoring the JSON again.
+            live.keep(live_key, instance.version, instance.workflow_json, run)
         values.update(task.draft or {})
         return TaskDetail(TaskView.of(task, _assignee_login(session, task)), form.to_dict(), values)
 

@@ -50,6 +50,18 @@ def test_the_next_step_starts_from_the_live_workflow(db: Database, org: Org, tem
     assert stored(db, instance_id).version == 5
 
 
+def test_the_task_page_leaves_its_workflow_for_the_submission(db: Database, org: Org, template_key: str) -> None:
+    """Opening a task restores its workflow to show the values; the submission that follows starts from it."""
+    instance_id = instances.start_instance(db, template_key, org.school).instance_id
+    task_id = ready_task(db, instance_id)
+    LIVE.clear()
+    tasks.get_task(db, task_id, org.school_user)
+    hits = LIVE.hits
+    tasks.complete_task(db, task_id, org.school_user, {"coverage": 20})
+    assert LIVE.hits == hits + 1
+    assert stored(db, instance_id).version == 2
+
+
 def test_an_entry_left_behind_by_another_writer_is_not_used(db: Database, org: Org, template_key: str) -> None:
     """Process A keeps the workflow at version 2; process B completes the next step; A must not use it."""
     instance_id = instances.start_instance(db, template_key, org.school).instance_id

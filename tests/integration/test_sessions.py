@@ -4,6 +4,8 @@ pooled connection while each still commits or rolls back on its own."""
 
 from __future__ import annotations
 
+import contextvars
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -148,3 +150,16 @@ def test_a_transaction_after_reading_on_the_shared_connection_is_a_real_transact
         with db.reading() as session:
             session.execute(select(CalendarOverride.day).limit(1)).all()
     assert _stored(db) == []
+
+
+def test_a_thread_with_a_copy_of_the_context_does_not_use_the_shared_connection(db: Database) -> None:
+    def read() -> None:
+        with db.reading() as session:
+            session.execute(select(CalendarOverride.day).limit(1)).all()
+
+    with checkouts(db) as taken, db.one_connection():
+        read()
+        worker = threading.Thread(target=contextvars.copy_context().run, args=(read,))
+        worker.start()
+        worker.join()
+    assert len(taken) == 2 and taken[0] is not taken[1]
