@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -31,7 +33,7 @@ _databases: dict[tuple[str, int], Database] = {}
 
 
 def _database() -> Database:
-    """One Database per process and URL, its pool emptied after each job (``_done``).
+    """One Database per process and URL, its pool emptied after each job (``_job_database``).
 
     A new engine for every job left ~75 KiB behind each time: a worker that runs its jobs in-process
     (rq's SimpleWorker, the inline queue) grew by 4 MiB over 50 sweeps (bench/memory.py, docs/performance.md
@@ -44,10 +46,17 @@ def _database() -> Database:
     return _databases[key]
 
 
-def _done(db: Database) -> None:
-    # Close the pooled connections (the engine stays): an idle worker holds no database connection, and a
-    # work horse ends without leaving a broken connection behind for the server to log.
-    db.engine.dispose()
+@contextmanager
+def _job_database() -> Iterator[Database]:
+    """The process's Database for one job: its sessions share one connection (as a web request's do),
+    and afterwards the pool is closed (the engine stays) — an idle worker holds no database connection,
+    and a work horse ends without leaving a broken connection behind for the server to log."""
+    db = _database()
+    try:
+        with db.one_connection():
+            yield db
+    finally:
+        db.engine.dispose()
 
 
 def _enqueue_deliveries(outbox_ids: list[int]) -> int:
@@ -66,31 +75,22 @@ def _enqueue_deliveries(outbox_ids: list[int]) -> int:
 
 def start_instance(template_key: str, school_code: str) -> int:
     """Start a roadmap for one school (bulk starts enqueue one job per school)."""
-    db = _database()
-    try:
+    with _job_database() as db:
         return instances.start_instance(db, template_key, school_code).instance_id
-    finally:
-        _done(db)
 
 
 def run_migration(run_id: int) -> dict[str, int]:
     """Move a template's running instances to another version (each in its own transaction)."""
-    db = _database()
-    try:
+    with _job_database() as db:
         run = instance_migration.run_migration(db, run_id)
-    finally:
-        db.engine.dispose()
     return {"moved": run.moved, "failed": run.failed}
 
 
 def sweep_deadlines(now_iso: str | None = None, batch_size: int = DEFAULT_BATCH) -> dict[str, Any]:
     """Every minute from cron: act on due deadlines, then hand their e-mails to delivery jobs."""
-    db = _database()
-    try:
+    with _job_database() as db:
         now = datetime.fromisoformat(now_iso) if now_iso else None
         report = sweep(db, now=now, batch_size=batch_size, base_url=Settings.from_env().base_url)
-    finally:
-        _done(db)
     return {"fired": report.fired, "batches": report.batches, "queued": _enqueue_deliveries(report.outbox_ids)}
 
 
@@ -99,27 +99,18 @@ def deliver_email(outbox_id: int) -> bool:
     if smtp is None:
         log.warning("SMTP_HOST is not set: outbox message %d waits", outbox_id)
         return False
-    db = _database()
-    try:
+    with _job_database() as db:
         return deliver(db, outbox_id, smtp)
-    finally:
-        _done(db)
 
 
 def flush_outbox() -> int:
     """Every minute from cron: queue delivery of everything due in the outbox (retries, catch-up)."""
-    db = _database()
-    try:
+    with _job_database() as db:
         due = due_messages(db)
-    finally:
-        _done(db)
     return _enqueue_deliveries(due)
 
 
 def send_digests() -> int:
-    db = _database()
-    try:
+    with _job_database() as db:
         outbox_ids = queue_digests(db, base_url=Settings.from_env().base_url)
-    finally:
-        _done(db)
     return _enqueue_deliveries(outbox_ids)

@@ -7,11 +7,13 @@ from pathlib import Path
 import pytest
 from redis import Redis
 from rq import Queue, SimpleWorker
+from sqlalchemy import event, select
 
 from engine import templates
 from engine.db import Database
 from engine.models import ProcessInstance
 from tests.conftest import Org, make_org
+from workers import jobs
 from workers.queue import QUEUE_NAME, InlineJobQueue, RqJobQueue
 
 
@@ -53,3 +55,22 @@ def test_inline_queue_runs_at_once(pg_db: Database, postgres_url: str, deployed_
     org = make_org(pg_db)
     monkeypatch.setenv("DATABASE_URL", postgres_url)
     assert InlineJobQueue().enqueue("start_instance", deployed_key, org.school).startswith("inline-")
+
+
+def test_a_job_shares_one_connection_and_leaves_none_open(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    taken: list[object] = []
+
+    def count(*_: object) -> None:
+        taken.append(None)
+
+    with jobs._job_database() as db:
+        event.listen(db.engine, "checkout", count)
+        try:
+            for _ in range(3):
+                with db.reading() as session:
+                    session.execute(select(ProcessInstance.id).limit(1)).all()
+        finally:
+            event.remove(db.engine, "checkout", count)
+    assert len(taken) == 1
+    assert db.engine.pool.checkedout() == 0 and db.engine.pool.checkedin() == 0  # an idle worker holds none
