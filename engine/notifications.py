@@ -89,14 +89,6 @@ def list_notifications(db: Database, login: str, *, unread_only: bool = False,
         return views, unread
 
 
-def unread_count(db: Database, login: str) -> int:
-    """The badge in every page's header: one query, not the user, grants and a page of notifications."""
-    query = (select(func.count()).select_from(Notification).join(User, User.id == Notification.user_id)
-             .where(User.login == login, User.is_active.is_(True), Notification.read_at.is_(None)))
-    with db.reading() as session:
-        return session.scalar(query) or 0
-
-
 def mark_read(db: Database, login: str, ids: list[int] | None = None) -> int:
     """Mark the given (or all) of the user's notifications read; returns how many changed."""
     with db.transaction() as session:
