@@ -295,6 +295,11 @@ def _write_queued(session: Session) -> None:
         insert_pending(session)
 
 
+def drop_queued(session: Session) -> None:
+    """Forget queued rows: the savepoint they were queued in was rolled back."""
+    session.info.pop(_QUEUED, None)
+
+
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_queued(session: Session, _previous: Any) -> None:
     session.info.pop(_QUEUED, None)  # rows of a rolled-back attempt must not reach a later commit

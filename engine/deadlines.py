@@ -19,11 +19,22 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
 from engine import audit
-from engine.db import Database
-from engine.instances import fire_timer
-from engine.models import Deadline, DeadlineKind, OutboxMessage, Task, TaskStatus, User
+from engine.db import Database, drop_queued, insert_pending
+from engine.errors import Conflict, IncidentNotFound
+from engine.incidents import (
+    ADMINS_ONLY,
+    RETRY_BACKOFF,
+    FailedStep,
+    IncidentView,
+    incident_view,
+    next_try,
+    record_failure,
+    resolve_for_deadline,
+)
+from engine.instances import fire_timer, resume_instance
+from engine.models import Deadline, DeadlineKind, Incident, OutboxMessage, Task, TaskStatus, User
 from engine.notifications import Message, moscow_time, notify, task_link
-from engine.org import users_for_many
+from engine.org import load_admin, users_for_many
 from engine.production_calendar import load_calendar
 from engine.roles import ROLE_TITLES, Role, escalation_target
 from engine.scopes import OrgPlace
@@ -44,6 +55,18 @@ class Action:
     escalation_level: int | None = None
 
 
+@dataclass(frozen=True)
+class Failure:
+    """A row the sweep could not act on: rolled back alone, an incident on its instance."""
+
+    deadline_id: int
+    instance_id: int
+    element_id: str
+    error: str
+    attempts: int
+    retry_at: datetime | None
+
+
 @dataclass
 class SweepReport:
     now: datetime  # the moment deadlines are evaluated at (an operator may ask about another one)
@@ -51,6 +74,7 @@ class SweepReport:
     acted_at: datetime  # the clock's time: when things were done and letters queued
     actions: list[Action] = field(default_factory=list)
     outbox_ids: list[int] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
     batches: int = 0
 
     @property
@@ -69,13 +93,113 @@ def sweep(db: Database, *, now: datetime | None = None, batch_size: int = DEFAUL
             rows = _claim(session, report.now, report.acted_at, batch_size)
             if not rows:
                 break
-            batch = _Batch.load(session, rows)
+            _act_on(session, rows, report, base_url)
+        report.batches += 1
+    return report
+
+
+def _act_on(session: Session, rows: list[Deadline], report: SweepReport, base_url: str,
+            actor_id: int | None = None) -> None:
+    """Act on claimed rows so that one row's failure is that row's alone.
+
+    The batch runs in one savepoint — the usual case costs one SAVEPOINT more than no isolation at all.
+    If anything in it fails, the savepoint is rolled back and the rows run again one by one, each in
+    a savepoint of its own: the failing row is rolled back alone, retried later with backoff and
+    recorded as an incident (``_failed``); every other row's work commits with the batch."""
+    batch = _Batch.load(session, rows)
+    done = len(report.actions)
+    try:
+        with session.begin_nested():
             for row in rows:
                 _act(session, row, report, batch, base_url)
             session.flush()
-            report.outbox_ids += [letter.id for letter in batch.letters]
-        report.batches += 1
-    return report
+            insert_pending(session)
+    except Exception:  # noqa: BLE001 - each row is tried again alone, and its own failure recorded
+        drop_queued(session)
+        del report.actions[done:]
+        batch = _Batch.load(session, rows)
+        for row in rows:
+            _act_alone(session, row, report, batch, base_url, actor_id)
+    else:
+        _resolve_retried(session, rows, report.acted_at, actor_id)
+    report.outbox_ids += [letter.id for letter in batch.letters]
+
+
+def _act_alone(session: Session, row: Deadline, report: SweepReport, batch: _Batch, base_url: str,
+               actor_id: int | None) -> None:
+    done, letters = len(report.actions), len(batch.letters)
+    try:
+        with session.begin_nested():
+            _act(session, row, report, batch, base_url)
+            session.flush()
+            insert_pending(session)  # nothing of this row left queued for a later row's rollback to drop
+    except Exception as err:  # noqa: BLE001 - the row's failure becomes its incident; the others go on
+        drop_queued(session)
+        del report.actions[done:], batch.letters[letters:]
+        _failed(session, row, err, report, batch)
+    else:
+        _resolve_retried(session, [row], report.acted_at, actor_id)
+
+
+def _resolve_retried(session: Session, rows: list[Deadline], now: datetime, actor_id: int | None) -> None:
+    """Rows that failed before (or retry a parked step) went through: their incidents are resolved."""
+    for row in rows:
+        if row.attempts or row.kind is DeadlineKind.RETRY:
+            resolve_for_deadline(session, row.id, now, actor_id=actor_id)
+            row.last_error = None
+
+
+def _failed(session: Session, row: Deadline, err: Exception, report: SweepReport, batch: _Batch) -> None:
+    """Mark the row with its error and give it back to the sweep after a backoff (or, with its tries
+    spent, leave it fired: only a person's retry arms it again); the failure is the instance's incident."""
+    now = report.acted_at
+    row.attempts += 1
+    retry_at = next_try(row.attempts, now)
+    step = FailedStep.of(err, *_element(row, batch))
+    row.last_error = step.error
+    if retry_at is not None:
+        row.fire_at, row.fired_at = retry_at, None
+    record_failure(session, row.instance_id, step, trigger=row.kind.value, now=now, deadline_id=row.id,
+                   next_retry_at=retry_at)
+    session.flush()
+    report.failures.append(Failure(row.id, row.instance_id, step.element_id, step.error, row.attempts, retry_at))
+
+
+def _element(row: Deadline, batch: _Batch) -> tuple[str, str]:
+    """The element a row acts for: its task's, or the one a timer or retry row names."""
+    task = batch.tasks.get(row.task_id) if row.task_id else None
+    if task is not None:
+        return task.element_id, task.name
+    payload = row.payload or {}
+    element = str(payload.get("element") or row.kind.value)
+    return element, str(payload.get("name") or element)
+
+
+def retry_incident(db: Database, incident_id: int, login: str | None, *, base_url: str = "") -> IncidentView:
+    """An admin's (or the operator's) retry after a fix: arm the incident's deadline row and act on it now.
+
+    The retry is audited; if the step fails again the incident stays open with the new error and one
+    more try, and no automatic tries follow (they were spent, or the person will look again)."""
+    with db.transaction() as session, session.no_autoflush:
+        actor_id = None if login is None else load_admin(session, login, ADMINS_ONLY).user_id
+        incident = session.get(Incident, incident_id)
+        if incident is None:
+            raise IncidentNotFound(f"инцидент {incident_id} не найден")
+        if incident.resolved_at is not None:
+            raise Conflict(f"инцидент {incident_id} уже решён")
+        now = db.now()
+        audit.record(session, now, "incident.retried", actor_id=actor_id, instance_id=incident.instance_id,
+                     incident_id=incident.id, element=incident.element_id, tries=incident.tries)
+        row = session.get(Deadline, incident.deadline_id) if incident.deadline_id else None
+        if row is None or row.cancelled:  # its timer or task is gone: the step it was about cannot fail
+            incident.resolved_at, incident.resolved_by_id, incident.resolution = now, actor_id, "passed"
+        else:
+            row.attempts = max(row.attempts, len(RETRY_BACKOFF))  # one try now, none after it
+            row.fired_at, row.fire_at = now, now
+            session.flush()
+            _act_on(session, [row], SweepReport(now, False, now), base_url, actor_id)
+        session.flush()
+        return incident_view(session, incident_id)
 
 
 def _due_ids(now: datetime, limit: int) -> Any:
@@ -139,7 +263,7 @@ def _preview(db: Database, report: SweepReport) -> SweepReport:
                                     .order_by(Deadline.fire_at, Deadline.id)))
         batch = _Batch.load(session, rows)
         for row in rows:
-            if row.kind is DeadlineKind.TIMER:
+            if row.kind in (DeadlineKind.TIMER, DeadlineKind.RETRY):
                 element = str((row.payload or {}).get("element", ""))
                 report.actions.append(Action(row.id, row.kind.value, 0, None, "", element, []))
                 continue
@@ -157,6 +281,11 @@ def _action(row: Deadline, task: Task, logins: list[str]) -> Action:
 def _act(session: Session, row: Deadline, report: SweepReport, batch: _Batch, base_url: str) -> None:
     if row.kind is DeadlineKind.TIMER:
         _fire(session, row, report)
+        return
+    if row.kind is DeadlineKind.RETRY:
+        opened = resume_instance(session, row.instance_id, report.acted_at)
+        report.actions.append(Action(row.id, row.kind.value, 0, None, "", str((row.payload or {}).get("element", "")),
+                                     [f"задача {t.id}" for t in opened]))
         return
     task = batch.tasks.get(row.task_id) if row.task_id else None
     if task is None or task.status is not TaskStatus.READY:

@@ -57,7 +57,15 @@ class ExpressionFailed(EngineError):
 
 
 class WorkflowFailed(EngineError):
-    """The workflow could not advance (a failing gateway condition, a broken script task, ...)."""
+    """The workflow could not advance (a failing gateway condition, a broken script task, ...).
+
+    ``element_id`` and ``element_name`` name the BPMN element that failed, when it is known: an incident
+    is recorded on it."""
+
+    def __init__(self, message: str, *, element_id: str | None = None, element_name: str | None = None) -> None:
+        super().__init__(message)
+        self.element_id = element_id
+        self.element_name = element_name
 
 
 class NotFound(EngineError):
@@ -69,6 +77,10 @@ class TaskNotFound(NotFound):
 
 
 class InstanceNotFound(NotFound):
+    pass
+
+
+class IncidentNotFound(NotFound):
     pass
 
 

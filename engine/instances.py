@@ -7,12 +7,12 @@ on, so every read of "what is on whose desk" goes to the task table and never to
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, Table, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 
@@ -247,8 +247,11 @@ def _sync_timers(session: Session, instance: ProcessInstance, run: WorkflowRun, 
     """One deadline row per timer event the workflow waits on; rows of timers gone (a boundary timer
     whose task was completed) are closed."""
     pending = {timer.task_id: timer for timer in run.pending_timers(now)}
+    # A row whose automatic tries are spent (fired, with its error) still stands for its timer: it waits
+    # for a person's retry, and a second row would fail all over again.
     rows: Sequence[Deadline] = () if new else session.scalars(select(Deadline).where(
-        Deadline.instance_id == instance.id, Deadline.kind == DeadlineKind.TIMER, Deadline.fired_at.is_(None))).all()
+        Deadline.instance_id == instance.id, Deadline.kind == DeadlineKind.TIMER, Deadline.cancelled.is_(False),
+        or_(Deadline.fired_at.is_(None), Deadline.last_error.is_not(None)))).all()
     known = set()
     for row in rows:
         spiff_task_id = (row.payload or {}).get("spiff_task_id")
@@ -264,14 +267,30 @@ def _sync_timers(session: Session, instance: ProcessInstance, run: WorkflowRun, 
 
 def fire_timer(session: Session, instance_id: int, spiff_task_id: str, now: datetime) -> list[Task]:
     """The sweep's half of a BPMN timer: fire it in the workflow and mirror what follows."""
+    return _step(session, instance_id, now, lambda run: run.fire_timer(spiff_task_id),
+                 "timer.fired", spiff_task_id=spiff_task_id)
+
+
+def resume_instance(session: Session, instance_id: int, now: datetime) -> list[Task]:
+    """Run a parked step again (an incident's retry) and mirror what follows. A step that fails again
+    raises ``WorkflowFailed``; the caller's savepoint then drops whatever this began."""
+    def advance(run: WorkflowRun) -> bool:
+        run.advance()
+        return True
+    return _step(session, instance_id, now, advance, "instance.resumed")
+
+
+def _step(session: Session, instance_id: int, now: datetime, move: Callable[[WorkflowRun], bool], action: str,
+          **details: Any) -> list[Task]:
+    """Lock the instance, move its workflow (``move`` says whether anything happened), mirror, store."""
     instance = lock_instance(session, instance_id)
     if instance.status is not InstanceStatus.RUNNING:
         return []
     compiled = compiled_version(session, instance.template_version_id)
     run = WorkflowRun.restore(compiled, instance.workflow_json)
-    if not run.fire_timer(spiff_task_id):
+    if not move(run):
         return []
-    audit.record(session, now, "timer.fired", instance_id=instance.id, spiff_task_id=spiff_task_id)
+    audit.record(session, now, action, instance_id=instance.id, **details)
     opened = sync_tasks(session, instance, run, compiled.spec, now)
     instance.workflow_json = run.dump()
     if run.is_completed:

@@ -316,6 +316,7 @@ class DeadlineKind(enum.StrEnum):
     DUE = "due"
     ESCALATION = "escalation"
     TIMER = "timer"
+    RETRY = "retry"  # the next try of a step that failed after a completion (an incident's continuation)
 
 
 class Deadline(Base):
@@ -341,10 +342,50 @@ class Deadline(Base):
     # None is SQL NULL, and every row carries the column: a flush then writes a task's due, reminder
     # and escalation rows (only the latter have a payload) in one INSERT instead of one per run of rows.
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    # Failed tries of acting on this row (the sweep retries with backoff, then leaves it to an incident).
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("payload", None)
         super().__init__(**kwargs)
+
+
+class Incident(Base):
+    """A step of one instance that failed (a timer's continuation, a gateway, a script or decision, an
+    engine action) and waits for a retry — automatic with backoff, then an admin's. The work around it
+    goes on; the instance keeps the state from before the failing step.
+
+    One open incident per element of an instance: the same step failing again adds a try to it."""
+
+    __tablename__ = "incident"
+    __table_args__ = (
+        Index("uq_incident_open_element", "instance_id", "element_id", unique=True,
+              postgresql_where=text("resolved_at IS NULL"), sqlite_where=text("resolved_at IS NULL")),
+        Index("ix_incident_open", "created_at", postgresql_where=text("resolved_at IS NULL"),
+              sqlite_where=text("resolved_at IS NULL")),
+        Index("ix_incident_deadline", "deadline_id"),
+        CheckConstraint("tries >= 1", name="incident_tries_positive"),
+        CheckConstraint("(resolved_at IS NULL) = (resolution IS NULL)", name="incident_resolved_with_reason"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"), index=True)
+    # The deadline row whose firing retries the step (a timer's own row, or a retry row after a completion).
+    deadline_id: Mapped[int | None] = mapped_column(ForeignKey("deadline.id", ondelete="SET NULL"))
+    trigger: Mapped[str] = mapped_column(String(32))  # completion, timer, retry, reminder, due, escalation
+    element_id: Mapped[str] = mapped_column(String(255))
+    element_name: Mapped[str] = mapped_column(String(500))
+    error: Mapped[str] = mapped_column(Text)
+    tries: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    last_failed_at: Mapped[datetime]
+    next_retry_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    resolution: Mapped[str | None] = mapped_column(String(32))  # retried (by a person), automatic, passed
+
+    instance: Mapped[ProcessInstance] = relationship()
 
 
 class AuditRecord(Base):

@@ -34,6 +34,7 @@ from engine.errors import (
     TaskNotFound,
 )
 from engine.forms import FormDefinition
+from engine.incidents import park_step
 from engine.instances import TaskMirror, close_deadlines, finish_sync, insert_tasks, lock_instance_of_task
 from engine.live_workflows import Key
 from engine.models import AuditRecord, Deadline, InstanceStatus, Municipality, Region, School, Task, TaskStatus, User
@@ -94,6 +95,9 @@ class Completed:
     instance_id: int
     instance_completed: bool
     next_task_ids: list[int]
+    # The submission was kept, but the step after it failed: the incident that holds the continuation.
+    incident_id: int | None = None
+    incident_error: str | None = None
 
 
 #: What a committed completion leaves for the live-workflow cache: key, stored version, JSON, workflow.
@@ -262,7 +266,10 @@ def _complete(db: Database, session: Session, task_id: int, login: str,
     produced = run_actions(context, sections.actions.get(task.element_id, ()), cleaned)
     # Every field of the form lands in the process data, empty ones as None (as form-js submits them),
     # so gateways and later rules can test an unticked checkbox without tripping on a missing name.
-    run.complete(task.spiff_task_id, {**known, **cleaned, **produced})
+    # A failing step after the task does not undo the submission: it is parked as an incident (retried
+    # later, visible to admins) and the user's data is kept — what Camunda does with an asynchronous
+    # continuation, and what a school director who filled in a long form expects.
+    failure = run.complete(task.spiff_task_id, {**known, **cleaned, **produced})
     close_deadlines(session, task.id, now)
     task.status, task.completed_at, task.completed_by_id, task.draft = (
         TaskStatus.COMPLETED, now, actor.user_id, None)
@@ -284,7 +291,9 @@ def _complete(db: Database, session: Session, task_id: int, login: str,
     if run.is_completed:
         audit.queue(session, now, "instance.completed", instance_id=instance.id)
     insert_pending(session, Deadline, AuditRecord)
-    completed = Completed(task.id, instance.id, run.is_completed, [t.id for t in mirror.opened])
+    incident = park_step(session, instance, failure, now) if failure is not None else None
+    completed = Completed(task.id, instance.id, run.is_completed, [t.id for t in mirror.opened],
+                          incident.id if incident else None, failure.message if failure else None)
     return completed, (key, instance.version, state, run)
 
 

@@ -58,15 +58,20 @@ _SCRIPT_ENGINE = SafeScriptEngine()
 def _failure(err: Exception) -> WorkflowFailed:
     """Turn whatever Spiff raised into a message that names the element and the cause."""
     task = getattr(err, "task", None)
-    where = ""
+    where, element_id, element_name = "", None, None
     if task is not None:
         spec = task.task_spec
-        where = f"шаг «{getattr(spec, 'bpmn_name', None) or spec.name}» ({spec.name}): "
+        element_id = getattr(spec, "bpmn_id", None) or spec.name
+        element_name = getattr(spec, "bpmn_name", None) or spec.name
+        where = f"шаг «{element_name}» ({spec.name}): "
     cause: BaseException | None = err
     while cause is not None and not isinstance(cause, EngineError):
         cause = cause.__cause__ or getattr(cause, "exception", None) or cause.__context__
+    if isinstance(cause, WorkflowFailed) and cause.element_id and element_id is None:
+        return cause
     detail = cause.message if isinstance(cause, EngineError) else str(err)
-    return WorkflowFailed(f"процесс не может продолжиться: {where}{detail}")
+    return WorkflowFailed(f"процесс не может продолжиться: {where}{detail}", element_id=element_id,
+                          element_name=element_name)
 
 
 @dataclass(frozen=True)
@@ -150,7 +155,9 @@ class WorkflowRun:
     def task_data(self, task_id: str) -> dict[str, Any]:
         return dict(self._ready_task(task_id).data)
 
-    def complete(self, task_id: str, data: Mapping[str, Any]) -> None:
+    def complete(self, task_id: str, data: Mapping[str, Any]) -> WorkflowFailed | None:
+        """Complete a user task and run on. A failure of the task itself raises; a failure of an
+        automatic step after it is parked (``advance_or_park``) and returned."""
         task = self._ready_task(task_id)
         self._ready = None
         task.data.update(data)
@@ -158,7 +165,20 @@ class WorkflowRun:
             task.run()
         except (SpiffWorkflowException, EngineError, Exception) as err:  # noqa: BLE001
             raise _failure(err) from err
-        self.advance()
+        return self.advance_or_park()
+
+    def advance_or_park(self) -> WorkflowFailed | None:
+        """``advance``, but a failing automatic step does not undo what came before it: the step is made
+        ready again (SpiffWorkflow leaves it in ERROR) and the failure returned, so the state can be
+        stored with the continuation parked there — the next ``advance`` runs it again."""
+        try:
+            self.advance()
+        except WorkflowFailed as failure:
+            for task in self._workflow.get_tasks(state=TaskState.ERROR):
+                task._set_state(TaskState.READY)
+            self._ready = None
+            return failure
+        return None
 
     def _ready_task(self, task_id: str) -> Any:
         try:

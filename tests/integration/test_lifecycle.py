@@ -119,14 +119,29 @@ def test_invalid_form_data_gives_field_errors_and_changes_nothing(db: Database, 
         assert task is not None and task.status is TaskStatus.READY
 
 
-def test_a_failing_gateway_rolls_everything_back(db: Database, org: Org, template_key: str) -> None:
-    instance_id = instances.start_instance(db, template_key, org.school).instance_id
+def test_a_failing_gateway_keeps_the_submission_and_parks_the_rest(db: Database, org: Org,
+                                                                   bundle_copy: Path) -> None:
+    # The gateway really runs and fails: its accepting condition reads a variable nobody sets.
+    bpmn = bundle_copy / "mini.bpmn"
+    bpmn.write_text(bpmn.read_text(encoding="utf-8").replace("decision == 'accepted'</",
+                                                             "decision == 'accepted' and region_approved</"),
+                    encoding="utf-8")
+    key = templates.deploy_template(db, templates.read_bundle(bundle_copy)).key
+    instance_id = instances.start_instance(db, key, org.school).instance_id
     tasks.complete_task(db, only_task(db, org.school_user, instance_id), org.school_user, {"coverage": 5})
     review = only_task(db, org.curator, instance_id)
     before = instance_row(db, instance_id)
-    with pytest.raises(FormInvalid):  # "decision" is required by the form, so it never reaches the gateway
-        tasks.complete_task(db, review, org.curator, {})
-    assert instance_row(db, instance_id).version == before.version
+
+    done = tasks.complete_task(db, review, org.curator, {"decision": "accepted", "review_comment": "Всё верно"})
+
+    assert done.incident_id is not None and "region_approved" in (done.incident_error or "")
+    assert "«Принято?» (decision)" in (done.incident_error or "")
+    after = instance_row(db, instance_id)
+    assert after.version == before.version + 1 and after.status is InstanceStatus.RUNNING
+    with db.reading() as session:
+        task = session.get(Task, review)
+        assert task is not None and task.status is TaskStatus.COMPLETED and task.completed_by_id is not None
+    assert visible(db, org.curator, instance_id) == [] and visible(db, org.school_user, instance_id) == []
 
 
 def test_completing_twice_is_a_clear_conflict(db: Database, org: Org, template_key: str) -> None:

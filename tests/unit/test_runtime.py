@@ -71,9 +71,21 @@ def test_completing_an_unknown_or_finished_task_is_refused(mini: CompiledTemplat
 def test_failing_condition_names_the_element_and_the_cause(mini: CompiledTemplate) -> None:
     run = complete(WorkflowRun.start(mini), {"coverage": 50})
     [review] = run.ready_user_tasks()
-    with pytest.raises(WorkflowFailed) as caught:
-        run.complete(review.task_id, {})  # no "decision": the gateway cannot choose a path
-    assert "decision" in caught.value.message
+    failure = run.complete(review.task_id, {})  # no "decision": the gateway cannot choose a path
+    assert isinstance(failure, WorkflowFailed) and "decision" in failure.message
+    assert (failure.element_id, failure.element_name) == ("decision", "Принято?")
+
+
+def test_a_parked_step_survives_a_restore_and_runs_again(mini: CompiledTemplate) -> None:
+    run = complete(WorkflowRun.start(mini), {"coverage": 50})
+    [review] = run.ready_user_tasks()
+    assert run.complete(review.task_id, {}) is not None
+    parked = save_restore(run)
+    assert parked.ready_user_tasks() == [] and not parked.is_completed
+    with pytest.raises(WorkflowFailed):
+        parked.advance()  # the same step, tried again, fails the same way
+    fixed = save_restore(run)
+    assert fixed.advance_or_park() is not None  # still failing: parked again, nothing raised
 
 
 def test_runtime_refuses_what_slipped_past_validation() -> None:
@@ -98,6 +110,5 @@ def test_runtime_error_in_condition_becomes_workflow_failed() -> None:
     run = WorkflowRun.start(compiled)
     run.complete(run.ready_user_tasks()[0].task_id, {"coverage": 10})
     [review] = run.ready_user_tasks()
-    with pytest.raises(WorkflowFailed) as caught:
-        run.complete(review.task_id, {"decision": "accepted", "zero": 0})
-    assert "процесс не может продолжиться" in caught.value.message
+    failure = run.complete(review.task_id, {"decision": "accepted", "zero": 0})
+    assert failure is not None and "процесс не может продолжиться" in failure.message

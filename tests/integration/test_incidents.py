@@ -1,0 +1,254 @@
+"""Incidents: a failing engine step is its own instance's incident and never stalls anyone else.
+
+On PostgreSQL and SQLite: a poison timer (a timer followed by a gateway on a variable nobody set) next to
+healthy schools whose deadlines must still fire in the same sweep; backoff instead of a hot loop; a
+failing gateway after a completion that keeps the submission; retry after migrating to a fixed version.
+Time moves by an injected clock."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from engine import incidents, instance_migration, instances, tasks, templates
+from engine.db import Database
+from engine.deadlines import retry_incident, sweep
+from engine.errors import Conflict, NotAllowed
+from engine.models import AuditRecord, Deadline, DeadlineKind, Incident, ProcessInstance, Task, TaskStatus
+from tests.conftest import MINI_BUNDLE, Org, unique
+
+START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)  # a Monday
+TIMER_BUNDLE = Path(__file__).resolve().parents[1] / "fixtures" / "bundles" / "timer"
+
+# The timer template with a gateway after its timer; {condition} decides whether it can pass.
+_GATEWAY = """
+    <bpmn:exclusiveGateway id="who_helps" name="Кому помогать?" default="f_default">
+      <bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f_help</bpmn:outgoing><bpmn:outgoing>f_default</bpmn:outgoing>
+    </bpmn:exclusiveGateway>
+    <bpmn:sequenceFlow id="f_help" sourceRef="who_helps" targetRef="help_school">
+      <bpmn:conditionExpression>{condition}</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="f_default" sourceRef="who_helps" targetRef="help_school"/>
+"""
+
+
+def timer_bundle(tmp_path: Path, key: str, condition: str) -> Path:
+    target = tmp_path / f"{key}-{abs(hash(condition))}"
+    shutil.copytree(TIMER_BUNDLE, target)
+    bpmn = target / "timer.bpmn"
+    text = bpmn.read_text(encoding="utf-8")
+    text = text.replace('<bpmn:sequenceFlow id="f3" sourceRef="week_passed" targetRef="help_school"/>',
+                        '<bpmn:sequenceFlow id="f3" sourceRef="week_passed" targetRef="who_helps"/>'
+                        + _GATEWAY.replace("{condition}", condition))
+    text = text.replace('<bpmn:flowNodeRef>help_school</bpmn:flowNodeRef>',
+                        '<bpmn:flowNodeRef>help_school</bpmn:flowNodeRef><bpmn:flowNodeRef>who_helps</bpmn:flowNodeRef>')
+    bpmn.write_text(text, encoding="utf-8")
+    manifest = target / "manifest.json"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace('"key": "timer"', f'"key": "{key}"'),
+                        encoding="utf-8")
+    return target
+
+
+def at(db: Database, moment: datetime) -> Database:
+    return Database(db.engine, clock=lambda: moment, sessions=db.sessions)
+
+
+def deploy(db: Database, bundle: Path) -> templates.Deployed:
+    return templates.deploy_template(db, templates.read_bundle(bundle))
+
+
+def open_incidents(db: Database, instance_id: int) -> list[Incident]:
+    with db.reading() as session:
+        return list(session.scalars(select(Incident).where(Incident.instance_id == instance_id,
+                                                           Incident.resolved_at.is_(None))))
+
+
+def rows_of(db: Database, instance_id: int, kind: DeadlineKind | None = None) -> list[Deadline]:
+    with db.reading() as session:
+        query = select(Deadline).where(Deadline.instance_id == instance_id).order_by(Deadline.id)
+        if kind is not None:
+            query = query.where(Deadline.kind == kind)
+        return list(session.scalars(query))
+
+
+def ready_elements(db: Database, instance_id: int) -> list[str]:
+    with db.reading() as session:
+        return list(session.scalars(select(Task.element_id).where(
+            Task.instance_id == instance_id, Task.status == TaskStatus.READY).order_by(Task.id)))
+
+
+@pytest.fixture
+def poison(db: Database, org: Org, tmp_path: Path) -> tuple[str, int]:
+    """A school whose roadmap has a timer followed by a gateway on a variable nobody sets."""
+    key = unique("poison-")
+    deploy(db, timer_bundle(tmp_path, key, "approved_by_region == True"))
+    return key, instances.start_instance(at(db, START), key, org.school).instance_id
+
+
+def healthy_rows(db: Database, org: Org, bundle_copy: Path) -> tuple[int, list[int]]:
+    key = deploy(db, bundle_copy).key
+    instance_id = instances.start_instance(at(db, START), key, org.sibling_school).instance_id
+    return instance_id, [row.id for row in rows_of(db, instance_id)]
+
+
+def test_a_poison_timer_is_an_incident_and_every_other_deadline_still_fires(
+        db: Database, org: Org, poison: tuple[str, int], bundle_copy: Path) -> None:
+    _, poisoned = poison
+    healthy, healthy_ids = healthy_rows(db, org, bundle_copy)
+    assert len(healthy_ids) >= 2
+    later = START + timedelta(days=60)  # past the timer (7 days) and every healthy deadline (14 days + 14 WD)
+
+    report = sweep(at(db, later), batch_size=3)
+
+    [timer] = rows_of(db, poisoned, DeadlineKind.TIMER)
+    assert timer.fired_at is None and timer.attempts == 1 and "approved_by_region" in (timer.last_error or "")
+    assert timer.fire_at == later + timedelta(minutes=1)  # backoff: not due again in this sweep
+    assert all(row.fired_at is not None for row in rows_of(db, healthy))  # the healthy school's all fired
+    assert {a.deadline_id for a in report.actions} >= set(healthy_ids)
+    assert [f.deadline_id for f in report.failures if f.instance_id == poisoned] == [timer.id]
+    [incident] = open_incidents(db, poisoned)
+    assert (incident.element_id, incident.element_name, incident.tries) == ("who_helps", "Кому помогать?", 1)
+    assert "approved_by_region" in incident.error and incident.trigger == "timer"
+    assert incident.next_retry_at == later + timedelta(minutes=1)
+    assert ready_elements(db, poisoned) == ["fill_questionnaire"]  # the workflow kept its state before the timer
+
+
+def test_the_failing_row_backs_off_then_stops_without_a_hot_loop(db: Database, poison: tuple[str, int]) -> None:
+    _, poisoned = poison
+    moment = START + timedelta(days=8)
+    sweep(at(db, moment))
+    for _ in range(3):  # sweeps within the backoff do not touch it
+        sweep(at(db, moment + timedelta(seconds=30)))
+    [timer] = rows_of(db, poisoned, DeadlineKind.TIMER)
+    assert timer.attempts == 1
+    waits = []
+    for _ in range(4):
+        moment = timer.fire_at if timer.fired_at is None else moment
+        sweep(at(db, moment))
+        [timer] = rows_of(db, poisoned, DeadlineKind.TIMER)
+        waits.append(None if timer.fired_at else timer.fire_at - moment)
+    assert waits == [timedelta(minutes=10), timedelta(hours=1), None, None]  # then it waits for a person
+    assert timer.attempts == 4 and timer.fired_at is not None
+    [incident] = open_incidents(db, poisoned)
+    assert incident.tries == 4 and incident.next_retry_at is None
+    sweep(at(db, moment + timedelta(days=30)))
+    assert rows_of(db, poisoned, DeadlineKind.TIMER)[0].attempts == 4  # nobody tries it again on their own
+
+
+def _review_ready(db: Database, org: Org, key: str) -> tuple[int, int]:
+    instance_id = instances.start_instance(db, key, org.school).instance_id
+    [fill] = [t for t in tasks.list_tasks(db, org.school_user) if t.instance_id == instance_id]
+    tasks.complete_task(db, fill.id, org.school_user, {"coverage": 5})
+    [review] = [t for t in tasks.list_tasks(db, org.curator) if t.instance_id == instance_id]
+    return instance_id, review.id
+
+
+def broken_mini(bundle_copy: Path) -> Path:
+    bpmn = bundle_copy / "mini.bpmn"
+    text = bpmn.read_text(encoding="utf-8")
+    bpmn.write_text(text.replace("decision == 'accepted'</", "decision == 'accepted' and approved_by_region</"),
+                    encoding="utf-8")
+    return bundle_copy
+
+
+def test_a_failing_gateway_after_a_completion_keeps_the_submission_and_parks_the_step(
+        db: Database, org: Org, bundle_copy: Path) -> None:
+    key = deploy(db, broken_mini(bundle_copy)).key
+    instance_id, review = _review_ready(db, org, key)
+    version_before = rows_version(db, instance_id)
+
+    done = tasks.complete_task(db, review, org.curator, {"decision": "accepted", "review_comment": "Хорошо"})
+
+    assert done.incident_id is not None and "approved_by_region" in (done.incident_error or "")
+    with db.reading() as session:
+        task = session.get(Task, review)
+        assert task is not None and task.status is TaskStatus.COMPLETED  # the curator's work is kept
+        completed = session.scalar(select(AuditRecord).where(AuditRecord.task_id == review,
+                                                             AuditRecord.action == "task.completed"))
+        assert completed is not None and completed.details["data"]["review_comment"] == "Хорошо"
+    assert rows_version(db, instance_id) == version_before + 1
+    [incident] = open_incidents(db, instance_id)
+    assert (incident.element_id, incident.trigger, incident.tries) == ("decision", "completion", 1)
+    [retry] = rows_of(db, instance_id, DeadlineKind.RETRY)
+    assert incident.deadline_id == retry.id and retry.fired_at is None
+    assert ready_elements(db, instance_id) == []  # nobody is given a task the gateway has not chosen
+
+    # The automatic retry a minute later fails the same way: one incident, two tries, a longer wait.
+    sweep(db, now=retry.fire_at)
+    [incident] = open_incidents(db, instance_id)
+    assert incident.tries == 2
+    [retry] = rows_of(db, instance_id, DeadlineKind.RETRY)
+    assert retry.attempts == 1 and retry.fired_at is None
+
+
+def rows_version(db: Database, instance_id: int) -> int:
+    with db.reading() as session:
+        row = session.get(ProcessInstance, instance_id)
+        assert row is not None
+        return row.version
+
+
+def _migrate(db: Database, org: Org, key: str, from_version: int, to_version: int) -> None:
+    run = instance_migration.start_migration(db, key, from_version, to_version, actor_login=org.admin)
+    result = instance_migration.run_migration(db, run.id)
+    assert result.moved == result.total >= 1, result
+
+
+def test_retry_after_migrating_the_parked_step_to_a_fixed_version(db: Database, org: Org,
+                                                                  bundle_copy: Path, tmp_path: Path) -> None:
+    fixed = tmp_path / "fixed"
+    shutil.copytree(bundle_copy, fixed)
+    key = deploy(db, broken_mini(bundle_copy)).key
+    instance_id, review = _review_ready(db, org, key)
+    tasks.complete_task(db, review, org.curator, {"decision": "accepted"})
+    [incident] = open_incidents(db, instance_id)
+
+    with pytest.raises(NotAllowed):
+        retry_incident(db, incident.id, org.curator)
+    assert deploy(db, fixed).version == 2
+    _migrate(db, org, key, 1, 2)
+    view = retry_incident(db, incident.id, org.admin)
+
+    assert view.resolved_at is not None and view.resolution == "retried"
+    with db.reading() as session:
+        instance = session.get(ProcessInstance, instance_id)
+        assert instance is not None and instance.status.value == "completed"
+        actions = list(session.scalars(select(AuditRecord.action).where(AuditRecord.instance_id == instance_id)))
+    assert {"incident.opened", "incident.retried", "incident.resolved", "instance.migrated"} <= set(actions)
+    with pytest.raises(Conflict):
+        retry_incident(db, incident.id, org.admin)
+
+
+def test_retry_after_migrating_a_poison_timer_to_a_fixed_version(db: Database, org: Org, poison: tuple[str, int],
+                                                                 tmp_path: Path) -> None:
+    key, poisoned = poison
+    sweep(at(db, START + timedelta(days=8)))
+    [incident] = open_incidents(db, poisoned)
+    failed_again = retry_incident(at(db, START + timedelta(days=8, minutes=2)), incident.id, org.admin)
+    assert failed_again.resolved_at is None and failed_again.tries == 2  # still broken: the admin sees why
+    assert "approved_by_region" in failed_again.error
+
+    deploy(db, timer_bundle(tmp_path, key, "cohort is None"))
+    _migrate(db, org, key, 1, 2)
+    view = retry_incident(at(db, START + timedelta(days=8, minutes=5)), incident.id, org.admin)
+
+    assert view.resolved_at is not None
+    assert ready_elements(db, poisoned) == ["help_school"]  # the timer fired and the fixed gateway passed
+    assert open_incidents(db, poisoned) == []
+
+
+def test_incidents_are_listed_for_admins_only(db: Database, org: Org, poison: tuple[str, int]) -> None:
+    _, poisoned = poison
+    sweep(at(db, START + timedelta(days=8)))
+    listed = [i for i in incidents.list_incidents(db, org.admin) if i.instance_id == poisoned]
+    assert [(i.school_code, i.element_id, i.template_version) for i in listed] == [(org.school, "who_helps", 1)]
+    assert [i.id for i in incidents.list_incidents(db, None) if i.instance_id == poisoned] == [listed[0].id]
+    for login in (org.regional, org.curator, org.school_user):
+        with pytest.raises(NotAllowed):
+            incidents.list_incidents(db, login)
+
+
