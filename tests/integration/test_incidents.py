@@ -19,7 +19,7 @@ from engine.db import Database
 from engine.deadlines import retry_incident, sweep
 from engine.errors import Conflict, NotAllowed
 from engine.models import AuditRecord, Deadline, DeadlineKind, Incident, ProcessInstance, Task, TaskStatus
-from tests.conftest import MINI_BUNDLE, Org, unique
+from tests.conftest import Org, unique
 
 START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)  # a Monday
 TIMER_BUNDLE = Path(__file__).resolve().parents[1] / "fixtures" / "bundles" / "timer"
