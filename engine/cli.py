@@ -28,6 +28,7 @@ from engine.deadlines import DEFAULT_BATCH
 from engine.demo import load_demo
 from engine.due import MOSCOW
 from engine.errors import EngineError, FormInvalid, TemplateInvalid
+from engine.incidents import list_incidents as incident_list
 from engine.instance_migration import InstanceCheck, plan_migration, run_migration, start_migration
 from engine.instances import start_cohort
 from engine.mailer import SmtpSettings, deliver_due
@@ -272,7 +273,7 @@ def status(db: Database, region_code: str | None, municipality_code: str | None,
         click.echo(f"{row.school_code:<14} {row.municipality_code:<14} {marks} {row.open_tasks:<5} {row.overdue_tasks}")
     per_stage = ", ".join(f"{s.title}: {report.at_stage[s.key]}" for s in report.stages)
     click.echo(f"\nНа этапах — {per_stage}. Завершили: {report.completed}. Не начали: {report.not_started}. "
-               f"С просрочкой: {report.with_overdue}.")
+               f"С просрочкой: {report.with_overdue}. Остановлены инцидентом: {report.with_incident}.")
 
 
 def _mark(row: SchoolStatus, stage: str) -> str:
@@ -352,9 +353,57 @@ def sweep(db: Database, now_text: str | None, dry_run: bool, batch_size: int, as
         level = f" (уровень {action.escalation_level})" if action.escalation_level else ""
         click.echo(f"  {_KIND_WORDS[action.kind]}{level}: {action.school} «{action.task}» → "
                    f"{', '.join(action.recipients) or 'нет получателей'}")
+    for failure in report.failures:
+        retry = f"повтор {failure.retry_at.isoformat()}" if failure.retry_at else "ждёт исправления и повтора"
+        click.echo(f"  не выполнено (процесс {failure.instance_id}, шаг {failure.element_id}): {failure.error}; "
+                   f"{retry}")
+    if report.failures:
+        click.echo(f"Инцидентов: {len(report.failures)} — `roadmap incidents`.")
 
 
-_KIND_WORDS = {"reminder": "напоминание", "due": "срок наступил", "escalation": "эскалация", "timer": "таймер"}
+_KIND_WORDS = {"reminder": "напоминание", "due": "срок наступил", "escalation": "эскалация", "timer": "таймер",
+               "retry": "повтор шага"}
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--all", "include_resolved", is_flag=True, help="И решённые инциденты.")
+@click.option("--school", default=None, help="Только одна школа (код).")
+@click.option("--json", "as_json", is_flag=True, help="Вывод в JSON.")
+@click.pass_context
+def incidents(ctx: click.Context, include_resolved: bool, school: str | None, as_json: bool) -> None:
+    """Инциденты: шаги маршрутов, которые не выполнились (без подкоманды — список)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    found = incident_list(_db(ctx), None, include_resolved=include_resolved, school=school)
+    if as_json:
+        click.echo(json.dumps([i.as_dict() for i in found], ensure_ascii=False, indent=2))
+        return
+    if not found:
+        click.echo("Инцидентов нет.")
+        return
+    for i in found:
+        state = "открыт" if i.is_open else f"решён {i.resolved_at.isoformat() if i.resolved_at else ''}"
+        retry = f", автоповтор {i.next_retry_at.isoformat()}" if i.next_retry_at else ""
+        click.echo(f"#{i.id} {i.school_code} {i.template_key}@{i.template_version} шаг {i.element_id} "
+                   f"«{i.element_name}» ({i.trigger_words}), попыток {i.tries}, с {i.created_at.isoformat()}: "
+                   f"{state}{retry}\n    {i.error}")
+
+
+@incidents.command("retry")
+@click.argument("incident_id", type=click.IntRange(1, 2**63 - 1))
+@click.option("--json", "as_json", is_flag=True, help="Вывод в JSON.")
+@with_db
+def incident_retry(db: Database, incident_id: int, as_json: bool) -> None:
+    """Повторить шаг инцидента сейчас (после исправления шаблона и переноса процесса)."""
+    view = deadlines.retry_incident(db, incident_id, None, base_url=Settings.from_env().base_url)
+    if as_json:
+        click.echo(json.dumps(view.as_dict(), ensure_ascii=False, indent=2))
+    elif view.resolved_at is not None:
+        click.echo(f"Инцидент {incident_id} решён: шаг {view.element_id} выполнен.")
+    else:
+        click.echo(f"Повтор не удался: {view.error}", err=True)
+    if view.resolved_at is None:
+        sys.exit(1)
 
 
 def _moment(text: str) -> datetime:

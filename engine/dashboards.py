@@ -5,7 +5,7 @@ and a region's heat map — authorized by scope, read from instance and task row
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, joinedload
 from engine.audit import instance_history
 from engine.db import Database
 from engine.errors import NotAllowed, NotFound
+from engine.incidents import IncidentView, open_elements
 from engine.models import (
     AuditRecord,
     Municipality,
@@ -146,6 +147,7 @@ class SchoolTimeline:
     status: str | None
     tasks: list[dict[str, Any]]
     events: list[TimelineEntry]
+    incidents: list[IncidentView] = field(default_factory=list)  # open ones: where the roadmap is stuck
 
 
 def _instance_for_school(session: Session, actor: Actor, school_code: str) -> tuple[School, ProcessInstance | None]:
@@ -189,7 +191,7 @@ def _timeline(session: Session, school: School, instance: ProcessInstance | None
         select(User.id, User.login).where(User.id.in_(actor_ids)))}
     events = [_entry(r, logins, names) for r in history]
     return SchoolTimeline(school.code, school.name, instance.id, instance.current_stage, instance.status.value,
-                          tasks, events)
+                          tasks, events, open_elements(session, instance.id))
 
 
 def _entry(record: AuditRecord, logins: dict[int, str], names: dict[int, str]) -> TimelineEntry:
@@ -204,6 +206,7 @@ class DiagramState:
     done: list[str]
     current: list[str]
     overdue: list[str]
+    incidents: list[str] = field(default_factory=list)  # elements of open incidents
 
 
 def diagram_state(db: Database, login: str, instance_id: int) -> DiagramState:
@@ -223,7 +226,8 @@ def diagram_state(db: Database, login: str, instance_id: int) -> DiagramState:
                 current.add(element)
                 if due is not None and due < now:
                     late.add(element)
-        return DiagramState(instance_id, sorted(done - current), sorted(current), sorted(late))
+        stuck = sorted(i.element_id for i in open_elements(session, instance_id))
+        return DiagramState(instance_id, sorted(done - current), sorted(current), sorted(late), stuck)
 
 
 def diagram_xml(db: Database, login: str, instance_id: int) -> bytes:

@@ -19,6 +19,7 @@ from engine.bpmn.spec import Stage, TemplateSpec
 from engine.db import Database
 from engine.models import (
     Cohort,
+    Incident,
     InstanceStatus,
     Municipality,
     ProcessInstance,
@@ -51,6 +52,7 @@ class SchoolStatus:
     open_tasks: int
     overdue_tasks: int
     escalation_level: int
+    incidents: int = 0  # open incidents: a step of the roadmap failed and waits for an admin's fix
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class StatusReport:
     completed: int = 0
     not_started: int = 0
     with_overdue: int = 0
+    with_incident: int = 0
 
 
 def stage_status(db: Database, template_key: str, *, region_code: str | None = None,
@@ -72,8 +75,9 @@ def stage_status(db: Database, template_key: str, *, region_code: str | None = N
         schools = list(session.execute(area.on_schools(_schools())))
         latest = _latest_instances(session, template_key, area, cohort_year)
         tasks = _open_task_summary(session, area, db.now())
+        stuck = _open_incidents(session, area)
     states = _StateCache(spec)
-    rows = [_school_status(spec, school, latest.get(school.id), tasks, states) for school in schools]
+    rows = [_school_status(spec, school, latest.get(school.id), tasks, states, stuck) for school in schools]
     return _report(template_key, spec, rows)
 
 
@@ -133,6 +137,15 @@ class _TaskSummary:
     overdue_stages: set[str] = field(default_factory=set)
 
 
+def _open_incidents(session: Session, area: _Area) -> dict[int, int]:
+    """Open incidents per instance of the area (a handful at most: the table holds only failures)."""
+    query = (select(Incident.instance_id, func.count())
+             .join(ProcessInstance, ProcessInstance.id == Incident.instance_id)
+             .join(School, School.id == ProcessInstance.school_id)
+             .where(Incident.resolved_at.is_(None)).group_by(Incident.instance_id))
+    return {instance_id: int(count) for instance_id, count in session.execute(area.on_schools(query))}
+
+
 def _open_task_summary(session: Session, area: _Area, now: Any) -> dict[int, _TaskSummary]:
     summary: dict[int, _TaskSummary] = defaultdict(_TaskSummary)
     late = case((Task.due_at < now, 1), else_=0)
@@ -165,7 +178,7 @@ _EMPTY = _TaskSummary()
 
 
 def _school_status(spec: TemplateSpec, school: Any, instance: Any, tasks: dict[int, _TaskSummary],
-                   states: _StateCache) -> SchoolStatus:
+                   states: _StateCache, stuck: dict[int, int]) -> SchoolStatus:
     if instance is None:
         return SchoolStatus(school.code, school.name, school.municipality_code, None, "not_started", None,
                             states.get(None, False), [], 0, 0, 0)
@@ -174,7 +187,7 @@ def _school_status(spec: TemplateSpec, school: Any, instance: Any, tasks: dict[i
     overdue = sorted(summary.overdue_stages, key=spec.stage_index) if summary.overdue_stages else []
     return SchoolStatus(school.code, school.name, school.municipality_code, instance.id, instance.status.value,
                         instance.current_stage, states.get(instance.current_stage, finished), overdue,
-                        summary.open, summary.overdue, summary.escalation)
+                        summary.open, summary.overdue, summary.escalation, stuck.get(instance.id, 0))
 
 
 def _stage_states(spec: TemplateSpec, current: str | None, finished: bool) -> dict[str, StageState]:
@@ -200,7 +213,8 @@ def _report(template_key: str, spec: TemplateSpec, rows: list[SchoolStatus]) -> 
     return StatusReport(template_key, list(spec.stages), rows, at_stage,
                         completed=sum(r.status == "completed" for r in rows),
                         not_started=sum(r.status == "not_started" for r in rows),
-                        with_overdue=sum(r.overdue_tasks > 0 for r in rows))
+                        with_overdue=sum(r.overdue_tasks > 0 for r in rows),
+                        with_incident=sum(r.incidents > 0 for r in rows))
 
 
 @dataclass(frozen=True)
@@ -213,6 +227,7 @@ class AreaCounts:
     at_stage: dict[str, int]
     completed: int
     with_overdue: int
+    with_incident: int = 0  # roadmaps stuck on an open incident
 
 
 def area_counts(db: Database, template_key: str, *, region_code: str | None = None,
@@ -240,7 +255,20 @@ def area_counts(db: Database, template_key: str, *, region_code: str | None = No
         rows = list(session.execute(select(unit.code, unit.name, grouped.c.status, grouped.c.current_stage,
                                            grouped.c.n).join(unit, unit.id == grouped.c.unit_id)))
         overdue = _overdue_by_unit(session, unit, region_code, db.now())
-    return list(spec.stages), _fold(spec, rows, overdue)
+        stuck = _incidents_by_unit(session, unit, region_code)
+    return list(spec.stages), _fold(spec, rows, overdue, stuck)
+
+
+def _incidents_by_unit(session: Session, unit: Any, region_code: str | None) -> dict[str, int]:
+    """Roadmaps with an open incident, per region or municipality."""
+    column = School.municipality_id if region_code else School.region_id
+    query = (select(unit.code, func.count(func.distinct(Incident.instance_id)))
+             .select_from(Incident).join(ProcessInstance, ProcessInstance.id == Incident.instance_id)
+             .join(School, School.id == ProcessInstance.school_id).join(unit, unit.id == column)
+             .where(Incident.resolved_at.is_(None)).group_by(unit.code))
+    if region_code:
+        query = query.where(School.region_id == select(Region.id).where(Region.code == region_code).scalar_subquery())
+    return {code: int(count) for code, count in session.execute(query)}
 
 
 def _overdue_by_unit(session: Session, unit: Any, region_code: str | None, now: Any) -> dict[str, int]:
@@ -252,7 +280,7 @@ def _overdue_by_unit(session: Session, unit: Any, region_code: str | None, now: 
     return {code: int(count) for code, count in session.execute(query)}
 
 
-def _fold(spec: TemplateSpec, rows: list[Any], overdue: dict[str, int]) -> list[AreaCounts]:
+def _fold(spec: TemplateSpec, rows: list[Any], overdue: dict[str, int], stuck: dict[str, int]) -> list[AreaCounts]:
     units: dict[str, dict[str, Any]] = {}
     for code, name, status, stage, count in rows:
         unit = units.setdefault(code, {"name": name, "instances": 0, "completed": 0,
@@ -262,5 +290,5 @@ def _fold(spec: TemplateSpec, rows: list[Any], overdue: dict[str, int]) -> list[
             unit["completed"] += count
         elif status is InstanceStatus.RUNNING and stage in unit["at_stage"]:
             unit["at_stage"][stage] += count
-    return [AreaCounts(code, u["name"], u["instances"], u["at_stage"], u["completed"], overdue.get(code, 0))
-            for code, u in sorted(units.items())]
+    return [AreaCounts(code, u["name"], u["instances"], u["at_stage"], u["completed"], overdue.get(code, 0),
+                       stuck.get(code, 0)) for code, u in sorted(units.items())]

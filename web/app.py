@@ -29,6 +29,7 @@ from engine.errors import (
     TemplateInvalid,
     TemplateNotFound,
 )
+from engine.incidents import open_count
 from engine.models import TemplateVersion
 from engine.notifications import moscow_time
 from engine.templates import stage_titles
@@ -100,7 +101,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.add_url_rule("/health", view_func=health)
     app.jinja_env.globals.update(stage_words=STAGE_WORDS, event_words=EVENT_WORDS)
     app.jinja_env.filters["msk"] = moscow_time
-    app.context_processor(lambda: {"stage_titles": _LazyTitles(db)})
+    app.context_processor(lambda: {"stage_titles": _LazyTitles(db), "open_incidents": _LazyIncidentCount(db)})
     return app
 
 
@@ -135,6 +136,8 @@ EVENT_WORDS = {
     "attachment.uploaded": "Загружен документ", "questionnaire.response": "Получена анкета",
     "questionnaire.links_created": "Созданы ссылки на анкеты",
     "instance.migrated": "Перенесён на новую версию шаблона", "instance.migration_failed": "Перенос не удался",
+    "incident.opened": "Шаг не выполнился: инцидент", "incident.retried": "Инцидент: повтор",
+    "incident.resolved": "Инцидент решён", "instance.resumed": "Маршрут продолжен",
 }
 
 
@@ -152,10 +155,21 @@ def _login_manager(app: Flask, db: Database) -> None:
 
 
 def _blueprints(app: Flask) -> None:
-    from web import admin, auth, dashboards, migrations_admin, questionnaires, tasks, templates_admin
+    from web import admin, auth, dashboards, incidents_admin, migrations_admin, questionnaires, tasks, templates_admin
 
-    for module in (auth, tasks, dashboards, questionnaires, admin, templates_admin, migrations_admin):
+    for module in (auth, tasks, dashboards, questionnaires, admin, templates_admin, migrations_admin, incidents_admin):
         app.register_blueprint(module.blueprint)
+
+
+class _LazyIncidentCount:
+    """The admins' header badge: open incidents, counted only when an admin's page shows it."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def __int__(self) -> int:
+        with self._db.reading() as session:
+            return open_count(session)
 
 
 class _LazyTitles(Mapping[str, str]):

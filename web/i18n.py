@@ -214,6 +214,52 @@ EN: dict[str, str] = {
     "Почта": "E-mail",
     "Роли": "Roles",
     "Сбросить пароль": "Reset password",
+    # incidents: failed steps of roadmaps
+    "Инциденты": "Incidents",
+    "инцидент": "incident",
+    "Шаг": "Step",
+    "Возникла": "Raised",
+    "Попыток": "Tries",
+    "Повторить": "Retry",
+    "открыт": "open",
+    "сегодня": "today",
+    "{days} дн. назад": "{days} days ago",
+    "ждёт исправления": "waits for a fix",
+    "автоповтор {at}": "automatic retry {at}",
+    "решён {at}": "resolved {at}",
+    "попыток: {n}": "tries: {n}",
+    "показывать решённые": "show resolved",
+    "Инцидентов нет: все шаги маршрутов выполняются.": "No incidents: every step of every roadmap runs.",
+    "Шаг маршрута, который не выполнился (таймер, шлюз, таблица решений, действие движка), становится инцидентом "
+    "своей школы: остальная работа идёт дальше. После исправления шаблона перенесите процессы на исправленную "
+    "версию и нажмите «Повторить».":
+        "A roadmap step that failed (a timer, a gateway, a decision table, an engine action) becomes an incident of "
+        "its own school while all other work goes on. After fixing the template, move the processes to the fixed "
+        "version and press «Retry».",
+    "Маршрут остановлен: шаг не выполнился": "The roadmap is stopped: a step failed",
+    "Ошибка в шаблоне или в данных маршрута. Задачи школы сохранены; администраторы видят инцидент и повторят шаг "
+    "после исправления.":
+        "An error in the template or in the roadmap's data. The school's work is saved; admins see the incident "
+        "and will retry the step after a fix.",
+    "Остановлены инцидентом: {n}": "Stopped by an incident: {n}",
+    "Шаг маршрута не выполнился; администратор видит инцидент": "A roadmap step failed; an admin sees the incident",
+    "Данные сохранены, но следующий шаг маршрута не выполнился. Администраторы видят эту ошибку и исправят её; "
+    "повторять ничего не нужно.":
+        "Your data is saved, but the next step of the roadmap failed. Admins see the error and will fix it; "
+        "there is nothing to repeat.",
+    "Повтор удался: шаг «{name}» выполнен, маршрут школы {school} продолжается.":
+        "Retry succeeded: step «{name}» ran, the roadmap of school {school} goes on.",
+    "Повтор не удался: {error}": "Retry failed: {error}",
+    "Шаг не выполнился: инцидент": "A step failed: incident",
+    "Инцидент: повтор": "Incident: retry",
+    "Инцидент решён": "Incident resolved",
+    "Маршрут продолжен": "Roadmap resumed",
+    "после выполнения задачи": "after a task was completed",
+    "срабатывание таймера": "a timer firing",
+    "повтор шага": "a retry of the step",
+    "напоминание о сроке": "a deadline reminder",
+    "наступление срока": "a deadline",
+    "эскалация просрочки": "an overdue escalation",
     # moving running instances to a new template version
     "Перенос процессов": "Instance migration",
     "Перенос процессов на новую версию": "Move running processes to a new version",

@@ -81,6 +81,10 @@ def submit(task_id: int) -> tuple[str, int] | Response:
     message = translate("Задача выполнена.", lang)
     if done.instance_completed:
         message += " " + translate("Маршрут школы завершён.", lang)
+    if done.incident_id is not None:
+        flash(message + " " + translate("Данные сохранены, но следующий шаг маршрута не выполнился. Администраторы "
+                                        "видят эту ошибку и исправят её; повторять ничего не нужно.", lang), "error")
+        return redirect(url_for("tasks.inbox"))
     flash(message, "info")
     return redirect(url_for("tasks.inbox"))
 

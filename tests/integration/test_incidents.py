@@ -19,6 +19,7 @@ from engine.db import Database
 from engine.deadlines import retry_incident, sweep
 from engine.errors import Conflict, NotAllowed
 from engine.models import AuditRecord, Deadline, DeadlineKind, Incident, ProcessInstance, Task, TaskStatus
+from tests.conftest import MINI_BUNDLE as MINI
 from tests.conftest import Org, unique
 
 START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)  # a Monday
@@ -252,3 +253,119 @@ def test_incidents_are_listed_for_admins_only(db: Database, org: Org, poison: tu
             incidents.list_incidents(db, login)
 
 
+
+
+# --- the ways in: web pages, REST API, command line -------------------------------------------------------
+
+
+@pytest.fixture
+def stuck(db: Database, org: Org, bundle_copy: Path) -> tuple[str, int, int]:
+    """A school whose curator's review went through while the gateway after it failed."""
+    key = deploy(db, broken_mini(bundle_copy)).key
+    instance_id, review = _review_ready(db, org, key)
+    done = tasks.complete_task(db, review, org.curator, {"decision": "accepted"})
+    assert done.incident_id is not None
+    return key, instance_id, done.incident_id
+
+
+def test_admins_see_incidents_in_the_header_list_and_school_page_and_retry_them(
+        db: Database, org: Org, stuck: tuple[str, int, int]) -> None:
+    from tests.integration.test_web_views import post, signed_in, with_passwords
+    from web.app import create_app
+
+    _, instance_id, incident_id = stuck
+    with_passwords(db, org)
+    app = create_app({"DATABASE": db, "TESTING": True, "SECRET_KEY": "test", "SESSION_COOKIE_SECURE": False})
+    admin = signed_in(app, org.admin)
+    page = admin.get("/admin/incidents").get_data(as_text=True)
+    assert 'data-testid="incident-count"' in page and f'data-incident="{incident_id}"' in page
+    assert "approved_by_region" in page and org.school in page and "Принято?" in page
+    school_page = admin.get(f"/schools/{org.school}").get_data(as_text=True)
+    assert 'data-incident=\'["decision"]\'' in school_page and 'data-testid="school-incidents"' in school_page
+
+    status, _ = post(admin, f"/admin/incidents/{incident_id}/retry", {}, page="/admin/incidents")
+    assert status == 302
+    after = admin.get("/admin/incidents").get_data(as_text=True)
+    assert "Повтор не удался" in after and "approved_by_region" in after  # still broken: the admin is told why
+    [incident] = open_incidents(db, instance_id)
+    assert incident.tries == 2
+
+    for login in (org.regional, org.school_user):
+        client = signed_in(app, login)
+        assert client.get("/admin/incidents").status_code == 403
+        assert "incident-count" not in client.get("/").get_data(as_text=True)
+        status, _ = post(client, f"/admin/incidents/{incident_id}/retry", {})
+        assert status == 403
+    coordinator_page = signed_in(app, org.regional).get(f"/schools/{org.school}").get_data(as_text=True)
+    assert 'data-testid="school-incidents"' in coordinator_page and "approved_by_region" not in coordinator_page
+
+
+def test_coordinators_dashboards_count_schools_stuck_on_an_incident(db: Database, org: Org,
+                                                                    stuck: tuple[str, int, int]) -> None:
+    from engine.status import area_counts, stage_status
+
+    key, _, _ = stuck
+    report = stage_status(db, key, region_code=org.region)
+    assert report.with_incident == 1
+    assert [(row.school_code, row.incidents) for row in report.schools if row.incidents] == [(org.school, 1)]
+    _, units = area_counts(db, key, region_code=org.region)
+    assert {u.code: u.with_incident for u in units} == {org.municipality: 1}
+
+
+def test_incidents_through_the_api(db: Database, org: Org, stuck: tuple[str, int, int]) -> None:
+    from engine.api_tokens import create_token
+    from web.app import create_app
+
+    _, instance_id, incident_id = stuck
+    app = create_app({"DATABASE": db, "TESTING": True, "SECRET_KEY": "api"})
+    client = app.test_client()
+
+    def call(login: str, method: str, url: str) -> tuple[int, object]:
+        token = create_token(db, login, "тест")[1]
+        response = client.open(f"/api/v1{url}", method=method, headers={"Authorization": f"Bearer {token}"})
+        return response.status_code, response.json
+
+    status, listed = call(org.admin, "GET", f"/incidents?school={org.school}")
+    assert status == 200 and isinstance(listed, list)
+    assert [(i["id"], i["element_id"], i["school"], i["tries"]) for i in listed] == [
+        (incident_id, "decision", org.school, 1)]
+    status, body = call(org.admin, "POST", f"/incidents/{incident_id}/retry")
+    assert status == 200 and isinstance(body, dict) and body["resolved_at"] is None and body["tries"] == 2
+    assert call(org.curator, "GET", "/incidents")[0] == 403
+    assert call(org.regional, "POST", f"/incidents/{incident_id}/retry")[0] == 403
+    assert call(org.admin, "GET", "/incidents/999999999")[0] == 404
+    assert open_incidents(db, instance_id)[0].tries == 2
+
+
+def test_incidents_at_the_command_line(db: Database, org: Org, stuck: tuple[str, int, int],
+                                       tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from web.cli import cli
+
+    key, instance_id, incident_id = stuck
+    listed = CliRunner().invoke(cli, ["incidents", "--json", "--school", org.school], obj=db)
+    assert listed.exit_code == 0, listed.output
+    assert [(i["id"], i["element_id"]) for i in json.loads(listed.stdout)] == [(incident_id, "decision")]
+    text = CliRunner().invoke(cli, ["incidents", "--school", org.school], obj=db)
+    assert f"#{incident_id} {org.school}" in text.stdout and "approved_by_region" in text.stdout
+
+    failed = CliRunner().invoke(cli, ["incidents", "retry", str(incident_id)], obj=db)
+    assert failed.exit_code == 1 and "Повтор не удался" in failed.stderr
+    fixed = tmp_path / "fixed"
+    shutil.copytree(MINI, fixed)
+    manifest = fixed / "manifest.json"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace('"key": "mini"', f'"key": "{key}"'),
+                        encoding="utf-8")
+    deploy(db, fixed)
+    _migrate(db, org, key, 1, 2)
+    done = CliRunner().invoke(cli, ["incidents", "retry", str(incident_id)], obj=db)
+    assert done.exit_code == 0 and "решён" in done.stdout
+    with db.reading() as session:
+        retried = session.scalar(select(AuditRecord).where(AuditRecord.action == "incident.retried",
+                                                           AuditRecord.instance_id == instance_id)
+                                 .order_by(AuditRecord.id.desc()))
+        assert retried is not None and retried.actor_id is None  # the operator, at the command line
+    assert open_incidents(db, instance_id) == []

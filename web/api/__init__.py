@@ -79,9 +79,9 @@ def init_api(app: Flask, csrf: CSRFProtect) -> None:
     )
     api = _Api(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    from web.api import org, process, tasks
+    from web.api import incidents, org, process, tasks
 
-    for module in (tasks, process, org):
+    for module in (tasks, process, org, incidents):
         for blueprint in module.blueprints:
             csrf.exempt(blueprint)  # tokens, not cookies: there is no session to forge requests against
             api.register_blueprint(blueprint)

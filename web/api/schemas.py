@@ -65,6 +65,9 @@ class CompletedOut(Schema):
     instance_id = fields.Int(required=True)
     instance_completed = fields.Bool(required=True)
     next_task_ids = fields.List(fields.Int(), required=True)
+    incident_id = fields.Int(allow_none=True, metadata={
+        "description": "The submission was kept, but the step after it failed: the incident that holds it."})
+    incident_error = fields.Str(allow_none=True)
 
 
 class StartIn(Schema):
@@ -135,6 +138,7 @@ class SchoolStatusOut(Schema):
     open_tasks = fields.Int()
     overdue_tasks = fields.Int()
     escalation_level = fields.Int()
+    incidents = fields.Int()
 
 
 class StatusOut(Schema):
@@ -144,6 +148,7 @@ class StatusOut(Schema):
     completed = fields.Int(required=True)
     not_started = fields.Int(required=True)
     with_overdue = fields.Int(required=True)
+    with_incident = fields.Int(required=True)
 
 
 class OverdueOut(Schema):
@@ -211,3 +216,28 @@ class ImportOut(Schema):
     imported = fields.Dict(keys=fields.Str(), values=fields.Int(), required=True)
     errors = fields.List(fields.Str(), required=True)
     applied = fields.Bool(required=True)
+
+
+class IncidentQuery(Schema):
+    include_resolved = fields.Bool(load_default=False)
+    school = fields.Str(validate=validate.Length(min=1, max=32))
+
+
+class IncidentOut(Schema):
+    id = fields.Int(required=True)
+    instance_id = fields.Int(required=True)
+    school_code = fields.Str(required=True, data_key="school")
+    school_name = fields.Str(required=True)
+    template_key = fields.Str(required=True, data_key="template")
+    template_version = fields.Int(required=True)
+    element_id = fields.Str(required=True)
+    element_name = fields.Str(required=True)
+    trigger = fields.Str(required=True, metadata={
+        "description": "What was being done: completion, timer, retry, reminder, due or escalation."})
+    error = fields.Str(required=True)
+    tries = fields.Int(required=True)
+    created_at = fields.AwareDateTime(required=True)
+    last_failed_at = fields.AwareDateTime(required=True)
+    next_retry_at = fields.AwareDateTime(allow_none=True, metadata={"description": "The next automatic try, if any."})
+    resolved_at = fields.AwareDateTime(allow_none=True)
+    resolution = fields.Str(allow_none=True, metadata={"description": "retried (by a person), automatic or passed."})

@@ -7,6 +7,7 @@
 //        data-done='["start", "confirm_participation"]'   canvas marker `done`
 //        data-current='["run_questionnaires"]'            canvas marker `current`
 //        data-overdue='["run_questionnaires"]'            canvas marker `overdue`
+//        data-incident='["choose_path"]'                  canvas marker `incident` (a failed step)
 //        data-heat='{"run_questionnaires": 12, "curator_visit": 3}'  count badges
 //        aria-label="Схема процесса"></div>
 //
@@ -20,6 +21,7 @@ const MARKERS = [
   ['done', 'done'],
   ['current', 'current'],
   ['overdue', 'overdue'],
+  ['incident', 'incident'],
 ];
 
 const PADDING = 20;

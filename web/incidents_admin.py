@@ -1,0 +1,41 @@
+"""Admins: incidents — steps of roadmaps that failed, where they stand, and a retry after a fix.
+
+The engine services authorize (admins only) and audit the retry; these views read, call, render."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+from werkzeug.wrappers import Response
+
+from engine.config import Settings
+from engine.deadlines import retry_incident
+from engine.incidents import list_incidents
+from web.i18n import current_language, translate
+from web.session import db, me
+
+blueprint = Blueprint("incidents_admin", __name__, url_prefix="/admin/incidents")
+
+
+@blueprint.route("")
+@login_required
+def index() -> str:
+    include_resolved = request.args.get("all") == "1"
+    school = request.args.get("school", "").strip()[:32] or None
+    found = list_incidents(db(), me(), include_resolved=include_resolved, school=school)
+    return render_template("admin_incidents.html", incidents=found, include_resolved=include_resolved,
+                           school=school or "", now=db().now())
+
+
+@blueprint.route("/<int(min=1, max=9223372036854775807):incident_id>/retry", methods=["POST"])
+@login_required
+def retry(incident_id: int) -> Response:
+    view = retry_incident(db(), incident_id, me(), base_url=Settings.from_env().base_url)
+    lang = current_language()
+    if view.resolved_at is not None:
+        flash(translate("Повтор удался: шаг «{name}» выполнен, маршрут школы {school} продолжается.", lang)
+              .format(name=view.element_name, school=view.school_code), "info")
+    else:
+        flash(translate("Повтор не удался: {error}", lang).format(error=view.error), "error")
+    return redirect(request.form.get("back") == "school" and url_for("dashboards.school", code=view.school_code)
+                    or url_for("incidents_admin.index"))
