@@ -100,6 +100,15 @@ class TaskAlreadyCompleted(Conflict):
     pass
 
 
+class StepFailed(Conflict):
+    """A completion could not run the engine's own step on the form (an engine action): nothing was
+    completed, the submitted data was kept as the task's draft, and the failure is an incident."""
+
+    def __init__(self, message: str, incident_id: int | None = None) -> None:
+        super().__init__(message)
+        self.incident_id = incident_id
+
+
 class TaskClaimed(Conflict):
     """Another user has already taken the task."""
 

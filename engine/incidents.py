@@ -46,6 +46,7 @@ RETRY_BACKOFF = (timedelta(minutes=1), timedelta(minutes=10), timedelta(hours=1)
 
 _TRIGGERS = {
     "completion": "после выполнения задачи",
+    "action": "действие движка по форме",
     "timer": "срабатывание таймера",
     "retry": "повтор шага",
     "reminder": "напоминание о сроке",

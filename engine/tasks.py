@@ -29,12 +29,13 @@ from engine.errors import (
     ExpressionFailed,
     FormInvalid,
     NotAllowed,
+    StepFailed,
     TaskAlreadyCompleted,
     TaskClaimed,
     TaskNotFound,
 )
 from engine.forms import FormDefinition
-from engine.incidents import park_step
+from engine.incidents import FailedStep, describe, park_step, record_failure
 from engine.instances import TaskMirror, close_deadlines, finish_sync, insert_tasks, lock_instance_of_task
 from engine.live_workflows import Key
 from engine.models import AuditRecord, Deadline, InstanceStatus, Municipality, Region, School, Task, TaskStatus, User
@@ -224,13 +225,23 @@ def _status_words(status: TaskStatus) -> str:
 
 
 def complete_task(db: Database, task_id: int, login: str, data: dict[str, Any]) -> Completed:
-    """Validate the form, advance the workflow, mirror the new tasks: all or nothing."""
+    """Validate the form, advance the workflow, mirror the new tasks: all or nothing.
+
+    A failing step after the task is parked as an incident and the completion stands (``Completed.incident_id``).
+    A failing engine action on the form itself (it runs before the task completes) rolls the completion
+    back; the form data is then kept as the task's draft, the failure recorded as an incident, and the
+    user told so (``StepFailed``)."""
     try:
         with db.transaction() as session:
             completed, stored = _complete(db, session, task_id, login, data)
     except StaleDataError as err:
         raise ConcurrentUpdate(
             "процесс изменён одновременно другим пользователем; обновите страницу") from err
+    except _ActionFailed as failed:
+        incident_id = _keep_after_failed_action(db, task_id, failed)
+        raise StepFailed(f"Не удалось выполнить шаг после формы: {failed.step.error}. Введённые данные сохранены "
+                         "как черновик; администраторы видят ошибку, после исправления отправьте форму снова.",
+                         incident_id) from failed
     live_workflows.LIVE.keep(*stored)  # committed: the next step of this instance may start from memory
     return completed
 
@@ -263,7 +274,12 @@ def _complete(db: Database, session: Session, task_id: int, login: str,
     check_rules(sections.rules.get(task.element_id, ()), {**run.task_data(task.spiff_task_id), **known, **cleaned})
     now = db.now()
     context = ActionContext(session, now, actor.user_id, instance, task, compiled.spec)
-    produced = run_actions(context, sections.actions.get(task.element_id, ()), cleaned)
+    try:
+        produced = run_actions(context, sections.actions.get(task.element_id, ()), cleaned)
+    except FormInvalid:
+        raise
+    except Exception as err:  # noqa: BLE001 - an action's fault is the template's or ours, never the user's
+        raise _ActionFailed(FailedStep(task.element_id, task.name, describe(err)), instance.id, cleaned) from err
     # Every field of the form lands in the process data, empty ones as None (as form-js submits them),
     # so gateways and later rules can test an unticked checkbox without tripping on a missing name.
     # A failing step after the task does not undo the submission: it is parked as an incident (retried
@@ -295,6 +311,26 @@ def _complete(db: Database, session: Session, task_id: int, login: str,
     completed = Completed(task.id, instance.id, run.is_completed, [t.id for t in mirror.opened],
                           incident.id if incident else None, failure.message if failure else None)
     return completed, (key, instance.version, state, run)
+
+
+class _ActionFailed(Exception):
+    """Inside a completion: an engine action failed (carried out of the transaction, which rolls back)."""
+
+    def __init__(self, step: FailedStep, instance_id: int, cleaned: dict[str, Any]) -> None:
+        super().__init__(step.error)
+        self.step, self.instance_id, self.cleaned = step, instance_id, cleaned
+
+
+def _keep_after_failed_action(db: Database, task_id: int, failed: _ActionFailed) -> int:
+    """After the rolled-back completion: the form data as the task's draft, and the incident."""
+    with db.transaction() as session:
+        now = db.now()
+        task = _load_task(session, task_id)
+        if task.status is TaskStatus.READY:
+            task.draft = failed.cleaned
+        incident = record_failure(session, failed.instance_id, failed.step, trigger="action", now=now,
+                                  deadline_id=None, next_retry_at=None)
+        return incident.id
 
 
 # Built once, the ids bound at execution: building it would cost more Python than running it.

@@ -255,6 +255,7 @@ EN: dict[str, str] = {
     "Инцидент решён": "Incident resolved",
     "Маршрут продолжен": "Roadmap resumed",
     "после выполнения задачи": "after a task was completed",
+    "действие движка по форме": "an engine action on a form",
     "срабатывание таймера": "a timer firing",
     "повтор шага": "a retry of the step",
     "напоминание о сроке": "a deadline reminder",

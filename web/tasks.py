@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 
 from engine import attachments, notifications, tasks
 from engine.dashboards import school_timeline
-from engine.errors import EngineError, FormInvalid
+from engine.errors import EngineError, FormInvalid, StepFailed
 from web.i18n import current_language, translate
 from web.session import db, me
 
@@ -77,6 +77,9 @@ def submit(task_id: int) -> tuple[str, int] | Response:
     except FormInvalid as err:
         flash(translate("Форма заполнена с ошибками — исправьте отмеченные поля.", current_language()), "error")
         return _page(task_id, values=data, errors=err.errors, status=422)
+    except StepFailed as err:
+        flash(err.message, "error")  # the data is the task's draft now: the page shows it again
+        return redirect(url_for("tasks.task", task_id=task_id))
     lang = current_language()
     message = translate("Задача выполнена.", lang)
     if done.instance_completed:

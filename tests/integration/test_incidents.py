@@ -7,6 +7,7 @@ Time moves by an injected clock."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +18,7 @@ from sqlalchemy import select
 from engine import incidents, instance_migration, instances, tasks, templates
 from engine.db import Database
 from engine.deadlines import retry_incident, sweep
-from engine.errors import Conflict, NotAllowed
+from engine.errors import Conflict, NotAllowed, StepFailed
 from engine.models import AuditRecord, Deadline, DeadlineKind, Incident, ProcessInstance, Task, TaskStatus
 from tests.conftest import MINI_BUNDLE as MINI
 from tests.conftest import Org, unique
@@ -369,3 +370,37 @@ def test_incidents_at_the_command_line(db: Database, org: Org, stuck: tuple[str,
                                  .order_by(AuditRecord.id.desc()))
         assert retried is not None and retried.actor_id is None  # the operator, at the command line
     assert open_incidents(db, instance_id) == []
+
+
+def test_a_failing_engine_action_keeps_the_form_as_a_draft_and_records_an_incident(
+        db: Database, org: Org, bundle_copy: Path) -> None:
+    # A template bug: the review form has its own field "indicators", which the risk action reads as the
+    # questionnaire's aggregated indicators (a mapping) — the action fails on the text the curator typed.
+    manifest = bundle_copy / "manifest.json"
+    spec = json.loads(manifest.read_text(encoding="utf-8"))
+    spec.update({
+        "questionnaires": {"groups": {"director": {"title": "Директор", "form": "questionnaire", "anonymous": False}}},
+        "indicators": {"coverage_mean": {"group": "director", "field": "coverage", "aggregate": "mean"}},
+        "risk_catalogue": {"version": "t", "factors": [{"key": "k1", "title": "Охват", "indicator": "coverage_mean"}]},
+        "actions": {"review": [{"action": "prepare_risk_inputs"}]},
+    })
+    manifest.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+    review_form = bundle_copy / "forms" / "review.form"
+    form = json.loads(review_form.read_text(encoding="utf-8"))
+    form["components"].append({"type": "textfield", "key": "indicators", "label": "Показатели"})
+    review_form.write_text(json.dumps(form, ensure_ascii=False), encoding="utf-8")
+    key = deploy(db, bundle_copy).key
+    instance_id, review = _review_ready(db, org, key)
+
+    with pytest.raises(StepFailed) as failed:
+        tasks.complete_task(db, review, org.curator, {"decision": "accepted", "indicators": "все в норме"})
+
+    assert "черновик" in failed.value.message and failed.value.incident_id is not None
+    with db.reading() as session:
+        task = session.get(Task, review)
+        assert task is not None and task.status is TaskStatus.READY  # nothing was completed
+        assert task.draft == {"decision": "accepted", "indicators": "все в норме"}
+    [incident] = open_incidents(db, instance_id)
+    assert (incident.id, incident.element_id, incident.trigger) == (failed.value.incident_id, "review", "action")
+    assert "AttributeError" in incident.error
+    assert retry_incident(db, incident.id, org.admin).resolution == "passed"  # the user sends the form again
