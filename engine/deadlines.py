@@ -182,7 +182,12 @@ def retry_incident(db: Database, incident_id: int, login: str | None, *, base_ur
     more try, and no automatic tries follow (they were spent, or the person will look again)."""
     with db.transaction() as session, session.no_autoflush:
         actor_id = None if login is None else load_admin(session, login, ADMINS_ONLY).user_id
-        incident = session.get(Incident, incident_id)
+        deadline_id = session.scalar(select(Incident.deadline_id).where(Incident.id == incident_id))
+        # The row first, locked: a sweep acting on it right now finishes before we look at the incident.
+        row = session.scalars(select(Deadline).where(Deadline.id == deadline_id).with_for_update()
+                              .execution_options(populate_existing=True)).first() if deadline_id else None
+        incident = session.scalars(select(Incident).where(Incident.id == incident_id)
+                                   .execution_options(populate_existing=True)).first()
         if incident is None:
             raise IncidentNotFound(f"инцидент {incident_id} не найден")
         if incident.resolved_at is not None:
@@ -190,7 +195,6 @@ def retry_incident(db: Database, incident_id: int, login: str | None, *, base_ur
         now = db.now()
         audit.record(session, now, "incident.retried", actor_id=actor_id, instance_id=incident.instance_id,
                      incident_id=incident.id, element=incident.element_id, tries=incident.tries)
-        row = session.get(Deadline, incident.deadline_id) if incident.deadline_id else None
         if row is None or row.cancelled:  # its timer or task is gone: the step it was about cannot fail
             incident.resolved_at, incident.resolved_by_id, incident.resolution = now, actor_id, "passed"
         else:
