@@ -9,16 +9,17 @@ import shutil
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engine import instance_migration, instances, tasks, templates
-from engine.models import User
+from engine.models import Deadline, User
 from engine.passwords import hash_password
 from tests.conftest import MINI_BUNDLE, make_org, unique
 from tests.e2e import conftest as e2e
 from tests.e2e.conftest import LiveServer, screenshot
 
 PASSWORD = "инцидент-2035"
+ROADMAP = Path(__file__).resolve().parents[2] / "workflows" / "roadmap-500"
 
 # The mini template has no diagram layout; the school page needs one to draw it.
 _SHAPES = {"start": (100, 112, 36, 36), "fill_questionnaire": (180, 90, 110, 80), "rate_risk": (330, 90, 110, 80),
@@ -116,3 +117,38 @@ def test_an_incident_from_a_failed_step_to_a_retry_after_the_fix(page: Page, liv
     e2e.sign_in(page, live, org.regional, PASSWORD)
     expect(page.get_by_test_id("incidents-link")).to_have_count(0)
     assert page.goto(f"{live.url}/admin/incidents").status == 403
+
+
+def test_coordinators_see_schools_stopped_by_an_incident(page: Page, live: LiveServer) -> None:
+    from engine.cohorts import ensure_cohort
+    from engine.incidents import FailedStep, record_failure, resolve_for_deadline
+
+    org = make_org(live.db)
+    with live.db.transaction() as session:
+        for user in session.scalars(select(User).where(User.login.in_([org.regional, org.municipal]))):
+            user.password_hash = hash_password(PASSWORD)
+    ensure_cohort(live.db, 2035)
+    key = templates.deploy_template(live.db, templates.read_bundle(ROADMAP)).key
+    stopped = instances.start_instance(live.db, key, org.school, cohort_year=2035).instance_id
+    instances.start_instance(live.db, key, org.sibling_school, cohort_year=2035)
+    # The roadmap-500 template has no failing step to offer; the incident is recorded the way the sweep does.
+    with live.db.transaction() as session:
+        marker = session.scalar(select(func.max(Deadline.id)).where(Deadline.instance_id == stopped))
+        assert marker is not None
+        record_failure(session, stopped, FailedStep("confirm_participation", "Подтвердить участие",
+                                                    "неизвестная переменная «quota»"),
+                       trigger="timer", now=live.clock.now, deadline_id=marker, next_retry_at=None)
+
+    e2e.sign_in(page, live, org.regional, PASSWORD)
+    page.goto(f"{live.url}/dashboard?region={org.region}")
+    expect(page.get_by_test_id("stuck-count")).to_contain_text("1")
+    expect(page.locator(f"tr[data-area='{org.municipality}'] .badge-incident")).to_have_text("1")
+    page.goto(f"{live.url}/dashboard?municipality={org.municipality}")
+    expect(page.locator(f"tr[data-school='{org.school}'] .badge-incident")).to_be_visible()
+    expect(page.locator(f"tr[data-school='{org.sibling_school}'] .badge-incident")).to_have_count(0)
+    screenshot(page, "dashboard-incident")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    screenshot(page, "dashboard-incident-phone")
+    with live.db.transaction() as session:
+        resolve_for_deadline(session, marker, live.clock.now, actor_id=None)
