@@ -28,7 +28,15 @@ from engine.deadlines import DEFAULT_BATCH
 from engine.demo import load_demo
 from engine.due import MOSCOW
 from engine.errors import EngineError, FormInvalid, TemplateInvalid
-from engine.instance_migration import InstanceCheck, plan_migration, run_migration, start_migration
+from engine.instance_migration import (
+    InstanceCheck,
+    MigrationRunView,
+    list_runs,
+    plan_migration,
+    resume_migration,
+    run_migration,
+    start_migration,
+)
 from engine.instances import start_cohort
 from engine.mailer import SmtpSettings, deliver_due
 from engine.notifications import list_notifications
@@ -524,6 +532,44 @@ def migrate_instances(db: Database, source: tuple[str, int], target: tuple[str, 
             click.echo(_migration_line(item))
         click.echo(summary)
     sys.exit(0 if ok else 1)
+
+
+_RUN_WORDS = {"pending": "ожидает запуска", "running": "идёт", "done": "завершён",
+              "failed": "остановлен из-за ошибки", "interrupted": "прерван (обработчик не отвечает)"}
+
+
+def _run_line(run: MigrationRunView) -> str:
+    return (f"{run.id}\t{run.key}@{run.from_version} → {run.to_version}{' (пробный)' if run.dry_run else ''}\t"
+            f"{_RUN_WORDS[run.status]}\tобработано {run.processed} из {run.total}, перенесено {run.moved}, "
+            f"с ошибками {run.failed}")
+
+
+@cli.command("migrate-runs")
+@click.option("--json", "as_json", is_flag=True)
+@with_db
+def migrate_runs(db: Database, as_json: bool) -> None:
+    """Последние переносы и их состояние; прерванный можно возобновить командой migrate-resume."""
+    runs = list_runs(db)
+    if as_json:
+        _print_json(runs)
+        return
+    for run in runs:
+        click.echo(_run_line(run))
+
+
+@cli.command("migrate-resume")
+@click.argument("run_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@with_db
+def migrate_resume(db: Database, run_id: int, as_json: bool) -> None:
+    """Возобновить прерванный перенос (его обработчик не отвечает) здесь же: только оставшиеся процессы."""
+    resume_migration(db, run_id)
+    run = run_migration(db, run_id)
+    if as_json:
+        _print_json(run)
+    else:
+        click.echo(_run_line(run))
+    sys.exit(0 if run.failed == 0 else 1)
 
 
 def _migration_line(item: InstanceCheck) -> str:

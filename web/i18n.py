@@ -259,7 +259,13 @@ EN: dict[str, str] = {
     "К пробному прогону": "Back to the dry run",
     "ожидает запуска": "waiting to start",
     "завершён": "finished",
-    "прерван": "aborted",
+    "прерван": "interrupted",
+    "остановлен из-за ошибки": "stopped by an error",
+    "Обработчик переноса не отвечает (остановлен или перезапущен сервер). Уже перенесённые процессы останутся "
+    "на новой версии; возобновлённый перенос обработает только оставшиеся.":
+        "The migration's worker does not respond (stopped, or the server restarted). Processes already moved "
+        "stay on the new version; a resumed migration handles only the rest.",
+    "Возобновить перенос": "Resume the migration",
     "Перенесён": "Moved",
     "Пропущен": "Skipped",
     "Нельзя перенести": "Cannot move",

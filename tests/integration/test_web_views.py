@@ -245,6 +245,7 @@ def _routes(w: World) -> list[tuple[str, str, dict[str, object]]]:
         ("POST", "/admin/migrations", {"key": "roadmap-500", "from": "1", "to": "2"}),
         ("GET", "/admin/migrations/1", {}),
         ("GET", "/admin/migrations/1.json", {}),
+        ("POST", "/admin/migrations/1/resume", {}),
         *_workspace_routes(),
     ]
 
