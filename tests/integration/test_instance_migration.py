@@ -261,6 +261,7 @@ def test_rq_worker_runs_the_migration(pg_db: Database, postgres_url: str, bundle
     SimpleWorker([queue], connection=redis).work(burst=True)
     job = queue.fetch_job(job_id)
     assert job is not None and job.is_finished and job.return_value() == {"moved": 2, "failed": 0}
+    assert job.timeout == 6 * 3600  # not rq's 180 s: a region's run takes longer
     assert get_run(pg_db, run_id).status == "done"
     assert instance(pg_db, at_review).template_version_id == instance(pg_db, at_questionnaire).template_version_id
 
