@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 import click
 
-from engine import api_tokens, deadlines, instances, questionnaires, tasks, templates
+from engine import api_tokens, curator_pool, deadlines, instances, questionnaires, tasks, templates
 from engine import template_workspace as workspace
 from engine.bpmn.bundle import load_bundle
 from engine.bpmn.compiler import validate_bundle
@@ -383,6 +383,40 @@ def deliver(db: Database) -> None:
         raise click.UsageError("SMTP_HOST не задан: письма ждут в очереди")
     sent, failed = deliver_due(db, smtp)
     click.echo(f"Отправлено: {sent}, не удалось (повтор позже): {failed}.")
+
+
+@cli.group("curator-pool")
+def curator_pool_group() -> None:
+    """Резерв кураторов региона: кого можно назначить куратором школы, ещё не курируя ни одной."""
+
+
+@curator_pool_group.command("add")
+@click.argument("region")
+@click.argument("login")
+@with_db
+def curator_pool_add(db: Database, region: str, login: str) -> None:
+    """Добавить пользователя в резерв кураторов региона (доступа к школам это не даёт)."""
+    added = curator_pool.add_to_pool(db, region, login)
+    click.echo(f"{login}: {'добавлен в резерв' if added else 'уже в резерве'} кураторов региона {region}")
+
+
+@curator_pool_group.command("remove")
+@click.argument("region")
+@click.argument("login")
+@with_db
+def curator_pool_remove(db: Database, region: str, login: str) -> None:
+    """Убрать пользователя из резерва (школы, которые он уже курирует, остаются за ним)."""
+    removed = curator_pool.remove_from_pool(db, region, login)
+    click.echo(f"{login}: {'убран из резерва' if removed else 'не был в резерве'} кураторов региона {region}")
+
+
+@curator_pool_group.command("list")
+@click.argument("region")
+@with_db
+def curator_pool_list(db: Database, region: str) -> None:
+    """Резерв кураторов региона."""
+    for entry in curator_pool.list_pool(db, region):
+        click.echo(f"{entry.login}\t{entry.full_name}\tс {entry.added_at.astimezone(MOSCOW):%d.%m.%Y}")
 
 
 @cli.group()
