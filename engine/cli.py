@@ -382,7 +382,8 @@ def deliver(db: Database) -> None:
     if smtp is None:
         raise click.UsageError("SMTP_HOST не задан: письма ждут в очереди")
     sent, failed = deliver_due(db, smtp)
-    click.echo(f"Отправлено: {sent}, не удалось (повтор позже): {failed}.")
+    click.echo(f"Отправлено: {sent}, не удалось: {failed} (причина — в outbox.last_error; "
+               "письма, которые нельзя составить, не повторяются, остальные — позже).")
 
 
 @cli.group("curator-pool")
