@@ -28,13 +28,14 @@ class PoolEntry:
     added_at: datetime
 
 
-def _keeper(session: Session, login: str | None, region: Region) -> int | None:
-    """The operator, an admin, or the region's coordinator; anyone else is refused."""
+def _keeper(session: Session, login: str | None, region: Region, *, reading: bool = False) -> int | None:
+    """The operator, an admin, or the region's coordinator (to read: the federal level too); anyone else
+    is refused."""
     if login is None:
         return None
     actor = load_actor(session, login)
     keeps = actor.scope.is_admin or any(g.role is Role.REGIONAL_COORDINATOR and g.region_id == region.id
-                                        for g in actor.scope.grants)
+                                        or reading and g.role is Role.FEDERAL for g in actor.scope.grants)
     if not keeps:
         raise NotAllowed("резерв кураторов региона ведут администратор и региональный координатор этого региона")
     return actor.user_id
@@ -71,7 +72,7 @@ def remove_from_pool(db: Database, region_code: str, login: str, *, actor_login:
 def list_pool(db: Database, region_code: str, *, actor_login: str | None = None) -> list[PoolEntry]:
     with db.reading() as session:
         region = find_region(session, region_code)
-        _keeper(session, actor_login, region)
+        _keeper(session, actor_login, region, reading=True)
         rows = session.execute(select(User.login, User.full_name, CuratorPoolEntry.added_at)
                                .join(User, User.id == CuratorPoolEntry.user_id)
                                .where(CuratorPoolEntry.region_id == region.id).order_by(User.full_name, User.login))

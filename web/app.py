@@ -152,9 +152,9 @@ def _login_manager(app: Flask, db: Database) -> None:
 
 
 def _blueprints(app: Flask) -> None:
-    from web import admin, auth, dashboards, migrations_admin, questionnaires, tasks, templates_admin
+    from web import admin, auth, curators, dashboards, migrations_admin, questionnaires, tasks, templates_admin
 
-    for module in (auth, tasks, dashboards, questionnaires, admin, templates_admin, migrations_admin):
+    for module in (auth, tasks, dashboards, questionnaires, admin, templates_admin, migrations_admin, curators):
         app.register_blueprint(module.blueprint)
 
 

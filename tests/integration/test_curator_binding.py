@@ -149,3 +149,26 @@ def test_the_form_offers_the_regions_candidates(binding: Binding) -> None:
     api = binding.app.test_client().get(f"/api/v1/tasks/{binding.task_id}", headers={"Authorization": f"Bearer {token}"})
     assert api.json["choices"] == {"curator_candidates": offered}
     assert detail.form["id"] == CONFIRM
+
+
+def test_the_regional_coordinator_keeps_the_pool_on_its_page(binding: Binding) -> None:
+    db, org = binding.db, binding.org
+    newcomer = unique("newcomer-")
+    apply_org(db, OrgData(users=[UserRow(newcomer, "Новикова Анна Сергеевна")]))
+    regional = signed_in(binding.app, org.regional)
+    url = f"/regions/{org.region}/curator-pool"
+    assert f'href="{url}"' in regional.get(f"/dashboard?region={org.region}").get_data(as_text=True)
+    status, _ = post(regional, url, {"login": newcomer}, url)
+    assert status == 302
+    page = regional.get(url).get_data(as_text=True)
+    assert f'data-login="{newcomer}"' in page and "добавлен в резерв" in page
+    status, _ = post(regional, url, {"login": "nobody-like-this"}, url)
+    assert status == 302 and "не найден" in regional.get(url).get_data(as_text=True)
+    offered = _form_data(regional.get(f"/tasks/{binding.task_id}").get_data(as_text=True))["curator_candidates"]
+    assert newcomer in {o["value"] for o in offered}
+    assert next(o for o in offered if o["value"] == newcomer)["label"].endswith("пока без школ; школ: 0")
+    status, _ = post(regional, f"{url}/remove", {"login": newcomer}, url)
+    assert status == 302 and f'data-login="{newcomer}"' not in regional.get(url).get_data(as_text=True)
+    assert signed_in(binding.app, org.municipal).get(url).status_code == 403
+    assert signed_in(binding.app, org.federal).get(url).status_code == 200  # reads, cannot change
+    assert post(signed_in(binding.app, org.federal), url, {"login": newcomer}, "/")[0] == 403
