@@ -186,7 +186,8 @@ def get_task(db: Database, task_id: int, login: str) -> TaskDetail:
             # Only read, so still exactly the stored workflow: the submission that usually follows the
             # page (in this process) starts from it instead of restoring the JSON again.
             live.keep(live_key, instance.version, instance.workflow_json, run)
-            choices = form_choices(session, task, compiled.spec.sections.actions.get(task.element_id, ()), form)
+            if actor.scope.can_act(task.role, place_of_task(task)):  # overseers see the form read-only
+                choices = form_choices(session, task, compiled.spec.sections.actions.get(task.element_id, ()), form)
         values.update(task.draft or {})
         return TaskDetail(TaskView.of(task, _assignee_login(session, task)), form.to_dict(), values, choices)
 

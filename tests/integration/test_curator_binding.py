@@ -148,6 +148,7 @@ def test_the_form_offers_the_regions_candidates(binding: Binding) -> None:
     token = create_token(binding.db, org.regional, "тест")[1]
     api = binding.app.test_client().get(f"/api/v1/tasks/{binding.task_id}", headers={"Authorization": f"Bearer {token}"})
     assert api.json["choices"] == {"curator_candidates": offered}
+    assert tasks.get_task(binding.db, binding.task_id, org.municipal).choices == {}  # oversees, read-only form
     assert detail.form["id"] == CONFIRM
 
 
