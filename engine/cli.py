@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 import click
 
-from engine import api_tokens, deadlines, instances, questionnaires, tasks, templates
+from engine import api_tokens, curator_pool, deadlines, instances, questionnaires, tasks, templates
 from engine import template_workspace as workspace
 from engine.bpmn.bundle import load_bundle
 from engine.bpmn.compiler import validate_bundle
@@ -29,7 +29,15 @@ from engine.demo import load_demo
 from engine.due import MOSCOW
 from engine.errors import EngineError, FormInvalid, TemplateInvalid
 from engine.incidents import list_incidents as incident_list
-from engine.instance_migration import InstanceCheck, plan_migration, run_migration, start_migration
+from engine.instance_migration import (
+    InstanceCheck,
+    MigrationRunView,
+    list_runs,
+    plan_migration,
+    resume_migration,
+    run_migration,
+    start_migration,
+)
 from engine.instances import start_cohort
 from engine.mailer import SmtpSettings, deliver_due
 from engine.notifications import list_notifications
@@ -423,7 +431,42 @@ def deliver(db: Database) -> None:
     if smtp is None:
         raise click.UsageError("SMTP_HOST не задан: письма ждут в очереди")
     sent, failed = deliver_due(db, smtp)
-    click.echo(f"Отправлено: {sent}, не удалось (повтор позже): {failed}.")
+    click.echo(f"Отправлено: {sent}, не удалось: {failed} (причина — в outbox.last_error; "
+               "письма, которые нельзя составить, не повторяются, остальные — позже).")
+
+
+@cli.group("curator-pool")
+def curator_pool_group() -> None:
+    """Резерв кураторов региона: кого можно назначить куратором школы, ещё не курируя ни одной."""
+
+
+@curator_pool_group.command("add")
+@click.argument("region")
+@click.argument("login")
+@with_db
+def curator_pool_add(db: Database, region: str, login: str) -> None:
+    """Добавить пользователя в резерв кураторов региона (доступа к школам это не даёт)."""
+    added = curator_pool.add_to_pool(db, region, login)
+    click.echo(f"{login}: {'добавлен в резерв' if added else 'уже в резерве'} кураторов региона {region}")
+
+
+@curator_pool_group.command("remove")
+@click.argument("region")
+@click.argument("login")
+@with_db
+def curator_pool_remove(db: Database, region: str, login: str) -> None:
+    """Убрать пользователя из резерва (школы, которые он уже курирует, остаются за ним)."""
+    removed = curator_pool.remove_from_pool(db, region, login)
+    click.echo(f"{login}: {'убран из резерва' if removed else 'не был в резерве'} кураторов региона {region}")
+
+
+@curator_pool_group.command("list")
+@click.argument("region")
+@with_db
+def curator_pool_list(db: Database, region: str) -> None:
+    """Резерв кураторов региона."""
+    for entry in curator_pool.list_pool(db, region):
+        click.echo(f"{entry.login}\t{entry.full_name}\tс {entry.added_at.astimezone(MOSCOW):%d.%m.%Y}")
 
 
 @cli.group()
@@ -573,6 +616,44 @@ def migrate_instances(db: Database, source: tuple[str, int], target: tuple[str, 
             click.echo(_migration_line(item))
         click.echo(summary)
     sys.exit(0 if ok else 1)
+
+
+_RUN_WORDS = {"pending": "ожидает запуска", "running": "идёт", "done": "завершён",
+              "failed": "остановлен из-за ошибки", "interrupted": "прерван (обработчик не отвечает)"}
+
+
+def _run_line(run: MigrationRunView) -> str:
+    return (f"{run.id}\t{run.key}@{run.from_version} → {run.to_version}{' (пробный)' if run.dry_run else ''}\t"
+            f"{_RUN_WORDS[run.status]}\tобработано {run.processed} из {run.total}, перенесено {run.moved}, "
+            f"с ошибками {run.failed}")
+
+
+@cli.command("migrate-runs")
+@click.option("--json", "as_json", is_flag=True)
+@with_db
+def migrate_runs(db: Database, as_json: bool) -> None:
+    """Последние переносы и их состояние; прерванный можно возобновить командой migrate-resume."""
+    runs = list_runs(db)
+    if as_json:
+        _print_json(runs)
+        return
+    for run in runs:
+        click.echo(_run_line(run))
+
+
+@cli.command("migrate-resume")
+@click.argument("run_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@with_db
+def migrate_resume(db: Database, run_id: int, as_json: bool) -> None:
+    """Возобновить прерванный перенос (его обработчик не отвечает) здесь же: только оставшиеся процессы."""
+    resume_migration(db, run_id)
+    run = run_migration(db, run_id)
+    if as_json:
+        _print_json(run)
+    else:
+        click.echo(_run_line(run))
+    sys.exit(0 if run.failed == 0 else 1)
 
 
 def _migration_line(item: InstanceCheck) -> str:

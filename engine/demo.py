@@ -36,7 +36,8 @@ SCHOOLS = [
     ("42-TAI-02", "МБОУ «ООШ № 34»", "42-TAI"),
     ("42-TAI-03", "МБОУ «СОШ № 176»", "42-TAI"),
 ]
-# A curator is a deputy director of a stronger school nearby and usually has one to three schools.
+# A curator is a deputy director of a stronger school nearby and usually has one to three schools. They
+# are also the region's curator candidates: the regional coordinator's form offers exactly these four.
 CURATORS = {
     "curator-1": ("Иванова Марина Петровна", ["42-PROM-01", "42-PROM-02"]),
     "curator-2": ("Сидоров Алексей Викторович", ["42-PROM-03", "42-BEL-01"]),

@@ -156,3 +156,8 @@ class DraftNotFound(NotFound):
 
 class FileRejected(EngineError):
     """A draft file that cannot be stored at all (not UTF-8 text, too large, a bad name); nothing is kept."""
+
+
+class LetterNotBuildable(EngineError):
+    """An outbox letter that cannot be turned into an e-mail (a broken address, unencodable text): it is
+    marked failed with this reason; building it again would fail the same way."""

@@ -36,7 +36,10 @@ Interpretations we chose where form-js is silent or client-side only:
 * numbers accept JSON numbers and numeric strings (a decimal comma too); NaN, infinities and
   absolute values above 10**15 are rejected; integral values come back as ``int``, others as ``float``;
 * ``decimalDigits`` limits the digits after the point; ``increment`` and ``disallowPassedDates`` are not
-  checked; ``valuesKey``/``valuesExpression`` (options from process data) are not supported;
+  checked; ``valuesExpression`` is not supported, and ``valuesKey`` only on a ``select``: its options
+  come with the data the engine gives the form (an engine action's choices, such as ``bind_curator``'s
+  candidates), so here its value need only be one short string — whoever supplies the options checks
+  the choice when the task is completed;
 * date/time values come back as the submitted ISO string, stripped, once it parses.
 """
 
@@ -73,6 +76,7 @@ VALIDATION_TYPES = ("email", "phone")
 FORM_ERROR_KEY = "_schema"
 
 MAX_TEXT = 100_000  # hard cap on any string, even without maxLength
+MAX_SUPPLIED_CHOICE = 200  # an option value the engine supplied (a login, a code) is short
 MAX_PATTERN_TEXT = 2_000
 # A repeated group that itself repeats or alternates: (a+)+, (.*)*, (a|aa){2,} backtrack exponentially.
 _NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}|](?:[^()\\]|\\.)*\)\s*[+*{]")
@@ -148,6 +152,7 @@ class FormField:
     component_id: str | None = None
     default: Any = dataclasses.field(default=None, hash=False)
     options: tuple[Any, ...] = ()
+    values_key: str | None = None  # a select whose options the engine supplies under this data key
     subtype: str | None = None
     rules: FieldRules = FieldRules()
     conditional: bool = False
@@ -334,7 +339,8 @@ class _Parser:
     ) -> list[FormField]:
         path = self.bind(level, component.get("key"), where, "key", closed=True)
         required, rules = self.rules(component, where)
-        options = self.options(component, kind, where)
+        values_key = self.values_key(component, kind, where)
+        options = () if values_key else self.options(component, kind, where)
         subtype = self.subtype(component, kind, where)
         if path is None:
             return []
@@ -342,8 +348,8 @@ class _Parser:
             FormField(
                 key=".".join(path), type=kind, label=_label(component), required=required,
                 description=_text(component.get("description")), component_id=_component_id(component),
-                default=component.get("defaultValue"), options=options, subtype=subtype, rules=rules,
-                conditional=level.hidden,
+                default=component.get("defaultValue"), options=options, values_key=values_key, subtype=subtype,
+                rules=rules, conditional=level.hidden,
             )
         ]
 
@@ -472,6 +478,16 @@ class _Parser:
         lowest, highest = rules.minimum, rules.maximum
         if lowest is not None and highest is not None and lowest > highest:
             self.report(where, f"min ({lowest}) больше max ({highest})")
+
+    def values_key(self, component: Mapping[str, Any], kind: str, where: str) -> str | None:
+        """A select's ``valuesKey`` without static ``values``: options the engine supplies with the data."""
+        key = component.get("valuesKey")
+        if kind != "select" or key is None or component.get("values"):
+            return None
+        if not isinstance(key, str) or not _SEGMENT.fullmatch(key):
+            self.report(where, f"некорректный valuesKey {key!r}")
+            return None
+        return key
 
     def options(self, component: Mapping[str, Any], kind: str, where: str) -> tuple[Any, ...]:
         if kind not in CHOICE_TYPES:
@@ -749,6 +765,21 @@ class _Choice(_Input):
         raise ValidationError(CHOICE)
 
 
+class _SuppliedChoice(_Input):
+    """A select with ``valuesKey``: one of the options the engine supplied, which it checks itself."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> Any:
+        if _is_blank(value):
+            return None
+        if isinstance(value, str) and len(value) <= MAX_SUPPLIED_CHOICE:
+            return value.strip()
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            return value
+        raise ValidationError(CHOICE)
+
+
 class _Multi(_Input):
     def _deserialize(
         self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
@@ -878,7 +909,8 @@ def _schema_field(node: FormField | _Tree, enforce_required: bool) -> mfields.Fi
     if node.type == "dynamiclist":
         item = _build_schema(node.children, enforce_required)
         return _Rows(mfields.Nested(item, error_messages={"null": NOT_OBJECT}), allow_none=True)
-    return _FIELD_CLASSES[node.type](node, enforce_required=enforce_required)
+    kind = _SuppliedChoice if node.values_key else _FIELD_CLASSES[node.type]
+    return kind(node, enforce_required=enforce_required)
 
 
 # ------------------------------------------------------------------------------------ errors

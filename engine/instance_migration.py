@@ -7,6 +7,11 @@ the workflow (``engine.bpmn.migration``), let the task rows follow, audit, and c
 run row — so progress is visible while the run goes on, one instance's failure is recorded and never
 stops the others, and a failed instance keeps exactly what it had.
 
+Each of those transactions also bumps the run's ``heartbeat_at``. A run whose heartbeat is older than
+``HEARTBEAT_LIMIT`` has lost its runner (a killed worker, a restarted server) and shows as interrupted;
+``resume_migration`` hands it to a new runner, which takes the instances not yet recorded. Runners are
+numbered (``resumes``): one that finds a higher number on the row stops, so two never run one run.
+
 Task rows keep their identity: a READY user task that SpiffWorkflow keeps has the same Spiff task id
 after the move, so its row (id, assignee, due time, deadline rows, draft) stays and only takes the new
 version's name, stage, role and form; tasks the new version drops are cancelled and new ones opened by
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, select, update
@@ -30,7 +35,7 @@ from engine.bpmn.migration import check_migration, migrate
 from engine.bpmn.runtime import SERIALIZER_VERSION, WorkflowRun
 from engine.bpmn.spec import TemplateSpec
 from engine.db import Database
-from engine.errors import EngineError, MigrationImpossible, MigrationRunNotFound
+from engine.errors import Conflict, EngineError, MigrationImpossible, MigrationRunNotFound
 from engine.instances import lock_instance, sync_tasks
 from engine.models import (
     Deadline,
@@ -50,6 +55,11 @@ from engine.templates import compiled_version, find_version
 
 # What happened to one instance, as stored in ``migration_run.results`` and shown to admins.
 MOVED, FAILED, SKIPPED, CAN_MOVE, CANNOT_MOVE = "moved", "failed", "skipped", "can_move", "cannot_move"
+#: How a run that lost its runner shows (its row still says pending or running).
+INTERRUPTED = "interrupted"
+#: A runner bumps the heartbeat with every instance (tens to hundreds of milliseconds each); five
+#: minutes without one is a dead runner, not a slow instance.
+HEARTBEAT_LIMIT = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -107,22 +117,36 @@ class MigrationRunView:
     started_at: datetime | None
     finished_at: datetime | None
     results: list[InstanceCheck] = field(default_factory=list)
+    heartbeat_at: datetime | None = None
+    resumes: int = 0
 
     @property
     def finished(self) -> bool:
         return self.status in (MigrationRunStatus.DONE, MigrationRunStatus.FAILED)
 
     @property
+    def interrupted(self) -> bool:
+        return self.status == INTERRUPTED
+
+    @property
     def processed(self) -> int:
         return len(self.results)
 
     @classmethod
-    def of(cls, row: MigrationRun) -> MigrationRunView:
+    def of(cls, row: MigrationRun, now: datetime) -> MigrationRunView:
+        """``status`` is the row's, or ``interrupted`` when the row is waiting for a runner that is gone."""
         results = sorted((InstanceCheck.from_dict(item) for item in (row.results or {}).values()),
                          key=lambda item: (item.school_code, item.instance_id))
+        status = INTERRUPTED if _interrupted(row, now) else row.status.value
         return cls(row.id, row.template_key, row.from_version.version, row.to_version.version, row.dry_run,
-                   row.status.value, row.total, row.moved, row.failed, row.created_at, row.started_at,
-                   row.finished_at, results)
+                   status, row.total, row.moved, row.failed, row.created_at, row.started_at,
+                   row.finished_at, results, row.heartbeat_at, row.resumes)
+
+
+def _interrupted(run: MigrationRun, now: datetime) -> bool:
+    """Not finished, and no sign of life for too long: started and stopped beating, or never started."""
+    unfinished = run.status in (MigrationRunStatus.PENDING, MigrationRunStatus.RUNNING)
+    return unfinished and (run.heartbeat_at or run.created_at) < now - HEARTBEAT_LIMIT
 
 
 @dataclass(frozen=True)
@@ -213,23 +237,51 @@ def start_migration(db: Database, key: str, from_version: int, to_version: int, 
         session.flush()
         audit.record(session, now, "migration.started", actor_id=actor_id, template_version_id=target.id,
                      run_id=run.id, key=key, from_version=from_version, to_version=to_version, dry_run=dry_run)
-        return MigrationRunView.of(run)
+        return MigrationRunView.of(run, now)
 
 
 def run_migration(db: Database, run_id: int) -> MigrationRunView:
     """Move (or, for a dry run, check) every candidate, one transaction each; then close the run.
 
-    A run already started elsewhere is left alone, so a job delivered twice does not run twice."""
-    instance_ids = _begin(db, run_id)
+    A run already started elsewhere is left alone, so a job delivered twice does not run twice; a
+    runner that finds the run resumed by another (``resumes`` moved on) stops where it is."""
+    begun = _begin(db, run_id)
+    if begun is None:
+        return get_run(db, run_id)
+    instance_ids, runner = begun
     try:
-        for instance_id in instance_ids or ():
-            _process_one(db, run_id, instance_id)
+        for instance_id in instance_ids:
+            if not _process_one(db, run_id, instance_id, runner):
+                return get_run(db, run_id)
     except BaseException:
-        _close(db, run_id, MigrationRunStatus.FAILED)
+        _close(db, run_id, MigrationRunStatus.FAILED, runner)
         raise
-    if instance_ids is not None:
-        _close(db, run_id, MigrationRunStatus.DONE)
+    _close(db, run_id, MigrationRunStatus.DONE, runner)
     return get_run(db, run_id)
+
+
+def resume_migration(db: Database, run_id: int, *, actor_login: str | None = None) -> MigrationRunView:
+    """Give an interrupted run to a new runner: the run waits (pending) again under the next runner
+    number, and the caller hands it to ``run_migration`` as after ``start_migration``. The instances it
+    already recorded are not tried again; a run whose runner is alive, or that is finished, is refused."""
+    with db.transaction() as session:
+        actor_id = _admin(session, actor_login)
+        run = _lock_run(session, run_id)
+        now = db.now()
+        if not _interrupted(run, now):
+            raise Conflict(_not_resumable(run))
+        run.status, run.resumes, run.heartbeat_at = MigrationRunStatus.PENDING, run.resumes + 1, now
+        audit.record(session, now, "migration.resumed", actor_id=actor_id, template_version_id=run.to_version_id,
+                     run_id=run.id, resumes=run.resumes, processed=len(run.results or {}), total=run.total)
+        return MigrationRunView.of(run, now)
+
+
+def _not_resumable(run: MigrationRun) -> str:
+    if run.status in (MigrationRunStatus.DONE, MigrationRunStatus.FAILED):
+        return f"перенос {run.id} уже завершён"
+    minutes = int(HEARTBEAT_LIMIT.total_seconds() // 60)
+    return (f"перенос {run.id} идёт: его обработчик отвечает; возобновить можно перенос без отклика "
+            f"дольше {minutes} минут")
 
 
 def _lock_run(session: Session, run_id: int) -> MigrationRun:
@@ -240,36 +292,53 @@ def _lock_run(session: Session, run_id: int) -> MigrationRun:
     return run
 
 
-def _begin(db: Database, run_id: int) -> list[int] | None:
+def _begin(db: Database, run_id: int) -> tuple[list[int], int] | None:
+    """Claim a pending run: the candidates not yet recorded (all of them, unless the run is resumed)
+    and this runner's number."""
     with db.transaction() as session:
         run = _lock_run(session, run_id)
         if run.status is not MigrationRunStatus.PENDING:
             return None
-        instance_ids = _candidate_ids(session, run.from_version_id)
-        run.status, run.started_at, run.total = MigrationRunStatus.RUNNING, db.now(), len(instance_ids)
-        return instance_ids
+        recorded = set(run.results or {})
+        instance_ids = [i for i in _candidate_ids(session, run.from_version_id) if str(i) not in recorded]
+        now = db.now()
+        run.status, run.heartbeat_at, run.started_at = MigrationRunStatus.RUNNING, now, run.started_at or now
+        run.total = len(recorded) + len(instance_ids)
+        return instance_ids, run.resumes
 
 
-def _close(db: Database, run_id: int, status: MigrationRunStatus) -> None:
+def _ours(run: MigrationRun, runner: int) -> bool:
+    return run.status is MigrationRunStatus.RUNNING and run.resumes == runner
+
+
+def _close(db: Database, run_id: int, status: MigrationRunStatus, runner: int) -> None:
     with db.transaction() as session:
         run = _lock_run(session, run_id)
+        if not _ours(run, runner):
+            return
         run.status, run.finished_at = status, db.now()
         audit.record(session, db.now(), "migration.finished", actor_id=run.created_by_id,
                      template_version_id=run.to_version_id, run_id=run.id, status=status.value, moved=run.moved,
                      failed=run.failed)
 
 
-def _process_one(db: Database, run_id: int, instance_id: int) -> None:
+def _process_one(db: Database, run_id: int, instance_id: int, runner: int) -> bool:
+    """One instance in one transaction; False when the run is no longer this runner's."""
     try:
         with db.transaction() as session:
             run = _lock_run(session, run_id)
+            if not _ours(run, runner):
+                return False
             result = _check_only(session, run, instance_id) if run.dry_run else _move(db, session, run, instance_id)
-            _record(run, result)
+            _record(run, result, db.now())
     except Exception as err:  # noqa: BLE001 - one instance's failure of any kind must not stop the others
         reasons = err.reasons if isinstance(err, MigrationImpossible) else [_words(err)]
         with db.transaction() as session:
             run = _lock_run(session, run_id)
-            _record(run, _failure(db, session, run, instance_id, reasons))
+            if not _ours(run, runner):
+                return False
+            _record(run, _failure(db, session, run, instance_id, reasons), db.now())
+    return True
 
 
 def _words(err: Exception) -> str:
@@ -278,9 +347,10 @@ def _words(err: Exception) -> str:
     return err.message if isinstance(err, EngineError) else f"внутренняя ошибка: {type(err).__name__}: {err}"
 
 
-def _record(run: MigrationRun, result: InstanceCheck) -> None:
+def _record(run: MigrationRun, result: InstanceCheck, now: datetime) -> None:
     # A new dict, not an in-place change: the JSON column is not mutation-tracked.
     run.results = {**(run.results or {}), str(result.instance_id): result.to_dict()}
+    run.heartbeat_at = now
     if result.outcome in (MOVED, CAN_MOVE):
         run.moved += 1
     elif result.outcome in (FAILED, CANNOT_MOVE):
@@ -381,14 +451,15 @@ def get_run(db: Database, run_id: int, *, actor_login: str | None = None) -> Mig
         run = session.get(MigrationRun, run_id)
         if run is None:
             raise MigrationRunNotFound(f"перенос {run_id} не найден")
-        return MigrationRunView.of(run)
+        return MigrationRunView.of(run, db.now())
 
 
 def list_runs(db: Database, *, actor_login: str | None = None, limit: int = 20) -> list[MigrationRunView]:
     with db.reading() as session:
         _admin(session, actor_login)
         rows = session.scalars(select(MigrationRun).order_by(MigrationRun.id.desc()).limit(limit))
-        return [MigrationRunView.of(row) for row in rows]
+        now = db.now()
+        return [MigrationRunView.of(row, now) for row in rows]
 
 
 def version_choices(db: Database, *, actor_login: str | None = None) -> dict[str, list[VersionChoice]]:

@@ -3,24 +3,35 @@
 A delivery first claims its message (pending → sending, with a lease) in its own short transaction, then
 talks to the SMTP server, then records the outcome. Two deliveries of one message — a retried job and a
 flush, say — cannot both claim it. If a process dies after the server accepted the letter but before
-it was marked sent, the lease expires and the letter is sent again with the same Message-ID, so mail
-systems can recognise the repeat: at-least-once is the honest guarantee across that gap.
+it was marked sent, the lease expires and the letter is sent again with the same Message-ID (derived
+from the outbox row, not generated per attempt), so mail systems can recognise the repeat: at-least-once
+is the honest guarantee across that gap.
+
+Header values come from data people typed or imported (a school's name reaches an escalation subject):
+control characters become spaces before they reach a header, and a letter that still cannot be built
+is marked failed with its reason, so one bad row never stops the delivery of the others.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 import smtplib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import parseaddr
 
 from sqlalchemy import or_, select, update
 
 from engine.config import Settings
 from engine.db import Database
+from engine.errors import LetterNotBuildable
 from engine.models import OutboxMessage, OutboxStatus
+
+log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=5)
@@ -68,14 +79,47 @@ def _claim(db: Database, outbox_id: int) -> OutboxMessage | None:
 _POLICY = policy.SMTP.clone(max_line_length=998)
 
 
+# C0/C1 controls, and the Unicode line and paragraph separators some mail readers also break lines at.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def header_text(value: str) -> str:
+    """A header value with every run of control characters (CR, LF, TAB …) as one space: a name
+    imported with a line break in it must not end the header or start another one."""
+    return " ".join(_CONTROLS.sub(" ", value).split())
+
+
+def message_id(message: OutboxMessage) -> str:
+    """The letter's Message-ID, the same on every attempt: derived from the outbox row (its id and
+    creation time, so two installations' first letters still differ)."""
+    return f"<outbox-{message.id}.{message.created_at:%Y%m%d%H%M%S}@roadmap-500>"
+
+
+def _mailbox(value: str) -> Address:
+    """One address with an optional display name («Дорожные карты <noreply@…>»): the name is cleaned
+    like any header text, the address itself must be a plain addr-spec."""
+    name, addr_spec = parseaddr(header_text(value))
+    try:
+        if "@" not in addr_spec or any(c.isspace() for c in addr_spec):
+            raise ValueError("ожидается адрес вида имя@домен")
+        return Address(display_name=name, addr_spec=addr_spec)
+    except (ValueError, IndexError) as err:
+        raise LetterNotBuildable(f"некорректный адрес «{header_text(value)}»: {err}") from err
+
+
 def _letter(message: OutboxMessage, sender: str) -> EmailMessage:
+    if _CONTROLS.search(message.to_address):
+        raise LetterNotBuildable(f"некорректный адрес получателя «{header_text(message.to_address)}»")
     letter = EmailMessage(policy=_POLICY)
-    letter["From"] = sender
-    letter["To"] = message.to_address
-    letter["Subject"] = message.subject
-    # The same id on every attempt: a repeat after a crash is recognisable as the same letter.
-    letter["Message-ID"] = make_msgid(idstring=f"outbox-{message.id}", domain="roadmap-500")
-    letter.set_content(message.body)
+    try:
+        letter["From"] = _mailbox(sender)
+        letter["To"] = _mailbox(message.to_address)
+        letter["Subject"] = header_text(message.subject)
+        letter["Message-ID"] = message_id(message)
+        letter.set_content(message.body)
+        letter.as_bytes()  # encode now: a failure here is the letter's, not the mail server's
+    except (ValueError, LookupError) as err:  # UnicodeError is a ValueError
+        raise LetterNotBuildable(f"письмо не удалось составить: {type(err).__name__}: {err}") from err
     return letter
 
 
@@ -92,12 +136,19 @@ def deliver(db: Database, outbox_id: int, smtp: SmtpSettings) -> bool:
     """Send one outbox message if it is ours to send; True when it went out now.
 
     A failure is recorded (retry later, or give up after MAX_ATTEMPTS) and re-raised, so a job queue
-    shows the failing job too."""
+    shows the failing job too. A letter that cannot be built is failed at once (``LetterNotBuildable``):
+    retrying would build it the same way."""
     message = _claim(db, outbox_id)
     if message is None:
         return False
     try:
-        send(smtp, _letter(message, smtp.sender))
+        letter = _letter(message, smtp.sender)
+    except LetterNotBuildable as err:
+        log.warning("outbox message %d cannot be built: %s", outbox_id, err.message)
+        _record_failure(db, message, err, give_up=True)
+        raise
+    try:
+        send(smtp, letter)
     except (OSError, smtplib.SMTPException) as err:
         _record_failure(db, message, err)
         raise
@@ -107,12 +158,13 @@ def deliver(db: Database, outbox_id: int, smtp: SmtpSettings) -> bool:
     return True
 
 
-def _record_failure(db: Database, message: OutboxMessage, err: Exception) -> None:
-    gave_up = message.attempts >= MAX_ATTEMPTS
+def _record_failure(db: Database, message: OutboxMessage, err: Exception, *, give_up: bool = False) -> None:
+    gave_up = give_up or message.attempts >= MAX_ATTEMPTS
+    reason = err.message if isinstance(err, LetterNotBuildable) else f"{type(err).__name__}: {err}"
     with db.transaction() as session:
         session.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(
             status=OutboxStatus.FAILED if gave_up else OutboxStatus.PENDING, claimed_until=None,
-            next_attempt_at=db.now() + retry_delay(message.attempts), last_error=f"{type(err).__name__}: {err}"))
+            next_attempt_at=db.now() + retry_delay(message.attempts), last_error=reason))
 
 
 def due_messages(db: Database, *, limit: int = 500, now: datetime | None = None) -> list[int]:
@@ -132,6 +184,6 @@ def deliver_due(db: Database, smtp: SmtpSettings, *, limit: int = 500) -> tuple[
     for outbox_id in due_messages(db, limit=limit):
         try:
             sent += deliver(db, outbox_id, smtp)
-        except (OSError, smtplib.SMTPException):
+        except (OSError, smtplib.SMTPException, LetterNotBuildable):
             failed += 1
     return sent, failed

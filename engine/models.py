@@ -142,6 +142,23 @@ class RoleGrant(Base):
     user: Mapped[User] = relationship(back_populates="grants")
 
 
+class CuratorPoolEntry(Base):
+    """A user put into a region's pool of curator candidates by an admin or the region's coordinator.
+
+    Deliberately not a ``RoleGrant``: a curator grant is a scope (engine/scopes.py), and one on a whole
+    region would open every school of it. A pool entry gives access to nothing; it only lets
+    ``bind_curator`` bind the user as some school's curator, which then grants that one school."""
+
+    __tablename__ = "curator_pool"
+    __table_args__ = (UniqueConstraint("region_id", "user_id", name="uq_curator_pool"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    added_at: Mapped[datetime]
+
+
 class TemplateStatus(enum.StrEnum):
     DEPLOYED = "deployed"
     RETIRED = "retired"
@@ -566,8 +583,10 @@ class MigrationRunStatus(enum.StrEnum):
 class MigrationRun(Base):
     """One bulk move of a template's running instances from one version to another.
 
-    Each instance moves in its own transaction, which also bumps the counters and adds the instance's
-    result here, so a page polling the row sees progress while the run goes on."""
+    Each instance moves in its own transaction, which also bumps the counters, adds the instance's
+    result and the ``heartbeat_at`` here, so a page polling the row sees progress while the run goes on,
+    and a run whose heartbeat stopped (its worker was killed) is seen as interrupted and can be resumed.
+    ``resumes`` counts the runners it has had: a runner that finds a higher number than its own stops."""
 
     __tablename__ = "migration_run"
     __table_args__ = (
@@ -592,6 +611,8 @@ class MigrationRun(Base):
     created_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    resumes: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
     from_version: Mapped[TemplateVersion] = relationship(foreign_keys=[from_version_id])
     to_version: Mapped[TemplateVersion] = relationship(foreign_keys=[to_version_id])

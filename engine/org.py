@@ -195,6 +195,10 @@ def find_school(session: Session, code: str) -> School:
     return _by_code(session, School, code)
 
 
+def find_region(session: Session, code: str) -> Region:
+    return _by_code(session, Region, code)
+
+
 def place_of(school: School) -> OrgPlace:
     return OrgPlace(school.id, school.municipality_id, school.region_id)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit, live_workflows
-from engine.actions import ActionContext, run_actions
+from engine.actions import ActionContext, form_choices, run_actions
 from engine.attachments import document_fields, field_values
 from engine.bpmn import safe_eval
 from engine.bpmn.manifest import TaskRule
@@ -88,6 +88,9 @@ class TaskDetail:
     task: TaskView
     form: dict[str, Any]
     values: dict[str, Any]
+    # Option lists the task's engine actions offer its form, by the selects' ``valuesKey`` (e.g. the
+    # region's curator candidates); shown with the values, never part of what is submitted.
+    choices: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -177,19 +180,21 @@ def get_task(db: Database, task_id: int, login: str) -> TaskDetail:
             raise NotAllowed("эта задача вне вашей зоны ответственности")
         form = form_of(session, task)
         values: dict[str, Any] = {}
+        choices: dict[str, Any] = {}
         if task.status is TaskStatus.READY:
             instance, live = task.instance, live_workflows.LIVE
             live_key = (db.name, instance.id)
-            run = live_workflows.restore(live, live_key, instance.version,
-                                         compiled_version(session, instance.template_version_id),
-                                         instance.workflow_json)
+            compiled = compiled_version(session, instance.template_version_id)
+            run = live_workflows.restore(live, live_key, instance.version, compiled, instance.workflow_json)
             data = run.task_data(task.spiff_task_id)
             values = copy.deepcopy({key: data[key] for key in sorted(form.keys()) if key in data})
             # Only read, so still exactly the stored workflow: the submission that usually follows the
             # page (in this process) starts from it instead of restoring the JSON again.
             live.keep(live_key, instance.version, instance.workflow_json, run)
+            if actor.scope.can_act(task.role, place_of_task(task)):  # overseers see the form read-only
+                choices = form_choices(session, task, compiled.spec.sections.actions.get(task.element_id, ()), form)
         values.update(task.draft or {})
-        return TaskDetail(TaskView.of(task, _assignee_login(session, task)), form.to_dict(), values)
+        return TaskDetail(TaskView.of(task, _assignee_login(session, task)), form.to_dict(), values, choices)
 
 
 def instance_version(db: Database, task_id: int, login: str) -> int:

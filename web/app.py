@@ -155,9 +155,20 @@ def _login_manager(app: Flask, db: Database) -> None:
 
 
 def _blueprints(app: Flask) -> None:
-    from web import admin, auth, dashboards, incidents_admin, migrations_admin, questionnaires, tasks, templates_admin
+    from web import (
+        admin,
+        auth,
+        curators,
+        dashboards,
+        incidents_admin,
+        migrations_admin,
+        questionnaires,
+        tasks,
+        templates_admin,
+    )
 
-    for module in (auth, tasks, dashboards, questionnaires, admin, templates_admin, migrations_admin, incidents_admin):
+    for module in (auth, tasks, dashboards, questionnaires, admin, templates_admin, migrations_admin, curators,
+                   incidents_admin):
         app.register_blueprint(module.blueprint)
 
 

@@ -306,7 +306,27 @@ EN: dict[str, str] = {
     "К пробному прогону": "Back to the dry run",
     "ожидает запуска": "waiting to start",
     "завершён": "finished",
-    "прерван": "aborted",
+    "прерван": "interrupted",
+    "остановлен из-за ошибки": "stopped by an error",
+    "Обработчик переноса не отвечает (остановлен или перезапущен сервер). Уже перенесённые процессы останутся "
+    "на новой версии; возобновлённый перенос обработает только оставшиеся.":
+        "The migration's worker does not respond (stopped, or the server restarted). Processes already moved "
+        "stay on the new version; a resumed migration handles only the rest.",
+    "Возобновить перенос": "Resume the migration",
+    # curator pool
+    "Резерв кураторов": "Curator pool",
+    "Резерв кураторов региона {code}": "Curator pool of region {code}",
+    "Куратором школы можно назначить того, кто уже курирует школы региона, или пользователя из этого резерва. "
+    "Резерв не даёт доступа к школам: его даёт только назначение куратором.":
+        "A school's curator can be someone who already curates schools of the region, or a user from this pool. "
+        "The pool gives no access to schools: only being made a curator does.",
+    "В резерве с": "In the pool since",
+    "В резерве пока никого нет.": "Nobody is in the pool yet.",
+    "Логин пользователя": "User login",
+    "Добавить в резерв": "Add to the pool",
+    "{login} добавлен в резерв кураторов.": "{login} was added to the curator pool.",
+    "{login} уже в резерве кураторов.": "{login} is already in the curator pool.",
+    "{login} убран из резерва кураторов.": "{login} was removed from the curator pool.",
     "Перенесён": "Moved",
     "Пропущен": "Skipped",
     "Нельзя перенести": "Cannot move",

@@ -12,6 +12,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
+from redis.exceptions import RedisError
 
 from engine.db import Database
 from engine.instance_migration import (
@@ -19,6 +20,7 @@ from engine.instance_migration import (
     get_run,
     list_runs,
     plan_migration,
+    resume_migration,
     run_migration,
     start_migration,
     version_choices,
@@ -30,7 +32,8 @@ blueprint = Blueprint("migrations_admin", __name__, url_prefix="/admin/migration
 log = logging.getLogger(__name__)
 #: Instances checked inside the request; beyond that the full dry run goes to the background.
 PLAN_LIMIT = 200
-RUN_WORDS = {"pending": "ожидает запуска", "running": "идёт", "done": "завершён", "failed": "прерван"}
+RUN_WORDS = {"pending": "ожидает запуска", "running": "идёт", "done": "завершён",
+             "failed": "остановлен из-за ошибки", "interrupted": "прерван"}
 OUTCOME_WORDS = {"moved": "Перенесён", "failed": "Ошибка", "skipped": "Пропущен", "can_move": "Можно перенести",
                  "cannot_move": "Нельзя перенести"}
 
@@ -62,16 +65,30 @@ def start() -> ResponseReturnValue:
     return redirect(url_for(".run_page", run_id=run.id))
 
 
+@blueprint.route("/<int:run_id>/resume", methods=["POST"])
+@login_required
+def resume(run_id: int) -> ResponseReturnValue:
+    """An interrupted run (its worker died) goes on from where it stopped; the engine refuses a live one."""
+    run = resume_migration(db(), run_id, actor_login=me())
+    _launch(run.id)
+    return redirect(url_for(".run_page", run_id=run.id))
+
+
 def _launch(run_id: int) -> None:
     """With Redis, an rq job. Without it the inline queue would move thousands of instances inside this
-    request; a daemon thread does the same work while the run page shows progress. (If the server
-    stops meanwhile, the instances not reached stay on the old version; a new run picks them up.)"""
+    request; a daemon thread does the same work while the run page shows progress. The thread is also
+    the fallback when Redis does not take the job: a pending run nobody will pick up would wait forever.
+    (If the server stops meanwhile, the run's heartbeat stops: the page shows it interrupted, and
+    "Возобновить" gives it to a new runner.)"""
     queue = current_app.extensions["roadmap.jobs"]
-    if isinstance(queue, InlineJobQueue):
-        threading.Thread(target=_run_in_background, args=(db(), run_id), name=f"roadmap-migration-{run_id}",
-                         daemon=True).start()
-    else:
-        queue.enqueue("run_migration", run_id)
+    if not isinstance(queue, InlineJobQueue):
+        try:
+            queue.enqueue("run_migration", run_id)
+            return
+        except (RedisError, OSError):
+            log.warning("Redis did not take migration run %d; running it in this process", run_id, exc_info=True)
+    threading.Thread(target=_run_in_background, args=(db(), run_id), name=f"roadmap-migration-{run_id}",
+                     daemon=True).start()
 
 
 def _run_in_background(database: Database, run_id: int) -> None:
@@ -98,4 +115,6 @@ def _progress(run: MigrationRunView) -> dict[str, Any]:
     return {"id": run.id, "key": run.key, "from_version": run.from_version, "to_version": run.to_version,
             "dry_run": run.dry_run, "status": run.status, "total": run.total, "moved": run.moved,
             "failed": run.failed, "processed": run.processed, "finished": run.finished,
+            "interrupted": run.interrupted, "resumes": run.resumes,
+            "heartbeat_at": run.heartbeat_at.isoformat() if run.heartbeat_at else None,
             "results": [item.to_dict() for item in run.results]}

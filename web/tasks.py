@@ -53,8 +53,10 @@ def _page(task_id: int, *, values: dict[str, Any] | None = None, errors: dict[st
     documents = attachments.for_task(db(), task_id, me())
     timeline = school_timeline(db(), me(), detail.task.school_code)
     fields = attachments.document_fields_of(detail.form)
-    page = render_template("task.html", detail=detail, values=values if values is not None else detail.values,
-                           errors=errors or {}, documents=documents, timeline=timeline, document_fields=fields)
+    # The form's data: its values, and the option lists its selects read by valuesKey (never submitted).
+    shown = {**(values if values is not None else detail.values), **detail.choices}
+    page = render_template("task.html", detail=detail, values=shown, errors=errors or {}, documents=documents,
+                           timeline=timeline, document_fields=fields)
     return page, status
 
 

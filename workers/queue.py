@@ -13,6 +13,10 @@ from workers.jobs import QUEUE_NAME
 
 __all__ = ["QUEUE_NAME", "InlineJobQueue", "RqJobQueue", "job_queue"]
 
+#: rq stops a job after 180 s by default; a bulk migration of a region's few hundred instances, up to a
+#: second each, would be cut off midway. The run's heartbeat, not the timeout, tells a run that stopped.
+JOB_TIMEOUTS = {"run_migration": 6 * 3600}
+
 
 class RqJobQueue:
     def __init__(self, connection: Redis, name: str = QUEUE_NAME) -> None:
@@ -24,7 +28,7 @@ class RqJobQueue:
 
     def enqueue(self, job: str, *args: Any) -> str:
         function = getattr(jobs, job)
-        return str(self.queue.enqueue(function, *args).id)
+        return str(self.queue.enqueue(function, *args, job_timeout=JOB_TIMEOUTS.get(job)).id)
 
 
 class InlineJobQueue:

@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from engine import instances, questionnaires, tasks, templates
 from engine.cohorts import ensure_cohort
-from engine.models import User
+from engine.models import RoleGrant, School, User
 from engine.passwords import hash_password
+from engine.roles import Role
 from tests.conftest import Org, make_org
 from tests.e2e import conftest as e2e
 from tests.e2e.conftest import LiveServer, screenshot
@@ -105,3 +106,27 @@ def test_anonymous_respondent_submits_once(page: Page, live: LiveServer, org: Or
     page.goto(f"{live.url}/q/{token}")
     expect(page.get_by_text("анкета уже заполнена")).to_be_visible()
     assert page.locator("#questionnaire-form").count() == 0
+
+
+def test_the_region_chooses_a_curator_from_its_candidates(page: Page, live: LiveServer) -> None:
+    found = make_org(live.db)
+    with live.db.transaction() as session:
+        user = session.scalars(select(User).where(User.login == found.regional)).one()
+        user.password_hash = hash_password(PASSWORD)
+    ensure_cohort(live.db, 2035)
+    key = templates.deploy_template(live.db, templates.read_bundle(ROADMAP)).key
+    instances.start_instance(live.db, key, found.school, cohort_year=2035)
+    sign_in(page, live, found.regional)
+    open_task(page, "Подтвердить участие")
+    page.get_by_label("Подтвердить участие школы в проекте").check()
+    page.get_by_label("Куратор", exact=True).click()
+    options = page.locator(".fjs-dropdownlist-item")
+    expect(options).to_have_count(2)  # the region's two curators; the school's own user is not offered
+    expect(options.first).to_contain_text("Первый район; школ: 1")
+    options.filter(has_text=f"({found.sibling_curator})").click()
+    page.get_by_role("button", name="Отправить").click()
+    expect(page.get_by_text("Задача выполнена.")).to_be_visible()
+    with live.db.reading() as session:
+        bound = session.scalars(select(User.login).join(RoleGrant, RoleGrant.user_id == User.id).join(
+            School, School.id == RoleGrant.school_id).where(RoleGrant.role == Role.CURATOR, School.code == found.school))
+        assert found.sibling_curator in set(bound)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
@@ -12,6 +13,7 @@ from engine import tasks, templates
 from engine.cohorts import ensure_cohort
 from engine.db import Database
 from engine.demo import DEMO_PASSWORD, SCHOOLS, school_login
+from engine.errors import FormInvalid
 from engine.models import Cohort, ProcessInstance, School, User
 from engine.passwords import verify_password
 from tests.conftest import make_org, unique
@@ -37,6 +39,15 @@ def test_demo_is_idempotent_and_prints_logins(db: Database) -> None:
     # The regional coordinator has the selection task of every demo school on their desk.
     desk = [t for t in tasks.list_tasks(db, "region-42", limit=1000) if t.element_id == "confirm_participation"]
     assert {t.school_code for t in desk} >= {code for code, _, _ in SCHOOLS}
+    # Its form offers the demo's four curators as candidates, and binding one works (the school's own does not).
+    [tai] = [t for t in desk if t.school_code == "42-TAI-01"]
+    offered = tasks.get_task(db, tai.id, "region-42").choices["curator_candidates"]
+    assert [o["value"] for o in offered] == ["curator-4", "curator-1", "curator-3", "curator-2"]  # by full name
+    assert offered[0]["label"] == "Морозов Дмитрий Сергеевич (curator-4) — Тайгинский городской округ; школ: 3"
+    with pytest.raises(FormInvalid):
+        tasks.complete_task(db, tai.id, "region-42", {"participation": "confirmed",
+                                                      "curator_login": school_login("42-TAI-01")})
+    tasks.complete_task(db, tai.id, "region-42", {"participation": "confirmed", "curator_login": "curator-1"})
 
 
 def test_status_text_and_json(db: Database) -> None:

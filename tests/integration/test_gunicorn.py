@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from engine.db import Database
@@ -28,20 +29,25 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _get(url: str) -> tuple[int, str]:
-    with urllib.request.urlopen(url, timeout=5) as answer:
+def _get(url: str, timeout: float = 30) -> tuple[int, str]:
+    with urllib.request.urlopen(url, timeout=timeout) as answer:
         return answer.status, answer.read().decode()
 
 
-def _wait_for(url: str, server: subprocess.Popen[str]) -> tuple[int, str]:
-    deadline = time.monotonic() + 60
-    while True:
+def _wait_for(url: str, server: subprocess.Popen[str], *, within: float = 90.0, attempt: float = 5.0) -> tuple[int, str]:
+    """The first answer from a server that is still starting. Under load (2 shared cores) a worker can
+    accept the connection and answer late: a read timeout is "not yet", like a refused connection."""
+    deadline = time.monotonic() + within
+    last_error: Exception | None = None
+    while server.poll() is None and time.monotonic() < deadline:
         try:
-            return _get(url)
-        except (urllib.error.URLError, ConnectionError):
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise
+            return _get(url, attempt)
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as err:  # socket.timeout is TimeoutError
+            last_error = err
             time.sleep(0.2)
+    output = server.stdout.read() if server.poll() is not None and server.stdout else "(still running)"
+    pytest.fail(f"gunicorn did not answer {url} within {within:.0f} s (exit code {server.returncode}); "
+                f"last error: {last_error!r}; output: {output}")
 
 
 def test_gunicorn_serves_the_app_with_the_production_config(postgres_url: str) -> None:
@@ -62,6 +68,32 @@ def test_gunicorn_serves_the_app_with_the_production_config(postgres_url: str) -
         output, _ = server.communicate(timeout=30)
     assert server.returncode == 0, output
     assert "gthread" in output and '"GET /login HTTP/1.1" 200' in output, output
+
+
+# Accepts its first connection and says nothing (a worker busy starting), then answers like a server.
+_SLOW_STARTER = """
+import socket, sys, time
+listener = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+first, _ = listener.accept()
+time.sleep(3)
+first.close()
+while True:
+    client, _ = listener.accept()
+    client.recv(65536)
+    client.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\nok")
+    client.close()
+"""
+
+
+def test_waiting_for_a_server_survives_a_first_answer_that_times_out() -> None:
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-c", _SLOW_STARTER, str(port)], text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert _wait_for(f"http://127.0.0.1:{port}/health", server, within=30, attempt=0.5) == (200, "ok")
+    finally:
+        server.kill()
+        server.communicate(timeout=10)
 
 
 def test_behind_a_trusted_proxy_sign_in_sees_the_clients_address(pg_db: Database) -> None:

@@ -15,11 +15,11 @@ from redis import Redis
 from rq import Queue, SimpleWorker
 from sqlalchemy import select
 
-from engine import instances, tasks, templates
+from engine import instance_migration, instances, tasks, templates
 from engine.cohorts import ensure_cohort
 from engine.db import Database
-from engine.errors import MigrationImpossible, NotAllowed
-from engine.instance_migration import get_run, plan_migration, run_migration, start_migration
+from engine.errors import Conflict, MigrationImpossible, NotAllowed
+from engine.instance_migration import get_run, plan_migration, resume_migration, run_migration, start_migration
 from engine.models import (
     AuditRecord,
     InstanceStatus,
@@ -261,6 +261,7 @@ def test_rq_worker_runs_the_migration(pg_db: Database, postgres_url: str, bundle
     SimpleWorker([queue], connection=redis).work(burst=True)
     job = queue.fetch_job(job_id)
     assert job is not None and job.is_finished and job.return_value() == {"moved": 2, "failed": 0}
+    assert job.timeout == 6 * 3600  # not rq's 180 s: a region's run takes longer
     assert get_run(pg_db, run_id).status == "done"
     assert instance(pg_db, at_review).template_version_id == instance(pg_db, at_questionnaire).template_version_id
 
@@ -485,3 +486,84 @@ def test_big_dry_run_goes_to_the_background(db: Database, org: Org, bundle_copy:
         at_questionnaire: "can_move", at_review: "cannot_move"}
     assert instance(db, at_questionnaire).template_version_id == instance(db, at_review).template_version_id
     assert "Нельзя перенести" in admin.get(f"/admin/migrations/{run_id}").get_data(as_text=True)
+
+
+def test_with_redis_unreachable_a_started_run_still_completes(db: Database, org: Org, bundle_copy: Path) -> None:
+    key = deploy(db, bundle_copy)
+    at_questionnaire, at_review, _ = three_instances(db, org, key)
+    grow(bundle_copy)
+    deploy(db, bundle_copy)
+    with_passwords(db, org)
+    app = create_app({"DATABASE": db, "TESTING": True, "SECRET_KEY": "test", "SESSION_COOKIE_SECURE": False,
+                      "REDIS_URL": "redis://127.0.0.1:1/0"})  # nothing listens on port 1
+    admin = signed_in(app, org.admin)
+    status, _ = post(admin, "/admin/migrations", {"key": key, "from": "1", "to": "2"},
+                     f"/admin/migrations?key={key}&from=1&to=2")
+    assert status == 302
+    with db.reading() as session:
+        run_id = session.scalars(select(MigrationRun.id).where(MigrationRun.template_key == key)).one()
+    progress = _wait_until_finished(admin, run_id)
+    assert (progress["status"], progress["moved"], progress["failed"]) == ("done", 2, 0)
+    assert instance(db, at_questionnaire).template_version_id == instance(db, at_review).template_version_id
+
+
+def _interrupted_run(db: Database, org: Org, bundle_copy: Path) -> tuple[str, int, list[int]]:
+    """A run whose worker moved one instance and was killed: the run row says running, 1 of 4 done."""
+    key = deploy(db, bundle_copy)
+    movable = [*three_instances(db, org, key)[:2], *(instances.start_instance(db, key, org.school).instance_id
+                                                     for _ in range(2))]
+    grow(bundle_copy)
+    deploy(db, bundle_copy)
+    run_id = start_migration(db, key, 1, 2, actor_login=org.admin).id
+    begun = instance_migration._begin(db, run_id)  # the dead worker's steps, up to where it was killed
+    assert begun is not None and begun[0] == movable
+    assert instance_migration._process_one(db, run_id, movable[0], begun[1])
+    return key, run_id, movable
+
+
+def _moves(db: Database, instance_id: int) -> int:
+    return audit_actions(db, instance_id).count("instance.migrated")
+
+
+def test_an_interrupted_run_shows_as_such_and_a_resume_moves_each_instance_once(
+        db: Database, org: Org, bundle_copy: Path) -> None:
+    key, run_id, movable = _interrupted_run(db, org, bundle_copy)
+    assert get_run(db, run_id).status == "running"  # a heartbeat just now: alive as far as anyone knows
+    with pytest.raises(Conflict):
+        resume_migration(db, run_id, actor_login=org.admin)
+    later = Database(db.engine, clock=lambda: datetime.now(UTC) + timedelta(minutes=6), sessions=db.sessions)
+    with_passwords(db, org)
+    app = create_app({"DATABASE": later, "TESTING": True, "SECRET_KEY": "test", "SESSION_COOKIE_SECURE": False})
+    admin = signed_in(app, org.admin)
+    progress = admin.get(f"/admin/migrations/{run_id}.json").get_json()
+    assert (progress["status"], progress["interrupted"], progress["processed"]) == ("interrupted", True, 1)
+    page = admin.get(f"/admin/migrations/{run_id}").get_data(as_text=True)
+    assert "прерван" in page and 'data-testid="migration-resume"' in page
+    listed = CliRunner().invoke(cli, ["migrate-runs"], obj=later)
+    assert f"{run_id}\t{key}@1 → 2\tпрерван (обработчик не отвечает)\tобработано 1 из 4" in listed.stdout
+    assert signed_in(app, org.curator).post(f"/admin/migrations/{run_id}/resume").status_code in (400, 403)
+
+    status, _ = post(admin, f"/admin/migrations/{run_id}/resume", {}, f"/admin/migrations/{run_id}")
+    assert status == 302
+    progress = _wait_until_finished(admin, run_id)
+    assert (progress["status"], progress["moved"], progress["failed"], progress["total"]) == ("done", 4, 0, 4)
+    assert [_moves(db, i) for i in movable] == [1, 1, 1, 1]
+    assert instance_migration._process_one(db, run_id, movable[1], 0) is False  # the old runner stops
+    with db.reading() as session:
+        resumed = session.scalars(select(AuditRecord).where(AuditRecord.action == "migration.resumed",
+                                                            AuditRecord.details["run_id"].as_integer() == run_id)).one()
+    assert resumed.details["processed"] == 1
+    with pytest.raises(Conflict):
+        resume_migration(later, run_id, actor_login=org.admin)  # finished: nothing to resume
+
+
+def test_cli_resumes_an_interrupted_run(db: Database, org: Org, bundle_copy: Path) -> None:
+    _, run_id, movable = _interrupted_run(db, org, bundle_copy)
+    runner = CliRunner()
+    alive = runner.invoke(cli, ["migrate-resume", str(run_id)], obj=db)
+    assert alive.exit_code == 1 and "обработчик отвечает" in alive.stderr
+    later = Database(db.engine, clock=lambda: datetime.now(UTC) + timedelta(minutes=6), sessions=db.sessions)
+    resumed = runner.invoke(cli, ["migrate-resume", str(run_id)], obj=later)
+    assert resumed.exit_code == 0, resumed.output
+    assert "завершён\tобработано 4 из 4, перенесено 4, с ошибками 0" in resumed.stdout
+    assert [_moves(db, i) for i in movable] == [1, 1, 1, 1]

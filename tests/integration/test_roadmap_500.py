@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from engine import instances, questionnaires, tasks, templates
+from engine import curator_pool, instances, questionnaires, tasks, templates
 from engine.bpmn.runtime import WorkflowRun
 from engine.cohorts import ensure_cohort
 from engine.db import Database
@@ -42,7 +42,8 @@ class Clock:
 
 @dataclass
 class School:
-    """The school under test: its own code, director login and a curator not yet bound to it."""
+    """The school under test: its own code, director login and a curator not yet bound to it (nor to any
+    school: the region's curator pool makes them a candidate)."""
 
     org: Org
     code: str
@@ -80,6 +81,7 @@ def new_school(timed: Database) -> School:
         users=[UserRow(found.director, "Маслов Г. Г."), UserRow(found.curator, "Куратор Новый")],
         grants=[GrantRow(found.director, Role.SCHOOL, found.code)],
     ))
+    curator_pool.add_to_pool(timed, org.region, found.curator, actor_login=org.regional)
     return found
 
 

@@ -215,7 +215,7 @@ def test_admin_resets_a_password(world: World) -> None:
 SUCCESS_MARKERS = (b'data-testid="task-title"', b'data-testid="matrix"', b"<bpmn:definitions", PDF,
                    b'data-testid="response-rates"', b'id="questionnaire-form"', b'data-testid="new-password"',
                    b'data-testid="overdue-', b"bpmn-diagram", b"PK\x03\x04", b'data-testid="migration-',
-                   b'"moved":')
+                   b'"moved":', b'data-testid="curator-pool"')
 
 
 def _routes(w: World) -> list[tuple[str, str, dict[str, object]]]:
@@ -245,6 +245,10 @@ def _routes(w: World) -> list[tuple[str, str, dict[str, object]]]:
         ("POST", "/admin/migrations", {"key": "roadmap-500", "from": "1", "to": "2"}),
         ("GET", "/admin/migrations/1", {}),
         ("GET", "/admin/migrations/1.json", {}),
+        ("POST", "/admin/migrations/1/resume", {}),
+        ("GET", f"/regions/{foreign.region}/curator-pool", {}),
+        ("POST", f"/regions/{foreign.region}/curator-pool", {"login": w.org.school_user}),
+        ("POST", f"/regions/{foreign.region}/curator-pool/remove", {"login": foreign.curator}),
         *_workspace_routes(),
     ]
 

@@ -201,6 +201,10 @@ def test_unreadable_definitions_are_rejected(source: Any, expected: str) -> None
          "components[0] «decision»: нет списка вариантов"),
         ([{"type": "checklist", "key": "groups", "valuesKey": "groupsFromProcess"}],
          "valuesKey и valuesExpression не поддерживаются"),
+        ([{"type": "select", "key": "curator", "valuesExpression": "=candidates"}],
+         "valuesKey и valuesExpression не поддерживаются"),
+        ([{"type": "select", "key": "curator", "valuesKey": "два слова"}],
+         "components[0] «curator»: некорректный valuesKey 'два слова'"),
         ([{"type": "select", "key": "decision", "values": ["accepted"]}],
          "components[0] «decision»: values[0]: нужен объект"),
         ([{"type": "textfield", "key": "inn", "validate": {"pattern": "(\\d+"}}],
@@ -244,6 +248,21 @@ def test_unreadable_definitions_are_rejected(source: Any, expected: str) -> None
 )
 def test_broken_definitions_name_the_component(components: list[Any], expected: str) -> None:
     assert expected in definition_problems(components)
+
+
+def test_a_select_with_values_key_takes_one_short_value_its_supplier_checks() -> None:
+    form = FormDefinition.from_json({"components": [
+        {"type": "select", "key": "curator", "label": "Куратор", "valuesKey": "candidates"}]})
+    [spec] = form.fields
+    assert spec.values_key == "candidates" and spec.options == () and form.keys() == {"curator"}
+    assert form.validate({"curator": " curator-1 "}) == {"curator": "curator-1"}
+    assert form.validate({"curator": ""}) == {"curator": None}
+    for bad in ({"login": "x"}, ["x"], True, "x" * 201):
+        with pytest.raises(FormInvalid) as refused:
+            form.validate({"curator": bad})
+        assert refused.value.errors == {"curator": [forms.CHOICE]}
+    with pytest.raises(FormInvalid):  # the options themselves are data for the form, never submitted
+        form.validate({"curator": "curator-1", "candidates": [{"label": "x", "value": "y"}]})
 
 
 def test_unsupported_type_lists_the_supported_ones() -> None:

@@ -28,7 +28,7 @@ REQ, OPT = True, False
 FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
     "confirm_participation": {
         "participation": ("radio", REQ),
-        "curator_login": ("textfield", OPT),
+        "curator_login": ("select", OPT),
         "order_number": ("textfield", OPT),
         "order_date": ("datetime", OPT),
         "comment": ("textarea", OPT),
@@ -485,10 +485,22 @@ def test_choice_values_and_labels(form: str, key: str, expected: list[tuple[str,
     assert spec.options == tuple(value for value, _ in expected)
 
 
+#: Selects whose options the engine supplies by valuesKey (an action's choices), not the form.
+SUPPLIED = {("confirm_participation", "curator_login"): "curator_candidates"}
+
+
 def test_every_choice_field_is_in_the_options_table() -> None:
     choices = {(form, key) for form, fields in FIELDS.items()
                for key, (kind, _) in fields.items() if kind in ("radio", "select", "checklist", "taglist")}
-    assert choices == {(form, key) for form, key, _ in OPTIONS}
+    assert choices == {(form, key) for form, key, _ in OPTIONS} | set(SUPPLIED)
+
+
+@pytest.mark.parametrize(("form", "key"), list(SUPPLIED))
+def test_supplied_choices_come_by_values_key(form: str, key: str) -> None:
+    raw = component(form, key)
+    assert raw["valuesKey"] == SUPPLIED[(form, key)] and "values" not in raw
+    (spec,) = [f for f in definition(form).fields if f.key == key]
+    assert spec.values_key == SUPPLIED[(form, key)] and spec.options == ()
 
 
 @pytest.mark.parametrize("form", ALL_FORMS)

@@ -35,6 +35,8 @@ class TaskDetailOut(Schema):
     task = fields.Nested(TaskOut, required=True)
     form = fields.Dict(required=True, metadata={"description": "The task's form-js form definition"})
     values = fields.Dict(required=True, metadata={"description": "Current values: process data and the draft"})
+    choices = fields.Dict(metadata={"description": "Option lists for the form's selects with valuesKey (e.g. the "
+                                                   "region's curator candidates), by that key; not submitted"})
     version = fields.Int(required=True, metadata={"description": "The instance's version; send as If-Match"})
 
 

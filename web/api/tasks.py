@@ -63,7 +63,8 @@ class TaskItem(MethodView):
         """A task with its form definition, current values and the instance version (also as ETag)."""
         detail = tasks.get_task(db(), task_id, api_login())
         version = tasks.instance_version(db(), task_id, api_login())
-        payload = {"task": detail.task, "form": detail.form, "values": detail.values, "version": version}
+        payload = {"task": detail.task, "form": detail.form, "values": detail.values, "choices": detail.choices,
+                   "version": version}
         return payload, 200, {"ETag": f'"{version}"'}  # type: ignore[return-value]
 
 

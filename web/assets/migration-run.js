@@ -1,6 +1,7 @@
 // The migration run page (/admin/migrations/<id>): poll the run's progress and show it; once the run is
-// finished, reload so the server renders the final per-instance results. No inline script: the page only
-// carries data-progress-url and data-finished on #migration-run.
+// finished (or found interrupted), reload so the server renders the final per-instance results (or the
+// resume button). No inline script: the page only carries data-progress-url, data-status and
+// data-finished on #migration-run.
 
 const POLL_MS = 2000;
 
@@ -22,7 +23,7 @@ async function poll(box) {
     if (response.ok) {
       const progress = await response.json();
       show(box, progress);
-      if (progress.finished) {
+      if (progress.finished || progress.interrupted) {
         window.location.reload();
         return;
       }
@@ -34,6 +35,6 @@ async function poll(box) {
 }
 
 const box = document.getElementById('migration-run');
-if (box && box.dataset.finished !== 'true') {
+if (box && box.dataset.finished !== 'true' && box.dataset.status !== 'interrupted') {
   window.setTimeout(() => poll(box), POLL_MS);
 }

@@ -1,0 +1,46 @@
+"""A region's curator pool: the regional coordinator (or an admin) keeps who may be made a school's curator.
+
+The engine authorizes (engine/curator_pool.py); these views read the form, call one service, redirect.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+from werkzeug.wrappers import Response
+
+from engine import curator_pool
+from engine.errors import OrgUnitNotFound
+from web.i18n import current_language, translate
+from web.session import db, me
+
+blueprint = Blueprint("curators", __name__, url_prefix="/regions/<code>/curator-pool")
+
+
+@blueprint.route("")
+@login_required
+def pool(code: str) -> str:
+    return render_template("curator_pool.html", code=code, entries=curator_pool.list_pool(db(), code, actor_login=me()))
+
+
+@blueprint.route("", methods=["POST"])
+@login_required
+def add(code: str) -> Response:
+    login = request.form.get("login", "").strip()
+    try:
+        added = curator_pool.add_to_pool(db(), code, login, actor_login=me())
+    except OrgUnitNotFound as err:  # the login; an unknown region or a foreign one fails as a page
+        flash(err.message, "error")
+        return redirect(url_for(".pool", code=code))
+    text = "{login} добавлен в резерв кураторов." if added else "{login} уже в резерве кураторов."
+    flash(translate(text, current_language()).format(login=login), "info")
+    return redirect(url_for(".pool", code=code))
+
+
+@blueprint.route("/remove", methods=["POST"])
+@login_required
+def remove(code: str) -> Response:
+    login = request.form.get("login", "")
+    curator_pool.remove_from_pool(db(), code, login, actor_login=me())
+    flash(translate("{login} убран из резерва кураторов.", current_language()).format(login=login), "info")
+    return redirect(url_for(".pool", code=code))
