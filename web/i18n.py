@@ -19,6 +19,8 @@ from __future__ import annotations
 from flask import Blueprint, Flask, has_request_context, redirect, request, session
 from werkzeug.wrappers import Response
 
+from web.session import local_path
+
 LANGUAGES = ("ru", "en")
 DEFAULT = "ru"
 
@@ -414,13 +416,6 @@ def gettext(text: str, **kwargs: object) -> str:
     return translated.format(**kwargs) if kwargs else translated
 
 
-def safe_next(target: str | None) -> str:
-    """A local path to go back to; anything else (another site, ``//host``, ``/\\host``) becomes ``/``."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return "/"
-
-
 blueprint = Blueprint("i18n", __name__)
 
 
@@ -428,7 +423,7 @@ blueprint = Blueprint("i18n", __name__)
 def switch(code: str) -> Response:
     if code in LANGUAGES:
         session["lang"] = code
-    return redirect(safe_next(request.args.get("next")))
+    return redirect(local_path(request.args.get("next")))
 
 
 def _language_context() -> dict[str, str]:

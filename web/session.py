@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import current_app, request
 from flask_login import UserMixin, current_user
 
@@ -38,3 +40,22 @@ def me() -> str:
 
 def client_address() -> str:
     return request.remote_addr or "unknown"
+
+
+# Browsers drop tabs and newlines anywhere in a URL, trim other control characters and spaces at its ends,
+# and read a backslash as a slash: "/\t/evil.example" reaches them as "//evil.example", another site.
+# Rather than predict every such rewrite, a target holding any of these characters is refused outright.
+_REWRITTEN_BY_BROWSERS = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
+def local_path(target: str | None, fallback: str = "/") -> str:
+    """Where a ``next=`` parameter may send the browser: a path on this site, or ``fallback``.
+
+    Accepted: a path beginning with exactly one ``/`` (so no ``//host``, no scheme, no ``javascript:``),
+    with no control characters or backslashes anywhere. The one check for every redirect that
+    takes its target from the request (sign-in, the language switch)."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return fallback
+    if _REWRITTEN_BY_BROWSERS.search(target):
+        return fallback
+    return target
