@@ -16,7 +16,6 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import func, select
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from engine.accounts import session_user
 from engine.config import Settings
 from engine.db import Database
 from engine.errors import (
@@ -146,9 +145,8 @@ def _login_manager(app: Flask, db: Database) -> None:
     manager.localize_callback = lambda text: translate(text, current_language())
 
     @manager.user_loader
-    def load(user_id: str) -> WebUser | None:
-        found = session_user(db, int(user_id)) if user_id.isdigit() else None
-        return WebUser(found) if found else None
+    def load(cookie_id: str) -> WebUser | None:
+        return WebUser.load(db, cookie_id)
 
 
 def _blueprints(app: Flask) -> None:

@@ -7,16 +7,28 @@ import re
 from flask import current_app, request
 from flask_login import UserMixin, current_user
 
-from engine.accounts import SessionUser
+from engine.accounts import SessionUser, session_user
 from engine.db import Database
 
 
 class WebUser(UserMixin):  # type: ignore[misc]
-    def __init__(self, user: SessionUser) -> None:
+    """The user of one session: the cookie keeps ``get_id()``, the user's id and the session's token, and
+    every request loads the user through both (a session ended on the server no longer loads)."""
+
+    def __init__(self, user: SessionUser, session_token: str) -> None:
         self.user = user
+        self.session_token = session_token
 
     def get_id(self) -> str:
-        return str(self.user.user_id)
+        return f"{self.user.user_id}:{self.session_token}"
+
+    @classmethod
+    def load(cls, db: Database, cookie_id: str) -> WebUser | None:
+        user_id, _, token = cookie_id.partition(":")
+        if not user_id.isdigit() or not token:
+            return None
+        found = session_user(db, int(user_id), token)
+        return cls(found, token) if found else None
 
     @property
     def login(self) -> str:
