@@ -27,6 +27,7 @@ from engine.errors import (
     NotFound,
     TemplateInvalid,
     TemplateNotFound,
+    TooManyAttempts,
 )
 from engine.models import TemplateVersion
 from engine.notifications import moscow_time
@@ -45,6 +46,7 @@ _STATUS_OF_ERROR: tuple[tuple[type[EngineError], int], ...] = (
     (FormInvalid, 422),
     (TemplateInvalid, 422),
     (FileRejected, 422),
+    (TooManyAttempts, 429),
 )
 
 

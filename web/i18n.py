@@ -68,6 +68,7 @@ EN: dict[str, str] = {
     "Не найдено": "Not found",
     "Нет доступа": "Access denied",
     "Уже изменено": "Already changed",
+    "Слишком много попыток": "Too many attempts",
     "Не получилось": "Something went wrong",
     "К моим задачам": "Back to my tasks",
     "Форма устарела или отправлена не с этого сайта. Обновите страницу и попробуйте ещё раз.":
