@@ -92,6 +92,10 @@ class NotAllowed(EngineError):
     """The acting user has no role or scope for this action."""
 
 
+class TooManyAttempts(EngineError):
+    """A rate limit refuses the request for now (too many failed sign-ins, too many unknown links)."""
+
+
 class Conflict(EngineError):
     """The state changed under us: somebody else acted first."""
 

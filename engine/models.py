@@ -516,6 +516,36 @@ class SignInAttempt(Base):
     succeeded: Mapped[bool]
 
 
+class Throttle(Base):
+    """A rate limit's count for one key: failed sign-ins of a login from an address, or of an address, or
+    unknown questionnaire links asked for by an address (``scope`` says which). One row per key, locked
+    while it is read and changed, so parallel requests are counted one after another (engine/throttle.py)."""
+
+    __tablename__ = "throttle"
+    __table_args__ = (CheckConstraint("failures >= 0 AND strikes >= 0", name="ck_throttle_counts"),)
+
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int]
+    window_start: Mapped[datetime]
+    #: Lock-outs so far; each one lasts twice as long as the one before.
+    strikes: Mapped[int]
+    locked_until: Mapped[datetime | None]
+
+
+class UserSession(Base):
+    """A signed-in browser. Its cookie carries the token, the table only the token's hash; signing out, a
+    password change and an admin's reset delete rows, and a copied cookie stops working with them."""
+
+    __tablename__ = "user_session"
+    __table_args__ = (Index("ix_user_session_user", "user_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+
+
 class Attachment(Base):
     """A document uploaded for a form field of a task. Every upload is a new version: a school's
     concept returned for rework keeps the version the curator reviewed."""

@@ -12,7 +12,7 @@ import secrets
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from statistics import fmean
 from typing import Any
 
@@ -20,11 +20,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import audit
+from engine import audit, throttle
 from engine.bpmn.manifest import Indicator, RespondentGroup
 from engine.bpmn.spec import TemplateSpec
 from engine.db import Database
-from engine.errors import Conflict, EngineError, NotAllowed, NotFound
+from engine.errors import Conflict, EngineError, NotAllowed, NotFound, TooManyAttempts
 from engine.forms import FormDefinition
 from engine.models import (
     InstanceStatus,
@@ -151,6 +151,16 @@ def _aggregate(indicator: Indicator, rows: list[Mapping[str, Any]]) -> Any:
 
 
 MAX_LINKS_AT_ONCE = 500
+# Links one group of one school's roadmap may ever have. Every link is a row kept for the whole roadmap, and
+# a school account could otherwise add 500 at a time without end. 5,000 is above any group a school has:
+# schools of the programme are mostly small (a few hundred pupils), the largest Russian schools have about
+# 2,000–2,500 pupils, and parents (the largest group) get one link per family; what is left covers links
+# handed out and lost.
+MAX_LINKS_PER_GROUP = 5000
+# Guessing at /q/<token>: the tokens are 128-bit, so this is a second line, not the first; it keeps a script
+# from hammering the page (each miss is a query) and shows up in the throttle table for admins.
+UNKNOWN_LINKS = throttle.Limit("respondent_link", failures=20, window=timedelta(minutes=15),
+                               lockout=timedelta(minutes=15), longest=timedelta(hours=24))
 
 
 def _hash(token: str) -> str:
@@ -178,6 +188,13 @@ def create_links(db: Database, login: str, school_code: str, group_key: str, cou
         group = spec.sections.respondent_groups.get(group_key)
         if group is None or not group.anonymous:
             raise EngineError("ссылки создаются для анонимных анкет: учителя, обучающиеся, родители")
+        existing = session.scalar(select(func.count()).select_from(RespondentLink).where(
+            RespondentLink.instance_id == instance.id, RespondentLink.group == group.key)) or 0
+        if existing + count > MAX_LINKS_PER_GROUP:
+            raise EngineError(
+                f"для группы «{group.title}» уже создано ссылок: {existing}; всего их может быть не больше "
+                f"{MAX_LINKS_PER_GROUP}, поэтому сейчас можно создать ещё не больше "
+                f"{max(0, MAX_LINKS_PER_GROUP - existing)}. Раздайте уже созданные ссылки.")
         tokens = [new_token() for _ in range(count)]
         for token in tokens:
             session.add(RespondentLink(token_hash=_hash(token), instance_id=instance.id, group=group.key,
@@ -203,19 +220,37 @@ def _link(session: Session, token: str) -> RespondentLink:
     return link
 
 
-def link_page(db: Database, token: str) -> LinkPage:
-    """What a respondent opening a personal link sees (no sign-in: the token is the key)."""
+def link_page(db: Database, token: str, address: str) -> LinkPage:
+    """What a respondent opening a personal link sees (no sign-in: the token is the key). Unknown tokens
+    count against the asking address; past the limit, that address gets ``TooManyAttempts`` for a while,
+    for every link (other addresses are not affected)."""
+    now, address = db.now(), address[:64]
     with db.reading() as session:
-        link = _link(session, token)
-        instance = session.get(ProcessInstance, link.instance_id)
-        assert instance is not None
-        spec = compiled_version(session, instance.template_version_id).spec
-        group = spec.sections.respondent_groups[link.group]
-        is_open = session.scalar(select(Task.id).where(
-            Task.instance_id == instance.id, Task.status == TaskStatus.READY,
-            Task.element_id.in_(spec.sections.questionnaire_open_while))) is not None
-        return LinkPage(instance.school.name, group.title, dict(spec.forms[group.form]), link.used_at is not None,
-                        is_open)
+        refused_until = throttle.locked_until(session, UNKNOWN_LINKS, address, now)
+        if refused_until is None:
+            link = session.scalar(select(RespondentLink).where(RespondentLink.token_hash == _hash(token)))
+            if link is not None:
+                return _link_page(session, link)
+    if refused_until is None:
+        with db.transaction() as session:
+            refused_until = throttle.reserve(session, UNKNOWN_LINKS, address, now)
+        if refused_until is None:
+            raise NotFound("ссылка на анкету не найдена")
+    raise TooManyAttempts("Слишком много обращений по несуществующим ссылкам на анкеты. Попробуйте через "
+                          f"{throttle.minutes_left(refused_until, now)} мин. или проверьте, что ссылка "
+                          "скопирована целиком.")
+
+
+def _link_page(session: Session, link: RespondentLink) -> LinkPage:
+    instance = session.get(ProcessInstance, link.instance_id)
+    assert instance is not None
+    spec = compiled_version(session, instance.template_version_id).spec
+    group = spec.sections.respondent_groups[link.group]
+    is_open = session.scalar(select(Task.id).where(
+        Task.instance_id == instance.id, Task.status == TaskStatus.READY,
+        Task.element_id.in_(spec.sections.questionnaire_open_while))) is not None
+    return LinkPage(instance.school.name, group.title, dict(spec.forms[group.form]), link.used_at is not None,
+                    is_open)
 
 
 def submit_by_link(db: Database, token: str, answers: Mapping[str, Any]) -> Submitted:

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import audit
-from engine.bpmn.bundle import Bundle, load_bundle
+from engine.bpmn.bundle import Bundle, from_zip, load_bundle
 from engine.bpmn.compiler import CompiledTemplate, compile_bundle
 from engine.bpmn.spec import TemplateSpec
 from engine.db import Database
@@ -46,6 +46,17 @@ def deploy_template(db: Database, bundle: Bundle, *, actor_login: str | None = N
     compiled = compile_bundle(bundle)
     with db.transaction() as session:
         return store_version(session, db.now(), bundle, compiled, _deployer(session, actor_login))
+
+
+def deploy_zip(db: Database, data: bytes, *, actor_login: str) -> Deployed:
+    """Deploy an uploaded zip. The uploader is authorized before the archive is opened: parsing an
+    attacker's zip (decompression, XML) is work and attack surface that only admins may ask for."""
+    with db.reading() as session:
+        _deployer(session, actor_login)
+    bundle, problems = from_zip("bundle.zip", data)
+    if bundle is None:
+        raise TemplateInvalid(problems)
+    return deploy_template(db, bundle, actor_login=actor_login)
 
 
 def store_version(session: Session, now: datetime, bundle: Bundle, compiled: CompiledTemplate,

@@ -15,8 +15,8 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import func, select
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Response
 
-from engine.accounts import session_user
 from engine.config import Settings
 from engine.db import Database
 from engine.errors import (
@@ -28,6 +28,7 @@ from engine.errors import (
     NotFound,
     TemplateInvalid,
     TemplateNotFound,
+    TooManyAttempts,
 )
 from engine.incidents import open_count
 from engine.models import TemplateVersion
@@ -47,6 +48,7 @@ _STATUS_OF_ERROR: tuple[tuple[type[EngineError], int], ...] = (
     (FormInvalid, 422),
     (TemplateInvalid, 422),
     (FileRejected, 422),
+    (TooManyAttempts, 429),
 )
 
 
@@ -96,6 +98,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     init_api(app, csrf)
     app.before_request(_refuse_unstorable_text)
+    app.after_request(_security_headers)
     app.register_error_handler(EngineError, _engine_error)
     app.register_error_handler(CSRFError, _csrf_error)
     app.add_url_rule("/health", view_func=health)
@@ -141,6 +144,30 @@ EVENT_WORDS = {
 }
 
 
+# Every page loads its scripts from /static (no inline <script>, no handlers in attributes; the Swagger UI
+# page has its own template for that), so scripts are limited to this site. Styles keep 'unsafe-inline':
+# the pages set widths in style attributes and bpmn-js/form-js write inline styles while they draw.
+# data: images and fonts are what bpmn-js's and Swagger UI's stylesheets embed.
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data:",
+    "font-src 'self' data:", "connect-src 'self'", "object-src 'none'", "base-uri 'self'", "form-action 'self'",
+    "frame-ancestors 'none'",
+))
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it
+    "X-Content-Type-Options": "nosniff",
+    # A respondent's /q/<token> address must not travel to another site in a Referer header.
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
 def _login_manager(app: Flask, db: Database) -> None:
     manager = LoginManager(app)
     manager.login_view = "auth.login"
@@ -149,9 +176,8 @@ def _login_manager(app: Flask, db: Database) -> None:
     manager.localize_callback = lambda text: translate(text, current_language())
 
     @manager.user_loader
-    def load(user_id: str) -> WebUser | None:
-        found = session_user(db, int(user_id)) if user_id.isdigit() else None
-        return WebUser(found) if found else None
+    def load(cookie_id: str) -> WebUser | None:
+        return WebUser.load(db, cookie_id)
 
 
 def _blueprints(app: Flask) -> None:

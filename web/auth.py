@@ -7,19 +7,12 @@ from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from engine import api_tokens
-from engine.accounts import change_password, session_user, sign_in
+from engine.accounts import change_password, sign_in, sign_out
 from engine.errors import EngineError
 from web.i18n import current_language, translate
-from web.session import WebUser, client_address, db, me
+from web.session import WebUser, client_address, db, local_path, me
 
 blueprint = Blueprint("auth", __name__)
-
-
-def _safe_next(target: str | None) -> str:
-    # Only local paths: a crafted ?next=https://evil.example must not send users away after sign-in.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("tasks.inbox")
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
@@ -32,16 +25,17 @@ def login() -> str | Response:
         except EngineError as err:
             flash(err.message, "error")
             return render_template("login.html", login=request.form.get("login", "")), 401
-        user = session_user(db(), signed.user_id)
+        user = WebUser.load(db(), f"{signed.user_id}:{signed.session_token}")
         assert user is not None
-        login_user(WebUser(user))
-        return redirect(_safe_next(request.args.get("next")))
+        login_user(user)
+        return redirect(local_path(request.args.get("next"), url_for("tasks.inbox")))
     return render_template("login.html", login="")
 
 
 @blueprint.route("/logout", methods=["POST"])
 @login_required
 def logout() -> Response:
+    sign_out(db(), current_user.session_token)
     logout_user()
     flash(translate("Вы вышли из системы.", current_language()), "info")
     return redirect(url_for("auth.login"))
@@ -52,7 +46,8 @@ def logout() -> Response:
 def password() -> str | Response:
     if request.method == "POST":
         try:
-            change_password(db(), me(), request.form.get("old", ""), request.form.get("new", ""))
+            change_password(db(), me(), request.form.get("old", ""), request.form.get("new", ""),
+                            keep_session=current_user.session_token)
         except EngineError as err:
             flash(err.message, "error")
             return render_template("password.html"), 400

@@ -19,6 +19,8 @@ from __future__ import annotations
 from flask import Blueprint, Flask, has_request_context, redirect, request, session
 from werkzeug.wrappers import Response
 
+from web.session import local_path
+
 LANGUAGES = ("ru", "en")
 DEFAULT = "ru"
 
@@ -66,6 +68,7 @@ EN: dict[str, str] = {
     "Не найдено": "Not found",
     "Нет доступа": "Access denied",
     "Уже изменено": "Already changed",
+    "Слишком много попыток": "Too many attempts",
     "Не получилось": "Something went wrong",
     "К моим задачам": "Back to my tasks",
     "Форма устарела или отправлена не с этого сайта. Обновите страницу и попробуйте ещё раз.":
@@ -481,13 +484,6 @@ def gettext(text: str, **kwargs: object) -> str:
     return translated.format(**kwargs) if kwargs else translated
 
 
-def safe_next(target: str | None) -> str:
-    """A local path to go back to; anything else (another site, ``//host``, ``/\\host``) becomes ``/``."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return "/"
-
-
 blueprint = Blueprint("i18n", __name__)
 
 
@@ -495,7 +491,7 @@ blueprint = Blueprint("i18n", __name__)
 def switch(code: str) -> Response:
     if code in LANGUAGES:
         session["lang"] = code
-    return redirect(safe_next(request.args.get("next")))
+    return redirect(local_path(request.args.get("next")))
 
 
 def _language_context() -> dict[str, str]:

@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 from engine import questionnaires
 from engine.errors import Conflict, EngineError, FormInvalid
 from web.i18n import current_language, translate
-from web.session import db, me
+from web.session import client_address, db, me
 
 blueprint = Blueprint("questionnaires", __name__)
 
@@ -65,7 +65,7 @@ def director(code: str) -> tuple[str, int] | Response:
 @blueprint.route("/q/<token>", methods=["GET", "POST"])
 def respond(token: str) -> tuple[str, int]:
     """The public page of a personal link: no sign-in, the token is the key; one submission."""
-    page = questionnaires.link_page(db(), token)
+    page = questionnaires.link_page(db(), token, client_address())
     if page.used:
         return render_template("respond_done.html", page=page, again=True), 200
     if not page.open:

@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import current_app, request
 from flask_login import UserMixin, current_user
 
-from engine.accounts import SessionUser
+from engine.accounts import SessionUser, session_user
 from engine.db import Database
 
 
 class WebUser(UserMixin):  # type: ignore[misc]
-    def __init__(self, user: SessionUser) -> None:
+    """The user of one session: the cookie keeps ``get_id()``, the user's id and the session's token, and
+    every request loads the user through both (a session ended on the server no longer loads)."""
+
+    def __init__(self, user: SessionUser, session_token: str) -> None:
         self.user = user
+        self.session_token = session_token
 
     def get_id(self) -> str:
-        return str(self.user.user_id)
+        return f"{self.user.user_id}:{self.session_token}"
+
+    @classmethod
+    def load(cls, db: Database, cookie_id: str) -> WebUser | None:
+        user_id, _, token = cookie_id.partition(":")
+        if not user_id.isdigit() or not token:
+            return None
+        found = session_user(db, int(user_id), token)
+        return cls(found, token) if found else None
 
     @property
     def login(self) -> str:
@@ -38,3 +52,22 @@ def me() -> str:
 
 def client_address() -> str:
     return request.remote_addr or "unknown"
+
+
+# Browsers drop tabs and newlines anywhere in a URL, trim other control characters and spaces at its ends,
+# and read a backslash as a slash: "/\t/evil.example" reaches them as "//evil.example", another site.
+# Rather than predict every such rewrite, a target holding any of these characters is refused outright.
+_REWRITTEN_BY_BROWSERS = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
+def local_path(target: str | None, fallback: str = "/") -> str:
+    """Where a ``next=`` parameter may send the browser: a path on this site, or ``fallback``.
+
+    Accepted: a path beginning with exactly one ``/`` (so no ``//host``, no scheme, no ``javascript:``),
+    with no control characters or backslashes anywhere. The one check for every redirect that
+    takes its target from the request (sign-in, the language switch)."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return fallback
+    if _REWRITTEN_BY_BROWSERS.search(target):
+        return fallback
+    return target

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
 from engine.db import Database
@@ -90,13 +90,28 @@ def browser() -> Iterator[Browser]:
         instance.close()
 
 
+def csp_violations(page: Page) -> list[str]:
+    """Console messages in which Chromium reports something refused by the Content-Security-Policy; a page
+    fixture asserts the list is empty at the end of each test (a refused script is a broken page)."""
+    seen: list[str] = []
+
+    def note(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text:
+            seen.append(f"{page.url}: {message.text}")
+
+    page.on("console", note)
+    return seen
+
+
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})
     context.set_default_timeout(15_000)
     opened = context.new_page()
+    refused = csp_violations(opened)
     yield opened
     context.close()
+    assert not refused, refused
 
 
 def screenshot(page: Page, name: str) -> None:

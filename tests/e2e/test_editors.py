@@ -26,7 +26,7 @@ from engine.bpmn.bundle import Bundle
 from engine.bpmn.compiler import validate_bundle
 from engine.bpmn.xml import ROADMAP_NS
 from engine.db import Database
-from tests.e2e.conftest import _free_port, screenshot
+from tests.e2e.conftest import _free_port, csp_violations, screenshot
 from web.app import create_app
 
 ROADMAP = Path(__file__).resolve().parents[2] / "workflows" / "roadmap-500"
@@ -116,9 +116,11 @@ def page(browser: Browser) -> Iterator[Page]:
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
+    refused = csp_violations(opened)
     yield opened
     context.close()
     assert not errors, errors
+    assert not refused, refused
 
 
 def open_editor(page: Page, editors: EditorServer, kind: str, path: str) -> None:

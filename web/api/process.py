@@ -9,8 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from engine import dashboards, instances, templates
-from engine.bpmn.bundle import from_zip
-from engine.errors import EngineError, NotAllowed, TemplateInvalid
+from engine.errors import EngineError, NotAllowed
 from engine.org import load_actor
 from web.api.auth import api_login
 from web.api.paging import page_of
@@ -47,10 +46,7 @@ class TemplateList(MethodView):
     def post(self) -> Any:
         """Deploy a bundle (a zip of BPMN, DMN, forms and manifest, as the request body); admins only."""
         login = api_login()
-        bundle, problems = from_zip("bundle.zip", request.get_data(cache=False)[: 60 * 1024 * 1024])
-        if bundle is None:
-            raise TemplateInvalid(problems)
-        return templates.deploy_template(db(), bundle, actor_login=login)
+        return templates.deploy_zip(db(), request.get_data(cache=False)[: 60 * 1024 * 1024], actor_login=login)
 
 
 @templates_blp.route("/<key>/versions")
