@@ -33,9 +33,10 @@ from engine.incidents import open_count
 from engine.models import TemplateVersion
 from engine.notifications import moscow_time
 from engine.templates import stage_titles
-from web import i18n
+from web import i18n, inputs
 from web.api import engine_problem, init_api, is_api_request
 from web.i18n import current_language, translate
+from web.inputs import InputRejected, id_or_none
 from web.session import WebUser
 from workers.queue import job_queue
 
@@ -91,6 +92,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.wsgi_app = _one_connection_per_request(app.wsgi_app, db)  # type: ignore[method-assign]
     app.extensions["roadmap.jobs"] = job_queue(app.config.get("REDIS_URL"))
     csrf = CSRFProtect(app)
+    inputs.init_app(app)  # URL converters and the JSON reader, before any blueprint's rules
     _login_manager(app, db)
     _blueprints(app)
     i18n.init_app(app)
@@ -150,7 +152,7 @@ def _login_manager(app: Flask, db: Database) -> None:
 
     @manager.user_loader
     def load(user_id: str) -> WebUser | None:
-        found = session_user(db, int(user_id)) if user_id.isdigit() else None
+        found = session_user(db, known) if (known := id_or_none(user_id)) else None
         return WebUser(found) if found else None
 
 
@@ -217,10 +219,6 @@ def _refuse_unstorable_text() -> None:
         values.append(request.get_json(silent=True))
     if any(_UNSTORABLE.search(text) for value in values for text in _strings(value)):
         raise InputRejected("Запрос содержит недопустимые символы (нулевой байт или повреждённый Юникод).")
-
-
-class InputRejected(EngineError):
-    pass
 
 
 def _wants_json() -> bool:
