@@ -213,7 +213,8 @@ HOSTILE_VALUES = ["2147483648", "99999999999999999999", "-1", "²", "\x00", "1" 
 NUMERIC_PARAMS = ("cohort", "count", "revoke", "page", "page_size", "id", "year", "from", "to", "deployed",
                   "previous", "version")
 TEXT_PARAMS = ("region", "municipality", "template", "key", "field", "group", "action", "data", "day", "kind",
-               "note", "q", "stage", "school", "sort", "overdue", "name", "path", "content", "login", "next", "force")
+               "note", "q", "stage", "school", "sort", "overdue", "name", "path", "content", "login", "next", "force",
+               "all", "back")
 SKIPPED = {"auth.logout", "static"}  # signing out ends the walk; static files are Flask's own
 
 
@@ -223,7 +224,8 @@ def _plausible(site: Site, login: str, endpoint: str) -> dict[str, str]:
     return {"task_id": str(site.school_task_id), "attachment_id": str(site.attachment_id),
             "instance_id": str(site.instance_id), "code": "ru" if endpoint == "i18n.switch" else org.school,
             "key": "roadmap-500", "version": "1", "year": "2035", "run_id": "1", "login": org.curator,
-            "path": "roadmap-500.bpmn", "token": site.link_token, "token_id": str(site.spare_token_ids[login])}
+            "path": "roadmap-500.bpmn", "token": site.link_token, "token_id": str(site.spare_token_ids[login]),
+            "incident_id": "1"}
 
 
 def _url(rule: str, parts: dict[str, str]) -> str:
