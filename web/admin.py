@@ -12,6 +12,7 @@ from engine.cohorts import cohort_calendars, set_cohort_dates
 from engine.errors import FormInvalid
 from engine.production_calendar import list_overrides, parse_day, parse_override, set_calendar_day
 from web.i18n import current_language, translate
+from web.inputs import optional_int
 from web.session import db, me
 
 DEFAULT_TEMPLATE = "roadmap-500"
@@ -47,8 +48,7 @@ def _calendar_page(year: int, *, errors: dict[str, list[str]] | None = None, val
 
 
 def _year() -> int:
-    year = request.values.get("year", type=int)
-    return year if year and 2000 <= year <= 2100 else db().now().year
+    return optional_int(request.values, "year", minimum=2000, maximum=2100) or db().now().year
 
 
 @blueprint.route("/calendar")
@@ -97,7 +97,7 @@ def cohorts() -> tuple[str, int]:
     return _cohorts_page(request.args.get("template", DEFAULT_TEMPLATE))
 
 
-@blueprint.route("/cohorts/<int:year>", methods=["POST"])
+@blueprint.route("/cohorts/<int32:year>", methods=["POST"])
 @login_required
 def cohort_dates(year: int) -> Any:
     template_key = request.form.get("template", DEFAULT_TEMPLATE)

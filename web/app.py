@@ -34,9 +34,10 @@ from engine.incidents import open_count
 from engine.models import TemplateVersion
 from engine.notifications import moscow_time
 from engine.templates import stage_titles
-from web import i18n
+from web import i18n, inputs
 from web.api import engine_problem, init_api, is_api_request
 from web.i18n import current_language, translate
+from web.inputs import InputRejected
 from web.session import WebUser
 from workers.queue import job_queue
 
@@ -93,6 +94,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.wsgi_app = _one_connection_per_request(app.wsgi_app, db)  # type: ignore[method-assign]
     app.extensions["roadmap.jobs"] = job_queue(app.config.get("REDIS_URL"))
     csrf = CSRFProtect(app)
+    inputs.init_app(app)  # URL converters and the JSON reader, before any blueprint's rules
     _login_manager(app, db)
     _blueprints(app)
     i18n.init_app(app)
@@ -254,10 +256,6 @@ def _refuse_unstorable_text() -> None:
         values.append(request.get_json(silent=True))
     if any(_UNSTORABLE.search(text) for value in values for text in _strings(value)):
         raise InputRejected("Запрос содержит недопустимые символы (нулевой байт или повреждённый Юникод).")
-
-
-class InputRejected(EngineError):
-    pass
 
 
 def _wants_json() -> bool:

@@ -10,6 +10,7 @@ from engine import api_tokens
 from engine.accounts import change_password, sign_in, sign_out
 from engine.errors import EngineError
 from web.i18n import current_language, translate
+from web.inputs import parse_id
 from web.session import WebUser, client_address, db, local_path, me
 
 blueprint = Blueprint("auth", __name__)
@@ -62,9 +63,10 @@ def tokens() -> str:
     """Personal tokens for the REST API: create (shown once) and revoke."""
     created = None
     if request.method == "POST":
+        revoke = parse_id(request.form["revoke"], "revoke") if request.form.get("revoke") else None
         try:
-            if request.form.get("revoke", "").isdigit():
-                api_tokens.revoke_token(db(), me(), int(request.form["revoke"]))
+            if revoke is not None:
+                api_tokens.revoke_token(db(), me(), revoke)
             else:
                 created = api_tokens.create_token(db(), me(), request.form.get("name", ""))[1]
         except EngineError as err:

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, render_template, request, send_file
 from flask_login import login_required
 
 from engine import dashboards
+from web.inputs import optional_int
 from web.session import db, me
 
 blueprint = Blueprint("dashboards", __name__)
@@ -20,8 +21,7 @@ def _area() -> dashboards.Area:
 
 
 def _cohort() -> int | None:
-    value = request.args.get("cohort", "")
-    return int(value) if value.isdigit() else None
+    return optional_int(request.args, "cohort", minimum=2000, maximum=2100)
 
 
 @blueprint.route("/dashboard")
@@ -70,7 +70,7 @@ def school(code: str) -> str:
     return render_template("school.html", timeline=timeline, state=state)
 
 
-@blueprint.route("/instances/<int(min=1, max=9223372036854775807):instance_id>/diagram.bpmn")
+@blueprint.route("/instances/<id:instance_id>/diagram.bpmn")
 @login_required
 def diagram(instance_id: int) -> Response:
     return Response(dashboards.diagram_xml(db(), me(), instance_id), mimetype="application/xml")

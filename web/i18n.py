@@ -457,6 +457,18 @@ EN: dict[str, str] = {
     "Сохранить даты": "Save dates",
     "Когорт пока нет.": "No cohorts yet.",
     "Календарь когорты {year} года сохранён.": "The calendar of the {year} cohort has been saved.",
+    # input that cannot be read (web/inputs.py)
+    "Поле «{name}» должно быть целым числом.": "The field «{name}» must be a whole number.",
+    "Поле «{name}» должно быть от {minimum} до {maximum}.": "The field «{name}» must be from {minimum} to {maximum}.",
+    "Запись не найдена.": "Not found.",
+    "Число в JSON длиннее {digits} цифр.": "A number in the JSON is longer than {digits} digits.",
+    "Число в JSON вне допустимого диапазона.": "A number in the JSON is out of range.",
+    "{constant} — не значение JSON.": "{constant} is not a JSON value.",
+    "Тело запроса больше {size} КБ.": "The request body is larger than {size} KB.",
+    "Тело запроса не в кодировке UTF-8 (байт {position}).": "The request body is not UTF-8 (byte {position}).",
+    "Тело запроса — не JSON: {reason} (строка {line}, столбец {column}).":
+        "The request body is not JSON: {reason} (line {line}, column {column}).",
+    "JSON вложен глубже {depth} уровней.": "The JSON is nested deeper than {depth} levels.",
 }
 
 _TABLES: dict[str, dict[str, str]] = {"en": EN}

@@ -27,7 +27,7 @@ def index() -> str:
                            school=school or "", now=db().now())
 
 
-@blueprint.route("/<int(min=1, max=9223372036854775807):incident_id>/retry", methods=["POST"])
+@blueprint.route("/<id:incident_id>/retry", methods=["POST"])
 @login_required
 def retry(incident_id: int) -> Response:
     view = retry_incident(db(), incident_id, me(), base_url=Settings.from_env().base_url)

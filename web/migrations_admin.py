@@ -25,6 +25,7 @@ from engine.instance_migration import (
     start_migration,
     version_choices,
 )
+from web.inputs import INT32_MAX, optional_int
 from web.session import db, me
 from workers.queue import InlineJobQueue
 
@@ -39,8 +40,7 @@ OUTCOME_WORDS = {"moved": "Перенесён", "failed": "Ошибка", "skipp
 
 
 def _version(source: Any, name: str) -> int:
-    value = str(source.get(name, ""))
-    return int(value) if value.isdigit() else 0
+    return optional_int(source, name, minimum=1, maximum=INT32_MAX) or 0
 
 
 @blueprint.route("")
@@ -65,7 +65,7 @@ def start() -> ResponseReturnValue:
     return redirect(url_for(".run_page", run_id=run.id))
 
 
-@blueprint.route("/<int:run_id>/resume", methods=["POST"])
+@blueprint.route("/<id:run_id>/resume", methods=["POST"])
 @login_required
 def resume(run_id: int) -> ResponseReturnValue:
     """An interrupted run (its worker died) goes on from where it stopped; the engine refuses a live one."""
@@ -98,14 +98,14 @@ def _run_in_background(database: Database, run_id: int) -> None:
         log.exception("migration run %d failed", run_id)
 
 
-@blueprint.route("/<int:run_id>")
+@blueprint.route("/<id:run_id>")
 @login_required
 def run_page(run_id: int) -> str:
     return render_template("admin_migration_run.html", run=get_run(db(), run_id, actor_login=me()),
                            run_words=RUN_WORDS, outcome_words=OUTCOME_WORDS)
 
 
-@blueprint.route("/<int:run_id>.json")
+@blueprint.route("/<id:run_id>.json")
 @login_required
 def run_progress(run_id: int) -> ResponseReturnValue:
     return jsonify(_progress(get_run(db(), run_id, actor_login=me())))

@@ -3,7 +3,6 @@ own questionnaire, and the public page a respondent opens from a personal link."
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -13,6 +12,7 @@ from werkzeug.wrappers import Response
 from engine import questionnaires
 from engine.errors import Conflict, EngineError, FormInvalid
 from web.i18n import current_language, translate
+from web.inputs import INT32_MAX, InputRejected, optional_int, parse_json
 from web.session import client_address, db, me
 
 blueprint = Blueprint("questionnaires", __name__)
@@ -20,8 +20,8 @@ blueprint = Blueprint("questionnaires", __name__)
 
 def _answers() -> dict[str, Any]:
     try:
-        data = json.loads(request.form.get("data") or "{}")
-    except json.JSONDecodeError:
+        data = parse_json(request.form.get("data") or "{}")
+    except InputRejected:
         data = None
     if not isinstance(data, dict):
         unreadable = translate("Ответы не удалось прочитать; обновите страницу.", current_language())
@@ -35,9 +35,9 @@ def manage(code: str) -> str:
     tokens: list[str] = []
     group = request.form.get("group", "")
     if request.method == "POST":
-        count = request.form.get("count", "")
+        count = optional_int(request.form, "count", minimum=0, maximum=INT32_MAX) or 0
         try:
-            tokens = questionnaires.create_links(db(), me(), code, group, int(count) if count.isdigit() else 0)
+            tokens = questionnaires.create_links(db(), me(), code, group, count)
         except EngineError as err:
             flash(err.message, "error")
     rates = questionnaires.response_rates(db(), me(), code)

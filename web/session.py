@@ -24,10 +24,11 @@ class WebUser(UserMixin):  # type: ignore[misc]
 
     @classmethod
     def load(cls, db: Database, cookie_id: str) -> WebUser | None:
-        user_id, _, token = cookie_id.partition(":")
-        if not user_id.isdigit() or not token:
+        text, _, token = cookie_id.partition(":")
+        # ASCII digits only (str.isdigit() also takes «²», which int() refuses), within a BIGINT id.
+        if not (text.isascii() and text.isdigit() and len(text) <= 18) or not token:
             return None
-        found = session_user(db, int(user_id), token)
+        found = session_user(db, int(text), token)
         return cls(found, token) if found else None
 
     @property

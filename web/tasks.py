@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from io import BytesIO
 from typing import Any
 
@@ -14,6 +13,7 @@ from engine import attachments, notifications, tasks
 from engine.dashboards import school_timeline
 from engine.errors import EngineError, FormInvalid, StepFailed
 from web.i18n import current_language, translate
+from web.inputs import InputRejected, parse_json
 from web.session import db, me
 
 blueprint = Blueprint("tasks", __name__)
@@ -39,9 +39,9 @@ def inbox() -> str:
 def _posted_data() -> dict[str, Any]:
     unreadable = translate("Данные формы не удалось прочитать; обновите страницу.", current_language())
     try:
-        data = json.loads(request.form.get("data") or "{}")
-    except json.JSONDecodeError:
-        raise FormInvalid({"_schema": [unreadable]}) from None
+        data = parse_json(request.form.get("data") or "{}")
+    except InputRejected as err:
+        raise FormInvalid({"_schema": [f"{unreadable} ({err.message})"]}) from None
     if not isinstance(data, dict):
         raise FormInvalid({"_schema": [unreadable]})
     return data
@@ -60,13 +60,13 @@ def _page(task_id: int, *, values: dict[str, Any] | None = None, errors: dict[st
     return page, status
 
 
-@blueprint.route("/tasks/<int(min=1, max=9223372036854775807):task_id>")
+@blueprint.route("/tasks/<id:task_id>")
 @login_required
 def task(task_id: int) -> tuple[str, int]:
     return _page(task_id)
 
 
-@blueprint.route("/tasks/<int(min=1, max=9223372036854775807):task_id>", methods=["POST"])
+@blueprint.route("/tasks/<id:task_id>", methods=["POST"])
 @login_required
 def submit(task_id: int) -> tuple[str, int] | Response:
     data = _posted_data() if request.form.get("data") is not None else {}
@@ -94,7 +94,7 @@ def submit(task_id: int) -> tuple[str, int] | Response:
     return redirect(url_for("tasks.inbox"))
 
 
-@blueprint.route("/tasks/<int(min=1, max=9223372036854775807):task_id>/claim", methods=["POST"])
+@blueprint.route("/tasks/<id:task_id>/claim", methods=["POST"])
 @login_required
 def claim(task_id: int) -> Response:
     tasks.claim_task(db(), task_id, me())
@@ -102,7 +102,7 @@ def claim(task_id: int) -> Response:
     return redirect(url_for("tasks.task", task_id=task_id))
 
 
-@blueprint.route("/tasks/<int(min=1, max=9223372036854775807):task_id>/documents", methods=["POST"])
+@blueprint.route("/tasks/<id:task_id>/documents", methods=["POST"])
 @login_required
 def upload(task_id: int) -> tuple[str, int] | Response:
     file = request.files.get("file")
@@ -121,7 +121,7 @@ def upload(task_id: int) -> tuple[str, int] | Response:
     return redirect(url_for("tasks.task", task_id=task_id))
 
 
-@blueprint.route("/documents/<int(min=1, max=9223372036854775807):attachment_id>")
+@blueprint.route("/documents/<id:attachment_id>")
 @login_required
 def download(attachment_id: int) -> Response:
     view, content = attachments.download(db(), attachment_id, me())

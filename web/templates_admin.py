@@ -14,8 +14,8 @@ from flask_wtf.csrf import CSRFError
 from engine import template_workspace as workspace
 from engine.errors import FileRejected, Problem, TemplateInvalid
 from engine.template_diff import diff_versions
-from web.app import InputRejected
 from web.i18n import current_language, translate
+from web.inputs import INT32_MAX, InputRejected, large_json_body, optional_int, parse_int
 from web.session import db, me
 
 blueprint = Blueprint("templates_admin", __name__, url_prefix="/admin/templates")
@@ -64,15 +64,15 @@ def import_new() -> Any:
 @login_required
 def template(key: str) -> str:
     detail = workspace.template_detail(db(), me(), key)
-    deployed = request.args.get("deployed", type=int)
-    previous = request.args.get("previous", type=int)
+    deployed = optional_int(request.args, "deployed", minimum=1, maximum=INT32_MAX)
+    previous = optional_int(request.args, "previous", minimum=1, maximum=INT32_MAX)
     migration = None
     if deployed is not None and previous:
         migration = url_for("migrations_admin.choose", **{"key": key, "from": previous, "to": deployed})
     return render_template("templates_admin/template.html", detail=detail, migration=migration)
 
 
-@blueprint.route("/<key>/versions/<int:version>/retire", methods=["POST"])
+@blueprint.route("/<key>/versions/<int32:version>/retire", methods=["POST"])
 @login_required
 def retire(key: str, version: int) -> Response:
     workspace.set_retired(db(), me(), key, version, retired=True)
@@ -81,7 +81,7 @@ def retire(key: str, version: int) -> Response:
     return redirect(url_for("templates_admin.template", key=key))
 
 
-@blueprint.route("/<key>/versions/<int:version>/restore", methods=["POST"])
+@blueprint.route("/<key>/versions/<int32:version>/restore", methods=["POST"])
 @login_required
 def restore(key: str, version: int) -> Response:
     workspace.set_retired(db(), me(), key, version, retired=False)
@@ -89,7 +89,7 @@ def restore(key: str, version: int) -> Response:
     return redirect(url_for("templates_admin.template", key=key))
 
 
-@blueprint.route("/<key>/versions/<int:version>/export.zip")
+@blueprint.route("/<key>/versions/<int32:version>/export.zip")
 @login_required
 def export_version(key: str, version: int) -> Response:
     name, data = workspace.export_version(db(), me(), key, version)
@@ -100,12 +100,12 @@ def export_version(key: str, version: int) -> Response:
 @login_required
 def diff(key: str) -> str:
     detail = workspace.template_detail(db(), me(), key)  # authorizes, and lists the versions to choose
-    old, new = request.args.get("from", type=int), request.args.get("to", "")
+    old, new = optional_int(request.args, "from", minimum=1, maximum=INT32_MAX), request.args.get("to", "")
     found = None
     if old and new == "draft":
         found = workspace.diff_draft(db(), me(), key, old)
-    elif old and new.isdigit():
-        found = diff_versions(db(), key, old, int(new))
+    elif old and new:
+        found = diff_versions(db(), key, old, parse_int(new, "to", minimum=1, maximum=INT32_MAX))
     return render_template("templates_admin/diff.html", detail=detail, diff=found, old=old, new=new)
 
 
@@ -225,6 +225,7 @@ def draft_file(key: str, path: str) -> Response:
 
 @blueprint.route("/<key>/draft/files/<path:path>", methods=["PUT"])
 @login_required
+@large_json_body(3 * workspace.MAX_DRAFT_FILE_BYTES)  # a file's text, JSON-escaped
 def save_file(key: str, path: str) -> tuple[Response, int]:
     body = request.get_json(silent=True)
     content = body.get("content") if isinstance(body, dict) else None

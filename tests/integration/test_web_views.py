@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -71,7 +72,10 @@ def world(db: Database) -> World:
 
 
 def signed_in(app: Flask, login: str) -> FlaskClient:
+    """A client signed in as ``login`` from an address of its own: the sign-in and /q/ throttles count per
+    address in a database the whole run shares, so one test's hostile requests must not throttle another's."""
     client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = f"10.{secrets.randbelow(256)}.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
     page = client.get("/login").get_data(as_text=True)
     response = client.post("/login", data={"login": login, "password": PASSWORD, "csrf_token": _token(page)})
     assert response.status_code == 302, response.get_data(as_text=True)

@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 from engine.errors import Conflict, EngineError, FormInvalid, NotAllowed, NotFound, TemplateInvalid
 from web.api.auth import PreconditionFailed, Unauthenticated
 from web.i18n import current_language, translate
+from web.inputs import CONVERTERS, converter_schema
 
 PREFIX = "/api/v1"
 _STATUS: tuple[tuple[type[EngineError], int], ...] = (
@@ -60,11 +61,22 @@ class _Api(Api):  # type: ignore[misc]
                 status, "Запрос не удалось выполнить.")
             return render_template("error.html", message=translate(message, current_language()), status=status), status
         data = getattr(error, "data", {}) or {}
-        messages = data.get("messages")
-        errors = {f"{where}.{field}" if where not in ("json", "form") else field: msgs
-                  for where, fields_ in (messages or {}).items() for field, msgs in fields_.items()} or None
+        errors = _field_errors(data.get("messages") or {}) or None
         detail = "Некорректные параметры запроса." if errors else (error.description or error.name)
         return problem(error.code or 500, str(detail), errors)
+
+
+def _field_errors(messages: dict[str, Any]) -> dict[str, Any]:
+    """webargs' messages by location — ``{"json": {"field": [...]}}``, or a bare list for the location as a
+    whole (``{"json": ["Invalid JSON body."]}``, which once made this handler fail with a 500)."""
+    errors: dict[str, Any] = {}
+    for where, found in messages.items():
+        if not isinstance(found, dict):
+            errors[where] = found
+            continue
+        for field, msgs in found.items():
+            errors[f"{where}.{field}" if where not in ("json", "form") else field] = msgs
+    return errors
 
 
 def init_api(app: Flask, csrf: CSRFProtect) -> None:
@@ -79,6 +91,8 @@ def init_api(app: Flask, csrf: CSRFProtect) -> None:
     )
     api = _Api(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    for converter in CONVERTERS.values():
+        api.register_converter(converter, converter_schema)
     from web.api import incidents, org, process, tasks
 
     for module in (tasks, process, org, incidents):

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from engine.config import Settings
 from engine.deadlines import retry_incident
 from engine.incidents import get_incident, list_incidents
 from web.api.auth import api_login
+from web.api.blueprint import Blueprint
 from web.api.paging import page_of
 from web.api.schemas import IncidentOut, IncidentQuery, Problem
 from web.session import db
@@ -31,7 +30,7 @@ def index(query: dict[str, Any], pagination_parameters: Any) -> list[Any]:
     return page_of(found, pagination_parameters)
 
 
-@blp.route("/<int(min=1, max=9223372036854775807):incident_id>")
+@blp.route("/<id:incident_id>")
 @blp.response(200, IncidentOut)
 @blp.alt_response(403, schema=Problem)
 @blp.alt_response(404, schema=Problem)
@@ -40,7 +39,7 @@ def read(incident_id: int) -> Any:
     return get_incident(db(), incident_id, api_login())
 
 
-@blp.route("/<int(min=1, max=9223372036854775807):incident_id>/retry", methods=["POST"])
+@blp.route("/<id:incident_id>/retry", methods=["POST"])
 @blp.response(200, IncidentOut)
 @blp.alt_response(403, schema=Problem)
 @blp.alt_response(404, schema=Problem)

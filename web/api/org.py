@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from engine import api_tokens, dashboards, notifications
 from engine.errors import EngineError, NotAllowed
@@ -16,6 +15,7 @@ from engine.org import list_schools, load_actor
 from engine.org_import import import_org
 from engine.status import stage_status
 from web.api.auth import api_login
+from web.api.blueprint import Blueprint
 from web.api.paging import page_of
 from web.api.schemas import (
     AreaQuery,
@@ -138,7 +138,7 @@ class Tokens(MethodView):
         return {**view.__dict__, "token": token}
 
 
-@me_blp.route("/tokens/<int(min=1, max=9223372036854775807):token_id>", methods=["DELETE"])
+@me_blp.route("/tokens/<id:token_id>", methods=["DELETE"])
 @me_blp.response(204)
 @me_blp.alt_response(404, schema=Problem)
 def revoke(token_id: int) -> None:

@@ -6,12 +6,12 @@ from typing import Any
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from engine import dashboards, instances, templates
 from engine.errors import EngineError, NotAllowed
 from engine.org import load_actor
 from web.api.auth import api_login
+from web.api.blueprint import Blueprint
 from web.api.paging import page_of
 from web.api.schemas import (
     CohortStartIn,
@@ -69,7 +69,7 @@ def start(body: dict[str, Any]) -> Any:
                                     cohort_year=body["cohort"], actor_login=api_login())
 
 
-@instances_blp.route("/<int(min=1, max=9223372036854775807):instance_id>")
+@instances_blp.route("/<id:instance_id>")
 @instances_blp.response(200, InstanceOut)
 @instances_blp.alt_response(404, schema=Problem)
 def read(instance_id: int) -> Any:

@@ -6,10 +6,10 @@ from typing import Any
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from engine import tasks
 from web.api.auth import PreconditionFailed, api_login
+from web.api.blueprint import Blueprint
 from web.api.paging import page_of
 from web.api.schemas import (
     AreaTaskQuery,
@@ -55,7 +55,7 @@ def area_tasks(query: dict[str, Any], pagination_parameters: Any) -> list[Any]:
     return page_of(tasks.list_area_tasks(db(), api_login(), **query), pagination_parameters)
 
 
-@blp.route("/<int(min=1, max=9223372036854775807):task_id>")
+@blp.route("/<id:task_id>")
 class TaskItem(MethodView):
     @blp.response(200, TaskDetailOut)
     @blp.alt_response(404, schema=Problem)
@@ -68,7 +68,7 @@ class TaskItem(MethodView):
         return payload, 200, {"ETag": f'"{version}"'}  # type: ignore[return-value]
 
 
-@blp.route("/<int(min=1, max=9223372036854775807):task_id>/draft", methods=["PUT"])
+@blp.route("/<id:task_id>/draft", methods=["PUT"])
 @blp.arguments(FormData)
 @blp.response(204)
 @blp.alt_response(422, schema=Problem)
@@ -77,7 +77,7 @@ def save_draft(body: dict[str, Any], task_id: int) -> None:
     tasks.save_draft(db(), task_id, api_login(), body["data"])
 
 
-@blp.route("/<int(min=1, max=9223372036854775807):task_id>/complete", methods=["POST"])
+@blp.route("/<id:task_id>/complete", methods=["POST"])
 @blp.arguments(FormData)
 @blp.response(200, CompletedOut)
 @blp.alt_response(409, schema=Problem)
@@ -89,7 +89,7 @@ def complete(body: dict[str, Any], task_id: int) -> Any:
     return tasks.complete_task(db(), task_id, api_login(), body["data"])
 
 
-@blp.route("/<int(min=1, max=9223372036854775807):task_id>/claim", methods=["POST"])
+@blp.route("/<id:task_id>/claim", methods=["POST"])
 @blp.response(200, TaskOut)
 @blp.alt_response(409, schema=Problem)
 def claim(task_id: int) -> Any:
@@ -97,7 +97,7 @@ def claim(task_id: int) -> Any:
     return tasks.claim_task(db(), task_id, api_login())
 
 
-@blp.route("/<int(min=1, max=9223372036854775807):task_id>/reassign", methods=["POST"])
+@blp.route("/<id:task_id>/reassign", methods=["POST"])
 @blp.arguments(Reassign)
 @blp.response(200, TaskOut)
 @blp.alt_response(403, schema=Problem)

@@ -1,0 +1,28 @@
+"""The API's blueprints read JSON bodies with the house reader (``web.inputs.parse_json``) instead of
+webargs' bare ``json.loads``, which let RecursionError and ValueError (a 5 000-digit integer) through as 500s
+and answered broken JSON with a message the problem handler could not read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flask
+import flask_smorest
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
+
+from web.inputs import parse_json
+
+
+class BodyParser(FlaskParser):
+    def _raw_load_json(self, req: flask.Request) -> Any:
+        if not is_json_request(req):
+            return core.missing
+        data = req.get_data(cache=True)
+        if not data.strip():
+            return core.missing  # as webargs: no body is a missing body (422 for required fields), not a 400
+        return parse_json(data)
+
+
+class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
+    ARGUMENTS_PARSER = BodyParser()
