@@ -207,7 +207,6 @@ class DiagramState:
     done: list[str]
     current: list[str]
     overdue: list[str]
-    incidents: list[str] = field(default_factory=list)  # elements of open incidents
 
 
 def diagram_state(db: Database, login: str, instance_id: int) -> DiagramState:
@@ -227,8 +226,7 @@ def diagram_state(db: Database, login: str, instance_id: int) -> DiagramState:
                 current.add(element)
                 if due is not None and due < now:
                     late.add(element)
-        stuck = sorted(i.element_id for i in open_elements(session, instance_id))
-        return DiagramState(instance_id, sorted(done - current), sorted(current), sorted(late), stuck)
+        return DiagramState(instance_id, sorted(done - current), sorted(current), sorted(late))
 
 
 def diagram_xml(db: Database, login: str, instance_id: int) -> bytes:

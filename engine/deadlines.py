@@ -116,8 +116,7 @@ def _act_on(session: Session, rows: list[Deadline], report: SweepReport, base_ur
             insert_pending(session)
     except Exception:  # noqa: BLE001 - each row is tried again alone, and its own failure recorded
         drop_queued(session)
-        del report.actions[done:]
-        batch = _Batch.load(session, rows)
+        del report.actions[done:], batch.letters[:]  # the letters went with the savepoint
         for row in rows:
             _act_alone(session, row, report, batch, base_url, actor_id)
     else:

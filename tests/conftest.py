@@ -11,7 +11,8 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -30,6 +31,19 @@ PG_SERVER = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1
 PG_DATABASE = f"roadmap_test_{os.getpid()}"
 # Likewise a Redis database index of its own (1–15; 0 is left to `make run`), flushed around each test.
 REDIS_URL = f"redis://127.0.0.1:6379/{1 + os.getpid() % 15}"
+
+
+@dataclass
+class Clock:
+    """The moment a test's services read as "now" (``Database(..., clock=...)``); moved by hand, never by sleeping."""
+
+    now: datetime = field(default_factory=lambda: datetime(2035, 1, 20, 9, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
 
 
 def unique(prefix: str = "") -> str:

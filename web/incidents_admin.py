@@ -37,5 +37,6 @@ def retry(incident_id: int) -> Response:
               .format(name=view.element_name, school=view.school_code), "info")
     else:
         flash(translate("Повтор не удался: {error}", lang).format(error=view.error), "error")
-    return redirect(request.form.get("back") == "school" and url_for("dashboards.school", code=view.school_code)
-                    or url_for("incidents_admin.index"))
+    if request.form.get("back") == "school":
+        return redirect(url_for("dashboards.school", code=view.school_code))
+    return redirect(url_for("incidents_admin.index"))

@@ -4,7 +4,6 @@ still open their links."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,23 +17,15 @@ from engine.db import Database
 from engine.errors import EngineError
 from engine.models import RespondentLink, User
 from engine.passwords import hash_password
-from tests.conftest import Org, unique
+from tests.conftest import Clock, Org, unique
 from web.app import create_app
 
 ROADMAP = Path(__file__).resolve().parents[2] / "workflows" / "roadmap-500"
 
 
-@dataclass
-class Clock:
-    now: datetime = field(default_factory=lambda: datetime(2036, 3, 2, 9, 0, tzinfo=UTC))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(datetime(2036, 3, 2, 9, 0, tzinfo=UTC))
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import argon2
 import pytest
@@ -20,25 +19,14 @@ from engine.db import Database
 from engine.errors import TooManyAttempts
 from engine.models import SignInAttempt, User
 from engine.passwords import _stand_in_hash, hash_password
-from tests.conftest import Org, unique
+from tests.conftest import Clock, Org, unique
 
 PASSWORD = "пароль-для-тестов"
 
 
-@dataclass
-class Clock:
-    now: datetime = field(default_factory=lambda: datetime(2036, 2, 3, 10, 0, tzinfo=UTC))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(datetime(2036, 2, 3, 10, 0, tzinfo=UTC))
 
 
 @pytest.fixture
