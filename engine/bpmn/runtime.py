@@ -24,9 +24,10 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from engine.bpmn import safe_eval
+from engine.bpmn import safe_eval, stored_data
 from engine.bpmn.compiler import CompiledTemplate
 from engine.bpmn.script_engine import SafeScriptEngine
 from engine.bpmn.spec import ReadyTask
@@ -46,12 +47,13 @@ class _SpeclessWorkflowConverter(BpmnWorkflowConverter):  # type: ignore[misc]
 def _serializer() -> BpmnWorkflowSerializer:
     config = dict(SPIFF_CONFIG)
     config[BpmnWorkflow] = _SpeclessWorkflowConverter
-    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+    config[Task] = stored_data.DataSafeTaskConverter
+    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config, stored_data.DataSafeRegistry()))
 
 
 _SERIALIZER = _serializer()
 #: Stored beside each instance's state so a future format change can migrate old rows.
-SERIALIZER_VERSION = f"spiff-{_SERIALIZER.VERSION}/roadmap-1"
+SERIALIZER_VERSION = f"spiff-{_SERIALIZER.VERSION}/roadmap-{stored_data.FORMAT}"
 _SCRIPT_ENGINE = SafeScriptEngine()
 
 
@@ -110,6 +112,9 @@ class WorkflowRun:
     @classmethod
     def restore(cls, template: CompiledTemplate, state: str) -> WorkflowRun:
         dct = json.loads(state)
+        if dct.pop(stored_data.FORMAT_KEY, None) != stored_data.FORMAT:
+            stored_data.upgrade_v1(dct)
+            dct.pop(stored_data.FORMAT_KEY)
         _SERIALIZER.migrate(dct)
         dct["spec"] = template.process_spec
         dct["subprocess_specs"] = template.subprocess_specs
@@ -120,6 +125,7 @@ class WorkflowRun:
     def dump(self) -> str:
         dct = _SERIALIZER.to_dict(self._workflow)
         dct[_SERIALIZER.VERSION_KEY] = _SERIALIZER.VERSION
+        dct[stored_data.FORMAT_KEY] = stored_data.FORMAT
         return json.dumps(dct, ensure_ascii=False, separators=(",", ":"))
 
     def advance(self) -> None:
