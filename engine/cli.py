@@ -99,6 +99,10 @@ def cli(ctx: click.Context) -> None:
         ctx.obj = Database.from_url(Settings.from_env().database_url)
 
 
+def _project_template() -> str:
+    return Settings.from_env().project_template
+
+
 def _db(ctx: click.Context) -> Database:
     db = ctx.find_root().obj
     assert isinstance(db, Database)
@@ -260,7 +264,8 @@ _STATE_MARKS = {StageState.DONE: "✓", StageState.CURRENT: "▶", StageState.PE
 @cli.command()
 @click.option("--region", "region_code", default=None)
 @click.option("--municipality", "municipality_code", default=None)
-@click.option("--template", "template_key", default="roadmap-500", show_default=True)
+@click.option("--template", "template_key", default=_project_template,
+              show_default="PROJECT_TEMPLATE, иначе roadmap-500")
 @click.option("--cohort", "cohort_year", type=int, default=None)
 @click.option("--json", "as_json", is_flag=True)
 @with_db
@@ -295,7 +300,8 @@ def cohort() -> None:
 
 
 @cohort.command("start")
-@click.option("--template", "template_key", default="roadmap-500", show_default=True)
+@click.option("--template", "template_key", default=_project_template,
+              show_default="PROJECT_TEMPLATE, иначе roadmap-500")
 @click.option("--year", type=int, required=True)
 @click.option("--region", "region_code", default=None, help="Только школы этого региона.")
 @with_db

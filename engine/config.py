@@ -22,6 +22,9 @@ class Settings:
     smtp_password: str | None = None
     smtp_sender: str = "roadmap-500@localhost"
     smtp_starttls: bool = False
+    #: The template of the project this installation runs: what dashboards, reports and the CLI show by
+    #: default (a page or call may name another deployed template with ``template=KEY``).
+    project_template: str = "roadmap-500"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -38,4 +41,5 @@ class Settings:
             smtp_password=env.get("SMTP_PASSWORD") or None,
             smtp_sender=env.get("SMTP_SENDER") or "roadmap-500@localhost",
             smtp_starttls=(env.get("SMTP_STARTTLS") or "").lower() in ("1", "true", "yes"),
+            project_template=env.get("PROJECT_TEMPLATE") or "roadmap-500",
         )

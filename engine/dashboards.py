@@ -28,6 +28,7 @@ from engine.models import (
     Task,
     TaskStatus,
     TemplateFile,
+    TemplateVersion,
     User,
 )
 from engine.org import Actor, load_actor, place_of
@@ -244,12 +245,15 @@ def diagram_xml(db: Database, login: str, instance_id: int) -> bytes:
         return content
 
 
-def heat_map(db: Database, login: str, area: Area) -> dict[str, int]:
-    """How many of the area's instances wait at each BPMN activity (open tasks per element)."""
+def heat_map(db: Database, login: str, area: Area, template_key: str) -> dict[str, int]:
+    """How many of the area's instances of a template wait at each BPMN activity (open tasks per element)."""
     with db.reading() as session:
         _area_of(session, load_actor(session, login), area.region_code, area.municipality_code)
-        query = select(Task.element_id, func.count(func.distinct(Task.instance_id))).where(
-            Task.status == TaskStatus.READY).group_by(Task.element_id)
+        query = (select(Task.element_id, func.count(func.distinct(Task.instance_id)))
+                 .join(ProcessInstance, ProcessInstance.id == Task.instance_id)
+                 .join(TemplateVersion, TemplateVersion.id == ProcessInstance.template_version_id)
+                 .where(Task.status == TaskStatus.READY, TemplateVersion.key == template_key)
+                 .group_by(Task.element_id))
         if area.municipality_code:
             query = query.join(Municipality, Municipality.id == Task.municipality_id).where(
                 Municipality.code == area.municipality_code)
@@ -307,6 +311,12 @@ def matrix_xlsx(report: StatusReport, area: Area) -> bytes:
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+def template_process(db: Database, template_key: str) -> str:
+    """The id of the process a template starts (the heat map zooms to its pool)."""
+    with db.reading() as session:
+        return str(find_version(session, template_key, include_retired=True).spec["process_id"])
 
 
 def template_xml(db: Database, login: str, template_key: str) -> bytes:

@@ -178,6 +178,12 @@ def stage_titles(db: Database, key: str) -> dict[str, str]:
     return dict(titles)
 
 
+def template_keys(db: Database) -> list[str]:
+    """The keys of every deployed template, in order."""
+    with db.reading() as session:
+        return list(session.scalars(select(TemplateVersion.key).distinct().order_by(TemplateVersion.key)))
+
+
 @dataclass(frozen=True)
 class VersionView:
     key: str

@@ -13,9 +13,7 @@ from engine.errors import FormInvalid
 from engine.production_calendar import list_overrides, parse_day, parse_override, set_calendar_day
 from web.i18n import current_language, translate
 from web.inputs import optional_int
-from web.session import db, me
-
-DEFAULT_TEMPLATE = "roadmap-500"
+from web.session import chosen_template, db, me
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -94,13 +92,13 @@ def _cohorts_page(template_key: str, *, errors: dict[str, list[str]] | None = No
 @blueprint.route("/cohorts")
 @login_required
 def cohorts() -> tuple[str, int]:
-    return _cohorts_page(request.args.get("template", DEFAULT_TEMPLATE))
+    return _cohorts_page(chosen_template(request.args.get("template")))
 
 
 @blueprint.route("/cohorts/<int32:year>", methods=["POST"])
 @login_required
 def cohort_dates(year: int) -> Any:
-    template_key = request.form.get("template", DEFAULT_TEMPLATE)
+    template_key = chosen_template(request.form.get("template"))
     values = {name.removeprefix("date-"): text for name, text in request.form.items() if name.startswith("date-")}
     try:
         set_cohort_dates(db(), me(), year, template_key, values)

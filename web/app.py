@@ -33,7 +33,7 @@ from engine.errors import (
 from engine.incidents import open_count
 from engine.models import TemplateVersion
 from engine.notifications import moscow_time
-from engine.templates import stage_titles
+from engine.templates import stage_titles, template_keys
 from web import i18n, inputs
 from web.api import engine_problem, init_api, is_api_request
 from web.i18n import current_language, translate
@@ -78,7 +78,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     settings = Settings.from_env()
     app.config.from_mapping(
-        DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url,
+        DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url, PROJECT_TEMPLATE=settings.project_template,
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=True,
         REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SECURE=True, REMEMBER_COOKIE_SAMESITE="Lax",
         MAX_CONTENT_LENGTH=25 * 1024 * 1024, WTF_CSRF_TIME_LIMIT=None,
@@ -106,7 +106,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.add_url_rule("/health", view_func=health)
     app.jinja_env.globals.update(stage_words=STAGE_WORDS, event_words=EVENT_WORDS)
     app.jinja_env.filters["msk"] = moscow_time
-    app.context_processor(lambda: {"stage_titles": _LazyTitles(db), "open_incidents": _LazyIncidentCount(db)})
+    app.context_processor(lambda: {"stage_titles": _LazyTitles(db, app.config["PROJECT_TEMPLATE"]),
+                                   "open_incidents": _LazyIncidentCount(db)})
     return app
 
 
@@ -212,15 +213,21 @@ class _LazyIncidentCount:
 
 
 class _LazyTitles(Mapping[str, str]):
-    """Stage titles for templates, read only by the pages that show stages (not by an error page)."""
+    """Stage titles of every deployed template (the project's own win where two use one key), read only
+    by the pages that show stages (not by an error page): an inbox may hold tasks of several templates."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, project_template: str) -> None:
         self._db = db
+        self._project = project_template
         self._titles: dict[str, str] | None = None
 
     def _load(self) -> dict[str, str]:
         if self._titles is None:
-            self._titles = stage_titles(self._db, "roadmap-500")
+            titles: dict[str, str] = {}
+            for key in template_keys(self._db):
+                if key != self._project:
+                    titles.update(stage_titles(self._db, key))
+            self._titles = titles | stage_titles(self._db, self._project)
         return self._titles
 
     def __getitem__(self, key: str) -> str:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from io import BytesIO
+from typing import Any
 
 from flask import Blueprint, Response, render_template, request, send_file
 from flask_login import login_required
 
 from engine import dashboards
+from engine.templates import template_keys
 from web.inputs import optional_int
-from web.session import db, me
+from web.session import chosen_template, db, me, project_template
 
 blueprint = Blueprint("dashboards", __name__)
-TEMPLATE = "roadmap-500"
 
 
 def _area() -> dashboards.Area:
@@ -24,6 +25,19 @@ def _cohort() -> int | None:
     return optional_int(request.args, "cohort", minimum=2000, maximum=2100)
 
 
+def _template() -> str:
+    return chosen_template(request.args.get("template"))
+
+
+@blueprint.context_processor
+def _template_links() -> dict[str, Any]:
+    """``template_arg`` for the dashboards' own links (absent for the project template, so URLs stay
+    short) and the deployed templates to switch between when there is more than one."""
+    key = _template()
+    return {"template_arg": None if key == project_template() else key, "template_key": key,
+            "template_choices": template_keys(db())}
+
+
 @blueprint.route("/dashboard")
 @login_required
 def matrix() -> str:
@@ -31,9 +45,9 @@ def matrix() -> str:
     (thousands of school rows help nobody; the drill-down leads to them)."""
     area = _area()
     if area.municipality_code is None:
-        stages, units = dashboards.area_summary(db(), me(), TEMPLATE, area, _cohort())
+        stages, units = dashboards.area_summary(db(), me(), _template(), area, _cohort())
         return render_template("dashboard_areas.html", area=area, stages=stages, units=units, cohort=_cohort())
-    report = dashboards.matrix(db(), me(), TEMPLATE, area, _cohort())
+    report = dashboards.matrix(db(), me(), _template(), area, _cohort())
     return render_template("dashboard.html", area=area, report=report, cohort=_cohort())
 
 
@@ -41,7 +55,7 @@ def matrix() -> str:
 @login_required
 def export() -> Response:
     area = _area()
-    report = dashboards.matrix(db(), me(), TEMPLATE, area, _cohort())
+    report = dashboards.matrix(db(), me(), _template(), area, _cohort())
     return send_file(BytesIO(dashboards.matrix_xlsx(report, area)), as_attachment=True,
                      download_name="etapy-500.xlsx",
                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -58,8 +72,10 @@ def overdue() -> str:
 @login_required
 def heatmap() -> str:
     area = _area()
-    heat = dashboards.heat_map(db(), me(), area)
-    return render_template("heatmap.html", area=area, heat=heat)
+    key = _template()
+    heat = dashboards.heat_map(db(), me(), area, key)
+    return render_template("heatmap.html", area=area, heat=heat, template_key=key,
+                           process_id=dashboards.template_process(db(), key))
 
 
 @blueprint.route("/schools/<code>")

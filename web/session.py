@@ -40,6 +40,18 @@ class WebUser(UserMixin):  # type: ignore[misc]
         return self.user.full_name
 
 
+def project_template() -> str:
+    """The installation's project template (setting ``PROJECT_TEMPLATE``): what pages show by default."""
+    return str(current_app.config["PROJECT_TEMPLATE"])
+
+
+def chosen_template(asked: str | None) -> str:
+    """The template a page or call asked for (``template=KEY``), else the project's; an unknown key is
+    refused where it is looked up (404)."""
+    asked = (asked or "").strip()
+    return asked[:64] if asked else project_template()
+
+
 def db() -> Database:
     database = current_app.extensions["roadmap.db"]
     assert isinstance(database, Database)

@@ -29,13 +29,12 @@ from web.api.schemas import (
     TokenIn,
     TokenOut,
 )
-from web.session import db
+from web.session import chosen_template, db
 
 org_blp = Blueprint("api_org", __name__, url_prefix="/api/v1", description="Schools and org structure")
 status_blp = Blueprint("api_status", __name__, url_prefix="/api/v1/status", description="Stage status, overdue")
 me_blp = Blueprint("api_me", __name__, url_prefix="/api/v1/me", description="My notifications and tokens")
 blueprints = [org_blp, status_blp, me_blp]
-TEMPLATE = "roadmap-500"
 
 
 @org_blp.route("/schools")
@@ -78,8 +77,8 @@ def import_file() -> dict[str, Any]:
 def counts(query: dict[str, Any]) -> Any:
     """Counts of schools per stage in an area (default: the widest one I oversee)."""
     area = dashboards.area_for(db(), api_login(), query.get("region"), query.get("municipality"))
-    return stage_status(db(), TEMPLATE, region_code=area.region_code, municipality_code=area.municipality_code,
-                        cohort_year=query.get("cohort"))
+    return stage_status(db(), chosen_template(query.get("template")), region_code=area.region_code,
+                        municipality_code=area.municipality_code, cohort_year=query.get("cohort"))
 
 
 @status_blp.route("/schools")
@@ -89,8 +88,8 @@ def counts(query: dict[str, Any]) -> Any:
 def per_school(query: dict[str, Any], pagination_parameters: Any) -> list[Any]:
     """Stage status of each school in an area."""
     area = dashboards.area_for(db(), api_login(), query.get("region"), query.get("municipality"))
-    report = stage_status(db(), TEMPLATE, region_code=area.region_code, municipality_code=area.municipality_code,
-                          cohort_year=query.get("cohort"))
+    report = stage_status(db(), chosen_template(query.get("template")), region_code=area.region_code,
+                          municipality_code=area.municipality_code, cohort_year=query.get("cohort"))
     return page_of(report.schools, pagination_parameters)
 
 

@@ -23,7 +23,7 @@ from web.api.schemas import (
     StartIn,
     TemplateOut,
 )
-from web.session import db
+from web.session import chosen_template, db
 
 templates_blp = Blueprint("api_templates", __name__, url_prefix="/api/v1/templates", description="Roadmap templates")
 instances_blp = Blueprint("api_instances", __name__, url_prefix="/api/v1/instances", description="Process instances")
@@ -88,7 +88,7 @@ def start_cohort(body: dict[str, Any], year: int) -> Any:
     _may_start_cohort(api_login(), body["region"])
     if not 2000 <= year <= 2100:
         raise EngineError(f"год когорты {year} вне разумных пределов")
-    return instances.start_cohort(db(), body["template"], year, region_code=body["region"])
+    return instances.start_cohort(db(), chosen_template(body.get("template")), year, region_code=body["region"])
 
 
 def _may_start_cohort(login: str, region: str | None) -> None:

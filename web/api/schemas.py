@@ -88,7 +88,8 @@ class StartedOut(Schema):
 
 
 class CohortStartIn(Schema):
-    template = fields.Str(load_default="roadmap-500", validate=validate.Length(min=1, max=64))
+    template = fields.Str(validate=validate.Length(min=1, max=64),
+                          metadata={"description": "template key (default: the installation's PROJECT_TEMPLATE)"})
     region = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=32))
 
 
@@ -121,6 +122,8 @@ class AreaQuery(Schema):
     region = fields.Str(validate=validate.Length(max=32))
     municipality = fields.Str(validate=validate.Length(max=32))
     cohort = fields.Int(validate=validate.Range(2000, 2100))
+    template = fields.Str(validate=validate.Length(min=1, max=64),
+                          metadata={"description": "template key (default: the installation's PROJECT_TEMPLATE)"})
 
 
 class StageOut(Schema):
