@@ -169,12 +169,13 @@ def processes(kind: str, db: Database, lifecycles: int, key: str, count: int) ->
 
 
 def without_cache(db: Database, lifecycles: int, key: str) -> tuple[float, float]:
-    size, live_workflows.LIVE.size = live_workflows.LIVE.size, 0
-    live_workflows.LIVE.clear()
+    live = live_workflows.of(db)
+    size, live.size = live.size, 0
+    live.clear()
     try:
         return engine(db, lifecycles, key)
     finally:
-        live_workflows.LIVE.size = size
+        live.size = size
 
 
 def floor(db: Database, samples: int = 300) -> dict[str, float]:

@@ -87,8 +87,9 @@ class Database:
                  sessions: sessionmaker[Session] | None = None) -> None:
         self.engine = engine
         self.clock = clock
-        #: Which database this is, for in-process caches keyed by row ids (ids repeat across databases).
-        self.name = engine.url.render_as_string(hide_password=True)
+        #: In-process caches that hold this database's rows (e.g. ``live_workflows.of``): ids repeat
+        #: across databases, so each database keeps its own.
+        self.caches: dict[str, Any] = {}
         self.sessions = sessions or sessionmaker(engine, expire_on_commit=False)
         # PostgreSQL: reading sessions run in autocommit, which saves the BEGIN and ROLLBACK round trips
         # around their queries and sees exactly what READ COMMITTED would (a snapshot per statement);

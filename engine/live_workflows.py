@@ -16,15 +16,19 @@ database holds now:
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from engine.bpmn.compiler import CompiledTemplate
 from engine.bpmn.runtime import WorkflowRun
+from engine.db import Database
 
-#: (database, instance id): instance ids are only unique within one database.
-Key = tuple[str, int]
+#: An instance id: each database has its own cache (``of``), so ids never meet another database's.
+Key = int
+#: How many workflows a process keeps per database; ``ROADMAP_LIVE_WORKFLOWS=0`` turns the cache off.
+DEFAULT_SIZE = 256
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,7 @@ class _Entry:
 class LiveWorkflows:
     """A small LRU of workflows by instance, each valid for one stored (version, JSON) only."""
 
-    def __init__(self, size: int = 256) -> None:
+    def __init__(self, size: int = DEFAULT_SIZE) -> None:
         self.size = size  # 0 turns the cache off
         self._items: OrderedDict[Key, _Entry] = OrderedDict()
         self._lock = threading.Lock()
@@ -67,7 +71,16 @@ class LiveWorkflows:
             self._items.clear()
 
 
-LIVE = LiveWorkflows()
+def of(db: Database) -> LiveWorkflows:
+    """The live workflows of this database in this process (created on first use)."""
+    live = db.caches.get(_CACHE)
+    if live is None:
+        live = db.caches.setdefault(_CACHE, LiveWorkflows(int(os.environ.get("ROADMAP_LIVE_WORKFLOWS", DEFAULT_SIZE))))
+    assert isinstance(live, LiveWorkflows)
+    return live
+
+
+_CACHE = "live_workflows"
 
 
 def restore(live: LiveWorkflows, key: Key, version: int, template: CompiledTemplate, state: str) -> WorkflowRun:

@@ -182,8 +182,8 @@ def get_task(db: Database, task_id: int, login: str) -> TaskDetail:
         values: dict[str, Any] = {}
         choices: dict[str, Any] = {}
         if task.status is TaskStatus.READY:
-            instance, live = task.instance, live_workflows.LIVE
-            live_key = (db.name, instance.id)
+            instance, live = task.instance, live_workflows.of(db)
+            live_key = instance.id
             compiled = compiled_version(session, instance.template_version_id)
             run = live_workflows.restore(live, live_key, instance.version, compiled, instance.workflow_json)
             data = run.task_data(task.spiff_task_id)
@@ -247,7 +247,7 @@ def complete_task(db: Database, task_id: int, login: str, data: dict[str, Any]) 
         raise StepFailed(f"Не удалось выполнить шаг после формы: {failed.step.error}. Введённые данные сохранены "
                          "как черновик; администраторы видят ошибку, после исправления отправьте форму снова.",
                          incident_id) from failed
-    live_workflows.LIVE.keep(*stored)  # committed: the next step of this instance may start from memory
+    live_workflows.of(db).keep(*stored)  # committed: the next step of this instance may start from memory
     return completed
 
 
@@ -272,8 +272,8 @@ def _complete(db: Database, session: Session, task_id: int, login: str,
     if instance.status is not InstanceStatus.RUNNING:
         raise TaskAlreadyCompleted(f"процесс {instance.id} уже завершён")
     compiled = compiled_version(session, instance.template_version_id)
-    key = (db.name, instance.id)
-    run = live_workflows.restore(live_workflows.LIVE, key, instance.version, compiled, instance.workflow_json)
+    key = instance.id
+    run = live_workflows.restore(live_workflows.of(db), key, instance.version, compiled, instance.workflow_json)
     sections = compiled.spec.sections
     known = dict.fromkeys(form.keys())
     check_rules(sections.rules.get(task.element_id, ()), {**run.task_data(task.spiff_task_id), **known, **cleaned})

@@ -20,6 +20,7 @@ import pytest
 from redis import Redis
 from redis.exceptions import RedisError
 
+from engine import live_workflows
 from engine.db import Database, upgrade_schema
 from engine.org import GrantRow, OrgData, UserRow, apply_org
 from engine.roles import Role
@@ -104,7 +105,11 @@ def pg_db(postgres_url: str) -> Iterator[Database]:
 
 @pytest.fixture(scope="session")
 def sqlite_db(sqlite_url: str) -> Iterator[Database]:
+    """SQLite, with the cache of live workflows off: every test run on both databases restores each step's
+    workflow from the stored JSON here (as after a restart or on another worker) and from memory on
+    PostgreSQL, so both paths run through the whole integration tier."""
     db = Database.from_url(sqlite_url)
+    live_workflows.of(db).size = 0
     yield db
     db.engine.dispose()
 

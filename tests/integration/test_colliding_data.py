@@ -14,12 +14,11 @@ from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import select
 
-from engine import instances, tasks, templates
+from engine import instances, live_workflows, tasks, templates
 from engine.bpmn import stored_data
 from engine.bpmn.runtime import SERIALIZER_VERSION, WorkflowRun
 from engine.db import Database
 from engine.instance_migration import plan_migration
-from engine.live_workflows import LIVE
 from engine.models import InstanceStatus, ProcessInstance, Task, TaskStatus
 from tests.conftest import Org
 from tests.unit.test_stored_data import _v1_dump
@@ -49,12 +48,13 @@ def colliding_key(db: Database, bundle_copy: Path) -> str:
 
 
 @pytest.fixture
-def no_live_cache() -> Any:
+def no_live_cache(db: Database) -> Any:
     """Every step restores its workflow from the stored JSON, as after a restart or on another worker."""
-    size, LIVE.size = LIVE.size, 0
-    LIVE.clear()
+    live = live_workflows.of(db)
+    size, live.size = live.size, 0
+    live.clear()
     yield
-    LIVE.size = size
+    live.size = size
 
 
 def ready(db: Database, instance_id: int) -> Task:

@@ -3,6 +3,7 @@ writer or a failed attempt. On PostgreSQL and SQLite, through the engine service
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,11 +13,20 @@ from sqlalchemy import select, update
 from engine import instances, tasks, templates
 from engine.db import Database
 from engine.errors import ConcurrentUpdate
-from engine.live_workflows import LIVE
+from engine.live_workflows import DEFAULT_SIZE, LiveWorkflows, of
 from engine.models import InstanceStatus, ProcessInstance, Task, TaskStatus
 from tests.conftest import Org
 
 REWORK = {"decision": "rework", "review_comment": "Мало"}
+
+
+@pytest.fixture
+def live(db: Database) -> Iterator[LiveWorkflows]:
+    """This database's cache, on (part of the suite runs with it off: tests/conftest.py)."""
+    cache = of(db)
+    size, cache.size = cache.size, DEFAULT_SIZE
+    yield cache
+    cache.size = size
 
 
 @pytest.fixture
@@ -38,43 +48,43 @@ def stored(db: Database, instance_id: int) -> ProcessInstance:
         return row
 
 
-def test_the_next_step_starts_from_the_live_workflow(db: Database, org: Org, template_key: str) -> None:
+def test_the_next_step_starts_from_the_live_workflow(db: Database, org: Org, live: LiveWorkflows, template_key: str) -> None:
     instance_id = instances.start_instance(db, template_key, org.school).instance_id
     tasks.complete_task(db, ready_task(db, instance_id), org.school_user, {"coverage": 20})
-    hits = LIVE.hits
+    hits = live.hits
     tasks.complete_task(db, ready_task(db, instance_id), org.curator, REWORK)
     tasks.complete_task(db, ready_task(db, instance_id), org.school_user, {"coverage": 80})
     done = tasks.complete_task(db, ready_task(db, instance_id), org.curator, {"decision": "accepted"})
-    assert LIVE.hits == hits + 3
+    assert live.hits == hits + 3
     assert done.instance_completed and stored(db, instance_id).status is InstanceStatus.COMPLETED
     assert stored(db, instance_id).version == 5
 
 
-def test_the_task_page_leaves_its_workflow_for_the_submission(db: Database, org: Org, template_key: str) -> None:
+def test_the_task_page_leaves_its_workflow_for_the_submission(db: Database, org: Org, live: LiveWorkflows, template_key: str) -> None:
     """Opening a task restores its workflow to show the values; the submission that follows starts from it."""
     instance_id = instances.start_instance(db, template_key, org.school).instance_id
     task_id = ready_task(db, instance_id)
-    LIVE.clear()
+    live.clear()
     tasks.get_task(db, task_id, org.school_user)
-    hits = LIVE.hits
+    hits = live.hits
     tasks.complete_task(db, task_id, org.school_user, {"coverage": 20})
-    assert LIVE.hits == hits + 1
+    assert live.hits == hits + 1
     assert stored(db, instance_id).version == 2
 
 
-def test_an_entry_left_behind_by_another_writer_is_not_used(db: Database, org: Org, template_key: str) -> None:
+def test_an_entry_left_behind_by_another_writer_is_not_used(db: Database, org: Org, live: LiveWorkflows, template_key: str) -> None:
     """Process A keeps the workflow at version 2; process B completes the next step; A must not use it."""
     instance_id = instances.start_instance(db, template_key, org.school).instance_id
     tasks.complete_task(db, ready_task(db, instance_id), org.school_user, {"coverage": 20})
     row = stored(db, instance_id)
-    key = (db.name, instance_id)
-    in_process_a = LIVE.take(key, row.version, row.workflow_json)
+    key = instance_id
+    in_process_a = live.take(key, row.version, row.workflow_json)
     assert in_process_a is not None
     tasks.complete_task(db, ready_task(db, instance_id), org.curator, REWORK)  # process B, from the JSON
-    LIVE.keep(key, row.version, row.workflow_json, in_process_a)  # A's entry, now stale
-    misses = LIVE.misses
+    live.keep(key, row.version, row.workflow_json, in_process_a)  # A's entry, now stale
+    misses = live.misses
     tasks.complete_task(db, ready_task(db, instance_id), org.school_user, {"coverage": 80})
-    assert LIVE.misses == misses + 1
+    assert live.misses == misses + 1
     with db.reading() as session:
         elements = session.scalars(select(Task.element_id).where(Task.instance_id == instance_id,
                                                                  Task.status == TaskStatus.READY)).all()
@@ -101,11 +111,17 @@ def test_a_rolled_back_completion_leaves_nothing_to_reuse(sqlite_db: Database, b
         return datetime.now(UTC)
 
     racing = Database(sqlite_db.engine, clock=clock_with_a_concurrent_writer, sessions=sqlite_db.sessions)
+    racing.caches = sqlite_db.caches  # one process, one database: one cache of live workflows
+    cache = of(sqlite_db)
+    size, cache.size = cache.size, DEFAULT_SIZE
     review = ready_task(sqlite_db, instance_id)
     with pytest.raises(ConcurrentUpdate):
         tasks.complete_task(racing, review, org.curator, REWORK)
     assert stored(sqlite_db, instance_id).version == 3
     with sqlite_db.reading() as session:
         assert session.get(Task, review).status is TaskStatus.READY  # type: ignore[union-attr]
-    done = tasks.complete_task(sqlite_db, review, org.curator, {"decision": "accepted"})
+    try:
+        done = tasks.complete_task(sqlite_db, review, org.curator, {"decision": "accepted"})
+    finally:
+        cache.size = size
     assert done.instance_completed and stored(sqlite_db, instance_id).version == 4
