@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.db import queue_row
+from engine.fast_writes import queue_row
 from engine.models import AuditRecord
 
 

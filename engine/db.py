@@ -12,23 +12,15 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     Connection,
     Engine,
-    Insert,
-    Table,
-    Update,
-    bindparam,
     create_engine,
     event,
-    insert,
-    inspect,
-    update,
 )
-from sqlalchemy.orm import Mapper, Session, sessionmaker
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm import Session, sessionmaker
 
 Clock = Callable[[], datetime]
 
@@ -157,116 +149,12 @@ class Database:
             yield session
 
 
-def queue_row(session: Session, model: type[Any], values: dict[str, Any]) -> None:
-    """Add one row of a write-only table as plain values, for ``insert_pending`` to write.
-
-    For the hot paths (a task's deadline rows, a step's audit records): an ORM object would be built,
-    tracked and expunged again only to become this dict. Every queued row of a table must carry the
-    same keys (None for what is empty), so the table's rows go in one statement. A commit writes rows
-    still queued, as it would flush pending objects; a rollback drops them."""
-    session.info.setdefault(_QUEUED, []).append((model, values))
-
-
-def insert_pending(session: Session, *models: type[Any]) -> None:
-    """Write the session's queued rows, then its pending rows of write-only tables (``models``), with
-    one INSERT per table and kind.
-
-    The unit of work would track each row's identity and, for a bulk start, send thousands of rows as
-    one huge RETURNING statement for the driver to parse. Deadline rows and audit records written by a
-    step are never read back in the same transaction, so they skip that: pending objects are taken out
-    of the session in the order they were added and sent as plain parameter sets."""
-    if session.info.get(_READING):
-        raise ReadingSessionWrote
-    queued: dict[type[Any], list[dict[str, Any]]] = {}
-    for model, values in session.info.pop(_QUEUED, ()):
-        queued.setdefault(model, []).append(values)
-    pending = sorted((obj for obj in session.new if isinstance(obj, models)), key=lambda o: inspect(o).insert_order)
-    rows: dict[type[Any], list[dict[str, Any]]] = {}
-    for obj in pending:
-        state = inspect(obj)
-        columns = state.mapper.columns.keys()
-        rows.setdefault(type(obj), []).append({key: state.dict[key] for key in columns if key in state.dict})
-        session.expunge(obj)
-    connection = session.connection()
-    for batch in (queued, rows):
-        for model, values in batch.items():
-            # Every parameter set has the same keys (None stays None), so a table's rows go in one
-            # statement; columns nobody set get their Python-side defaults. A step's handful of rows go
-            # as one multi-row VALUES: asking for RETURNING makes SQLAlchemy batch them that way from a
-            # cached statement (the ids are not needed). Thousands (a cohort start) go as an
-            # executemany, which the driver prepares once instead of parsing an enormous VALUES list.
-            if len(values) <= _VALUES_ROWS:
-                connection.execute(_inserts(model)[0], values)
-            else:
-                connection.execute(_inserts(model)[1], values)
-
-
-def _inserts(model: type[Any]) -> tuple[Insert, Insert]:
-    """A table's two INSERTs (as VALUES with RETURNING, as executemany), built once: every step runs one."""
-    built = _INSERTS.get(model)
-    if built is None:
-        table = model.__table__
-        built = _INSERTS[model] = insert(table).returning(table.c.id), insert(table)
-    return built
-
-
-_INSERTS: dict[type[Any], tuple[Insert, Insert]] = {}
-
-
-def write_now(session: Session, obj: Any) -> None:
-    """Write an ORM object's changed columns now, as one plain UPDATE by primary key, without the unit
-    of work's cost (history of every column, relationship processors); the object is left as stored.
-
-    A mapper's version column is checked and bumped exactly as its flush would: ``StaleDataError``
-    when the row no longer has the version read. Changes other than plain columns are left to the
-    flush, which then writes them all, as before."""
-    if session.info.get(_READING):
-        raise ReadingSessionWrote
-    state = inspect(obj)
-    current, modified = state.dict, state.committed_state
-    update_, columns, version_key = _updates(state.mapper)
-    if state.key is None or not modified or not modified.keys() <= columns or not modified.keys() <= current.keys():
-        return
-    values = {key: current[key] for key in modified if current[key] != modified[key]}
-    if not values:  # set back to what it was: the flush would write nothing, nor bump a version
-        return
-    where = {"where_id": current["id"]}
-    if version_key is not None:
-        values[version_key] = current[version_key] + 1
-        where["where_version"] = current[version_key]
-    written = session.connection().execute(update_, {**values, **where}).rowcount
-    if written != 1:
-        raise StaleDataError(f"UPDATE statement on table '{update_.table}' expected to update 1 row(s); "
-                             f"{written} were matched.")
-    current.update(values)
-    # What the flush does after its UPDATE: every attribute now as stored, the object no longer dirty.
-    # (Public set_committed_value would leave it on the session's modified list, and the flush would
-    # then walk it again, costing most of what this saves.)
-    state._commit_all(current, session.identity_map)
-
-
-def _updates(mapper: Mapper[Any]) -> tuple[Update, frozenset[str], str | None]:
-    """A mapper's UPDATE by id (and version), its writable column keys and its version key; built once.
-    The SET list follows the parameters given at execution."""
-    built = _UPDATES.get(mapper)
-    if built is None:
-        table = cast(Table, mapper.local_table)
-        version = mapper.version_id_col
-        version_key = None if version is None else mapper.get_property_by_column(version).key
-        columns = frozenset(prop.key for prop in mapper.column_attrs
-                            if prop.key == prop.columns[0].name and prop.key not in ("id", version_key))
-        statement = update(table).where(table.c.id == bindparam("where_id"))
-        if version is not None:
-            statement = statement.where(version == bindparam("where_version"))
-        built = _UPDATES[mapper] = statement, columns, version_key
-    return built
-
-
-_UPDATES: dict[Mapper[Any], tuple[Update, frozenset[str], str | None]] = {}
-_QUEUED = "engine.queued_rows"
-
-
 _READING = "roadmap.reading"
+
+
+def refuses_writes(session: Session) -> bool:
+    """True for a ``db.reading()`` session: the fast write helpers refuse it as a flush would."""
+    return bool(session.info.get(_READING))
 
 
 class ReadingSessionWrote(RuntimeError):
@@ -287,26 +175,6 @@ def _refuse_flush_while_reading(session: Session, _context: Any, _instances: Any
 def _refuse_statements_that_write_while_reading(state: Any) -> None:
     if state.session.info.get(_READING) and (state.is_insert or state.is_update or state.is_delete):
         raise ReadingSessionWrote
-
-
-@event.listens_for(Session, "before_commit")
-def _write_queued(session: Session) -> None:
-    # A caller that queued rows and did not write them: commit them, as pending objects would be.
-    if session.info.get(_QUEUED):
-        insert_pending(session)
-
-
-def drop_queued(session: Session) -> None:
-    """Forget queued rows: the savepoint they were queued in was rolled back."""
-    session.info.pop(_QUEUED, None)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _drop_queued(session: Session, _previous: Any) -> None:
-    session.info.pop(_QUEUED, None)  # rows of a rolled-back attempt must not reach a later commit
-
-
-_VALUES_ROWS = 50
 
 
 def migrations_dir() -> Path:

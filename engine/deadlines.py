@@ -19,8 +19,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
 from engine import audit
-from engine.db import Database, drop_queued, insert_pending
+from engine.db import Database
 from engine.errors import Conflict, IncidentNotFound
+from engine.fast_writes import drop_queued, insert_pending
 from engine.incidents import (
     ADMINS_ONLY,
     RETRY_BACKOFF,

@@ -12,18 +12,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Select, Table, bindparam, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
+from sqlalchemy.orm import Session, joinedload
 
 from engine import audit
 from engine.bpmn.compiler import CompiledTemplate
 from engine.bpmn.runtime import SERIALIZER_VERSION, WorkflowRun
 from engine.bpmn.spec import TemplateSpec
 from engine.cohorts import calendar_of, ensure_cohort, find_cohort
-from engine.db import Database, insert_pending, queue_row
+from engine.db import Database
 from engine.due import DueRule, compute_due
 from engine.errors import Conflict, EngineError, InstanceNotFound, NotAllowed
+from engine.fast_writes import insert_pending, insert_tasks, queue_row
 from engine.models import (
     AuditRecord,
     Cohort,
@@ -198,7 +199,9 @@ class TaskMirror:
         return cls(session, instance, spec, now, cancelled, opened, workdays)
 
     def record(self) -> None:
-        """After the flush that gave the new rows their ids: deadline rows and audit records."""
+        """After ``insert_tasks`` gave the new rows their ids: deadline rows and audit records."""
+        if any(row.id is None for row in self.opened):
+            raise RuntimeError("TaskMirror.record before insert_tasks: deadline rows would have no task id")
         session, now, instance_id = self.session, self.now, self.instance.id
         if self.cancelled:
             close_deadlines(session, [row.id for row in self.cancelled], now)
@@ -213,24 +216,6 @@ class TaskMirror:
                          due_at=row.due_at.isoformat() if row.due_at else None)
 
 
-def insert_tasks(session: Session, rows: Sequence[Task]) -> None:
-    """Write new task rows (built by ``TaskMirror.of``) with one plain INSERT … RETURNING id, then put
-    them in the session as stored rows: what a flush of pending objects does, without the unit of
-    work's cost. The ids come back in the order of the rows."""
-    if not rows:
-        return
-    values = [{key: row.__dict__[key] for key in _TASK_INSERT_COLUMNS} for row in rows]
-    ids = session.connection().execute(_INSERT_TASKS, values).scalars().all()
-    for row, row_id in zip(rows, ids, strict=True):
-        row.id = row_id
-        make_transient_to_detached(row)  # as if just loaded: no history, nothing to write
-        session.add(row)
-
-
-_TASKS = cast(Table, Task.__table__)
-# No draft: an empty one is SQL NULL, which the JSON type would write as JSON 'null' if given None.
-_TASK_INSERT_COLUMNS = tuple(prop.key for prop in Task.__mapper__.column_attrs if prop.key not in ("id", "draft"))
-_INSERT_TASKS = insert(_TASKS).returning(_TASKS.c.id, sort_by_parameter_order=True)
 
 
 def finish_sync(session: Session, instance: ProcessInstance, run: WorkflowRun, spec: TemplateSpec,

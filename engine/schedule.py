@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from engine.bpmn.manifest import EscalationStep, ManifestSections
-from engine.db import queue_row
 from engine.due import DueRule
+from engine.fast_writes import queue_row
 from engine.models import Deadline, DeadlineKind, Task
 from engine.workdays import WorkCalendar
 

@@ -23,7 +23,7 @@ from engine.bpmn import safe_eval
 from engine.bpmn.manifest import TaskRule
 from engine.bpmn.runtime import WorkflowRun
 from engine.dashboards import area_for
-from engine.db import Database, insert_pending, write_now
+from engine.db import Database
 from engine.errors import (
     ConcurrentUpdate,
     ExpressionFailed,
@@ -34,9 +34,10 @@ from engine.errors import (
     TaskClaimed,
     TaskNotFound,
 )
+from engine.fast_writes import insert_pending, insert_tasks, write_now
 from engine.forms import FormDefinition
 from engine.incidents import FailedStep, describe, park_step, record_failure
-from engine.instances import TaskMirror, close_deadlines, finish_sync, insert_tasks, lock_instance_of_task
+from engine.instances import TaskMirror, close_deadlines, finish_sync, lock_instance_of_task
 from engine.live_workflows import Key
 from engine.models import AuditRecord, Deadline, InstanceStatus, Municipality, Region, School, Task, TaskStatus, User
 from engine.org import find_user, load_actor

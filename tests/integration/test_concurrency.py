@@ -15,8 +15,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import instances, tasks, templates
-from engine.db import Database, write_now
+from engine.db import Database
 from engine.errors import ConcurrentUpdate, Conflict
+from engine.fast_writes import write_now
 from engine.models import AuditRecord, ProcessInstance, Task, TaskStatus
 from engine.org import GrantRow, OrgData, UserRow, apply_org
 from engine.roles import Role

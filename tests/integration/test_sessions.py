@@ -9,13 +9,17 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import Session
 
-from engine.db import Database, ReadingSessionWrote, insert_pending, queue_row
-from engine.models import CalendarOverride
+from engine.db import Database, ReadingSessionWrote
+from engine.fast_writes import insert_pending, queue_row, write_now
+from engine.instances import TaskMirror
+from engine.models import CalendarOverride, Task, User
+from tests.conftest import Org
 
 DAY = date(2031, 3, 8)  # no other test corrects this day of the calendar
 
@@ -163,3 +167,32 @@ def test_a_thread_with_a_copy_of_the_context_does_not_use_the_shared_connection(
         worker.start()
         worker.join()
     assert len(taken) == 2 and taken[0] is not taken[1]
+
+
+def test_write_now_leaves_the_row_as_stored_so_the_flush_writes_nothing_more(db: Database, org: Org) -> None:
+    """``write_now`` stands in for the flush of one changed row; the row must come out of it clean, or
+    the commit's flush would write it again."""
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement.split()[0].upper())
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        with db.transaction() as session:
+            user = session.scalars(select(User).where(User.login == org.school_user)).one()
+            user.full_name = "Изменено сразу"
+            write_now(session, user)
+            assert not session.is_modified(user)
+            session.flush()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert statements.count("UPDATE") == 1
+    with db.reading() as session:
+        assert session.scalar(select(User.full_name).where(User.login == org.school_user)) == "Изменено сразу"
+
+
+def test_deadlines_of_opened_tasks_cannot_be_recorded_before_the_tasks_have_ids() -> None:
+    unsaved = SimpleNamespace(opened=[Task()])
+    with pytest.raises(RuntimeError, match="insert_tasks"):
+        TaskMirror.record(unsaved)  # type: ignore[arg-type]
