@@ -15,6 +15,7 @@ from openpyxl.styles import Font, PatternFill
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
+from engine.areas import OVERSEERS, Area, area_for, area_of
 from engine.audit import instance_history
 from engine.db import Database
 from engine.errors import NotAllowed, NotFound
@@ -35,60 +36,6 @@ from engine.org import Actor, load_actor, place_of
 from engine.roles import ROLE_TITLES, Role
 from engine.status import AreaCounts, StageState, StatusReport, area_counts, stage_status
 from engine.templates import find_version
-
-_OVERSEERS = (Role.MUNICIPAL_COORDINATOR, Role.REGIONAL_COORDINATOR, Role.FEDERAL, Role.ADMIN)
-
-
-@dataclass(frozen=True)
-class Area:
-    """What a dashboard shows: the country, a region or a municipality."""
-
-    region_code: str | None = None
-    municipality_code: str | None = None
-    title: str = "Вся страна"
-
-
-def _area_of(session: Session, actor: Actor, region: str | None, municipality: str | None) -> Area:
-    """The area asked for, if the actor oversees it; by default the widest area the actor has."""
-    grants = actor.scope.grants
-    country = any(g.role in (Role.FEDERAL, Role.ADMIN) for g in grants)
-    if municipality:
-        row = session.scalar(select(Municipality).where(Municipality.code == municipality))
-        if row is None:
-            raise NotFound(f"муниципалитет «{municipality}» не найден")
-        if not (country or any(g.municipality_id == row.id or g.region_id == row.region_id for g in grants
-                               if g.role in _OVERSEERS)):
-            raise NotAllowed("этот муниципалитет вне вашей зоны ответственности")
-        return Area(None, row.code, row.name)
-    if region:
-        row_r = session.scalar(select(Region).where(Region.code == region))
-        if row_r is None:
-            raise NotFound(f"регион «{region}» не найден")
-        if not (country or any(g.role is Role.REGIONAL_COORDINATOR and g.region_id == row_r.id for g in grants)):
-            raise NotAllowed("этот регион вне вашей зоны ответственности")
-        return Area(row_r.code, None, row_r.name)
-    return _default_area(session, actor, country)
-
-
-def _default_area(session: Session, actor: Actor, country: bool) -> Area:
-    if country:
-        return Area()
-    for grant in actor.scope.grants:
-        if grant.role is Role.REGIONAL_COORDINATOR and grant.region_id is not None:
-            region = session.get(Region, grant.region_id)
-            assert region is not None
-            return Area(region.code, None, region.name)
-    for grant in actor.scope.grants:
-        if grant.role is Role.MUNICIPAL_COORDINATOR and grant.municipality_id is not None:
-            municipality = session.get(Municipality, grant.municipality_id)
-            assert municipality is not None
-            return Area(None, municipality.code, municipality.name)
-    raise NotAllowed("сводки доступны координаторам и администраторам")
-
-
-def area_for(db: Database, login: str, region: str | None = None, municipality: str | None = None) -> Area:
-    with db.reading() as session:
-        return _area_of(session, load_actor(session, login), region, municipality)
 
 
 def matrix(db: Database, login: str, template_key: str, area: Area, cohort_year: int | None = None) -> StatusReport:
@@ -113,7 +60,7 @@ class OverdueTask:
 def overdue(db: Database, login: str, area: Area) -> dict[int, list[OverdueTask]]:
     """Open tasks past due in the area, by escalation level (highest first)."""
     with db.reading() as session:
-        _area_of(session, load_actor(session, login), area.region_code, area.municipality_code)
+        area_of(session, load_actor(session, login), area.region_code, area.municipality_code)
         query = (select(Task).options(joinedload(Task.school))
                  .where(Task.status == TaskStatus.READY, Task.due_at < db.now())
                  .order_by(Task.escalation_level.desc(), Task.due_at))
@@ -248,7 +195,7 @@ def diagram_xml(db: Database, login: str, instance_id: int) -> bytes:
 def heat_map(db: Database, login: str, area: Area, template_key: str) -> dict[str, int]:
     """How many of the area's instances of a template wait at each BPMN activity (open tasks per element)."""
     with db.reading() as session:
-        _area_of(session, load_actor(session, login), area.region_code, area.municipality_code)
+        area_of(session, load_actor(session, login), area.region_code, area.municipality_code)
         query = (select(Task.element_id, func.count(func.distinct(Task.instance_id)))
                  .join(ProcessInstance, ProcessInstance.id == Task.instance_id)
                  .join(TemplateVersion, TemplateVersion.id == ProcessInstance.template_version_id)
@@ -323,7 +270,7 @@ def template_xml(db: Database, login: str, template_key: str) -> bytes:
     """The BPMN of the newest version of a template (for the heat map): coordinators and admins only."""
     with db.reading() as session:
         actor = load_actor(session, login)
-        if not any(g.role in _OVERSEERS for g in actor.scope.grants):
+        if not any(g.role in OVERSEERS for g in actor.scope.grants):
             raise NotAllowed("схема доступна координаторам и администраторам")
         version = find_version(session, template_key, include_retired=True)
         content = session.scalar(select(TemplateFile.content).where(

@@ -18,11 +18,11 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit, live_workflows
 from engine.actions import ActionContext, form_choices, run_actions
+from engine.areas import area_for
 from engine.attachments import document_fields, field_values
 from engine.bpmn import safe_eval
 from engine.bpmn.manifest import TaskRule
 from engine.bpmn.runtime import WorkflowRun
-from engine.dashboards import area_for
 from engine.db import Database
 from engine.errors import (
     ConcurrentUpdate,

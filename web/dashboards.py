@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request, send_file
 from flask_login import login_required
 
-from engine import dashboards
+from engine import areas, dashboards
 from engine.templates import template_keys
 from web.inputs import optional_int
 from web.session import chosen_template, db, me, project_template
@@ -16,8 +16,8 @@ from web.session import chosen_template, db, me, project_template
 blueprint = Blueprint("dashboards", __name__)
 
 
-def _area() -> dashboards.Area:
-    return dashboards.area_for(db(), me(), request.args.get("region") or None,
+def _area() -> areas.Area:
+    return areas.area_for(db(), me(), request.args.get("region") or None,
                                request.args.get("municipality") or None)
 
 

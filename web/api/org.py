@@ -9,7 +9,7 @@ from typing import Any
 from flask import request
 from flask.views import MethodView
 
-from engine import api_tokens, dashboards, notifications
+from engine import api_tokens, areas, dashboards, notifications
 from engine.errors import EngineError, NotAllowed
 from engine.org import list_schools, load_actor
 from engine.org_import import import_org
@@ -76,7 +76,7 @@ def import_file() -> dict[str, Any]:
 @status_blp.alt_response(403, schema=Problem)
 def counts(query: dict[str, Any]) -> Any:
     """Counts of schools per stage in an area (default: the widest one I oversee)."""
-    area = dashboards.area_for(db(), api_login(), query.get("region"), query.get("municipality"))
+    area = areas.area_for(db(), api_login(), query.get("region"), query.get("municipality"))
     return stage_status(db(), chosen_template(query.get("template")), region_code=area.region_code,
                         municipality_code=area.municipality_code, cohort_year=query.get("cohort"))
 
@@ -87,7 +87,7 @@ def counts(query: dict[str, Any]) -> Any:
 @status_blp.paginate()
 def per_school(query: dict[str, Any], pagination_parameters: Any) -> list[Any]:
     """Stage status of each school in an area."""
-    area = dashboards.area_for(db(), api_login(), query.get("region"), query.get("municipality"))
+    area = areas.area_for(db(), api_login(), query.get("region"), query.get("municipality"))
     report = stage_status(db(), chosen_template(query.get("template")), region_code=area.region_code,
                           municipality_code=area.municipality_code, cohort_year=query.get("cohort"))
     return page_of(report.schools, pagination_parameters)
@@ -99,7 +99,7 @@ def per_school(query: dict[str, Any], pagination_parameters: Any) -> list[Any]:
 @status_blp.paginate()
 def overdue(query: dict[str, Any], pagination_parameters: Any) -> list[Any]:
     """Open tasks past due in an area, highest escalation level first."""
-    area = dashboards.area_for(db(), api_login(), query.get("region"), query.get("municipality"))
+    area = areas.area_for(db(), api_login(), query.get("region"), query.get("municipality"))
     levels = dashboards.overdue(db(), api_login(), area)
     return page_of([task for level in levels.values() for task in level], pagination_parameters)
 

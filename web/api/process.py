@@ -7,7 +7,7 @@ from typing import Any
 from flask import request
 from flask.views import MethodView
 
-from engine import dashboards, instances, templates
+from engine import areas, dashboards, instances, templates
 from engine.errors import EngineError, NotAllowed
 from engine.org import load_actor
 from web.api.auth import api_login
@@ -98,4 +98,4 @@ def _may_start_cohort(login: str, region: str | None) -> None:
             return
     if region is None:
         raise NotAllowed("запуск когорты по всей стране — для администратора или ФИОКО")
-    dashboards.area_for(db(), login, region, None)
+    areas.area_for(db(), login, region, None)
