@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install assets run test services lint bench screenshots clean
+.PHONY: install assets run test services lint bench screenshots translations clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ bench: install services
 ## make screenshots: refresh docs/screenshots from the browser tests
 screenshots: install assets services
 	ROADMAP_SCREENSHOTS=1 $(BIN)/pytest tests/e2e -q
+
+## make translations: extract the UI texts and add new ones to web/translations/{en,ru}/LC_MESSAGES/messages.po
+translations: install
+	$(BIN)/python scripts/translations.py
 
 lint: install
 	$(BIN)/ruff check engine web workers tests migrations

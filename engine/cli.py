@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 import click
 
-from engine import api_tokens, curator_pool, deadlines, instances, questionnaires, tasks, templates
+from engine import api_tokens, curator_pool, deadlines, instances, labels, questionnaires, tasks, templates
 from engine import template_workspace as workspace
 from engine.bpmn.bundle import load_bundle
 from engine.bpmn.compiler import validate_bundle
@@ -365,7 +365,7 @@ def sweep(db: Database, now_text: str | None, dry_run: bool, batch_size: int, as
     click.echo(f"На {report.now.isoformat()}: {verb} сроков — {report.fired}.")
     for action in report.actions:
         level = f" (уровень {action.escalation_level})" if action.escalation_level else ""
-        click.echo(f"  {_KIND_WORDS[action.kind]}{level}: {action.school} «{action.task}» → "
+        click.echo(f"  {labels.DEADLINE_KINDS[action.kind]}{level}: {action.school} «{action.task}» → "
                    f"{', '.join(action.recipients) or 'нет получателей'}")
     for failure in report.failures:
         retry = f"повтор {failure.retry_at.isoformat()}" if failure.retry_at else "ждёт исправления и повтора"
@@ -374,9 +374,6 @@ def sweep(db: Database, now_text: str | None, dry_run: bool, batch_size: int, as
     if report.failures:
         click.echo(f"Инцидентов: {len(report.failures)} — `roadmap incidents`.")
 
-
-_KIND_WORDS = {"reminder": "напоминание", "due": "срок наступил", "escalation": "эскалация", "timer": "таймер",
-               "retry": "повтор шага"}
 
 
 @cli.group(invoke_without_command=True)
@@ -589,9 +586,6 @@ def _version_ref(_ctx: click.Context, _param: click.Parameter, value: str) -> tu
     return key, int(number)
 
 
-_OUTCOME_WORDS = {"moved": "перенесён", "failed": "ошибка", "skipped": "пропущен", "can_move": "можно перенести",
-                  "cannot_move": "нельзя"}
-
 
 @cli.command("migrate")
 @click.option("--from", "source", required=True, callback=_version_ref, help="КЛЮЧ@ВЕРСИЯ, с которой переносить.")
@@ -624,13 +618,10 @@ def migrate_instances(db: Database, source: tuple[str, int], target: tuple[str, 
     sys.exit(0 if ok else 1)
 
 
-_RUN_WORDS = {"pending": "ожидает запуска", "running": "идёт", "done": "завершён",
-              "failed": "остановлен из-за ошибки", "interrupted": "прерван (обработчик не отвечает)"}
-
 
 def _run_line(run: MigrationRunView) -> str:
     return (f"{run.id}\t{run.key}@{run.from_version} → {run.to_version}{' (пробный)' if run.dry_run else ''}\t"
-            f"{_RUN_WORDS[run.status]}\tобработано {run.processed} из {run.total}, перенесено {run.moved}, "
+            f"{labels.MIGRATION_RUNS[run.status]}\tобработано {run.processed} из {run.total}, перенесено {run.moved}, "
             f"с ошибками {run.failed}")
 
 
@@ -666,7 +657,7 @@ def _migration_line(item: InstanceCheck) -> str:
     outcome = item.outcome or ("can_move" if item.can_move else "cannot_move")
     why = f": {'; '.join(item.reasons)}" if item.reasons else ""
     tasks = ", ".join(item.tasks) or "нет открытых задач"
-    return f"{item.school_code}\tпроцесс {item.instance_id}\t{tasks}\t{_OUTCOME_WORDS[outcome]}{why}"
+    return f"{item.school_code}\tпроцесс {item.instance_id}\t{tasks}\t{labels.MIGRATION_OUTCOMES[outcome]}{why}"
 
 
 @cli.group()

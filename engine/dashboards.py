@@ -15,6 +15,7 @@ from openpyxl.styles import Font, PatternFill
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
+from engine import labels
 from engine.areas import OVERSEERS, Area, area_for, area_of
 from engine.audit import instance_history
 from engine.db import Database
@@ -211,9 +212,6 @@ def heat_map(db: Database, login: str, area: Area, template_key: str) -> dict[st
 
 _FILLS = {StageState.DONE: "C6EFCE", StageState.CURRENT: "BDD7EE", StageState.PENDING: "FFFFFF",
           StageState.SKIPPED: "EDEDED"}
-_WORDS = {StageState.DONE: "пройден", StageState.CURRENT: "идёт", StageState.PENDING: "впереди",
-          StageState.SKIPPED: "—"}
-
 
 #: Leading characters a spreadsheet may take for the start of a formula (OWASP's "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -245,7 +243,7 @@ def matrix_xlsx(report: StatusReport, area: Area) -> bytes:
     for row in report.schools:
         states = [row.stages[s.key] for s in report.stages]
         sheet.append([row.school_code, row.school_name, row.municipality_code,
-                      *[_WORDS[s] + (" (просрочено)" if k.key in row.overdue_stages else "")
+                      *[labels.STAGE_STATES[s] + (" (просрочено)" if k.key in row.overdue_stages else "")
                         for s, k in zip(states, report.stages, strict=True)],
                       row.open_tasks, row.overdue_tasks, row.escalation_level])
         for offset, state in enumerate(states):

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from engine import audit
+from engine import audit, labels
 from engine.db import Database
 from engine.errors import EngineError, IncidentNotFound, WorkflowFailed
 from engine.models import (
@@ -43,16 +43,6 @@ log = logging.getLogger(__name__)
 #: restart passes), then ten minutes, then an hour; a step failing that often is waiting for a fix, and
 #: only a person's retry tries it again (Camunda's default is likewise three retries).
 RETRY_BACKOFF = (timedelta(minutes=1), timedelta(minutes=10), timedelta(hours=1))
-
-_TRIGGERS = {
-    "completion": "после выполнения задачи",
-    "action": "действие движка по форме",
-    "timer": "срабатывание таймера",
-    "retry": "повтор шага",
-    "reminder": "напоминание о сроке",
-    "due": "наступление срока",
-    "escalation": "эскалация просрочки",
-}
 
 
 def next_try(attempts: int, now: datetime) -> datetime | None:
@@ -172,7 +162,7 @@ class IncidentView:
 
     @property
     def trigger_words(self) -> str:
-        return _TRIGGERS.get(self.trigger, self.trigger)
+        return labels.INCIDENT_TRIGGERS.get(self.trigger, self.trigger)
 
     @property
     def is_open(self) -> bool:

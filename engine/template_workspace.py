@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import audit
+from engine import audit, labels
 from engine.bpmn.bundle import KEY_PATTERN, MANIFEST, Bundle, form_key, from_zip
 from engine.bpmn.compiler import CompiledTemplate, check_bundle
 from engine.bpmn.spec import TemplateSpec
@@ -54,9 +54,7 @@ MAX_DRAFT_FILE_BYTES = MAX_FILE_BYTES
 _PATH = re.compile(r"^(forms/)?[A-Za-z0-9][A-Za-z0-9_.-]{0,120}$")
 _FORM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 #: Audit actions that make up a template's history, in the words the template page uses.
-HISTORY_ACTIONS = ("template.draft_created", "template.draft_saved", "template.draft_form_added",
-                   "template.draft_file_deleted", "template.draft_discarded", "template.imported",
-                   "template.deployed", "template.retired", "template.restored")
+HISTORY_ACTIONS = tuple(labels.TEMPLATE_HISTORY)
 HISTORY_LIMIT = 200
 
 

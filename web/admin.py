@@ -11,7 +11,7 @@ from engine.accounts import list_users, reset_password
 from engine.cohorts import cohort_calendars, set_cohort_dates
 from engine.errors import FormInvalid
 from engine.production_calendar import list_overrides, parse_day, parse_override, set_calendar_day
-from web.i18n import current_language, translate
+from web.i18n import gettext
 from web.inputs import optional_int
 from web.session import chosen_template, db, me
 
@@ -64,7 +64,7 @@ def calendar_add() -> Any:
     except FormInvalid as err:
         return _calendar_page(_year(), errors=err.errors, values=values, status=422)
     set_calendar_day(db(), day, working=working, note=values["note"].strip(), actor_login=me())
-    flash(translate("День {day} сохранён.", current_language()).format(day=day.strftime("%d.%m.%Y")))
+    flash(gettext("День {day} сохранён.", day=day.strftime("%d.%m.%Y")))
     return redirect(url_for("admin.calendar", year=day.year))
 
 
@@ -76,8 +76,7 @@ def calendar_remove() -> Any:
     except FormInvalid as err:
         return _calendar_page(_year(), errors=err.errors, status=422)
     set_calendar_day(db(), day, working=None, actor_login=me())
-    flash(translate("День {day} снова по производственному календарю РФ.", current_language())
-          .format(day=day.strftime("%d.%m.%Y")))
+    flash(gettext("День {day} снова по производственному календарю РФ.", day=day.strftime("%d.%m.%Y")))
     return redirect(url_for("admin.calendar", year=day.year))
 
 
@@ -104,5 +103,5 @@ def cohort_dates(year: int) -> Any:
         set_cohort_dates(db(), me(), year, template_key, values)
     except FormInvalid as err:
         return _cohorts_page(template_key, errors=err.errors, year=year, values=values, status=422)
-    flash(translate("Календарь когорты {year} года сохранён.", current_language()).format(year=year))
+    flash(gettext("Календарь когорты {year} года сохранён.", year=year))
     return redirect(url_for("admin.cohorts", template=template_key))

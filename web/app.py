@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
+from engine import labels
 from engine.config import Settings
 from engine.db import Database
 from engine.errors import (
@@ -36,7 +37,7 @@ from engine.notifications import moscow_time
 from engine.templates import stage_titles, template_keys
 from web import i18n, inputs
 from web.api import engine_problem, init_api, is_api_request
-from web.i18n import current_language, translate
+from web.i18n import N_, gettext
 from web.inputs import InputRejected
 from web.session import WebUser
 from workers.queue import job_queue
@@ -104,7 +105,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_error_handler(EngineError, _engine_error)
     app.register_error_handler(CSRFError, _csrf_error)
     app.add_url_rule("/health", view_func=health)
-    app.jinja_env.globals.update(stage_words=STAGE_WORDS, event_words=EVENT_WORDS)
+    app.jinja_env.globals.update(stage_words=labels.STAGE_STATES, event_words=labels.EVENTS)
     app.jinja_env.filters["msk"] = moscow_time
     app.context_processor(lambda: {"stage_titles": _LazyTitles(db, app.config["PROJECT_TEMPLATE"]),
                                    "open_incidents": _LazyIncidentCount(db)})
@@ -131,20 +132,6 @@ def _behind_proxies(app: Flask) -> None:
     proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
-
-
-STAGE_WORDS = {"done": "пройден", "current": "идёт", "pending": "впереди", "skipped": "—"}
-EVENT_WORDS = {
-    "instance.started": "Маршрут запущен", "instance.completed": "Маршрут завершён",
-    "task.ready": "Новая задача", "task.completed": "Выполнено", "task.cancelled": "Задача снята",
-    "task.claimed": "Взято в работу", "task.reassigned": "Переназначено", "task.draft_saved": "Черновик сохранён",
-    "task.escalated": "Эскалация", "timer.fired": "Сработал таймер", "org.curator_bound": "Назначен куратор",
-    "attachment.uploaded": "Загружен документ", "questionnaire.response": "Получена анкета",
-    "questionnaire.links_created": "Созданы ссылки на анкеты",
-    "instance.migrated": "Перенесён на новую версию шаблона", "instance.migration_failed": "Перенос не удался",
-    "incident.opened": "Шаг не выполнился: инцидент", "incident.retried": "Инцидент: повтор",
-    "incident.resolved": "Инцидент решён", "instance.resumed": "Маршрут продолжен",
-}
 
 
 # Every page loads its scripts from /static (no inline <script>, no handlers in attributes; the Swagger UI
@@ -174,9 +161,9 @@ def _security_headers(response: Response) -> Response:
 def _login_manager(app: Flask, db: Database) -> None:
     manager = LoginManager(app)
     manager.login_view = "auth.login"
-    manager.login_message = "Войдите, чтобы продолжить."
+    manager.login_message = N_("Войдите, чтобы продолжить.")
     manager.login_message_category = "info"
-    manager.localize_callback = lambda text: translate(text, current_language())
+    manager.localize_callback = gettext
 
     @manager.user_loader
     def load(cookie_id: str) -> WebUser | None:
@@ -282,8 +269,7 @@ def _engine_error(err: EngineError) -> Any:
 
 
 def _csrf_error(err: CSRFError) -> tuple[Any, int]:
-    message = translate("Форма устарела или отправлена не с этого сайта. Обновите страницу и попробуйте ещё раз.",
-                        current_language())
+    message = gettext("Форма устарела или отправлена не с этого сайта. Обновите страницу и попробуйте ещё раз.")
     return render_template("error.html", message=message, status=400), 400
 
 

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 from engine import api_tokens
 from engine.accounts import change_password, sign_in, sign_out
 from engine.errors import EngineError
-from web.i18n import current_language, translate
+from web.i18n import gettext
 from web.inputs import parse_id
 from web.session import WebUser, client_address, db, local_path, me
 
@@ -38,7 +38,7 @@ def login() -> str | Response:
 def logout() -> Response:
     sign_out(db(), current_user.session_token)
     logout_user()
-    flash(translate("Вы вышли из системы.", current_language()), "info")
+    flash(gettext("Вы вышли из системы."), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -52,7 +52,7 @@ def password() -> str | Response:
         except EngineError as err:
             flash(err.message, "error")
             return render_template("password.html"), 400
-        flash(translate("Пароль изменён.", current_language()), "info")
+        flash(gettext("Пароль изменён."), "info")
         return redirect(url_for("tasks.inbox"))
     return render_template("password.html")
 

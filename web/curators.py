@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from engine import curator_pool
 from engine.errors import OrgUnitNotFound
-from web.i18n import current_language, translate
+from web.i18n import N_, gettext
 from web.session import db, me
 
 blueprint = Blueprint("curators", __name__, url_prefix="/regions/<code>/curator-pool")
@@ -32,8 +32,8 @@ def add(code: str) -> Response:
     except OrgUnitNotFound as err:  # the login; an unknown region or a foreign one fails as a page
         flash(err.message, "error")
         return redirect(url_for(".pool", code=code))
-    text = "{login} добавлен в резерв кураторов." if added else "{login} уже в резерве кураторов."
-    flash(translate(text, current_language()).format(login=login), "info")
+    text = N_("{login} добавлен в резерв кураторов.") if added else N_("{login} уже в резерве кураторов.")
+    flash(gettext(text, login=login), "info")
     return redirect(url_for(".pool", code=code))
 
 
@@ -42,5 +42,5 @@ def add(code: str) -> Response:
 def remove(code: str) -> Response:
     login = request.form.get("login", "")
     curator_pool.remove_from_pool(db(), code, login, actor_login=me())
-    flash(translate("{login} убран из резерва кураторов.", current_language()).format(login=login), "info")
+    flash(gettext("{login} убран из резерва кураторов.", login=login), "info")
     return redirect(url_for(".pool", code=code))

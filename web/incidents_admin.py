@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 from engine.config import Settings
 from engine.deadlines import retry_incident
 from engine.incidents import list_incidents
-from web.i18n import current_language, translate
+from web.i18n import gettext
 from web.session import db, me
 
 blueprint = Blueprint("incidents_admin", __name__, url_prefix="/admin/incidents")
@@ -31,12 +31,11 @@ def index() -> str:
 @login_required
 def retry(incident_id: int) -> Response:
     view = retry_incident(db(), incident_id, me(), base_url=Settings.from_env().base_url)
-    lang = current_language()
     if view.resolved_at is not None:
-        flash(translate("Повтор удался: шаг «{name}» выполнен, маршрут школы {school} продолжается.", lang)
-              .format(name=view.element_name, school=view.school_code), "info")
+        flash(gettext("Повтор удался: шаг «{name}» выполнен, маршрут школы {school} продолжается.",
+                      name=view.element_name, school=view.school_code), "info")
     else:
-        flash(translate("Повтор не удался: {error}", lang).format(error=view.error), "error")
+        flash(gettext("Повтор не удался: {error}", error=view.error), "error")
     if request.form.get("back") == "school":
         return redirect(url_for("dashboards.school", code=view.school_code))
     return redirect(url_for("incidents_admin.index"))

@@ -21,7 +21,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.routing import BaseConverter, ValidationError
 
 from engine.errors import EngineError, NotFound
-from web.i18n import current_language, translate
+from web.i18n import gettext
 
 INT32_MAX = 2**31 - 1  # Integer columns: template versions, cohort years, counters
 INT64_MAX = 2**63 - 1  # BigInteger primary keys (engine/models.py `BigId`)
@@ -42,20 +42,16 @@ class InputRejected(EngineError):
     """A request the server cannot read: a malformed number, a broken JSON body, text that cannot be stored."""
 
 
-def _message(text: str, **values: object) -> str:
-    return translate(text, current_language()).format(**values)
-
-
 # --- numbers and ids ---------------------------------------------------------------------------------------
 
 
 def parse_int(text: str, name: str, *, minimum: int, maximum: int) -> int:
     """``text`` as an integer in [minimum, maximum]; otherwise InputRejected naming the field ``name``."""
     if not _INTEGER.fullmatch(text.strip()):
-        raise InputRejected(_message("Поле «{name}» должно быть целым числом.", name=name))
+        raise InputRejected(gettext("Поле «{name}» должно быть целым числом.", name=name))
     value = int(text.strip())
     if not minimum <= value <= maximum:
-        raise InputRejected(_message("Поле «{name}» должно быть от {minimum} до {maximum}.", name=name,
+        raise InputRejected(gettext("Поле «{name}» должно быть от {minimum} до {maximum}.", name=name,
                                      minimum=minimum, maximum=maximum))
     return value
 
@@ -73,9 +69,9 @@ def parse_id(text: str, name: str = "id", *, maximum: int = INT64_MAX) -> int:
     range) is NotFound (404) without asking the database."""
     text = text.strip()
     if not _DIGITS.fullmatch(text):
-        raise InputRejected(_message("Поле «{name}» должно быть целым числом.", name=name))
+        raise InputRejected(gettext("Поле «{name}» должно быть целым числом.", name=name))
     if len(text) > len(str(maximum)) or not 1 <= int(text) <= maximum:
-        raise NotFound(_message("Запись не найдена."))
+        raise NotFound(gettext("Запись не найдена."))
     return int(text)
 
 
@@ -130,19 +126,19 @@ class _JsonRefused(Exception):
 
 def _integer(text: str) -> int:
     if len(text.lstrip("-")) > JSON_MAX_DIGITS:
-        raise _JsonRefused(_message("Число в JSON длиннее {digits} цифр.", digits=JSON_MAX_DIGITS))
+        raise _JsonRefused(gettext("Число в JSON длиннее {digits} цифр.", digits=JSON_MAX_DIGITS))
     return int(text)
 
 
 def _float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise _JsonRefused(_message("Число в JSON вне допустимого диапазона."))
+        raise _JsonRefused(gettext("Число в JSON вне допустимого диапазона."))
     return value
 
 
 def _constant(text: str) -> Any:
-    raise _JsonRefused(_message("{constant} — не значение JSON.", constant=text))
+    raise _JsonRefused(gettext("{constant} — не значение JSON.", constant=text))
 
 
 def _too_deep(value: Any) -> bool:
@@ -164,11 +160,11 @@ def parse_json(data: bytes | str, *, max_bytes: int = JSON_MAX_BYTES) -> Any:
     JSON_MAX_DEPTH deep, integers of at most JSON_MAX_DIGITS digits, no NaN or Infinity."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     if len(raw) > max_bytes:
-        raise InputRejected(_message("Тело запроса больше {size} КБ.", size=max_bytes // 1024))
+        raise InputRejected(gettext("Тело запроса больше {size} КБ.", size=max_bytes // 1024))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise InputRejected(_message("Тело запроса не в кодировке UTF-8 (байт {position}).",
+        raise InputRejected(gettext("Тело запроса не в кодировке UTF-8 (байт {position}).",
                                      position=err.start)) from None
     try:
         value = json.loads(text, parse_int=_integer, parse_float=_float, parse_constant=_constant)
@@ -178,12 +174,12 @@ def parse_json(data: bytes | str, *, max_bytes: int = JSON_MAX_BYTES) -> Any:
         value = None
         deep = True
     except json.JSONDecodeError as err:
-        raise InputRejected(_message("Тело запроса — не JSON: {reason} (строка {line}, столбец {column}).",
+        raise InputRejected(gettext("Тело запроса — не JSON: {reason} (строка {line}, столбец {column}).",
                                      reason=err.msg, line=err.lineno, column=err.colno)) from None
     else:
         deep = _too_deep(value)
     if deep:
-        raise InputRejected(_message("JSON вложен глубже {depth} уровней.", depth=JSON_MAX_DEPTH))
+        raise InputRejected(gettext("JSON вложен глубже {depth} уровней.", depth=JSON_MAX_DEPTH))
     return value
 
 

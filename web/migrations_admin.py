@@ -14,6 +14,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import login_required
 from redis.exceptions import RedisError
 
+from engine import labels
 from engine.db import Database
 from engine.instance_migration import (
     MigrationRunView,
@@ -33,11 +34,6 @@ blueprint = Blueprint("migrations_admin", __name__, url_prefix="/admin/migration
 log = logging.getLogger(__name__)
 #: Instances checked inside the request; beyond that the full dry run goes to the background.
 PLAN_LIMIT = 200
-RUN_WORDS = {"pending": "ожидает запуска", "running": "идёт", "done": "завершён",
-             "failed": "остановлен из-за ошибки", "interrupted": "прерван"}
-OUTCOME_WORDS = {"moved": "Перенесён", "failed": "Ошибка", "skipped": "Пропущен", "can_move": "Можно перенести",
-                 "cannot_move": "Нельзя перенести"}
-
 
 def _version(source: Any, name: str) -> int:
     return optional_int(source, name, minimum=1, maximum=INT32_MAX) or 0
@@ -52,7 +48,7 @@ def choose() -> str:
     limit = int(current_app.config.get("MIGRATION_PLAN_LIMIT", PLAN_LIMIT))
     plan = plan_migration(db(), key, old, new, limit=limit, actor_login=me()) if key and old and new else None
     return render_template("admin_migrations.html", choices=choices, key=key, old=old, new=new, plan=plan,
-                           runs=list_runs(db(), actor_login=me()), run_words=RUN_WORDS)
+                           runs=list_runs(db(), actor_login=me()), run_words=labels.MIGRATION_RUNS)
 
 
 @blueprint.route("", methods=["POST"])
@@ -102,7 +98,7 @@ def _run_in_background(database: Database, run_id: int) -> None:
 @login_required
 def run_page(run_id: int) -> str:
     return render_template("admin_migration_run.html", run=get_run(db(), run_id, actor_login=me()),
-                           run_words=RUN_WORDS, outcome_words=OUTCOME_WORDS)
+                           run_words=labels.MIGRATION_RUNS, outcome_words=labels.MIGRATION_OUTCOMES)
 
 
 @blueprint.route("/<id:run_id>.json")

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from engine import questionnaires
 from engine.errors import Conflict, EngineError, FormInvalid
-from web.i18n import current_language, translate
+from web.i18n import gettext
 from web.inputs import INT32_MAX, InputRejected, optional_int, parse_json
 from web.session import client_address, db, me
 
@@ -24,7 +24,7 @@ def _answers() -> dict[str, Any]:
     except InputRejected:
         data = None
     if not isinstance(data, dict):
-        unreadable = translate("Ответы не удалось прочитать; обновите страницу.", current_language())
+        unreadable = gettext("Ответы не удалось прочитать; обновите страницу.")
         raise FormInvalid({"_schema": [unreadable]})
     return data
 
@@ -57,7 +57,7 @@ def director(code: str) -> tuple[str, int] | Response:
         except Conflict as err:
             flash(err.message, "error")
             return redirect(url_for("questionnaires.manage", code=code))
-        flash(translate("Анкета директора принята.", current_language()), "info")
+        flash(gettext("Анкета директора принята."), "info")
         return redirect(url_for("questionnaires.manage", code=code))
     return render_template("respond.html", page=form, errors={}, public=False), 200
 

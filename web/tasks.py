@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from engine import attachments, notifications, tasks
 from engine.dashboards import school_timeline
 from engine.errors import EngineError, FormInvalid, StepFailed
-from web.i18n import current_language, translate
+from web.i18n import gettext
 from web.inputs import InputRejected, parse_json
 from web.session import db, me
 
@@ -37,7 +37,7 @@ def inbox() -> str:
 
 
 def _posted_data() -> dict[str, Any]:
-    unreadable = translate("Данные формы не удалось прочитать; обновите страницу.", current_language())
+    unreadable = gettext("Данные формы не удалось прочитать; обновите страницу.")
     try:
         data = parse_json(request.form.get("data") or "{}")
     except InputRejected as err:
@@ -73,22 +73,21 @@ def submit(task_id: int) -> tuple[str, int] | Response:
     try:
         if request.form.get("action") == "draft":
             tasks.save_draft(db(), task_id, me(), data)
-            flash(translate("Черновик сохранён.", current_language()), "info")
+            flash(gettext("Черновик сохранён."), "info")
             return redirect(url_for("tasks.task", task_id=task_id))
         done = tasks.complete_task(db(), task_id, me(), data)
     except FormInvalid as err:
-        flash(translate("Форма заполнена с ошибками — исправьте отмеченные поля.", current_language()), "error")
+        flash(gettext("Форма заполнена с ошибками — исправьте отмеченные поля."), "error")
         return _page(task_id, values=data, errors=err.errors, status=422)
     except StepFailed as err:
         flash(err.message, "error")  # the data is the task's draft now: the page shows it again
         return redirect(url_for("tasks.task", task_id=task_id))
-    lang = current_language()
-    message = translate("Задача выполнена.", lang)
+    message = gettext("Задача выполнена.")
     if done.instance_completed:
-        message += " " + translate("Маршрут школы завершён.", lang)
+        message += " " + gettext("Маршрут школы завершён.")
     if done.incident_id is not None:
-        flash(message + " " + translate("Данные сохранены, но следующий шаг маршрута не выполнился. Администраторы "
-                                        "видят эту ошибку и исправят её; повторять ничего не нужно.", lang), "error")
+        flash(message + " " + gettext("Данные сохранены, но следующий шаг маршрута не выполнился. Администраторы "
+                                        "видят эту ошибку и исправят её; повторять ничего не нужно."), "error")
         return redirect(url_for("tasks.inbox"))
     flash(message, "info")
     return redirect(url_for("tasks.inbox"))
@@ -98,7 +97,7 @@ def submit(task_id: int) -> tuple[str, int] | Response:
 @login_required
 def claim(task_id: int) -> Response:
     tasks.claim_task(db(), task_id, me())
-    flash(translate("Задача взята в работу.", current_language()), "info")
+    flash(gettext("Задача взята в работу."), "info")
     return redirect(url_for("tasks.task", task_id=task_id))
 
 
@@ -116,8 +115,8 @@ def upload(task_id: int) -> tuple[str, int] | Response:
     except EngineError as err:
         flash(err.message, "error")
         return _page(task_id, status=400)
-    flash(translate("Документ «{filename}» загружен (версия {version}).", current_language())
-          .format(filename=saved.filename, version=saved.version), "info")
+    flash(gettext("Документ «{filename}» загружен (версия {version}).", filename=saved.filename,
+                  version=saved.version), "info")
     return redirect(url_for("tasks.task", task_id=task_id))
 
 

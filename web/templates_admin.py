@@ -11,10 +11,11 @@ from flask import Blueprint, Response, flash, jsonify, redirect, render_template
 from flask_login import login_required
 from flask_wtf.csrf import CSRFError
 
+from engine import labels
 from engine import template_workspace as workspace
 from engine.errors import FileRejected, Problem, TemplateInvalid
 from engine.template_diff import diff_versions
-from web.i18n import current_language, translate
+from web.i18n import gettext
 from web.inputs import INT32_MAX, InputRejected, large_json_body, optional_int, parse_int
 from web.session import db, me
 
@@ -25,18 +26,9 @@ _MIMETYPES = {"bpmn": "application/xml", "dmn": "application/xml", "form": "appl
 EDITOR_KINDS = ("bpmn", "dmn", "form")
 
 
-HISTORY_WORDS = {
-    "template.draft_created": "Создан черновик", "template.draft_saved": "Сохранён файл черновика",
-    "template.draft_form_added": "Добавлена форма", "template.draft_file_deleted": "Удалена форма",
-    "template.draft_discarded": "Черновик удалён", "template.imported": "Импортирован zip-архив",
-    "template.deployed": "Развёрнута версия", "template.retired": "Версия выведена из использования",
-    "template.restored": "Версия возвращена в работу",
-}
-
-
 @blueprint.context_processor
 def _words() -> dict[str, Any]:
-    return {"history_words": HISTORY_WORDS}
+    return {"history_words": labels.TEMPLATE_HISTORY}
 
 
 def problem_json(problem: Problem) -> dict[str, Any]:
@@ -76,8 +68,7 @@ def template(key: str) -> str:
 @login_required
 def retire(key: str, version: int) -> Response:
     workspace.set_retired(db(), me(), key, version, retired=True)
-    flash(translate("Версия {version} выведена из использования: новые процессы на ней не запускаются.",
-                    current_language()).format(version=version))
+    flash(gettext("Версия {version} выведена из использования: новые процессы на ней не запускаются.", version=version))
     return redirect(url_for("templates_admin.template", key=key))
 
 
@@ -85,7 +76,7 @@ def retire(key: str, version: int) -> Response:
 @login_required
 def restore(key: str, version: int) -> Response:
     workspace.set_retired(db(), me(), key, version, retired=False)
-    flash(translate("Версия {version} возвращена в работу.", current_language()).format(version=version))
+    flash(gettext("Версия {version} возвращена в работу.", version=version))
     return redirect(url_for("templates_admin.template", key=key))
 
 
@@ -129,7 +120,7 @@ def open_draft(key: str) -> Response:
 @login_required
 def discard(key: str) -> Response:
     workspace.discard_draft(db(), me(), key)
-    flash(translate("Черновик удалён.", current_language()))
+    flash(gettext("Черновик удалён."))
     return redirect(url_for("templates_admin.template", key=key))
 
 
@@ -139,14 +130,13 @@ def deploy(key: str) -> Any:
     try:
         done = workspace.deploy_draft(db(), me(), key)
     except TemplateInvalid:
-        flash(translate("Черновик содержит ошибки: исправьте их перед развёртыванием.", current_language()), "error")
+        flash(gettext("Черновик содержит ошибки: исправьте их перед развёртыванием."), "error")
         page = render_template("templates_admin/draft.html", draft=workspace.draft_view(db(), me(), key))
         return page, 422
     if done.created:
-        flash(translate("Развёрнута версия {version}", current_language()).format(version=done.version))
+        flash(gettext("Развёрнута версия {version}", version=done.version))
     else:
-        flash(translate("Черновик совпал с версией {version}: новая версия не создана.",
-                        current_language()).format(version=done.version))
+        flash(gettext("Черновик совпал с версией {version}: новая версия не создана.", version=done.version))
     return redirect(url_for("templates_admin.template", key=key, deployed=done.version,
                             previous=done.previous if done.created and done.previous else None))
 
@@ -174,10 +164,10 @@ def _import(key: str | None, back: str) -> Any:
             flash(problem.format(), "error")
         return redirect(back)
     if found.valid:
-        flash(translate("Архив импортирован в черновик; ошибок нет.", current_language()))
+        flash(gettext("Архив импортирован в черновик; ошибок нет."))
     else:
-        flash(translate("Архив импортирован в черновик; найдено ошибок: {count}. Файлы сохранены.",
-                        current_language()).format(count=len(found.problems)), "error")
+        flash(gettext("Архив импортирован в черновик; найдено ошибок: {count}. Файлы сохранены.",
+                      count=len(found.problems)), "error")
     return redirect(_draft_page(found.key))
 
 
@@ -189,7 +179,7 @@ def add_form(key: str) -> Response:
     except FileRejected as err:
         flash(err.message, "error")
         return redirect(_draft_page(key))
-    flash(translate("Добавлена форма {path}.", current_language()).format(path=path))
+    flash(gettext("Добавлена форма {path}.", path=path))
     return redirect(url_for("templates_admin.editor", key=key, path=path))
 
 
@@ -230,7 +220,7 @@ def save_file(key: str, path: str) -> tuple[Response, int]:
     body = request.get_json(silent=True)
     content = body.get("content") if isinstance(body, dict) else None
     if not isinstance(content, str):
-        return _unsaved(path, translate("ожидается JSON вида {\"content\": \"текст файла\"}", current_language())), 422
+        return _unsaved(path, gettext("ожидается JSON вида {\"content\": \"текст файла\"}")), 422
     try:
         found = workspace.save_draft_file(db(), me(), key, path, content)
     except FileRejected as err:
@@ -247,11 +237,11 @@ def save_file_form(key: str, path: str) -> Response:
     except FileRejected as err:
         flash(err.message, "error")
         return redirect(url_for("templates_admin.editor", key=key, path=path))
-    saved = translate("Файл {path} сохранён.", current_language()).format(path=path)
+    saved = gettext("Файл {path} сохранён.", path=path)
     if found.valid:
         flash(saved)
     else:
-        flash(f"{saved} {translate('В черновике есть ошибки.', current_language())}", "error")
+        flash(saved + " " + gettext("В черновике есть ошибки."), "error")
     return redirect(_draft_page(key))
 
 
@@ -288,8 +278,7 @@ def _unstorable(err: InputRejected) -> Any:
 
 @blueprint.errorhandler(CSRFError)
 def _csrf(err: CSRFError) -> Any:
-    message = translate("Форма устарела или отправлена не с этого сайта. Обновите страницу и попробуйте ещё раз.",
-                        current_language())
+    message = gettext("Форма устарела или отправлена не с этого сайта. Обновите страницу и попробуйте ещё раз.")
     if _is_file_put():
         return jsonify(saved=False, problems=[], message=message), 400
     return render_template("error.html", message=message, status=400), 400

@@ -217,7 +217,7 @@ def test_cli_dry_run_and_real_run_exit_codes(db: Database, org: Org, bundle_copy
     runner = CliRunner()
     dry = runner.invoke(cli, ["migrate", "--from", f"{key}@1", "--to", f"{key}@2", "--dry-run"], obj=db)
     assert dry.exit_code == 1, dry.output
-    assert f"процесс {at_review}" in dry.stdout and f"нельзя: {REMOVED_REVIEW}" in dry.stdout
+    assert f"процесс {at_review}" in dry.stdout and f"нельзя перенести: {REMOVED_REVIEW}" in dry.stdout
     assert "можно перенести" in dry.stdout and "процессов 2, можно перенести 1, нельзя 1" in dry.stdout
     assert instance(db, at_questionnaire).template_version_id == instance(db, at_review).template_version_id
 

@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from engine.errors import Conflict, EngineError, FormInvalid, NotAllowed, NotFound, TemplateInvalid
 from web.api.auth import PreconditionFailed, Unauthenticated
-from web.i18n import current_language, translate
+from web.i18n import N_, gettext
 from web.inputs import CONVERTERS, converter_schema
 
 PREFIX = "/api/v1"
@@ -57,9 +57,9 @@ class _Api(Api):  # type: ignore[misc]
         the web pages (flask-smorest registers this handler app-wide) get the Russian error page instead."""
         if not is_api_request():
             status = error.code or 500
-            message = {404: "Такой страницы нет.", 405: "Так к этой странице обратиться нельзя."}.get(
-                status, "Запрос не удалось выполнить.")
-            return render_template("error.html", message=translate(message, current_language()), status=status), status
+            message = {404: N_("Такой страницы нет."), 405: N_("Так к этой странице обратиться нельзя.")}.get(
+                status, N_("Запрос не удалось выполнить."))
+            return render_template("error.html", message=gettext(message), status=status), status
         data = getattr(error, "data", {}) or {}
         errors = _field_errors(data.get("messages") or {}) or None
         detail = "Некорректные параметры запроса." if errors else (error.description or error.name)
