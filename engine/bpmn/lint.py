@@ -7,6 +7,7 @@ cannot smuggle code past it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -16,7 +17,7 @@ from engine.bpmn import safe_eval
 from engine.bpmn.escalation import parse_escalation
 from engine.bpmn.manifest import EscalationStep
 from engine.bpmn.spec import UserTaskSpec
-from engine.bpmn.xml import BPMN_NS, ROADMAP_NS, SPIFF_NS, XmlDocument, line_of, local_name, namespace
+from engine.bpmn.xml import BPMN_NS, ROADMAP_NS, SPIFF_NS, XmlDocument, line_of, local_name, namespace, owner_id
 from engine.due import DueRule
 from engine.errors import EngineError, ExpressionRejected, Problem
 
@@ -36,7 +37,15 @@ SUPPORTED_BPMN = frozenset({
     "ioSpecification", "dataInput", "dataOutput", "inputSet", "outputSet", "dataInputRefs",
     "dataOutputRefs", "extension", "import", "signal", "message", "loopDataInputRef", "loopDataOutputRef",
     "inputDataItem", "outputDataItem",
+    # Descriptions that change nothing about a run: a data object's state label, the type of a data item,
+    # monitoring and auditing hooks. Modelers write them freely; SpiffWorkflow ignores them.
+    "dataState", "itemDefinition", "auditing", "monitoring",
 })
+#: What to use instead of BPMN elements that assign work another way than the engine does.
+_BPMN_ADVICE = dict.fromkeys(
+    ("performer", "humanPerformer", "potentialOwner", "resourceRole", "resourceAssignmentExpression"),
+    "исполнителя задаёт дорожка (lane) с ролью",
+)
 
 _SCRIPT_EXTENSIONS = ("preScript", "postScript")
 _EXPRESSION_TAGS = frozenset({"conditionExpression", "timeDuration", "timeDate", "timeCycle",
@@ -58,14 +67,16 @@ class LintContext:
     process_ids: set[str] = field(default_factory=set)
 
     def report(self, doc: XmlDocument, element: etree._Element | None, message: str) -> None:
-        element_id = element.get("id") if element is not None else None
+        element_id = owner_id(element) if element is not None else None
         line = line_of(element) if element is not None else None
         self.problems.append(Problem(self.display(doc.path), line, element_id, message))
 
 
 def _bpmn_elements(doc: XmlDocument) -> Iterator[etree._Element]:
+    """BPMN elements of the model, not the metadata a modeler keeps inside ``extensionElements``."""
     for element in doc.root.iter():
-        if isinstance(element.tag, str) and namespace(element) == BPMN_NS:
+        if (isinstance(element.tag, str) and namespace(element) == BPMN_NS
+                and next(element.iterancestors(f"{{{BPMN_NS}}}extensionElements"), None) is None):
             yield element
 
 
@@ -76,14 +87,22 @@ def lint_bpmn(doc: XmlDocument, ctx: LintContext) -> None:
     check_foreign_extensions(doc, ctx)
     for element in _bpmn_elements(doc):
         _check_element(doc, element, ctx)
-    for process in doc.root.iterfind(f"{{{BPMN_NS}}}process"):
+    processes = doc.root.findall(f"{{{BPMN_NS}}}process")
+    for process in processes:
         ctx.process_ids.add(process.get("id", ""))
         _check_process(doc, process, ctx)
+    if ctx.forms is None and processes and all(p.get("isExecutable") == "false" for p in processes):
+        # A lone file runs its first executable process; modelers that draw for documentation
+        # (Signavio, Bizagi, ADONIS …) mark every process non-executable by default.
+        ctx.report(doc, processes[0], "процесс отмечен как неисполняемый (isExecutable=\"false\"): "
+                                      "отметьте его исполняемым в моделере, иначе движку нечего запускать")
 
 
 def _check_element(doc: XmlDocument, element: etree._Element, ctx: LintContext) -> None:
     tag = local_name(element)
-    if tag not in SUPPORTED_BPMN:
+    if tag in _BPMN_ADVICE:
+        ctx.report(doc, element, f"элемент «{tag}» не поддерживается: {_BPMN_ADVICE[tag]}")
+    elif tag not in SUPPORTED_BPMN:
         ctx.report(doc, element, f"элемент «{tag}» не поддерживается движком")
     elif tag == "timeCycle":
         ctx.report(doc, _owner(element), "повторяющиеся таймеры (timeCycle) не поддерживаются: "
@@ -117,7 +136,11 @@ def _check_text(doc: XmlDocument, element: etree._Element, ctx: LintContext,
         check(text)
     except EngineError as err:
         where = owner if owner is not None else _owner(element)
-        ctx.report(doc, where, f"{what} «{_shorten(text)}» отклонено: {err.message}")
+        foreign = foreign_expression(text) if check is safe_eval.check_expression else None
+        if foreign is not None:
+            ctx.report(doc, where, f"{what} «{_shorten(text)}» {foreign}")
+        else:
+            ctx.report(doc, where, f"{what} «{_shorten(text)}» отклонено: {err.message}")
 
 
 def _shorten(text: str, limit: int = 60) -> str:
@@ -362,3 +385,56 @@ def foreign_form(task: etree._Element) -> str:
     for suffix in (".form", ".html"):
         name = name.removesuffix(suffix)
     return name
+
+
+# --- conditions written for another engine ------------------------------------------------------------
+
+_JUEL = re.compile(r"^\s*[$#]\{(?P<body>.*)\}\s*$", re.DOTALL)
+_FEEL = re.compile(r"^\s*=(?P<body>.*)$", re.DOTALL)
+_STRING = re.compile(r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
+_JUEL_WORDS = {"eq": "==", "ne": "!=", "lt": "<", "gt": ">", "le": "<=", "ge": ">=", "and": "and", "or": "or",
+               "not": "not", "empty": "not", "div": "/", "mod": "%", "null": "None", "true": "True",
+               "false": "False"}
+_FEEL_WORDS = {"null": "None", "true": "True", "false": "False", "and": "and", "or": "or", "not": "not"}
+_EXPRESSIONS_DOC = "движок понимает безопасные выражения в стиле Python (см. docs/templates.md)"
+
+
+def foreign_expression(text: str) -> str | None:
+    """What to say about an expression written for Camunda (``${approved}``, ``#{x > 1}``) or Zeebe
+    (``=approved``, FEEL): which language it is, what the engine expects and, when it can be guessed,
+    the same condition in the engine's language. None for anything else."""
+    juel, feel = _JUEL.match(text), _FEEL.match(text)
+    if juel is not None:
+        language, guess = "языке выражений Camunda 7 (JUEL)", _rewritten(juel["body"], _juel_operators)
+    elif feel is not None:
+        language, guess = "языке FEEL (Camunda 8)", _rewritten(feel["body"], _feel_operators)
+    else:
+        return None
+    advice = f"записано на {language}; {_EXPRESSIONS_DOC}"
+    try:
+        safe_eval.check_expression(guess)
+    except EngineError:
+        return f"{advice}: сравнения ==, !=, <, связки and, or, not, строки в кавычках"
+    return f"{advice}: напишите «{guess}»"
+
+
+def _rewritten(body: str, operators: Callable[[str], str]) -> str:
+    """``body`` with the operators of its language replaced, string literals left as they are."""
+    parts = _STRING.split(body)
+    return "".join(part if index % 2 else re.sub(r"\s+", " ", operators(part))
+                   for index, part in enumerate(parts)).strip()
+
+
+def _words(code: str, table: Mapping[str, str]) -> str:
+    return re.sub(r"\b[A-Za-z]+\b", lambda m: table.get(m.group(0), m.group(0)), code)
+
+
+def _juel_operators(code: str) -> str:
+    code = code.replace("&&", " and ").replace("||", " or ")
+    code = re.sub(r"!(?!=)", " not ", code)
+    return _words(code, _JUEL_WORDS)
+
+
+def _feel_operators(code: str) -> str:
+    code = re.sub(r"(?<![<>!=])=(?!=)", "==", code)  # FEEL compares with a single «=»
+    return _words(code, _FEEL_WORDS)
