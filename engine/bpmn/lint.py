@@ -38,8 +38,9 @@ SUPPORTED_BPMN = frozenset({
     "dataOutputRefs", "extension", "import", "signal", "message", "loopDataInputRef", "loopDataOutputRef",
     "inputDataItem", "outputDataItem",
     # Descriptions that change nothing about a run: a data object's state label, the type of a data item,
-    # monitoring and auditing hooks. Modelers write them freely; SpiffWorkflow ignores them.
-    "dataState", "itemDefinition", "auditing", "monitoring",
+    # monitoring and auditing hooks, a relationship that attaches other models' data (BPSim simulation
+    # scenarios) to this one. Modelers write them freely; SpiffWorkflow ignores them.
+    "dataState", "itemDefinition", "auditing", "monitoring", "relationship", "source", "target",
 })
 #: What to use instead of BPMN elements that assign work another way than the engine does.
 _BPMN_ADVICE = dict.fromkeys(
@@ -73,11 +74,19 @@ class LintContext:
 
 
 def _bpmn_elements(doc: XmlDocument) -> Iterator[etree._Element]:
-    """BPMN elements of the model, not the metadata a modeler keeps inside ``extensionElements``."""
-    for element in doc.root.iter():
-        if (isinstance(element.tag, str) and namespace(element) == BPMN_NS
-                and next(element.iterancestors(f"{{{BPMN_NS}}}extensionElements"), None) is None):
+    """BPMN elements of the model in document order, without what a modeler keeps inside ``extensionElements``
+    (its metadata) and without the insides of an element the engine does not run (reported once, as a whole:
+    a ``conditionalEventDefinition``, not also its ``condition``)."""
+    stack = [doc.root]
+    while stack:
+        element = stack.pop()
+        if not isinstance(element.tag, str):
+            continue
+        if namespace(element) == BPMN_NS:
             yield element
+            if local_name(element) == "extensionElements" or local_name(element) not in SUPPORTED_BPMN:
+                continue
+        stack.extend(reversed(element))
 
 
 def lint_bpmn(doc: XmlDocument, ctx: LintContext) -> None:
@@ -88,14 +97,14 @@ def lint_bpmn(doc: XmlDocument, ctx: LintContext) -> None:
     for element in _bpmn_elements(doc):
         _check_element(doc, element, ctx)
     processes = doc.root.findall(f"{{{BPMN_NS}}}process")
-    for process in processes:
-        ctx.process_ids.add(process.get("id", ""))
-        _check_process(doc, process, ctx)
     if ctx.forms is None and processes and all(p.get("isExecutable") == "false" for p in processes):
         # A lone file runs its first executable process; modelers that draw for documentation
         # (Signavio, Bizagi, ADONIS …) mark every process non-executable by default.
         ctx.report(doc, processes[0], "процесс отмечен как неисполняемый (isExecutable=\"false\"): "
                                       "отметьте его исполняемым в моделере, иначе движку нечего запускать")
+    for process in processes:
+        ctx.process_ids.add(process.get("id", ""))
+        _check_process(doc, process, ctx)
 
 
 def _check_element(doc: XmlDocument, element: etree._Element, ctx: LintContext) -> None:
@@ -148,18 +157,19 @@ def _shorten(text: str, limit: int = 60) -> str:
     return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
 
 
-def _lane_roles(doc: XmlDocument, process: etree._Element, ctx: LintContext) -> dict[str, str]:
-    """Map flow node id -> role, reporting lanes that are not known roles."""
-    roles: dict[str, str] = {}
+def _lane_roles(doc: XmlDocument, process: etree._Element, ctx: LintContext) -> dict[str, str | None]:
+    """Map flow node id -> role, reporting lanes that are not known roles (their nodes map to None: the lane
+    is the problem, already reported, not the tasks in it)."""
+    roles: dict[str, str | None] = {}
     for lane in process.iter(f"{{{BPMN_NS}}}lane"):
-        role = lane.get(f"{{{ROADMAP_NS}}}role") or lane.get("id", "")
+        role: str | None = lane.get(f"{{{ROADMAP_NS}}}role") or lane.get("id", "")
         if role not in ctx.roles:
             title = lane.get("name") or lane.get("id")
             ctx.report(doc, lane, f"дорожка «{title}» не соответствует известной роли "
                                   f"(roadmap:role или id дорожки: {', '.join(ctx.roles)})")
-            continue
+            role = None
         for ref in lane.iterfind(f"{{{BPMN_NS}}}flowNodeRef"):
-            roles[(ref.text or "").strip()] = role
+            roles.setdefault((ref.text or "").strip(), role)
     return roles
 
 
@@ -169,7 +179,8 @@ def _check_process(doc: XmlDocument, process: etree._Element, ctx: LintContext) 
     roles = _lane_roles(doc, process, ctx)
     _check_flows(doc, process, ctx)
     for task in process.iter(f"{{{BPMN_NS}}}userTask"):
-        _check_user_task(doc, task, roles.get(task.get("id", "")), process.get("id", ""), ctx)
+        task_id = task.get("id", "")
+        _check_user_task(doc, task, roles.get(task_id), task_id in roles, process.get("id", ""), ctx)
     for rule_task in process.iter(f"{{{BPMN_NS}}}businessRuleTask"):
         _check_decision_ref(doc, rule_task, ctx)
 
@@ -183,11 +194,11 @@ def _check_flows(doc: XmlDocument, process: etree._Element, ctx: LintContext) ->
                 ctx.report(doc, flow, f"поток ссылается на несуществующий элемент «{ref}» ({end})")
 
 
-def _check_user_task(doc: XmlDocument, task: etree._Element, role: str | None,
+def _check_user_task(doc: XmlDocument, task: etree._Element, role: str | None, in_lane: bool,
                      process_id: str, ctx: LintContext) -> None:
     task_id = task.get("id", "")
     problems_before = len(ctx.problems)
-    if role is None:
+    if not in_lane:
         ctx.report(doc, task, "пользовательская задача вне дорожки: не определена роль исполнителя")
     stage = task.get(f"{{{ROADMAP_NS}}}stage", "")
     if not stage:

@@ -97,7 +97,9 @@ def _decoded(path: str, data: bytes) -> bytes | Problem:
                                          "сохраните файл в UTF-8 или объявите в нём настоящую кодировку")
     except UnicodeError as err:  # a codec that fails in other ways (a broken UTF-16 stream …)
         return Problem(path, None, None, f"файл не читается в кодировке {shown}: {err}")
-    if codec == "utf-8":
+    declaration = _XML_DECLARATION.match(text)
+    says_utf8 = declaration is None or declaration[2].lower().replace("_", "-") in ("utf-8", "utf8")
+    if codec == "utf-8" and says_utf8:
         return data
     return _XML_DECLARATION.sub(r"\1UTF-8\3", text, count=1).encode("utf-8")
 
