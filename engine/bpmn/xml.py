@@ -79,7 +79,7 @@ def _codec(path: str, data: bytes) -> tuple[str, str] | Problem:
     return info.name, name
 
 
-def _decoded(path: str, data: bytes) -> bytes | Problem:
+def as_utf8(path: str, data: bytes) -> bytes | Problem:
     """``data`` re-encoded as UTF-8 with its declaration saying so, or the problem that stops it.
 
     Files from other modelers declare ISO-8859-1, windows-1252 or UTF-16; whatever decodes cleanly with
@@ -108,7 +108,7 @@ def parse_xml(path: str, data: bytes) -> tuple[XmlDocument | None, list[Problem]
     """Parse ``data`` safely; return the document or the problems that stopped us."""
     if len(data) > MAX_FILE_BYTES:
         return None, [Problem(path, None, None, f"файл больше {MAX_FILE_BYTES // 1024 // 1024} МБ")]
-    decoded = _decoded(path, data)
+    decoded = as_utf8(path, data)
     if isinstance(decoded, Problem):
         return None, [decoded]
     data = decoded

@@ -14,7 +14,7 @@ import pytest
 
 from engine.bpmn.bundle import Bundle, load_bundle
 from engine.bpmn.compiler import compile_bundle, validate_bundle
-from engine.bpmn.lint import foreign_expression
+from engine.bpmn.foreign_expressions import foreign_expression
 from engine.bpmn.parser_messages import schema_message, spiff_message
 from engine.bpmn.safe_eval import check_expression
 from engine.bpmn.xml import parse_xml
