@@ -40,7 +40,7 @@ SUPPORTED_BPMN = frozenset({
     # Descriptions that change nothing about a run: a data object's state label, the type of a data item,
     # monitoring and auditing hooks, a relationship that attaches other models' data (BPSim simulation
     # scenarios) to this one. Modelers write them freely; SpiffWorkflow ignores them.
-    "dataState", "itemDefinition", "auditing", "monitoring", "relationship", "source", "target",
+    "dataState", "itemDefinition", "auditing", "monitoring", "categoryValueRef", "relationship", "source", "target",
 })
 #: What to use instead of BPMN elements that assign work another way than the engine does.
 _BPMN_ADVICE = dict.fromkeys(
@@ -382,7 +382,7 @@ def _report_foreign(doc: XmlDocument, ctx: LintContext, owner: etree._Element,
     else:
         advice = _ADVICE.get(name, "удалите его или замените средствами шаблона (см. docs/templates.md)")
     message = f"{prefix}:{name} не поддерживается: {advice}"
-    ctx.problems.append(Problem(ctx.display(doc.path), line_of(where), target.get("id"), message))
+    ctx.problems.append(Problem(ctx.display(doc.path), line_of(where), owner_id(target), message))
 
 
 def foreign_form(task: etree._Element) -> str:

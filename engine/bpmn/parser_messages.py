@@ -29,8 +29,7 @@ def short_names(text: str) -> str:
 
 def _expected(listing: str) -> str:
     names = [name.strip() for name in listing.split(",") if name.strip()]
-    shown = ", ".join(name.replace("##other{", "элемент другого пространства имён {") for name in names[:8])
-    return shown + (f" и ещё {len(names) - 8}" if len(names) > 8 else "")
+    return ", ".join(name.replace("##other{", "элемент не из пространства имён {") for name in names)
 
 
 # --- the BPMN schema -------------------------------------------------------------------------------------
@@ -60,6 +59,15 @@ _XSD_RULES: Sequence[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = (
                            r"is 'element-only'\.$"),
      lambda m: f"в элементе «{m['element']}» не может быть текста, только вложенные элементы"),
 )
+
+
+_UNEXPECTED = re.compile(r"^Element '\{(?P<namespace>[^}]*)\}(?P<name>[^']+)': This element is not expected\b")
+
+
+def unexpected_element(raw: str) -> tuple[str, str] | None:
+    """``(namespace, local name)`` of the element a «This element is not expected» schema error is about."""
+    found = _UNEXPECTED.match(raw)
+    return (found["namespace"], found["name"]) if found else None
 
 
 def schema_message(raw: str, line: int | None, id_lines: Mapping[str, Sequence[int]]) -> str:

@@ -184,6 +184,13 @@ def test_problems_inside_an_element_name_its_nearest_id() -> None:
     ]
 
 
+def test_metadata_outside_extension_elements_is_one_problem_not_two() -> None:
+    # Our rule names it; the schema's «This element is not expected» about it would say the same again.
+    found = _lone('<bpmn:startEvent id="s"/>\n<bpmn:task id="t"><VpId xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+                  'value="x"/></bpmn:task>')
+    assert found == [(4, "t", "элемент «VpId» не поддерживается движком")]
+
+
 def test_elements_that_assign_work_another_way_say_what_to_use() -> None:
     found = _lone('<bpmn:startEvent id="s"/>\n<bpmn:task id="t"><bpmn:potentialOwner id="po"/></bpmn:task>')
     assert found == [(4, "po", "элемент «potentialOwner» не поддерживается: исполнителя задаёт дорожка (lane) с ролью")]
