@@ -20,7 +20,7 @@ import click
 
 from engine import api_tokens, curator_pool, deadlines, instances, labels, questionnaires, tasks, templates
 from engine import template_workspace as workspace
-from engine.bpmn.bundle import load_bundle
+from engine.bpmn.bundle import MANIFEST, load_bundle
 from engine.bpmn.compiler import validate_bundle
 from engine.config import Settings
 from engine.db import Database, upgrade_schema
@@ -133,17 +133,45 @@ def init(db: Database) -> None:
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 def validate(paths: tuple[Path, ...]) -> None:
-    """Проверить BPMN-файлы и папки/архивы шаблонов; одна строка на каждую проблему."""
+    """Проверить BPMN-файлы и папки/архивы шаблонов; одна строка на каждую проблему.
+
+    Папка без manifest.json — это папка файлов (например, выгрузок из разных моделеров): каждый её
+    BPMN-файл и архив проверяется отдельно."""
+    targets = [target for path in paths for target in _validation_targets(path)]
     invalid = 0
-    for path in paths:
+    for path in targets:
         bundle, problems = load_bundle(path)
         if bundle is not None:
             problems = validate_bundle(bundle)
         for problem in problems:
             click.echo(problem.format())
         invalid += bool(problems)
-    click.echo(f"Проверено: {len(paths)}, с ошибками: {invalid}", err=True)
+    click.echo(f"Проверено: {len(targets)}, с ошибками: {invalid}", err=True)
     sys.exit(1 if invalid else 0)
+
+
+def _validation_targets(path: Path) -> list[Path]:
+    """A template (a folder with manifest.json, a zip) or a file is checked as one; a folder without a manifest
+    is a folder of files, each BPMN file, zip and template in it (and in its subfolders) checked on its own."""
+    if not path.is_dir() or (path / MANIFEST).exists():
+        return [path]
+    found = _checkable(path)
+    if not found:
+        return [path]  # nothing to check one by one: reported as a bundle (no manifest, no BPMN)
+    click.echo(f"{path}: нет manifest.json — каждый BPMN-файл проверен отдельно", err=True)
+    return found
+
+
+def _checkable(folder: Path) -> list[Path]:
+    found = []
+    for child in sorted(folder.iterdir()):
+        if child.name.startswith("."):
+            continue
+        if child.is_dir():
+            found += [child] if (child / MANIFEST).exists() else _checkable(child)
+        elif child.suffix in (".bpmn", ".zip"):
+            found.append(child)
+    return found
 
 
 @cli.command()

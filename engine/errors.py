@@ -7,6 +7,7 @@ knows about HTTP.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -19,14 +20,45 @@ class EngineError(Exception):
         self.message = message
 
 
+#: Characters that reorder or hide text around them (Trojan Source, CVE-2021-42574): shown by code point.
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """``text`` on one line with nothing hidden: line breaks, control characters (NUL …) and bidi overrides
+    from a file (a lane's name, a form key, an id) are written out as ``\\n``, ``\\x00``, ``\\u202e``."""
+    if text.isprintable():
+        return text
+    return "".join(_escaped(char) for char in text)
+
+
+def _escaped(char: str) -> str:
+    if char in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[char]
+    if char in _BIDI_CONTROLS or unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+        code = ord(char)
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return char
+
+
 @dataclass(frozen=True)
 class Problem:
-    """One validation finding, located as precisely as we can: file, line, element."""
+    """One validation finding, located as precisely as we can: file, line, element.
+
+    Whatever a file puts into the path, the element id or the message is made printable here, once, so a
+    problem is one line wherever it is shown (CLI, API, the admin workspace) and cannot hide or reorder text."""
 
     path: str
     line: int | None
     element_id: str | None
     message: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", printable(self.path))
+        object.__setattr__(self, "message", printable(self.message))
+        if self.element_id is not None:
+            object.__setattr__(self, "element_id", printable(self.element_id))
 
     def format(self) -> str:
         """``PATH:LINE: ELEMENT_ID: MESSAGE`` with ``-`` for what is unknown."""

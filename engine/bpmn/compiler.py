@@ -21,8 +21,9 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from engine.bpmn import lint
 from engine.bpmn.bundle import MANIFEST, Bundle, Manifest, form_key, read_manifest
 from engine.bpmn.manifest import cross_check, read_sections
+from engine.bpmn.parser_messages import schema_message, spiff_message, unexpected_element
 from engine.bpmn.spec import Stage, TemplateSpec
-from engine.bpmn.xml import BPMN_NS, XmlDocument, line_of, parse_xml
+from engine.bpmn.xml import BPMN_NS, XmlDocument, drop_stray_metadata, line_of, owner_id, parse_xml
 from engine.due import DueRule
 from engine.errors import FormDefinitionInvalid, Problem, TemplateInvalid
 from engine.forms import FormDefinition
@@ -62,8 +63,21 @@ def _schema_problems(bundle: Bundle, doc: XmlDocument) -> list[Problem]:
             return []
         errors = list(schema.error_log)
     owners = _owners_by_line(doc)
-    return [Problem(bundle.display(doc.path), e.line or None, owners.get(e.line), f"нарушена схема BPMN: {e.message}")
-            for e in errors[:50]]
+    id_lines: dict[str, list[int]] = {}
+    for element in doc.root.iter():
+        line = line_of(element) if isinstance(element.tag, str) and element.get("id") else None
+        if line:
+            id_lines.setdefault(element.get("id", ""), []).append(line)
+    return [Problem(bundle.display(doc.path), e.line or None, owners.get(e.line),
+                    schema_message(e.message, e.line or None, id_lines))
+            for e in errors[:50] if not _reported_by_lint(e.message)]
+
+
+def _reported_by_lint(message: str) -> bool:
+    """A BPMN element the engine does not run is named by our rules (with what to use instead); the schema's
+    «not expected» about the same element would say it twice."""
+    unexpected = unexpected_element(message)
+    return unexpected is not None and unexpected[0] == BPMN_NS and unexpected[1] not in lint.SUPPORTED_BPMN
 
 
 def _owners_by_line(doc: XmlDocument) -> dict[int, str]:
@@ -71,11 +85,10 @@ def _owners_by_line(doc: XmlDocument) -> dict[int, str]:
     owners: dict[int, str] = {}
     for element in doc.root.iter():
         line = line_of(element) if isinstance(element.tag, str) else None
-        current = element
-        while current is not None and not current.get("id"):
-            current = current.getparent()
-        if line and current is not None and line not in owners:
-            owners[line] = current.get("id", "")
+        if line and line not in owners:
+            found = owner_id(element)
+            if found:
+                owners[line] = found
     return owners
 
 
@@ -97,6 +110,7 @@ def _parse_all(bundle: Bundle, paths: list[str]) -> tuple[list[XmlDocument], lis
         doc, found = parse_xml(path, bundle.files[path])
         problems += [Problem(bundle.display(path), p.line, p.element_id, p.message) for p in found]
         if doc is not None:
+            drop_stray_metadata(doc)
             docs.append(doc)
     return docs, problems
 
@@ -218,11 +232,11 @@ def _compile(bundle: Bundle, manifest: Manifest | None, process_id: str, bpmn_do
 
 
 def _element_index(bundle: Bundle, docs: list[XmlDocument]) -> dict[str, tuple[str, int | None]]:
-    index = {}
+    index: dict[str, tuple[str, int | None]] = {}
     for doc in docs:
         for element in doc.root.iter():
             if isinstance(element.tag, str) and element.get("id"):
-                index[element.get("id", "")] = (bundle.display(doc.path), line_of(element))
+                index.setdefault(element.get("id", ""), (bundle.display(doc.path), line_of(element)))
     return index
 
 
@@ -231,5 +245,10 @@ def _spiff_problem(bundle: Bundle, err: ValidationException,
     element_id = getattr(err, "id", "") or None
     path, line = lines.get(element_id or "", (bundle.display(err.file_name or "") if err.file_name
                                               else bundle.source, None))
-    message = str(err.args[0]) if err.args else str(err)
-    return Problem(path, line, element_id, f"SpiffWorkflow: {message}")
+    if line is None and str(getattr(err, "line_number", "")).isdigit():
+        line = int(err.line_number)
+    # str(err) would append Spiff's notes after a «. »; the message itself is args[0], kept whole.
+    said = str(err.args[0]) if err.args else str(err)
+    notes = "; ".join(str(note) for note in getattr(err, "notes", ()) if note)
+    message = spiff_message(f"{said} ({notes})" if notes else said, getattr(err, "tag", ""))
+    return Problem(path, line, element_id, message)

@@ -14,9 +14,10 @@ from lxml import etree
 
 from engine.bpmn import safe_eval
 from engine.bpmn.escalation import parse_escalation
+from engine.bpmn.foreign_expressions import foreign_expression
 from engine.bpmn.manifest import EscalationStep
 from engine.bpmn.spec import UserTaskSpec
-from engine.bpmn.xml import BPMN_NS, ROADMAP_NS, SPIFF_NS, XmlDocument, line_of, local_name, namespace
+from engine.bpmn.xml import BPMN_NS, ROADMAP_NS, SPIFF_NS, XmlDocument, line_of, local_name, namespace, owner_id
 from engine.due import DueRule
 from engine.errors import EngineError, ExpressionRejected, Problem
 
@@ -36,7 +37,16 @@ SUPPORTED_BPMN = frozenset({
     "ioSpecification", "dataInput", "dataOutput", "inputSet", "outputSet", "dataInputRefs",
     "dataOutputRefs", "extension", "import", "signal", "message", "loopDataInputRef", "loopDataOutputRef",
     "inputDataItem", "outputDataItem",
+    # Descriptions that change nothing about a run: a data object's state label, the type of a data item,
+    # monitoring and auditing hooks, a relationship that attaches other models' data (BPSim simulation
+    # scenarios) to this one. Modelers write them freely; SpiffWorkflow ignores them.
+    "dataState", "itemDefinition", "auditing", "monitoring", "categoryValueRef", "relationship", "source", "target",
 })
+#: What to use instead of BPMN elements that assign work another way than the engine does.
+_BPMN_ADVICE = dict.fromkeys(
+    ("performer", "humanPerformer", "potentialOwner", "resourceRole", "resourceAssignmentExpression"),
+    "исполнителя задаёт дорожка (lane) с ролью",
+)
 
 _SCRIPT_EXTENSIONS = ("preScript", "postScript")
 _EXPRESSION_TAGS = frozenset({"conditionExpression", "timeDuration", "timeDate", "timeCycle",
@@ -58,15 +68,25 @@ class LintContext:
     process_ids: set[str] = field(default_factory=set)
 
     def report(self, doc: XmlDocument, element: etree._Element | None, message: str) -> None:
-        element_id = element.get("id") if element is not None else None
+        element_id = owner_id(element) if element is not None else None
         line = line_of(element) if element is not None else None
         self.problems.append(Problem(self.display(doc.path), line, element_id, message))
 
 
 def _bpmn_elements(doc: XmlDocument) -> Iterator[etree._Element]:
-    for element in doc.root.iter():
-        if isinstance(element.tag, str) and namespace(element) == BPMN_NS:
+    """BPMN elements of the model in document order, without what a modeler keeps inside ``extensionElements``
+    (its metadata) and without the insides of an element the engine does not run (reported once, as a whole:
+    a ``conditionalEventDefinition``, not also its ``condition``)."""
+    stack = [doc.root]
+    while stack:
+        element = stack.pop()
+        if not isinstance(element.tag, str):
+            continue
+        if namespace(element) == BPMN_NS:
             yield element
+            if local_name(element) == "extensionElements" or local_name(element) not in SUPPORTED_BPMN:
+                continue
+        stack.extend(reversed(element))
 
 
 def lint_bpmn(doc: XmlDocument, ctx: LintContext) -> None:
@@ -76,14 +96,22 @@ def lint_bpmn(doc: XmlDocument, ctx: LintContext) -> None:
     check_foreign_extensions(doc, ctx)
     for element in _bpmn_elements(doc):
         _check_element(doc, element, ctx)
-    for process in doc.root.iterfind(f"{{{BPMN_NS}}}process"):
+    processes = doc.root.findall(f"{{{BPMN_NS}}}process")
+    if ctx.forms is None and processes and all(p.get("isExecutable") == "false" for p in processes):
+        # A lone file runs its first executable process; modelers that draw for documentation
+        # (Signavio, Bizagi, ADONIS …) mark every process non-executable by default.
+        ctx.report(doc, processes[0], "процесс отмечен как неисполняемый (isExecutable=\"false\"): "
+                                      "отметьте его исполняемым в моделере, иначе движку нечего запускать")
+    for process in processes:
         ctx.process_ids.add(process.get("id", ""))
         _check_process(doc, process, ctx)
 
 
 def _check_element(doc: XmlDocument, element: etree._Element, ctx: LintContext) -> None:
     tag = local_name(element)
-    if tag not in SUPPORTED_BPMN:
+    if tag in _BPMN_ADVICE:
+        ctx.report(doc, element, f"элемент «{tag}» не поддерживается: {_BPMN_ADVICE[tag]}")
+    elif tag not in SUPPORTED_BPMN:
         ctx.report(doc, element, f"элемент «{tag}» не поддерживается движком")
     elif tag == "timeCycle":
         ctx.report(doc, _owner(element), "повторяющиеся таймеры (timeCycle) не поддерживаются: "
@@ -117,7 +145,11 @@ def _check_text(doc: XmlDocument, element: etree._Element, ctx: LintContext,
         check(text)
     except EngineError as err:
         where = owner if owner is not None else _owner(element)
-        ctx.report(doc, where, f"{what} «{_shorten(text)}» отклонено: {err.message}")
+        foreign = foreign_expression(text) if check is safe_eval.check_expression else None
+        if foreign is not None:
+            ctx.report(doc, where, f"{what} «{_shorten(text)}» {foreign}")
+        else:
+            ctx.report(doc, where, f"{what} «{_shorten(text)}» отклонено: {err.message}")
 
 
 def _shorten(text: str, limit: int = 60) -> str:
@@ -125,18 +157,19 @@ def _shorten(text: str, limit: int = 60) -> str:
     return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
 
 
-def _lane_roles(doc: XmlDocument, process: etree._Element, ctx: LintContext) -> dict[str, str]:
-    """Map flow node id -> role, reporting lanes that are not known roles."""
-    roles: dict[str, str] = {}
+def _lane_roles(doc: XmlDocument, process: etree._Element, ctx: LintContext) -> dict[str, str | None]:
+    """Map flow node id -> role, reporting lanes that are not known roles (their nodes map to None: the lane
+    is the problem, already reported, not the tasks in it)."""
+    roles: dict[str, str | None] = {}
     for lane in process.iter(f"{{{BPMN_NS}}}lane"):
-        role = lane.get(f"{{{ROADMAP_NS}}}role") or lane.get("id", "")
+        role: str | None = lane.get(f"{{{ROADMAP_NS}}}role") or lane.get("id", "")
         if role not in ctx.roles:
             title = lane.get("name") or lane.get("id")
             ctx.report(doc, lane, f"дорожка «{title}» не соответствует известной роли "
                                   f"(roadmap:role или id дорожки: {', '.join(ctx.roles)})")
-            continue
+            role = None
         for ref in lane.iterfind(f"{{{BPMN_NS}}}flowNodeRef"):
-            roles[(ref.text or "").strip()] = role
+            roles.setdefault((ref.text or "").strip(), role)
     return roles
 
 
@@ -146,7 +179,8 @@ def _check_process(doc: XmlDocument, process: etree._Element, ctx: LintContext) 
     roles = _lane_roles(doc, process, ctx)
     _check_flows(doc, process, ctx)
     for task in process.iter(f"{{{BPMN_NS}}}userTask"):
-        _check_user_task(doc, task, roles.get(task.get("id", "")), process.get("id", ""), ctx)
+        task_id = task.get("id", "")
+        _check_user_task(doc, task, roles.get(task_id), task_id in roles, process.get("id", ""), ctx)
     for rule_task in process.iter(f"{{{BPMN_NS}}}businessRuleTask"):
         _check_decision_ref(doc, rule_task, ctx)
 
@@ -160,11 +194,11 @@ def _check_flows(doc: XmlDocument, process: etree._Element, ctx: LintContext) ->
                 ctx.report(doc, flow, f"поток ссылается на несуществующий элемент «{ref}» ({end})")
 
 
-def _check_user_task(doc: XmlDocument, task: etree._Element, role: str | None,
+def _check_user_task(doc: XmlDocument, task: etree._Element, role: str | None, in_lane: bool,
                      process_id: str, ctx: LintContext) -> None:
     task_id = task.get("id", "")
     problems_before = len(ctx.problems)
-    if role is None:
+    if not in_lane:
         ctx.report(doc, task, "пользовательская задача вне дорожки: не определена роль исполнителя")
     stage = task.get(f"{{{ROADMAP_NS}}}stage", "")
     if not stage:
@@ -348,7 +382,7 @@ def _report_foreign(doc: XmlDocument, ctx: LintContext, owner: etree._Element,
     else:
         advice = _ADVICE.get(name, "удалите его или замените средствами шаблона (см. docs/templates.md)")
     message = f"{prefix}:{name} не поддерживается: {advice}"
-    ctx.problems.append(Problem(ctx.display(doc.path), line_of(where), target.get("id"), message))
+    ctx.problems.append(Problem(ctx.display(doc.path), line_of(where), owner_id(target), message))
 
 
 def foreign_form(task: etree._Element) -> str:
@@ -362,3 +396,4 @@ def foreign_form(task: etree._Element) -> str:
     for suffix in (".form", ".html"):
         name = name.removesuffix(suffix)
     return name
+

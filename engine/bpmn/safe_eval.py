@@ -1038,8 +1038,31 @@ def _snippet(node: ast.AST) -> str:
     return text if len(text) <= 60 else text[:59] + "…"
 
 
+#: Python's parser messages people meet most, in Russian; anything else is shown as Python says it.
+_SYNTAX_MESSAGES = (
+    (re.compile(r"^invalid syntax\. Perhaps you forgot a comma\?$"), "неверная запись — возможно, пропущена запятая"),
+    (re.compile(r"^invalid syntax\. Maybe you meant '==' .*$"),
+     "неверная запись — для сравнения пишется «==», а не «=»"),
+    (re.compile(r"^invalid syntax$"), "неверная запись выражения"),
+    (re.compile(r"^'(.)' was never closed$"), "скобка «\\1» не закрыта"),
+    (re.compile(r"^unmatched '(.)'$"), "лишняя закрывающая скобка «\\1»"),
+    (re.compile(r"^closing parenthesis '(.)' does not match opening parenthesis '(.)'.*$"),
+     "закрывающая скобка «\\1» не подходит к открывающей «\\2»"),
+    (re.compile(r"^unterminated (triple-quoted )?string literal.*$"), "строка не закрыта кавычкой"),
+    (re.compile(r"^invalid decimal literal$"), "неверная запись числа"),
+    (re.compile(r"^invalid character '(.)' \((U\+[0-9A-F]+)\)$"), "недопустимый символ «\\1» (\\2)"),
+    (re.compile(r"^expected 'else' after 'if' expression$"), "после «if» в выражении нужно «else»"),
+    (re.compile(r"^unexpected EOF while parsing$"), "выражение оборвано"),
+)
+
+
 def _syntax_message(exc: SyntaxError) -> str:
-    return f"синтаксическая ошибка в строке {exc.lineno or 1}, позиция {exc.offset or 0}: {exc.msg}"
+    said = exc.msg or ""
+    for pattern, russian in _SYNTAX_MESSAGES:
+        if pattern.match(said):
+            said = pattern.sub(russian, said)
+            break
+    return f"синтаксическая ошибка в строке {exc.lineno or 1}, позиция {exc.offset or 0}: {said}"
 
 
 def _describe(exc: Exception) -> str:

@@ -7,6 +7,7 @@ located ``Problem`` instead of an exception.
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass
 
@@ -49,26 +50,68 @@ def _line_of_offset(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
 
-def _encoding_problem(path: str, data: bytes) -> Problem | None:
+_BOMS = (  # longest first: the UTF-32 LE mark begins with the UTF-16 LE one
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_XML_DECLARATION = re.compile(r"^(\s*<\?xml[^>]*?encoding\s*=\s*[\"'])([^\"']*)([\"'])")
+
+
+def _codec(path: str, data: bytes) -> tuple[str, str] | Problem:
+    """The codec to read ``data`` with and how to name it to people: a byte order mark wins, then the
+    XML declaration, then UTF-8 (what XML means when nothing is declared)."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            return codec, f"{codec.removesuffix('-sig').upper()} (по метке BOM)"
     declared = _DECLARED_ENCODING.match(data)
-    if declared and declared.group(1).lower().replace(b"_", b"-") not in (b"utf-8", b"utf8"):
-        name = declared.group(1).decode("ascii")
-        return Problem(path, 1, None, f"файл объявлен в кодировке {name}; поддерживается только UTF-8")
+    if declared is None:
+        return "utf-8", "UTF-8 (кодировка не объявлена)"
+    name = declared.group(1).decode("ascii")
     try:
-        data.decode("utf-8")
+        info = codecs.lookup(name)
+    except LookupError:
+        return Problem(path, 1, None, f"кодировка «{name}» из объявления XML неизвестна")
+    if not info._is_text_encoding:  # base64, rot13 …: Python codecs that are not text encodings
+        return Problem(path, 1, None, f"«{name}» из объявления XML — не кодировка текста")
+    if info.name.startswith(("utf-16", "utf-32")):
+        # The declaration itself was readable as ASCII, so the bytes are not UTF-16/32 whatever it says.
+        return "utf-8", f"UTF-8 (объявлена {name}, но файл без метки BOM)"
+    return info.name, name
+
+
+def as_utf8(path: str, data: bytes) -> bytes | Problem:
+    """``data`` re-encoded as UTF-8 with its declaration saying so, or the problem that stops it.
+
+    Files from other modelers declare ISO-8859-1, windows-1252 or UTF-16; whatever decodes cleanly with
+    its declared encoding is accepted. Everything after this point (the DOCTYPE check, lxml, line numbers)
+    sees UTF-8 with the same lines, because only the declaration's encoding name changes."""
+    found = _codec(path, data)
+    if isinstance(found, Problem):
+        return found
+    codec, shown = found
+    try:
+        text = data.decode(codec)
     except UnicodeDecodeError as err:
-        line = _line_of_offset(data, err.start)
-        return Problem(path, line, None, "файл не в кодировке UTF-8 (недопустимый байт в этой строке)")
-    return None
+        line = data[: err.start].decode(codec, errors="replace").count("\n") + 1
+        return Problem(path, line, None, f"байт 0x{data[err.start]:02X} не читается в кодировке {shown}: "
+                                         "сохраните файл в UTF-8 или объявите в нём настоящую кодировку")
+    except UnicodeError as err:  # a codec that fails in other ways (a broken UTF-16 stream …)
+        return Problem(path, None, None, f"файл не читается в кодировке {shown}: {err}")
+    declaration = _XML_DECLARATION.match(text)
+    says_utf8 = declaration is None or declaration[2].lower().replace("_", "-") in ("utf-8", "utf8")
+    if codec == "utf-8" and says_utf8:
+        return data
+    return _XML_DECLARATION.sub(r"\1UTF-8\3", text, count=1).encode("utf-8")
 
 
 def parse_xml(path: str, data: bytes) -> tuple[XmlDocument | None, list[Problem]]:
     """Parse ``data`` safely; return the document or the problems that stopped us."""
     if len(data) > MAX_FILE_BYTES:
         return None, [Problem(path, None, None, f"файл больше {MAX_FILE_BYTES // 1024 // 1024} МБ")]
-    encoding_problem = _encoding_problem(path, data)
-    if encoding_problem:
-        return None, [encoding_problem]
+    decoded = as_utf8(path, data)
+    if isinstance(decoded, Problem):
+        return None, [decoded]
+    data = decoded
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
         # Nothing in BPMN or DMN needs a DTD; refusing it outright closes XXE and entity bombs.
         line = _line_of_offset(data, max(data.find(b"<!DOCTYPE"), data.find(b"<!ENTITY")))
@@ -96,3 +139,32 @@ def namespace(element: etree._Element) -> str:
 def line_of(element: etree._Element) -> int | None:
     line = element.sourceline
     return int(line) if line else None
+
+
+def owner_id(element: etree._Element) -> str | None:
+    """The id of ``element`` or of its nearest ancestor that has one: what an admin searches the modeler for
+    (a ``dataState`` is found by its ``dataObjectReference``, a ``conditionExpression`` by its flow)."""
+    current: etree._Element | None = element
+    while current is not None:
+        found = current.get("id") if isinstance(current.tag, str) else None
+        if found:
+            return str(found)
+        current = current.getparent()
+    return None
+
+
+def drop_stray_metadata(doc: XmlDocument) -> int:
+    """Remove modeler metadata written into ``bpmn:extensionElements`` without a namespace of its own.
+
+    Visual Paradigm (``VpId``, ``Grid``, ``IntegerProperty``), ADONIS and others write their metadata
+    unprefixed, so it falls into the default BPMN namespace, where the BPMN schema allows none (only
+    elements of other namespaces, ``##other``). It means nothing to the engine: dropping it before the schema
+    check, our rules and SpiffWorkflow keeps all three from mistaking it for BPMN. The stored file is
+    untouched; line numbers of what stays do not change. Returns how many elements were dropped."""
+    stray = [child for holder in doc.root.iter(f"{{{BPMN_NS}}}extensionElements") for child in holder
+             if isinstance(child.tag, str) and namespace(child) in (BPMN_NS, "")]
+    for element in stray:
+        parent = element.getparent()
+        if parent is not None:
+            parent.remove(element)
+    return len(stray)

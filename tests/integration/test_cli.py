@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from tests.conftest import FIXTURES, MINI_BUNDLE, Org
 from web.cli import cli
 
 BROKEN = FIXTURES / "broken"
+MODELERS = FIXTURES / "modelers"
 PROBLEM_LINE = re.compile(r"^(?P<path>.+):(?P<line>\d+|-): (?P<element>\S+): (?P<message>.+)$")
 
 
@@ -32,13 +34,45 @@ def test_validate_prints_one_line_per_problem_and_exits_one() -> None:
     code, out, _ = run(None, "validate", str(BROKEN / "unknown_lane.bpmn"), str(BROKEN / "xxe.bpmn"))
     lines = out.splitlines()
     assert code == 1
-    assert lines == [
+    assert lines == [  # the task in that lane is not also reported: the lane is the problem
         f"{BROKEN / 'unknown_lane.bpmn'}:7: Lane_0x1: дорожка «Директор» не соответствует известной роли "
         "(roadmap:role или id дорожки: federal, regional_coordinator, municipal_coordinator, curator, school)",
-        f"{BROKEN / 'unknown_lane.bpmn'}:16: task: пользовательская задача вне дорожки: "
-        "не определена роль исполнителя",
         f"{BROKEN / 'xxe.bpmn'}:2: -: объявления DOCTYPE и ENTITY запрещены",
     ]
+
+
+def test_validate_a_folder_of_modeler_files_prints_only_true_problems_one_per_line() -> None:
+    """A folder without manifest.json is a folder of files: each checked on its own. The modelers' metadata
+    says nothing; every line is one true problem with its file, line and nearest element id."""
+    code, out, err = run(None, "validate", str(MODELERS))
+    assert code == 1
+    problems = [PROBLEM_LINE.match(line) for line in out.splitlines()]
+    assert all(problems), out
+    by_file: dict[str, list[tuple[str, str]]] = {}
+    for match in problems:
+        assert match is not None and match["line"] != "-" and match["element"] != "-", match.string
+        by_file.setdefault(Path(match["path"]).name, []).append((match["line"], match["element"]))
+    assert by_file == {
+        "bpmn_io_duplicate_id.bpmn": [("20", "Activity_1")],
+        "bpmn_io_two_outgoing.bpmn": [("14", "Activity_fill")],
+        "camunda_modeler_7_unsupported.bpmn": [("17", "review"), ("23", "notify"), ("27", "f_yes")],
+        "camunda_modeler_8_feel.bpmn": [("28", "f_yes")],
+        "signavio_documentation_only.bpmn": [("5", "sid-DOC-PROC"), ("8", "sid-DOC-LANE"), ("18", "sid-DOC-TASK"),
+                                             ("18", "sid-DOC-TASK"), ("18", "sid-DOC-TASK")],
+    }
+    assert f"{MODELERS}: нет manifest.json — каждый BPMN-файл проверен отдельно" in err
+    assert f"Проверено: {len(list(MODELERS.glob('*.bpmn')))}, с ошибками: 5" in err
+
+
+def test_validate_a_folder_checks_templates_inside_it_as_templates(tmp_path: Path) -> None:
+    shutil.copytree(MINI_BUNDLE, tmp_path / "templates" / "mini")
+    shutil.copy(MODELERS / "signavio.bpmn", tmp_path / "templates" / "signavio.bpmn")
+    (tmp_path / "templates" / "notes.txt").write_text("не BPMN", encoding="utf-8")
+    code, out, err = run(None, "validate", str(tmp_path / "templates"))
+    assert (code, out) == (0, "")
+    assert "Проверено: 2, с ошибками: 0" in err
+    code, out, _ = run(None, "validate", str(tmp_path / "templates" / "mini" / "forms"))
+    assert code == 1 and "в шаблоне нет manifest.json" in out  # nothing to check one by one: still one bundle
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in BROKEN.glob("*.bpmn")))
