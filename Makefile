@@ -9,6 +9,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 .PHONY: install assets run test services lint bench screenshots translations clean
 
 $(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	  echo "ОШИБКА: нужен Python 3.11+ ($(PYTHON)); укажите другой: make run PYTHON=python3.12" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
@@ -19,6 +21,8 @@ install: $(VENV)/.installed
 ## make assets: the front end (form-js viewer, bpmn-js, the template editors) from the npm registry, bundled into web/static/dist
 ASSET_SOURCES := web/package.json web/package-lock.json web/build.mjs $(wildcard web/assets/*) $(wildcard web/assets/lib/*)
 web/static/dist/.built: $(ASSET_SOURCES)
+	@command -v node >/dev/null && command -v npm >/dev/null || { \
+	  echo "ОШИБКА: нужны Node.js 18+ и npm (сборка скриптов страниц из реестра npm): установите пакеты nodejs и npm" >&2; exit 1; }
 	cd web && npm ci --no-audit --no-fund && npm run build
 	touch $@
 
