@@ -1,5 +1,5 @@
 """The Flask application factory. Nothing happens at import time; the engine is reached through
-``app.extensions["roadmap.db"]`` and engine errors become HTTP answers in one handler."""
+``app.extensions["roadmap.db"]`` and engine errors become HTTP answers in one handler (statuses: web/errors.py)."""
 
 from __future__ import annotations
 
@@ -19,38 +19,18 @@ from werkzeug.wrappers import Response
 
 from engine.config import Settings
 from engine.db import Database
-from engine.errors import (
-    Conflict,
-    EngineError,
-    FileRejected,
-    FormInvalid,
-    NotAllowed,
-    NotFound,
-    TemplateInvalid,
-    TemplateNotFound,
-    TooManyAttempts,
-)
+from engine.errors import EngineError, FormInvalid
 from engine.incidents import open_count
 from engine.models import TemplateVersion
 from engine.notifications import moscow_time
 from engine.templates import stage_titles
 from web import i18n, inputs
 from web.api import engine_problem, init_api, is_api_request
+from web.errors import status_of
 from web.i18n import current_language, translate
 from web.inputs import InputRejected
 from web.session import WebUser
 from workers.queue import job_queue
-
-_STATUS_OF_ERROR: tuple[tuple[type[EngineError], int], ...] = (
-    (NotFound, 404),
-    (TemplateNotFound, 404),
-    (NotAllowed, 403),
-    (Conflict, 409),
-    (FormInvalid, 422),
-    (TemplateInvalid, 422),
-    (FileRejected, 422),
-    (TooManyAttempts, 429),
-)
 
 
 def _secret_key(instance_path: str) -> str:
@@ -265,7 +245,7 @@ def _wants_json() -> bool:
 def _engine_error(err: EngineError) -> Any:
     if is_api_request():
         return engine_problem(err)
-    status = next((code for cls, code in _STATUS_OF_ERROR if isinstance(err, cls)), 400)
+    status = status_of(err)
     if not _wants_json():
         return render_template("error.html", message=err.message, status=status), status
     body: dict[str, Any] = {"error": type(err).__name__, "message": err.message}
