@@ -30,7 +30,7 @@ from web.errors import status_of
 from web.i18n import current_language, translate
 from web.inputs import InputRejected
 from web.session import WebUser
-from workers.queue import job_queue
+from workers.queue import JobQueue, job_queue
 
 
 def _secret_key(instance_path: str) -> str:
@@ -54,7 +54,9 @@ def _secret_key(instance_path: str) -> str:
     return path.read_text(encoding="ascii").strip()
 
 
-def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+def create_app(test_config: Mapping[str, Any] | None = None, *, queue: JobQueue | None = None) -> Flask:
+    """``queue`` takes the background jobs (``web.session.queue()``); by default rq when ``REDIS_URL`` is set,
+    else an inline queue running them in threads of this process on the app's database."""
     app = Flask(__name__, instance_relative_config=True)
     settings = Settings.from_env()
     app.config.from_mapping(
@@ -72,7 +74,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     db = app.config.get("DATABASE") or Database.from_url(app.config["DATABASE_URL"])
     app.extensions["roadmap.db"] = db
     app.wsgi_app = _one_connection_per_request(app.wsgi_app, db)  # type: ignore[method-assign]
-    app.extensions["roadmap.jobs"] = job_queue(app.config.get("REDIS_URL"))
+    app.extensions["roadmap.jobs"] = queue or job_queue(app.config.get("REDIS_URL"), db, settings)
     csrf = CSRFProtect(app)
     inputs.init_app(app)  # URL converters and the JSON reader, before any blueprint's rules
     _login_manager(app, db)
