@@ -1,8 +1,8 @@
 """The engine's error tree.
 
 Every failure a user can cause is an ``EngineError`` with a message meant for people (Russian, like the
-UI).  The web layer maps these classes to HTTP codes in one handler; the CLI prints them; nothing here
-knows about HTTP.
+UI).  The web layer maps these classes to HTTP codes in one table (web/errors.py); the CLI prints them;
+nothing here knows about HTTP.
 """
 
 from __future__ import annotations

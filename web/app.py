@@ -1,5 +1,5 @@
 """The Flask application factory. Nothing happens at import time; the engine is reached through
-``app.extensions["roadmap.db"]`` and engine errors become HTTP answers in one handler."""
+``app.extensions["roadmap.db"]`` and engine errors become HTTP answers in one handler (statuses: web/errors.py)."""
 
 from __future__ import annotations
 
@@ -20,38 +20,18 @@ from werkzeug.wrappers import Response
 from engine import labels
 from engine.config import Settings
 from engine.db import Database
-from engine.errors import (
-    Conflict,
-    EngineError,
-    FileRejected,
-    FormInvalid,
-    NotAllowed,
-    NotFound,
-    TemplateInvalid,
-    TemplateNotFound,
-    TooManyAttempts,
-)
+from engine.errors import EngineError, FormInvalid
 from engine.incidents import open_count
 from engine.models import TemplateVersion
 from engine.notifications import moscow_time
 from engine.templates import stage_titles, template_keys
 from web import i18n, inputs
 from web.api import engine_problem, init_api, is_api_request
+from web.errors import status_of
 from web.i18n import N_, gettext
 from web.inputs import InputRejected
 from web.session import WebUser
-from workers.queue import job_queue
-
-_STATUS_OF_ERROR: tuple[tuple[type[EngineError], int], ...] = (
-    (NotFound, 404),
-    (TemplateNotFound, 404),
-    (NotAllowed, 403),
-    (Conflict, 409),
-    (FormInvalid, 422),
-    (TemplateInvalid, 422),
-    (FileRejected, 422),
-    (TooManyAttempts, 429),
-)
+from workers.queue import JobQueue, job_queue
 
 
 def _secret_key(instance_path: str) -> str:
@@ -75,7 +55,9 @@ def _secret_key(instance_path: str) -> str:
     return path.read_text(encoding="ascii").strip()
 
 
-def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+def create_app(test_config: Mapping[str, Any] | None = None, *, queue: JobQueue | None = None) -> Flask:
+    """``queue`` takes the background jobs (``web.session.queue()``); by default rq when ``REDIS_URL`` is set,
+    else an inline queue running them in threads of this process on the app's database."""
     app = Flask(__name__, instance_relative_config=True)
     settings = Settings.from_env()
     app.config.from_mapping(
@@ -93,7 +75,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     db = app.config.get("DATABASE") or Database.from_url(app.config["DATABASE_URL"])
     app.extensions["roadmap.db"] = db
     app.wsgi_app = _one_connection_per_request(app.wsgi_app, db)  # type: ignore[method-assign]
-    app.extensions["roadmap.jobs"] = job_queue(app.config.get("REDIS_URL"))
+    app.extensions["roadmap.jobs"] = queue or job_queue(app.config.get("REDIS_URL"), db, settings)
     csrf = CSRFProtect(app)
     inputs.init_app(app)  # URL converters and the JSON reader, before any blueprint's rules
     _login_manager(app, db)
@@ -259,7 +241,7 @@ def _wants_json() -> bool:
 def _engine_error(err: EngineError) -> Any:
     if is_api_request():
         return engine_problem(err)
-    status = next((code for cls, code in _STATUS_OF_ERROR if isinstance(err, cls)), 400)
+    status = status_of(err)
     if not _wants_json():
         return render_template("error.html", message=err.message, status=status), status
     body: dict[str, Any] = {"error": type(err).__name__, "message": err.message}

@@ -5,33 +5,27 @@ The engine services authorize (admins only); these views read the request, call 
 
 from __future__ import annotations
 
-import logging
-import threading
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
-from redis.exceptions import RedisError
 
 from engine import labels
-from engine.db import Database
 from engine.instance_migration import (
     MigrationRunView,
     get_run,
     list_runs,
     plan_migration,
     resume_migration,
-    run_migration,
     start_migration,
     version_choices,
 )
 from web.inputs import INT32_MAX, optional_int
-from web.session import db, me
-from workers.queue import InlineJobQueue
+from web.session import db, me, queue
+from workers import jobs
 
 blueprint = Blueprint("migrations_admin", __name__, url_prefix="/admin/migrations")
-log = logging.getLogger(__name__)
 #: Instances checked inside the request; beyond that the full dry run goes to the background.
 PLAN_LIMIT = 200
 
@@ -71,27 +65,11 @@ def resume(run_id: int) -> ResponseReturnValue:
 
 
 def _launch(run_id: int) -> None:
-    """With Redis, an rq job. Without it the inline queue would move thousands of instances inside this
-    request; a daemon thread does the same work while the run page shows progress. The thread is also
-    the fallback when Redis does not take the job: a pending run nobody will pick up would wait forever.
-    (If the server stops meanwhile, the run's heartbeat stops: the page shows it interrupted, and
-    "Возобновить" gives it to a new runner.)"""
-    queue = current_app.extensions["roadmap.jobs"]
-    if not isinstance(queue, InlineJobQueue):
-        try:
-            queue.enqueue("run_migration", run_id)
-            return
-        except (RedisError, OSError):
-            log.warning("Redis did not take migration run %d; running it in this process", run_id, exc_info=True)
-    threading.Thread(target=_run_in_background, args=(db(), run_id), name=f"roadmap-migration-{run_id}",
-                     daemon=True).start()
-
-
-def _run_in_background(database: Database, run_id: int) -> None:
-    try:
-        run_migration(database, run_id)
-    except Exception:  # the run row says "failed"; the log keeps the cause for the operator
-        log.exception("migration run %d failed", run_id)
+    """The run goes to the background while the run page shows progress: an rq job, or a thread of this
+    process without Redis or when Redis does not take the job (workers/queue.py). If its runner stops
+    meanwhile, the run's heartbeat stops: the page shows it interrupted, and "Возобновить" gives it to a
+    new runner."""
+    queue().enqueue(jobs.run_migration, run_id)
 
 
 @blueprint.route("/<id:run_id>")

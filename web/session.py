@@ -9,6 +9,7 @@ from flask_login import UserMixin, current_user
 
 from engine.accounts import SessionUser, session_user
 from engine.db import Database
+from workers.queue import JobQueue
 
 
 class WebUser(UserMixin):  # type: ignore[misc]
@@ -56,6 +57,12 @@ def db() -> Database:
     database = current_app.extensions["roadmap.db"]
     assert isinstance(database, Database)
     return database
+
+
+def queue() -> JobQueue:
+    """The app's queue for background jobs (``create_app(queue=...)``)."""
+    jobs: JobQueue = current_app.extensions["roadmap.jobs"]
+    return jobs
 
 
 def me() -> str:

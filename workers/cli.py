@@ -8,7 +8,7 @@ from rq import Queue, Worker
 
 from engine.config import Settings
 from workers.cron import build_scheduler
-from workers.jobs import QUEUE_NAME
+from workers.queue import QUEUE_NAME
 
 
 def _redis() -> Redis:

@@ -1,5 +1,6 @@
-"""rq jobs: importable module-level functions that take ids, open their own database, call one engine
-service, and let exceptions propagate so rq's failed-job registry sees them.
+"""Background jobs: module-level functions that take a ``JobContext`` (workers/queue.py) and plain ids,
+call one engine service, and let exceptions propagate so rq's failed-job registry sees them. Either queue
+runs them: an rq worker on its own database, the inline queue on the app's.
 
 Jobs that produce e-mails hand the new outbox ids to ``deliver_email`` jobs on a best-effort basis: if
 Redis is unreachable at that moment the letters simply wait in the outbox, and ``flush_outbox`` (every
@@ -9,108 +10,65 @@ minute from cron) picks them up — nothing is lost, and the outbox claim keeps 
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from redis.exceptions import RedisError
-from rq import Queue, get_current_job
 
 from engine import instance_migration, instances
-from engine.config import Settings
-from engine.db import Database
 from engine.deadlines import DEFAULT_BATCH, sweep
 from engine.digests import queue_digests
 from engine.mailer import SmtpSettings, deliver, due_messages
+from workers.queue import JobContext, job_timeout
 
 log = logging.getLogger(__name__)
-QUEUE_NAME = "roadmap"
 
 
-_databases: dict[tuple[str, int], Database] = {}
-
-
-def _database() -> Database:
-    """One Database per process and URL, its pool emptied after each job (``_job_database``).
-
-    A new engine for every job left ~75 KiB behind each time: a worker that runs its jobs in-process
-    (rq's SimpleWorker, the inline queue) grew by 4 MiB over 50 sweeps (bench/memory.py, docs/performance.md
-    "Worker memory"). The pid is part of the key so that a forked work horse never reuses connections
-    its parent opened."""
-    url = Settings.from_env().database_url
-    key = (url, os.getpid())
-    if key not in _databases:
-        _databases[key] = Database.from_url(url)
-    return _databases[key]
-
-
-@contextmanager
-def _job_database() -> Iterator[Database]:
-    """The process's Database for one job: its sessions share one connection (as a web request's do),
-    and afterwards the pool is closed (the engine stays) — an idle worker holds no database connection,
-    and a work horse ends without leaving a broken connection behind for the server to log."""
-    db = _database()
-    try:
-        with db.one_connection():
-            yield db
-    finally:
-        db.engine.dispose()
-
-
-def _enqueue_deliveries(outbox_ids: list[int]) -> int:
-    job = get_current_job()
-    if job is None or not outbox_ids:
+def _enqueue_deliveries(ctx: JobContext, outbox_ids: list[int]) -> int:
+    if ctx.queue is None or not outbox_ids:
         return 0
-    queue = Queue(QUEUE_NAME, connection=job.connection)
     try:
         for outbox_id in outbox_ids:
-            queue.enqueue(deliver_email, outbox_id)
+            ctx.queue.enqueue(deliver_email, outbox_id)
     except RedisError:
         log.warning("Redis unavailable: %d e-mails wait in the outbox for flush_outbox", len(outbox_ids))
         return 0
     return len(outbox_ids)
 
 
-def start_instance(template_key: str, school_code: str) -> int:
+def start_instance(ctx: JobContext, template_key: str, school_code: str) -> int:
     """Start a roadmap for one school (bulk starts enqueue one job per school)."""
-    with _job_database() as db:
-        return instances.start_instance(db, template_key, school_code).instance_id
+    return instances.start_instance(ctx.db, template_key, school_code).instance_id
 
 
-def run_migration(run_id: int) -> dict[str, int]:
+# rq stops a job after 180 s by default; a bulk migration of a region's few hundred instances, up to a
+# second each, would be cut off midway. The run's heartbeat, not the timeout, tells a run that stopped.
+@job_timeout(6 * 3600)
+def run_migration(ctx: JobContext, run_id: int) -> dict[str, int]:
     """Move a template's running instances to another version (each in its own transaction)."""
-    with _job_database() as db:
-        run = instance_migration.run_migration(db, run_id)
+    run = instance_migration.run_migration(ctx.db, run_id)
     return {"moved": run.moved, "failed": run.failed}
 
 
-def sweep_deadlines(now_iso: str | None = None, batch_size: int = DEFAULT_BATCH) -> dict[str, Any]:
+def sweep_deadlines(ctx: JobContext, now_iso: str | None = None, batch_size: int = DEFAULT_BATCH) -> dict[str, Any]:
     """Every minute from cron: act on due deadlines, then hand their e-mails to delivery jobs."""
-    with _job_database() as db:
-        now = datetime.fromisoformat(now_iso) if now_iso else None
-        report = sweep(db, now=now, batch_size=batch_size, base_url=Settings.from_env().base_url)
-    return {"fired": report.fired, "batches": report.batches, "queued": _enqueue_deliveries(report.outbox_ids)}
+    now = datetime.fromisoformat(now_iso) if now_iso else None
+    report = sweep(ctx.db, now=now, batch_size=batch_size, base_url=ctx.settings.base_url)
+    return {"fired": report.fired, "batches": report.batches, "queued": _enqueue_deliveries(ctx, report.outbox_ids)}
 
 
-def deliver_email(outbox_id: int) -> bool:
-    smtp = SmtpSettings.from_settings(Settings.from_env())
+def deliver_email(ctx: JobContext, outbox_id: int) -> bool:
+    smtp = SmtpSettings.from_settings(ctx.settings)
     if smtp is None:
         log.warning("SMTP_HOST is not set: outbox message %d waits", outbox_id)
         return False
-    with _job_database() as db:
-        return deliver(db, outbox_id, smtp)
+    return deliver(ctx.db, outbox_id, smtp)
 
 
-def flush_outbox() -> int:
+def flush_outbox(ctx: JobContext) -> int:
     """Every minute from cron: queue delivery of everything due in the outbox (retries, catch-up)."""
-    with _job_database() as db:
-        due = due_messages(db)
-    return _enqueue_deliveries(due)
+    return _enqueue_deliveries(ctx, due_messages(ctx.db))
 
 
-def send_digests() -> int:
-    with _job_database() as db:
-        outbox_ids = queue_digests(db, base_url=Settings.from_env().base_url)
-    return _enqueue_deliveries(outbox_ids)
+def send_digests(ctx: JobContext) -> int:
+    return _enqueue_deliveries(ctx, queue_digests(ctx.db, base_url=ctx.settings.base_url))

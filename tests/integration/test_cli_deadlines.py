@@ -22,6 +22,7 @@ from tests.conftest import REDIS_URL, Org
 from web.cli import cli
 from workers.cron import build_scheduler
 from workers.inline import InlineSweeper
+from workers.queue import run_job
 
 START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -89,9 +90,10 @@ def test_worker_and_cron_need_redis(db: Database) -> None:
 
 def test_cron_schedules_the_sweep_every_minute() -> None:
     scheduler = build_scheduler(Redis.from_url(REDIS_URL))
-    by_name = {job.func.__name__: job for job in scheduler.get_jobs()}
+    by_name = {job.args[0].__name__: job for job in scheduler.get_jobs() if job.func is run_job}
     assert by_name["sweep_deadlines"].interval == 60 and by_name["flush_outbox"].interval == 60
     assert by_name["send_digests"].cron == "0 3 * * *"
+    assert {job.name for job in by_name.values()} == {f"workers.jobs.{name}" for name in by_name}  # three, not one
     scheduler.connection.close()
 
 

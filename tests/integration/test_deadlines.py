@@ -30,7 +30,7 @@ from engine.models import AuditRecord, Deadline, Notification, OutboxMessage, Ou
 from engine.org import OrgData, UserRow, apply_org
 from tests.conftest import REDIS_URL, Org, make_org
 from workers import jobs
-from workers.jobs import QUEUE_NAME
+from workers.queue import QUEUE_NAME, RqJobQueue
 
 START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)  # a Monday; the mini template's first task is due in 14 days
 DUE = START + timedelta(days=14)  # Monday 15 March
@@ -203,7 +203,7 @@ def test_worker_killed_mid_sweep_loses_and_duplicates_nothing(pg_db: Database, p
             Deadline.fired_at.is_(None), Deadline.fire_at <= far))
     env = {**os.environ, "DATABASE_URL": postgres_url, "REDIS_URL": REDIS_URL}
     command = [sys.executable, "-c", "from web.cli import cli; cli()", "worker", "--burst"]
-    queue = Queue(QUEUE_NAME, connection=redis)
+    queue = RqJobQueue(redis)
     queue.enqueue(jobs.sweep_deadlines, far.isoformat(), 2)
     worker = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
@@ -259,25 +259,25 @@ def test_redis_down_while_tasks_go_overdue_then_every_email_goes_out_once(
     try:
         _wait_for_redis(port)
         connection = Redis(port=port)
-        queue = Queue(QUEUE_NAME, connection=connection)
+        queue, jobs_queue = Queue(QUEUE_NAME, connection=connection), RqJobQueue(connection)
         # The first sweep runs and queues its e-mails; then Redis dies with those jobs in it.
-        queue.enqueue(jobs.sweep_deadlines, DUE.isoformat())
+        jobs_queue.enqueue(jobs.sweep_deadlines, DUE.isoformat())
         SimpleWorker([queue], connection=connection).work(burst=True, max_jobs=1)  # the sweep only
         assert queue.count > 0  # deliveries queued, not yet run
         connection.shutdown(nosave=True)
         redis_process.wait(timeout=10)
         # While Redis is down the tasks go further overdue: cron cannot even enqueue the sweep.
         with pytest.raises(Exception):  # noqa: B017 - any connection error
-            queue.enqueue(jobs.sweep_deadlines, (DUE + timedelta(days=30)).isoformat())
+            jobs_queue.enqueue(jobs.sweep_deadlines, (DUE + timedelta(days=30)).isoformat())
         # Redis is back (empty: it keeps nothing on disk). Cron's next minute: sweep and flush.
         redis_process = subprocess.Popen(start, stdout=subprocess.DEVNULL)
         _wait_for_redis(port)
         connection = Redis(port=port)
-        queue = Queue(QUEUE_NAME, connection=connection)
-        queue.enqueue(jobs.sweep_deadlines, (DUE + timedelta(days=30)).isoformat())
-        queue.enqueue(jobs.flush_outbox)
+        queue, jobs_queue = Queue(QUEUE_NAME, connection=connection), RqJobQueue(connection)
+        jobs_queue.enqueue(jobs.sweep_deadlines, (DUE + timedelta(days=30)).isoformat())
+        jobs_queue.enqueue(jobs.flush_outbox)
         SimpleWorker([queue], connection=connection).work(burst=True)
-        queue.enqueue(jobs.flush_outbox)  # and the minute after: nothing left to send
+        jobs_queue.enqueue(jobs.flush_outbox)  # and the minute after: nothing left to send
         SimpleWorker([queue], connection=connection).work(burst=True)
     finally:
         redis_process.terminate()

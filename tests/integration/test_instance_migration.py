@@ -33,6 +33,7 @@ from tests.conftest import Org, unique
 from tests.integration.test_web_views import post, signed_in, with_passwords
 from web.app import create_app
 from web.cli import cli
+from workers import jobs
 from workers.queue import QUEUE_NAME, RqJobQueue
 
 REMOVED_REVIEW = "задача “Проверить анкету” (review), которую ждёт процесс, удалена в новой версии"
@@ -256,7 +257,7 @@ def test_rq_worker_runs_the_migration(pg_db: Database, postgres_url: str, bundle
     deploy(pg_db, bundle_copy)
     monkeypatch.setenv("DATABASE_URL", postgres_url)
     run_id = start_migration(pg_db, key, 1, 2, actor_login=org.admin).id
-    job_id = RqJobQueue(redis).enqueue("run_migration", run_id)
+    job_id = RqJobQueue(redis).enqueue(jobs.run_migration, run_id)
     queue = Queue(QUEUE_NAME, connection=redis)
     SimpleWorker([queue], connection=redis).work(burst=True)
     job = queue.fetch_job(job_id)
@@ -264,6 +265,32 @@ def test_rq_worker_runs_the_migration(pg_db: Database, postgres_url: str, bundle
     assert job.timeout == 6 * 3600  # not rq's 180 s: a region's run takes longer
     assert get_run(pg_db, run_id).status == "done"
     assert instance(pg_db, at_review).template_version_id == instance(pg_db, at_questionnaire).template_version_id
+
+
+def test_admin_page_hands_the_run_to_the_queue_the_app_was_given(pg_db: Database, postgres_url: str,
+                                                                  bundle_copy: Path, redis: Redis,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """create_app(queue=...): the page enqueues the run on that queue (here rq) and runs nothing itself."""
+    from tests.conftest import make_org
+
+    org = make_org(pg_db)
+    key = deploy(pg_db, bundle_copy)
+    three_instances(pg_db, org, key)
+    grow(bundle_copy)
+    deploy(pg_db, bundle_copy)
+    with_passwords(pg_db, org)
+    app = create_app({"DATABASE": pg_db, "TESTING": True, "SECRET_KEY": "test", "SESSION_COOKIE_SECURE": False},
+                     queue=RqJobQueue(redis))
+    status, _ = post(signed_in(app, org.admin), "/admin/migrations", {"key": key, "from": "1", "to": "2"},
+                     f"/admin/migrations?key={key}&from=1&to=2")
+    assert status == 302
+    with pg_db.reading() as session:
+        run_id = session.scalars(select(MigrationRun.id).where(MigrationRun.template_key == key)).one()
+    queue = Queue(QUEUE_NAME, connection=redis)
+    assert queue.count == 1 and get_run(pg_db, run_id).status == "pending"
+    monkeypatch.setenv("DATABASE_URL", postgres_url)  # the worker's own configuration
+    SimpleWorker([queue], connection=redis).work(burst=True)
+    assert get_run(pg_db, run_id).status == "done" and get_run(pg_db, run_id).moved == 2
 
 
 def test_admin_pages_plan_start_and_follow_a_run(db: Database, org: Org, bundle_copy: Path) -> None:

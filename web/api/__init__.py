@@ -14,19 +14,16 @@ from flask_smorest import Api
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import Conflict, EngineError, FormInvalid, NotAllowed, NotFound, TemplateInvalid
-from web.api.auth import PreconditionFailed, Unauthenticated
+from engine.errors import EngineError, FormInvalid, TemplateInvalid
+from web.errors import status_of
 from web.i18n import N_, gettext
 from web.inputs import CONVERTERS, converter_schema
 
 PREFIX = "/api/v1"
-_STATUS: tuple[tuple[type[EngineError], int], ...] = (
-    (Unauthenticated, 401), (PreconditionFailed, 412), (NotFound, 404), (NotAllowed, 403), (Conflict, 409),
-    (FormInvalid, 422), (TemplateInvalid, 422),
-)
 _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
            409: "Conflict", 412: "Precondition Failed", 413: "Payload Too Large", 415: "Unsupported Media Type",
-           422: "Unprocessable Entity", 428: "Precondition Required", 500: "Internal Server Error"}
+           422: "Unprocessable Entity", 428: "Precondition Required", 429: "Too Many Requests",
+           500: "Internal Server Error"}
 
 
 def problem(status: int, detail: str, errors: dict[str, Any] | None = None) -> Response:
@@ -44,7 +41,7 @@ def problem(status: int, detail: str, errors: dict[str, Any] | None = None) -> R
 
 
 def engine_problem(err: EngineError) -> Response:
-    status = next((code for cls, code in _STATUS if isinstance(err, cls)), 400)
+    status = status_of(err)
     errors = err.errors if isinstance(err, FormInvalid) else None
     if isinstance(err, TemplateInvalid):
         errors = {"problems": [p.format() for p in err.problems]}

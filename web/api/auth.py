@@ -5,16 +5,10 @@ from __future__ import annotations
 from flask import g, request
 
 from engine.api_tokens import InvalidToken, authenticate
-from engine.errors import EngineError
+from web.errors import PreconditionFailed, Unauthenticated
 from web.session import db
 
-
-class Unauthenticated(EngineError):
-    pass
-
-
-class PreconditionFailed(EngineError):
-    """An If-Match that no longer matches: the client acted on a stale view."""
+__all__ = ["PreconditionFailed", "Unauthenticated", "api_login"]
 
 
 def api_login() -> str:
