@@ -77,9 +77,7 @@ def test_dashboards_switch_between_deployed_templates(db: Database, org: Org, tw
 
 def test_the_cli_status_defaults_to_the_setting(db: Database, org: Org, two_templates: str,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    url = db.engine.url.render_as_string(hide_password=False)
-    monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("PROJECT_TEMPLATE", two_templates)
-    result = CliRunner().invoke(cli, ["status", "--region", org.region, "--json"])
+    result = CliRunner().invoke(cli, ["status", "--region", org.region, "--json"], obj=db)
     assert result.exit_code == 0, result.output
     assert stage_titles(json.loads(result.output)) == ["Анкеты мини"]
