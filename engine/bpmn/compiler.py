@@ -30,6 +30,7 @@ from engine.bpmn.bundle import (
     read_manifest,
 )
 from engine.bpmn.manifest import SECTION_NAMES, Declared, ManifestSections, check_sections, cross_check
+from engine.bpmn.names import check_names
 from engine.bpmn.spec import Stage, TemplateSpec
 from engine.bpmn.xml import BPMN_NS, ROADMAP_NS, XmlDocument, line_of, parse_xml
 from engine.due import DueRule
@@ -147,6 +148,8 @@ def check_bundle(bundle: Bundle, *, stored: bool = False) -> tuple[CompiledTempl
     if manifest is not None:
         sections, declared, found = _section_problems(bundle, manifest, ctx, forms, tasks)
         problems += found
+    if not stored:
+        problems += _name_problems(bundle, manifest, sections, declared, bpmn_docs, dmn_docs, forms)
     process_id = _process_id(bundle, manifest, bpmn_docs, ctx, problems)
     if problems or process_id is None:
         return None, problems
@@ -182,6 +185,19 @@ def _section_problems(bundle: Bundle, manifest: Manifest, ctx: lint.LintContext,
         else:
             problems.append(Problem(bundle.display(doc.path), line_of(element), task.element_id, message))
     return sections, declared, problems
+
+
+def _name_problems(bundle: Bundle, manifest: Manifest | None, sections: ManifestSections | None,
+                   declared: Declared, bpmn_docs: list[XmlDocument], dmn_docs: list[XmlDocument],
+                   forms: dict[str, FormDefinition]) -> list[Problem]:
+    lone_file = not bundle.has_manifest
+    complete = (manifest is not None and declared.actions_complete and len(forms) == len(bundle.form_paths)
+                and len(bpmn_docs) == len(bundle.bpmn_paths) and len(dmn_docs) == len(bundle.dmn_paths))
+    return check_names(bundle.display, bpmn_docs, dmn_docs,
+                       None if lone_file else {name: form.keys() for name, form in forms.items()},
+                       sections if manifest is not None else None,
+                       (manifest.where, manifest.raw, manifest.document) if manifest is not None else None,
+                       complete)
 
 
 def validate_bundle(bundle: Bundle) -> list[Problem]:
