@@ -190,12 +190,11 @@ def check_sections(where: str, raw: Mapping[str, Any],
     reminders, steps = _escalation(reader)
     sections = ManifestSections(calendar, rules, actions, open_while, groups, indicators, version, factors,
                                 reminders, steps)
-    questionnaires = reader.mapping("questionnaires")
-    raw_groups = questionnaires.get("groups", {})
+    questionnaires = raw.get("questionnaires", {})
+    raw_groups = questionnaires.get("groups", {}) if isinstance(questionnaires, dict) else None
     declared = Declared(
         calendar=reader.declared("cohort_calendar"),
-        groups=frozenset(raw_groups) if isinstance(raw_groups, dict) and "questionnaires" not in reader.unreadable
-        else None,
+        groups=frozenset(raw_groups) if isinstance(raw_groups, dict) else None,
         indicators=reader.declared("indicators"),
         actions_complete=actions_complete,
     )
@@ -324,8 +323,9 @@ def _questionnaires(reader: _Reader) -> tuple[tuple[str, ...], dict[str, Respond
 
 
 def _indicators(reader: _Reader, groups: Mapping[str, RespondentGroup]) -> dict[str, Indicator]:
-    declared_groups = reader.raw.get("questionnaires", {}).get("groups", {}) \
-        if isinstance(reader.raw.get("questionnaires"), dict) else {}
+    questionnaires = reader.raw.get("questionnaires", {})
+    # The groups as written, refused ones included; None when that section cannot be read at all.
+    declared_groups = questionnaires.get("groups", {}) if isinstance(questionnaires, dict) else None
     indicators = {}
     for key, spec in reader.mapping("indicators").items():
         at: JsonPath = ("indicators", key)
@@ -333,7 +333,7 @@ def _indicators(reader: _Reader, groups: Mapping[str, RespondentGroup]) -> dict[
             reader.problem(f"показатель «{key}»: нужны группа респондентов (group) и поле (field)", at)
             continue
         if spec["group"] not in groups:
-            if not isinstance(declared_groups, dict) or spec["group"] not in declared_groups:
+            if isinstance(declared_groups, dict) and spec["group"] not in declared_groups:
                 reader.problem(f"показатель «{key}»: группа респондентов «{spec['group']}» не объявлена "
                                "в questionnaires.groups", (*at, "group"))
             continue  # a group declared with a bad value was reported already
@@ -367,7 +367,8 @@ def _catalogue(reader: _Reader, indicators: Mapping[str, Indicator]) -> tuple[st
         if not ok:
             reader.problem("фактор риска: объект с полями key, title, indicator", at)
         elif item["indicator"] not in indicators:
-            if not isinstance(declared, dict) or item["indicator"] not in declared:
+            # Reported only when truly undeclared: not for an indicator refused, nor a section unreadable.
+            if declared is None or (isinstance(declared, dict) and item["indicator"] not in declared):
                 reader.problem(f"фактор риска «{item['key']}»: показатель «{item['indicator']}» не объявлен",
                                (*at, "indicator"))
         elif any(f.key == item["key"] for f in factors):

@@ -124,6 +124,10 @@ def test_the_issue_example_reads_as_promised() -> None:
     (lambda raw: {**raw, "deadlines": ["5WD"]}, "deadlines", "сроки (deadlines): объект"),
     (lambda raw: {k: v for k, v in raw.items() if k != "title"}, "title", "не задано поле «title»"),
     (lambda raw: {**raw, "rules": []}, "rules", "раздел «rules» должен быть объектом JSON"),
+    (lambda raw: {**raw, "questionnaires": []}, "questionnaires", "раздел «questionnaires» должен быть объектом"),
+    (lambda raw: {**raw, "cohort_calendar": 1}, "cohort_calendar", "раздел «cohort_calendar» должен быть объектом"),
+    (lambda raw: {**raw, "indicators": "x"}, "indicators", "раздел «indicators» должен быть объектом"),
+    (lambda raw: {**raw, "actions": []}, "actions", "раздел «actions» должен быть объектом"),
 ])
 def test_a_whole_section_that_cannot_be_read_is_one_line(change: Callable[[dict[str, Any]], dict[str, Any]],
                                                           element: str, fragment: str) -> None:
