@@ -264,17 +264,19 @@ class _ManifestReader:
         return tuple(stages) if complete else None
 
     def roles(self, known_roles: tuple[str, ...]) -> tuple[str, ...]:
+        """The roles lanes may have. When the list has a wrong entry, which role was meant is unknown, so lanes
+        are checked against every known role rather than each lane of the meant one being reported too."""
         items = self.raw.get("roles", list(known_roles))
-        if not isinstance(items, list):
-            self.problem(("roles",), f"роли (roles): список из {', '.join(known_roles)}")
+        if not isinstance(items, list) or not items:
+            self.problem(("roles",), f"роли (roles): непустой список из {', '.join(known_roles)}")
             return known_roles
         roles = []
         for index, role in enumerate(items):
-            if role in known_roles:
+            if isinstance(role, str) and role in known_roles:
                 roles.append(role)
             else:
                 self.problem(("roles", index), f"неизвестная роль «{role}»: роли — {', '.join(known_roles)}")
-        return tuple(roles)
+        return tuple(roles) if len(roles) == len(items) else known_roles
 
     def deadlines(self) -> tuple[dict[str, str], frozenset[str] | None]:
         section = self.raw.get("deadlines", {})

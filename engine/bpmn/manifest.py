@@ -286,7 +286,7 @@ def _actions(reader: _Reader, task: str, items: Any) -> list[TaskAction]:
             reader.problem("действие: объект с полем action", at)
             continue
         name = item.get("action")
-        if name not in KNOWN_ACTIONS:
+        if not isinstance(name, str) or name not in KNOWN_ACTIONS:
             reader.problem(f"действие «{name}» неизвестно; доступны: {', '.join(KNOWN_ACTIONS)}",
                            (*at, "action") if "action" in item else at)
             continue
@@ -368,7 +368,7 @@ def _catalogue(reader: _Reader, indicators: Mapping[str, Indicator]) -> tuple[st
             reader.problem("фактор риска: объект с полями key, title, indicator", at)
         elif item["indicator"] not in indicators:
             # Reported only when truly undeclared: not for an indicator refused, nor a section unreadable.
-            if declared is None or (isinstance(declared, dict) and item["indicator"] not in declared):
+            if "indicators" not in reader.raw or (isinstance(declared, dict) and item["indicator"] not in declared):
                 reader.problem(f"фактор риска «{item['key']}»: показатель «{item['indicator']}» не объявлен",
                                (*at, "indicator"))
         elif any(f.key == item["key"] for f in factors):

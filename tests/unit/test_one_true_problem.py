@@ -54,6 +54,10 @@ def test_the_roadmap_itself_is_clean() -> None:
 # the line of ``new`` in the edited file.
 MANIFEST_CASES = [
     ("unknown role", '"school"]', '"school", "janitor"]', "roles[5]", "неизвестная роль «janitor»"),
+    ("a misspelt role, its lanes not reported too", '"curator", "school"]', '"curatr", "school"]', "roles[3]",
+     "неизвестная роль «curatr»"),
+    ("an action that is not a name", '"action": "bind_curator"', '"action": {"name": "bind_curator"}',
+     "actions.confirm_participation[0].action", "неизвестно"),
     ("bad key", '"key": "roadmap-500"', '"key": "Roadmap 500"', "key", "ключ шаблона «Roadmap 500»"),
     ("stage without a title", '{"key": "monitoring", "title": "Мониторинг"}', '{"key": "monitoring"}',
      "stages[4]", "у этапа «monitoring» не задано название"),
@@ -120,7 +124,7 @@ def test_the_issue_example_reads_as_promised() -> None:
 
 @pytest.mark.parametrize(("change", "element", "fragment"), [
     (lambda raw: {**raw, "stages": "all"}, "stages", "не задан список этапов"),
-    (lambda raw: {**raw, "roles": "school"}, "roles", "роли (roles): список"),
+    (lambda raw: {**raw, "roles": "school"}, "roles", "роли (roles): непустой список"),
     (lambda raw: {**raw, "deadlines": ["5WD"]}, "deadlines", "сроки (deadlines): объект"),
     (lambda raw: {k: v for k, v in raw.items() if k != "title"}, "title", "не задано поле «title»"),
     (lambda raw: {**raw, "rules": []}, "rules", "раздел «rules» должен быть объектом JSON"),
@@ -128,6 +132,8 @@ def test_the_issue_example_reads_as_promised() -> None:
     (lambda raw: {**raw, "cohort_calendar": 1}, "cohort_calendar", "раздел «cohort_calendar» должен быть объектом"),
     (lambda raw: {**raw, "indicators": "x"}, "indicators", "раздел «indicators» должен быть объектом"),
     (lambda raw: {**raw, "actions": []}, "actions", "раздел «actions» должен быть объектом"),
+    (lambda raw: {**raw, "indicators": None}, "indicators", "раздел «indicators» должен быть объектом"),
+    (lambda raw: {**raw, "roles": []}, "roles", "роли (roles): непустой список"),
 ])
 def test_a_whole_section_that_cannot_be_read_is_one_line(change: Callable[[dict[str, Any]], dict[str, Any]],
                                                           element: str, fragment: str) -> None:
