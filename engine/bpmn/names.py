@@ -61,6 +61,7 @@ class _Read:
     path: str
     line: int | None
     element_id: str | None
+    exempt: frozenset[str] = frozenset()  # names judged by another check (a rule's own field)
 
 
 @dataclass
@@ -192,8 +193,10 @@ def _manifest_rules(where: str, raw: Mapping[str, object], document: JsonDocumen
             check = item.get("check") if isinstance(item, dict) else None
             if isinstance(check, str) and check.strip():
                 at: JsonPath = ("rules", task, index, "check")
+                field = item.get("field") if isinstance(item, dict) else None
+                # The rule's field is checked against the task's form by manifest.cross_check.
                 reads.append(_Read(check, "expression", "проверка правила", where, document.line(at),
-                                   format_path(at)))
+                                   format_path(at), frozenset([field]) if isinstance(field, str) else frozenset()))
     return reads
 
 
@@ -233,7 +236,7 @@ def _cell_tree(text: str) -> ast.AST:
 def _check(read: _Read, known: _Known) -> list[Problem]:
     problems = []
     for name in _names_read(read) or ():
-        if name in known.names:
+        if name in known.names or name in read.exempt:
             continue
         mixed = _mixed_scripts(name)
         if mixed:

@@ -111,3 +111,9 @@ def test_the_declared_outputs_are_what_the_action_returns() -> None:
     assert set(ACTION_OUTPUTS) == set(ACTIONS)
     ctx = SimpleNamespace(spec=SimpleNamespace(sections=ManifestSections()))
     assert set(prepare_risk_inputs(ctx, {}, {})) == set(ACTION_OUTPUTS["prepare_risk_inputs"])  # type: ignore[arg-type]
+
+
+def test_a_rule_whose_field_left_the_form_is_told_once() -> None:
+    problem = the_one(roadmap_with(("forms/review_concept.form", '"key": "concept_review_comment"',
+                                    '"key": "concept_comment"')))
+    assert problem.element_id == "rules.review_concept[0].field" and "нет в форме задачи" in problem.message
