@@ -26,6 +26,7 @@ import difflib
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from lxml import etree
 
@@ -203,26 +204,27 @@ def _manifest_rules(where: str, raw: Mapping[str, object], document: JsonDocumen
 # --- the check ----------------------------------------------------------------------------------------
 
 
-def _names_read(read: _Read) -> list[str] | None:
+@lru_cache(maxsize=2048)  # the workspace checks a draft on every view; its expressions rarely change
+def _names_read(text: str, kind: str) -> tuple[str, ...] | None:
     """The names a text reads, in order, without repeats; None when it does not parse (reported elsewhere)."""
-    if read.kind == "name":
-        return [read.text]
+    if kind == "name":
+        return (text,)
     try:
-        if read.kind == "script":
-            tree: ast.AST = safe_eval.script_tree(read.text)
-        elif read.kind == "cell":
-            check_dmn_input_entry(read.text)
-            tree = _cell_tree(read.text)
+        if kind == "script":
+            tree: ast.AST = safe_eval.script_tree(text)
+        elif kind == "cell":
+            check_dmn_input_entry(text)
+            tree = _cell_tree(text)
         else:
-            tree = safe_eval.expression_tree(read.text)
+            tree = safe_eval.expression_tree(text)
     except (EngineError, SyntaxError):
         return None
     bound = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
     loop_targets = {node.id for c in ast.walk(tree) if isinstance(c, ast.comprehension)
                     for node in ast.walk(c.target) if isinstance(node, ast.Name)}
     names = [node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)]
-    skip = loop_targets | (bound if read.kind != "script" else set()) | {_CELL_INPUT}
-    return [name for name in dict.fromkeys(names) if name not in skip and name not in safe_eval.SAFE_FUNCTIONS]
+    skip = loop_targets | (bound if kind != "script" else set()) | {_CELL_INPUT}
+    return tuple(name for name in dict.fromkeys(names) if name not in skip and name not in safe_eval.SAFE_FUNCTIONS)
 
 
 def _cell_tree(text: str) -> ast.AST:
@@ -235,7 +237,7 @@ def _cell_tree(text: str) -> ast.AST:
 
 def _check(read: _Read, known: _Known) -> list[Problem]:
     problems = []
-    for name in _names_read(read) or ():
+    for name in _names_read(read.text, read.kind) or ():
         if name in known.names or name in read.exempt:
             continue
         mixed = _mixed_scripts(name)
