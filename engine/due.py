@@ -25,6 +25,8 @@ _DURATION = re.compile(
 )
 _WORKING_DAYS = re.compile(r"^(?P<n>\d{1,3})WD$")
 _COHORT_DATE = re.compile(r"^cohort:(?P<name>[a-z][a-z0-9_]{0,62})$")
+#: P99999W is some 1,900 years: any due time computed from a rule still fits in a datetime.
+_MAX_DURATION_DIGITS = 5
 
 
 class DueKind(StrEnum):
@@ -46,6 +48,9 @@ class DueRule:
         """Parse a rule; raise ``ValueError`` with a Russian message when it is not one of the forms."""
         text = text.strip()
         if match := _DURATION.match(text):
+            if any(len(v) > _MAX_DURATION_DIGITS for v in match.groupdict().values() if v):
+                raise ValueError(f"срок «{_shown(text)}»: слишком большое число, в длительности — не больше "
+                                 f"{_MAX_DURATION_DIGITS} цифр")
             parts = {k: int(v) for k, v in match.groupdict().items() if v}
             return cls(DueKind.DURATION, text, duration=timedelta(**parts))
         if match := _WORKING_DAYS.match(text):
@@ -53,9 +58,13 @@ class DueRule:
         if match := _COHORT_DATE.match(text):
             return cls(DueKind.COHORT_DATE, text, cohort_date=match["name"])
         raise ValueError(
-            f"срок «{text}» не распознан: ожидается длительность ISO 8601 (P14D), "
+            f"срок «{_shown(text)}» не распознан: ожидается длительность ISO 8601 (P14D), "
             "число рабочих дней (5WD) или дата когорты (cohort:имя)"
         )
+
+
+def _shown(text: str) -> str:
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 #: Calendar dates of the project are Moscow dates: "questionnaires close 1 March" means its end there.

@@ -60,6 +60,7 @@ from marshmallow import fields as mfields
 from marshmallow.validate import Email
 
 from engine.errors import FormDefinitionInvalid, FormInvalid
+from engine.json_document import JsonDocument, JsonRefused, format_path, parse_json
 
 INPUT_TYPES = frozenset(
     {"textfield", "textarea", "number", "checkbox", "checklist", "radio", "select", "taglist", "datetime",
@@ -177,14 +178,25 @@ class FormDefinition:
     @classmethod
     def from_json(cls, source: str | bytes | Mapping[str, Any]) -> FormDefinition:
         """Parse and check a definition; raise ``FormDefinitionInvalid`` listing every problem."""
-        raw = _load_root(source)
-        parser = _Parser()
+        form, problems = cls.check(source)
+        if form is None:
+            raise FormDefinitionInvalid([problem.text for problem in problems])
+        return form
+
+    @classmethod
+    def check(cls, source: str | bytes | Mapping[str, Any]) -> tuple[FormDefinition | None, list[FormProblem]]:
+        """Parse and check a definition: the form, or every problem with its line (for JSON text) and field."""
+        try:
+            raw, document = _load_root(source)
+        except _RootRefused as refused:
+            return None, [refused.problem]
+        parser = _Parser(document)
         found = parser.components(raw.get("components"), "components", _Level(_Scope()))
         if "id" in raw and not isinstance(raw["id"], str):
-            parser.problems.append("id: идентификатор формы должен быть строкой")
+            parser.report("id", "идентификатор формы должен быть строкой")
         if parser.problems:
-            raise FormDefinitionInvalid(parser.problems)
-        return cls(raw, found)
+            return None, parser.problems
+        return cls(raw, found), []
 
     def keys(self) -> set[str]:
         """Top-level data keys the form writes (first segment of each field's dotted key)."""
@@ -217,19 +229,47 @@ class FormDefinition:
 # ------------------------------------------------------------------------------ definition parsing
 
 
-def _load_root(source: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
+@dataclasses.dataclass(frozen=True)
+class FormProblem:
+    """A problem of a form definition. ``text`` is the whole sentence (``components[2] «x»: …``); for a
+    template check the same is split into where it is — the line of the component in the JSON text, and
+    the field's key (or the component's JSON path when it has none) — and what is wrong there."""
+
+    text: str
+    line: int | None = None
+    element: str | None = None
+    message: str = ""
+
+
+class _RootRefused(Exception):
+    def __init__(self, problem: FormProblem) -> None:
+        super().__init__(problem.text)
+        self.problem = problem
+
+
+def _refuse(message: str, line: int | None = None, element: str | None = None) -> _RootRefused:
+    return _RootRefused(FormProblem(message, line, element, message))
+
+
+def _load_root(source: str | bytes | Mapping[str, Any]) -> tuple[dict[str, Any], JsonDocument | None]:
+    document = None
     if isinstance(source, Mapping):
         raw: Any = copy.deepcopy(dict(source))
     elif isinstance(source, str | bytes):
         try:
-            raw = json.loads(source)
-        except (ValueError, RecursionError) as error:
-            raise FormDefinitionInvalid([f"описание формы не является корректным JSON: {error}"]) from None
+            text = source if isinstance(source, str) else source.decode(json.detect_encoding(source))
+            document = parse_json(text)
+        except UnicodeDecodeError:
+            raise _refuse("описание формы не является корректным JSON: текст не в кодировке UTF-8") from None
+        except JsonRefused as error:
+            raise _refuse(f"описание формы не является корректным JSON: {error.message}", error.line,
+                          format_path(error.path) or None) from None
+        raw = document.value
     else:
-        raise FormDefinitionInvalid(["описание формы должно быть JSON-текстом или объектом"])
+        raise _refuse("описание формы должно быть JSON-текстом или объектом")
     if not isinstance(raw, dict):
-        raise FormDefinitionInvalid(["описание формы должно быть JSON-объектом"])
-    return raw
+        raise _refuse("описание формы должно быть JSON-объектом", document.line(()) if document else None)
+    return raw, document
 
 
 @dataclasses.dataclass
@@ -267,11 +307,23 @@ def _is_hidden(component: Mapping[str, Any]) -> bool:
 class _Parser:
     """Walks the component tree, collecting every problem instead of stopping at the first."""
 
-    def __init__(self) -> None:
-        self.problems: list[str] = []
+    def __init__(self, document: JsonDocument | None = None) -> None:
+        self.problems: list[FormProblem] = []
+        self.document = document
+        self.owners: dict[str, Mapping[str, Any]] = {}  # "components[2] «x»" -> that component
 
     def report(self, where: str, message: str) -> None:
-        self.problems.append(f"{where}: {message}")
+        owner = max((w for w in self.owners if where == w or where.startswith(f"{w}.")), key=len, default=None)
+        if owner is None:  # the form itself: "components", "id"
+            line = self.document.line((where,)) if self.document else None
+            self.problems.append(FormProblem(f"{where}: {message}", line, where, message))
+            return
+        component = self.owners[owner]
+        name = component.get("key") or component.get("path")
+        element = name if isinstance(name, str) else owner
+        inside = where[len(owner) + 1:]
+        self.problems.append(FormProblem(f"{where}: {message}", self.document.line_of(component) if self.document
+                                         else None, element, f"{inside}: {message}" if inside else message))
 
     def components(self, raw: Any, where: str, level: _Level) -> list[FormField]:
         if not isinstance(raw, list):
@@ -290,6 +342,7 @@ class _Parser:
             self.report(where, "компонент должен быть объектом")
             return []
         where = _describe(where, raw)
+        self.owners[where] = raw
         kind = self.kind(raw, where)
         if kind is None or kind in LAYOUT_TYPES:
             return []

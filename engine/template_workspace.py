@@ -21,10 +21,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import audit, labels
-from engine.bpmn.bundle import KEY_PATTERN, MANIFEST, Bundle, form_key, from_zip
+from engine.bpmn.bundle import (
+    KEY_PATTERN,
+    MANIFEST,
+    MAX_FILE_BYTES,
+    Bundle,
+    file_size_problem,
+    form_key,
+    from_zip,
+    size_problems,
+)
 from engine.bpmn.compiler import CompiledTemplate, check_bundle
 from engine.bpmn.spec import TemplateSpec
-from engine.bpmn.xml import MAX_FILE_BYTES
 from engine.db import Database
 from engine.errors import (
     Conflict,
@@ -49,6 +57,7 @@ from engine.roles import LANE_ROLES
 from engine.template_diff import TemplateDiff, compare
 from engine.templates import Deployed, find_version, store_version
 
+#: The bundle's own limit (engine.bpmn.bundle): a draft holds what any other way in may bring.
 MAX_DRAFT_FILE_BYTES = MAX_FILE_BYTES
 # Bundle files live at the top level or under forms/; names stay plain so they are safe in URLs and zips.
 _PATH = re.compile(r"^(forms/)?[A-Za-z0-9][A-Za-z0-9_.-]{0,120}$")
@@ -177,8 +186,9 @@ def file_kind(path: str) -> str:
 
 def _checked_content(path: str, content: str | bytes) -> bytes:
     data = content.encode("utf-8") if isinstance(content, str) else content
-    if len(data) > MAX_DRAFT_FILE_BYTES:
-        raise FileRejected(f"файл {path} больше {MAX_DRAFT_FILE_BYTES // 1024 // 1024} МБ")
+    too_big = file_size_problem(len(data))
+    if too_big:
+        raise FileRejected(f"{path}: {too_big}")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -186,6 +196,13 @@ def _checked_content(path: str, content: str | bytes) -> bytes:
     if "\x00" in text:
         raise FileRejected(f"файл {path} содержит нулевой байт: это не текст")
     return data
+
+
+def _check_sizes(key: str, files: Mapping[str, bytes]) -> None:
+    """The draft as it would be after a change, within the limits every other way in keeps."""
+    problems = [_relative(key, p) for p in size_problems(key, {path: len(data) for path, data in files.items()})]
+    if problems:
+        raise FileRejected("; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in problems))
 
 
 def _relative(key: str, problem: Problem) -> Problem:
@@ -355,6 +372,7 @@ def save_draft_file(db: Database, login: str, key: str, path: str, content: str 
         data = _checked_content(path, content)
         draft = _find_draft(session, key, lock=True)
         found = _file(draft, path)
+        _check_sizes(key, {**{f.path: f.content for f in draft.files}, path: data})
         now = db.now()
         found.content, found.updated_at, found.updated_by_id = data, now, actor.user_id
         _touch(draft, now, actor)
@@ -378,6 +396,7 @@ def add_form(db: Database, login: str, key: str, name: str) -> str:
         draft = _find_draft(session, key, lock=True)
         if any(f.path == path for f in draft.files):
             raise FileRejected(f"форма {path} уже есть в черновике")
+        _check_sizes(key, {**{f.path: f.content for f in draft.files}, path: _empty_form(name)})
         now = db.now()
         draft.files.append(TemplateDraftFile(path=path, content=_empty_form(name), updated_at=now,
                                              updated_by_id=actor.user_id))
@@ -486,14 +505,12 @@ def export_draft(db: Database, login: str, key: str) -> tuple[str, bytes]:
 
 def _unpacked(source: str, data: bytes) -> dict[str, bytes]:
     """The zip's files, refused as a whole (nothing stored) when it cannot be read safely."""
-    bundle, problems = from_zip(source, data)  # bounded size and count, no absolute or parent paths
+    bundle, problems = from_zip(source, data)  # the bundle's size limits, no absolute or parent paths
     if bundle is None:
         raise TemplateInvalid(problems)
     files = _without_top_folder(dict(bundle.files))
     bad = [Problem(source, None, None, f"недопустимое имя файла в архиве: {p}") for p in files
            if not _PATH.match(p) or ".." in p]
-    bad += [Problem(source, None, None, f"файл {p} больше {MAX_DRAFT_FILE_BYTES // 1024 // 1024} МБ")
-            for p, content in files.items() if len(content) > MAX_DRAFT_FILE_BYTES]
     if bad:
         raise TemplateInvalid(bad)
     if not files:

@@ -19,13 +19,23 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine.bpmn import lint
-from engine.bpmn.bundle import MANIFEST, Bundle, Manifest, form_key, read_manifest
-from engine.bpmn.manifest import cross_check, read_sections
+from engine.bpmn.bundle import (
+    BASIC_KEYS,
+    MANIFEST,
+    Bundle,
+    Manifest,
+    bundle_size_problems,
+    form_key,
+    manifest_notes,
+    read_manifest,
+)
+from engine.bpmn.manifest import SECTION_NAMES, Declared, ManifestSections, check_sections, cross_check
+from engine.bpmn.names import check_names
 from engine.bpmn.parser_messages import schema_message, spiff_message, unexpected_element
 from engine.bpmn.spec import Stage, TemplateSpec
-from engine.bpmn.xml import BPMN_NS, XmlDocument, drop_stray_metadata, line_of, owner_id, parse_xml
+from engine.bpmn.xml import BPMN_NS, ROADMAP_NS, XmlDocument, drop_stray_metadata, line_of, owner_id, parse_xml
 from engine.due import DueRule
-from engine.errors import FormDefinitionInvalid, Problem, TemplateInvalid
+from engine.errors import Problem, TemplateInvalid
 from engine.forms import FormDefinition
 from engine.roles import LANE_ROLES
 
@@ -96,11 +106,15 @@ def _read_forms(bundle: Bundle) -> tuple[dict[str, FormDefinition], list[Problem
     forms, problems = {}, []
     for path in bundle.form_paths:
         try:
-            forms[form_key(path)] = FormDefinition.from_json(bundle.files[path].decode("utf-8"))
-        except UnicodeDecodeError:
-            problems.append(Problem(bundle.display(path), None, None, "файл формы не в кодировке UTF-8"))
-        except FormDefinitionInvalid as err:
-            problems += [Problem(bundle.display(path), None, None, p) for p in err.problems]
+            text = bundle.files[path].decode("utf-8")
+        except UnicodeDecodeError as err:
+            line = bundle.files[path][:err.start].count(b"\n") + 1
+            problems.append(Problem(bundle.display(path), line, None, "файл формы не в кодировке UTF-8"))
+            continue
+        form, found = FormDefinition.check(text)
+        if form is not None:
+            forms[form_key(path)] = form
+        problems += [Problem(bundle.display(path), p.line, p.element, p.message) for p in found]
     return forms, problems
 
 
@@ -115,12 +129,21 @@ def _parse_all(bundle: Bundle, paths: list[str]) -> tuple[list[XmlDocument], lis
     return docs, problems
 
 
-def check_bundle(bundle: Bundle) -> tuple[CompiledTemplate | None, list[Problem]]:
-    """Run every check; return the compiled template only when there is no problem at all."""
-    problems: list[Problem] = []
+def check_bundle(bundle: Bundle, *, stored: bool = False) -> tuple[CompiledTemplate | None, list[Problem]]:
+    """Run every check; return the compiled template only when there is no problem at all.
+
+    Each check trusts only what the checks before it accepted and says nothing about what they refused:
+    one wrong value is one line, not a cascade. ``stored``: a version deployed earlier, compiled again to
+    run its instances — the checks that only guide an author (sizes, names read by expressions, unknown
+    manifest keys) are left out, so that making them stricter never stops instances already running."""
+    problems = [] if stored else bundle_size_problems(bundle)
+    if problems:
+        return None, problems  # a 30 MB form is not parsed to be told it is too big
     manifest = None
     if bundle.has_manifest:
         manifest, problems = read_manifest(bundle, tuple(LANE_ROLES))
+        if manifest is not None and not stored:
+            problems += manifest_notes(manifest, BASIC_KEYS + SECTION_NAMES)
     elif not bundle.bpmn_paths or len(bundle.files) > 1:
         problems.append(Problem(bundle.display(MANIFEST), None, None, "в шаблоне нет manifest.json"))
     if not bundle.bpmn_paths:
@@ -134,34 +157,69 @@ def check_bundle(bundle: Bundle) -> tuple[CompiledTemplate | None, list[Problem]
     problems += found
     ctx = _lint(bundle, manifest, bpmn_docs, dmn_docs, forms)
     problems += ctx.problems
+    tasks = _user_task_elements(bpmn_docs) if len(bpmn_docs) == len(bundle.bpmn_paths) else None
+    sections, declared = None, Declared(actions_complete=False)
     if manifest is not None:
-        problems += _section_problems(bundle, manifest, ctx, forms)
+        sections, declared, found = _section_problems(bundle, manifest, ctx, forms, tasks)
+        problems += found
+    if not stored:
+        problems += _name_problems(bundle, manifest, sections, declared, bpmn_docs, dmn_docs, forms)
     process_id = _process_id(bundle, manifest, bpmn_docs, ctx, problems)
     if problems or process_id is None:
         return None, problems
     return _compile(bundle, manifest, process_id, bpmn_docs, dmn_docs, forms, ctx)
 
 
-def _section_problems(bundle: Bundle, manifest: Manifest, ctx: lint.LintContext,
-                      forms: dict[str, FormDefinition]) -> list[Problem]:
-    where = bundle.display(MANIFEST)
-    sections, problems = read_sections(where, manifest.raw)
-    problems += cross_check(sections, where, ctx.user_tasks,
-                            lambda name: set(forms[name].keys()) if name in forms else None)
+def _user_task_elements(docs: list[XmlDocument]) -> dict[str, tuple[XmlDocument, etree._Element]]:
+    return {task.get("id", ""): (doc, task) for doc in docs for task in doc.root.iter(f"{{{BPMN_NS}}}userTask")}
+
+
+def _section_problems(bundle: Bundle, manifest: Manifest, ctx: lint.LintContext, forms: dict[str, FormDefinition],
+                      tasks: dict[str, tuple[XmlDocument, etree._Element]] | None,
+                      ) -> tuple[ManifestSections, Declared, list[Problem]]:
+    """The manifest against the BPMN and the forms. ``tasks``: every user task, None when a BPMN file did not
+    read (then no reference to a task is judged)."""
+    sections, problems, declared = check_sections(manifest.where, manifest.raw, manifest.document)
+    task_ids = frozenset(tasks) if tasks is not None else None
+    problems += cross_check(sections, manifest, task_ids, ctx.user_tasks,
+                            {name: form.keys() for name, form in forms.items()},
+                            frozenset(form_key(path) for path in bundle.form_paths))
+    if task_ids is not None:
+        problems += [manifest.problem(("deadlines", task_id), f"пользовательской задачи «{task_id}» нет в BPMN")
+                     for task_id in manifest.deadlines if task_id not in task_ids]
     for task in ctx.user_tasks.values():
-        rule = DueRule.parse(task.deadline)
-        if rule.cohort_date is not None and rule.cohort_date not in sections.cohort_calendar:
-            problems.append(Problem(where, None, task.element_id,
-                                    f"срок «{task.deadline}»: даты «{rule.cohort_date}» нет в cohort_calendar"))
-    return problems
+        rule = DueRule.parse(task.deadline) if task.deadline else None
+        if rule is None or rule.cohort_date is None or declared.calendar is None \
+                or rule.cohort_date in declared.calendar:
+            continue  # a date declared with a bad value was reported in cohort_calendar
+        message = f"срок «{task.deadline}»: даты «{rule.cohort_date}» нет в cohort_calendar"
+        doc, element = tasks[task.element_id] if tasks and task.element_id in tasks else (None, None)
+        if doc is None or element is None or not element.get(f"{{{ROADMAP_NS}}}deadline"):
+            problems.append(manifest.problem(("deadlines", task.element_id), message))
+        else:
+            problems.append(Problem(bundle.display(doc.path), line_of(element), task.element_id, message))
+    return sections, declared, problems
+
+
+def _name_problems(bundle: Bundle, manifest: Manifest | None, sections: ManifestSections | None,
+                   declared: Declared, bpmn_docs: list[XmlDocument], dmn_docs: list[XmlDocument],
+                   forms: dict[str, FormDefinition]) -> list[Problem]:
+    lone_file = not bundle.has_manifest
+    complete = (manifest is not None and declared.actions_complete and len(forms) == len(bundle.form_paths)
+                and len(bpmn_docs) == len(bundle.bpmn_paths) and len(dmn_docs) == len(bundle.dmn_paths))
+    return check_names(bundle.display, bpmn_docs, dmn_docs,
+                       None if lone_file else {name: form.keys() for name, form in forms.items()},
+                       sections if manifest is not None else None,
+                       (manifest.where, manifest.raw, manifest.document) if manifest is not None else None,
+                       complete)
 
 
 def validate_bundle(bundle: Bundle) -> list[Problem]:
     return check_bundle(bundle)[1]
 
 
-def compile_bundle(bundle: Bundle) -> CompiledTemplate:
-    compiled, problems = check_bundle(bundle)
+def compile_bundle(bundle: Bundle, *, stored: bool = False) -> CompiledTemplate:
+    compiled, problems = check_bundle(bundle, stored=stored)
     if compiled is None:
         raise TemplateInvalid(problems or [Problem(bundle.source, None, None, "шаблон не собран")])
     return compiled
@@ -169,14 +227,19 @@ def compile_bundle(bundle: Bundle) -> CompiledTemplate:
 
 def _lint(bundle: Bundle, manifest: Manifest | None, bpmn_docs: list[XmlDocument],
           dmn_docs: list[XmlDocument], forms: dict[str, FormDefinition]) -> lint.LintContext:
+    """The BPMN and DMN rules, told only what is known: a form file that is there but broken, a stage list
+    or a deadline the manifest got wrong were reported on their own files and are not reported again."""
     lone_file = not bundle.has_manifest
+    all_dmn_read = len(dmn_docs) == len(bundle.dmn_paths)
     ctx = lint.LintContext(
         roles=manifest.roles if manifest else tuple(LANE_ROLES),
-        stages=frozenset(k for k, _ in manifest.stages) if manifest else None,
-        forms=None if lone_file else frozenset(forms),
+        stages=frozenset(k for k, _ in manifest.stages) if manifest and manifest.stages is not None else None,
+        forms=None if lone_file else frozenset(form_key(path) for path in bundle.form_paths),
         deadlines=manifest.deadlines if manifest else {},
-        decisions=None if lone_file else frozenset().union(*(lint.decision_ids(d) for d in dmn_docs)),
+        decisions=None if lone_file or not all_dmn_read
+        else frozenset().union(*(lint.decision_ids(d) for d in dmn_docs)),
         display=bundle.display,
+        deadlines_reported=manifest.refused_deadlines if manifest else (frozenset() if lone_file else None),
     )
     for doc in bpmn_docs:
         lint.lint_bpmn(doc, ctx)
@@ -188,14 +251,12 @@ def _lint(bundle: Bundle, manifest: Manifest | None, bpmn_docs: list[XmlDocument
 def _process_id(bundle: Bundle, manifest: Manifest | None, docs: list[XmlDocument],
                 ctx: lint.LintContext, problems: list[Problem]) -> str | None:
     if manifest is not None:
-        if manifest.process not in ctx.process_ids and docs:
-            problems.append(Problem(bundle.display(MANIFEST), None, None,
-                                    f"процесс «{manifest.process}» из manifest.json не найден в BPMN"))
-        for task_id in manifest.deadlines:
-            if task_id not in ctx.user_tasks and not problems:
-                problems.append(Problem(bundle.display(MANIFEST), None, task_id,
-                                        "срок задан для несуществующей пользовательской задачи"))
+        if manifest.process is not None and manifest.process not in ctx.process_ids \
+                and docs and len(docs) == len(bundle.bpmn_paths):
+            problems.append(manifest.problem(("process",), f"процесс «{manifest.process}» не найден в BPMN"))
         return manifest.process
+    if bundle.has_manifest:
+        return None  # manifest.json did not read: that is the problem reported
     executable = [p for d in docs for p in d.root.iterfind(f"{{{BPMN_NS}}}process")
                   if p.get("isExecutable", "true") != "false"]
     return executable[0].get("id") if executable else None
@@ -217,10 +278,11 @@ def _compile(bundle: Bundle, manifest: Manifest | None, process_id: str, bpmn_do
         return None, [_spiff_problem(bundle, err, lines)]
     except (SpiffWorkflowException, Exception) as err:  # noqa: BLE001 - Spiff raises many kinds
         return None, [Problem(bundle.source, None, None, f"не удалось собрать процесс: {err}")]
-    stages = tuple(Stage(k, t) for k, t in manifest.stages) if manifest else ()
+    # With no problem found, the manifest's key, title and stages are all there.
+    stages = tuple(Stage(k, t) for k, t in (manifest.stages or ())) if manifest else ()
     spec = TemplateSpec(
-        key=manifest.key if manifest else process_id,
-        title=manifest.title if manifest else process_id,
+        key=manifest.key or process_id if manifest else process_id,
+        title=manifest.title or process_id if manifest else process_id,
         process_id=process_id,
         stages=stages,
         user_tasks=dict(ctx.user_tasks),

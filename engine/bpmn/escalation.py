@@ -20,7 +20,7 @@ from engine.due import DueRule
 
 NONE = "none"
 MAX_STEPS = 10
-_STEP = re.compile(r"^(?P<after>[^:\s]+):(?P<levels>\d+)(?::(?P<flag>[a-z]+))?$")
+_STEP = re.compile(r"^(?P<after>[^:\s]+):(?P<levels>\d{1,3})(?::(?P<flag>[a-z]+))?$")
 
 
 def parse_escalation(text: str) -> tuple[EscalationStep, ...]:
@@ -39,16 +39,20 @@ def parse_escalation(text: str) -> tuple[EscalationStep, ...]:
 def _step(text: str) -> EscalationStep:
     match = _STEP.match(text)
     if match is None or match["flag"] not in (None, "federal") or not 1 <= int(match["levels"]) <= 3:
-        raise ValueError(f"шаг эскалации «{text}»: ожидается «через:уровней[:federal]» с числом уровней "
+        raise ValueError(f"шаг эскалации «{_shown(text)}»: ожидается «через:уровней[:federal]» с числом уровней "
                          "от 1 до 3, например 5WD:2 или 10WD:3:federal")
     try:
         rule = DueRule.parse(match["after"])
     except ValueError:
         rule = None
     if rule is None or rule.cohort_date is not None:
-        raise ValueError(f"шаг эскалации «{text}»: «{match['after']}» — ожидается длительность (P3D) "
+        raise ValueError(f"шаг эскалации «{_shown(text)}»: «{_shown(match['after'])}» — ожидается длительность (P3D) "
                          "или рабочие дни (3WD) от срока задачи")
     return EscalationStep(match["after"], int(match["levels"]), federal_overdue=match["flag"] == "federal")
+
+
+def _shown(text: str) -> str:
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def format_escalation(steps: tuple[EscalationStep, ...]) -> str:

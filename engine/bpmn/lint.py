@@ -66,6 +66,9 @@ class LintContext:
     problems: list[Problem] = field(default_factory=list)
     user_tasks: dict[str, UserTaskSpec] = field(default_factory=dict)
     process_ids: set[str] = field(default_factory=set)
+    #: Tasks not to be told they have no deadline: manifest.json gave them one that was refused and reported
+    #: there. None: every task (the manifest's deadlines could not be read at all).
+    deadlines_reported: frozenset[str] | None = frozenset()
 
     def report(self, doc: XmlDocument, element: etree._Element | None, message: str) -> None:
         element_id = owner_id(element) if element is not None else None
@@ -212,7 +215,8 @@ def _check_user_task(doc: XmlDocument, task: etree._Element, role: str | None, i
         ctx.report(doc, task, f"форма «{form}» не найдена: нет файла forms/{form}.form")
     deadline = task.get(f"{{{ROADMAP_NS}}}deadline") or ctx.deadlines.get(task_id, "")
     if not deadline:
-        ctx.report(doc, task, "не задано правило срока (roadmap:deadline или deadlines в manifest.json)")
+        if ctx.deadlines_reported is not None and task_id not in ctx.deadlines_reported:
+            ctx.report(doc, task, "не задано правило срока (roadmap:deadline или deadlines в manifest.json)")
     else:
         try:
             DueRule.parse(deadline)

@@ -14,14 +14,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.bpmn import safe_eval
 from engine.due import DueRule
 from engine.errors import EngineError, Problem
+from engine.json_document import JsonDocument, JsonPath, format_path
+
+if TYPE_CHECKING:
+    from engine.bpmn.bundle import Manifest
 
 #: Engine actions a template may name, with the parameters each one needs.
 KNOWN_ACTIONS: dict[str, tuple[str, ...]] = {
@@ -29,6 +33,16 @@ KNOWN_ACTIONS: dict[str, tuple[str, ...]] = {
     "aggregate_questionnaires": (),
     "prepare_risk_inputs": (),
 }
+#: What each action writes into the process data (the keys of the dict its function in engine/actions.py
+#: returns): conditions and scripts after the task may read these names.
+ACTION_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "bind_curator": ("curator",),
+    "aggregate_questionnaires": ("responses", "indicators"),
+    "prepare_risk_inputs": ("risk_inputs", "risk_titles", "risk_catalogue_version"),
+}
+#: The project sections of manifest.json, read here (engine.bpmn.bundle reads the basic keys).
+SECTION_NAMES = ("cohort_calendar", "rules", "actions", "questionnaires", "indicators", "risk_catalogue",
+                 "escalation")
 AGGREGATES = ("mean", "share", "count", "sum", "min", "max")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")
@@ -100,58 +114,102 @@ class ManifestSections:
     escalation_steps: tuple[EscalationStep, ...] = DEFAULT_ESCALATION
 
 
-class _Reader:
-    """Reads one section after another, collecting problems instead of stopping at the first."""
+@dataclass(frozen=True)
+class Declared:
+    """What a manifest declares, refused entries included, for the checks that follow: a name declared with
+    a bad value was reported already, so what refers to it is not reported again. ``None``: the section
+    itself could not be read, so nothing about it is known."""
 
-    def __init__(self, where: str, raw: Mapping[str, Any]) -> None:
+    calendar: frozenset[str] | None = frozenset()
+    groups: frozenset[str] | None = frozenset()
+    indicators: frozenset[str] | None = frozenset()
+    actions_complete: bool = True  # every action was read: what actions write into the data is known
+
+
+class _Reader:
+    """Reads one section after another, collecting problems instead of stopping at the first; each problem
+    carries the JSON path of the value (as its element) and that value's line when the text is known."""
+
+    def __init__(self, where: str, raw: Mapping[str, Any], document: JsonDocument | None) -> None:
         self.where = where
         self.raw = raw
+        self.document = document
         self.problems: list[Problem] = []
+        self.unreadable: set[str] = set()
 
-    def problem(self, message: str, element_id: str | None = None) -> None:
-        self.problems.append(Problem(self.where, None, element_id, message))
+    def problem(self, message: str, path: JsonPath) -> None:
+        line = self.document.line(path) if self.document is not None else None
+        self.problems.append(Problem(self.where, line, format_path(path) or None, message))
 
     def mapping(self, name: str) -> Mapping[str, Any]:
         value = self.raw.get(name, {})
         if not isinstance(value, dict):
-            self.problem(f"раздел «{name}» должен быть объектом JSON")
+            self.problem(f"раздел «{name}» должен быть объектом JSON", (name,))
+            self.unreadable.add(name)
             return {}
         return value
 
-    def expression(self, text: Any, element_id: str, what: str) -> bool:
+    def declared(self, name: str) -> frozenset[str] | None:
+        return None if name in self.unreadable else frozenset(self.mapping(name))
+
+    def expression(self, text: Any, path: JsonPath, what: str) -> bool:
         if not isinstance(text, str) or not text.strip():
-            self.problem(f"{what}: пустое выражение", element_id)
+            self.problem(f"{what}: пустое выражение", path)
             return False
         try:
             safe_eval.check_expression(text)
         except EngineError as err:
-            self.problem(f"{what} «{text}» отклонено: {err.message}", element_id)
+            self.problem(f"{what} «{_shown(text)}» отклонено: {err.message}", path)
             return False
         return True
 
 
-def read_sections(where: str, raw: Mapping[str, Any]) -> tuple[ManifestSections, list[Problem]]:
-    reader = _Reader(where, raw)
+def _shown(text: str) -> str:
+    one_line = " ".join(text.split())
+    return one_line if len(one_line) <= 60 else one_line[:59] + "…"
+
+
+def read_sections(where: str, raw: Mapping[str, Any],
+                  document: JsonDocument | None = None) -> tuple[ManifestSections, list[Problem]]:
+    sections, problems, _ = check_sections(where, raw, document)
+    return sections, problems
+
+
+def check_sections(where: str, raw: Mapping[str, Any],
+                   document: JsonDocument | None = None) -> tuple[ManifestSections, list[Problem], Declared]:
+    """Every section read on its own: what is valid is kept, what is not is reported where it is written."""
+    reader = _Reader(where, raw, document)
     calendar = _calendar(reader)
     rules = {task: tuple(_rules(reader, task, items)) for task, items in reader.mapping("rules").items()}
+    problems_before = len(reader.problems)
     actions = {task: tuple(_actions(reader, task, items)) for task, items in reader.mapping("actions").items()}
+    actions_complete = len(reader.problems) == problems_before
     open_while, groups = _questionnaires(reader)
     indicators = _indicators(reader, groups)
     version, factors = _catalogue(reader, indicators)
     reminders, steps = _escalation(reader)
     sections = ManifestSections(calendar, rules, actions, open_while, groups, indicators, version, factors,
                                 reminders, steps)
-    return sections, reader.problems
+    questionnaires = raw.get("questionnaires", {})
+    raw_groups = questionnaires.get("groups", {}) if isinstance(questionnaires, dict) else None
+    declared = Declared(
+        calendar=reader.declared("cohort_calendar"),
+        groups=frozenset(raw_groups) if isinstance(raw_groups, dict) else None,
+        indicators=reader.declared("indicators"),
+        actions_complete=actions_complete,
+    )
+    return sections, reader.problems, declared
 
 
-def _offset_rule(reader: _Reader, text: Any, what: str) -> bool:
+def _offset_rule(reader: _Reader, text: Any, what: str, path: JsonPath) -> bool:
     """Reminders and escalation steps are offsets from the due time: a duration or working days."""
     try:
         rule = DueRule.parse(text) if isinstance(text, str) else None
     except ValueError:
         rule = None
     if rule is None or rule.cohort_date is not None:
-        reader.problem(f"эскалация: {what} «{text}» — ожидается длительность (P3D) или рабочие дни (3WD)")
+        shown = _shown(text) if isinstance(text, str) else text
+        reader.problem(f"эскалация: {what} «{shown}» — ожидается длительность (P3D) или рабочие дни (3WD)", path)
         return False
     return True
 
@@ -161,13 +219,23 @@ def _escalation(reader: _Reader) -> tuple[tuple[str, ...], tuple[EscalationStep,
     if not section:
         return DEFAULT_REMINDERS, DEFAULT_ESCALATION
     reminders = section.get("reminders_before", list(DEFAULT_REMINDERS))
-    reminders = [r for r in reminders if _offset_rule(reader, r, "напоминание")] if isinstance(reminders, list) else []
+    if not isinstance(reminders, list):
+        reader.problem("эскалация: reminders_before — список сроков (2WD, P1D)", ("escalation", "reminders_before"))
+        reminders = []
+    reminders = [r for i, r in enumerate(reminders)
+                 if _offset_rule(reader, r, "напоминание", ("escalation", "reminders_before", i))]
+    items = section.get("steps", [])
+    if not isinstance(items, list):
+        reader.problem("эскалация: steps — список шагов", ("escalation", "steps"))
+        items = []
     steps = []
-    for item in section.get("steps", []) if isinstance(section.get("steps"), list) else []:
+    for index, item in enumerate(items):
+        at: JsonPath = ("escalation", "steps", index)
         levels = item.get("levels_up") if isinstance(item, dict) else None
-        if not isinstance(levels, int) or not 1 <= levels <= 3:
-            reader.problem("эскалация: каждый шаг — after и levels_up от 1 до 3")
-        elif _offset_rule(reader, item.get("after"), "шаг"):
+        if not isinstance(levels, int) or isinstance(levels, bool) or not 1 <= levels <= 3:
+            reader.problem("эскалация: каждый шаг — after и levels_up от 1 до 3",
+                           (*at, "levels_up") if isinstance(item, dict) and "levels_up" in item else at)
+        elif _offset_rule(reader, item.get("after"), "шаг", (*at, "after")):
             steps.append(EscalationStep(item["after"], levels, bool(item.get("federal_overdue", False))))
     return tuple(reminders), tuple(steps)
 
@@ -177,7 +245,8 @@ def _calendar(reader: _Reader) -> dict[str, str]:
     for name, value in reader.mapping("cohort_calendar").items():
         match = _MONTH_DAY.match(value) if isinstance(value, str) else None
         if not _NAME.match(name) or match is None or not _valid_month_day(match):
-            reader.problem(f"календарь когорты: «{name}»: ожидается дата вида ММ-ДД (например 03-01)")
+            reader.problem(f"календарь когорты: «{name}»: ожидается имя из латиницы и дата вида ММ-ДД "
+                           "(например 03-01)", ("cohort_calendar", name))
             continue
         calendar[name] = value
     return calendar
@@ -192,30 +261,39 @@ def _valid_month_day(match: re.Match[str]) -> bool:
 
 
 def _rules(reader: _Reader, task: str, items: Any) -> list[TaskRule]:
+    if not isinstance(items, list):
+        reader.problem("правила задачи: список объектов с полями field, check и message", ("rules", task))
+        return []
     rules = []
-    for item in items if isinstance(items, list) else [None]:
+    for index, item in enumerate(items):
+        at: JsonPath = ("rules", task, index)
         if not (isinstance(item, dict) and isinstance(item.get("field"), str) and item.get("message")):
-            reader.problem("правило: объект с полями field, check и message", task)
+            reader.problem("правило: объект с полями field, check и message", at)
             continue
-        if reader.expression(item.get("check"), task, "проверка"):
+        if reader.expression(item.get("check"), (*at, "check"), "проверка"):
             rules.append(TaskRule(item["field"], item["check"], str(item["message"])))
     return rules
 
 
 def _actions(reader: _Reader, task: str, items: Any) -> list[TaskAction]:
+    if not isinstance(items, list):
+        reader.problem("действия задачи: список объектов с полем action", ("actions", task))
+        return []
     actions = []
-    for item in items if isinstance(items, list) else [None]:
+    for index, item in enumerate(items):
+        at: JsonPath = ("actions", task, index)
         if not isinstance(item, dict):
-            reader.problem("действие: объект с полем action", task)
+            reader.problem("действие: объект с полем action", at)
             continue
         name = item.get("action")
-        if name not in KNOWN_ACTIONS:
-            reader.problem(f"действие «{name}» неизвестно; доступны: {', '.join(KNOWN_ACTIONS)}", task)
+        if not isinstance(name, str) or name not in KNOWN_ACTIONS:
+            reader.problem(f"действие «{name}» неизвестно; доступны: {', '.join(KNOWN_ACTIONS)}",
+                           (*at, "action") if "action" in item else at)
             continue
         params = {k: v for k, v in item.items() if k != "action"}
         missing = [p for p in KNOWN_ACTIONS[name] if not isinstance(params.get(p), str)]
         if missing:
-            reader.problem(f"действию «{name}» не хватает параметров: {', '.join(missing)}", task)
+            reader.problem(f"действию «{name}» не хватает параметров: {', '.join(missing)}", at)
             continue
         actions.append(TaskAction(name, params))
     return actions
@@ -227,13 +305,17 @@ def _questionnaires(reader: _Reader) -> tuple[tuple[str, ...], dict[str, Respond
         return (), {}
     open_while = section.get("open_while", [])
     if not isinstance(open_while, list) or not all(isinstance(t, str) for t in open_while):
-        reader.problem("questionnaires.open_while: список id пользовательских задач")
+        reader.problem("questionnaires.open_while: список id пользовательских задач", ("questionnaires", "open_while"))
         open_while = []
     groups = {}
     raw_groups = section.get("groups", {})
-    for key, group in (raw_groups.items() if isinstance(raw_groups, dict) else []):
+    if not isinstance(raw_groups, dict):
+        reader.problem("questionnaires.groups: объект «ключ группы» → группа", ("questionnaires", "groups"))
+        raw_groups = {}
+    for key, group in raw_groups.items():
         if not (_NAME.match(key) and isinstance(group, dict) and isinstance(group.get("form"), str)):
-            reader.problem(f"группа респондентов «{key}»: нужны title, form и anonymous")
+            reader.problem(f"группа респондентов «{key}»: ключ из латиницы, нужны title, form и anonymous",
+                           ("questionnaires", "groups", key))
             continue
         groups[key] = RespondentGroup(key, str(group.get("title", key)), group["form"],
                                       bool(group.get("anonymous", True)))
@@ -241,20 +323,31 @@ def _questionnaires(reader: _Reader) -> tuple[tuple[str, ...], dict[str, Respond
 
 
 def _indicators(reader: _Reader, groups: Mapping[str, RespondentGroup]) -> dict[str, Indicator]:
+    questionnaires = reader.raw.get("questionnaires", {})
+    # The groups as written, refused ones included; None when that section cannot be read at all.
+    declared_groups = questionnaires.get("groups", {}) if isinstance(questionnaires, dict) else None
     indicators = {}
     for key, spec in reader.mapping("indicators").items():
-        if not (isinstance(spec, dict) and spec.get("group") in groups and isinstance(spec.get("field"), str)):
-            reader.problem(f"показатель «{key}»: нужна известная группа респондентов (group) и поле (field)")
+        at: JsonPath = ("indicators", key)
+        if not (isinstance(spec, dict) and isinstance(spec.get("field"), str) and isinstance(spec.get("group"), str)):
+            reader.problem(f"показатель «{key}»: нужны группа респондентов (group) и поле (field)", at)
             continue
+        if spec["group"] not in groups:
+            if isinstance(declared_groups, dict) and spec["group"] not in declared_groups:
+                reader.problem(f"показатель «{key}»: группа респондентов «{spec['group']}» не объявлена "
+                               "в questionnaires.groups", (*at, "group"))
+            continue  # a group declared with a bad value was reported already
         if spec.get("aggregate") not in AGGREGATES:
-            reader.problem(f"показатель «{key}»: aggregate — одно из {', '.join(AGGREGATES)}")
+            reader.problem(f"показатель «{key}»: aggregate — одно из {', '.join(AGGREGATES)}",
+                           (*at, "aggregate") if "aggregate" in spec else at)
             continue
         values = spec.get("values", [])
         if spec["aggregate"] == "share" and not (isinstance(values, list) and values):
-            reader.problem(f"показатель «{key}»: для доли (share) нужен список значений values")
+            reader.problem(f"показатель «{key}»: для доли (share) нужен список значений values",
+                           (*at, "values") if "values" in spec else at)
             continue
         indicators[key] = Indicator(key, str(spec.get("title", key)), spec["group"], spec["field"],
-                                    spec["aggregate"], tuple(values))
+                                    spec["aggregate"], tuple(values) if isinstance(values, list) else ())
     return indicators
 
 
@@ -262,46 +355,66 @@ def _catalogue(reader: _Reader, indicators: Mapping[str, Indicator]) -> tuple[st
     section = reader.mapping("risk_catalogue")
     if not section:
         return "", ()
+    declared = reader.raw.get("indicators")
+    items = section.get("factors", [])
+    if not isinstance(items, list):
+        reader.problem("risk_catalogue.factors: список факторов", ("risk_catalogue", "factors"))
+        items = []
     factors: list[RiskFactor] = []
-    for item in section.get("factors", []) if isinstance(section.get("factors"), list) else []:
+    for index, item in enumerate(items):
+        at: JsonPath = ("risk_catalogue", "factors", index)
         ok = isinstance(item, dict) and all(isinstance(item.get(k), str) for k in ("key", "title", "indicator"))
         if not ok:
-            reader.problem("фактор риска: объект с полями key, title, indicator")
+            reader.problem("фактор риска: объект с полями key, title, indicator", at)
         elif item["indicator"] not in indicators:
-            reader.problem(f"фактор риска «{item['key']}»: показатель «{item['indicator']}» не объявлен")
+            # Reported only when truly undeclared: not for an indicator refused, nor a section unreadable.
+            if "indicators" not in reader.raw or (isinstance(declared, dict) and item["indicator"] not in declared):
+                reader.problem(f"фактор риска «{item['key']}»: показатель «{item['indicator']}» не объявлен",
+                               (*at, "indicator"))
         elif any(f.key == item["key"] for f in factors):
-            reader.problem(f"фактор риска «{item['key']}» объявлен дважды")
+            reader.problem(f"фактор риска «{item['key']}» объявлен дважды", (*at, "key"))
         else:
             factors.append(RiskFactor(item["key"], item["title"], item["indicator"]))
     return str(section.get("version", "")), tuple(factors)
 
 
-def cross_check(sections: ManifestSections, where: str, user_tasks: Mapping[str, Any],
-                form_keys: Callable[[str], set[str] | None]) -> list[Problem]:
-    """Checks that need the BPMN and the forms: tasks exist, rule fields exist, forms exist."""
+def cross_check(sections: ManifestSections, manifest: Manifest, task_ids: frozenset[str] | None,
+                user_tasks: Mapping[str, Any], forms: Mapping[str, set[str]],
+                form_files: frozenset[str]) -> list[Problem]:
+    """Checks that need the BPMN and the forms: tasks exist, rule fields exist, forms exist.
+
+    ``task_ids``: every user task of the BPMN (None when a BPMN file could not be read); ``user_tasks``: the
+    ones that passed their checks; ``forms``: the keys of every form that reads; ``form_files``: every form
+    file there is, read or not — a form that is there but broken was reported on its own file."""
     problems = []
-
-    def problem(message: str, element_id: str | None = None) -> None:
-        problems.append(Problem(where, None, element_id, message))
-
-    for section, names in (("rules", sections.rules), ("actions", sections.actions),
-                           ("questionnaires.open_while", {t: () for t in sections.questionnaire_open_while})):
-        for task in names:
-            if task not in user_tasks:
-                problem(f"{section}: пользовательской задачи «{task}» нет в BPMN", task)
+    if task_ids is not None:
+        for section, tasks in (("rules", sections.rules), ("actions", sections.actions)):
+            for task in tasks:
+                if task not in task_ids:
+                    problems.append(manifest.problem((section, task), f"пользовательской задачи «{task}» нет в BPMN"))
+        for index, task in enumerate(sections.questionnaire_open_while):
+            if task not in task_ids:
+                problems.append(manifest.problem(("questionnaires", "open_while", index),
+                                                 f"пользовательской задачи «{task}» нет в BPMN"))
     for task, rules in sections.rules.items():
-        keys = form_keys(user_tasks[task].form) if task in user_tasks else None
-        for rule in rules:
+        keys = forms.get(user_tasks[task].form) if task in user_tasks else None
+        for index, rule in enumerate(rules):
             if keys is not None and rule.field not in keys:
-                problem(f"правило ссылается на поле «{rule.field}», которого нет в форме задачи", task)
+                problems.append(manifest.problem(
+                    ("rules", task, index, "field"),
+                    f"правило ссылается на поле «{rule.field}», которого нет в форме задачи ({user_tasks[task].form})"))
     for group in sections.respondent_groups.values():
-        keys = form_keys(group.form)
+        keys = forms.get(group.form)
         if keys is None:
-            problem(f"анкета группы «{group.key}»: нет формы forms/{group.form}.form")
+            if group.form not in form_files:
+                problems.append(manifest.problem(("questionnaires", "groups", group.key, "form"),
+                                                 f"анкета группы «{group.key}»: нет формы forms/{group.form}.form"))
             continue
         for indicator in sections.indicators.values():
             if indicator.group == group.key and indicator.field not in keys:
-                problem(f"показатель «{indicator.key}»: в анкете «{group.form}» нет поля «{indicator.field}»")
+                problems.append(manifest.problem(("indicators", indicator.key, "field"),
+                                                 f"показатель «{indicator.key}»: в анкете «{group.form}» нет поля "
+                                                 f"«{indicator.field}»"))
     return problems
 
 

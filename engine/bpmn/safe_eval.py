@@ -31,6 +31,7 @@ MAX_WORK = 2_000_000  # elements and characters built or scanned during one eval
 MAX_ITERATIONS = 100_000  # turns of all comprehension loops of one evaluation
 MAX_SEQUENCE = 100_000  # elements of a range or of a repeated string/list
 MAX_INT_BITS = 13_300  # about 4000 decimal digits, under Python's 4300-digit str() limit
+MAX_INT_DIGITS = 4_000
 MAX_EXPONENT = 1_000
 MAX_SHIFT = 10_000
 MAX_FORMAT_NUMBER = 1_000  # width or precision inside an f-string format spec
@@ -99,6 +100,19 @@ def validate_syntax(source: str) -> None:
     _guarded(_check_expression_tree)(tree)
 
 
+@_guarded
+def expression_tree(source: str) -> ast.Expression:
+    """The checked syntax tree of an expression, for reading it without running it (which names it uses);
+    refuses what ``check_expression`` refuses. The tree is shared: do not change it."""
+    return _checked_expression(_text(source))
+
+
+@_guarded
+def script_tree(source: str) -> ast.Module:
+    """The checked syntax tree of a script; see ``expression_tree``."""
+    return _checked_script(_text(source))
+
+
 # --- parsing and the static whitelist ---------------------------------------------------------------
 
 
@@ -114,7 +128,10 @@ def _parse(source: str, mode: str) -> ast.AST:
     """Raises only SyntaxError or ExpressionRejected: the parser itself can be attacked."""
     try:
         tree = ast.parse(source, mode=mode)
-    except SyntaxError:
+    except SyntaxError as exc:
+        if digits := _too_many_digits(str(exc.msg)):
+            raise ExpressionRejected(f"число из {digits} цифр слишком велико (строка {exc.lineno or 1}): "
+                                     f"в выражениях — не больше {MAX_INT_DIGITS} цифр") from None
         raise
     except (RecursionError, MemoryError) as exc:
         raise ExpressionRejected("выражение слишком сложное для разбора") from exc
@@ -141,6 +158,16 @@ def _checked_script(source: str) -> ast.Module:
     tree = cast(ast.Module, _parse(source, "exec"))
     _Checker().statements(tree.body)
     return tree
+
+
+def _too_many_digits(message: str) -> str | None:
+    """How many digits a number had, from Python's own message about its conversion limit (which speaks to
+    programmers: «use sys.set_int_max_str_digits()»); None for any other message."""
+    found = _INT_LIMIT_MESSAGE.search(message)
+    return found[1] if found else None
+
+
+_INT_LIMIT_MESSAGE = re.compile(r"integer string conversion: value has (\d+) digits")
 
 
 def _check_expression_tree(tree: ast.Expression) -> None:
@@ -1078,6 +1105,8 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, OverflowError):
         return f"переполнение ({detail})"
     if isinstance(exc, ValueError):
+        if digits := _too_many_digits(str(exc)):
+            return f"число из {digits} цифр слишком велико: не больше {MAX_INT_DIGITS} цифр"
         return f"недопустимое значение ({detail})"
     return f"ошибка вычисления ({type(exc).__name__}: {detail})"
 

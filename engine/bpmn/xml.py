@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from engine.bpmn.bundle import MAX_FILE_BYTES  # the one limit for every file of a template
 from engine.errors import Problem
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -23,7 +24,6 @@ DMN_NAMESPACES = (
     "http://www.omg.org/spec/DMN/20180521/MODEL/",
     "https://www.omg.org/spec/DMN/20191111/MODEL/",
 )
-MAX_FILE_BYTES = 5 * 1024 * 1024
 _DECLARED_ENCODING = re.compile(rb"^\s*<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
 
 

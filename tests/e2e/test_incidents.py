@@ -62,7 +62,7 @@ def test_an_incident_from_a_failed_step_to_a_retry_after_the_fix(page: Page, liv
         for user in session.scalars(select(User).where(User.login.in_([org.curator, org.admin, org.regional]))):
             user.password_hash = hash_password(PASSWORD)
     templates.deploy_template(live.db, templates.read_bundle(
-        _bundle(tmp_path, key, "decision == 'accepted' and approved_by_region")))
+        _bundle(tmp_path, key, "decision == 'accepted' and school['approved_by_region']")))
     instance_id = instances.start_instance(live.db, key, org.school).instance_id
     [fill] = [t for t in tasks.list_tasks(live.db, org.school_user) if t.instance_id == instance_id]
     tasks.complete_task(live.db, fill.id, org.school_user, {"coverage": 7})

@@ -85,9 +85,10 @@ def ready_elements(db: Database, instance_id: int) -> list[str]:
 
 @pytest.fixture
 def poison(db: Database, org: Org, tmp_path: Path) -> tuple[str, int]:
-    """A school whose roadmap has a timer followed by a gateway on a variable nobody sets."""
+    """A school whose roadmap has a timer followed by a gateway on a key the school's data lacks (a name nothing
+    writes is refused at deploy; a missing key can only show at runtime)."""
     key = unique("poison-")
-    deploy(db, timer_bundle(tmp_path, key, "approved_by_region == True"))
+    deploy(db, timer_bundle(tmp_path, key, "school['approved_by_region'] == True"))
     return key, instances.start_instance(at(db, START), key, org.school).instance_id
 
 
@@ -152,7 +153,7 @@ def _review_ready(db: Database, org: Org, key: str) -> tuple[int, int]:
 def broken_mini(bundle_copy: Path) -> Path:
     bpmn = bundle_copy / "mini.bpmn"
     text = bpmn.read_text(encoding="utf-8")
-    bpmn.write_text(text.replace("decision == 'accepted'</", "decision == 'accepted' and approved_by_region</"),
+    bpmn.write_text(text.replace("decision == 'accepted'</", "decision == 'accepted' and school['approved_by_region']</"),
                     encoding="utf-8")
     return bundle_copy
 

@@ -75,7 +75,8 @@ def grow(bundle: Path) -> None:
 
 
 def drop_review(bundle: Path) -> None:
-    """v2: the curator's review is gone; the risk rating leads straight to the decision."""
+    """v2: the curator's review is gone; the risk rating leads straight to the decision, which now reads the
+    rating (the review's form gave ``decision``, and a name nothing writes is refused at deploy)."""
     path = bundle / "mini.bpmn"
     text = path.read_text(encoding="utf-8")
     start = text.index('<bpmn:userTask id="review"')
@@ -84,7 +85,8 @@ def drop_review(bundle: Path) -> None:
     _edit(bundle, ("<bpmn:flowNodeRef>review</bpmn:flowNodeRef>\n", ""),
           ('<bpmn:sequenceFlow id="f4" sourceRef="review" targetRef="decision"/>\n', ""),
           ('sourceRef="rate_risk" targetRef="review"', 'sourceRef="rate_risk" targetRef="decision"'),
-          ("<bpmn:incoming>f4</bpmn:incoming>", "<bpmn:incoming>f3</bpmn:incoming>"))
+          ("<bpmn:incoming>f4</bpmn:incoming>", "<bpmn:incoming>f3</bpmn:incoming>"),
+          ("decision == 'accepted'", "risk != 'high'"), ("decision == 'rework'", "risk == 'high'"))
 
 
 def deploy(db: Database, bundle: Path) -> str:
@@ -396,7 +398,9 @@ def test_call_activity_instances_keep_their_subjects_or_are_refused(db: Database
     changed_loop = _roadmap_copy(tmp_path / "loop", key, ('name="Разработать антирисковую программу"',
                                                      'name="Подготовить антирисковую программу"'),
                                  ("<bpmn:loopDataInputRef>risk_directions</bpmn:loopDataInputRef>",
-                                  "<bpmn:loopDataInputRef>chosen_directions</bpmn:loopDataInputRef>"))
+                                  "<bpmn:loopDataInputRef>chosen_directions</bpmn:loopDataInputRef>"),
+                                 ("risk_directions = risk_candidates[:3]</bpmn:script>",
+                                  "risk_directions = risk_candidates[:3]\nchosen_directions = risk_directions</bpmn:script>"))
     third = templates.deploy_template(timed, templates.read_bundle(changed_loop)).version
     [check] = [c for c in plan_migration(timed, key, new_version, third).instances if c.instance_id == instance_id]
     assert not check.can_move

@@ -121,10 +121,10 @@ def test_invalid_form_data_gives_field_errors_and_changes_nothing(db: Database, 
 
 def test_a_failing_gateway_keeps_the_submission_and_parks_the_rest(db: Database, org: Org,
                                                                    bundle_copy: Path) -> None:
-    # The gateway really runs and fails: its accepting condition reads a variable nobody sets.
+    # The gateway really runs and fails: its accepting condition reads a key the school's data lacks.
     bpmn = bundle_copy / "mini.bpmn"
     bpmn.write_text(bpmn.read_text(encoding="utf-8").replace("decision == 'accepted'</",
-                                                             "decision == 'accepted' and region_approved</"),
+                                                             "decision == 'accepted' and school['region_approved']</"),
                     encoding="utf-8")
     key = templates.deploy_template(db, templates.read_bundle(bundle_copy)).key
     instance_id = instances.start_instance(db, key, org.school).instance_id

@@ -157,7 +157,7 @@ def test_hostile_zips_are_refused_and_nothing_is_stored(db: Database, org: Org, 
     with zipfile.ZipFile(many, "w") as out:
         for n in range(501):
             out.writestr(f"f{n}.bpmn", b"")
-    with pytest.raises(TemplateInvalid, match="архив слишком велик"):
+    with pytest.raises(TemplateInvalid, match="файлов в шаблоне: 501, допустимо не больше 500"):
         workspace.import_zip(db, org.admin, many.getvalue(), key=key)
     assert not _has_draft(db, key)
 

@@ -106,9 +106,9 @@ def _tampered(mini_bundle: Bundle, old: str, new: str) -> CompiledTemplate:
 def test_runtime_error_in_condition_becomes_workflow_failed() -> None:
     bundle, _ = load_bundle(MINI_BUNDLE)
     assert bundle is not None
-    compiled = _tampered(bundle, "decision == 'accepted'", "1 / zero == 1")
+    compiled = _tampered(bundle, "decision == 'accepted'", "1 / (coverage - coverage) == 1")
     run = WorkflowRun.start(compiled)
     run.complete(run.ready_user_tasks()[0].task_id, {"coverage": 10})
     [review] = run.ready_user_tasks()
-    failure = run.complete(review.task_id, {"decision": "accepted", "zero": 0})
+    failure = run.complete(review.task_id, {"decision": "accepted"})
     assert failure is not None and "процесс не может продолжиться" in failure.message

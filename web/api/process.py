@@ -8,6 +8,7 @@ from flask import request
 from flask.views import MethodView
 
 from engine import areas, dashboards, instances, templates
+from engine.bpmn.bundle import MAX_BUNDLE_BYTES
 from engine.errors import EngineError, NotAllowed
 from engine.org import load_actor
 from web.api.auth import api_login
@@ -46,7 +47,9 @@ class TemplateList(MethodView):
     def post(self) -> Any:
         """Deploy a bundle (a zip of BPMN, DMN, forms and manifest, as the request body); admins only."""
         login = api_login()
-        return templates.deploy_zip(db(), request.get_data(cache=False)[: 60 * 1024 * 1024], actor_login=login)
+        # One byte past the bundle limit is enough for the engine to say the archive is too large.
+        body = request.get_data(cache=False)[: MAX_BUNDLE_BYTES + 1]
+        return templates.deploy_zip(db(), body, actor_login=login)
 
 
 @templates_blp.route("/<key>/versions")
