@@ -33,6 +33,7 @@ from engine.bpmn.bundle import (
 )
 from engine.bpmn.compiler import CompiledTemplate, check_bundle
 from engine.bpmn.spec import TemplateSpec
+from engine.bpmn.xml import as_utf8
 from engine.db import Database
 from engine.errors import (
     Conflict,
@@ -189,6 +190,7 @@ def _checked_content(path: str, content: str | bytes) -> bytes:
     too_big = file_size_problem(len(data))
     if too_big:
         raise FileRejected(f"{path}: {too_big}")
+    data = _utf8_xml(path, data)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -196,6 +198,16 @@ def _checked_content(path: str, content: str | bytes) -> bytes:
     if "\x00" in text:
         raise FileRejected(f"файл {path} содержит нулевой байт: это не текст")
     return data
+
+
+def _utf8_xml(path: str, data: bytes) -> bytes:
+    """A BPMN or DMN file from another modeler in the encoding it declares (windows-1251, UTF-16, …) is
+    kept as UTF-8, which the browser editors read; one that does not decode is left for the check to name
+    the byte and line."""
+    if not path.endswith((".bpmn", ".dmn")):
+        return data
+    converted = as_utf8(path, data)
+    return converted if isinstance(converted, bytes) else data
 
 
 def _check_sizes(key: str, files: Mapping[str, bytes]) -> None:
@@ -508,7 +520,7 @@ def _unpacked(source: str, data: bytes) -> dict[str, bytes]:
     bundle, problems = from_zip(source, data)  # the bundle's size limits, no absolute or parent paths
     if bundle is None:
         raise TemplateInvalid(problems)
-    files = _without_top_folder(dict(bundle.files))
+    files = {path: _utf8_xml(path, content) for path, content in _without_top_folder(dict(bundle.files)).items()}
     bad = [Problem(source, None, None, f"недопустимое имя файла в архиве: {p}") for p in files
            if not _PATH.match(p) or ".." in p]
     if bad:

@@ -124,6 +124,26 @@ def test_export_import_round_trip(db: Database, org: Org, key: str) -> None:
     assert (deployed.version, deployed.created) == (1, False) and _versions(db, key) == [1]
 
 
+def test_a_bpmn_in_another_declared_encoding_is_kept_as_utf8(db: Database, org: Org, key: str) -> None:
+    """An export in windows-1251 (as several modelers write) opens in the browser editor: the draft keeps it
+    as UTF-8, names intact, the declaration saying so."""
+    _, data = workspace.export_version(db, org.admin, key, 1)
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    legacy = io.BytesIO()
+    with zipfile.ZipFile(legacy, "w") as out:
+        for item in archive.namelist():
+            content = archive.read(item)
+            if item == "mini.bpmn":
+                text = content.decode("utf-8").replace('encoding="UTF-8"', 'encoding="windows-1251"', 1)
+                assert 'encoding="windows-1251"' in text
+                content = text.encode("cp1251")
+            out.writestr(item, content)
+    imported = workspace.import_zip(db, org.admin, legacy.getvalue(), key=key)
+    assert imported.valid, imported.problems
+    stored = workspace.read_draft_file(db, org.admin, key, "mini.bpmn")
+    assert "Заполнить анкету" in stored and "windows-1251" not in stored.splitlines()[0]
+
+
 def test_import_of_an_invalid_bundle_keeps_the_files_as_a_draft(db: Database, org: Org, key: str) -> None:
     _, data = workspace.export_version(db, org.admin, key, 1)
     archive = zipfile.ZipFile(io.BytesIO(data))
