@@ -118,7 +118,7 @@ def write_now(session: Session, obj: Any) -> None:
     # What the flush does after its UPDATE: every attribute now as stored, the object no longer dirty.
     # (Public set_committed_value would leave it on the session's modified list, and the flush would
     # then walk it again, costing most of what this saves.)
-    state._commit_all(current, session.identity_map)
+    state._commit_all(current, session.identity_map)  # noqa: SLF001 - SQLAlchemy's own post-UPDATE step, see above
 
 
 def _updates(mapper: Mapper[Any]) -> tuple[Update, frozenset[str], str | None]:

@@ -8,7 +8,7 @@ and the Excel export print them as they are.
 from __future__ import annotations
 
 
-def N_(text: str) -> str:  # noqa: N802 - the name gettext's extractors look for
+def N_(text: str) -> str:  # the name gettext's extractors look for
     """Mark ``text`` for translation where it is defined; it is translated where it is shown."""
     return text
 

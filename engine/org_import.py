@@ -159,7 +159,7 @@ def _read_xlsx(path: Path) -> list[tuple[int, list[str]]]:
             # openpyxl warns about styles and extensions it drops; they do not touch cell values.
             warnings.simplefilter("ignore")
             book = openpyxl.load_workbook(path, read_only=False, data_only=True)
-    except Exception as err:  # noqa: BLE001 - a damaged file fails in zipfile, XML or openpyxl code alike
+    except Exception as err:  # a damaged file fails in zipfile, XML or openpyxl code alike
         raise EngineError(f"Файл «{path.name}» не читается как XLSX: он повреждён или это другой формат"
                           f" ({type(err).__name__}).") from err
     try:

@@ -284,7 +284,7 @@ def _complete(db: Database, session: Session, task_id: int, login: str,
         produced = run_actions(context, sections.actions.get(task.element_id, ()), cleaned)
     except FormInvalid:
         raise
-    except Exception as err:  # noqa: BLE001 - an action's fault is the template's or ours, never the user's
+    except Exception as err:  # an action's fault is the template's or ours, never the user's
         raise _ActionFailed(FailedStep(task.element_id, task.name, describe(err)), instance.id, cleaned) from err
     # Every field of the form lands in the process data, empty ones as None (as form-js submits them),
     # so gateways and later rules can test an unticked checkbox without tripping on a missing name.

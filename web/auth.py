@@ -17,7 +17,7 @@ blueprint = Blueprint("auth", __name__)
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
-def login() -> str | Response:
+def login() -> str | tuple[str, int] | Response:
     if current_user.is_authenticated:
         return redirect(url_for("tasks.inbox"))
     if request.method == "POST":
@@ -44,7 +44,7 @@ def logout() -> Response:
 
 @blueprint.route("/account/password", methods=["GET", "POST"])
 @login_required
-def password() -> str | Response:
+def password() -> str | tuple[str, int] | Response:
     if request.method == "POST":
         try:
             change_password(db(), me(), request.form.get("old", ""), request.form.get("new", ""),

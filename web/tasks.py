@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from io import BytesIO
-from typing import Any
+from typing import Any, TypedDict
 
 from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
@@ -19,6 +19,15 @@ from web.session import db, me
 blueprint = Blueprint("tasks", __name__)
 
 
+class InboxFilters(TypedDict):
+    """The inbox's query string, as ``tasks.list_tasks`` takes it (and the page shows it back)."""
+
+    stage: str | None
+    school: str | None
+    overdue: bool
+    sort: str
+
+
 @blueprint.app_context_processor
 def unread_count() -> dict[str, Any]:
     if not current_user.is_authenticated:
@@ -30,8 +39,9 @@ def unread_count() -> dict[str, Any]:
 @blueprint.route("/")
 @login_required
 def inbox() -> str:
-    filters = {"stage": request.args.get("stage") or None, "school": request.args.get("school") or None,
-               "overdue": request.args.get("overdue") == "1", "sort": request.args.get("sort", "due")}
+    filters: InboxFilters = {"stage": request.args.get("stage") or None,
+                             "school": request.args.get("school") or None,
+                             "overdue": request.args.get("overdue") == "1", "sort": request.args.get("sort", "due")}
     found = tasks.list_tasks(db(), me(), limit=500, **filters)
     return render_template("inbox.html", tasks=found, filters=filters)
 

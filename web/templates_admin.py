@@ -7,9 +7,10 @@ from __future__ import annotations
 from io import BytesIO
 from typing import Any
 
-from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_login import login_required
 from flask_wtf.csrf import CSRFError
+from werkzeug.wrappers import Response
 
 from engine import labels
 from engine import template_workspace as workspace
@@ -60,7 +61,8 @@ def template(key: str) -> str:
     previous = optional_int(request.args, "previous", minimum=1, maximum=INT32_MAX)
     migration = None
     if deployed is not None and previous:
-        migration = url_for("migrations_admin.choose", **{"key": key, "from": previous, "to": deployed})
+        query: dict[str, Any] = {"key": key, "from": previous, "to": deployed}  # `from` is a Python keyword
+        migration = url_for("migrations_admin.choose", **query)
     return render_template("templates_admin/template.html", detail=detail, migration=migration)
 
 
@@ -210,7 +212,7 @@ def editor(key: str, path: str) -> str:
 def draft_file(key: str, path: str) -> Response:
     content = workspace.read_draft_file(db(), me(), key, path)
     mimetype = _MIMETYPES.get(workspace.file_kind(path), "text/plain")
-    return Response(content, mimetype=mimetype)
+    return current_app.response_class(content, mimetype=mimetype)
 
 
 @blueprint.route("/<key>/draft/files/<path:path>", methods=["PUT"])

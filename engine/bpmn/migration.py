@@ -167,7 +167,7 @@ def _settle(run: WorkflowRun, target: CompiledTemplate) -> WorkflowRun:
         return WorkflowRun.restore(target, run.dump())
     except EngineError as err:
         raise MigrationImpossible([f"после переноса процесс не может продолжиться: {err.message}"]) from err
-    except Exception as err:  # noqa: BLE001 - whatever Spiff raises here means "cannot move", with its words
+    except Exception as err:  # whatever Spiff raises here means "cannot move", with its words
         raise MigrationImpossible([f"SpiffWorkflow не смог перенести состояние: {err}"]) from err
 
 

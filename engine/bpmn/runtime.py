@@ -58,7 +58,13 @@ _SCRIPT_ENGINE = SafeScriptEngine()
 
 
 def _failure(err: Exception) -> WorkflowFailed:
-    """Turn whatever Spiff raised into a message that names the element and the cause."""
+    """Turn whatever Spiff raised into a message that names the element and the cause.
+
+    Callers catch every ``Exception`` on purpose. SpiffWorkflow wraps script and expression errors in
+    ``WorkflowTaskException``, but not all it raises: a timer's text alone can fail with a bare
+    ``Exception('Invalid duration')``, a ``ValueError`` (no date) or an ``AttributeError`` (a malformed
+    week date); our ``EngineError``s come through as well. Each is a fault of the template's step, to be
+    parked as an incident naming it, never a crash of the request or the sweep that ran the step."""
     task = getattr(err, "task", None)
     where, element_id, element_name = "", None, None
     if task is not None:
@@ -135,7 +141,7 @@ class WorkflowRun:
         self._ready = None
         try:
             self._workflow.do_engine_steps()
-        except (SpiffWorkflowException, EngineError, Exception) as err:  # noqa: BLE001
+        except Exception as err:  # any failure of a template's step (see _failure) becomes WorkflowFailed
             raise _failure(err) from err
 
     def ready_user_tasks(self) -> list[ReadyTask]:
@@ -169,7 +175,7 @@ class WorkflowRun:
         task.data.update(data)
         try:
             task.run()
-        except (SpiffWorkflowException, EngineError, Exception) as err:  # noqa: BLE001
+        except Exception as err:  # the task's own post-script or data output may fail likewise
             raise _failure(err) from err
         return self.advance_or_park()
 
@@ -181,7 +187,9 @@ class WorkflowRun:
             self.advance()
         except WorkflowFailed as failure:
             for task in self._workflow.get_tasks(state=TaskState.ERROR):
-                task._set_state(TaskState.READY)
+                # ERROR → READY is a move back, which the public ``state`` setter refuses; Spiff has no
+                # public retry (``reset_branch`` would also reset its data and drop its children).
+                task._set_state(TaskState.READY)  # noqa: SLF001 - see above
             self._ready = None
             return failure
         return None
@@ -206,11 +214,11 @@ class WorkflowRun:
             definition = task.task_spec.event_definition
             if not isinstance(definition, (DurationTimerEventDefinition, TimeDateEventDefinition)):
                 continue
-            value = task._get_internal_data(_TIMED_BY_ENGINE)
+            value = task.internal_data.get(_TIMED_BY_ENGINE)
             if value is None:
                 # Spiff may already have stamped it from the machine's clock during the engine steps.
                 value = self._timer_value(task, definition, now)
-                task._set_internal_data(event_value=value, **{_TIMED_BY_ENGINE: value})
+                task.internal_data.update(event_value=value, **{_TIMED_BY_ENGINE: value})
             fire_at = TimerEventDefinition.get_datetime(value)
             timers.append(PendingTimer(str(task.id), getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name,
                                        fire_at.astimezone(UTC)))
@@ -239,11 +247,11 @@ class WorkflowRun:
             return False
         if task is None or task.id not in self._workflow.event_manager.tasks:
             return False
-        task._set_internal_data(event_value=_LONG_AGO)
+        task.internal_data.update(event_value=_LONG_AGO)
         self._ready = None
         try:
             self._workflow.refresh_timers()
-        except (SpiffWorkflowException, EngineError, Exception) as err:  # noqa: BLE001
+        except Exception as err:  # a timer's own expression may fail likewise
             raise _failure(err) from err
         self.advance()
         return True

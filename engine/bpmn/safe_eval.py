@@ -1056,7 +1056,7 @@ _REPR.maxlong = 40
 def _short(value: Any) -> str:
     try:
         return _REPR.repr(value)
-    except Exception:
+    except Exception:  # noqa: BLE001 - a message about a value must not fail on the value's own __repr__
         return f"<{type(value).__name__}>"
 
 

@@ -71,7 +71,8 @@ def _codec(path: str, data: bytes) -> tuple[str, str] | Problem:
         info = codecs.lookup(name)
     except LookupError:
         return Problem(path, 1, None, f"кодировка «{name}» из объявления XML неизвестна")
-    if not info._is_text_encoding:  # base64, rot13 …: Python codecs that are not text encodings
+    # base64, rot13 …: Python codecs that are not text encodings (the flag str.encode checks; none is public)
+    if not info._is_text_encoding:  # noqa: SLF001
         return Problem(path, 1, None, f"«{name}» из объявления XML — не кодировка текста")
     if info.name.startswith(("utf-16", "utf-32")):
         # The declaration itself was readable as ASCII, so the bytes are not UTF-16/32 whatever it says.

@@ -42,7 +42,7 @@ class Mailbox:
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], str]] = []
 
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
         content = envelope.content.decode("utf-8", "replace")  # type: ignore[attr-defined]
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), content))  # type: ignore[attr-defined]
         return "250 OK"
@@ -267,7 +267,7 @@ def test_redis_down_while_tasks_go_overdue_then_every_email_goes_out_once(
         connection.shutdown(nosave=True)
         redis_process.wait(timeout=10)
         # While Redis is down the tasks go further overdue: cron cannot even enqueue the sweep.
-        with pytest.raises(Exception):  # noqa: B017 - any connection error
+        with pytest.raises(Exception):  # any connection error
             jobs_queue.enqueue(jobs.sweep_deadlines, (DUE + timedelta(days=30)).isoformat())
         # Redis is back (empty: it keeps nothing on disk). Cron's next minute: sweep and flush.
         redis_process = subprocess.Popen(start, stdout=subprocess.DEVNULL)

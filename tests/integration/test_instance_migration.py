@@ -546,9 +546,10 @@ def _interrupted_run(db: Database, org: Org, bundle_copy: Path) -> tuple[str, in
     grow(bundle_copy)
     deploy(db, bundle_copy)
     run_id = start_migration(db, key, 1, 2, actor_login=org.admin).id
-    begun = instance_migration._begin(db, run_id)  # the dead worker's steps, up to where it was killed
+    # The dead worker's steps, up to where it was killed: no public call stops a run halfway.
+    begun = instance_migration._begin(db, run_id)  # noqa: SLF001
     assert begun is not None and begun[0] == movable
-    assert instance_migration._process_one(db, run_id, movable[0], begun[1])
+    assert instance_migration._process_one(db, run_id, movable[0], begun[1])  # noqa: SLF001
     return key, run_id, movable
 
 
@@ -579,7 +580,8 @@ def test_an_interrupted_run_shows_as_such_and_a_resume_moves_each_instance_once(
     progress = _wait_until_finished(admin, run_id)
     assert (progress["status"], progress["moved"], progress["failed"], progress["total"]) == ("done", 4, 0, 4)
     assert [_moves(db, i) for i in movable] == [1, 1, 1, 1]
-    assert instance_migration._process_one(db, run_id, movable[1], 0) is False  # the old runner stops
+    # The old runner, were it alive, would stop at its next instance.
+    assert instance_migration._process_one(db, run_id, movable[1], 0) is False  # noqa: SLF001
     with db.reading() as session:
         resumed = session.scalars(select(AuditRecord).where(AuditRecord.action == "migration.resumed",
                                                             AuditRecord.details["run_id"].as_integer() == run_id)).one()

@@ -123,7 +123,7 @@ class HoldingMailbox(Mailbox):
         super().__init__()
         self.released = False
 
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
         answer = await super().handle_DATA(server, session, envelope)
         while len(self.messages) == 1 and not self.released:
             await asyncio.sleep(0.02)

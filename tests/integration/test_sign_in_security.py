@@ -72,7 +72,7 @@ def verifications(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     seen: list[str] = []
     real = argon2.PasswordHasher.verify
 
-    def counting(self: argon2.PasswordHasher, hash: str | bytes, password: str | bytes) -> bool:  # noqa: A002
+    def counting(self: argon2.PasswordHasher, hash: str | bytes, password: str | bytes) -> bool:
         seen.append(hash if isinstance(hash, str) else hash.decode())
         return real(self, hash, password)
 

@@ -71,7 +71,8 @@ def test_only_admins_deploy_as_users(db: Database, org: Org, bundle_copy: Path) 
 
 def test_compiled_version_rebuilds_from_stored_files(db: Database, bundle_copy: Path) -> None:
     deployed = templates.deploy_template(db, templates.read_bundle(bundle_copy))
-    templates._COMPILED._items.clear()  # as after a restart: only the database knows the template
+    # As after a restart: only the database knows the template (no public call empties the process's cache).
+    templates._COMPILED._items.clear()  # noqa: SLF001
     with db.reading() as session:
         compiled = templates.compiled_version(session, deployed.template_version_id)
     assert compiled.spec.key == deployed.key and "review" in compiled.spec.user_tasks

@@ -526,7 +526,7 @@ def test_taglist_and_numeric_options_match_exactly() -> None:
 def test_schema_is_built_once_per_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     form = FormDefinition.from_json(COVERAGE_FORM)
     built: list[bool] = []
-    real_build = forms._build_schema
+    real_build = forms._build_schema  # noqa: SLF001 - the cache it tests shows only in how often this runs
 
     def counting_build(specs: Any, enforce_required: bool) -> Any:
         if specs is form.fields:  # dynamic list items get schemas of their own

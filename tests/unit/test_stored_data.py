@@ -25,7 +25,7 @@ def mini() -> CompiledTemplate:
 
 
 def _registry_typenames() -> list[str]:
-    return sorted(runtime._SERIALIZER.registry.convert_from_dict)
+    return sorted(runtime._SERIALIZER.registry.convert_from_dict)  # noqa: SLF001 - this tests the serializer
 
 
 def colliding(depth: int = 2) -> dict[str, Any]:
@@ -92,13 +92,13 @@ def test_values_the_serializer_writes_itself_still_round_trip(mini: CompiledTemp
 def _v1_serializer() -> BpmnWorkflowSerializer:
     """The serializer as it was before process data was escaped (``roadmap-1``)."""
     config = dict(SPIFF_CONFIG)
-    config[BpmnWorkflow] = runtime._SpeclessWorkflowConverter
+    config[BpmnWorkflow] = runtime._SpeclessWorkflowConverter  # noqa: SLF001 - the old format, rebuilt
     return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
 
 
 def _v1_dump(run: WorkflowRun) -> str:
     serializer = _v1_serializer()
-    dct = serializer.to_dict(run._workflow)
+    dct = serializer.to_dict(run._workflow)  # noqa: SLF001 - dumped as the old format did
     dct[serializer.VERSION_KEY] = serializer.VERSION
     return json.dumps(dct, ensure_ascii=False)
 
