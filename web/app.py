@@ -87,6 +87,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, queue: JobQueue 
     app.register_error_handler(EngineError, _engine_error)
     app.register_error_handler(CSRFError, _csrf_error)
     app.add_url_rule("/health", view_func=health)
+    # Browsers and feed readers ask for /favicon.ico whatever the page links to.
+    app.add_url_rule("/favicon.ico", view_func=lambda: app.send_static_file("favicon.svg"))
     app.jinja_env.globals.update(stage_words=labels.STAGE_STATES, event_words=labels.EVENTS)
     app.jinja_env.filters["msk"] = moscow_time
     app.context_processor(lambda: {"stage_titles": _LazyTitles(db, app.config["PROJECT_TEMPLATE"]),

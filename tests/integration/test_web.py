@@ -34,6 +34,16 @@ def test_health_reports_the_database(db: Database) -> None:
     assert isinstance(response.json["template_versions"], int)
 
 
+def test_the_site_has_an_icon_where_browsers_look_for_it(db: Database) -> None:
+    client = create_app({"DATABASE": db, "TESTING": True, "SECRET_KEY": "t"}).test_client()
+    page = client.get("/login").get_data(as_text=True)
+    assert '<link rel="icon" type="image/svg+xml" href="/static/favicon.svg">' in page
+    for url in ("/favicon.ico", "/static/favicon.svg"):
+        with client.get(url) as response:  # a file response: closed, or its file stays open
+            assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+            assert response.get_data().startswith(b"<svg")
+
+
 def test_health_is_503_when_the_database_is_gone(tmp_path: Path) -> None:
     broken = Database.from_url(f"sqlite:///{tmp_path / 'no-schema.sqlite3'}")  # never migrated
     try:
