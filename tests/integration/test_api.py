@@ -19,9 +19,9 @@ from engine.api_tokens import create_token
 from engine.cohorts import ensure_cohort
 from engine.db import Database
 from tests.conftest import MINI_BUNDLE, Org, make_org, unique
+from tests.helpers import ROADMAP
 from web.app import create_app
 
-ROADMAP = Path(__file__).resolve().parents[2] / "workflows" / "roadmap-500"
 ROLES = ("school_user", "curator", "municipal", "regional", "federal", "admin")
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -29,6 +28,7 @@ from engine.mailer import SmtpSettings, deliver, due_messages
 from engine.models import AuditRecord, Deadline, Notification, OutboxMessage, OutboxStatus, Task, User
 from engine.org import OrgData, UserRow, apply_org
 from tests.conftest import REDIS_URL, Org, make_org
+from tests.helpers import Mailbox, free_port
 from workers import jobs
 from workers.jobs import QUEUE_NAME
 
@@ -36,28 +36,10 @@ START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)  # a Monday; the mini template's 
 DUE = START + timedelta(days=14)  # Monday 15 March
 
 
-class Mailbox:
-    """A real SMTP server on loopback that keeps what it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], str]] = []
-
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
-        content = envelope.content.decode("utf-8", "replace")  # type: ignore[attr-defined]
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), content))  # type: ignore[attr-defined]
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def smtp() -> Iterator[tuple[Mailbox, SmtpSettings]]:
     mailbox = Mailbox()
-    port = _free_port()
+    port = free_port()
     controller = Controller(mailbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
@@ -246,7 +228,7 @@ def test_redis_down_while_tasks_go_overdue_then_every_email_goes_out_once(
         pg_db: Database, postgres_url: str, bundle_copy: Path, smtp: tuple[Mailbox, SmtpSettings],
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     mailbox, settings = smtp
-    port = _free_port()  # a Redis of its own: stopping it disturbs nothing else
+    port = free_port()  # a Redis of its own: stopping it disturbs nothing else
     redis_dir = tmp_path / "redis"
     redis_dir.mkdir()
     start = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",

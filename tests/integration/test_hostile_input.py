@@ -22,7 +22,7 @@ from engine.cohorts import ensure_cohort
 from engine.db import Database
 from engine.models import Attachment
 from tests.conftest import Org, make_org
-from tests.integration.test_web_views import PDF, ROADMAP, _token, signed_in, with_passwords
+from tests.helpers import PDF, ROADMAP, csrf_token, signed_in, with_passwords
 from web.app import create_app
 
 
@@ -139,7 +139,7 @@ def test_api_numbers_in_query_and_path(site: Site) -> None:
 
 
 def _post(client: FlaskClient, url: str, data: dict[str, str]) -> TestResponse:
-    token = _token(client.get("/").get_data(as_text=True))
+    token = csrf_token(client.get("/").get_data(as_text=True))
     return client.post(url, data={**data, "csrf_token": token})
 
 
@@ -187,14 +187,14 @@ def test_json_in_web_forms_is_read_with_the_same_limits(site: Site) -> None:
         assert director.status_code == 422, director.status_code
         respondent = site.app.test_client()
         page = respondent.get(f"/q/{site.link_token}").get_data(as_text=True)
-        answered = respondent.post(f"/q/{site.link_token}", data={"data": data, "csrf_token": _token(page)})
+        answered = respondent.post(f"/q/{site.link_token}", data={"data": data, "csrf_token": csrf_token(page)})
         assert answered.status_code == 422, answered.status_code
 
 
 def test_the_template_editor_refuses_broken_json_in_its_own_answer(site: Site) -> None:
     admin = signed_in(site.app, site.org.admin)
     _post(admin, "/admin/templates/roadmap-500/draft/open", {})
-    token = _token(admin.get("/admin/templates/roadmap-500/draft").get_data(as_text=True))
+    token = csrf_token(admin.get("/admin/templates/roadmap-500/draft").get_data(as_text=True))
     url = "/admin/templates/roadmap-500/draft/files/roadmap-500.bpmn"
     for body in (b'{"content": ' + b"[" * 50_000, b'{"content": "\xff"}'):
         response = admin.put(url, data=body, content_type="application/json", headers={"X-CSRFToken": token})
@@ -260,7 +260,7 @@ def _send(client: FlaskClient, method: str, url: str, params: dict[str, str], cs
 def test_no_route_answers_a_hostile_value_with_a_server_error(site: Site, role: str) -> None:
     login = getattr(site.org, role)
     client = signed_in(site.app, login)
-    csrf = _token(client.get("/").get_data(as_text=True))
+    csrf = csrf_token(client.get("/").get_data(as_text=True))
     failures: list[str] = []
     requests = _requests(site, login)
     assert len({url.split("?")[0] for _, url, _ in requests}) > 300  # every rule, many URLs each

@@ -18,7 +18,7 @@ from engine.db import Database
 from engine.models import User
 from engine.passwords import hash_password
 from tests.conftest import Org
-from tests.integration.test_web_views import PASSWORD, signed_in
+from tests.helpers import PASSWORD, signed_in
 from web.app import create_app
 from web.cli import cli
 
