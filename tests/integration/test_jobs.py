@@ -11,7 +11,8 @@ from sqlalchemy import event, select
 
 from engine import templates
 from engine.db import Database
-from engine.models import ProcessInstance
+from engine.errors import TemplateNotFound
+from engine.models import InstanceStatus, ProcessInstance, School, TemplateVersion
 from tests.conftest import Org, make_org
 from workers import jobs
 from workers.queue import QUEUE_NAME, InlineJobQueue, RqJobQueue
@@ -55,6 +56,12 @@ def test_inline_queue_runs_at_once(pg_db: Database, postgres_url: str, deployed_
     org = make_org(pg_db)
     monkeypatch.setenv("DATABASE_URL", postgres_url)
     assert InlineJobQueue().enqueue("start_instance", deployed_key, org.school).startswith("inline-")
+    with pg_db.reading() as session:  # done by the time enqueue returns: the school's process is there
+        started = session.execute(select(ProcessInstance.status, TemplateVersion.key).join(TemplateVersion)
+                                  .join(School).where(School.code == org.school)).all()
+    assert [tuple(row) for row in started] == [(InstanceStatus.RUNNING, deployed_key)]
+    with pytest.raises(TemplateNotFound):  # and its failure is the caller's, at once
+        InlineJobQueue().enqueue("start_instance", "no-such-template", org.school)
 
 
 def test_a_job_shares_one_connection_and_leaves_none_open(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
