@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from rq import Queue, SimpleWorker
 from sqlalchemy import func, select
 
@@ -214,10 +216,16 @@ def _wait_until_partly_fired(db: Database, now: datetime, total: int) -> int:
     pytest.fail("the worker never started sweeping")
 
 
+def _redis_without_retries(port: int) -> Redis:
+    """A client of the test's own Redis that reports it down at once: redis-py's default retries with
+    backoff made each call on the stopped server (its shutdown, the refused enqueue) wait seconds."""
+    return Redis(port=port, retry=Retry(NoBackoff(), 0))
+
+
 def _wait_for_redis(port: int) -> None:
     for _ in range(100):
         try:
-            if Redis(port=port).ping():
+            if _redis_without_retries(port).ping():
                 return
         except Exception:  # noqa: BLE001 - not up yet
             time.sleep(0.05)
@@ -240,7 +248,7 @@ def test_redis_down_while_tasks_go_overdue_then_every_email_goes_out_once(
     redis_process = subprocess.Popen(start, stdout=subprocess.DEVNULL)
     try:
         _wait_for_redis(port)
-        connection = Redis(port=port)
+        connection = _redis_without_retries(port)
         queue = Queue(QUEUE_NAME, connection=connection)
         # The first sweep runs and queues its e-mails; then Redis dies with those jobs in it.
         queue.enqueue(jobs.sweep_deadlines, DUE.isoformat())
@@ -254,7 +262,7 @@ def test_redis_down_while_tasks_go_overdue_then_every_email_goes_out_once(
         # Redis is back (empty: it keeps nothing on disk). Cron's next minute: sweep and flush.
         redis_process = subprocess.Popen(start, stdout=subprocess.DEVNULL)
         _wait_for_redis(port)
-        connection = Redis(port=port)
+        connection = _redis_without_retries(port)
         queue = Queue(QUEUE_NAME, connection=connection)
         queue.enqueue(jobs.sweep_deadlines, (DUE + timedelta(days=30)).isoformat())
         queue.enqueue(jobs.flush_outbox)
