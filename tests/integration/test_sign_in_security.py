@@ -105,7 +105,6 @@ def test_the_stand_in_hash_costs_what_a_real_one_costs() -> None:
 # --- the limits -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.postgres_only
 def test_parallel_wrong_passwords_are_checked_at_most_the_limit(pg_db: Database) -> None:
     org = _pg_org(pg_db)
     where = address()
@@ -126,7 +125,6 @@ def test_parallel_wrong_passwords_are_checked_at_most_the_limit(pg_db: Database)
     assert outcomes.count(SignInRefused) == limit and outcomes.count(TooManyAttempts) == 30 - limit
 
 
-@pytest.mark.postgres_only
 def test_parallel_guesses_over_many_logins_stop_at_the_address_ceiling(pg_db: Database) -> None:
     where = address()
     logins = [unique("nobody-") for _ in range(30)]
