@@ -215,7 +215,7 @@ def test_draft_is_partial_but_valid_and_shows_in_the_task(db: Database, org: Org
 def test_unknown_things_are_reported_by_name(db: Database, org: Org, template_key: str) -> None:
     with pytest.raises(TemplateNotFound):
         instances.start_instance(db, "no-such-template", org.school)
-    with pytest.raises(OrgUnitNotFound, match="NOPE"):
+    with pytest.raises(OrgUnitNotFound, match="школа с кодом «NOPE» не найдена"):
         instances.start_instance(db, template_key, "NOPE")
     with pytest.raises(OrgUnitNotFound):
         tasks.list_tasks(db, "nobody")
