@@ -97,6 +97,7 @@ def cli(ctx: click.Context) -> None:
     """Движок дорожных карт «500+»."""
     if ctx.obj is None:
         ctx.obj = Database.from_url(Settings.from_env().database_url)
+        ctx.call_on_close(ctx.obj.engine.dispose)  # its own database: no connection outlives the command
 
 
 def _project_template() -> str:

@@ -34,7 +34,7 @@ from engine.models import (
     User,
 )
 from engine.org import Actor, load_actor, place_of
-from engine.roles import ROLE_TITLES, Role
+from engine.roles import ROLE_TITLES
 from engine.status import AreaCounts, StageState, StatusReport, area_counts, stage_status
 from engine.templates import find_version
 
@@ -74,7 +74,7 @@ def overdue(db: Database, login: str, area: Area) -> dict[int, list[OverdueTask]
         for task in session.scalars(query.limit(5000)):
             assert task.due_at is not None
             levels.setdefault(task.escalation_level, []).append(OverdueTask(
-                task.id, task.school.code, task.school.name, task.name, ROLE_TITLES[Role(task.role)], task.due_at,
+                task.id, task.school.code, task.school.name, task.name, ROLE_TITLES[task.role], task.due_at,
                 task.escalation_level, task.federal_overdue))
         return dict(sorted(levels.items(), reverse=True))
 
@@ -132,7 +132,7 @@ def _timeline(session: Session, school: School, instance: ProcessInstance | None
         return SchoolTimeline(school.code, school.name, None, None, None, [], [])
     rows = list(session.scalars(select(Task).where(Task.instance_id == instance.id).order_by(Task.id)))
     names = {t.id: t.name for t in rows}
-    tasks = [{"id": t.id, "name": t.name, "stage": t.stage, "role": ROLE_TITLES[Role(t.role)],
+    tasks = [{"id": t.id, "name": t.name, "stage": t.stage, "role": ROLE_TITLES[t.role],
               "status": t.status.value, "due_at": t.due_at, "completed_at": t.completed_at,
               "escalation_level": t.escalation_level} for t in rows]
     history = instance_history(session, instance.id)

@@ -256,8 +256,8 @@ def _need(row: Deadline, task: Task) -> tuple[Role, OrgPlace]:
     """Who a deadline row speaks to: the task's own role, or the role ``levels_up`` above it."""
     place = OrgPlace(task.school_id, task.municipality_id, task.region_id)
     if row.kind is DeadlineKind.ESCALATION:
-        return escalation_target(Role(task.role), int((row.payload or {}).get("levels_up", row.step))), place
-    return Role(task.role), place
+        return escalation_target(task.role, int((row.payload or {}).get("levels_up", row.step))), place
+    return task.role, place
 
 
 def _preview(db: Database, report: SweepReport) -> SweepReport:
@@ -315,7 +315,7 @@ def _escalate(session: Session, row: Deadline, task: Task, now: datetime, recipi
     task.escalation_level = max(task.escalation_level, row.step)
     if payload.get("federal_overdue"):
         task.federal_overdue = True
-    target = escalation_target(Role(task.role), int(payload.get("levels_up", row.step)))
+    target = escalation_target(task.role, int(payload.get("levels_up", row.step)))
     audit.record(session, now, "task.escalated", instance_id=task.instance_id, task_id=task.id, level=row.step,
                  notified_role=target.value, notified=[u.login for u in recipients],
                  federal_overdue=bool(payload.get("federal_overdue")))
@@ -332,7 +332,7 @@ def _message(row: Deadline, task: Task, base_url: str, workdays: WorkCalendar, n
         return Message("due", f"Срок задачи «{task.name}» наступил",
                        f"Школа: {school}.\nСрок задачи «{task.name}» — {due} — наступил; задача не выполнена.", link)
     late = _working_days_late(task.due_at, now, workdays)
-    role = ROLE_TITLES[Role(task.role)].lower()
+    role = ROLE_TITLES[task.role].lower()
     flag = "\nЗадача отмечена как просроченная для федерального уровня." if (row.payload or {}).get(
         "federal_overdue") else ""
     return Message("escalation", f"Просрочена задача «{task.name}» (уровень {row.step}): {school}",

@@ -365,7 +365,7 @@ def _start_chunk(db: Database, template_key: str, year: int,
         schools = session.scalars(select(School).where(School.code.in_(codes)).order_by(School.code)).all()
         workdays, now = load_calendar(session), db.now()
         # A school gone since the list was made is reported as a single start would report it.
-        failed = {code: f"школа с кодом «{code}» не найден" for code in set(codes) - {s.code for s in schools}}
+        failed = {code: f"школа с кодом «{code}» не найдена" for code in set(codes) - {s.code for s in schools}}
         started: list[tuple[ProcessInstance, WorkflowRun]] = []
         for school in schools:
             try:

@@ -81,8 +81,9 @@ def apply_org(db: Database, data: OrgData) -> None:
 def _by_code(session: Session, model: type[_Unit], code: str) -> _Unit:
     found = session.scalar(select(model).where(model.code == code))
     if found is None:
-        kind = {Region: "регион", Municipality: "муниципалитет", School: "школа"}[model]
-        raise OrgUnitNotFound(f"{kind} с кодом «{code}» не найден")
+        kind, ending = {Region: ("регион", "найден"), Municipality: ("муниципалитет", "найден"),
+                        School: ("школа", "найдена")}[model]
+        raise OrgUnitNotFound(f"{kind} с кодом «{code}» не {ending}")
     return found
 
 

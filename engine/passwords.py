@@ -1,4 +1,4 @@
-"""Password hashes (argon2id). Sign-in lives in the web layer; the engine only stores and checks."""
+"""Password hashes (argon2id): made and checked here; signing in, its limits and sessions are engine/accounts.py."""
 
 from __future__ import annotations
 

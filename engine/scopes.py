@@ -36,7 +36,7 @@ class Grant:
 
     @classmethod
     def of(cls, row: RoleGrant) -> Grant:
-        return cls(Role(row.role), row.school_id, row.municipality_id, row.region_id)
+        return cls(row.role, row.school_id, row.municipality_id, row.region_id)
 
     def covers(self, place: OrgPlace) -> bool:
         level = SCOPE_OF_ROLE[self.role]

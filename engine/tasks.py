@@ -41,7 +41,6 @@ from engine.instances import TaskMirror, close_deadlines, finish_sync, lock_inst
 from engine.live_workflows import Key
 from engine.models import AuditRecord, Deadline, InstanceStatus, Municipality, Region, School, Task, TaskStatus, User
 from engine.org import find_user, load_actor
-from engine.roles import Role
 from engine.scopes import Scope
 from engine.task_access import authorize, form_of, place_of_task
 from engine.templates import compiled_version
@@ -398,7 +397,7 @@ def reassign_task(db: Database, task_id: int, login: str, to_login: str | None) 
         target_id = None
         if to_login is not None:
             target = find_user(session, to_login)
-            if not Scope.of(target.grants).can_act(Role(task.role), place):
+            if not Scope.of(target.grants).can_act(task.role, place):
                 raise NotAllowed(f"у пользователя «{to_login}» нет роли для этой задачи в этой школе")
             target_id = target.id
         previous = task.assignee_id

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from engine import audit
 from engine.bpmn.bundle import Bundle, from_zip, load_bundle
 from engine.bpmn.compiler import CompiledTemplate, compile_bundle
-from engine.bpmn.spec import TemplateSpec
 from engine.db import Database
 from engine.errors import TemplateInvalid, TemplateNotFound, TemplateRetired
 from engine.models import TemplateFile, TemplateStatus, TemplateVersion
@@ -109,10 +108,6 @@ def find_version(session: Session, key: str, version: int | None = None, *,
         raise TemplateRetired(f"версия {row.version} шаблона «{key}» выведена из использования: "
                               "новые процессы на ней не запускаются")
     return row
-
-
-def template_spec(row: TemplateVersion) -> TemplateSpec:
-    return TemplateSpec.from_dict(row.spec)
 
 
 class _CompiledCache:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ import psycopg
 import pytest
 from redis import Redis
 from redis.exceptions import RedisError
+from sqlalchemy import event
 
 from engine import live_workflows
 from engine.db import Database, upgrade_schema
@@ -62,6 +64,7 @@ def postgres_url() -> Iterator[str]:
     try:
         _admin(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
         _admin(f"CREATE DATABASE {PG_DATABASE}")
+        _admin(f"ALTER DATABASE {PG_DATABASE} SET synchronous_commit = off")
     except psycopg.OperationalError as err:
         pytest.exit(f"PostgreSQL недоступен ({PG_SERVER}): {err}. Запустите `make services`.", returncode=3)
     url = f"{PG_SERVER.replace('postgresql://', 'postgresql+psycopg://')}/{PG_DATABASE}"
@@ -109,9 +112,14 @@ def sqlite_db(sqlite_url: str) -> Iterator[Database]:
     workflow from the stored JSON here (as after a restart or on another worker) and from memory on
     PostgreSQL, so both paths run through the whole integration tier."""
     db = Database.from_url(sqlite_url)
+    event.listen(db.engine, "connect", _no_fsync)
     live_workflows.of(db).size = 0
     yield db
     db.engine.dispose()
+
+
+def _no_fsync(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    dbapi_connection.execute("PRAGMA synchronous=OFF")
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])

@@ -19,9 +19,9 @@ from engine.api_tokens import create_token
 from engine.cohorts import ensure_cohort
 from engine.db import Database
 from tests.conftest import MINI_BUNDLE, Org, make_org, unique
+from tests.helpers import ROADMAP
 from web.app import create_app
 
-ROADMAP = Path(__file__).resolve().parents[2] / "workflows" / "roadmap-500"
 ROLES = ("school_user", "curator", "municipal", "regional", "federal", "admin")
 
 
@@ -151,6 +151,8 @@ def test_templates_list_and_deploy(api: Api) -> None:
     assert api.call("admin", "GET", f"/templates/{key}/versions").json[0]["version"] == 1  # type: ignore[index]
     broken = problem(api.call("admin", "POST", "/templates", data=b"not a zip", content_type="application/zip"), 422)
     assert "архив повреждён" in json.dumps(broken, ensure_ascii=False)
+    too_big = b"\0" * (api.app.config["MAX_CONTENT_LENGTH"] + 1)  # refused before the body is read
+    assert api.call("admin", "POST", "/templates", data=too_big, content_type="application/zip").status_code == 413
 
 
 def test_status_overdue_schools_and_notifications(api: Api) -> None:

@@ -17,7 +17,7 @@ from engine.api_tokens import create_token
 from engine.cohorts import ensure_cohort
 from engine.db import Database
 from tests.conftest import make_org
-from tests.integration.test_api import ROADMAP
+from tests.helpers import ROADMAP
 from web.app import create_app
 
 

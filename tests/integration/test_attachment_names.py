@@ -18,7 +18,7 @@ from engine import instances, tasks, templates
 from engine.db import Database
 from engine.models import Attachment, Task
 from tests.conftest import Org, make_org
-from tests.integration.test_web_views import PDF, _token, signed_in, with_passwords
+from tests.helpers import PDF, csrf_token, signed_in, with_passwords
 from web.app import create_app
 
 BOUNDARY = "hostile-boundary"
@@ -42,7 +42,7 @@ def desk(db: Database, bundle_copy: Path) -> tuple[Flask, Org, int]:
 
 def _upload(client: FlaskClient, task_id: int, disposition_name: str) -> int:
     """A multipart upload written by hand: the test client cannot send RFC 2231 ``filename*`` itself."""
-    token = _token(client.get(f"/tasks/{task_id}").get_data(as_text=True))
+    token = csrf_token(client.get(f"/tasks/{task_id}").get_data(as_text=True))
     body = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{token}\r\n"
             f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"field\"\r\n\r\ndoc\r\n"
             f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; {disposition_name}\r\n"

@@ -17,7 +17,7 @@ from engine.errors import FormInvalid
 from engine.models import Cohort, ProcessInstance, School, User
 from engine.passwords import verify_password
 from tests.conftest import make_org, unique
-from tests.integration.test_roadmap_500 import ROADMAP
+from tests.helpers import ROADMAP
 from web.cli import cli
 
 

@@ -21,7 +21,7 @@ from engine.db import Database
 from engine.instance_migration import plan_migration
 from engine.models import InstanceStatus, ProcessInstance, Task, TaskStatus
 from tests.conftest import Org
-from tests.unit.test_stored_data import _v1_dump
+from tests.helpers import v1_dump
 
 MIGRATION = next((Path(__file__).parents[2] / "migrations" / "versions").glob("*_d5e7f9a1b3c5_*.py"))
 
@@ -114,7 +114,7 @@ def _store_as_v1(db: Database, instance_id: int) -> None:
     with db.transaction() as session:
         row = session.get(ProcessInstance, instance_id)
         assert row is not None
-        row.workflow_json = _v1_dump(run)
+        row.workflow_json = v1_dump(run)
         row.serializer_version = SERIALIZER_VERSION.replace("/roadmap-2", "/roadmap-1")
 
 

@@ -5,16 +5,16 @@ PostgreSQL only: that is where several web workers write at once (SQLite seriali
 
 from __future__ import annotations
 
+import shutil
 import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.exc import StaleDataError
 
-from engine import instances, tasks, templates
+from engine import instance_migration, instances, tasks, templates
 from engine.db import Database
 from engine.errors import ConcurrentUpdate, Conflict
 from engine.fast_writes import write_now
@@ -78,23 +78,45 @@ def test_two_concurrent_completions_exactly_one_wins(pg_db: Database, pg_org: Or
         assert instance is not None and instance.version == 2
 
 
-def test_stale_instance_version_is_a_conflict_and_rolls_back(pg_db: Database, pg_org: Org,
-                                                             started: tuple[int, int]) -> None:
-    """If the row lock were bypassed, the version check still refuses a lost update."""
+def test_a_migration_over_a_stale_instance_version_is_a_conflict_and_rolls_back(
+        pg_db: Database, pg_org: Org, started: tuple[int, int], bundle_copy: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A migration writes the instance through the unit of work's flush (not the completion's own UPDATE):
+    if its row lock were bypassed, the version check still refuses the lost update — the instance is
+    reported as failed with a reason an admin can act on, and nothing of the move is written."""
     instance_id, task_id = started
-    with pg_db.sessions() as stale:
-        row = stale.get(ProcessInstance, instance_id)
-        assert row is not None
-        with pg_db.transaction() as other:  # somebody else changes the instance meanwhile
-            other.execute(update(ProcessInstance).where(ProcessInstance.id == instance_id)
-                          .values(version=ProcessInstance.version + 1))
-        row.current_stage = "elsewhere"
-        with pytest.raises(StaleDataError):
-            stale.flush()
-        stale.rollback()
+    renamed = tmp_path / "renamed"
+    shutil.copytree(bundle_copy, renamed)
+    bpmn = renamed / "mini.bpmn"
+    bpmn.write_text(bpmn.read_text(encoding="utf-8").replace('name="Заполнить анкету"', 'name="Заполнить анкету 2"'),
+                    encoding="utf-8")
+    deployed = templates.deploy_template(pg_db, templates.read_bundle(renamed))
+    assert deployed.version == 2
     with pg_db.reading() as session:
-        task = session.get(Task, task_id)
-        assert task is not None and task.status is TaskStatus.READY
+        before = session.get(ProcessInstance, instance_id)
+        assert before is not None
+    lock = instance_migration.lock_instance
+
+    def stale_lock(session: Session, instance_id: int) -> ProcessInstance:
+        instance = lock(session, instance_id)
+        set_committed_value(instance, "version", instance.version - 1)  # as if read before another writer
+        return instance
+
+    monkeypatch.setattr(instance_migration, "lock_instance", stale_lock)
+    run = instance_migration.start_migration(pg_db, deployed.key, 1, 2, actor_login=pg_org.admin)
+    result = instance_migration.run_migration(pg_db, run.id)
+
+    assert (result.moved, result.failed) == (0, 1)
+    [check] = result.results
+    assert check.instance_id == instance_id and "процесс изменился во время переноса" in check.reasons[0]
+    with pg_db.reading() as session:
+        after, task = session.get(ProcessInstance, instance_id), session.get(Task, task_id)
+        assert after is not None and task is not None
+        assert (after.version, after.template_version_id, after.workflow_json) == (
+            before.version, before.template_version_id, before.workflow_json)
+        assert task.name == "Заполнить анкету" and task.status is TaskStatus.READY
+        actions = session.scalars(select(AuditRecord.action).where(AuditRecord.instance_id == instance_id)).all()
+    assert "instance.migration_failed" in actions and "instance.migrated" not in actions
 
 
 def test_a_completion_over_a_stale_version_is_a_conflict_and_writes_nothing(

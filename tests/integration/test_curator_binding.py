@@ -24,7 +24,7 @@ from engine.models import RoleGrant, School, User
 from engine.org import OrgData, UserRow, apply_org
 from engine.roles import Role
 from tests.conftest import Org, make_org, unique
-from tests.integration.test_web_views import ROADMAP, post, signed_in, with_passwords
+from tests.helpers import ROADMAP, post, signed_in, with_passwords
 from web.app import create_app
 from web.cli import cli
 

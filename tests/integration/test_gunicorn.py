@@ -4,7 +4,6 @@ free port, answering a real page and the health check from PostgreSQL; and the a
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,15 +17,10 @@ from sqlalchemy import select
 from engine.db import Database
 from engine.models import SignInAttempt
 from tests.conftest import unique
+from tests.helpers import free_port
 from web.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _get(url: str, timeout: float = 30) -> tuple[int, str]:
@@ -51,7 +45,7 @@ def _wait_for(url: str, server: subprocess.Popen[str], *, within: float = 90.0, 
 
 
 def test_gunicorn_serves_the_app_with_the_production_config(postgres_url: str) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DATABASE_URL": postgres_url, "ROADMAP_SECRET_KEY": "gunicorn-test", "WEB_CONCURRENCY": "2"}
     env.pop("REDIS_URL", None)
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
@@ -86,7 +80,7 @@ while True:
 
 
 def test_waiting_for_a_server_survives_a_first_answer_that_times_out() -> None:
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-c", _SLOW_STARTER, str(port)], text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:

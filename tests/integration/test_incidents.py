@@ -272,7 +272,7 @@ def stuck(db: Database, org: Org, bundle_copy: Path) -> tuple[str, int, int]:
 
 def test_admins_see_incidents_in_the_header_list_and_school_page_and_retry_them(
         db: Database, org: Org, stuck: tuple[str, int, int]) -> None:
-    from tests.integration.test_web_views import post, signed_in, with_passwords
+    from tests.helpers import post, signed_in, with_passwords
     from web.app import create_app
 
     _, instance_id, incident_id = stuck

@@ -29,8 +29,9 @@ from engine.models import (
     TaskStatus,
     TemplateVersion,
 )
-from tests.conftest import Org, unique
-from tests.integration.test_web_views import post, signed_in, with_passwords
+from tests import roadmap_steps as r500
+from tests.conftest import Clock, Org, unique
+from tests.helpers import ROADMAP, post, signed_in, with_passwords
 from web.app import create_app
 from web.cli import cli
 from workers import jobs
@@ -337,18 +338,16 @@ def _wait_until_finished(client: object, run_id: int) -> dict[str, object]:
         time.sleep(0.05)
 
 
-def _roadmap_at_antirisk(timed: Database, clock: object, key: str, tmp_path: Path) -> tuple[object, str, int]:
+def _roadmap_at_antirisk(timed: Database, clock: Clock, key: str, tmp_path: Path) -> tuple[object, str, int]:
     """A «500+» roadmap inside the parallel multi-instance call activity: one anti-risk task per direction.
     The template is a copy under a key of the test's own: new versions of roadmap-500 itself would change
     what every other test on this database starts."""
-    from tests.integration import test_roadmap_500 as r500
-
     school = r500.new_school(timed)
     ensure_cohort(timed, r500.COHORT)
     templates.deploy_template(timed, templates.read_bundle(_roadmap_copy(tmp_path / "v1", key)))
     instance_id = instances.start_instance(timed, key, school.code, cohort_year=r500.COHORT).instance_id
     r500.run_selection(timed, school, instance_id)
-    r500.run_questionnaire_stage(timed, school, instance_id, clock)  # type: ignore[arg-type]
+    r500.run_questionnaire_stage(timed, school, instance_id, clock)
     r500.run_risk_profile(timed, school, instance_id)
     r500.act(timed, school, instance_id, "prepare_concept", school.director, r500.document("concept", "Концепция"))
     r500.act(timed, school, instance_id, "review_concept", school.curator, {"concept_decision": "accepted"})
@@ -356,8 +355,6 @@ def _roadmap_at_antirisk(timed: Database, clock: object, key: str, tmp_path: Pat
 
 
 def _roadmap_copy(tmp_path: Path, key: str, *replacements: tuple[str, str]) -> Path:
-    from tests.integration.test_roadmap_500 import ROADMAP
-
     target = tmp_path / "roadmap-500"
     shutil.copytree(ROADMAP, target)
     manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
@@ -373,9 +370,7 @@ def _open_rows(db: Database, instance_id: int) -> dict[int, str]:
 
 
 def test_call_activity_instances_keep_their_subjects_or_are_refused(db: Database, tmp_path: Path) -> None:
-    from tests.integration.test_roadmap_500 import Clock
-
-    clock = Clock(datetime(2027, 1, 20, 9, 0, tzinfo=UTC))
+    clock = Clock(r500.START)
     timed = Database(db.engine, clock=clock, sessions=db.sessions)
     _, key, instance_id = _roadmap_at_antirisk(timed, clock, unique("roadmap-500-"), tmp_path)
     rows = _open_rows(timed, instance_id)

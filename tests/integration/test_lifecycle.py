@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from engine import instances, tasks, templates
 from engine.audit import instance_history
+from engine.bpmn.runtime import WorkflowRun
 from engine.db import Database
 from engine.errors import (
     FormInvalid,
@@ -20,6 +21,7 @@ from engine.errors import (
     TemplateNotFound,
 )
 from engine.models import AuditRecord, Deadline, InstanceStatus, ProcessInstance, Task, TaskStatus
+from engine.templates import compiled_version
 from tests.conftest import Org
 
 
@@ -141,7 +143,15 @@ def test_a_failing_gateway_keeps_the_submission_and_parks_the_rest(db: Database,
     with db.reading() as session:
         task = session.get(Task, review)
         assert task is not None and task.status is TaskStatus.COMPLETED and task.completed_by_id is not None
+        stored = WorkflowRun.restore(compiled_version(session, after.template_version_id), after.workflow_json)
+    # The submission is in the stored workflow, not only on the task row: what the gateway will read.
+    assert (stored.data["decision"], stored.data["review_comment"]) == ("accepted", "Всё верно")
+    # The rest is parked at the gateway: nobody is given a task, the process is not over, and running on
+    # from the stored state runs that same gateway again (a retry after a fix continues from there).
     assert visible(db, org.curator, instance_id) == [] and visible(db, org.school_user, instance_id) == []
+    assert stored.ready_user_tasks() == [] and not stored.is_completed
+    again = stored.advance_or_park()
+    assert again is not None and "region_approved" in again.message and "(decision)" in again.message
 
 
 def test_completing_twice_is_a_clear_conflict(db: Database, org: Org, template_key: str) -> None:
@@ -205,7 +215,7 @@ def test_draft_is_partial_but_valid_and_shows_in_the_task(db: Database, org: Org
 def test_unknown_things_are_reported_by_name(db: Database, org: Org, template_key: str) -> None:
     with pytest.raises(TemplateNotFound):
         instances.start_instance(db, "no-such-template", org.school)
-    with pytest.raises(OrgUnitNotFound, match="NOPE"):
+    with pytest.raises(OrgUnitNotFound, match="школа с кодом «NOPE» не найдена"):
         instances.start_instance(db, template_key, "NOPE")
     with pytest.raises(OrgUnitNotFound):
         tasks.list_tasks(db, "nobody")

@@ -24,16 +24,17 @@ from engine.mailer import SmtpSettings, deliver, deliver_due
 from engine.models import OutboxMessage, OutboxStatus
 from engine.org_import import import_org
 from tests.conftest import unique
-from tests.integration.test_deadlines import START, Mailbox, _free_port
+from tests.helpers import Mailbox, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)  # a Monday; the mini template's first task is due in 14 days
 LEVEL_1 = datetime(2027, 3, 18, 10, tzinfo=UTC)  # the mini task, due 15 March, is 3 working days late
 
 
 @pytest.fixture
 def smtp() -> Iterator[tuple[Mailbox, SmtpSettings]]:
     mailbox = Mailbox()
-    port = _free_port()
+    port = free_port()
     controller = Controller(mailbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
@@ -133,7 +134,7 @@ class HoldingMailbox(Mailbox):
 def test_a_letter_resent_after_its_sender_died_mid_send_keeps_its_message_id(
         pg_db: Database, postgres_url: str) -> None:
     mailbox = HoldingMailbox()
-    port = _free_port()
+    port = free_port()
     controller = Controller(mailbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:

@@ -10,15 +10,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from flask import Flask
-from sqlalchemy import select
 
 from engine import instances, templates
 from engine.api_tokens import create_token
 from engine.db import Database
-from engine.models import User
-from engine.passwords import hash_password
 from tests.conftest import Org
-from tests.integration.test_web_views import PASSWORD, signed_in
+from tests.helpers import set_password, signed_in
 from web.app import create_app
 from web.cli import cli
 
@@ -34,9 +31,7 @@ def two_templates(db: Database, org: Org, bundle_copy: Path) -> str:
     templates.deploy_template(db, templates.read_bundle(ROADMAP))
     key = templates.deploy_template(db, templates.read_bundle(bundle_copy)).key
     instances.start_instance(db, key, org.school)
-    with db.transaction() as session:
-        user = session.scalars(select(User).where(User.login == org.regional)).one()
-        user.password_hash = hash_password(PASSWORD)
+    set_password(db, org.regional)
     return key
 
 

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import insert, update
+from sqlalchemy import insert
 
 from engine import instances, questionnaires, tasks, templates
 from engine.cohorts import ensure_cohort
 from engine.db import Database
 from engine.errors import EngineError
-from engine.models import RespondentLink, User
-from engine.passwords import hash_password
+from engine.models import RespondentLink
 from tests.conftest import Clock, Org, unique
+from tests.helpers import PASSWORD, set_password
 from web.app import create_app
 
 ROADMAP = Path(__file__).resolve().parents[2] / "workflows" / "roadmap-500"
@@ -75,9 +75,8 @@ def test_the_ceiling_is_shown_on_the_page(timed: Database, org: Org, collecting:
 
 
 def _sign_in(db: Database, client: FlaskClient, login: str) -> None:
-    with db.transaction() as session:
-        session.execute(update(User).where(User.login == login).values(password_hash=hash_password("пароль-1234")))
-    answer = client.post("/login", data={"login": login, "password": "пароль-1234"},
+    set_password(db, login)
+    answer = client.post("/login", data={"login": login, "password": PASSWORD},
                          environ_base={"REMOTE_ADDR": "192.0.2.77"})
     assert answer.status_code == 302
 

@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
 
 from engine.db import Database
-from engine.models import User
-from engine.passwords import hash_password
 from tests.conftest import Org
+from tests.helpers import PASSWORD, set_password
 from web.app import create_app
-
-PASSWORD = "пароль-для-тестов"
 
 # As they appear in the query string (percent-encoded where a browser would send them so).
 BYPASSES = [
@@ -50,8 +46,7 @@ def test_language_switch_never_leaves_the_site(app: Flask, target: str) -> None:
 
 
 def test_sign_in_never_leaves_the_site(app: Flask, db: Database, org: Org) -> None:
-    with db.transaction() as session:
-        session.scalars(select(User).where(User.login == org.curator)).one().password_hash = hash_password(PASSWORD)
+    set_password(db, org.curator)
     for target in BYPASSES:
         client = app.test_client()
         response = client.post(f"/login?next={target}", data={"login": org.curator, "password": PASSWORD},

@@ -9,24 +9,20 @@ import re
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import update
 
 from engine.db import Database
 from engine.models import User
-from engine.passwords import hash_password
 from tests.conftest import Org
+from tests.helpers import PASSWORD, set_password
 from web.app import create_app
 
-PASSWORD = "пароль-для-тестов"
 NEW_PASSWORD = "новый-пароль-123"
 COOKIE = "session"
 
 
 @pytest.fixture
 def app(db: Database, org: Org) -> Flask:
-    with db.transaction() as session:
-        session.execute(update(User).where(User.login.in_([org.curator, org.admin]))
-                        .values(password_hash=hash_password(PASSWORD)))
+    set_password(db, org.curator, org.admin)
     return create_app({"DATABASE": db, "TESTING": True, "SECRET_KEY": "test", "SESSION_COOKIE_SECURE": False})
 
 

@@ -20,8 +20,7 @@ from engine.errors import TooManyAttempts
 from engine.models import SignInAttempt, User
 from engine.passwords import _stand_in_hash, hash_password
 from tests.conftest import Clock, Org, unique
-
-PASSWORD = "пароль-для-тестов"
+from tests.helpers import PASSWORD, password_hash, set_password
 
 
 @pytest.fixture
@@ -36,8 +35,7 @@ def timed(db: Database, clock: Clock) -> Database:
 
 @pytest.fixture
 def owner(db: Database, org: Org) -> str:
-    with db.transaction() as session:
-        session.execute(update(User).where(User.login == org.curator).values(password_hash=hash_password(PASSWORD)))
+    set_password(db, org.curator)
     return org.curator
 
 
@@ -91,7 +89,7 @@ def test_unknown_and_known_logins_cost_one_password_check_each(db: Database, own
         assert len(verifications) == before + 1, case
     with db.transaction() as session:
         session.execute(update(User).where(User.login == org.federal).values(
-            password_hash=hash_password(PASSWORD), is_active=False))
+            password_hash=password_hash(), is_active=False))
     before = len(verifications)
     assert _refused(db, org.federal, PASSWORD, where) is SignInRefused  # deactivated: refused, same work
     assert len(verifications) == before + 1
@@ -107,7 +105,6 @@ def test_the_stand_in_hash_costs_what_a_real_one_costs() -> None:
 # --- the limits -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.postgres_only
 def test_parallel_wrong_passwords_are_checked_at_most_the_limit(pg_db: Database) -> None:
     org = _pg_org(pg_db)
     where = address()
@@ -128,7 +125,6 @@ def test_parallel_wrong_passwords_are_checked_at_most_the_limit(pg_db: Database)
     assert outcomes.count(SignInRefused) == limit and outcomes.count(TooManyAttempts) == 30 - limit
 
 
-@pytest.mark.postgres_only
 def test_parallel_guesses_over_many_logins_stop_at_the_address_ceiling(pg_db: Database) -> None:
     where = address()
     logins = [unique("nobody-") for _ in range(30)]
@@ -154,8 +150,7 @@ def _pg_org(pg_db: Database) -> str:
     from tests.conftest import make_org
 
     login = make_org(pg_db).curator
-    with pg_db.transaction() as session:
-        session.execute(update(User).where(User.login == login).values(password_hash=hash_password(PASSWORD)))
+    set_password(pg_db, login)
     return login
 
 

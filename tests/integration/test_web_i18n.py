@@ -11,14 +11,12 @@ from pathlib import Path
 import pytest
 from flask import Flask, session
 from flask.testing import FlaskClient
-from sqlalchemy import select
 
 from engine import instances, templates
 from engine.cohorts import ensure_cohort
 from engine.db import Database
-from engine.models import User
-from engine.passwords import hash_password
 from tests.conftest import Org, make_org
+from tests.helpers import PASSWORD, ROADMAP, csrf_token, set_password
 from web.app import create_app
 from web.i18n import catalog, current_language, format_day, gettext, workdays_left
 
@@ -27,8 +25,6 @@ _SPEC = importlib.util.spec_from_file_location("translations", WEB.parent / "scr
 assert _SPEC is not None and _SPEC.loader is not None
 translations = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(translations)
-ROADMAP = WEB.parent / "workflows" / "roadmap-500"
-PASSWORD = "пароль-для-тестов"
 
 
 @pytest.fixture
@@ -39,21 +35,13 @@ def app(db: Database) -> Flask:
 @pytest.fixture
 def org(db: Database) -> Org:
     org = make_org(db)
-    with db.transaction() as session:
-        user = session.scalars(select(User).where(User.login == org.regional)).one()
-        user.password_hash = hash_password(PASSWORD)
+    set_password(db, org.regional)
     return org
-
-
-def _token(page: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert match, "no CSRF token on the page"
-    return match.group(1)
 
 
 def _sign_in(client: FlaskClient, login: str) -> None:
     page = client.get("/login").get_data(as_text=True)
-    response = client.post("/login", data={"login": login, "password": PASSWORD, "csrf_token": _token(page)})
+    response = client.post("/login", data={"login": login, "password": PASSWORD, "csrf_token": csrf_token(page)})
     assert response.status_code == 302, response.get_data(as_text=True)
 
 
@@ -91,7 +79,7 @@ def test_flash_messages_are_translated(app: Flask, org: Org) -> None:
     client.get("/lang/en")
     assert "Please sign in to continue." in client.get("/", follow_redirects=True).get_data(as_text=True)
     _sign_in(client, org.regional)
-    token = _token(client.get("/").get_data(as_text=True))
+    token = csrf_token(client.get("/").get_data(as_text=True))
     page = client.post("/logout", data={"csrf_token": token}, follow_redirects=True).get_data(as_text=True)
     assert "You have signed out." in page
     csrf = client.post("/login", data={"login": org.regional, "password": PASSWORD})

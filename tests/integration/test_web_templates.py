@@ -20,7 +20,7 @@ from engine.cohorts import ensure_cohort
 from engine.db import Database
 from engine.models import CalendarOverride, Cohort
 from tests.conftest import Org, make_org
-from tests.integration.test_web_views import _token, post, signed_in, with_passwords
+from tests.helpers import csrf_token, post, signed_in, with_passwords
 from web.app import create_app
 
 
@@ -145,7 +145,7 @@ def test_forms_discard_export_import_retire(site: Site) -> None:
     assert site.admin.get(f"{draft_url}/export.zip").data[:2] == b"PK"
     post(site.admin, f"{draft_url}/discard", {}, draft_url)
     assert site.admin.get(draft_url).status_code == 404
-    token = _token(site.admin.get("/admin/templates").get_data(as_text=True))
+    token = csrf_token(site.admin.get("/admin/templates").get_data(as_text=True))
     imported = site.admin.post("/admin/templates/import", data={
         "csrf_token": token, "bundle": (io.BytesIO(exported.data), "mini.zip")}, content_type="multipart/form-data")
     assert imported.status_code == 302 and imported.headers["Location"].endswith(draft_url)

@@ -5,35 +5,21 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, select
+from sqlalchemy import event
 
 from engine import instances, notifications, questionnaires, tasks, templates
 from engine.cohorts import ensure_cohort
 from engine.db import Database
-from engine.models import Attachment, User
-from engine.passwords import hash_password
+from engine.models import Attachment
 from tests.conftest import Org, make_org
+from tests.helpers import PASSWORD, PDF, ROADMAP, csrf_token, post, signed_in, with_passwords
 from web.app import create_app
-
-ROADMAP = Path(__file__).resolve().parents[2] / "workflows" / "roadmap-500"
-PASSWORD = "пароль-для-тестов"
-PDF = b"%PDF-1.4\n% test document\n"
-
-
-def with_passwords(db: Database, org: Org) -> None:
-    logins = [org.school_user, org.curator, org.sibling_curator, org.municipal, org.other_municipal, org.regional,
-              org.federal, org.admin, org.foreign_school_user]
-    with db.transaction() as session:
-        for user in session.scalars(select(User).where(User.login.in_(logins))):
-            user.password_hash = hash_password(PASSWORD)
 
 
 @dataclass
@@ -71,32 +57,9 @@ def world(db: Database) -> World:
     return World(app, org, other, mine, theirs, school_task.id, attachment_id)
 
 
-def signed_in(app: Flask, login: str) -> FlaskClient:
-    """A client signed in as ``login`` from an address of its own: the sign-in and /q/ throttles count per
-    address in a database the whole run shares, so one test's hostile requests must not throttle another's."""
-    client = app.test_client()
-    client.environ_base["REMOTE_ADDR"] = f"10.{secrets.randbelow(256)}.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
-    page = client.get("/login").get_data(as_text=True)
-    response = client.post("/login", data={"login": login, "password": PASSWORD, "csrf_token": _token(page)})
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return client
-
-
-def _token(page: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert match, "no CSRF token on the page"
-    return match.group(1)
-
-
-def post(client: FlaskClient, url: str, data: dict[str, object], page: str = "/") -> tuple[int, str]:
-    token = _token(client.get(page).get_data(as_text=True))
-    response = client.post(url, data={**data, "csrf_token": token})
-    return response.status_code, response.get_data(as_text=True)
-
-
 def test_sign_in_out_and_wrong_password(world: World) -> None:
     client = world.app.test_client()
-    token = _token(client.get("/login").get_data(as_text=True))
+    token = csrf_token(client.get("/login").get_data(as_text=True))
     bad = client.post("/login", data={"login": world.org.school_user, "password": "не тот", "csrf_token": token})
     assert bad.status_code == 401 and "Неверный логин или пароль" in bad.get_data(as_text=True)
     client = signed_in(world.app, world.org.school_user)
@@ -107,14 +70,14 @@ def test_sign_in_out_and_wrong_password(world: World) -> None:
 
 def test_sign_in_is_rate_limited(world: World) -> None:
     client = world.app.test_client()
-    token = _token(client.get("/login").get_data(as_text=True))
+    token = csrf_token(client.get("/login").get_data(as_text=True))
     for _ in range(5):
         client.post("/login", data={"login": world.org.curator, "password": "x", "csrf_token": token})
     blocked = client.post("/login", data={"login": world.org.curator, "password": PASSWORD, "csrf_token": token})
     assert blocked.status_code == 401 and "Слишком много неудачных попыток" in blocked.get_data(as_text=True)
 
 
-def test_every_form_needs_its_csrf_token(world: World) -> None:
+def test_every_form_needs_its_csrfcsrf_token(world: World) -> None:
     client = signed_in(world.app, world.org.school_user)
     response = client.post("/logout", data={})
     assert response.status_code == 400 and "Форма устарела" in response.get_data(as_text=True)
@@ -181,7 +144,7 @@ def test_questionnaire_links_are_single_use(world: World, db: Database) -> None:
     form_page = respondent.get(links[0]).get_data(as_text=True)
     assert 'id="questionnaire-form"' in form_page
     answers = json.dumps({"events_attended": 3, "homework_help": "sometimes"})
-    done = respondent.post(links[0], data={"data": answers, "csrf_token": _token(form_page)})
+    done = respondent.post(links[0], data={"data": answers, "csrf_token": csrf_token(form_page)})
     assert done.status_code == 200 and "ответы приняты" in done.get_data(as_text=True)
     again = respondent.get(links[0]).get_data(as_text=True)
     assert "уже заполнена" in again
@@ -209,7 +172,7 @@ def test_admin_resets_a_password(world: World) -> None:
     new_password = re.search(r"<code>([^<]+)</code>", body)
     assert status == 200 and new_password
     client = world.app.test_client()
-    token = _token(client.get("/login").get_data(as_text=True))
+    token = csrf_token(client.get("/login").get_data(as_text=True))
     response = client.post("/login", data={"login": world.org.school_user, "password": new_password.group(1),
                                            "csrf_token": token})
     assert response.status_code == 302
@@ -293,7 +256,7 @@ def _workspace_routes() -> list[tuple[str, str, dict[str, object]]]:
 @pytest.mark.parametrize("role", ["school_user", "curator", "municipal", "regional"])
 def test_every_route_refuses_a_foreign_school(world: World, role: str) -> None:
     client = signed_in(world.app, getattr(world.org, role))
-    token = _token(client.get("/").get_data(as_text=True))
+    token = csrf_token(client.get("/").get_data(as_text=True))
     for method, url, data in _routes(world):
         response = client.get(url) if method == "GET" else client.post(url, data={**data, "csrf_token": token})
         assert response.status_code in (403, 404), (role, method, url, response.status_code)

@@ -6,15 +6,14 @@ import json
 from typing import Any
 
 import pytest
-from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
 from engine.bpmn import runtime, stored_data
 from engine.bpmn.bundle import load_bundle
 from engine.bpmn.compiler import CompiledTemplate, compile_bundle
 from engine.bpmn.runtime import WorkflowRun
 from tests.conftest import MINI_BUNDLE
+from tests.helpers import v1_dump, v1_serializer
 
 
 @pytest.fixture(scope="module")
@@ -89,25 +88,11 @@ def test_values_the_serializer_writes_itself_still_round_trip(mini: CompiledTemp
     assert (run.data["when"], run.data["pause"], run.data["ids"]) == (when, pause, [ident])
 
 
-def _v1_serializer() -> BpmnWorkflowSerializer:
-    """The serializer as it was before process data was escaped (``roadmap-1``)."""
-    config = dict(SPIFF_CONFIG)
-    config[BpmnWorkflow] = runtime._SpeclessWorkflowConverter  # noqa: SLF001 - the old format, rebuilt
-    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
-
-
-def _v1_dump(run: WorkflowRun) -> str:
-    serializer = _v1_serializer()
-    dct = serializer.to_dict(run._workflow)  # noqa: SLF001 - dumped as the old format did
-    dct[serializer.VERSION_KEY] = serializer.VERSION
-    return json.dumps(dct, ensure_ascii=False)
-
-
 def _v1_restore(template: CompiledTemplate, state: str) -> BpmnWorkflow:
     dct = json.loads(state)
     dct.pop("serializer_version")
     dct["spec"], dct["subprocess_specs"] = template.process_spec, template.subprocess_specs
-    return _v1_serializer().from_dict(dct)
+    return v1_serializer().from_dict(dct)
 
 
 def test_states_stored_before_the_escaping_restore_as_written(mini: CompiledTemplate) -> None:
@@ -116,7 +101,7 @@ def test_states_stored_before_the_escaping_restore_as_written(mini: CompiledTemp
     run = WorkflowRun.start(mini, data)
     [task] = run.ready_user_tasks()
     run.complete(task.task_id, {"coverage": 40, "extra": {"typename": "Task"}})
-    old = _v1_dump(run)
+    old = v1_dump(run)
     with pytest.raises(TypeError):  # what every retry hit before: the bug this format fixes
         _v1_restore(mini, old)
     restored = WorkflowRun.restore(mini, old)
@@ -150,7 +135,7 @@ def test_downgrading_gives_back_the_old_layout(mini: CompiledTemplate) -> None:
     run = WorkflowRun.start(mini, {"~k": [{"typename": "x"}], "school": {"code": "S1"}})
     [task] = run.ready_user_tasks()
     run.complete(task.task_id, {"coverage": 10, "typename": {"~": 1}})
-    old = json.loads(_v1_dump(run))
+    old = json.loads(v1_dump(run))
     new = json.loads(run.dump())
     new.pop("serializer_version"), old.pop("serializer_version")
     assert stored_data.downgrade_to_v1(new) == old
