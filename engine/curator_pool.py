@@ -42,31 +42,32 @@ def _keeper(session: Session, actor: Who, region: Region, *, reading: bool = Fal
     return user.user_id
 
 
-def add_to_pool(db: Database, region_code: str, login: str, *, actor: Who) -> bool:
+def add_to_pool(db: Database, region_code: str, user_login: str, *, actor: Who) -> bool:
     """Put the user into the region's pool; False when they were there already."""
     with db.transaction() as session:
         region = find_region(session, region_code)
         actor_id = _keeper(session, actor, region)
-        user = find_user(session, login)
+        user = find_user(session, user_login)
         if session.scalar(select(CuratorPoolEntry.id).filter_by(region_id=region.id, user_id=user.id)) is not None:
             return False
         session.add(CuratorPoolEntry(region_id=region.id, user_id=user.id, added_by_id=actor_id, added_at=db.now()))
-        audit.record(session, db.now(), "org.curator_pool_added", actor_id=actor_id, region=region.code, user=login)
+        audit.record(session, db.now(), "org.curator_pool_added", actor_id=actor_id, region=region.code,
+                     user=user_login)
         return True
 
 
-def remove_from_pool(db: Database, region_code: str, login: str, *, actor: Who) -> bool:
+def remove_from_pool(db: Database, region_code: str, user_login: str, *, actor: Who) -> bool:
     """Take the user out of the pool (schools they already curate keep them); False when not there."""
     with db.transaction() as session:
         region = find_region(session, region_code)
         actor_id = _keeper(session, actor, region)
-        user = find_user(session, login)
+        user = find_user(session, user_login)
         removed = session.execute(delete(CuratorPoolEntry).where(CuratorPoolEntry.region_id == region.id,
                                                                  CuratorPoolEntry.user_id == user.id)
                                   .returning(CuratorPoolEntry.id)).all()
         if removed:
             audit.record(session, db.now(), "org.curator_pool_removed", actor_id=actor_id, region=region.code,
-                         user=login)
+                         user=user_login)
         return bool(removed)
 
 

@@ -13,7 +13,6 @@ from engine import api_tokens, areas, dashboards, notifications
 from engine.errors import EngineError
 from engine.org import list_schools
 from engine.org_import import import_org
-from engine.status import stage_status
 from web.api.auth import api_login
 from web.api.blueprint import Blueprint
 from web.api.paging import page_of
@@ -73,9 +72,9 @@ def import_file() -> dict[str, Any]:
 @status_blp.alt_response(403, schema=Problem)
 def counts(query: dict[str, Any]) -> Any:
     """Counts of schools per stage in an area (default: the widest one I oversee)."""
-    area = areas.area_for(db(), query.get("region"), query.get("municipality"), actor=api_login())
-    return stage_status(db(), chosen_template(query.get("template")), region_code=area.region_code,
-                        municipality_code=area.municipality_code, cohort_year=query.get("cohort"))
+    login = api_login()
+    area = areas.area_for(db(), query.get("region"), query.get("municipality"), actor=login)
+    return dashboards.matrix(db(), chosen_template(query.get("template")), area, query.get("cohort"), actor=login)
 
 
 @status_blp.route("/schools")
@@ -84,9 +83,9 @@ def counts(query: dict[str, Any]) -> Any:
 @status_blp.paginate()
 def per_school(query: dict[str, Any], pagination_parameters: Any) -> list[Any]:
     """Stage status of each school in an area."""
-    area = areas.area_for(db(), query.get("region"), query.get("municipality"), actor=api_login())
-    report = stage_status(db(), chosen_template(query.get("template")), region_code=area.region_code,
-                          municipality_code=area.municipality_code, cohort_year=query.get("cohort"))
+    login = api_login()
+    area = areas.area_for(db(), query.get("region"), query.get("municipality"), actor=login)
+    report = dashboards.matrix(db(), chosen_template(query.get("template")), area, query.get("cohort"), actor=login)
     return page_of(report.schools, pagination_parameters)
 
 
