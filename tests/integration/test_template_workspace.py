@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -124,35 +125,35 @@ def test_export_import_round_trip(db: Database, org: Org, key: str) -> None:
     assert (deployed.version, deployed.created) == (1, False) and _versions(db, key) == [1]
 
 
+def _rezipped(data: bytes, folder: str, change_bpmn: Callable[[bytes], bytes]) -> bytes:
+    """An exported bundle zipped again, its files under ``folder`` and mini.bpmn changed."""
+    archive, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in archive.namelist():
+            content = archive.read(item)
+            target.writestr(f"{folder}{item}", change_bpmn(content) if item == "mini.bpmn" else content)
+    return out.getvalue()
+
+
 def test_a_bpmn_in_another_declared_encoding_is_kept_as_utf8(db: Database, org: Org, key: str) -> None:
     """An export in windows-1251 (as several modelers write) opens in the browser editor: the draft keeps it
     as UTF-8, names intact, the declaration saying so."""
-    _, data = workspace.export_version(db, org.admin, key, 1)
-    archive = zipfile.ZipFile(io.BytesIO(data))
-    legacy = io.BytesIO()
-    with zipfile.ZipFile(legacy, "w") as out:
-        for item in archive.namelist():
-            content = archive.read(item)
-            if item == "mini.bpmn":
-                text = content.decode("utf-8").replace('encoding="UTF-8"', 'encoding="windows-1251"', 1)
-                assert 'encoding="windows-1251"' in text
-                content = text.encode("cp1251")
-            out.writestr(item, content)
-    imported = workspace.import_zip(db, org.admin, legacy.getvalue(), key=key)
+    def in_cp1251(bpmn: bytes) -> bytes:
+        text = bpmn.decode("utf-8").replace('encoding="UTF-8"', 'encoding="windows-1251"', 1)
+        assert 'encoding="windows-1251"' in text
+        return text.encode("cp1251")
+
+    legacy = _rezipped(workspace.export_version(db, org.admin, key, 1)[1], "", in_cp1251)
+    imported = workspace.import_zip(db, org.admin, legacy, key=key)
     assert imported.valid, imported.problems
     stored = workspace.read_draft_file(db, org.admin, key, "mini.bpmn")
     assert "Заполнить анкету" in stored and "windows-1251" not in stored.splitlines()[0]
 
 
 def test_import_of_an_invalid_bundle_keeps_the_files_as_a_draft(db: Database, org: Org, key: str) -> None:
-    _, data = workspace.export_version(db, org.admin, key, 1)
-    archive = zipfile.ZipFile(io.BytesIO(data))
-    broken = io.BytesIO()
-    with zipfile.ZipFile(broken, "w") as out:
-        for item in archive.namelist():
-            content = archive.read(item)
-            out.writestr(f"mini/{item}", without_form(content.decode()) if item == "mini.bpmn" else content)
-    imported = workspace.import_zip(db, org.admin, broken.getvalue())  # the key comes from the manifest
+    broken = _rezipped(workspace.export_version(db, org.admin, key, 1)[1], "mini/",
+                       lambda bpmn: without_form(bpmn.decode()).encode())
+    imported = workspace.import_zip(db, org.admin, broken)  # the key comes from the manifest
     assert imported.key == key and not imported.valid  # the top folder "mini/" is dropped
     assert any(p.element_id == "fill_questionnaire" for p in imported.problems)
     assert "roadmap:form" not in workspace.read_draft_file(db, org.admin, key, "mini.bpmn").split("fill_questionnaire")[1][:80]
