@@ -154,3 +154,19 @@ def test_on_a_phone_the_header_folds_into_a_menu_and_no_page_scrolls_sideways(pa
     page.goto(f"{live.url}/")
     expect(page.get_by_test_id("menu-button")).to_be_hidden()
     expect(page.locator(".site-header nav").get_by_role("link", name="Сводка")).to_be_visible()
+
+
+def test_the_school_creates_respondent_links_and_copies_them_at_once(page: Page, live: LiveServer, org: Org) -> None:
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live.url)
+    sign_in(page, live, org.school_user)
+    page.goto(f"{live.url}/schools/{org.school}/questionnaires")
+    page.get_by_label("Кому").select_option("teacher")
+    page.get_by_label("Сколько").fill("3")
+    page.get_by_role("button", name="Создать ссылки").click()
+    expect(page.get_by_test_id("links-created")).to_contain_text("Созданы 3 ссылки")  # Russian plural forms
+    links = page.get_by_test_id("links").input_value().splitlines()
+    assert len(links) == 3 and all(f"{live.url}/q/" in link for link in links)
+    page.get_by_role("button", name="Скопировать все ссылки").click()
+    expect(page.get_by_test_id("links-status")).to_have_text("Ссылки скопированы")
+    assert page.evaluate("navigator.clipboard.readText()").splitlines() == links
+    screenshot(page, "respondent-links")
