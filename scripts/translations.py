@@ -80,7 +80,8 @@ def update() -> None:
         catalog.update(template, no_fuzzy_matching=True)
         catalog.obsolete.clear()
         with catalog_path(lang).open("wb") as target:
-            write_po(target, catalog, width=120, sort_output=True, omit_header=False)
+            # Files without line numbers: a moved line does not rewrite the catalogs.
+            write_po(target, catalog, width=120, sort_output=True, include_lineno=False)
 
 
 if __name__ == "__main__":

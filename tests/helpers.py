@@ -73,6 +73,21 @@ def csrf_token(page: str) -> str:
     return match.group(1)
 
 
+def meta_csrf_token(client: FlaskClient, url: str) -> str:
+    """The CSRF token a page gives its scripts (``<meta name="csrf-token">``), for JSON requests."""
+    match = re.search(r'<meta name="csrf-token" content="([^"]+)"', client.get(url).get_data(as_text=True))
+    assert match, "no CSRF meta tag"
+    return match.group(1)
+
+
+def big_form(size: int) -> bytes:
+    """A valid form-js file of exactly ``size`` bytes (its description pads it)."""
+    head = {"type": "default", "id": "questionnaire", "components": [
+        {"type": "number", "key": "coverage", "label": "Охват"}, {"type": "textarea", "key": "comment"}]}
+    empty = json.dumps({**head, "description": ""}).encode()
+    return json.dumps({**head, "description": "x" * (size - len(empty))}).encode()
+
+
 def post(client: FlaskClient, url: str, data: dict[str, object], page: str = "/") -> tuple[int, str]:
     """Post a form as a browser would: with the CSRF token of ``page``."""
     token = csrf_token(client.get(page).get_data(as_text=True))

@@ -35,7 +35,7 @@ function packageDir(name) {
 const bpmnJs = packageDir('bpmn-js');
 
 const scripts = {
-  entryPoints: ['task-form', 'questionnaire', 'diagram', 'migration-run'].map((name) => ({
+  entryPoints: ['task-form', 'questionnaire', 'diagram', 'migration-run', 'copy-links'].map((name) => ({
     in: path.join(here, 'assets', `${name}.js`),
     out: name,
   })),

@@ -130,3 +130,43 @@ def test_the_region_chooses_a_curator_from_its_candidates(page: Page, live: Live
         bound = session.scalars(select(User.login).join(RoleGrant, RoleGrant.user_id == User.id).join(
             School, School.id == RoleGrant.school_id).where(RoleGrant.role == Role.CURATOR, School.code == found.school))
         assert found.sibling_curator in set(bound)
+
+
+def test_on_a_phone_the_header_folds_into_a_menu_and_no_page_scrolls_sideways(page: Page, live: LiveServer,
+                                                                             org: Org) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, live, org.regional)
+    menu = page.get_by_test_id("menu-button")
+    overview = page.locator(".site-header nav").get_by_role("link", name="Сводка")
+    expect(menu).to_be_visible()
+    expect(overview).to_be_hidden()
+    assert page.locator(".site-header").bounding_box()["height"] < 100  # type: ignore[index]
+    menu.click()
+    expect(overview).to_be_visible()
+    expect(page.get_by_role("button", name="Выйти")).to_be_visible()
+    screenshot(page, "menu-phone")
+    for url in ("/", f"/dashboard?region={org.region}", f"/dashboard/overdue?region={org.region}",
+                f"/schools/{org.school}", "/login"):
+        page.goto(f"{live.url}{url}")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{url} is {width} px wide on a 390 px screen"
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.goto(f"{live.url}/")
+    expect(page.get_by_test_id("menu-button")).to_be_hidden()
+    expect(page.locator(".site-header nav").get_by_role("link", name="Сводка")).to_be_visible()
+
+
+def test_the_school_creates_respondent_links_and_copies_them_at_once(page: Page, live: LiveServer, org: Org) -> None:
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live.url)
+    sign_in(page, live, org.school_user)
+    page.goto(f"{live.url}/schools/{org.school}/questionnaires")
+    page.get_by_label("Кому").select_option("teacher")
+    page.get_by_label("Сколько").fill("3")
+    page.get_by_role("button", name="Создать ссылки").click()
+    expect(page.get_by_test_id("links-created")).to_contain_text("Созданы 3 ссылки")  # Russian plural forms
+    links = page.get_by_test_id("links").input_value().splitlines()
+    assert len(links) == 3 and all(f"{live.url}/q/" in link for link in links)
+    page.get_by_role("button", name="Скопировать все ссылки").click()
+    expect(page.get_by_test_id("links-status")).to_have_text("Ссылки скопированы")
+    assert page.evaluate("navigator.clipboard.readText()").splitlines() == links
+    screenshot(page, "respondent-links")

@@ -19,9 +19,7 @@ from engine.bpmn.bundle import MAX_FILE_BYTES, file_size_problem
 from engine.db import Database
 from engine.models import TemplateVersion
 from tests.conftest import Org, make_org
-from tests.integration.test_web_templates import _meta_token
-from tests.integration.test_web_views import _token, post, signed_in, with_passwords
-from tests.unit.test_bundle_limits import big_form
+from tests.helpers import big_form, csrf_token, meta_csrf_token, post, signed_in, with_passwords
 from web.app import create_app
 from web.cli import cli
 
@@ -82,13 +80,13 @@ def test_web_workspace_save_and_import(db: Database, bundle_copy: Path) -> None:
     original = admin.get(file_url).get_data(as_text=True)
 
     saved = admin.put(file_url, json={"content": big_form(SIZE).decode()},
-                      headers={"X-CSRFToken": _meta_token(admin, draft_url)})
+                      headers={"X-CSRFToken": meta_csrf_token(admin, draft_url)})
     assert saved.status_code == 422 and saved.get_json()["saved"] is False
     assert [p["message"] for p in saved.get_json()["problems"]] == [f"{FORM}: {SENTENCE}"]
     assert admin.get(file_url).get_data(as_text=True) == original  # nothing of it was kept
 
     imported = admin.post(f"{draft_url}/import", data={
-        "csrf_token": _token(admin.get(draft_url).get_data(as_text=True)),
+        "csrf_token": csrf_token(admin.get(draft_url).get_data(as_text=True)),
         "bundle": (io.BytesIO(as_zip(oversize(bundle_copy))), "mini.zip")}, content_type="multipart/form-data",
         follow_redirects=True)
     assert f"mini.zip/{FORM}:-: -: {SENTENCE}" in imported.get_data(as_text=True)

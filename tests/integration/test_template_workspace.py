@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -125,35 +126,35 @@ def test_export_import_round_trip(db: Database, org: Org, key: str) -> None:
     assert (deployed.version, deployed.created) == (1, False) and _versions(db, key) == [1]
 
 
+def _rezipped(data: bytes, folder: str, change_bpmn: Callable[[bytes], bytes]) -> bytes:
+    """An exported bundle zipped again, its files under ``folder`` and mini.bpmn changed."""
+    archive, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in archive.namelist():
+            content = archive.read(item)
+            target.writestr(f"{folder}{item}", change_bpmn(content) if item == "mini.bpmn" else content)
+    return out.getvalue()
+
+
 def test_a_bpmn_in_another_declared_encoding_is_kept_as_utf8(db: Database, org: Org, key: str) -> None:
     """An export in windows-1251 (as several modelers write) opens in the browser editor: the draft keeps it
     as UTF-8, names intact, the declaration saying so."""
-    _, data = workspace.export_version(db, key, 1, actor=org.admin)
-    archive = zipfile.ZipFile(io.BytesIO(data))
-    legacy = io.BytesIO()
-    with zipfile.ZipFile(legacy, "w") as out:
-        for item in archive.namelist():
-            content = archive.read(item)
-            if item == "mini.bpmn":
-                text = content.decode("utf-8").replace('encoding="UTF-8"', 'encoding="windows-1251"', 1)
-                assert 'encoding="windows-1251"' in text
-                content = text.encode("cp1251")
-            out.writestr(item, content)
-    imported = workspace.import_zip(db, legacy.getvalue(), key=key, actor=org.admin)
+    def in_cp1251(bpmn: bytes) -> bytes:
+        text = bpmn.decode("utf-8").replace('encoding="UTF-8"', 'encoding="windows-1251"', 1)
+        assert 'encoding="windows-1251"' in text
+        return text.encode("cp1251")
+
+    legacy = _rezipped(workspace.export_version(db, key, 1, actor=org.admin)[1], "", in_cp1251)
+    imported = workspace.import_zip(db, legacy, key=key, actor=org.admin)
     assert imported.valid, imported.problems
     stored = workspace.read_draft_file(db, key, "mini.bpmn", actor=org.admin)
     assert "Заполнить анкету" in stored and "windows-1251" not in stored.splitlines()[0]
 
 
 def test_import_of_an_invalid_bundle_keeps_the_files_as_a_draft(db: Database, org: Org, key: str) -> None:
-    _, data = workspace.export_version(db, key, 1, actor=org.admin)
-    archive = zipfile.ZipFile(io.BytesIO(data))
-    broken = io.BytesIO()
-    with zipfile.ZipFile(broken, "w") as out:
-        for item in archive.namelist():
-            content = archive.read(item)
-            out.writestr(f"mini/{item}", without_form(content.decode()) if item == "mini.bpmn" else content)
-    imported = workspace.import_zip(db, broken.getvalue(), actor=org.admin)  # the key comes from the manifest
+    broken = _rezipped(workspace.export_version(db, key, 1, actor=org.admin)[1], "mini/",
+                       lambda bpmn: without_form(bpmn.decode()).encode())
+    imported = workspace.import_zip(db, broken, actor=org.admin)  # the key comes from the manifest
     assert imported.key == key and not imported.valid  # the top folder "mini/" is dropped
     assert any(p.element_id == "fill_questionnaire" for p in imported.problems)
     assert "roadmap:form" not in workspace.read_draft_file(db, key, "mini.bpmn", actor=org.admin).split("fill_questionnaire")[1][:80]

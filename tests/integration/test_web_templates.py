@@ -21,7 +21,7 @@ from engine.cohorts import ensure_cohort
 from engine.db import Database
 from engine.models import CalendarOverride, Cohort
 from tests.conftest import Org, make_org
-from tests.helpers import csrf_token, post, signed_in, with_passwords
+from tests.helpers import csrf_token, meta_csrf_token, post, signed_in, with_passwords
 from web.app import create_app
 
 
@@ -40,12 +40,6 @@ def site(db: Database, bundle_copy: Path) -> Site:
     key = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
     app = create_app({"DATABASE": db, "TESTING": True, "SECRET_KEY": "test", "SESSION_COOKIE_SECURE": False})
     return Site(app, org, key, signed_in(app, org.admin))
-
-
-def _meta_token(client: FlaskClient, url: str) -> str:
-    match = re.search(r'<meta name="csrf-token" content="([^"]+)"', client.get(url).get_data(as_text=True))
-    assert match, "no CSRF meta tag"
-    return match.group(1)
 
 
 def _open_draft(site: Site) -> str:
@@ -88,7 +82,7 @@ def test_file_json_endpoints(site: Site) -> None:
     refused = site.admin.put(file_url, json={"content": broken})  # no CSRF header
     assert refused.status_code == 400 and refused.get_json()["saved"] is False
     assert site.admin.get(file_url).get_data(as_text=True) == original.get_data(as_text=True)
-    headers = {"X-CSRFToken": _meta_token(site.admin, draft_url)}
+    headers = {"X-CSRFToken": meta_csrf_token(site.admin, draft_url)}
     saved = site.admin.put(file_url, json={"content": broken}, headers=headers)
     body = saved.get_json()
     assert saved.status_code == 200 and body["saved"] is True and body["valid"] is False
@@ -111,7 +105,7 @@ def test_draft_page_deploy_refused_then_done_with_a_migration_link(site: Site) -
     draft_url = _open_draft(site)
     file_url = f"{draft_url}/files/mini.bpmn"
     original = site.admin.get(file_url).get_data(as_text=True)
-    headers = {"X-CSRFToken": _meta_token(site.admin, draft_url)}
+    headers = {"X-CSRFToken": meta_csrf_token(site.admin, draft_url)}
     site.admin.put(file_url, json={"content": original.replace(' roadmap:form="questionnaire"', "", 1)},
                    headers=headers)
     page = site.admin.get(draft_url).get_data(as_text=True)
@@ -201,7 +195,7 @@ def test_non_admins_get_no_workspace(site: Site) -> None:
                 f"{base}/draft/files/mini.bpmn", f"{base}/draft/problems", f"{base}/draft/context",
                 f"{base}/versions/1/export.zip", f"{base}/diff?from=1&to=1", "/admin/calendar", "/admin/cohorts"):
         assert regional.get(url).status_code == 403, url
-    headers = {"X-CSRFToken": _meta_token(regional, "/")}
+    headers = {"X-CSRFToken": meta_csrf_token(regional, "/")}
     assert regional.put(f"{base}/draft/files/mini.bpmn", json={"content": "<x/>"}, headers=headers).status_code == 403
     assert site.admin.get(f"{base}/draft/files/mini.bpmn").get_data(as_text=True).startswith("<?xml")
     assert "Шаблоны" not in regional.get("/").get_data(as_text=True)

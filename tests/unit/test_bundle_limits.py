@@ -4,7 +4,6 @@ again by the bundle check itself, so no way in can skip them."""
 from __future__ import annotations
 
 import io
-import json
 import shutil
 import zipfile
 from pathlib import Path
@@ -19,17 +18,14 @@ from engine.bpmn.bundle import (
     load_bundle,
 )
 from engine.bpmn.compiler import check_bundle
+from tests import helpers
 from tests.conftest import MINI_BUNDLE
 
 OVER = MAX_FILE_BYTES + 1
 
 
 def big_form(size: int = OVER) -> bytes:
-    """A valid form-js file of exactly ``size`` bytes (its description pads it)."""
-    head = {"type": "default", "id": "questionnaire", "components": [
-        {"type": "number", "key": "coverage", "label": "Охват"}, {"type": "textarea", "key": "comment"}]}
-    empty = json.dumps({**head, "description": ""}).encode()
-    return json.dumps({**head, "description": "x" * (size - len(empty))}).encode()
+    return helpers.big_form(size)
 
 
 def test_the_sentence_names_the_size_and_the_limit() -> None:

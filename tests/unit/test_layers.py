@@ -110,3 +110,12 @@ def test_every_engine_module_has_a_layer() -> None:
     for module, _ in _modules("engine"):
         if module != "engine":
             _layer(module)
+
+
+def test_no_test_module_imports_another() -> None:
+    """What several test modules share lives in tests/helpers.py or a conftest.py, so moving or renaming a
+    test never breaks another module's collection."""
+    def rule(_module: str, imported: str) -> str:
+        parts = imported.split(".")
+        return "import it from tests.helpers instead" if parts[0] == "tests" and parts[-1].startswith("test_") else ""
+    assert _violations("tests", rule) == []
