@@ -136,7 +136,8 @@ def run_questionnaire_stage(db: Database, school: School, instance_id: int, cloc
     assert view.due_at == datetime(2027, 3, 1, 23, 59, 59, tzinfo=MOSCOW)  # the cohort's calendar date
     answer_questionnaires(db, school)
     with pytest.raises(Conflict):  # one response per link
-        questionnaires.submit_response(db, school.code, "teacher", TEACHERS[0], token=f"{school.code}-t0", actor=OPERATOR)
+        questionnaires.submit_response(db, school.code, "teacher", TEACHERS[0], token=f"{school.code}-t0",
+                                       actor=OPERATOR)
     with pytest.raises(Conflict):  # the director answers once
         questionnaires.submit_response(db, school.code, "director", DIRECTOR, actor=school.director)
     with pytest.raises(NotAllowed):

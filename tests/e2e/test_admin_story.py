@@ -50,7 +50,8 @@ def site() -> Iterator[LiveServer]:
             user.password_hash = hash_password(PASSWORD)
     # The region confirms one school, so the school has a task open when the template changes under it.
     [selection] = [t for t in tasks.list_tasks(db, limit=100, actor="region-42") if t.school_code == SCHOOL]
-    tasks.complete_task(db, selection.id, {"participation": "confirmed", "curator_login": "curator-1"}, actor="region-42")
+    tasks.complete_task(db, selection.id, {"participation": "confirmed", "curator_login": "curator-1"},
+                        actor="region-42")
     try:
         with serving(db, clock) as server:
             yield server

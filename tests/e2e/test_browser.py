@@ -39,7 +39,8 @@ def school_in_questionnaire_stage(live: LiveServer) -> Org:
     key = templates.deploy_template(live.db, templates.read_bundle(ROADMAP), actor=OPERATOR).key
     instance_id = instances.start_instance(live.db, key, found.school, cohort_year=2035, actor=OPERATOR).instance_id
     [selection] = [t for t in tasks.list_tasks(live.db, actor=found.regional) if t.instance_id == instance_id]
-    tasks.complete_task(live.db, selection.id, {"participation": "confirmed", "curator_login": found.curator}, actor=found.regional)
+    tasks.complete_task(live.db, selection.id, {"participation": "confirmed", "curator_login": found.curator},
+                        actor=found.regional)
     return found
 
 

@@ -104,7 +104,8 @@ def test_an_incident_from_a_failed_step_to_a_retry_after_the_fix(page: Page, liv
     page.set_viewport_size({"width": 1366, "height": 900})
 
     # The fix: a corrected version, the instance migrated to it, then a retry from the school's page.
-    templates.deploy_template(live.db, templates.read_bundle(_bundle(tmp_path, key, "decision == 'accepted'")), actor=OPERATOR)
+    templates.deploy_template(live.db, templates.read_bundle(_bundle(tmp_path, key, "decision == 'accepted'")),
+                              actor=OPERATOR)
     run = instance_migration.start_migration(live.db, key, 1, 2, actor=org.admin)
     assert instance_migration.run_migration(live.db, run.id).moved == 1
     page.goto(f"{live.url}/schools/{org.school}")

@@ -45,7 +45,8 @@ class Api:
 @pytest.fixture
 def api(db: Database) -> Api:
     org, other = make_org(db), make_org(db)
-    tokens = {getattr(o, role): create_token(db, "тест", actor=getattr(o, role))[1] for o in (org, other) for role in ROLES}
+    tokens = {getattr(o, role): create_token(db, "тест", actor=getattr(o, role))[1]
+              for o in (org, other) for role in ROLES}
     ensure_cohort(db, 2036)
     key = templates.deploy_template(db, templates.read_bundle(ROADMAP), actor=OPERATOR).key
     mine = instances.start_instance(db, key, org.school, cohort_year=2036, actor=OPERATOR).instance_id

@@ -46,8 +46,8 @@ def test_demo_is_idempotent_and_prints_logins(db: Database) -> None:
     assert [o["value"] for o in offered] == ["curator-4", "curator-1", "curator-3", "curator-2"]  # by full name
     assert offered[0]["label"] == "Морозов Дмитрий Сергеевич (curator-4) — Тайгинский городской округ; школ: 3"
     with pytest.raises(FormInvalid):
-        tasks.complete_task(db, tai.id, {"participation": "confirmed",
-                                                      "curator_login": school_login("42-TAI-01")}, actor="region-42")
+        tasks.complete_task(db, tai.id, {"participation": "confirmed", "curator_login": school_login("42-TAI-01")},
+                            actor="region-42")
     tasks.complete_task(db, tai.id, {"participation": "confirmed", "curator_login": "curator-1"}, actor="region-42")
 
 

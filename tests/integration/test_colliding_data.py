@@ -121,9 +121,12 @@ def _store_as_v1(db: Database, instance_id: int) -> None:
 
 @pytest.mark.usefixtures("no_live_cache")
 def test_the_alembic_migration_rewrites_old_states_and_only_them(db: Database, org: Org, colliding_key: str) -> None:
-    old, already_new = (instances.start_instance(db, colliding_key, org.school, actor=OPERATOR).instance_id for _ in range(2))
+    old, already_new = (instances.start_instance(db, colliding_key, org.school, actor=OPERATOR).instance_id
+                        for _ in range(2))
     for instance_id in (old, already_new):
-        tasks.complete_task(db, ready(db, instance_id).id, {"coverage": 50, "typename": "~x", "items": [{"typename": "~y", "note": "z"}]}, actor=org.school_user)
+        tasks.complete_task(db, ready(db, instance_id).id,
+                            {"coverage": 50, "typename": "~x", "items": [{"typename": "~y", "note": "z"}]},
+                            actor=org.school_user)
     _store_as_v1(db, old)
     with db.transaction() as session:  # a step by the new engine rewrites the JSON but leaves the old label
         row = session.get(ProcessInstance, already_new)

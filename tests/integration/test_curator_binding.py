@@ -79,7 +79,8 @@ def test_the_schools_own_user_cannot_be_made_its_curator_through_the_api(binding
 def test_users_who_are_not_candidates_of_the_region_are_refused(binding: Binding, who: str) -> None:
     login = binding.other.curator if who == "other-region curator" else getattr(binding.org, who)
     with pytest.raises(FormInvalid) as refused:
-        tasks.complete_task(binding.db, binding.task_id, {"participation": "confirmed", "curator_login": login}, actor=binding.org.regional)
+        tasks.complete_task(binding.db, binding.task_id, {"participation": "confirmed", "curator_login": login},
+                            actor=binding.org.regional)
     [message] = refused.value.errors["curator_login"]
     assert "не входит в число кандидатов" in message
     assert login not in _curators_of(binding.db, binding.org.school)
@@ -111,7 +112,8 @@ def test_a_user_from_the_regions_pool_is_bound_and_the_pool_gives_no_access(bind
     assert curator_pool.add_to_pool(db, org.region, newcomer, actor=org.regional) is True
     assert tasks.list_tasks(db, actor=newcomer) == []  # in the pool, yet no school's tasks
     assert [e.login for e in curator_pool.list_pool(db, org.region, actor=org.admin)] == [newcomer]
-    tasks.complete_task(db, binding.task_id, {"participation": "confirmed", "curator_login": newcomer}, actor=org.regional)
+    tasks.complete_task(db, binding.task_id, {"participation": "confirmed", "curator_login": newcomer},
+                        actor=org.regional)
     assert newcomer in _curators_of(db, org.school)
     assert {t.school_code for t in tasks.list_tasks(db, actor=newcomer)} <= {org.school}  # that one school only
 
@@ -122,7 +124,8 @@ def test_the_pool_is_kept_from_the_cli(binding: Binding) -> None:
     added = runner.invoke(cli, ["curator-pool", "add", org.region, org.municipal], obj=db)
     assert added.exit_code == 0 and "добавлен в резерв" in added.stdout
     assert org.municipal in runner.invoke(cli, ["curator-pool", "list", org.region], obj=db).stdout
-    tasks.complete_task(db, binding.task_id, {"participation": "confirmed", "curator_login": org.municipal}, actor=org.regional)
+    tasks.complete_task(db, binding.task_id, {"participation": "confirmed", "curator_login": org.municipal},
+                        actor=org.regional)
     removed = runner.invoke(cli, ["curator-pool", "remove", org.region, org.municipal], obj=db)
     assert removed.exit_code == 0 and "убран из резерва" in removed.stdout
     assert org.municipal in _curators_of(db, org.school)  # the school already bound keeps its curator

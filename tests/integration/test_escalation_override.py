@@ -72,4 +72,5 @@ def test_template_diff_names_a_changed_escalation(db: Database, bundle_copy: Pat
     bpmn.write_text(bpmn.read_text(encoding="utf-8").replace('id="review" ', 'id="review" roadmap:escalation="none" '),
                     encoding="utf-8")
     assert templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).version == 2
-    assert diff_versions(db, key, 1, 2, actor=OPERATOR).tasks.changed == {"review": ["escalation: «как в manifest.json» → «none»"]}
+    changed = diff_versions(db, key, 1, 2, actor=OPERATOR).tasks.changed
+    assert changed == {"review": ["escalation: «как в manifest.json» → «none»"]}

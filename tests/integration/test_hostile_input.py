@@ -48,7 +48,8 @@ def site(db: Database) -> Site:
     key = templates.deploy_template(db, templates.read_bundle(ROADMAP), actor=OPERATOR).key
     instance_id = instances.start_instance(db, key, org.school, cohort_year=2035, actor=OPERATOR).instance_id
     [selection] = [t for t in tasks.list_tasks(db, actor=org.regional) if t.instance_id == instance_id]
-    tasks.complete_task(db, selection.id, {"participation": "confirmed", "curator_login": org.curator}, actor=org.regional)
+    tasks.complete_task(db, selection.id, {"participation": "confirmed", "curator_login": org.curator},
+                        actor=org.regional)
     [school_task] = [t for t in tasks.list_tasks(db, actor=org.school_user) if t.instance_id == instance_id]
     [link] = questionnaires.create_links(db, org.school, "parent", 1, actor=org.school_user)
     with db.transaction() as session:

@@ -398,7 +398,8 @@ def test_call_activity_instances_keep_their_subjects_or_are_refused(db: Database
                                  ("risk_directions = risk_candidates[:3]</bpmn:script>",
                                   "risk_directions = risk_candidates[:3]\nchosen_directions = risk_directions</bpmn:script>"))
     third = templates.deploy_template(timed, templates.read_bundle(changed_loop), actor=OPERATOR).version
-    [check] = [c for c in plan_migration(timed, key, new_version, third, actor=OPERATOR).instances if c.instance_id == instance_id]
+    [check] = [c for c in plan_migration(timed, key, new_version, third, actor=OPERATOR).instances
+               if c.instance_id == instance_id]
     assert not check.can_move
     assert any("(antirisk_programmes) уже выполняется" in reason and "входная коллекция" in reason
                for reason in check.reasons), check.reasons
@@ -409,7 +410,8 @@ def test_call_activity_instances_keep_their_subjects_or_are_refused(db: Database
                                   ('calledElement="antirisk_cycle"', 'calledElement="antirisk_cycle_2028"'),
                                   ('<bpmn:process id="antirisk_cycle"', '<bpmn:process id="antirisk_cycle_2028"'))
     fourth = templates.deploy_template(timed, templates.read_bundle(other_process), actor=OPERATOR).version
-    [check] = [c for c in plan_migration(timed, key, new_version, fourth, actor=OPERATOR).instances if c.instance_id == instance_id]
+    [check] = [c for c in plan_migration(timed, key, new_version, fourth, actor=OPERATOR).instances
+               if c.instance_id == instance_id]
     assert not check.can_move and len(check.reasons) == len(set(check.reasons)) == 2  # not once per direction
     assert any("процесс «antirisk_cycle», в который уже вошёл маршрут, удалён в новой версии" in reason
                for reason in check.reasons), check.reasons
@@ -537,8 +539,8 @@ def test_with_redis_unreachable_a_started_run_still_completes(db: Database, org:
 def _interrupted_run(db: Database, org: Org, bundle_copy: Path) -> tuple[str, int, list[int]]:
     """A run whose worker moved one instance and was killed: the run row says running, 1 of 4 done."""
     key = deploy(db, bundle_copy)
-    movable = [*three_instances(db, org, key)[:2], *(instances.start_instance(db, key, org.school, actor=OPERATOR).instance_id
-                                                     for _ in range(2))]
+    movable = [*three_instances(db, org, key)[:2],
+               *(instances.start_instance(db, key, org.school, actor=OPERATOR).instance_id for _ in range(2))]
     grow(bundle_copy)
     deploy(db, bundle_copy)
     run_id = start_migration(db, key, 1, 2, actor=org.admin).id

@@ -72,7 +72,8 @@ def test_a_school_name_with_a_line_break_gives_a_clean_subject_and_the_letter_go
     mailbox, settings = smtp
     school, curator_address = _import_school_named(db, tmp_path, "МБОУ «СОШ»\r\nBcc: intruder@evil.test")
     key = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
-    instances.start_instance(Database(db.engine, clock=lambda: START, sessions=db.sessions), key, school, actor=OPERATOR)
+    instances.start_instance(Database(db.engine, clock=lambda: START, sessions=db.sessions), key, school,
+                             actor=OPERATOR)
     report = sweep(db, now=LEVEL_1)
     for outbox_id in report.outbox_ids:
         deliver(db, outbox_id, settings)

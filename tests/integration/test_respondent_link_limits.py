@@ -41,7 +41,8 @@ def collecting(timed: Database, org: Org) -> int:
     key = templates.deploy_template(timed, templates.read_bundle(ROADMAP), actor=OPERATOR).key
     instance_id = instances.start_instance(timed, key, org.school, cohort_year=2036, actor=OPERATOR).instance_id
     [task] = [t for t in tasks.list_tasks(timed, actor=org.regional) if t.instance_id == instance_id]
-    tasks.complete_task(timed, task.id, {"participation": "confirmed", "curator_login": org.curator}, actor=org.regional)
+    tasks.complete_task(timed, task.id, {"participation": "confirmed", "curator_login": org.curator},
+                        actor=org.regional)
     return instance_id
 
 

@@ -60,7 +60,8 @@ def roadmap_key(timed: Database) -> str:
 
 
 def test_one_school_through_all_six_stages(timed: Database, school: School, roadmap_key: str, clock: Clock) -> None:
-    instance_id = instances.start_instance(timed, roadmap_key, school.code, cohort_year=COHORT, actor=OPERATOR).instance_id
+    instance_id = instances.start_instance(timed, roadmap_key, school.code, cohort_year=COHORT,
+                                           actor=OPERATOR).instance_id
     assert stage(timed, instance_id) == "selection"
     run_selection(timed, school, instance_id)
     with timed.reading() as session:  # the regional coordinator's choice became a grant
@@ -83,7 +84,8 @@ def test_one_school_through_all_six_stages(timed: Database, school: School, road
 
 
 def test_a_declined_school_ends_at_selection(timed: Database, school: School, roadmap_key: str) -> None:
-    instance_id = instances.start_instance(timed, roadmap_key, school.code, cohort_year=COHORT, actor=OPERATOR).instance_id
+    instance_id = instances.start_instance(timed, roadmap_key, school.code, cohort_year=COHORT,
+                                           actor=OPERATOR).instance_id
     act(timed, school, instance_id, "confirm_participation", school.org.regional, {"participation": "declined"})
     with timed.reading() as session:
         row = session.get(ProcessInstance, instance_id)

@@ -91,4 +91,5 @@ def test_web_workspace_save_and_import(db: Database, bundle_copy: Path) -> None:
         follow_redirects=True)
     assert f"mini.zip/{FORM}:-: -: {SENTENCE}" in imported.get_data(as_text=True)
     assert admin.get(file_url).get_data(as_text=True) == original
-    assert [f.size for f in workspace.draft_view(db, key, actor=org.admin).files if f.path == FORM] == [len(original.encode())]
+    assert [f.size for f in workspace.draft_view(db, key,
+                                                 actor=org.admin).files if f.path == FORM] == [len(original.encode())]

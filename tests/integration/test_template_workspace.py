@@ -157,7 +157,8 @@ def test_import_of_an_invalid_bundle_keeps_the_files_as_a_draft(db: Database, or
     imported = workspace.import_zip(db, broken, actor=org.admin)  # the key comes from the manifest
     assert imported.key == key and not imported.valid  # the top folder "mini/" is dropped
     assert any(p.element_id == "fill_questionnaire" for p in imported.problems)
-    assert "roadmap:form" not in workspace.read_draft_file(db, key, "mini.bpmn", actor=org.admin).split("fill_questionnaire")[1][:80]
+    assert "roadmap:form" not in workspace.read_draft_file(db, key, "mini.bpmn",
+                                                           actor=org.admin).split("fill_questionnaire")[1][:80]
 
 
 def test_hostile_zips_are_refused_and_nothing_is_stored(db: Database, org: Org, key: str) -> None:
@@ -226,7 +227,8 @@ def test_the_list_shows_versions_drafts_and_running_instances(db: Database, org:
 
 def test_non_admins_are_refused_and_nothing_is_stored(db: Database, org: Org, key: str) -> None:
     for login in (org.regional, org.federal, org.school_user):
-        for call in (lambda: workspace.list_templates(db, actor=login), lambda: workspace.open_draft(db, key, actor=login),
+        for call in (lambda: workspace.list_templates(db, actor=login),
+                     lambda: workspace.open_draft(db, key, actor=login),
                      lambda: workspace.template_detail(db, key, actor=login),
                      lambda: workspace.export_version(db, key, 1, actor=login),
                      lambda: workspace.set_retired(db, key, 1, retired=True, actor=login),
@@ -294,8 +296,8 @@ def test_cli_exports_a_version_that_validates(db: Database, key: str, tmp_path: 
 def test_a_valid_draft_is_compared_with_a_version_before_deploy(db: Database, org: Org, key: str) -> None:
     workspace.open_draft(db, key, actor=org.admin)
     original = workspace.read_draft_file(db, key, "mini.bpmn", actor=org.admin)
-    workspace.save_draft_file(db, key, "mini.bpmn", original.replace('roadmap:deadline="5WD"',
-                                                                                'roadmap:deadline="7WD"'), actor=org.admin)
+    workspace.save_draft_file(db, key, "mini.bpmn", original.replace('roadmap:deadline="5WD"', 'roadmap:deadline="7WD"'),
+                              actor=org.admin)
     found = workspace.diff_draft(db, key, 1, actor=org.admin)
     assert (found.old_version, found.new_version) == (1, None)
     assert found.tasks.changed == {"review": ["deadline: «5WD» → «7WD»"]} and found.elements.empty

@@ -44,7 +44,8 @@ def world(db: Database) -> World:
     mine = instances.start_instance(db, key, org.school, cohort_year=2035, actor=OPERATOR).instance_id
     theirs = instances.start_instance(db, key, other.school, cohort_year=2035, actor=OPERATOR).instance_id
     [selection] = [t for t in tasks.list_tasks(db, actor=other.regional) if t.instance_id == theirs]
-    tasks.complete_task(db, selection.id, {"participation": "confirmed", "curator_login": other.curator}, actor=other.regional)
+    tasks.complete_task(db, selection.id, {"participation": "confirmed", "curator_login": other.curator},
+                        actor=other.regional)
     [school_task] = [t for t in tasks.list_tasks(db, actor=other.school_user) if t.instance_id == theirs]
     with db.transaction() as session:
         attachment = Attachment(instance_id=theirs, task_id=school_task.id, element_id="run_questionnaires",
