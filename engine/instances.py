@@ -323,11 +323,13 @@ def _schools_without_instance(db: Database, year: int, region_code: str | None) 
     with db.reading() as session:
         cohort = find_cohort(session, year)
         taken = select(ProcessInstance.school_id).where(ProcessInstance.cohort_id == cohort.id)
-        running = session.scalar(select(func.count()).select_from(taken.subquery())) or 0
-        query = select(School.code).where(School.id.not_in(taken)).order_by(School.code)
-        if region_code:
-            query = query.join(Region, Region.id == School.region_id).where(Region.code == region_code)
-        return list(session.scalars(query)), running
+        schools = select(School.id, School.code)
+        if region_code:  # «already running» counts the region's schools only, like the ones it starts
+            schools = schools.join(Region, Region.id == School.region_id).where(Region.code == region_code)
+        area = schools.subquery()
+        running = session.scalar(select(func.count()).select_from(area).where(area.c.id.in_(taken))) or 0
+        missing = session.scalars(select(area.c.code).where(area.c.id.not_in(taken)).order_by(area.c.code))
+        return list(missing), running
 
 
 #: Schools per transaction of a cohort start: large enough that statements are few, small enough that

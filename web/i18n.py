@@ -96,6 +96,12 @@ def workdays_left(n: int) -> str:
     return ngettext("остался {n} рабочий день", "осталось {n} рабочих дней", n)
 
 
+def zoom_labels() -> dict[str, str]:
+    """The diagram's zoom buttons, named in the current language (web/assets/diagram.js)."""
+    return {"in": gettext("Крупнее"), "out": gettext("Мельче"), "fit": gettext("Вписать схему"),
+            "reset": gettext("Масштаб 100 %")}
+
+
 blueprint = Blueprint("i18n", __name__)
 
 
@@ -114,6 +120,6 @@ def init_app(app: Flask) -> None:
     flask_babel.Babel(app, locale_selector=current_language, default_domain=_Catalogs(),
                       default_timezone="Europe/Moscow")
     app.register_blueprint(blueprint)
-    app.jinja_env.globals.update(_=gettext, ngettext=ngettext, workdays_left=workdays_left)
+    app.jinja_env.globals.update(_=gettext, ngettext=ngettext, workdays_left=workdays_left, zoom_labels=zoom_labels)
     app.jinja_env.filters["day"] = format_day
     app.context_processor(_language_context)

@@ -171,3 +171,21 @@ def test_the_school_creates_respondent_links_and_copies_them_at_once(page: Page,
     expect(page.get_by_test_id("links-status")).to_have_text("Ссылки скопированы")
     assert page.evaluate("navigator.clipboard.readText()").splitlines() == links
     screenshot(page, "respondent-links")
+
+
+def test_diagrams_have_zoom_buttons_a_legend_and_a_flag_on_the_current_step(page: Page, live: LiveServer,
+                                                                            org: Org) -> None:
+    sign_in(page, live, org.regional)
+    page.goto(f"{live.url}/schools/{org.school}")
+    page.wait_for_selector(".bpmn-diagram[data-ready='1']")
+    expect(page.get_by_test_id("diagram-legend")).to_contain_text("сейчас здесь")
+    expect(page.locator(".here-flag")).to_have_text("Сейчас здесь")  # over the questionnaire task
+    scale = "document.querySelector('.bpmn-diagram').bpmnViewer.get('canvas').zoom()"
+    fitted = page.evaluate(scale)
+    page.get_by_role("button", name="Крупнее").click()
+    page.get_by_role("button", name="Крупнее").click()
+    assert page.evaluate(scale) > fitted * 1.5
+    page.get_by_role("button", name="Вписать схему").click()
+    assert abs(page.evaluate(scale) - fitted) < 0.01
+    page.get_by_role("button", name="Масштаб 100 %").click()
+    assert page.evaluate(scale) == 1

@@ -9,7 +9,11 @@
 //        data-overdue='["run_questionnaires"]'            canvas marker `overdue`
 //        data-incident='["choose_path"]'                  canvas marker `incident` (a failed step)
 //        data-heat='{"run_questionnaires": 12, "curator_visit": 3}'  count badges
+//        data-here-label="Сейчас здесь"      the flag over each current step (translated by the page)
+//        data-zoom-labels='{"in": "Крупнее", "out": "Мельче", "fit": "Вписать", "reset": "100 %"}'
 //        aria-label="Схема процесса"></div>
+//
+// Every diagram gets zoom buttons (in, out, fit to the process, 100 %) in its top right corner.
 //
 // When the diagram is shown the element gets `data-ready="1"` and a `bpmn:ready` event (detail:
 // {viewer, warnings}); on failure `data-error="…"`, a message inside it and a `bpmn:error` event.
@@ -111,6 +115,49 @@ function addHeat(element, overlays, registry) {
   }
 }
 
+function addHere(element, overlays, registry) {
+  const label = element.dataset.hereLabel || 'Сейчас здесь';
+  for (const id of readJson(element, 'data-current', [])) {
+    if (!registry.get(id)) continue;
+    const flag = document.createElement('span');
+    flag.className = 'here-flag';
+    flag.textContent = label;
+    overlays.add(id, 'here', { position: { top: -24, left: 0 }, scale: { min: 0.9, max: 1.4 }, html: flag });
+  }
+}
+
+const ZOOM_LABELS = { in: 'Крупнее', out: 'Мельче', fit: 'Вписать', reset: '100 %' };
+const ZOOM_STEP = 1.25;
+
+/** Buttons over the diagram: people who never used Ctrl+wheel can still zoom, and get back to the whole view. */
+function addZoomControls(element, canvas, fitAll) {
+  const labels = { ...ZOOM_LABELS, ...readJson(element, 'data-zoom-labels', {}) };
+  const bar = document.createElement('div');
+  bar.className = 'diagram-zoom';
+  bar.setAttribute('role', 'toolbar');
+  // Without a centre diagram-js zooms about the middle of what is shown, as people expect of buttons.
+  const zoomBy = (factor) => canvas.zoom(canvas.zoom() * factor);
+  const actions = {
+    in: () => zoomBy(ZOOM_STEP),
+    out: () => zoomBy(1 / ZOOM_STEP),
+    fit: fitAll,
+    reset: () => canvas.zoom(1, 'auto'),
+  };
+  const glyphs = { in: '+', out: '−', fit: '⤢', reset: '1:1' };
+  for (const [name, action] of Object.entries(actions)) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'btn btn-small';
+    button.dataset.zoom = name;
+    button.textContent = glyphs[name];
+    button.title = labels[name];
+    button.setAttribute('aria-label', labels[name]);
+    button.addEventListener('click', action);
+    bar.append(button);
+  }
+  element.append(bar);
+}
+
 function showFailure(element, error, viewer) {
   console.error(error);
   if (viewer) {
@@ -147,9 +194,11 @@ async function mount(element) {
     const registry = viewer.get('elementRegistry');
     addMarkers(element, canvas, registry);
     addHeat(element, viewer.get('overlays'), registry);
+    addHere(element, viewer.get('overlays'), registry);
 
     const focus = findFocus(registry, element.dataset.process);
     let fitted = fit(canvas, focus);
+    addZoomControls(element, canvas, () => fit(canvas, focus));
     // A diagram in a hidden tab has no size yet: fit when it gets one.
     const observer = new ResizeObserver(() => {
       canvas.resized();
