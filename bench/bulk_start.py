@@ -27,6 +27,7 @@ from SpiffWorkflow.util.task import TaskState  # noqa: E402
 
 from bench.sweep_scaling import _copy, fresh_database  # noqa: E402
 from engine import instances, templates  # noqa: E402
+from engine.actors import OPERATOR  # noqa: E402
 from engine.db import Database  # noqa: E402
 
 ROADMAP = Path(__file__).resolve().parents[1] / "workflows" / "roadmap-500"
@@ -76,9 +77,9 @@ def engine_start(schools: int) -> tuple[float, int]:
     db = fresh_database("roadmap_bench_bulk_start")
     try:
         load_schools(db, schools)
-        key = templates.deploy_template(db, templates.read_bundle(ROADMAP)).key
+        key = templates.deploy_template(db, templates.read_bundle(ROADMAP), actor=OPERATOR).key
         begin = time.perf_counter()
-        result = instances.start_cohort(db, key, YEAR)
+        result = instances.start_cohort(db, key, YEAR, actor=OPERATOR)
         elapsed = time.perf_counter() - begin
         if result.failed:
             example = next(iter(result.failed.items()))

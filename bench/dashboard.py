@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.sweep_scaling import _copy, fresh_database  # noqa: E402
 from engine import templates  # noqa: E402
+from engine.actors import OPERATOR  # noqa: E402
 from engine.bpmn.runtime import WorkflowRun  # noqa: E402
 from engine.db import Database  # noqa: E402
 from engine.status import area_counts, stage_status  # noqa: E402
@@ -34,7 +35,7 @@ ROLES = ["regional_coordinator", "school", "school", "school", "curator", "schoo
 def load_country(db: Database, schools: int, region_size: int) -> tuple[int, str]:
     """84 regions, one of them with ``region_size`` schools; one running instance per school, one open
     task each at a stage spread over the six; a fifth of them overdue. Returns (version id, sample JSON)."""
-    deployed = templates.deploy_template(db, templates.read_bundle(ROADMAP))
+    deployed = templates.deploy_template(db, templates.read_bundle(ROADMAP), actor=OPERATOR)
     with db.reading() as session:
         compiled = templates.compiled_version(session, deployed.template_version_id)
     state = WorkflowRun.start(compiled, {"school": {"code": "S", "name": "Школа"}}).dump()

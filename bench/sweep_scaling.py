@@ -23,6 +23,7 @@ from sqlalchemy import text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine import templates  # noqa: E402
+from engine.actors import OPERATOR  # noqa: E402
 from engine.db import Database, upgrade_schema  # noqa: E402
 from engine.deadlines import sweep  # noqa: E402
 
@@ -41,7 +42,7 @@ def fresh_database(name: str) -> Database:
 
 
 def load_world(db: Database, instances: int, due: int, schools: int = 1000) -> None:
-    version_id = templates.deploy_template(db, templates.read_bundle(MINI)).template_version_id
+    version_id = templates.deploy_template(db, templates.read_bundle(MINI), actor=OPERATOR).template_version_id
     raw = db.engine.raw_connection()
     try:
         cursor = raw.cursor()

@@ -48,6 +48,7 @@ from sqlalchemy import event, text  # noqa: E402
 
 from bench.sweep_scaling import fresh_database  # noqa: E402
 from engine import instances, live_workflows, tasks, templates  # noqa: E402
+from engine.actors import OPERATOR  # noqa: E402
 from engine.db import Database  # noqa: E402
 from engine.org import GrantRow, OrgData, UserRow, apply_org  # noqa: E402
 from engine.roles import Role  # noqa: E402
@@ -112,15 +113,15 @@ def durable_minimum(url: str, lifecycles: int) -> tuple[float, float]:
 def engine(db: Database, lifecycles: int, key: str) -> tuple[float, float]:
     """(completions/s, lifecycles/s including start_instance) through the engine on PostgreSQL."""
     begin = time.perf_counter()
-    started = {instances.start_instance(db, key, f"B{i % 50}").instance_id for i in range(lifecycles)}
+    started = {instances.start_instance(db, key, f"B{i % 50}", actor=OPERATOR).instance_id for i in range(lifecycles)}
     starting = time.perf_counter() - begin
     begin = time.perf_counter()
     completions = 0
     for _ in range(STEPS):
         for login in ("bench-school", "bench-curator"):
-            for task in tasks.list_tasks(db, login, limit=100_000):
+            for task in tasks.list_tasks(db, limit=100_000, actor=login):
                 if task.instance_id in started:
-                    tasks.complete_task(db, task.id, login, DATA)
+                    tasks.complete_task(db, task.id, DATA, actor=login)
                     completions += 1
     completing = time.perf_counter() - begin
     assert completions == lifecycles * STEPS, completions
@@ -206,7 +207,7 @@ def setup(db: Database) -> str:
     apply_org(db, OrgData(regions=[("BR", "Регион")], municipalities=[("BM", "Район", "BR")], schools=schools,
                           users=[UserRow("bench-school", "Школа"), UserRow("bench-curator", "Куратор")],
                           grants=grants))
-    return templates.deploy_template(db, templates.read_bundle(BUNDLE)).key
+    return templates.deploy_template(db, templates.read_bundle(BUNDLE), actor=OPERATOR).key
 
 
 def asynchronous_commits(db: Database) -> Database:

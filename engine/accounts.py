@@ -22,10 +22,11 @@ from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from engine import audit, throttle
+from engine.actors import Who, login_of
 from engine.db import Database
 from engine.errors import EngineError, NotAllowed, TooManyAttempts
 from engine.models import Notification, RoleGrant, School, SignInAttempt, User, UserSession
-from engine.org import find_user, load_actor
+from engine.org import find_user, load_admin
 from engine.passwords import hash_password, verify_password
 
 BY_LOGIN_FROM_ADDRESS = throttle.Limit("sign_in", failures=5, window=timedelta(minutes=15),
@@ -99,13 +100,11 @@ def sign_out(db: Database, session_token: str) -> None:
         session.execute(delete(UserSession).where(UserSession.token_hash == _token_hash(session_token)))
 
 
-def reset_password(db: Database, admin_login: str, target_login: str) -> str:
+def reset_password(db: Database, target_login: str, *, actor: Who) -> str:
     """An admin sets a new random password for a user; it is returned once, to hand over."""
     password = secrets.token_urlsafe(9)
     with db.transaction() as session:
-        admin = load_actor(session, admin_login)
-        if not admin.scope.is_admin:
-            raise NotAllowed("сбросить пароль может только администратор")
+        admin = load_admin(session, actor, "сбросить пароль может только администратор")
         user = find_user(session, target_login)
         user.password_hash = hash_password(password)
         # Whoever holds the old password may hold a session too: every session of the user ends.
@@ -114,13 +113,13 @@ def reset_password(db: Database, admin_login: str, target_login: str) -> str:
     return password
 
 
-def change_password(db: Database, login: str, old: str, new: str, *, keep_session: str | None = None) -> None:
+def change_password(db: Database, old: str, new: str, *, actor: Who, keep_session: str | None = None) -> None:
     """Change one's own password; every other session of the user ends (``keep_session``, the browser
     making the change, stays signed in)."""
     if len(new) < MIN_PASSWORD_LENGTH:
         raise EngineError(f"Пароль должен быть не короче {MIN_PASSWORD_LENGTH} символов.")
     with db.transaction() as session:
-        user = find_user(session, login)
+        user = find_user(session, login_of(actor))
         if not verify_password(user.password_hash, old):
             raise SignInRefused("Текущий пароль указан неверно.")
         user.password_hash = hash_password(new)
@@ -190,10 +189,9 @@ class UserListing:
     active: bool
 
 
-def list_users(db: Database, admin_login: str, *, search: str = "", limit: int = 200) -> list[UserListing]:
+def list_users(db: Database, *, actor: Who, search: str = "", limit: int = 200) -> list[UserListing]:
     with db.reading() as session:
-        if not load_actor(session, admin_login).scope.is_admin:
-            raise NotAllowed("список пользователей доступен администратору")
+        load_admin(session, actor, "список пользователей доступен администратору")
         query = select(User).order_by(User.login).limit(limit)
         if search:
             pattern = f"%{search.strip()}%"

@@ -12,10 +12,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from engine import audit
+from engine.actors import Who
 from engine.db import Database
 from engine.errors import EngineError, NotAllowed, NotFound
 from engine.models import ApiToken, User
-from engine.org import find_user, load_actor
+from engine.org import find_user, load_user
 
 PREFIX = "r500_"
 #: last_used_at is a hint for people, not an audit trail: refresh it at most this often per token.
@@ -40,21 +41,21 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _owner(db: Database, actor_login: str, for_login: str | None) -> tuple[int, User]:
+def _owner(db: Database, actor: Who, for_login: str | None) -> tuple[int, User]:
     """Who acts and whose token it is: oneself, or anyone's for an admin."""
     with db.reading() as session:
-        actor = load_actor(session, actor_login)
-        target = find_user(session, for_login or actor_login)
-        if target.id != actor.user_id and not actor.scope.is_admin:
+        user = load_user(session, actor)
+        target = find_user(session, for_login or user.login)
+        if target.id != user.user_id and not user.scope.is_admin:
             raise NotAllowed("токены другого пользователя выдаёт и отзывает только администратор")
-        return actor.user_id, target
+        return user.user_id, target
 
 
-def create_token(db: Database, actor_login: str, name: str, *, for_login: str | None = None) -> tuple[TokenView, str]:
+def create_token(db: Database, name: str, *, actor: Who, for_login: str | None = None) -> tuple[TokenView, str]:
     name = name.strip()[:100]
     if not name:
         raise EngineError("укажите название токена, например «выгрузка для РЦОИ»")
-    actor_id, owner = _owner(db, actor_login, for_login)
+    actor_id, owner = _owner(db, actor, for_login)
     token = PREFIX + secrets.token_urlsafe(32)
     with db.transaction() as session:
         row = ApiToken(user_id=owner.id, name=name, token_hash=_hash(token), created_at=db.now(),
@@ -65,23 +66,23 @@ def create_token(db: Database, actor_login: str, name: str, *, for_login: str | 
         return TokenView(row.id, row.name, owner.login, row.created_at, None, False), token
 
 
-def list_tokens(db: Database, actor_login: str, *, for_login: str | None = None) -> list[TokenView]:
-    _, owner = _owner(db, actor_login, for_login)
+def list_tokens(db: Database, *, actor: Who, for_login: str | None = None) -> list[TokenView]:
+    _, owner = _owner(db, actor, for_login)
     with db.reading() as session:
         rows = session.scalars(select(ApiToken).where(ApiToken.user_id == owner.id).order_by(ApiToken.id))
         return [TokenView(r.id, r.name, owner.login, r.created_at, r.last_used_at, r.revoked_at is not None)
                 for r in rows]
 
 
-def revoke_token(db: Database, actor_login: str, token_id: int) -> None:
+def revoke_token(db: Database, token_id: int, *, actor: Who) -> None:
     with db.transaction() as session:
-        actor = load_actor(session, actor_login)
+        user = load_user(session, actor)
         row = session.get(ApiToken, token_id)
-        if row is None or (row.user_id != actor.user_id and not actor.scope.is_admin):
+        if row is None or (row.user_id != user.user_id and not user.scope.is_admin):
             raise NotFound(f"токен {token_id} не найден")
         if row.revoked_at is None:
             row.revoked_at = db.now()
-            audit.record(session, db.now(), "api_token.revoked", actor_id=actor.user_id, token_id=row.id)
+            audit.record(session, db.now(), "api_token.revoked", actor_id=user.user_id, token_id=row.id)
 
 
 def authenticate(db: Database, token: str) -> str:

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.actors import Who
 from engine.db import Database
 from engine.errors import NotAllowed, NotFound
 from engine.models import Municipality, Region
-from engine.org import Actor, load_actor
+from engine.org import Actor, load_user
 from engine.roles import Role
 
 OVERSEERS = (Role.MUNICIPAL_COORDINATOR, Role.REGIONAL_COORDINATOR, Role.FEDERAL, Role.ADMIN)
@@ -67,6 +68,6 @@ def _default_area(session: Session, actor: Actor, country: bool) -> Area:
     raise NotAllowed("сводки доступны координаторам и администраторам")
 
 
-def area_for(db: Database, login: str, region: str | None = None, municipality: str | None = None) -> Area:
+def area_for(db: Database, region: str | None = None, municipality: str | None = None, *, actor: Who) -> Area:
     with db.reading() as session:
-        return area_of(session, load_actor(session, login), region, municipality)
+        return area_of(session, load_user(session, actor), region, municipality)

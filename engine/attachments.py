@@ -17,11 +17,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import audit
+from engine.actors import Who
 from engine.db import Database
 from engine.errors import EngineError, FormInvalid, NotAllowed, NotFound, TaskAlreadyCompleted
 from engine.forms import FormDefinition
 from engine.models import Attachment, Task, TaskStatus, User
-from engine.org import load_actor
+from engine.org import load_user
 from engine.task_access import authorize, form_of, place_of_task
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -103,14 +104,14 @@ def _checked_type(field_key: str, filename: str, content: bytes) -> str:
     return content_type
 
 
-def upload(db: Database, task_id: int, login: str, field_key: str, filename: str, content: bytes) -> AttachmentView:
+def upload(db: Database, task_id: int, field_key: str, filename: str, content: bytes, *, actor: Who) -> AttachmentView:
     """Attach a document to a task's form field (as the next version of that field's document)."""
     with db.transaction() as session:
-        actor = load_actor(session, login)
+        user = load_user(session, actor)
         task = session.get(Task, task_id)
         if task is None:
             raise NotFound(f"задача {task_id} не найдена")
-        authorize(actor, task)
+        authorize(user, task)
         if task.status is not TaskStatus.READY:
             raise TaskAlreadyCompleted(f"задача {task_id} уже закрыта: документы к ней не добавить")
         if field_key not in document_fields(form_of(session, task)):
@@ -124,20 +125,20 @@ def upload(db: Database, task_id: int, login: str, field_key: str, filename: str
                          field_key=field_key, version=latest + 1, filename=filename,
                          content_type=content_type, size=len(content),
                          sha256=hashlib.sha256(content).hexdigest(), content=content, uploaded_at=db.now(),
-                         uploaded_by_id=actor.user_id)
+                         uploaded_by_id=user.user_id)
         session.add(row)
         session.flush()
-        audit.record(session, db.now(), "attachment.uploaded", actor_id=actor.user_id, instance_id=task.instance_id,
+        audit.record(session, db.now(), "attachment.uploaded", actor_id=user.user_id, instance_id=task.instance_id,
                      task_id=task.id, field=field_key, version=row.version, sha256=row.sha256, size=row.size)
-        return _view(row, actor.login)
+        return _view(row, user.login)
 
 
-def for_task(db: Database, task_id: int, login: str) -> list[AttachmentView]:
+def for_task(db: Database, task_id: int, *, actor: Who) -> list[AttachmentView]:
     """Every version of the documents of this task's step (across review cycles), newest first."""
     with db.reading() as session:
-        actor = load_actor(session, login)
+        user = load_user(session, actor)
         task = session.get(Task, task_id)
-        if task is None or not actor.scope.sees(place_of_task(task)):
+        if task is None or not user.scope.sees(place_of_task(task)):
             raise NotAllowed("эта задача вне вашей зоны ответственности")
         rows = session.execute(select(Attachment, User.login).outerjoin(User, User.id == Attachment.uploaded_by_id)
                                .where(Attachment.instance_id == task.instance_id,
@@ -146,12 +147,12 @@ def for_task(db: Database, task_id: int, login: str) -> list[AttachmentView]:
         return [_view(row, uploader) for row, uploader in rows]
 
 
-def download(db: Database, attachment_id: int, login: str) -> tuple[AttachmentView, bytes]:
+def download(db: Database, attachment_id: int, *, actor: Who) -> tuple[AttachmentView, bytes]:
     with db.reading() as session:
-        actor = load_actor(session, login)
+        user = load_user(session, actor)
         row = session.get(Attachment, attachment_id)
         task = session.get(Task, row.task_id) if row is not None else None
-        if row is None or task is None or not actor.scope.sees(place_of_task(task)):
+        if row is None or task is None or not user.scope.sees(place_of_task(task)):
             raise NotFound("документ не найден")
         return _view(row, None), row.content
 

@@ -20,6 +20,7 @@ import click
 
 from engine import api_tokens, curator_pool, deadlines, instances, labels, questionnaires, tasks, templates
 from engine import template_workspace as workspace
+from engine.actors import OPERATOR
 from engine.bpmn.bundle import MANIFEST, load_bundle
 from engine.bpmn.compiler import validate_bundle
 from engine.config import Settings
@@ -180,7 +181,7 @@ def _checkable(folder: Path) -> list[Path]:
 @with_db
 def deploy(db: Database, path: Path) -> None:
     """Проверить и развернуть шаблон как новую версию."""
-    deployed = templates.deploy_template(db, templates.read_bundle(path))
+    deployed = templates.deploy_template(db, templates.read_bundle(path), actor=OPERATOR)
     note = "" if deployed.created else " (без изменений: такая версия уже развёрнута)"
     click.echo(f"{deployed.key}@{deployed.version}{note}")
 
@@ -195,7 +196,8 @@ def deploy(db: Database, path: Path) -> None:
 def start(db: Database, template_key: str, school_code: str, version: int | None, cohort_year: int | None,
           as_json: bool) -> None:
     """Запустить маршрут для школы; печатает номер процесса."""
-    started = instances.start_instance(db, template_key, school_code, version=version, cohort_year=cohort_year)
+    started = instances.start_instance(db, template_key, school_code, actor=OPERATOR, version=version,
+                                       cohort_year=cohort_year)
     _print_json(started) if as_json else click.echo(started.instance_id)
 
 
@@ -205,7 +207,7 @@ def start(db: Database, template_key: str, school_code: str, version: int | None
 @with_db
 def list_tasks(db: Database, login: str, as_json: bool) -> None:
     """Задачи, которые пользователь может выполнить сейчас."""
-    found = tasks.list_tasks(db, login)
+    found = tasks.list_tasks(db, actor=login)
     if as_json:
         _print_json(found)
         return
@@ -222,7 +224,7 @@ def list_tasks(db: Database, login: str, as_json: bool) -> None:
 @with_db
 def complete(db: Database, task_id: int, login: str, data_text: str, as_json: bool) -> None:
     """Выполнить задачу с данными формы."""
-    done = tasks.complete_task(db, task_id, login, _json_object(data_text, "--data"))
+    done = tasks.complete_task(db, task_id, _json_object(data_text, "--data"), actor=login)
     if as_json:
         _print_json(done)
     else:
@@ -236,7 +238,7 @@ def complete(db: Database, task_id: int, login: str, data_text: str, as_json: bo
 @with_db
 def claim(db: Database, task_id: int, login: str) -> None:
     """Взять задачу в работу."""
-    tasks.claim_task(db, task_id, login)
+    tasks.claim_task(db, task_id, actor=login)
     click.echo(f"Задача {task_id} закреплена за {login}")
 
 
@@ -247,7 +249,7 @@ def claim(db: Database, task_id: int, login: str) -> None:
 @with_db
 def reassign(db: Database, task_id: int, login: str, to_login: str | None) -> None:
     """Переназначить задачу другому исполнителю."""
-    tasks.reassign_task(db, task_id, login, to_login)
+    tasks.reassign_task(db, task_id, to_login, actor=login)
     click.echo(f"Задача {task_id}: исполнитель {to_login or 'не назначен'}")
 
 
@@ -276,7 +278,7 @@ def import_org_command(db: Database, path: Path, force: bool) -> None:
     """Импорт муниципалитетов, школ и пользователей из CSV или XLSX."""
     rows = len(read_org_file(path))
     with click.progressbar(length=rows, label="Проверка строк", file=sys.stderr) as bar:
-        report = import_org(db, path, force=force, progress=bar.update)
+        report = import_org(db, path, actor=OPERATOR, force=force, progress=bar.update)
     for error in report.errors:
         click.echo(error.format(), err=True)
     if not report.applied:
@@ -336,7 +338,7 @@ def cohort() -> None:
 @with_db
 def cohort_start(db: Database, template_key: str, year: int, region_code: str | None) -> None:
     """Запустить дорожную карту для всех школ, у которых её ещё нет в этой когорте."""
-    result = start_cohort(db, template_key, year, region_code=region_code)
+    result = start_cohort(db, template_key, year, actor=OPERATOR, region_code=region_code)
     click.echo(f"Когорта {year}: запущено {len(result.started)}, уже шло {result.already_running}, "
                f"ошибок {len(result.failed)}.")
     for code, message in result.failed.items():
@@ -361,7 +363,8 @@ def questionnaire_submit(db: Database, school_code: str, group: str, answers_tex
                          login: str | None) -> None:
     """Принять ответы одного респондента."""
     answers = _json_object(answers_text, "--answers")
-    done = questionnaires.submit_response(db, school_code, group, answers, token=token, login=login)
+    done = questionnaires.submit_response(db, school_code, group, answers, token=token,
+                                          actor=OPERATOR if login is None else login)
     issued = f"; токен респондента: {done.token}" if done.token else ""
     click.echo(f"Ответ принят (группа {done.group}, процесс {done.instance_id}){issued}")
 
@@ -414,7 +417,7 @@ def incidents(ctx: click.Context, include_resolved: bool, school: str | None, as
     """Инциденты: шаги маршрутов, которые не выполнились (без подкоманды — список)."""
     if ctx.invoked_subcommand is not None:
         return
-    found = incident_list(_db(ctx), None, include_resolved=include_resolved, school=school)
+    found = incident_list(_db(ctx), include_resolved=include_resolved, school=school, actor=OPERATOR)
     if as_json:
         click.echo(json.dumps([i.as_dict() for i in found], ensure_ascii=False, indent=2))
         return
@@ -435,7 +438,7 @@ def incidents(ctx: click.Context, include_resolved: bool, school: str | None, as
 @with_db
 def incident_retry(db: Database, incident_id: int, as_json: bool) -> None:
     """Повторить шаг инцидента сейчас (после исправления шаблона и переноса процесса)."""
-    view = deadlines.retry_incident(db, incident_id, None, base_url=Settings.from_env().base_url)
+    view = deadlines.retry_incident(db, incident_id, base_url=Settings.from_env().base_url, actor=OPERATOR)
     if as_json:
         click.echo(json.dumps(view.as_dict(), ensure_ascii=False, indent=2))
     elif view.resolved_at is not None:
@@ -478,7 +481,7 @@ def curator_pool_group() -> None:
 @with_db
 def curator_pool_add(db: Database, region: str, login: str) -> None:
     """Добавить пользователя в резерв кураторов региона (доступа к школам это не даёт)."""
-    added = curator_pool.add_to_pool(db, region, login)
+    added = curator_pool.add_to_pool(db, region, login, actor=OPERATOR)
     click.echo(f"{login}: {'добавлен в резерв' if added else 'уже в резерве'} кураторов региона {region}")
 
 
@@ -488,7 +491,7 @@ def curator_pool_add(db: Database, region: str, login: str) -> None:
 @with_db
 def curator_pool_remove(db: Database, region: str, login: str) -> None:
     """Убрать пользователя из резерва (школы, которые он уже курирует, остаются за ним)."""
-    removed = curator_pool.remove_from_pool(db, region, login)
+    removed = curator_pool.remove_from_pool(db, region, login, actor=OPERATOR)
     click.echo(f"{login}: {'убран из резерва' if removed else 'не был в резерве'} кураторов региона {region}")
 
 
@@ -497,7 +500,7 @@ def curator_pool_remove(db: Database, region: str, login: str) -> None:
 @with_db
 def curator_pool_list(db: Database, region: str) -> None:
     """Резерв кураторов региона."""
-    for entry in curator_pool.list_pool(db, region):
+    for entry in curator_pool.list_pool(db, region, actor=OPERATOR):
         click.echo(f"{entry.login}\t{entry.full_name}\tс {entry.added_at.astimezone(MOSCOW):%d.%m.%Y}")
 
 
@@ -513,7 +516,7 @@ def calendar() -> None:
 @with_db
 def calendar_set(db: Database, day: datetime, working: bool, note: str) -> None:
     """Отметить день рабочим или выходным."""
-    set_calendar_day(db, day.date(), working=working, note=note)
+    set_calendar_day(db, day.date(), working=working, note=note, actor=OPERATOR)
     click.echo(f"{day.date():%d.%m.%Y}: {'рабочий день' if working else 'выходной'}")
 
 
@@ -522,7 +525,7 @@ def calendar_set(db: Database, day: datetime, working: bool, note: str) -> None:
 @with_db
 def calendar_reset(db: Database, day: datetime) -> None:
     """Вернуть день к общему календарю."""
-    set_calendar_day(db, day.date(), working=None)
+    set_calendar_day(db, day.date(), working=None, actor=OPERATOR)
     click.echo(f"{day.date():%d.%m.%Y}: по производственному календарю РФ")
 
 
@@ -531,7 +534,7 @@ def calendar_reset(db: Database, day: datetime) -> None:
 @with_db
 def calendar_list(db: Database, year: int) -> None:
     """Исправления календаря за год."""
-    for row in list_overrides(db, year):
+    for row in list_overrides(db, year, actor=OPERATOR):
         click.echo(f"{row.day:%d.%m.%Y}\t{'рабочий' if row.is_working_day else 'выходной'}\t{row.note}")
 
 
@@ -543,7 +546,7 @@ def calendar_list(db: Database, year: int) -> None:
 @with_db
 def notifications(db: Database, login: str, unread: bool, mark_read: bool, as_json: bool) -> None:
     """Уведомления пользователя."""
-    items, unread_count = list_notifications(db, login, unread_only=unread)
+    items, unread_count = list_notifications(db, unread_only=unread, actor=login)
     if as_json:
         _print_json({"unread": unread_count, "items": [asdict(i) for i in items]})
     else:
@@ -551,7 +554,7 @@ def notifications(db: Database, login: str, unread: bool, mark_read: bool, as_js
         for item in items:
             click.echo(f"{'  ' if item.read else '● '}{item.created_at:%d.%m.%Y %H:%M}  {item.title}")
     if mark_read:
-        mark_notifications_read(db, login)
+        mark_notifications_read(db, actor=login)
 
 
 @cli.group()
@@ -565,7 +568,7 @@ def token() -> None:
 @with_db
 def token_create(db: Database, login: str, name: str) -> None:
     """Выдать токен (оператору); токен печатается один раз."""
-    view, secret = api_tokens.create_token(db, login, name)
+    view, secret = api_tokens.create_token(db, name, actor=login)
     click.echo(f"Токен {view.id} для {view.login}: {secret}")
     click.echo("Сохраните его сейчас: больше он показан не будет.", err=True)
 
@@ -576,7 +579,7 @@ def token_create(db: Database, login: str, name: str) -> None:
 @with_db
 def token_revoke(db: Database, token_id: int, login: str) -> None:
     """Отозвать токен."""
-    api_tokens.revoke_token(db, login, token_id)
+    api_tokens.revoke_token(db, token_id, actor=login)
     click.echo(f"Токен {token_id} отозван.")
 
 
@@ -588,7 +591,7 @@ def token_revoke(db: Database, token_id: int, login: str) -> None:
 @with_db
 def diff(db: Database, key: str, old_version: int, new_version: int, as_json: bool) -> None:
     """Что изменилось между двумя версиями шаблона."""
-    found = diff_versions(db, key, old_version, new_version)
+    found = diff_versions(db, key, old_version, new_version, actor=OPERATOR)
     if as_json:
         _print_json(found)
         return
@@ -630,12 +633,12 @@ def migrate_instances(db: Database, source: tuple[str, int], target: tuple[str, 
     key, old, new = source[0], source[1], target[1]
     title = f"{key}@{old} → {new}"
     if dry_run:
-        plan = plan_migration(db, key, old, new)
+        plan = plan_migration(db, key, old, new, actor=OPERATOR)
         found: Any = plan
         items, ok = plan.instances, plan.blocked == 0
         summary = f"{title}: процессов {len(plan.instances)}, можно перенести {plan.movable}, нельзя {plan.blocked}."
     else:
-        found = run = run_migration(db, start_migration(db, key, old, new).id)
+        found = run = run_migration(db, start_migration(db, key, old, new, actor=OPERATOR).id)
         items, ok = run.results, run.failed == 0
         summary = f"{title}: перенесено {run.moved} из {run.total}, с ошибками {run.failed}."
     if as_json:
@@ -659,7 +662,7 @@ def _run_line(run: MigrationRunView) -> str:
 @with_db
 def migrate_runs(db: Database, as_json: bool) -> None:
     """Последние переносы и их состояние; прерванный можно возобновить командой migrate-resume."""
-    runs = list_runs(db)
+    runs = list_runs(db, actor=OPERATOR)
     if as_json:
         _print_json(runs)
         return
@@ -673,7 +676,7 @@ def migrate_runs(db: Database, as_json: bool) -> None:
 @with_db
 def migrate_resume(db: Database, run_id: int, as_json: bool) -> None:
     """Возобновить прерванный перенос (его обработчик не отвечает) здесь же: только оставшиеся процессы."""
-    resume_migration(db, run_id)
+    resume_migration(db, run_id, actor=OPERATOR)
     run = run_migration(db, run_id)
     if as_json:
         _print_json(run)
@@ -701,6 +704,6 @@ def template() -> None:
 @with_db
 def template_export(db: Database, key: str, version: int, path: Path) -> None:
     """Выгрузить версию шаблона zip-архивом (manifest.json, BPMN, DMN, формы)."""
-    _, data = workspace.export_version(db, None, key, version)
+    _, data = workspace.export_version(db, key, version, actor=OPERATOR)
     path.write_bytes(data)
     click.echo(f"{key}@{version} → {path} ({len(data)} байт)")

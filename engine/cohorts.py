@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import audit
+from engine.actors import Who
 from engine.bpmn.manifest import month_day
 from engine.bpmn.spec import TemplateSpec
 from engine.db import Database
@@ -88,14 +89,14 @@ def _template_calendar(session: Session, template_key: str) -> dict[str, str]:
     return dict(spec.sections.cohort_calendar)
 
 
-def _require_admin(session: Session, login: str) -> int:
-    return load_admin(session, login, "календари когорт меняет администратор").user_id
+def _require_admin(session: Session, actor: Who) -> int:
+    return load_admin(session, actor, "календари когорт меняет администратор").user_id
 
 
-def cohort_calendars(db: Database, login: str, template_key: str) -> list[CohortCalendar]:
+def cohort_calendars(db: Database, template_key: str, *, actor: Who) -> list[CohortCalendar]:
     """Every cohort's calendar dates: the names come from the template's manifest (cohort_calendar)."""
     with db.reading() as session:
-        _require_admin(session, login)
+        _require_admin(session, actor)
         defaults = _template_calendar(session, template_key)
         result = []
         for cohort in session.scalars(select(Cohort).order_by(Cohort.year.desc())):
@@ -110,12 +111,12 @@ def cohort_calendars(db: Database, login: str, template_key: str) -> list[Cohort
         return result
 
 
-def set_cohort_dates(db: Database, login: str, year: int, template_key: str, dates: dict[str, str]) -> None:
+def set_cohort_dates(db: Database, year: int, template_key: str, dates: dict[str, str], *, actor: Who) -> None:
     """Set the cohort's own dates (an empty value returns a date to the template's default).
 
     Every field is checked first; one bad date stores nothing and names its field."""
     with db.transaction() as session:
-        actor_id = _require_admin(session, login)
+        actor_id = _require_admin(session, actor)
         cohort = find_cohort(session, year)
         known = set(_template_calendar(session, template_key)) | set(cohort.dates or {})
         errors: dict[str, list[str]] = {}

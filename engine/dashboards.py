@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from engine import labels
+from engine.actors import Who
 from engine.areas import OVERSEERS, Area, area_for, area_of
 from engine.audit import instance_history
 from engine.db import Database
@@ -33,15 +34,15 @@ from engine.models import (
     TemplateVersion,
     User,
 )
-from engine.org import Actor, load_actor, place_of
+from engine.org import Actor, load_user, place_of
 from engine.roles import ROLE_TITLES
 from engine.status import AreaCounts, StageState, StatusReport, area_counts, stage_status
 from engine.templates import find_version
 
 
-def matrix(db: Database, login: str, template_key: str, area: Area, cohort_year: int | None = None) -> StatusReport:
+def matrix(db: Database, template_key: str, area: Area, cohort_year: int | None = None, *, actor: Who) -> StatusReport:
     """The stage matrix of the area (schools × stages), after checking the actor may see it."""
-    area_for(db, login, area.region_code, area.municipality_code)
+    area_for(db, area.region_code, area.municipality_code, actor=actor)
     return stage_status(db, template_key, region_code=area.region_code, municipality_code=area.municipality_code,
                         cohort_year=cohort_year)
 
@@ -58,10 +59,10 @@ class OverdueTask:
     federal_overdue: bool
 
 
-def overdue(db: Database, login: str, area: Area) -> dict[int, list[OverdueTask]]:
+def overdue(db: Database, area: Area, *, actor: Who) -> dict[int, list[OverdueTask]]:
     """Open tasks past due in the area, by escalation level (highest first)."""
     with db.reading() as session:
-        area_of(session, load_actor(session, login), area.region_code, area.municipality_code)
+        area_of(session, load_user(session, actor), area.region_code, area.municipality_code)
         query = (select(Task).options(joinedload(Task.school))
                  .where(Task.status == TaskStatus.READY, Task.due_at < db.now())
                  .order_by(Task.escalation_level.desc(), Task.due_at))
@@ -109,20 +110,20 @@ def _instance_for_school(session: Session, actor: Actor, school_code: str) -> tu
     return school, instance
 
 
-def school_timeline(db: Database, login: str, school_code: str) -> SchoolTimeline:
+def school_timeline(db: Database, school_code: str, *, actor: Who) -> SchoolTimeline:
     """One school's roadmap: its tasks (open and done) and every recorded event, oldest first."""
     with db.reading() as session:
-        actor = load_actor(session, login)
-        school, instance = _instance_for_school(session, actor, school_code)
+        user = load_user(session, actor)
+        school, instance = _instance_for_school(session, user, school_code)
         return _timeline(session, school, instance)
 
 
-def instance_timeline(db: Database, login: str, instance_id: int) -> tuple[SchoolTimeline, int]:
+def instance_timeline(db: Database, instance_id: int, *, actor: Who) -> tuple[SchoolTimeline, int]:
     """One instance with its tasks and history, and its version (for ETags)."""
     with db.reading() as session:
-        actor = load_actor(session, login)
+        user = load_user(session, actor)
         instance = session.get(ProcessInstance, instance_id)
-        if instance is None or not actor.scope.sees(place_of(instance.school)):
+        if instance is None or not user.scope.sees(place_of(instance.school)):
             raise NotFound(f"процесс {instance_id} не найден")
         return _timeline(session, instance.school, instance), instance.version
 
@@ -158,12 +159,12 @@ class DiagramState:
     overdue: list[str]
 
 
-def diagram_state(db: Database, login: str, instance_id: int) -> DiagramState:
+def diagram_state(db: Database, instance_id: int, *, actor: Who) -> DiagramState:
     """Which BPMN activities of an instance are done, current and overdue — from the task table."""
     with db.reading() as session:
-        actor = load_actor(session, login)
+        user = load_user(session, actor)
         instance = session.get(ProcessInstance, instance_id)
-        if instance is None or not actor.scope.sees(place_of(instance.school)):
+        if instance is None or not user.scope.sees(place_of(instance.school)):
             raise NotFound(f"процесс {instance_id} не найден")
         rows = session.execute(select(Task.element_id, Task.status, Task.due_at).where(Task.instance_id == instance_id))
         done, current, late = set(), set(), set()
@@ -178,12 +179,12 @@ def diagram_state(db: Database, login: str, instance_id: int) -> DiagramState:
         return DiagramState(instance_id, sorted(done - current), sorted(current), sorted(late))
 
 
-def diagram_xml(db: Database, login: str, instance_id: int) -> bytes:
+def diagram_xml(db: Database, instance_id: int, *, actor: Who) -> bytes:
     """The BPMN file of the instance's own template version."""
     with db.reading() as session:
-        actor = load_actor(session, login)
+        user = load_user(session, actor)
         instance = session.get(ProcessInstance, instance_id)
-        if instance is None or not actor.scope.sees(place_of(instance.school)):
+        if instance is None or not user.scope.sees(place_of(instance.school)):
             raise NotFound(f"процесс {instance_id} не найден")
         content = session.scalar(select(TemplateFile.content).where(
             TemplateFile.template_version_id == instance.template_version_id, TemplateFile.path.like("%.bpmn"))
@@ -193,10 +194,10 @@ def diagram_xml(db: Database, login: str, instance_id: int) -> bytes:
         return content
 
 
-def heat_map(db: Database, login: str, area: Area, template_key: str) -> dict[str, int]:
+def heat_map(db: Database, area: Area, template_key: str, *, actor: Who) -> dict[str, int]:
     """How many of the area's instances of a template wait at each BPMN activity (open tasks per element)."""
     with db.reading() as session:
-        area_of(session, load_actor(session, login), area.region_code, area.municipality_code)
+        area_of(session, load_user(session, actor), area.region_code, area.municipality_code)
         query = (select(Task.element_id, func.count(func.distinct(Task.instance_id)))
                  .join(ProcessInstance, ProcessInstance.id == Task.instance_id)
                  .join(TemplateVersion, TemplateVersion.id == ProcessInstance.template_version_id)
@@ -264,11 +265,11 @@ def template_process(db: Database, template_key: str) -> str:
         return str(find_version(session, template_key, include_retired=True).spec["process_id"])
 
 
-def template_xml(db: Database, login: str, template_key: str) -> bytes:
+def template_xml(db: Database, template_key: str, *, actor: Who) -> bytes:
     """The BPMN of the newest version of a template (for the heat map): coordinators and admins only."""
     with db.reading() as session:
-        actor = load_actor(session, login)
-        if not any(g.role in OVERSEERS for g in actor.scope.grants):
+        user = load_user(session, actor)
+        if not any(g.role in OVERSEERS for g in user.scope.grants):
             raise NotAllowed("схема доступна координаторам и администраторам")
         version = find_version(session, template_key, include_retired=True)
         content = session.scalar(select(TemplateFile.content).where(
@@ -278,8 +279,8 @@ def template_xml(db: Database, login: str, template_key: str) -> bytes:
         return content
 
 
-def area_summary(db: Database, login: str, template_key: str, area: Area,
-                 cohort_year: int | None = None) -> tuple[list[Any], list[AreaCounts]]:
+def area_summary(db: Database, template_key: str, area: Area, cohort_year: int | None = None, *,
+                 actor: Who) -> tuple[list[Any], list[AreaCounts]]:
     """For the country: counts per region; for a region: per municipality (after checking the scope)."""
-    area_for(db, login, area.region_code, area.municipality_code)
+    area_for(db, area.region_code, area.municipality_code, actor=actor)
     return area_counts(db, template_key, region_code=area.region_code, cohort_year=cohort_year)

@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
 from engine import audit
+from engine.actors import Who
 from engine.db import Database
 from engine.errors import Conflict, IncidentNotFound
 from engine.fast_writes import drop_queued, insert_pending
@@ -35,7 +36,7 @@ from engine.incidents import (
 from engine.instances import fire_timer, resume_instance
 from engine.models import Deadline, DeadlineKind, Incident, OutboxMessage, Task, TaskStatus, User
 from engine.notifications import Message, moscow_time, notify, task_link
-from engine.org import load_admin, users_for_many
+from engine.org import operator_or_admin, users_for_many
 from engine.production_calendar import load_calendar
 from engine.roles import ROLE_TITLES, Role, escalation_target
 from engine.scopes import OrgPlace
@@ -175,13 +176,13 @@ def _element(row: Deadline, batch: _Batch) -> tuple[str, str]:
     return element, str(payload.get("name") or element)
 
 
-def retry_incident(db: Database, incident_id: int, login: str | None, *, base_url: str = "") -> IncidentView:
+def retry_incident(db: Database, incident_id: int, *, actor: Who, base_url: str = "") -> IncidentView:
     """An admin's (or the operator's) retry after a fix: arm the incident's deadline row and act on it now.
 
     The retry is audited; if the step fails again the incident stays open with the new error and one
     more try, and no automatic tries follow (they were spent, or the person will look again)."""
     with db.transaction() as session, session.no_autoflush:
-        actor_id = None if login is None else load_admin(session, login, ADMINS_ONLY).user_id
+        actor_id = operator_or_admin(session, actor, ADMINS_ONLY)
         deadline_id = session.scalar(select(Incident.deadline_id).where(Incident.id == incident_id))
         # The row first, locked: a sweep acting on it right now finishes before we look at the incident.
         row = session.scalars(select(Deadline).where(Deadline.id == deadline_id).with_for_update()

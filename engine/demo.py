@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from engine.actors import OPERATOR
 from engine.db import Database
 from engine.instances import CohortStart, start_cohort
 from engine.models import User
@@ -102,5 +103,6 @@ def load_demo(db: Database, template_key: str = "roadmap-500", year: int | None 
     data, logins = demo_org()
     apply_org(db, data)
     set_missing_passwords(db, [d.login for d in logins], DEMO_PASSWORD)
-    cohort = start_cohort(db, template_key, year or default_cohort_year(db.now()), region_code=REGION[0])
+    cohort = start_cohort(db, template_key, year or default_cohort_year(db.now()), region_code=REGION[0],
+                          actor=OPERATOR)
     return DemoLoaded(logins, DEMO_PASSWORD, cohort)

@@ -25,6 +25,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from engine import audit, labels
+from engine.actors import Who
 from engine.db import Database
 from engine.errors import EngineError, IncidentNotFound, WorkflowFailed
 from engine.models import (
@@ -35,7 +36,7 @@ from engine.models import (
     School,
     TemplateVersion,
 )
-from engine.org import load_admin
+from engine.org import operator_or_admin
 
 log = logging.getLogger(__name__)
 
@@ -193,16 +194,16 @@ _VIEW = (select(Incident.id, Incident.instance_id, School.code, School.name, Tem
 ADMINS_ONLY = "инциденты видят и повторяют только администраторы"
 
 
-def _authorize(session: Session, login: str | None) -> int | None:
-    """Admins, or the operator at the command line (no login); returns the acting user's id."""
-    return None if login is None else load_admin(session, login, ADMINS_ONLY).user_id
+def _authorize(session: Session, actor: Who) -> int | None:
+    """Admins, or the operator at the command line; returns the acting user's id (None for the operator)."""
+    return operator_or_admin(session, actor, ADMINS_ONLY)
 
 
-def list_incidents(db: Database, login: str | None, *, include_resolved: bool = False, school: str | None = None,
+def list_incidents(db: Database, *, actor: Who, include_resolved: bool = False, school: str | None = None,
                    limit: int = 500) -> list[IncidentView]:
     """Incidents, newest first (open ones only unless asked)."""
     with db.reading() as session:
-        _authorize(session, login)
+        _authorize(session, actor)
         query = _VIEW
         if not include_resolved:
             query = query.where(Incident.resolved_at.is_(None))
@@ -212,9 +213,9 @@ def list_incidents(db: Database, login: str | None, *, include_resolved: bool = 
         return [IncidentView.from_row(row) for row in rows]
 
 
-def get_incident(db: Database, incident_id: int, login: str | None) -> IncidentView:
+def get_incident(db: Database, incident_id: int, *, actor: Who) -> IncidentView:
     with db.reading() as session:
-        _authorize(session, login)
+        _authorize(session, actor)
         return incident_view(session, incident_id)
 
 

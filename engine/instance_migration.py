@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit
+from engine.actors import OPERATOR, Who
 from engine.bpmn.compiler import CompiledTemplate
 from engine.bpmn.migration import check_migration, migrate
 from engine.bpmn.runtime import SERIALIZER_VERSION, WorkflowRun
@@ -157,8 +158,8 @@ class VersionChoice:
     running: int
 
 
-def _admin(session: Session, login: str | None) -> int | None:
-    return operator_or_admin(session, login, "переносить процессы на другую версию шаблона может только администратор")
+def _admin(session: Session, actor: Who) -> int | None:
+    return operator_or_admin(session, actor, "переносить процессы на другую версию шаблона может только администратор")
 
 
 def _versions(session: Session, key: str, from_version: int, to_version: int) -> tuple[TemplateVersion,
@@ -208,12 +209,12 @@ def _check(instance: ProcessInstance, tasks: list[str], source: CompiledTemplate
     return InstanceCheck(instance.id, instance.school.code, instance.school.name, tasks, can_move, reasons)
 
 
-def plan_migration(db: Database, key: str, from_version: int, to_version: int, *, limit: int | None = None,
-                   actor_login: str | None = None) -> MigrationPlan:
+def plan_migration(db: Database, key: str, from_version: int, to_version: int, *, actor: Who,
+                   limit: int | None = None) -> MigrationPlan:
     """The dry run: every running instance of KEY@FROM (or the first ``limit``: a page must answer in
     seconds, and each check restores and migrates a workflow), whether it can move to KEY@TO and why not."""
     with db.reading() as session:
-        _admin(session, actor_login)
+        _admin(session, actor)
         source_row, target_row = _versions(session, key, from_version, to_version)
         source, target = compiled_version(session, source_row.id), compiled_version(session, target_row.id)
         total = len(_candidate_ids(session, source_row.id))
@@ -223,11 +224,11 @@ def plan_migration(db: Database, key: str, from_version: int, to_version: int, *
     return MigrationPlan(key, from_version, to_version, checks, total)
 
 
-def start_migration(db: Database, key: str, from_version: int, to_version: int, *, dry_run: bool = False,
-                    actor_login: str | None = None) -> MigrationRunView:
+def start_migration(db: Database, key: str, from_version: int, to_version: int, *, actor: Who,
+                    dry_run: bool = False) -> MigrationRunView:
     """Record a run; the caller hands its id to ``run_migration`` (a background job or the CLI)."""
     with db.transaction() as session:
-        actor_id = _admin(session, actor_login)
+        actor_id = _admin(session, actor)
         source, target = _versions(session, key, from_version, to_version)
         now = db.now()
         run = MigrationRun(template_key=key, from_version=source, to_version=target, dry_run=dry_run,
@@ -247,25 +248,25 @@ def run_migration(db: Database, run_id: int) -> MigrationRunView:
     runner that finds the run resumed by another (``resumes`` moved on) stops where it is."""
     begun = _begin(db, run_id)
     if begun is None:
-        return get_run(db, run_id)
+        return get_run(db, run_id, actor=OPERATOR)
     instance_ids, runner = begun
     try:
         for instance_id in instance_ids:
             if not _process_one(db, run_id, instance_id, runner):
-                return get_run(db, run_id)
+                return get_run(db, run_id, actor=OPERATOR)
     except BaseException:
         _close(db, run_id, MigrationRunStatus.FAILED, runner)
         raise
     _close(db, run_id, MigrationRunStatus.DONE, runner)
-    return get_run(db, run_id)
+    return get_run(db, run_id, actor=OPERATOR)
 
 
-def resume_migration(db: Database, run_id: int, *, actor_login: str | None = None) -> MigrationRunView:
+def resume_migration(db: Database, run_id: int, *, actor: Who) -> MigrationRunView:
     """Give an interrupted run to a new runner: the run waits (pending) again under the next runner
     number, and the caller hands it to ``run_migration`` as after ``start_migration``. The instances it
     already recorded are not tried again; a run whose runner is alive, or that is finished, is refused."""
     with db.transaction() as session:
-        actor_id = _admin(session, actor_login)
+        actor_id = _admin(session, actor)
         run = _lock_run(session, run_id)
         now = db.now()
         if not _interrupted(run, now):
@@ -445,27 +446,27 @@ def _failure(db: Database, session: Session, run: MigrationRun, instance_id: int
     return InstanceCheck(instance_id, instance.school.code, instance.school.name, tasks, False, reasons, FAILED)
 
 
-def get_run(db: Database, run_id: int, *, actor_login: str | None = None) -> MigrationRunView:
+def get_run(db: Database, run_id: int, *, actor: Who) -> MigrationRunView:
     with db.reading() as session:
-        _admin(session, actor_login)
+        _admin(session, actor)
         run = session.get(MigrationRun, run_id)
         if run is None:
             raise MigrationRunNotFound(f"перенос {run_id} не найден")
         return MigrationRunView.of(run, db.now())
 
 
-def list_runs(db: Database, *, actor_login: str | None = None, limit: int = 20) -> list[MigrationRunView]:
+def list_runs(db: Database, *, actor: Who, limit: int = 20) -> list[MigrationRunView]:
     with db.reading() as session:
-        _admin(session, actor_login)
+        _admin(session, actor)
         rows = session.scalars(select(MigrationRun).order_by(MigrationRun.id.desc()).limit(limit))
         now = db.now()
         return [MigrationRunView.of(row, now) for row in rows]
 
 
-def version_choices(db: Database, *, actor_login: str | None = None) -> dict[str, list[VersionChoice]]:
+def version_choices(db: Database, *, actor: Who) -> dict[str, list[VersionChoice]]:
     """Template key → its versions with the number of running instances on each, for the choice form."""
     with db.reading() as session:
-        _admin(session, actor_login)
+        _admin(session, actor)
         running = dict(session.execute(
             select(ProcessInstance.template_version_id, func.count()).where(
                 ProcessInstance.status == InstanceStatus.RUNNING).group_by(ProcessInstance.template_version_id)).all())

@@ -17,6 +17,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, joinedload
 
 from engine import audit
+from engine.actors import OPERATOR, Who, is_operator
+from engine.areas import area_of
 from engine.bpmn.compiler import CompiledTemplate
 from engine.bpmn.runtime import SERIALIZER_VERSION, WorkflowRun
 from engine.bpmn.spec import TemplateSpec
@@ -38,7 +40,7 @@ from engine.models import (
     TaskStatus,
     TemplateVersion,
 )
-from engine.org import find_school, load_actor, place_of
+from engine.org import find_school, load_user, place_of
 from engine.production_calendar import load_calendar
 from engine.roles import Role
 from engine.schedule import deadline_row, schedule_task
@@ -55,13 +57,13 @@ class StartedInstance:
     ready_task_ids: list[int]
 
 
-def start_instance(db: Database, template_key: str, school_code: str, *, version: int | None = None,
-                   cohort_year: int | None = None, actor_login: str | None = None) -> StartedInstance:
+def start_instance(db: Database, template_key: str, school_code: str, *, actor: Who, version: int | None = None,
+                   cohort_year: int | None = None) -> StartedInstance:
     """Start the template (newest deployed version unless one is named) for one school, in a cohort
     (one roadmap per school per cohort) or ad hoc."""
     with db.transaction() as session:
         school = find_school(session, school_code)
-        actor_id = _starter(session, actor_login, school)
+        actor_id = _starter(session, actor, school)
         row = find_version(session, template_key, version)
         cohort = find_cohort(session, cohort_year) if cohort_year is not None else None
         if cohort is not None and session.scalar(select(ProcessInstance.id).filter_by(
@@ -93,14 +95,14 @@ def _new_instance(compiled: CompiledTemplate, row: TemplateVersion, school: Scho
     return instance, run
 
 
-def _starter(session: Session, login: str | None, school: School) -> int | None:
-    """The CLI starts as the operator; a user must be an admin or coordinate the school's area."""
-    if login is None:
+def _starter(session: Session, actor: Who, school: School) -> int | None:
+    """The operator (the CLI, a job) starts any school; a user must be an admin or coordinate its area."""
+    if is_operator(actor):
         return None
-    actor = load_actor(session, login)
-    if not actor.scope.oversees(place_of(school)):
+    user = load_user(session, actor)
+    if not user.scope.oversees(place_of(school)):
         raise NotAllowed("запускать маршрут для этой школы может координатор или администратор")
-    return actor.user_id
+    return user.user_id
 
 
 def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
@@ -335,7 +337,7 @@ def _schools_without_instance(db: Database, year: int, region_code: str | None) 
 CHUNK_SIZE = 250
 
 
-def start_cohort(db: Database, template_key: str, year: int, *, region_code: str | None = None,
+def start_cohort(db: Database, template_key: str, year: int, *, actor: Who, region_code: str | None = None,
                  chunk_size: int = CHUNK_SIZE) -> CohortStart:
     """Start the roadmap for every school (of a region) that has none in this cohort yet.
 
@@ -343,7 +345,13 @@ def start_cohort(db: Database, template_key: str, year: int, *, region_code: str
     (instances, tasks, deadline rows, audit records). A school whose workflow cannot start is reported
     and left out of its chunk; if a chunk fails in the database (say, a school got its roadmap from
     somewhere else meanwhile), its schools are started again one by one, so one school's failure is
-    reported for that school and does not stop the others. Running it again starts only what is missing."""
+    reported for that school and does not stop the others. Running it again starts only what is missing.
+
+    The operator, admins and the federal level start a cohort anywhere; a regional coordinator, in their own
+    region only (``region_code`` required). Once allowed, the schools start as the chunked start writes them:
+    without a user of their own (``started_by`` and the audit's actor NULL), as before."""
+    with db.reading() as session:
+        _may_start_cohort(session, actor, region_code)
     ensure_cohort(db, year)
     missing, running = _schools_without_instance(db, year, region_code)
     result = CohortStart(year, already_running=running)
@@ -356,6 +364,17 @@ def start_cohort(db: Database, template_key: str, year: int, *, region_code: str
         result.started.extend(started)
         result.failed.update(failed)
     return result
+
+
+def _may_start_cohort(session: Session, actor: Who, region_code: str | None) -> None:
+    if is_operator(actor):
+        return
+    user = load_user(session, actor)
+    if user.scope.is_admin or any(grant.role is Role.FEDERAL for grant in user.scope.grants):
+        return
+    if region_code is None:
+        raise NotAllowed("запуск когорты по всей стране — для администратора или ФИОКО")
+    area_of(session, user, region_code, None)  # a regional coordinator of this region; anyone else is refused
 
 
 def _start_chunk(db: Database, template_key: str, year: int,
@@ -392,7 +411,8 @@ def _start_one_by_one(db: Database, template_key: str, year: int,
     started, failed = [], {}
     for code in codes:
         try:
-            started.append(start_instance(db, template_key, code, cohort_year=year).instance_id)
+            # The cohort start is authorized already; its schools start without a user, as a chunk does.
+            started.append(start_instance(db, template_key, code, cohort_year=year, actor=OPERATOR).instance_id)
         except EngineError as err:
             failed[code] = err.message
     return started, failed

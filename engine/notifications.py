@@ -14,10 +14,11 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from engine.actors import Who
 from engine.db import Database
 from engine.due import MOSCOW
 from engine.models import Notification, OutboxMessage, OutboxStatus, Task, User
-from engine.org import load_actor
+from engine.org import load_user
 
 
 @dataclass(frozen=True)
@@ -73,12 +74,12 @@ class NotificationView:
     read: bool
 
 
-def list_notifications(db: Database, login: str, *, unread_only: bool = False,
+def list_notifications(db: Database, *, actor: Who, unread_only: bool = False,
                        limit: int = 50) -> tuple[list[NotificationView], int]:
     """A user's newest notifications and their unread count."""
     with db.reading() as session:
-        actor = load_actor(session, login)
-        mine = Notification.user_id == actor.user_id
+        user = load_user(session, actor)
+        mine = Notification.user_id == user.user_id
         query = select(Notification).where(mine)
         if unread_only:
             query = query.where(Notification.read_at.is_(None))
@@ -89,11 +90,11 @@ def list_notifications(db: Database, login: str, *, unread_only: bool = False,
         return views, unread
 
 
-def mark_read(db: Database, login: str, ids: list[int] | None = None) -> int:
+def mark_read(db: Database, ids: list[int] | None = None, *, actor: Who) -> int:
     """Mark the given (or all) of the user's notifications read; returns how many changed."""
     with db.transaction() as session:
-        actor = load_actor(session, login)
-        query = update(Notification).where(Notification.user_id == actor.user_id, Notification.read_at.is_(None))
+        user = load_user(session, actor)
+        query = update(Notification).where(Notification.user_id == user.user_id, Notification.read_at.is_(None))
         if ids is not None:
             query = query.where(Notification.id.in_(ids))
         return len(session.execute(query.values(read_at=db.now()).returning(Notification.id)).all())

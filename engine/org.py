@@ -16,6 +16,7 @@ from sqlalchemy import String, bindparam, literal, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from engine import audit
+from engine.actors import Who, is_operator, login_of
 from engine.db import Database
 from engine.errors import EngineError, NotAllowed, OrgUnitNotFound
 from engine.models import Municipality, Region, RoleGrant, School, Task, TaskStatus, User
@@ -179,17 +180,24 @@ _ACTOR = (select(User.id, User.login, User.is_active, type_coerce(RoleGrant.role
           .outerjoin(RoleGrant, RoleGrant.user_id == User.id).where(User.login == bindparam("login")))
 
 
-def load_admin(session: Session, login: str, refusal: str) -> Actor:
-    """``load_actor`` for the admins' use cases: anyone else gets ``NotAllowed(refusal)``."""
-    actor = load_actor(session, login)
-    if not actor.scope.is_admin:
+def load_user(session: Session, actor: Who) -> Actor:
+    """``load_actor`` for a service only a user uses (their tasks, their dashboards): the operator is refused."""
+    return load_actor(session, login_of(actor))
+
+
+def load_admin(session: Session, actor: Who, refusal: str) -> Actor:
+    """``load_actor`` for the admins' use cases: anyone else (the operator too) gets ``NotAllowed(refusal)``."""
+    if is_operator(actor):
         raise NotAllowed(refusal)
-    return actor
+    user = load_actor(session, login_of(actor))
+    if not user.scope.is_admin:
+        raise NotAllowed(refusal)
+    return user
 
 
-def operator_or_admin(session: Session, login: str | None, refusal: str) -> int | None:
-    """The CLI acts as the operator (no login, no user id); a user must be an admin."""
-    return None if login is None else load_admin(session, login, refusal).user_id
+def operator_or_admin(session: Session, actor: Who, refusal: str) -> int | None:
+    """The operator (the CLI, a job) acts with no user id; a user must be an admin."""
+    return None if is_operator(actor) else load_admin(session, actor, refusal).user_id
 
 
 def find_school(session: Session, code: str) -> School:
@@ -245,11 +253,11 @@ class SchoolView:
     region_code: str
 
 
-def list_schools(db: Database, login: str, *, region_code: str | None = None,
+def list_schools(db: Database, *, actor: Who, region_code: str | None = None,
                  municipality_code: str | None = None) -> list[SchoolView]:
     """The schools a user sees (their own, their curated ones, their municipality, region or country)."""
     with db.reading() as session:
-        actor = load_actor(session, login)
+        user = load_user(session, actor)
         query = (select(School, Municipality.code, Region.code)
                  .join(Municipality, Municipality.id == School.municipality_id)
                  .join(Region, Region.id == School.region_id).order_by(School.code))
@@ -258,4 +266,4 @@ def list_schools(db: Database, login: str, *, region_code: str | None = None,
         if municipality_code:
             query = query.where(Municipality.code == municipality_code)
         return [SchoolView(school.code, school.name, municipality, region)
-                for school, municipality, region in session.execute(query) if actor.scope.sees(place_of(school))]
+                for school, municipality, region in session.execute(query) if user.scope.sees(place_of(school))]

@@ -24,10 +24,11 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from engine.actors import Who
 from engine.db import Database
 from engine.errors import EngineError
 from engine.models import Municipality, Region, School, User
-from engine.org import GrantRow, OrgData, UserRow, apply_org
+from engine.org import GrantRow, OrgData, UserRow, apply_org, operator_or_admin
 from engine.roles import ROLE_TITLES, SCOPE_OF_ROLE, Role, ScopeLevel
 
 Row = tuple[int, dict[str, str]]
@@ -414,9 +415,12 @@ def _email_problems(email: str) -> list[str]:
 
 # --- importing ------------------------------------------------------------------------------------
 
-def import_org(db: Database, path: Path, *, force: bool = False,
+def import_org(db: Database, path: Path, *, actor: Who, force: bool = False,
                progress: Progress | None = None) -> ImportReport:
-    """Check the whole file; write it (with ``force``: its valid rows) in one ``apply_org`` call."""
+    """Check the whole file; write it (with ``force``: its valid rows) in one ``apply_org`` call.
+    For admins and the operator (``roadmap import-org``)."""
+    with db.reading() as session:
+        operator_or_admin(session, actor, "импорт оргструктуры — для администратора")
     rows = read_org_file(path)
     with db.reading() as session:
         data, errors = check_rows(session, rows, progress=progress)

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import audit
+from engine.actors import Who
 from engine.db import Database
 from engine.errors import FormInvalid
 from engine.models import CalendarOverride
@@ -26,13 +27,12 @@ def load_calendar(session: Session) -> WorkCalendar:
 _OVERRIDES = select(CalendarOverride.day, CalendarOverride.is_working_day)  # built once: every step runs it
 
 
-def set_calendar_day(db: Database, day: date, *, working: bool | None, note: str = "",
-                     actor_login: str | None = None) -> None:
+def set_calendar_day(db: Database, day: date, *, actor: Who, working: bool | None, note: str = "") -> None:
     """Mark a day working or a day off, or (``working=None``) return it to the built-in calendar.
 
     Changes apply to deadlines computed from now on; due times already set stay as they were."""
     with db.transaction() as session:
-        actor_id = operator_or_admin(session, actor_login, _ADMINS_ONLY)
+        actor_id = operator_or_admin(session, actor, _ADMINS_ONLY)
         row = session.get(CalendarOverride, day)
         if working is None:
             if row is not None:
@@ -46,10 +46,10 @@ def set_calendar_day(db: Database, day: date, *, working: bool | None, note: str
                      working=working, note=note)
 
 
-def list_overrides(db: Database, year: int, *, actor_login: str | None = None) -> list[CalendarOverride]:
+def list_overrides(db: Database, year: int, *, actor: Who) -> list[CalendarOverride]:
     """The year's corrections; from a user (the admin page), only admins may read them."""
     with db.reading() as session:
-        operator_or_admin(session, actor_login, _ADMINS_ONLY)
+        operator_or_admin(session, actor, _ADMINS_ONLY)
         query = select(CalendarOverride).where(CalendarOverride.day >= date(year, 1, 1),
                                                CalendarOverride.day <= date(year, 12, 31))
         return list(session.scalars(query.order_by(CalendarOverride.day)))

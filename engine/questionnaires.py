@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import audit, throttle
+from engine.actors import Who, is_operator
 from engine.bpmn.manifest import Indicator, RespondentGroup
 from engine.bpmn.spec import TemplateSpec
 from engine.db import Database
@@ -34,7 +35,7 @@ from engine.models import (
     Task,
     TaskStatus,
 )
-from engine.org import find_school, load_actor, place_of
+from engine.org import find_school, load_user, place_of
 from engine.roles import Role
 from engine.templates import compiled_version
 
@@ -73,25 +74,26 @@ def _open_instance(session: Session, school_id: int) -> tuple[ProcessInstance, T
     raise EngineError("анкетирование в этой школе сейчас не проводится")
 
 
-def submit_response(db: Database, school_code: str, group_key: str, answers: Mapping[str, Any], *,
-                    token: str | None = None, login: str | None = None) -> Submitted:
+def submit_response(db: Database, school_code: str, group_key: str, answers: Mapping[str, Any], *, actor: Who,
+                    token: str | None = None) -> Submitted:
     """Store one respondent's answers, validated against the group's form.
 
     Anonymous groups need the respondent's link token (a CLI call without one gets a fresh token: a new
     respondent). Named groups (the director) answer as a user holding the school role."""
     with db.transaction() as session:
-        return _submit(session, db.now(), school_code, group_key, answers, token, login)
+        return _submit(session, db.now(), school_code, group_key, answers, token, actor)
 
 
 def _submit(session: Session, now: datetime, school_code: str, group_key: str, answers: Mapping[str, Any],
-            token: str | None, login: str | None) -> Submitted:
+            token: str | None, actor: Who | None) -> Submitted:
+    """``actor`` None: an anonymous respondent with a link (no user, no operator)."""
     school = find_school(session, school_code)
     instance, spec = _open_instance(session, school.id)
     group = spec.sections.respondent_groups.get(group_key)
     if group is None:
         known = ", ".join(spec.sections.respondent_groups)
         raise EngineError(f"группа респондентов «{group_key}» неизвестна; есть: {known}")
-    user_id, issued = _identify(session, group, school, token, login)
+    user_id, issued = _identify(session, group, school, token, actor)
     token = token or issued
     cleaned = FormDefinition.from_json(dict(spec.forms[group.form])).validate(answers)
     key = _respondent_key(group, token, user_id)
@@ -110,16 +112,16 @@ def _submit(session: Session, now: datetime, school_code: str, group_key: str, a
 
 
 def _identify(session: Session, group: RespondentGroup, school: Any, token: str | None,
-              login: str | None) -> tuple[int | None, str | None]:
+              actor: Who | None) -> tuple[int | None, str | None]:
     """Who answers: nobody (anonymous, by token) or a school user (named groups)."""
     if group.anonymous:
         return None, None if token else new_token()
-    if login is None:
+    if actor is None or is_operator(actor):
         raise NotAllowed(f"анкету «{group.title}» заполняет пользователь школы: укажите логин")
-    actor = load_actor(session, login)
-    if not actor.scope.can_act(Role.SCHOOL, place_of(school)):
+    user = load_user(session, actor)
+    if not user.scope.can_act(Role.SCHOOL, place_of(school)):
         raise NotAllowed("эту анкету может заполнить только сама школа")
-    return actor.user_id, None
+    return user.user_id, None
 
 
 def response_counts(session: Session, instance_id: int) -> dict[str, int]:
@@ -167,23 +169,23 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _school_side(session: Session, login: str, school_code: str) -> tuple[Any, Any]:
+def _school_side(session: Session, actor: Who, school_code: str) -> tuple[Any, Any]:
     """The school itself or its curator may hand out links and see response rates."""
     school = find_school(session, school_code)
-    actor = load_actor(session, login)
+    user = load_user(session, actor)
     place = place_of(school)
-    if not (actor.scope.can_act(Role.SCHOOL, place) or actor.scope.can_act(Role.CURATOR, place)
-            or actor.scope.oversees(place)):
+    if not (user.scope.can_act(Role.SCHOOL, place) or user.scope.can_act(Role.CURATOR, place)
+            or user.scope.oversees(place)):
         raise NotAllowed("анкетирование этой школы вам недоступно")
-    return school, actor
+    return school, user
 
 
-def create_links(db: Database, login: str, school_code: str, group_key: str, count: int) -> list[str]:
+def create_links(db: Database, school_code: str, group_key: str, count: int, *, actor: Who) -> list[str]:
     """Personal links for anonymous respondents of one group; the tokens are returned once."""
     if not 1 <= count <= MAX_LINKS_AT_ONCE:
         raise EngineError(f"за один раз можно создать от 1 до {MAX_LINKS_AT_ONCE} ссылок")
     with db.transaction() as session:
-        school, actor = _school_side(session, login, school_code)
+        school, user = _school_side(session, actor, school_code)
         instance, spec = _open_instance(session, school.id)
         group = spec.sections.respondent_groups.get(group_key)
         if group is None or not group.anonymous:
@@ -198,8 +200,8 @@ def create_links(db: Database, login: str, school_code: str, group_key: str, cou
         tokens = [new_token() for _ in range(count)]
         for token in tokens:
             session.add(RespondentLink(token_hash=_hash(token), instance_id=instance.id, group=group.key,
-                                       created_at=db.now(), created_by_id=actor.user_id))
-        audit.record(session, db.now(), "questionnaire.links_created", actor_id=actor.user_id,
+                                       created_at=db.now(), created_by_id=user.user_id))
+        audit.record(session, db.now(), "questionnaire.links_created", actor_id=user.user_id,
                      instance_id=instance.id, group=group.key, count=count)
         return tokens
 
@@ -274,9 +276,9 @@ class ResponseRate:
     links: int | None  # None for named groups (the director answers as a user)
 
 
-def response_rates(db: Database, login: str, school_code: str) -> list[ResponseRate]:
+def response_rates(db: Database, school_code: str, *, actor: Who) -> list[ResponseRate]:
     with db.reading() as session:
-        school, _ = _school_side(session, login, school_code)
+        school, _ = _school_side(session, actor, school_code)
         instance = session.scalar(select(ProcessInstance).where(ProcessInstance.school_id == school.id)
                                   .order_by(ProcessInstance.id.desc()))
         if instance is None:
@@ -289,12 +291,12 @@ def response_rates(db: Database, login: str, school_code: str) -> list[ResponseR
                 for g in spec.sections.respondent_groups.values()]
 
 
-def director_form(db: Database, login: str, school_code: str) -> LinkPage:
+def director_form(db: Database, school_code: str, *, actor: Who) -> LinkPage:
     """The director's own (named) questionnaire for their school, while the window is open."""
     with db.reading() as session:
         school = find_school(session, school_code)
-        actor = load_actor(session, login)
-        if not actor.scope.can_act(Role.SCHOOL, place_of(school)):
+        user = load_user(session, actor)
+        if not user.scope.can_act(Role.SCHOOL, place_of(school)):
             raise NotAllowed("анкету директора заполняет сама школа")
         instance, spec = _open_instance(session, school.id)
         group = next((g for g in spec.sections.respondent_groups.values() if not g.anonymous), None)

@@ -18,6 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit, live_workflows
 from engine.actions import ActionContext, form_choices, run_actions
+from engine.actors import Who
 from engine.areas import area_for
 from engine.attachments import document_fields, field_values
 from engine.bpmn import safe_eval
@@ -40,7 +41,7 @@ from engine.incidents import FailedStep, describe, park_step, record_failure
 from engine.instances import TaskMirror, close_deadlines, finish_sync, lock_instance_of_task
 from engine.live_workflows import Key
 from engine.models import AuditRecord, Deadline, InstanceStatus, Municipality, Region, School, Task, TaskStatus, User
-from engine.org import find_user, load_actor
+from engine.org import find_user, load_user
 from engine.scopes import Scope
 from engine.task_access import authorize, form_of, place_of_task
 from engine.templates import compiled_version
@@ -125,12 +126,12 @@ SORTS: dict[str, tuple[Any, ...]] = {  # ORDER BY columns per sort of the inbox
 }
 
 
-def list_tasks(db: Database, login: str, *, limit: int = 100, offset: int = 0, stage: str | None = None,
+def list_tasks(db: Database, *, actor: Who, limit: int = 100, offset: int = 0, stage: str | None = None,
                school: str | None = None, overdue: bool = False, sort: str = "due") -> list[TaskView]:
     """READY tasks the user may act on, most urgent first: one indexed query on the task table."""
     with db.reading() as session:
-        actor = load_actor(session, login)
-        query = _task_views().where(Task.status == TaskStatus.READY, actor.scope.task_filter())
+        user = load_user(session, actor)
+        query = _task_views().where(Task.status == TaskStatus.READY, user.scope.task_filter())
         if stage:
             query = query.where(Task.stage == stage)
         if school:
@@ -141,10 +142,10 @@ def list_tasks(db: Database, login: str, *, limit: int = 100, offset: int = 0, s
         return [TaskView.from_row(row) for row in session.execute(query)]
 
 
-def list_area_tasks(db: Database, login: str, *, region: str | None = None, municipality: str | None = None,
+def list_area_tasks(db: Database, *, actor: Who, region: str | None = None, municipality: str | None = None,
                     stage: str | None = None, overdue: bool = False, limit: int = 10_000) -> list[TaskView]:
     """Open tasks of everyone in an area a coordinator oversees (default: their widest area)."""
-    area = area_for(db, login, region, municipality)
+    area = area_for(db, region, municipality, actor=actor)
     with db.reading() as session:
         query = _task_views().where(Task.status == TaskStatus.READY)
         if area.municipality_code:
@@ -171,12 +172,12 @@ def _assignee_login(session: Session, task: Task) -> str | None:
     return session.get(User, task.assignee_id).login if task.assignee_id else None  # type: ignore[union-attr]
 
 
-def get_task(db: Database, task_id: int, login: str) -> TaskDetail:
+def get_task(db: Database, task_id: int, *, actor: Who) -> TaskDetail:
     """A task with its form and current values (workflow data, overlaid by the user's draft)."""
     with db.reading() as session:
-        actor = load_actor(session, login)
+        user = load_user(session, actor)
         task = _load_task(session, task_id)
-        if not (actor.scope.can_act(task.role, place_of_task(task)) or actor.scope.oversees(place_of_task(task))):
+        if not (user.scope.can_act(task.role, place_of_task(task)) or user.scope.oversees(place_of_task(task))):
             raise NotAllowed("эта задача вне вашей зоны ответственности")
         form = form_of(session, task)
         values: dict[str, Any] = {}
@@ -191,30 +192,30 @@ def get_task(db: Database, task_id: int, login: str) -> TaskDetail:
             # Only read, so still exactly the stored workflow: the submission that usually follows the
             # page (in this process) starts from it instead of restoring the JSON again.
             live.keep(live_key, instance.version, instance.workflow_json, run)
-            if actor.scope.can_act(task.role, place_of_task(task)):  # overseers see the form read-only
+            if user.scope.can_act(task.role, place_of_task(task)):  # overseers see the form read-only
                 choices = form_choices(session, task, compiled.spec.sections.actions.get(task.element_id, ()), form)
         values.update(task.draft or {})
         return TaskDetail(TaskView.of(task, _assignee_login(session, task)), form.to_dict(), values, choices)
 
 
-def instance_version(db: Database, task_id: int, login: str) -> int:
+def instance_version(db: Database, task_id: int, *, actor: Who) -> int:
     """The version of the task's process, for optimistic concurrency of API clients (ETag / If-Match)."""
     with db.reading() as session:
-        actor = load_actor(session, login)
+        user = load_user(session, actor)
         task = _load_task(session, task_id)
-        if not actor.scope.sees(place_of_task(task)):
+        if not user.scope.sees(place_of_task(task)):
             raise TaskNotFound(f"задача {task_id} не найдена")
         return task.instance.version
 
 
-def save_draft(db: Database, task_id: int, login: str, data: dict[str, Any]) -> None:
+def save_draft(db: Database, task_id: int, data: dict[str, Any], *, actor: Who) -> None:
     """Keep partly filled form data; every given value must already be valid, required ones may wait."""
     with db.transaction() as session:
-        actor = load_actor(session, login)
+        user = load_user(session, actor)
         task = _ready_task(session, task_id)
-        authorize(actor, task)
+        authorize(user, task)
         task.draft = form_of(session, task).validate(data, partial=True)
-        audit.record(session, db.now(), "task.draft_saved", actor_id=actor.user_id,
+        audit.record(session, db.now(), "task.draft_saved", actor_id=user.user_id,
                      instance_id=task.instance_id, task_id=task.id)
 
 
@@ -229,7 +230,7 @@ def _status_words(status: TaskStatus) -> str:
     return {TaskStatus.COMPLETED: "выполнена", TaskStatus.CANCELLED: "отменена"}.get(status, "закрыта")
 
 
-def complete_task(db: Database, task_id: int, login: str, data: dict[str, Any]) -> Completed:
+def complete_task(db: Database, task_id: int, data: dict[str, Any], *, actor: Who) -> Completed:
     """Validate the form, advance the workflow, mirror the new tasks: all or nothing.
 
     A failing step after the task is parked as an incident and the completion stands (``Completed.incident_id``).
@@ -238,7 +239,7 @@ def complete_task(db: Database, task_id: int, login: str, data: dict[str, Any]) 
     user told so (``StepFailed``)."""
     try:
         with db.transaction() as session:
-            completed, stored = _complete(db, session, task_id, login, data)
+            completed, stored = _complete(db, session, task_id, actor, data)
     except StaleDataError as err:
         raise ConcurrentUpdate(
             "процесс изменён одновременно другим пользователем; обновите страницу") from err
@@ -251,9 +252,9 @@ def complete_task(db: Database, task_id: int, login: str, data: dict[str, Any]) 
     return completed
 
 
-def _complete(db: Database, session: Session, task_id: int, login: str,
+def _complete(db: Database, session: Session, task_id: int, actor: Who,
               data: dict[str, Any]) -> tuple[Completed, _Stored]:
-    actor = load_actor(session, login)
+    user = load_user(session, actor)
     # Lock first, then read the task: a concurrent completion of this instance has committed by the
     # time we get the lock, so what we read is current. The same query gives the instance's other
     # open rows, which task mirroring needs.
@@ -266,7 +267,7 @@ def _complete(db: Database, session: Session, task_id: int, login: str,
         raise TaskNotFound(f"задача {task_id} не найдена")
     if task.status is not TaskStatus.READY:
         raise TaskAlreadyCompleted(f"задача {task_id} уже {_status_words(task.status)}")
-    authorize(actor, task)
+    authorize(user, task)
     form = form_of(session, task)
     cleaned = form.validate(with_documents(session, task, form, data))
     if instance.status is not InstanceStatus.RUNNING:
@@ -278,7 +279,7 @@ def _complete(db: Database, session: Session, task_id: int, login: str,
     known = dict.fromkeys(form.keys())
     check_rules(sections.rules.get(task.element_id, ()), {**run.task_data(task.spiff_task_id), **known, **cleaned})
     now = db.now()
-    context = ActionContext(session, now, actor.user_id, instance, task, compiled.spec)
+    context = ActionContext(session, now, user.user_id, instance, task, compiled.spec)
     try:
         produced = run_actions(context, sections.actions.get(task.element_id, ()), cleaned)
     except FormInvalid:
@@ -293,7 +294,7 @@ def _complete(db: Database, session: Session, task_id: int, login: str,
     failure = run.complete(task.spiff_task_id, {**known, **cleaned, **produced})
     close_deadlines(session, task.id, now)
     task.status, task.completed_at, task.completed_by_id, task.draft = (
-        TaskStatus.COMPLETED, now, actor.user_id, None)
+        TaskStatus.COMPLETED, now, user.user_id, None)
     # Statements: the deadline UPDATE above; the instance row (its version checked and bumped exactly
     # once) and the completed task's, each as one plain UPDATE without the unit of work's cost; one flush
     # for the rest (the INSERT of new task rows gives their ids); then one INSERT of deadline rows and
@@ -306,7 +307,7 @@ def _complete(db: Database, session: Session, task_id: int, login: str,
     write_now(session, task)
     insert_tasks(session, mirror.opened)
     session.flush()  # whatever else changed (rows of cancelled tasks); usually nothing
-    audit.queue(session, now, "task.completed", actor_id=actor.user_id, instance_id=instance.id,
+    audit.queue(session, now, "task.completed", actor_id=user.user_id, instance_id=instance.id,
                 task_id=task.id, element=task.element_id, data=cleaned)
     mirror.record()
     if run.is_completed:
@@ -366,33 +367,33 @@ def check_rules(rules: Sequence[TaskRule], names: Mapping[str, Any]) -> None:
         raise FormInvalid(errors)
 
 
-def claim_task(db: Database, task_id: int, login: str) -> TaskView:
+def claim_task(db: Database, task_id: int, *, actor: Who) -> TaskView:
     """Take a task onto my desk so others in scope see it is being worked on."""
     with db.transaction() as session:
-        actor = load_actor(session, login)
+        user = load_user(session, actor)
         task = _ready_task(session, task_id)
-        if not actor.scope.can_act(task.role, place_of_task(task)):
+        if not user.scope.can_act(task.role, place_of_task(task)):
             raise NotAllowed("эта задача вне вашей зоны ответственности")
         # A conditional UPDATE, so two users claiming at once cannot both win.
         claimed = session.execute(update(Task).where(Task.id == task.id, Task.assignee_id.is_(None))
-                                  .values(assignee_id=actor.user_id).returning(Task.id)).first()
+                                  .values(assignee_id=user.user_id).returning(Task.id)).first()
         session.refresh(task)
-        if claimed is None and task.assignee_id != actor.user_id:
+        if claimed is None and task.assignee_id != user.user_id:
             raise TaskClaimed("задачу уже взял в работу другой исполнитель")
-        audit.record(session, db.now(), "task.claimed", actor_id=actor.user_id,
+        audit.record(session, db.now(), "task.claimed", actor_id=user.user_id,
                      instance_id=task.instance_id, task_id=task.id)
-        return TaskView.of(task, actor.login)
+        return TaskView.of(task, user.login)
 
 
-def reassign_task(db: Database, task_id: int, login: str, to_login: str | None) -> TaskView:
+def reassign_task(db: Database, task_id: int, to_login: str | None, *, actor: Who) -> TaskView:
     """Hand a task to another user who may act on it (or release it with ``to_login=None``).
 
     Allowed to the current assignee and to whoever oversees the school (coordinators, admins)."""
     with db.transaction() as session:
-        actor = load_actor(session, login)
+        user = load_user(session, actor)
         task = _ready_task(session, task_id)
         place = place_of_task(task)
-        if task.assignee_id != actor.user_id and not actor.scope.oversees(place):
+        if task.assignee_id != user.user_id and not user.scope.oversees(place):
             raise NotAllowed("переназначить задачу может её исполнитель или координатор")
         target_id = None
         if to_login is not None:
@@ -402,6 +403,6 @@ def reassign_task(db: Database, task_id: int, login: str, to_login: str | None) 
             target_id = target.id
         previous = task.assignee_id
         task.assignee_id = target_id
-        audit.record(session, db.now(), "task.reassigned", actor_id=actor.user_id,
+        audit.record(session, db.now(), "task.reassigned", actor_id=user.user_id,
                      instance_id=task.instance_id, task_id=task.id, previous=previous, to=target_id)
         return TaskView.of(task, to_login)

@@ -9,6 +9,7 @@ from typing import Any
 
 from lxml import etree
 
+from engine.actors import Who
 from engine.bpmn.bundle import Bundle
 from engine.bpmn.escalation import format_escalation
 from engine.bpmn.spec import TemplateSpec
@@ -16,6 +17,7 @@ from engine.bpmn.xml import local_name, parse_xml
 from engine.db import Database
 from engine.forms import FormDefinition
 from engine.models import TemplateVersion
+from engine.org import operator_or_admin
 from engine.templates import find_version
 
 _TASK_ATTRIBUTES = ("name", "role", "stage", "form", "deadline", "subject", "escalation")
@@ -123,8 +125,10 @@ def _manifest_difference(old: TemplateSpec, new: TemplateSpec) -> list[str]:
     return notes
 
 
-def diff_versions(db: Database, key: str, old_version: int, new_version: int) -> TemplateDiff:
+def diff_versions(db: Database, key: str, old_version: int, new_version: int, *, actor: Who) -> TemplateDiff:
+    """What changed between two stored versions: for admins (the template pages) and the operator (``roadmap diff``)."""
     with db.reading() as session:
+        operator_or_admin(session, actor, "шаблонами управляет только администратор")
         old_row = find_version(session, key, old_version, include_retired=True)
         new_row = find_version(session, key, new_version, include_retired=True)
         old_bundle, new_bundle = _bundle(old_row), _bundle(new_row)

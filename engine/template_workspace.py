@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import audit, labels
+from engine.actors import Who, is_operator
 from engine.bpmn.bundle import (
     KEY_PATTERN,
     MANIFEST,
@@ -157,8 +158,8 @@ class EditorContext:
 # --- helpers ------------------------------------------------------------------------------------------
 
 
-def _admin(session: Session, login: str) -> Actor:
-    return load_admin(session, login, "шаблонами управляет только администратор")
+def _admin(session: Session, actor: Who) -> Actor:
+    return load_admin(session, actor, "шаблонами управляет только администратор")
 
 
 def _find_draft(session: Session, key: str, *, lock: bool = False) -> TemplateDraft:
@@ -285,9 +286,9 @@ def _running_by_version(session: Session, version_ids: list[int]) -> dict[int, t
     return {version_id: (int(run or 0), int(total)) for version_id, run, total in rows}
 
 
-def list_templates(db: Database, login: str) -> list[TemplateSummary]:
+def list_templates(db: Database, *, actor: Who) -> list[TemplateSummary]:
     with db.reading() as session:
-        _admin(session, login)
+        _admin(session, actor)
         # Columns only: the list needs no spec JSON or files.
         versions = session.execute(select(TemplateVersion.id, TemplateVersion.key, TemplateVersion.version,
                                           TemplateVersion.title, TemplateVersion.status)
@@ -304,9 +305,9 @@ def list_templates(db: Database, login: str) -> list[TemplateSummary]:
     return summaries
 
 
-def template_detail(db: Database, login: str, key: str) -> TemplateDetail:
+def template_detail(db: Database, key: str, *, actor: Who) -> TemplateDetail:
     with db.reading() as session:
-        _admin(session, login)
+        _admin(session, actor)
         versions = list(session.scalars(select(TemplateVersion).where(TemplateVersion.key == key)
                                         .order_by(TemplateVersion.version.desc())))
         draft = session.scalar(select(TemplateDraft).where(TemplateDraft.key == key))
@@ -329,23 +330,23 @@ def _history(session: Session, key: str) -> list[HistoryEntry]:
             for entry, name in session.execute(query)]
 
 
-def set_retired(db: Database, login: str, key: str, version: int, *, retired: bool) -> None:
+def set_retired(db: Database, key: str, version: int, *, actor: Who, retired: bool) -> None:
     """Retire a version (no new instance starts on it; running ones go on) or return it to service."""
     with db.transaction() as session:
-        actor = _admin(session, login)
+        user = _admin(session, actor)
         row = find_version(session, key, version, include_retired=True)
         row.status = TemplateStatus.RETIRED if retired else TemplateStatus.DEPLOYED
         audit.record(session, db.now(), "template.retired" if retired else "template.restored",
-                     actor_id=actor.user_id, template_version_id=row.id, key=key, version=version)
+                     actor_id=user.user_id, template_version_id=row.id, key=key, version=version)
 
 
 # --- the draft ---------------------------------------------------------------------------------------
 
 
-def open_draft(db: Database, login: str, key: str) -> DraftView:
+def open_draft(db: Database, key: str, *, actor: Who) -> DraftView:
     """The template's draft; the first time, a copy of its newest version's files."""
     with db.transaction() as session:
-        actor = _admin(session, login)
+        user = _admin(session, actor)
         draft = session.scalar(select(TemplateDraft).where(TemplateDraft.key == key))
         if draft is None:
             base = session.scalar(select(TemplateVersion).where(TemplateVersion.key == key)
@@ -353,42 +354,42 @@ def open_draft(db: Database, login: str, key: str) -> DraftView:
             if base is None:
                 raise TemplateNotFound(f"шаблон «{key}» не найден")
             now = db.now()
-            draft = TemplateDraft(key=key, base_version=base, created_at=now, created_by_id=actor.user_id,
-                                  updated_at=now, updated_by_id=actor.user_id)
+            draft = TemplateDraft(key=key, base_version=base, created_at=now, created_by_id=user.user_id,
+                                  updated_at=now, updated_by_id=user.user_id)
             draft.files = [TemplateDraftFile(path=f.path, content=f.content, updated_at=now,
-                                             updated_by_id=actor.user_id) for f in base.files]
+                                             updated_by_id=user.user_id) for f in base.files]
             _insert(session, draft)
-            audit.record(session, now, "template.draft_created", actor_id=actor.user_id,
+            audit.record(session, now, "template.draft_created", actor_id=user.user_id,
                          template_version_id=base.id, key=key, version=base.version)
         return _draft_view(session, draft)
 
 
-def draft_view(db: Database, login: str, key: str) -> DraftView:
+def draft_view(db: Database, key: str, *, actor: Who) -> DraftView:
     with db.reading() as session:
-        _admin(session, login)
+        _admin(session, actor)
         return _draft_view(session, _find_draft(session, key))
 
 
-def read_draft_file(db: Database, login: str, key: str, path: str) -> str:
+def read_draft_file(db: Database, key: str, path: str, *, actor: Who) -> str:
     with db.reading() as session:
-        _admin(session, login)
+        _admin(session, actor)
         return _file(_find_draft(session, key), path).content.decode("utf-8")
 
 
-def save_draft_file(db: Database, login: str, key: str, path: str, content: str | bytes) -> DraftView:
+def save_draft_file(db: Database, key: str, path: str, content: str | bytes, *, actor: Who) -> DraftView:
     """Store one file of the draft even if it makes the draft invalid; answer with the draft's problems.
 
     Only content that cannot be stored at all (not UTF-8 text, too large) is refused, with nothing kept."""
     with db.transaction() as session:
-        actor = _admin(session, login)
+        user = _admin(session, actor)
         data = _checked_content(path, content)
         draft = _find_draft(session, key, lock=True)
         found = _file(draft, path)
         _check_sizes(key, {**{f.path: f.content for f in draft.files}, path: data})
         now = db.now()
-        found.content, found.updated_at, found.updated_by_id = data, now, actor.user_id
-        _touch(draft, now, actor)
-        audit.record(session, now, "template.draft_saved", actor_id=actor.user_id, key=key, path=path)
+        found.content, found.updated_at, found.updated_by_id = data, now, user.user_id
+        _touch(draft, now, user)
+        audit.record(session, now, "template.draft_saved", actor_id=user.user_id, key=key, path=path)
         session.flush()
         return _draft_view(session, draft)
 
@@ -398,11 +399,11 @@ def _empty_form(name: str) -> bytes:
     return (json.dumps(form, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-def add_form(db: Database, login: str, key: str, name: str) -> str:
+def add_form(db: Database, key: str, name: str, *, actor: Who) -> str:
     """Add an empty form-js form ``forms/NAME.form`` to the draft; returns its path."""
     path = f"forms/{name}.form"
     with db.transaction() as session:
-        actor = _admin(session, login)
+        user = _admin(session, actor)
         if not _FORM_NAME.match(name):
             raise FileRejected(f"имя формы «{name}»: латиница в нижнем регистре, цифры, «_», «-»")
         draft = _find_draft(session, key, lock=True)
@@ -411,35 +412,35 @@ def add_form(db: Database, login: str, key: str, name: str) -> str:
         _check_sizes(key, {**{f.path: f.content for f in draft.files}, path: _empty_form(name)})
         now = db.now()
         draft.files.append(TemplateDraftFile(path=path, content=_empty_form(name), updated_at=now,
-                                             updated_by_id=actor.user_id))
-        _touch(draft, now, actor)
-        audit.record(session, now, "template.draft_form_added", actor_id=actor.user_id, key=key, path=path)
+                                             updated_by_id=user.user_id))
+        _touch(draft, now, user)
+        audit.record(session, now, "template.draft_form_added", actor_id=user.user_id, key=key, path=path)
         return path
 
 
-def delete_form(db: Database, login: str, key: str, path: str) -> None:
+def delete_form(db: Database, key: str, path: str, *, actor: Who) -> None:
     with db.transaction() as session:
-        actor = _admin(session, login)
+        user = _admin(session, actor)
         if file_kind(path) != "form":
             raise FileRejected("удалить можно только файл формы (forms/*.form)")
         draft = _find_draft(session, key, lock=True)
         draft.files.remove(_file(draft, path))
         now = db.now()
-        _touch(draft, now, actor)
-        audit.record(session, now, "template.draft_file_deleted", actor_id=actor.user_id, key=key, path=path)
+        _touch(draft, now, user)
+        audit.record(session, now, "template.draft_file_deleted", actor_id=user.user_id, key=key, path=path)
 
 
-def discard_draft(db: Database, login: str, key: str) -> None:
+def discard_draft(db: Database, key: str, *, actor: Who) -> None:
     with db.transaction() as session:
-        actor = _admin(session, login)
+        user = _admin(session, actor)
         session.delete(_find_draft(session, key, lock=True))
-        audit.record(session, db.now(), "template.draft_discarded", actor_id=actor.user_id, key=key)
+        audit.record(session, db.now(), "template.draft_discarded", actor_id=user.user_id, key=key)
 
 
-def deploy_draft(db: Database, login: str, key: str) -> DraftDeployed:
+def deploy_draft(db: Database, key: str, *, actor: Who) -> DraftDeployed:
     """A valid draft becomes the template's next version and goes away, in one transaction."""
     with db.transaction() as session:
-        actor = _admin(session, login)
+        user = _admin(session, actor)
         draft = _find_draft(session, key, lock=True)
         files = {f.path: f.content for f in draft.files}
         compiled, problems = check_draft_files(key, files)
@@ -447,14 +448,14 @@ def deploy_draft(db: Database, login: str, key: str) -> DraftDeployed:
             raise TemplateInvalid(problems)
         previous = session.scalar(select(func.max(TemplateVersion.version)).where(
             TemplateVersion.key == key, TemplateVersion.status == TemplateStatus.DEPLOYED))
-        deployed: Deployed = store_version(session, db.now(), Bundle(key, files), compiled, actor.user_id)
+        deployed: Deployed = store_version(session, db.now(), Bundle(key, files), compiled, user.user_id)
         session.delete(draft)
         return DraftDeployed(key, deployed.version, previous, deployed.created)
 
 
-def editor_context(db: Database, login: str, key: str) -> EditorContext:
+def editor_context(db: Database, key: str, *, actor: Who) -> EditorContext:
     with db.reading() as session:
-        _admin(session, login)
+        _admin(session, actor)
         draft = _find_draft(session, key)
         files = {f.path: f.content for f in draft.files}
     manifest = _lenient_manifest(files.get(MANIFEST, b""))
@@ -480,10 +481,10 @@ def _lenient_manifest(data: bytes) -> dict[str, Any]:
     return raw if isinstance(raw, dict) else {}
 
 
-def diff_draft(db: Database, login: str, key: str, old_version: int) -> TemplateDiff:
+def diff_draft(db: Database, key: str, old_version: int, *, actor: Who) -> TemplateDiff:
     """What deploying the draft would change against a stored version (the draft must be valid)."""
     with db.reading() as session:
-        _admin(session, login)
+        _admin(session, actor)
         files = {f.path: f.content for f in _find_draft(session, key).files}
         row = find_version(session, key, old_version, include_retired=True)
         old_files = {f.path: f.content for f in row.files}
@@ -497,20 +498,20 @@ def diff_draft(db: Database, login: str, key: str, old_version: int) -> Template
 # --- export and import -------------------------------------------------------------------------------
 
 
-def export_version(db: Database, login: str | None, key: str, version: int) -> tuple[str, bytes]:
+def export_version(db: Database, key: str, version: int, *, actor: Who) -> tuple[str, bytes]:
     """A stored version as a bundle zip (manifest.json, *.bpmn, *.dmn, forms/*.form): file name and bytes.
-    Without a login it is the operator at the CLI."""
+    For admins and the operator (``roadmap export``)."""
     with db.reading() as session:
-        if login is not None:
-            _admin(session, login)
+        if not is_operator(actor):
+            _admin(session, actor)
         row = find_version(session, key, version, include_retired=True)
         files = {f.path: f.content for f in row.files}
     return f"{key}-v{version}.zip", Bundle(key, files).to_zip()
 
 
-def export_draft(db: Database, login: str, key: str) -> tuple[str, bytes]:
+def export_draft(db: Database, key: str, *, actor: Who) -> tuple[str, bytes]:
     with db.reading() as session:
-        _admin(session, login)
+        _admin(session, actor)
         files = {f.path: f.content for f in _find_draft(session, key).files}
     return f"{key}-draft.zip", Bundle(key, files).to_zip()
 
@@ -547,13 +548,12 @@ def _zip_key(source: str, files: Mapping[str, bytes]) -> str:
     return key
 
 
-def import_zip(db: Database, login: str, data: bytes, *, key: str | None = None,
-               source: str = "архив") -> DraftView:
+def import_zip(db: Database, data: bytes, *, actor: Who, key: str | None = None, source: str = "архив") -> DraftView:
     """Make a bundle zip the template's draft (replacing the draft's files). The files are kept even when
     the template in them is invalid, so nothing is lost; the answer lists the problems. Without ``key``
     the zip's manifest names the template (a new one, or an existing one's next draft)."""
     with db.transaction() as session:
-        actor = _admin(session, login)
+        user = _admin(session, actor)
         files = _unpacked(source, data)
         key = key or _zip_key(source, files)
         now = db.now()
@@ -561,15 +561,15 @@ def import_zip(db: Database, login: str, data: bytes, *, key: str | None = None,
         if draft is None:
             base = session.scalar(select(TemplateVersion).where(TemplateVersion.key == key)
                                   .order_by(TemplateVersion.version.desc()).limit(1))
-            draft = TemplateDraft(key=key, base_version=base, created_at=now, created_by_id=actor.user_id,
-                                  updated_at=now, updated_by_id=actor.user_id)
+            draft = TemplateDraft(key=key, base_version=base, created_at=now, created_by_id=user.user_id,
+                                  updated_at=now, updated_by_id=user.user_id)
             _insert(session, draft)
         for old in list(draft.files):
             draft.files.remove(old)
         session.flush()  # old rows go before new ones with the same paths arrive (the unique path constraint)
-        draft.files.extend(TemplateDraftFile(path=p, content=c, updated_at=now, updated_by_id=actor.user_id)
+        draft.files.extend(TemplateDraftFile(path=p, content=c, updated_at=now, updated_by_id=user.user_id)
                            for p, c in sorted(files.items()))
-        _touch(draft, now, actor)
+        _touch(draft, now, user)
         session.flush()
-        audit.record(session, now, "template.imported", actor_id=actor.user_id, key=key, files=sorted(files))
+        audit.record(session, now, "template.imported", actor_id=user.user_id, key=key, files=sorted(files))
         return _draft_view(session, draft)

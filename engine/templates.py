@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import audit
+from engine.actors import OPERATOR, Who
 from engine.bpmn.bundle import Bundle, from_zip, load_bundle
 from engine.bpmn.compiler import CompiledTemplate, compile_bundle
 from engine.db import Database
@@ -40,22 +41,22 @@ def read_bundle(path: str | Path) -> Bundle:
     return bundle
 
 
-def deploy_template(db: Database, bundle: Bundle, *, actor_login: str | None = None) -> Deployed:
+def deploy_template(db: Database, bundle: Bundle, *, actor: Who) -> Deployed:
     """Validate and store a bundle as the next version of its template (idempotent per content)."""
     compiled = compile_bundle(bundle)
     with db.transaction() as session:
-        return store_version(session, db.now(), bundle, compiled, _deployer(session, actor_login))
+        return store_version(session, db.now(), bundle, compiled, _deployer(session, actor))
 
 
-def deploy_zip(db: Database, data: bytes, *, actor_login: str) -> Deployed:
+def deploy_zip(db: Database, data: bytes, *, actor: Who) -> Deployed:
     """Deploy an uploaded zip. The uploader is authorized before the archive is opened: parsing an
     attacker's zip (decompression, XML) is work and attack surface that only admins may ask for."""
     with db.reading() as session:
-        _deployer(session, actor_login)
+        _deployer(session, actor)
     bundle, problems = from_zip("bundle.zip", data)
     if bundle is None:
         raise TemplateInvalid(problems)
-    return deploy_template(db, bundle, actor_login=actor_login)
+    return deploy_template(db, bundle, actor=actor)
 
 
 def store_version(session: Session, now: datetime, bundle: Bundle, compiled: CompiledTemplate,
@@ -81,14 +82,14 @@ def store_version(session: Session, now: datetime, bundle: Bundle, compiled: Com
     return Deployed(row.id, key, row.version, created=True)
 
 
-def _deployer(session: Session, login: str | None) -> int | None:
-    return operator_or_admin(session, login, "развёртывать шаблоны может только администратор")
+def _deployer(session: Session, actor: Who) -> int | None:
+    return operator_or_admin(session, actor, "развёртывать шаблоны может только администратор")
 
 
 def deploy_bundled_templates(db: Database, folder: Path) -> list[Deployed]:
     """Deploy every bundle (a subfolder with manifest.json) under ``folder``; unchanged ones are kept."""
     bundles = sorted(p.parent for p in folder.glob("*/manifest.json")) if folder.is_dir() else []
-    return [deploy_template(db, read_bundle(path)) for path in bundles]
+    return [deploy_template(db, read_bundle(path), actor=OPERATOR) for path in bundles]
 
 
 def find_version(session: Session, key: str, version: int | None = None, *,

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from engine import curator_pool, questionnaires, tasks
+from engine.actors import OPERATOR
 from engine.bpmn.runtime import WorkflowRun
 from engine.db import Database
 from engine.due import MOSCOW
@@ -51,12 +52,12 @@ def new_school(timed: Database) -> School:
         users=[UserRow(found.director, "Маслов Г. Г."), UserRow(found.curator, "Куратор Новый")],
         grants=[GrantRow(found.director, Role.SCHOOL, found.code)],
     ))
-    curator_pool.add_to_pool(timed, org.region, found.curator, actor_login=org.regional)
+    curator_pool.add_to_pool(timed, org.region, found.curator, actor=org.regional)
     return found
 
 
 def open_tasks(db: Database, login: str, instance_id: int) -> list[tasks.TaskView]:
-    return [t for t in tasks.list_tasks(db, login, limit=1000) if t.instance_id == instance_id]
+    return [t for t in tasks.list_tasks(db, limit=1000, actor=login) if t.instance_id == instance_id]
 
 
 def only_for(db: Database, school: School, instance_id: int, element: str, *who: str) -> list[int]:
@@ -69,7 +70,7 @@ def only_for(db: Database, school: School, instance_id: int, element: str, *who:
 
 def act(db: Database, school: School, instance_id: int, element: str, login: str, data: dict[str, Any]) -> None:
     [task_id] = only_for(db, school, instance_id, element, login)
-    tasks.complete_task(db, task_id, login, data)
+    tasks.complete_task(db, task_id, data, actor=login)
 
 
 def stage(db: Database, instance_id: int) -> str | None:
@@ -105,14 +106,14 @@ EXPECTED_PROFILE = {"k1": "high", "k2": "medium", "k3": "high", "k4": "high", "k
 
 
 def answer_questionnaires(db: Database, school: School) -> None:
-    questionnaires.submit_response(db, school.code, "director", DIRECTOR, login=school.director)
+    questionnaires.submit_response(db, school.code, "director", DIRECTOR, actor=school.director)
     for i, answers in enumerate(TEACHERS):
-        questionnaires.submit_response(db, school.code, "teacher", answers, token=f"{school.code}-t{i}")
+        questionnaires.submit_response(db, school.code, "teacher", answers, token=f"{school.code}-t{i}", actor=OPERATOR)
     for i, answers in enumerate(STUDENTS):
-        questionnaires.submit_response(db, school.code, "student", answers, token=f"{school.code}-s{i}")
+        questionnaires.submit_response(db, school.code, "student", answers, token=f"{school.code}-s{i}", actor=OPERATOR)
     for i, events in enumerate([0, 2]):
         questionnaires.submit_response(db, school.code, "parent", {"events_attended": events, "homework_help": "never"},
-                                       token=f"{school.code}-p{i}")
+                                       token=f"{school.code}-p{i}", actor=OPERATOR)
 
 
 def run_selection(db: Database, school: School, instance_id: int) -> None:
@@ -135,25 +136,26 @@ def run_questionnaire_stage(db: Database, school: School, instance_id: int, cloc
     assert view.due_at == datetime(2027, 3, 1, 23, 59, 59, tzinfo=MOSCOW)  # the cohort's calendar date
     answer_questionnaires(db, school)
     with pytest.raises(Conflict):  # one response per link
-        questionnaires.submit_response(db, school.code, "teacher", TEACHERS[0], token=f"{school.code}-t0")
+        questionnaires.submit_response(db, school.code, "teacher", TEACHERS[0], token=f"{school.code}-t0",
+                                       actor=OPERATOR)
     with pytest.raises(Conflict):  # the director answers once
-        questionnaires.submit_response(db, school.code, "director", DIRECTOR, login=school.director)
+        questionnaires.submit_response(db, school.code, "director", DIRECTOR, actor=school.director)
     with pytest.raises(NotAllowed):
-        questionnaires.submit_response(db, school.code, "director", DIRECTOR, login=school.org.school_user)
+        questionnaires.submit_response(db, school.code, "director", DIRECTOR, actor=school.org.school_user)
     with pytest.raises(FormInvalid):
-        questionnaires.submit_response(db, school.code, "parent", {"events_attended": -3}, token="bad")
+        questionnaires.submit_response(db, school.code, "parent", {"events_attended": -3}, token="bad", actor=OPERATOR)
     clock.advance(days=10)
     act(db, school, instance_id, "run_questionnaires", school.director, {"questionnaires_done": True})
     with pytest.raises(EngineError, match="не проводится"):  # the window closed with the task
         questionnaires.submit_response(db, school.code, "parent", {"events_attended": 4, "homework_help": "never"},
-                                       token="late")
+                                       token="late", actor=OPERATOR)
     # The curator asks for more parents: one return for rework.
     with pytest.raises(FormInvalid, match="coverage_comment"):
         act(db, school, instance_id, "confirm_coverage", school.curator, {"coverage_decision": "rework"})
     act(db, school, instance_id, "confirm_coverage", school.curator,
         {"coverage_decision": "rework", "coverage_comment": "Мало ответов родителей"})
     questionnaires.submit_response(db, school.code, "parent", {"events_attended": 1, "homework_help": "sometimes"},
-                                   token=f"{school.code}-p9")
+                                   token=f"{school.code}-p9", actor=OPERATOR)
     act(db, school, instance_id, "run_questionnaires", school.director, {"questionnaires_done": True})
     act(db, school, instance_id, "confirm_coverage", school.curator, {"coverage_decision": "accepted"})
 
@@ -163,11 +165,11 @@ def run_risk_profile(db: Database, school: School, instance_id: int) -> list[str
     assert data["responses"] == {"director": 1, "teacher": 4, "student": 6, "parent": 3}
     assert data["risk_profile"] == EXPECTED_PROFILE  # rated by the DMN table from the answers above
     [task_id] = only_for(db, school, instance_id, "choose_risk_directions", school.director)
-    assert tasks.get_task(db, task_id, school.director).values["risk_directions"] == ["k1", "k3", "k4"]
+    assert tasks.get_task(db, task_id, actor=school.director).values["risk_directions"] == ["k1", "k3", "k4"]
     with pytest.raises(FormInvalid, match="risk_directions"):  # k6 is a low risk here
-        tasks.complete_task(db, task_id, school.director, {"risk_directions": ["k1", "k6"]})
+        tasks.complete_task(db, task_id, {"risk_directions": ["k1", "k6"]}, actor=school.director)
     chosen = ["k1", "k3", "k8"]
-    tasks.complete_task(db, task_id, school.director, {"risk_directions": chosen, "justification": "По профилю"})
+    tasks.complete_task(db, task_id, {"risk_directions": chosen, "justification": "По профилю"}, actor=school.director)
     act(db, school, instance_id, "approve_risk_profile", school.curator, {"risk_decision": "accepted"})
     return chosen
 
@@ -190,9 +192,9 @@ def run_measures_program(db: Database, school: School, instance_id: int, chosen:
     act(db, school, instance_id, "prepare_programme", school.director, document("programme", "Программа 2027–2029"))
     act(db, school, instance_id, "review_programme", school.curator, {"programme_decision": "accepted"})
     for task_id in antirisk:
-        tasks.complete_task(db, task_id, school.director, document("antirisk", "Антирисковая программа"))
+        tasks.complete_task(db, task_id, document("antirisk", "Антирисковая программа"), actor=school.director)
     for task_id in only_for(db, school, instance_id, "review_antirisk", school.curator):
-        tasks.complete_task(db, task_id, school.curator, {"antirisk_decision": "accepted"})
+        tasks.complete_task(db, task_id, {"antirisk_decision": "accepted"}, actor=school.curator)
 
 
 def run_monitoring(db: Database, school: School, instance_id: int) -> None:

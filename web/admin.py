@@ -22,15 +22,15 @@ blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 @login_required
 def users() -> str:
     search = request.args.get("q", "")
-    return render_template("admin_users.html", users=list_users(db(), me(), search=search), search=search,
+    return render_template("admin_users.html", users=list_users(db(), search=search, actor=me()), search=search,
                            reset=None)
 
 
 @blueprint.route("/users/<login>/reset", methods=["POST"])
 @login_required
 def reset(login: str) -> str:
-    password = reset_password(db(), me(), login)
-    return render_template("admin_users.html", users=list_users(db(), me()), search="",
+    password = reset_password(db(), login, actor=me())
+    return render_template("admin_users.html", users=list_users(db(), actor=me()), search="",
                            reset=(login, password))
 
 
@@ -39,7 +39,7 @@ def reset(login: str) -> str:
 
 def _calendar_page(year: int, *, errors: dict[str, list[str]] | None = None, values: dict[str, str] | None = None,
                    status: int = 200) -> tuple[str, int]:
-    overrides = list_overrides(db(), year, actor_login=me())
+    overrides = list_overrides(db(), year, actor=me())
     page = render_template("admin_calendar.html", year=year, overrides=overrides, errors=errors or {},
                            values=values or {})
     return page, status
@@ -63,7 +63,7 @@ def calendar_add() -> Any:
         day, working = parse_override(values["day"], values["kind"], values["note"])
     except FormInvalid as err:
         return _calendar_page(_year(), errors=err.errors, values=values, status=422)
-    set_calendar_day(db(), day, working=working, note=values["note"].strip(), actor_login=me())
+    set_calendar_day(db(), day, working=working, note=values["note"].strip(), actor=me())
     flash(gettext("День {day} сохранён.", day=day.strftime("%d.%m.%Y")))
     return redirect(url_for("admin.calendar", year=day.year))
 
@@ -75,14 +75,14 @@ def calendar_remove() -> Any:
         day = parse_day(request.form.get("day", ""))
     except FormInvalid as err:
         return _calendar_page(_year(), errors=err.errors, status=422)
-    set_calendar_day(db(), day, working=None, actor_login=me())
+    set_calendar_day(db(), day, working=None, actor=me())
     flash(gettext("День {day} снова по производственному календарю РФ.", day=day.strftime("%d.%m.%Y")))
     return redirect(url_for("admin.calendar", year=day.year))
 
 
 def _cohorts_page(template_key: str, *, errors: dict[str, list[str]] | None = None, year: int | None = None,
                   values: dict[str, str] | None = None, status: int = 200) -> tuple[str, int]:
-    found = cohort_calendars(db(), me(), template_key)
+    found = cohort_calendars(db(), template_key, actor=me())
     page = render_template("admin_cohorts.html", cohorts=found, template_key=template_key, errors=errors or {},
                            error_year=year, values=values or {})
     return page, status
@@ -100,7 +100,7 @@ def cohort_dates(year: int) -> Any:
     template_key = chosen_template(request.form.get("template"))
     values = {name.removeprefix("date-"): text for name, text in request.form.items() if name.startswith("date-")}
     try:
-        set_cohort_dates(db(), me(), year, template_key, values)
+        set_cohort_dates(db(), year, template_key, values, actor=me())
     except FormInvalid as err:
         return _cohorts_page(template_key, errors=err.errors, year=year, values=values, status=422)
     flash(gettext("Календарь когорты {year} года сохранён.", year=year))

@@ -47,8 +47,8 @@ def logout() -> Response:
 def password() -> str | tuple[str, int] | Response:
     if request.method == "POST":
         try:
-            change_password(db(), me(), request.form.get("old", ""), request.form.get("new", ""),
-                            keep_session=current_user.session_token)
+            change_password(db(), request.form.get("old", ""), request.form.get("new", ""),
+                            keep_session=current_user.session_token, actor=me())
         except EngineError as err:
             flash(err.message, "error")
             return render_template("password.html"), 400
@@ -66,9 +66,9 @@ def tokens() -> str:
         revoke = parse_id(request.form["revoke"], "revoke") if request.form.get("revoke") else None
         try:
             if revoke is not None:
-                api_tokens.revoke_token(db(), me(), revoke)
+                api_tokens.revoke_token(db(), revoke, actor=me())
             else:
-                created = api_tokens.create_token(db(), me(), request.form.get("name", ""))[1]
+                created = api_tokens.create_token(db(), request.form.get("name", ""), actor=me())[1]
         except EngineError as err:
             flash(err.message, "error")
-    return render_template("tokens.html", tokens=api_tokens.list_tokens(db(), me()), created=created)
+    return render_template("tokens.html", tokens=api_tokens.list_tokens(db(), actor=me()), created=created)

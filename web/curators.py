@@ -20,7 +20,7 @@ blueprint = Blueprint("curators", __name__, url_prefix="/regions/<code>/curator-
 @blueprint.route("")
 @login_required
 def pool(code: str) -> str:
-    return render_template("curator_pool.html", code=code, entries=curator_pool.list_pool(db(), code, actor_login=me()))
+    return render_template("curator_pool.html", code=code, entries=curator_pool.list_pool(db(), code, actor=me()))
 
 
 @blueprint.route("", methods=["POST"])
@@ -28,7 +28,7 @@ def pool(code: str) -> str:
 def add(code: str) -> Response:
     login = request.form.get("login", "").strip()
     try:
-        added = curator_pool.add_to_pool(db(), code, login, actor_login=me())
+        added = curator_pool.add_to_pool(db(), code, login, actor=me())
     except OrgUnitNotFound as err:  # the login; an unknown region or a foreign one fails as a page
         flash(err.message, "error")
         return redirect(url_for(".pool", code=code))
@@ -41,6 +41,6 @@ def add(code: str) -> Response:
 @login_required
 def remove(code: str) -> Response:
     login = request.form.get("login", "")
-    curator_pool.remove_from_pool(db(), code, login, actor_login=me())
+    curator_pool.remove_from_pool(db(), code, login, actor=me())
     flash(gettext("{login} убран из резерва кураторов.", login=login), "info")
     return redirect(url_for(".pool", code=code))

@@ -17,8 +17,8 @@ blueprint = Blueprint("dashboards", __name__)
 
 
 def _area() -> areas.Area:
-    return areas.area_for(db(), me(), request.args.get("region") or None,
-                               request.args.get("municipality") or None)
+    return areas.area_for(db(), request.args.get("region") or None,
+                               request.args.get("municipality") or None, actor=me())
 
 
 def _cohort() -> int | None:
@@ -45,9 +45,9 @@ def matrix() -> str:
     (thousands of school rows help nobody; the drill-down leads to them)."""
     area = _area()
     if area.municipality_code is None:
-        stages, units = dashboards.area_summary(db(), me(), _template(), area, _cohort())
+        stages, units = dashboards.area_summary(db(), _template(), area, _cohort(), actor=me())
         return render_template("dashboard_areas.html", area=area, stages=stages, units=units, cohort=_cohort())
-    report = dashboards.matrix(db(), me(), _template(), area, _cohort())
+    report = dashboards.matrix(db(), _template(), area, _cohort(), actor=me())
     return render_template("dashboard.html", area=area, report=report, cohort=_cohort())
 
 
@@ -55,7 +55,7 @@ def matrix() -> str:
 @login_required
 def export() -> Response:
     area = _area()
-    report = dashboards.matrix(db(), me(), _template(), area, _cohort())
+    report = dashboards.matrix(db(), _template(), area, _cohort(), actor=me())
     return send_file(BytesIO(dashboards.matrix_xlsx(report, area)), as_attachment=True,
                      download_name="etapy-500.xlsx",
                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -65,7 +65,7 @@ def export() -> Response:
 @login_required
 def overdue() -> str:
     area = _area()
-    return render_template("overdue.html", area=area, levels=dashboards.overdue(db(), me(), area))
+    return render_template("overdue.html", area=area, levels=dashboards.overdue(db(), area, actor=me()))
 
 
 @blueprint.route("/dashboard/heatmap")
@@ -73,7 +73,7 @@ def overdue() -> str:
 def heatmap() -> str:
     area = _area()
     key = _template()
-    heat = dashboards.heat_map(db(), me(), area, key)
+    heat = dashboards.heat_map(db(), area, key, actor=me())
     return render_template("heatmap.html", area=area, heat=heat, template_key=key,
                            process_id=dashboards.template_process(db(), key))
 
@@ -81,18 +81,18 @@ def heatmap() -> str:
 @blueprint.route("/schools/<code>")
 @login_required
 def school(code: str) -> str:
-    timeline = dashboards.school_timeline(db(), me(), code)
-    state = dashboards.diagram_state(db(), me(), timeline.instance_id) if timeline.instance_id else None
+    timeline = dashboards.school_timeline(db(), code, actor=me())
+    state = dashboards.diagram_state(db(), timeline.instance_id, actor=me()) if timeline.instance_id else None
     return render_template("school.html", timeline=timeline, state=state)
 
 
 @blueprint.route("/instances/<id:instance_id>/diagram.bpmn")
 @login_required
 def diagram(instance_id: int) -> Response:
-    return Response(dashboards.diagram_xml(db(), me(), instance_id), mimetype="application/xml")
+    return Response(dashboards.diagram_xml(db(), instance_id, actor=me()), mimetype="application/xml")
 
 
 @blueprint.route("/templates/<key>/diagram.bpmn")
 @login_required
 def template_diagram(key: str) -> Response:
-    return Response(dashboards.template_xml(db(), me(), key), mimetype="application/xml")
+    return Response(dashboards.template_xml(db(), key, actor=me()), mimetype="application/xml")

@@ -22,7 +22,7 @@ blueprint = Blueprint("incidents_admin", __name__, url_prefix="/admin/incidents"
 def index() -> str:
     include_resolved = request.args.get("all") == "1"
     school = request.args.get("school", "").strip()[:32] or None
-    found = list_incidents(db(), me(), include_resolved=include_resolved, school=school)
+    found = list_incidents(db(), include_resolved=include_resolved, school=school, actor=me())
     return render_template("admin_incidents.html", incidents=found, include_resolved=include_resolved,
                            school=school or "", now=db().now())
 
@@ -30,7 +30,7 @@ def index() -> str:
 @blueprint.route("/<id:incident_id>/retry", methods=["POST"])
 @login_required
 def retry(incident_id: int) -> Response:
-    view = retry_incident(db(), incident_id, me(), base_url=Settings.from_env().base_url)
+    view = retry_incident(db(), incident_id, base_url=Settings.from_env().base_url, actor=me())
     if view.resolved_at is not None:
         flash(gettext("Повтор удался: шаг «{name}» выполнен, маршрут школы {school} продолжается.",
                       name=view.element_name, school=view.school_code), "info")

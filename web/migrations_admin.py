@@ -38,11 +38,11 @@ def _version(source: Any, name: str) -> int:
 def choose() -> str:
     """The choice of template and versions; with all three given (deep link), the dry run's table."""
     key, old, new = request.args.get("key", ""), _version(request.args, "from"), _version(request.args, "to")
-    choices = version_choices(db(), actor_login=me())
+    choices = version_choices(db(), actor=me())
     limit = int(current_app.config.get("MIGRATION_PLAN_LIMIT", PLAN_LIMIT))
-    plan = plan_migration(db(), key, old, new, limit=limit, actor_login=me()) if key and old and new else None
+    plan = plan_migration(db(), key, old, new, limit=limit, actor=me()) if key and old and new else None
     return render_template("admin_migrations.html", choices=choices, key=key, old=old, new=new, plan=plan,
-                           runs=list_runs(db(), actor_login=me()), run_words=labels.MIGRATION_RUNS)
+                           runs=list_runs(db(), actor=me()), run_words=labels.MIGRATION_RUNS)
 
 
 @blueprint.route("", methods=["POST"])
@@ -50,7 +50,7 @@ def choose() -> str:
 def start() -> ResponseReturnValue:
     run = start_migration(db(), request.form.get("key", ""), _version(request.form, "from"),
                           _version(request.form, "to"), dry_run=request.form.get("dry_run") == "1",
-                          actor_login=me())
+                          actor=me())
     _launch(run.id)
     return redirect(url_for(".run_page", run_id=run.id))
 
@@ -59,7 +59,7 @@ def start() -> ResponseReturnValue:
 @login_required
 def resume(run_id: int) -> ResponseReturnValue:
     """An interrupted run (its worker died) goes on from where it stopped; the engine refuses a live one."""
-    run = resume_migration(db(), run_id, actor_login=me())
+    run = resume_migration(db(), run_id, actor=me())
     _launch(run.id)
     return redirect(url_for(".run_page", run_id=run.id))
 
@@ -75,14 +75,14 @@ def _launch(run_id: int) -> None:
 @blueprint.route("/<id:run_id>")
 @login_required
 def run_page(run_id: int) -> str:
-    return render_template("admin_migration_run.html", run=get_run(db(), run_id, actor_login=me()),
+    return render_template("admin_migration_run.html", run=get_run(db(), run_id, actor=me()),
                            run_words=labels.MIGRATION_RUNS, outcome_words=labels.MIGRATION_OUTCOMES)
 
 
 @blueprint.route("/<id:run_id>.json")
 @login_required
 def run_progress(run_id: int) -> ResponseReturnValue:
-    return jsonify(_progress(get_run(db(), run_id, actor_login=me())))
+    return jsonify(_progress(get_run(db(), run_id, actor=me())))
 
 
 def _progress(run: MigrationRunView) -> dict[str, Any]:

@@ -37,10 +37,10 @@ def manage(code: str) -> str:
     if request.method == "POST":
         count = optional_int(request.form, "count", minimum=0, maximum=INT32_MAX) or 0
         try:
-            tokens = questionnaires.create_links(db(), me(), code, group, count)
+            tokens = questionnaires.create_links(db(), code, group, count, actor=me())
         except EngineError as err:
             flash(err.message, "error")
-    rates = questionnaires.response_rates(db(), me(), code)
+    rates = questionnaires.response_rates(db(), code, actor=me())
     links = [url_for("questionnaires.respond", token=t, _external=True) for t in tokens]
     return render_template("questionnaires.html", code=code, rates=rates, links=links, group=group)
 
@@ -48,10 +48,10 @@ def manage(code: str) -> str:
 @blueprint.route("/schools/<code>/questionnaires/director", methods=["GET", "POST"])
 @login_required
 def director(code: str) -> tuple[str, int] | Response:
-    form = questionnaires.director_form(db(), me(), code)
+    form = questionnaires.director_form(db(), code, actor=me())
     if request.method == "POST":
         try:
-            questionnaires.submit_response(db(), code, "director", _answers(), login=me())
+            questionnaires.submit_response(db(), code, "director", _answers(), actor=me())
         except FormInvalid as err:
             return render_template("respond.html", page=form, errors=err.errors, public=False), 422
         except Conflict as err:

@@ -42,7 +42,7 @@ def inbox() -> str:
     filters: InboxFilters = {"stage": request.args.get("stage") or None,
                              "school": request.args.get("school") or None,
                              "overdue": request.args.get("overdue") == "1", "sort": request.args.get("sort", "due")}
-    found = tasks.list_tasks(db(), me(), limit=500, **filters)
+    found = tasks.list_tasks(db(), actor=me(), limit=500, **filters)
     return render_template("inbox.html", tasks=found, filters=filters)
 
 
@@ -59,9 +59,9 @@ def _posted_data() -> dict[str, Any]:
 
 def _page(task_id: int, *, values: dict[str, Any] | None = None, errors: dict[str, list[str]] | None = None,
           status: int = 200) -> tuple[str, int]:
-    detail = tasks.get_task(db(), task_id, me())
-    documents = attachments.for_task(db(), task_id, me())
-    timeline = school_timeline(db(), me(), detail.task.school_code)
+    detail = tasks.get_task(db(), task_id, actor=me())
+    documents = attachments.for_task(db(), task_id, actor=me())
+    timeline = school_timeline(db(), detail.task.school_code, actor=me())
     fields = attachments.document_fields_of(detail.form)
     # The form's data: its values, and the option lists its selects read by valuesKey (never submitted).
     shown = {**(values if values is not None else detail.values), **detail.choices}
@@ -82,10 +82,10 @@ def submit(task_id: int) -> tuple[str, int] | Response:
     data = _posted_data() if request.form.get("data") is not None else {}
     try:
         if request.form.get("action") == "draft":
-            tasks.save_draft(db(), task_id, me(), data)
+            tasks.save_draft(db(), task_id, data, actor=me())
             flash(gettext("Черновик сохранён."), "info")
             return redirect(url_for("tasks.task", task_id=task_id))
-        done = tasks.complete_task(db(), task_id, me(), data)
+        done = tasks.complete_task(db(), task_id, data, actor=me())
     except FormInvalid as err:
         flash(gettext("Форма заполнена с ошибками — исправьте отмеченные поля."), "error")
         return _page(task_id, values=data, errors=err.errors, status=422)
@@ -106,7 +106,7 @@ def submit(task_id: int) -> tuple[str, int] | Response:
 @blueprint.route("/tasks/<id:task_id>/claim", methods=["POST"])
 @login_required
 def claim(task_id: int) -> Response:
-    tasks.claim_task(db(), task_id, me())
+    tasks.claim_task(db(), task_id, actor=me())
     flash(gettext("Задача взята в работу."), "info")
     return redirect(url_for("tasks.task", task_id=task_id))
 
@@ -117,8 +117,8 @@ def upload(task_id: int) -> tuple[str, int] | Response:
     file = request.files.get("file")
     field = request.form.get("field", "")
     try:  # no early return for a missing file: the service authorizes first, then says the file is empty
-        saved = attachments.upload(db(), task_id, me(), field, file.filename or "" if file else "",
-                                   file.read() if file else b"")
+        saved = attachments.upload(db(), task_id, field, file.filename or "" if file else "",
+                                   file.read() if file else b"", actor=me())
     except FormInvalid as err:
         flash(" ".join(m for messages in err.errors.values() for m in messages), "error")
         return _page(task_id, status=422)
@@ -133,19 +133,19 @@ def upload(task_id: int) -> tuple[str, int] | Response:
 @blueprint.route("/documents/<id:attachment_id>")
 @login_required
 def download(attachment_id: int) -> Response:
-    view, content = attachments.download(db(), attachment_id, me())
+    view, content = attachments.download(db(), attachment_id, actor=me())
     return send_file(BytesIO(content), mimetype=view.content_type, as_attachment=True, download_name=view.filename)
 
 
 @blueprint.route("/notifications")
 @login_required
 def notifications_page() -> str:
-    items, unread = notifications.list_notifications(db(), me(), limit=200)
+    items, unread = notifications.list_notifications(db(), limit=200, actor=me())
     return render_template("notifications.html", items=items, unread_here=unread)
 
 
 @blueprint.route("/notifications/read", methods=["POST"])
 @login_required
 def mark_read() -> Response:
-    notifications.mark_read(db(), me())
+    notifications.mark_read(db(), actor=me())
     return redirect(url_for("tasks.notifications_page"))

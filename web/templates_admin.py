@@ -44,7 +44,7 @@ def _draft_page(key: str) -> str:
 @blueprint.route("")
 @login_required
 def index() -> str:
-    return render_template("templates_admin/index.html", templates=workspace.list_templates(db(), me()))
+    return render_template("templates_admin/index.html", templates=workspace.list_templates(db(), actor=me()))
 
 
 @blueprint.route("/import", methods=["POST"])
@@ -56,7 +56,7 @@ def import_new() -> Any:
 @blueprint.route("/<key>")
 @login_required
 def template(key: str) -> str:
-    detail = workspace.template_detail(db(), me(), key)
+    detail = workspace.template_detail(db(), key, actor=me())
     deployed = optional_int(request.args, "deployed", minimum=1, maximum=INT32_MAX)
     previous = optional_int(request.args, "previous", minimum=1, maximum=INT32_MAX)
     migration = None
@@ -69,7 +69,7 @@ def template(key: str) -> str:
 @blueprint.route("/<key>/versions/<int32:version>/retire", methods=["POST"])
 @login_required
 def retire(key: str, version: int) -> Response:
-    workspace.set_retired(db(), me(), key, version, retired=True)
+    workspace.set_retired(db(), key, version, retired=True, actor=me())
     flash(gettext("Версия {version} выведена из использования: новые процессы на ней не запускаются.", version=version))
     return redirect(url_for("templates_admin.template", key=key))
 
@@ -77,7 +77,7 @@ def retire(key: str, version: int) -> Response:
 @blueprint.route("/<key>/versions/<int32:version>/restore", methods=["POST"])
 @login_required
 def restore(key: str, version: int) -> Response:
-    workspace.set_retired(db(), me(), key, version, retired=False)
+    workspace.set_retired(db(), key, version, retired=False, actor=me())
     flash(gettext("Версия {version} возвращена в работу.", version=version))
     return redirect(url_for("templates_admin.template", key=key))
 
@@ -85,20 +85,20 @@ def restore(key: str, version: int) -> Response:
 @blueprint.route("/<key>/versions/<int32:version>/export.zip")
 @login_required
 def export_version(key: str, version: int) -> Response:
-    name, data = workspace.export_version(db(), me(), key, version)
+    name, data = workspace.export_version(db(), key, version, actor=me())
     return send_file(BytesIO(data), mimetype="application/zip", as_attachment=True, download_name=name)
 
 
 @blueprint.route("/<key>/diff")
 @login_required
 def diff(key: str) -> str:
-    detail = workspace.template_detail(db(), me(), key)  # authorizes, and lists the versions to choose
+    detail = workspace.template_detail(db(), key, actor=me())  # authorizes, and lists the versions to choose
     old, new = optional_int(request.args, "from", minimum=1, maximum=INT32_MAX), request.args.get("to", "")
     found = None
     if old and new == "draft":
-        found = workspace.diff_draft(db(), me(), key, old)
+        found = workspace.diff_draft(db(), key, old, actor=me())
     elif old and new:
-        found = diff_versions(db(), key, old, parse_int(new, "to", minimum=1, maximum=INT32_MAX))
+        found = diff_versions(db(), key, old, parse_int(new, "to", minimum=1, maximum=INT32_MAX), actor=me())
     return render_template("templates_admin/diff.html", detail=detail, diff=found, old=old, new=new)
 
 
@@ -108,20 +108,20 @@ def diff(key: str) -> str:
 @blueprint.route("/<key>/draft")
 @login_required
 def draft(key: str) -> str:
-    return render_template("templates_admin/draft.html", draft=workspace.draft_view(db(), me(), key))
+    return render_template("templates_admin/draft.html", draft=workspace.draft_view(db(), key, actor=me()))
 
 
 @blueprint.route("/<key>/draft/open", methods=["POST"])
 @login_required
 def open_draft(key: str) -> Response:
-    workspace.open_draft(db(), me(), key)
+    workspace.open_draft(db(), key, actor=me())
     return redirect(_draft_page(key))
 
 
 @blueprint.route("/<key>/draft/discard", methods=["POST"])
 @login_required
 def discard(key: str) -> Response:
-    workspace.discard_draft(db(), me(), key)
+    workspace.discard_draft(db(), key, actor=me())
     flash(gettext("Черновик удалён."))
     return redirect(url_for("templates_admin.template", key=key))
 
@@ -130,10 +130,10 @@ def discard(key: str) -> Response:
 @login_required
 def deploy(key: str) -> Any:
     try:
-        done = workspace.deploy_draft(db(), me(), key)
+        done = workspace.deploy_draft(db(), key, actor=me())
     except TemplateInvalid:
         flash(gettext("Черновик содержит ошибки: исправьте их перед развёртыванием."), "error")
-        page = render_template("templates_admin/draft.html", draft=workspace.draft_view(db(), me(), key))
+        page = render_template("templates_admin/draft.html", draft=workspace.draft_view(db(), key, actor=me()))
         return page, 422
     if done.created:
         flash(gettext("Развёрнута версия {version}", version=done.version))
@@ -146,7 +146,7 @@ def deploy(key: str) -> Any:
 @blueprint.route("/<key>/draft/export.zip")
 @login_required
 def export_draft(key: str) -> Response:
-    name, data = workspace.export_draft(db(), me(), key)
+    name, data = workspace.export_draft(db(), key, actor=me())
     return send_file(BytesIO(data), mimetype="application/zip", as_attachment=True, download_name=name)
 
 
@@ -160,7 +160,7 @@ def _import(key: str | None, back: str) -> Any:
     upload = request.files.get("bundle")
     data, name = (upload.read(), upload.filename or "архив") if upload is not None else (b"", "архив")
     try:
-        found = workspace.import_zip(db(), me(), data, key=key, source=name)
+        found = workspace.import_zip(db(), data, key=key, source=name, actor=me())
     except TemplateInvalid as err:
         for problem in err.problems:
             flash(problem.format(), "error")
@@ -177,7 +177,7 @@ def _import(key: str | None, back: str) -> Any:
 @login_required
 def add_form(key: str) -> Response:
     try:
-        path = workspace.add_form(db(), me(), key, request.form.get("name", "").strip())
+        path = workspace.add_form(db(), key, request.form.get("name", "").strip(), actor=me())
     except FileRejected as err:
         flash(err.message, "error")
         return redirect(_draft_page(key))
@@ -189,7 +189,7 @@ def add_form(key: str) -> Response:
 @login_required
 def delete_form(key: str) -> Response:
     try:
-        workspace.delete_form(db(), me(), key, request.form.get("path", ""))
+        workspace.delete_form(db(), key, request.form.get("path", ""), actor=me())
     except FileRejected as err:
         flash(err.message, "error")
     return redirect(_draft_page(key))
@@ -198,7 +198,7 @@ def delete_form(key: str) -> Response:
 @blueprint.route("/<key>/draft/edit/<path:path>")
 @login_required
 def editor(key: str, path: str) -> str:
-    content = workspace.read_draft_file(db(), me(), key, path)  # authorizes; 404 for an unknown file
+    content = workspace.read_draft_file(db(), key, path, actor=me())  # authorizes; 404 for an unknown file
     kind = workspace.file_kind(path)
     return render_template("template_editor.html", key=key, path=path, kind=kind, content=content,
                            rich=kind in EDITOR_KINDS)
@@ -210,7 +210,7 @@ def editor(key: str, path: str) -> str:
 @blueprint.route("/<key>/draft/files/<path:path>", methods=["GET"])
 @login_required
 def draft_file(key: str, path: str) -> Response:
-    content = workspace.read_draft_file(db(), me(), key, path)
+    content = workspace.read_draft_file(db(), key, path, actor=me())
     mimetype = _MIMETYPES.get(workspace.file_kind(path), "text/plain")
     return current_app.response_class(content, mimetype=mimetype)
 
@@ -224,7 +224,7 @@ def save_file(key: str, path: str) -> tuple[Response, int]:
     if not isinstance(content, str):
         return _unsaved(path, gettext("ожидается JSON вида {\"content\": \"текст файла\"}")), 422
     try:
-        found = workspace.save_draft_file(db(), me(), key, path, content)
+        found = workspace.save_draft_file(db(), key, path, content, actor=me())
     except FileRejected as err:
         return _unsaved(path, err.message), 422
     return jsonify(saved=True, valid=found.valid, problems=[problem_json(p) for p in found.problems]), 200
@@ -235,7 +235,7 @@ def save_file(key: str, path: str) -> tuple[Response, int]:
 def save_file_form(key: str, path: str) -> Response:
     """The editor page's plain-text fallback (no JavaScript, or a file without a visual editor)."""
     try:
-        found = workspace.save_draft_file(db(), me(), key, path, request.form.get("content", ""))
+        found = workspace.save_draft_file(db(), key, path, request.form.get("content", ""), actor=me())
     except FileRejected as err:
         flash(err.message, "error")
         return redirect(url_for("templates_admin.editor", key=key, path=path))
@@ -254,14 +254,14 @@ def _unsaved(path: str, message: str) -> Response:
 @blueprint.route("/<key>/draft/problems")
 @login_required
 def problems(key: str) -> Response:
-    found = workspace.draft_view(db(), me(), key)
+    found = workspace.draft_view(db(), key, actor=me())
     return jsonify(valid=found.valid, problems=[problem_json(p) for p in found.problems])
 
 
 @blueprint.route("/<key>/draft/context")
 @login_required
 def context(key: str) -> Response:
-    found = workspace.editor_context(db(), me(), key)
+    found = workspace.editor_context(db(), key, actor=me())
     return jsonify(roles=found.roles, stages=found.stages, forms=found.forms, calendar=found.calendar,
                    deadlines=found.deadlines)
 

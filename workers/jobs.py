@@ -16,6 +16,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from engine import instance_migration, instances
+from engine.actors import OPERATOR
 from engine.deadlines import DEFAULT_BATCH, sweep
 from engine.digests import queue_digests
 from engine.mailer import SmtpSettings, deliver, due_messages
@@ -38,7 +39,7 @@ def _enqueue_deliveries(ctx: JobContext, outbox_ids: list[int]) -> int:
 
 def start_instance(ctx: JobContext, template_key: str, school_code: str) -> int:
     """Start a roadmap for one school (bulk starts enqueue one job per school)."""
-    return instances.start_instance(ctx.db, template_key, school_code).instance_id
+    return instances.start_instance(ctx.db, template_key, school_code, actor=OPERATOR).instance_id
 
 
 # rq stops a job after 180 s by default; a bulk migration of a region's few hundred instances, up to a

@@ -18,6 +18,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from engine import tasks, templates
+from engine.actors import OPERATOR
 from engine.db import Database
 from engine.demo import load_demo, school_login
 from engine.models import ProcessInstance, TemplateVersion, User
@@ -42,14 +43,15 @@ def site() -> Iterator[LiveServer]:
     _migrate(url)
     clock = Clock()
     db = Database.from_url(url, clock=clock)
-    templates.deploy_template(db, templates.read_bundle(ROADMAP))
+    templates.deploy_template(db, templates.read_bundle(ROADMAP), actor=OPERATOR)
     load_demo(db, year=2035)
     with db.transaction() as session:
         for user in session.scalars(select(User).where(User.login.in_(["admin", school_login(SCHOOL)]))):
             user.password_hash = hash_password(PASSWORD)
     # The region confirms one school, so the school has a task open when the template changes under it.
-    [selection] = [t for t in tasks.list_tasks(db, "region-42", limit=100) if t.school_code == SCHOOL]
-    tasks.complete_task(db, selection.id, "region-42", {"participation": "confirmed", "curator_login": "curator-1"})
+    [selection] = [t for t in tasks.list_tasks(db, limit=100, actor="region-42") if t.school_code == SCHOOL]
+    tasks.complete_task(db, selection.id, {"participation": "confirmed", "curator_login": "curator-1"},
+                        actor="region-42")
     try:
         with serving(db, clock) as server:
             yield server

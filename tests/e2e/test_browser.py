@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from engine import instances, questionnaires, tasks, templates
+from engine.actors import OPERATOR
 from engine.cohorts import ensure_cohort
 from engine.models import RoleGrant, School, User
 from engine.passwords import hash_password
@@ -35,11 +36,11 @@ def school_in_questionnaire_stage(live: LiveServer) -> Org:
                 [found.school_user, found.curator, found.municipal, found.regional]))):
             user.password_hash = hash_password(PASSWORD)
     ensure_cohort(live.db, 2035)
-    key = templates.deploy_template(live.db, templates.read_bundle(ROADMAP)).key
-    instance_id = instances.start_instance(live.db, key, found.school, cohort_year=2035).instance_id
-    [selection] = [t for t in tasks.list_tasks(live.db, found.regional) if t.instance_id == instance_id]
-    tasks.complete_task(live.db, selection.id, found.regional,
-                        {"participation": "confirmed", "curator_login": found.curator})
+    key = templates.deploy_template(live.db, templates.read_bundle(ROADMAP), actor=OPERATOR).key
+    instance_id = instances.start_instance(live.db, key, found.school, cohort_year=2035, actor=OPERATOR).instance_id
+    [selection] = [t for t in tasks.list_tasks(live.db, actor=found.regional) if t.instance_id == instance_id]
+    tasks.complete_task(live.db, selection.id, {"participation": "confirmed", "curator_login": found.curator},
+                        actor=found.regional)
     return found
 
 
@@ -94,7 +95,7 @@ def test_school_curator_and_coordinator_in_a_browser(page: Page, live: LiveServe
 
 
 def test_anonymous_respondent_submits_once(page: Page, live: LiveServer, org: Org) -> None:
-    [token] = questionnaires.create_links(live.db, org.school_user, org.school, "parent", 1)
+    [token] = questionnaires.create_links(live.db, org.school, "parent", 1, actor=org.school_user)
     page.set_viewport_size({"width": 390, "height": 844})  # a phone
     page.goto(f"{live.url}/q/{token}")
     page.wait_for_selector("html[data-form-ready='1']")
@@ -114,8 +115,8 @@ def test_the_region_chooses_a_curator_from_its_candidates(page: Page, live: Live
         user = session.scalars(select(User).where(User.login == found.regional)).one()
         user.password_hash = hash_password(PASSWORD)
     ensure_cohort(live.db, 2035)
-    key = templates.deploy_template(live.db, templates.read_bundle(ROADMAP)).key
-    instances.start_instance(live.db, key, found.school, cohort_year=2035)
+    key = templates.deploy_template(live.db, templates.read_bundle(ROADMAP), actor=OPERATOR).key
+    instances.start_instance(live.db, key, found.school, cohort_year=2035, actor=OPERATOR)
     sign_in(page, live, found.regional)
     open_task(page, "Подтвердить участие")
     page.get_by_label("Подтвердить участие школы в проекте").check()

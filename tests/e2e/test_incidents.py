@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
 from engine import instance_migration, instances, tasks, templates
+from engine.actors import OPERATOR
 from engine.models import Deadline, User
 from engine.passwords import hash_password
 from tests.conftest import MINI_BUNDLE, make_org, unique
@@ -62,10 +63,10 @@ def test_an_incident_from_a_failed_step_to_a_retry_after_the_fix(page: Page, liv
         for user in session.scalars(select(User).where(User.login.in_([org.curator, org.admin, org.regional]))):
             user.password_hash = hash_password(PASSWORD)
     templates.deploy_template(live.db, templates.read_bundle(
-        _bundle(tmp_path, key, "decision == 'accepted' and school['approved_by_region']")))
-    instance_id = instances.start_instance(live.db, key, org.school).instance_id
-    [fill] = [t for t in tasks.list_tasks(live.db, org.school_user) if t.instance_id == instance_id]
-    tasks.complete_task(live.db, fill.id, org.school_user, {"coverage": 7})
+        _bundle(tmp_path, key, "decision == 'accepted' and school['approved_by_region']")), actor=OPERATOR)
+    instance_id = instances.start_instance(live.db, key, org.school, actor=OPERATOR).instance_id
+    [fill] = [t for t in tasks.list_tasks(live.db, actor=org.school_user) if t.instance_id == instance_id]
+    tasks.complete_task(live.db, fill.id, {"coverage": 7}, actor=org.school_user)
 
     # The curator's review goes through; the gateway after it fails and the curator is told their work is kept.
     e2e.sign_in(page, live, org.curator, PASSWORD)
@@ -103,8 +104,9 @@ def test_an_incident_from_a_failed_step_to_a_retry_after_the_fix(page: Page, liv
     page.set_viewport_size({"width": 1366, "height": 900})
 
     # The fix: a corrected version, the instance migrated to it, then a retry from the school's page.
-    templates.deploy_template(live.db, templates.read_bundle(_bundle(tmp_path, key, "decision == 'accepted'")))
-    run = instance_migration.start_migration(live.db, key, 1, 2, actor_login=org.admin)
+    templates.deploy_template(live.db, templates.read_bundle(_bundle(tmp_path, key, "decision == 'accepted'")),
+                              actor=OPERATOR)
+    run = instance_migration.start_migration(live.db, key, 1, 2, actor=org.admin)
     assert instance_migration.run_migration(live.db, run.id).moved == 1
     page.goto(f"{live.url}/schools/{org.school}")
     page.get_by_test_id("school-incidents").get_by_role("button", name="Повторить").click()
@@ -128,9 +130,9 @@ def test_coordinators_see_schools_stopped_by_an_incident(page: Page, live: LiveS
         for user in session.scalars(select(User).where(User.login.in_([org.regional, org.municipal]))):
             user.password_hash = hash_password(PASSWORD)
     ensure_cohort(live.db, 2035)
-    key = templates.deploy_template(live.db, templates.read_bundle(ROADMAP)).key
-    stopped = instances.start_instance(live.db, key, org.school, cohort_year=2035).instance_id
-    instances.start_instance(live.db, key, org.sibling_school, cohort_year=2035)
+    key = templates.deploy_template(live.db, templates.read_bundle(ROADMAP), actor=OPERATOR).key
+    stopped = instances.start_instance(live.db, key, org.school, cohort_year=2035, actor=OPERATOR).instance_id
+    instances.start_instance(live.db, key, org.sibling_school, cohort_year=2035, actor=OPERATOR)
     # The roadmap-500 template has no failing step to offer; the incident is recorded the way the sweep does.
     with live.db.transaction() as session:
         marker = session.scalar(select(func.max(Deadline.id)).where(Deadline.instance_id == stopped))

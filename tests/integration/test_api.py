@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from engine import instances, templates
+from engine.actors import OPERATOR
 from engine.api_tokens import create_token
 from engine.cohorts import ensure_cohort
 from engine.db import Database
@@ -44,11 +45,12 @@ class Api:
 @pytest.fixture
 def api(db: Database) -> Api:
     org, other = make_org(db), make_org(db)
-    tokens = {getattr(o, role): create_token(db, getattr(o, role), "тест")[1] for o in (org, other) for role in ROLES}
+    tokens = {getattr(o, role): create_token(db, "тест", actor=getattr(o, role))[1]
+              for o in (org, other) for role in ROLES}
     ensure_cohort(db, 2036)
-    key = templates.deploy_template(db, templates.read_bundle(ROADMAP)).key
-    mine = instances.start_instance(db, key, org.school, cohort_year=2036).instance_id
-    theirs = instances.start_instance(db, key, other.school, cohort_year=2036).instance_id
+    key = templates.deploy_template(db, templates.read_bundle(ROADMAP), actor=OPERATOR).key
+    mine = instances.start_instance(db, key, org.school, cohort_year=2036, actor=OPERATOR).instance_id
+    theirs = instances.start_instance(db, key, other.school, cohort_year=2036, actor=OPERATOR).instance_id
     app = create_app({"DATABASE": db, "TESTING": True, "SECRET_KEY": "api"})
     return Api(app, app.test_client(), org, other, tokens, mine, theirs)
 

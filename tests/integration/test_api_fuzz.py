@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
 from engine import instances, templates
+from engine.actors import OPERATOR
 from engine.api_tokens import create_token
 from engine.cohorts import ensure_cohort
 from engine.db import Database
@@ -25,9 +26,9 @@ from web.app import create_app
 def api_state(pg_db: Database) -> Iterator[dict[str, Any]]:
     org = make_org(pg_db)
     ensure_cohort(pg_db, 2039)
-    key = templates.deploy_template(pg_db, templates.read_bundle(ROADMAP)).key
-    instances.start_instance(pg_db, key, org.school, cohort_year=2039)
-    token = create_token(pg_db, org.admin, "fuzz")[1]  # an admin reaches every operation's code paths
+    key = templates.deploy_template(pg_db, templates.read_bundle(ROADMAP), actor=OPERATOR).key
+    instances.start_instance(pg_db, key, org.school, cohort_year=2039, actor=OPERATOR)
+    token = create_token(pg_db, "fuzz", actor=org.admin)[1]  # an admin reaches every operation's code paths
     app = create_app({"DATABASE": pg_db, "TESTING": True, "SECRET_KEY": "fuzz"})
     yield {"app": app, "token": token}
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from engine import instances, tasks, templates
+from engine.actors import OPERATOR
 from engine.db import Database
 from engine.models import Task, TaskStatus
 from engine.status import AreaCounts, area_counts
@@ -26,12 +27,12 @@ def _by_code(counts: list[AreaCounts]) -> dict[str, AreaCounts]:
 
 
 def test_counts_per_region_and_per_municipality(db: Database, org: Org, bundle_copy: Path) -> None:
-    key = templates.deploy_template(db, templates.read_bundle(bundle_copy)).key
-    done = instances.start_instance(db, key, org.school).instance_id
-    instances.start_instance(db, key, org.sibling_school)
-    instances.start_instance(db, key, org.foreign_school)
-    tasks.complete_task(db, _ready(db, done), org.school_user, {"coverage": 80})
-    tasks.complete_task(db, _ready(db, done), org.curator, {"decision": "accepted"})
+    key = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
+    done = instances.start_instance(db, key, org.school, actor=OPERATOR).instance_id
+    instances.start_instance(db, key, org.sibling_school, actor=OPERATOR)
+    instances.start_instance(db, key, org.foreign_school, actor=OPERATOR)
+    tasks.complete_task(db, _ready(db, done), {"coverage": 80}, actor=org.school_user)
+    tasks.complete_task(db, _ready(db, done), {"decision": "accepted"}, actor=org.curator)
     later = Database(db.engine, clock=lambda: db.now() + timedelta(days=60), sessions=db.sessions)
 
     stages, country = area_counts(later, key)

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from engine import instances, tasks, templates
+from engine.actors import OPERATOR
 from engine.db import Database
 from engine.models import Attachment, Task
 from tests.conftest import Org, make_org
@@ -33,9 +34,9 @@ def desk(db: Database, bundle_copy: Path) -> tuple[Flask, Org, int]:
     form.write_text(json.dumps(definition, ensure_ascii=False), encoding="utf-8")
     org = make_org(db)
     with_passwords(db, org)
-    key = templates.deploy_template(db, templates.read_bundle(bundle_copy)).key
-    instance_id = instances.start_instance(db, key, org.school).instance_id
-    [task] = [t for t in tasks.list_tasks(db, org.school_user) if t.instance_id == instance_id]
+    key = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
+    instance_id = instances.start_instance(db, key, org.school, actor=OPERATOR).instance_id
+    [task] = [t for t in tasks.list_tasks(db, actor=org.school_user) if t.instance_id == instance_id]
     app = create_app({"DATABASE": db, "TESTING": True, "SECRET_KEY": "names", "SESSION_COOKIE_SECURE": False})
     return app, org, task.id
 

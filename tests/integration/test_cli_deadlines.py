@@ -12,6 +12,7 @@ from redis import Redis
 from sqlalchemy import select
 
 from engine import instances, templates
+from engine.actors import OPERATOR
 from engine.config import Settings
 from engine.db import Database
 from engine.digests import queue_digests
@@ -33,9 +34,9 @@ def run(db: Database, *args: str, env: dict[str, str] | None = None) -> tuple[in
 
 
 def started(db: Database, org: Org, bundle: Path) -> int:
-    key = templates.deploy_template(db, templates.read_bundle(bundle)).key
+    key = templates.deploy_template(db, templates.read_bundle(bundle), actor=OPERATOR).key
     return instances.start_instance(Database(db.engine, clock=lambda: START, sessions=db.sessions),
-                                    key, org.school).instance_id
+                                    key, org.school, actor=OPERATOR).instance_id
 
 
 def test_sweep_command_dry_run_then_for_real(db: Database, org: Org, bundle_copy: Path) -> None:

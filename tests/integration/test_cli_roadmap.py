@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from engine import tasks, templates
+from engine.actors import OPERATOR
 from engine.cohorts import ensure_cohort
 from engine.db import Database
 from engine.demo import DEMO_PASSWORD, SCHOOLS, school_login
@@ -27,7 +28,7 @@ def run(db: Database, *args: str) -> tuple[int, str, str]:
 
 
 def test_demo_is_idempotent_and_prints_logins(db: Database) -> None:
-    templates.deploy_template(db, templates.read_bundle(ROADMAP))
+    templates.deploy_template(db, templates.read_bundle(ROADMAP), actor=OPERATOR)
     code, out, _ = run(db, "demo", "--year", "2031")
     assert code == 0 and "Когорта 2031: запущено 8" in out and f"пароль «{DEMO_PASSWORD}»" in out
     assert "region-42" in out and school_login("42-PROM-01") in out
@@ -37,22 +38,22 @@ def test_demo_is_idempotent_and_prints_logins(db: Database) -> None:
         director = session.scalar(select(User).where(User.login == school_login("42-TAI-03")))
         assert director is not None and verify_password(director.password_hash, DEMO_PASSWORD)
     # The regional coordinator has the selection task of every demo school on their desk.
-    desk = [t for t in tasks.list_tasks(db, "region-42", limit=1000) if t.element_id == "confirm_participation"]
+    desk = [t for t in tasks.list_tasks(db, limit=1000, actor="region-42") if t.element_id == "confirm_participation"]
     assert {t.school_code for t in desk} >= {code for code, _, _ in SCHOOLS}
     # Its form offers the demo's four curators as candidates, and binding one works (the school's own does not).
     [tai] = [t for t in desk if t.school_code == "42-TAI-01"]
-    offered = tasks.get_task(db, tai.id, "region-42").choices["curator_candidates"]
+    offered = tasks.get_task(db, tai.id, actor="region-42").choices["curator_candidates"]
     assert [o["value"] for o in offered] == ["curator-4", "curator-1", "curator-3", "curator-2"]  # by full name
     assert offered[0]["label"] == "Морозов Дмитрий Сергеевич (curator-4) — Тайгинский городской округ; школ: 3"
     with pytest.raises(FormInvalid):
-        tasks.complete_task(db, tai.id, "region-42", {"participation": "confirmed",
-                                                      "curator_login": school_login("42-TAI-01")})
-    tasks.complete_task(db, tai.id, "region-42", {"participation": "confirmed", "curator_login": "curator-1"})
+        tasks.complete_task(db, tai.id, {"participation": "confirmed", "curator_login": school_login("42-TAI-01")},
+                            actor="region-42")
+    tasks.complete_task(db, tai.id, {"participation": "confirmed", "curator_login": "curator-1"}, actor="region-42")
 
 
 def test_status_text_and_json(db: Database) -> None:
     org = make_org(db)
-    key = templates.deploy_template(db, templates.read_bundle(ROADMAP)).key
+    key = templates.deploy_template(db, templates.read_bundle(ROADMAP), actor=OPERATOR).key
     ensure_cohort(db, 2032)
     assert run(db, "start", "--template", key, "--school", org.school, "--cohort", "2032")[0] == 0
     code, out, _ = run(db, "status", "--municipality", org.municipality, "--cohort", "2032", "--json")
@@ -71,7 +72,7 @@ def test_status_text_and_json(db: Database) -> None:
 
 def test_cohort_start_starts_only_missing_schools(db: Database) -> None:
     org = make_org(db)
-    key = templates.deploy_template(db, templates.read_bundle(ROADMAP)).key
+    key = templates.deploy_template(db, templates.read_bundle(ROADMAP), actor=OPERATOR).key
     code, out, _ = run(db, "cohort", "start", "--template", key, "--year", "2033", "--region", org.region)
     assert code == 0 and "запущено 3" in out
     code, out, _ = run(db, "cohort", "start", "--template", key, "--year", "2033", "--region", org.region)
@@ -87,10 +88,10 @@ def test_cohort_start_starts_only_missing_schools(db: Database) -> None:
 
 def test_questionnaire_submit_issues_a_token_for_anonymous_respondents(db: Database) -> None:
     org = make_org(db)
-    key = templates.deploy_template(db, templates.read_bundle(ROADMAP)).key
+    key = templates.deploy_template(db, templates.read_bundle(ROADMAP), actor=OPERATOR).key
     run(db, "start", "--template", key, "--school", org.school)
-    [task] = [t for t in tasks.list_tasks(db, org.regional) if t.school_code == org.school]
-    tasks.complete_task(db, task.id, org.regional, {"participation": "confirmed", "curator_login": org.curator})
+    [task] = [t for t in tasks.list_tasks(db, actor=org.regional) if t.school_code == org.school]
+    tasks.complete_task(db, task.id, {"participation": "confirmed", "curator_login": org.curator}, actor=org.regional)
     answers = json.dumps({"events_attended": 2, "homework_help": "sometimes"})
     code, out, _ = run(db, "questionnaire", "submit", "--school", org.school, "--group", "parent", "--answers", answers)
     assert code == 0 and "токен респондента:" in out

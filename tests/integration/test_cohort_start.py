@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import instances, templates
+from engine.actors import OPERATOR
 from engine.db import Database
 from engine.models import AuditRecord, Deadline, ProcessInstance, School, Task, TaskStatus
 from engine.org import OrgData, apply_org
@@ -20,7 +21,7 @@ YEAR = 2041
 
 @pytest.fixture
 def template_key(db: Database, bundle_copy: Path) -> str:
-    return templates.deploy_template(db, templates.read_bundle(bundle_copy)).key
+    return templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
 
 
 def region_with_schools(db: Database, count: int) -> tuple[Org, list[str]]:
@@ -43,8 +44,8 @@ def counts(db: Database, instance_ids: list[int]) -> tuple[int, int, int, int]:
 
 def test_chunks_give_every_school_what_a_single_start_gives(db: Database, template_key: str) -> None:
     org, codes = region_with_schools(db, 8)
-    single = instances.start_instance(db, template_key, codes[0], cohort_year=None)
-    result = instances.start_cohort(db, template_key, YEAR, region_code=org.region, chunk_size=3)
+    single = instances.start_instance(db, template_key, codes[0], cohort_year=None, actor=OPERATOR)
+    result = instances.start_cohort(db, template_key, YEAR, region_code=org.region, chunk_size=3, actor=OPERATOR)
     assert len(result.started) == 8 and result.failed == {} and result.already_running == 0
     tasks_open, deadlines, started, ready = counts(db, result.started)
     per_school = counts(db, [single.instance_id])
@@ -66,18 +67,18 @@ def test_a_failing_school_is_reported_and_the_rest_of_its_chunk_start(db: Databa
     """One school gets its roadmap from somewhere else while the chunk is being written: the chunk
     fails in the database, is started again school by school, and only that school is reported."""
     org, codes = region_with_schools(db, 6)
-    instances.start_cohort(db, template_key, YEAR, region_code="no-such-region")  # creates the cohort
+    instances.start_cohort(db, template_key, YEAR, region_code="no-such-region", actor=OPERATOR)  # creates the cohort
     meanwhile = Database(db.engine)
     raced: list[int] = []
 
     def clock() -> datetime:
         if not raced:  # first read of the clock: inside the first chunk's transaction
             raced.append(instances.start_instance(meanwhile, template_key, org.sibling_school,
-                                                  cohort_year=YEAR).instance_id)
+                                                  cohort_year=YEAR, actor=OPERATOR).instance_id)
         return datetime.now(UTC)
 
     racing = Database(db.engine, clock=clock, sessions=db.sessions)
-    result = instances.start_cohort(racing, template_key, YEAR, region_code=org.region, chunk_size=4)
+    result = instances.start_cohort(racing, template_key, YEAR, region_code=org.region, chunk_size=4, actor=OPERATOR)
     assert list(result.failed) == [org.sibling_school] and "уже есть маршрут" in result.failed[org.sibling_school]
     assert len(result.started) == 5
     with db.reading() as session:
@@ -90,20 +91,20 @@ def test_a_failing_school_is_reported_and_the_rest_of_its_chunk_start(db: Databa
 
 def test_a_rerun_starts_only_the_missing_schools(db: Database, template_key: str) -> None:
     org, codes = region_with_schools(db, 5)
-    instances.start_cohort(db, template_key, YEAR, region_code="no-such-region")
-    first = instances.start_instance(db, template_key, codes[3], cohort_year=YEAR)
-    result = instances.start_cohort(db, template_key, YEAR, region_code=org.region, chunk_size=2)
+    instances.start_cohort(db, template_key, YEAR, region_code="no-such-region", actor=OPERATOR)
+    first = instances.start_instance(db, template_key, codes[3], cohort_year=YEAR, actor=OPERATOR)
+    result = instances.start_cohort(db, template_key, YEAR, region_code=org.region, chunk_size=2, actor=OPERATOR)
     assert len(result.started) == 4 and result.already_running >= 1 and result.failed == {}
     assert first.instance_id not in result.started
-    again = instances.start_cohort(db, template_key, YEAR, region_code=org.region, chunk_size=2)
+    again = instances.start_cohort(db, template_key, YEAR, region_code=org.region, chunk_size=2, actor=OPERATOR)
     assert again.started == [] and again.failed == {}
 
 
 def test_a_template_with_timers_gets_a_timer_row_per_school(db: Database) -> None:
     timer_bundle = Path(__file__).resolve().parents[1] / "fixtures" / "bundles" / "timer"
-    key = templates.deploy_template(db, templates.read_bundle(timer_bundle)).key
+    key = templates.deploy_template(db, templates.read_bundle(timer_bundle), actor=OPERATOR).key
     org, codes = region_with_schools(db, 4)
-    result = instances.start_cohort(db, key, YEAR + 1, region_code=org.region, chunk_size=3)
+    result = instances.start_cohort(db, key, YEAR + 1, region_code=org.region, chunk_size=3, actor=OPERATOR)
     assert len(result.started) == 4 and result.failed == {}
     with db.reading() as session:
         timers = session.scalars(select(Deadline.instance_id).where(Deadline.instance_id.in_(result.started),

@@ -15,6 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import select
 
 from engine import instances, live_workflows, tasks, templates
+from engine.actors import OPERATOR
 from engine.bpmn import stored_data
 from engine.bpmn.runtime import SERIALIZER_VERSION, WorkflowRun
 from engine.db import Database
@@ -44,7 +45,7 @@ def colliding_key(db: Database, bundle_copy: Path) -> str:
             {"type": "textfield", "key": "note", "label": "Заметка"}]},
     ]
     path.write_text(json.dumps(form, ensure_ascii=False), encoding="utf-8")
-    return templates.deploy_template(db, templates.read_bundle(bundle_copy)).key
+    return templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
 
 
 @pytest.fixture
@@ -73,12 +74,12 @@ def stored_run(db: Database, instance_id: int) -> tuple[ProcessInstance, Workflo
 
 @pytest.mark.usefixtures("no_live_cache")
 def test_a_form_with_typename_keys_runs_the_whole_lifecycle(db: Database, org: Org, colliding_key: str) -> None:
-    instance_id = instances.start_instance(db, colliding_key, org.school).instance_id
+    instance_id = instances.start_instance(db, colliding_key, org.school, actor=OPERATOR).instance_id
     steps = [(org.school_user, COLLIDING), (org.curator, {"decision": "rework"}),
              (org.school_user, {**COLLIDING, "coverage": 90, "typename": "Task"}),
              (org.curator, {"decision": "accepted"})]
     for login, data in steps:
-        tasks.complete_task(db, ready(db, instance_id).id, login, data)
+        tasks.complete_task(db, ready(db, instance_id).id, data, actor=login)
         row, run = stored_run(db, instance_id)
         assert {key: run.data[key] for key in data} == data
         assert row.serializer_version == SERIALIZER_VERSION
@@ -88,13 +89,13 @@ def test_a_form_with_typename_keys_runs_the_whole_lifecycle(db: Database, org: O
 
 def test_the_dry_run_of_a_migration_reads_colliding_data(db: Database, org: Org, colliding_key: str,
                                                          bundle_copy: Path) -> None:
-    instance_id = instances.start_instance(db, colliding_key, org.school).instance_id
-    tasks.complete_task(db, ready(db, instance_id).id, org.school_user, COLLIDING)
+    instance_id = instances.start_instance(db, colliding_key, org.school, actor=OPERATOR).instance_id
+    tasks.complete_task(db, ready(db, instance_id).id, COLLIDING, actor=org.school_user)
     (bundle_copy / "mini.bpmn").write_text((bundle_copy / "mini.bpmn").read_text(encoding="utf-8")
                                            .replace('name="Проверить анкету"', 'name="Проверить анкету школы"'),
                                            encoding="utf-8")
-    templates.deploy_template(db, templates.read_bundle(bundle_copy))
-    [check] = [c for c in plan_migration(db, colliding_key, 1, 2, actor_login=org.admin).instances
+    templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR)
+    [check] = [c for c in plan_migration(db, colliding_key, 1, 2, actor=org.admin).instances
                 if c.instance_id == instance_id]
     assert check.can_move, check.reasons
 
@@ -120,10 +121,12 @@ def _store_as_v1(db: Database, instance_id: int) -> None:
 
 @pytest.mark.usefixtures("no_live_cache")
 def test_the_alembic_migration_rewrites_old_states_and_only_them(db: Database, org: Org, colliding_key: str) -> None:
-    old, already_new = (instances.start_instance(db, colliding_key, org.school).instance_id for _ in range(2))
+    old, already_new = (instances.start_instance(db, colliding_key, org.school, actor=OPERATOR).instance_id
+                        for _ in range(2))
     for instance_id in (old, already_new):
-        tasks.complete_task(db, ready(db, instance_id).id, org.school_user,
-                            {"coverage": 50, "typename": "~x", "items": [{"typename": "~y", "note": "z"}]})
+        tasks.complete_task(db, ready(db, instance_id).id,
+                            {"coverage": 50, "typename": "~x", "items": [{"typename": "~y", "note": "z"}]},
+                            actor=org.school_user)
     _store_as_v1(db, old)
     with db.transaction() as session:  # a step by the new engine rewrites the JSON but leaves the old label
         row = session.get(ProcessInstance, already_new)
@@ -138,6 +141,6 @@ def test_the_alembic_migration_rewrites_old_states_and_only_them(db: Database, o
         assert json.loads(row.workflow_json)[stored_data.FORMAT_KEY] == stored_data.FORMAT
         assert run.data["typename"] == "~x" and run.data["items"] == [{"typename": "~y", "note": "z"}]
     assert stored_run(db, already_new)[0].workflow_json == new_json  # not escaped twice
-    tasks.complete_task(db, ready(db, old).id, org.curator, {"decision": "accepted"})
+    tasks.complete_task(db, ready(db, old).id, {"decision": "accepted"}, actor=org.curator)
     assert stored_run(db, old)[0].status is InstanceStatus.COMPLETED
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import instance_migration, instances, tasks, templates
+from engine.actors import OPERATOR
 from engine.db import Database
 from engine.errors import ConcurrentUpdate, Conflict
 from engine.fast_writes import write_now
@@ -31,9 +32,9 @@ def pg_org(pg_db: Database) -> Org:
 
 @pytest.fixture
 def started(pg_db: Database, pg_org: Org, bundle_copy: Path) -> tuple[int, int]:
-    key = templates.deploy_template(pg_db, templates.read_bundle(bundle_copy)).key
-    instance_id = instances.start_instance(pg_db, key, pg_org.school).instance_id
-    [task] = [t for t in tasks.list_tasks(pg_db, pg_org.school_user) if t.instance_id == instance_id]
+    key = templates.deploy_template(pg_db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
+    instance_id = instances.start_instance(pg_db, key, pg_org.school, actor=OPERATOR).instance_id
+    [task] = [t for t in tasks.list_tasks(pg_db, actor=pg_org.school_user) if t.instance_id == instance_id]
     return instance_id, task.id
 
 
@@ -54,7 +55,7 @@ def test_two_concurrent_completions_exactly_one_wins(pg_db: Database, pg_org: Or
     def attempt(login: str, coverage: int) -> None:
         barrier.wait()
         try:
-            outcomes[login] = tasks.complete_task(pg_db, task_id, login, {"coverage": coverage})
+            outcomes[login] = tasks.complete_task(pg_db, task_id, {"coverage": coverage}, actor=login)
         except Conflict as err:
             outcomes[login] = err
 
@@ -90,7 +91,7 @@ def test_a_migration_over_a_stale_instance_version_is_a_conflict_and_rolls_back(
     bpmn = renamed / "mini.bpmn"
     bpmn.write_text(bpmn.read_text(encoding="utf-8").replace('name="Заполнить анкету"', 'name="Заполнить анкету 2"'),
                     encoding="utf-8")
-    deployed = templates.deploy_template(pg_db, templates.read_bundle(renamed))
+    deployed = templates.deploy_template(pg_db, templates.read_bundle(renamed), actor=OPERATOR)
     assert deployed.version == 2
     with pg_db.reading() as session:
         before = session.get(ProcessInstance, instance_id)
@@ -103,7 +104,7 @@ def test_a_migration_over_a_stale_instance_version_is_a_conflict_and_rolls_back(
         return instance
 
     monkeypatch.setattr(instance_migration, "lock_instance", stale_lock)
-    run = instance_migration.start_migration(pg_db, deployed.key, 1, 2, actor_login=pg_org.admin)
+    run = instance_migration.start_migration(pg_db, deployed.key, 1, 2, actor=pg_org.admin)
     result = instance_migration.run_migration(pg_db, run.id)
 
     assert (result.moved, result.failed) == (0, 1)
@@ -133,7 +134,7 @@ def test_a_completion_over_a_stale_version_is_a_conflict_and_writes_nothing(
 
     monkeypatch.setattr(tasks, "lock_instance_of_task", stale_lock)
     with pytest.raises(ConcurrentUpdate):
-        tasks.complete_task(pg_db, task_id, pg_org.school_user, {"coverage": 50})
+        tasks.complete_task(pg_db, task_id, {"coverage": 50}, actor=pg_org.school_user)
     with pg_db.reading() as session:
         task, instance = session.get(Task, task_id), session.get(ProcessInstance, instance_id)
         assert task is not None and task.status is TaskStatus.READY

@@ -16,6 +16,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from engine import curator_pool, instances, tasks, templates
+from engine.actors import OPERATOR
 from engine.api_tokens import create_token
 from engine.cohorts import ensure_cohort
 from engine.db import Database
@@ -45,9 +46,9 @@ def binding(db: Database) -> Binding:
     org, other = make_org(db), make_org(db)
     with_passwords(db, org)
     ensure_cohort(db, 2037)
-    key = templates.deploy_template(db, templates.read_bundle(ROADMAP)).key
-    instance_id = instances.start_instance(db, key, org.school, cohort_year=2037).instance_id
-    [task] = [t for t in tasks.list_tasks(db, org.regional) if t.instance_id == instance_id]
+    key = templates.deploy_template(db, templates.read_bundle(ROADMAP), actor=OPERATOR).key
+    instance_id = instances.start_instance(db, key, org.school, cohort_year=2037, actor=OPERATOR).instance_id
+    [task] = [t for t in tasks.list_tasks(db, actor=org.regional) if t.instance_id == instance_id]
     app = create_app({"DATABASE": db, "TESTING": True, "SECRET_KEY": "test", "SESSION_COOKIE_SECURE": False})
     return Binding(db, app, org, other, task.id)
 
@@ -60,7 +61,7 @@ def _curators_of(db: Database, school_code: str) -> set[str]:
 
 
 def _api_complete(b: Binding, curator: str) -> Any:
-    token = create_token(b.db, b.org.regional, "тест")[1]
+    token = create_token(b.db, "тест", actor=b.org.regional)[1]
     return b.app.test_client().post(f"/api/v1/tasks/{b.task_id}/complete", headers={"Authorization": f"Bearer {token}"},
                                     json={"data": {"participation": "confirmed", "curator_login": curator}})
 
@@ -71,15 +72,15 @@ def test_the_schools_own_user_cannot_be_made_its_curator_through_the_api(binding
     [message] = answer.json["errors"]["curator_login"]
     assert "пользователь этой школы" in message
     assert binding.org.school_user not in _curators_of(binding.db, binding.org.school)
-    assert tasks.get_task(binding.db, binding.task_id, binding.org.regional).task.status == "ready"
+    assert tasks.get_task(binding.db, binding.task_id, actor=binding.org.regional).task.status == "ready"
 
 
 @pytest.mark.parametrize("who", ["municipal", "foreign_school_user", "other-region curator"])
 def test_users_who_are_not_candidates_of_the_region_are_refused(binding: Binding, who: str) -> None:
     login = binding.other.curator if who == "other-region curator" else getattr(binding.org, who)
     with pytest.raises(FormInvalid) as refused:
-        tasks.complete_task(binding.db, binding.task_id, binding.org.regional,
-                            {"participation": "confirmed", "curator_login": login})
+        tasks.complete_task(binding.db, binding.task_id, {"participation": "confirmed", "curator_login": login},
+                            actor=binding.org.regional)
     [message] = refused.value.errors["curator_login"]
     assert "не входит в число кандидатов" in message
     assert login not in _curators_of(binding.db, binding.org.school)
@@ -105,15 +106,16 @@ def test_a_user_from_the_regions_pool_is_bound_and_the_pool_gives_no_access(bind
     newcomer = unique("newcomer-")
     apply_org(db, OrgData(users=[UserRow(newcomer, "Новикова Анна Сергеевна")]))
     with pytest.raises(NotAllowed):
-        curator_pool.add_to_pool(db, org.region, newcomer, actor_login=binding.other.regional)
+        curator_pool.add_to_pool(db, org.region, newcomer, actor=binding.other.regional)
     with pytest.raises(NotAllowed):
-        curator_pool.add_to_pool(db, org.region, newcomer, actor_login=org.municipal)
-    assert curator_pool.add_to_pool(db, org.region, newcomer, actor_login=org.regional) is True
-    assert tasks.list_tasks(db, newcomer) == []  # in the pool, yet no school's tasks
-    assert [e.login for e in curator_pool.list_pool(db, org.region, actor_login=org.admin)] == [newcomer]
-    tasks.complete_task(db, binding.task_id, org.regional, {"participation": "confirmed", "curator_login": newcomer})
+        curator_pool.add_to_pool(db, org.region, newcomer, actor=org.municipal)
+    assert curator_pool.add_to_pool(db, org.region, newcomer, actor=org.regional) is True
+    assert tasks.list_tasks(db, actor=newcomer) == []  # in the pool, yet no school's tasks
+    assert [e.login for e in curator_pool.list_pool(db, org.region, actor=org.admin)] == [newcomer]
+    tasks.complete_task(db, binding.task_id, {"participation": "confirmed", "curator_login": newcomer},
+                        actor=org.regional)
     assert newcomer in _curators_of(db, org.school)
-    assert {t.school_code for t in tasks.list_tasks(db, newcomer)} <= {org.school}  # that one school only
+    assert {t.school_code for t in tasks.list_tasks(db, actor=newcomer)} <= {org.school}  # that one school only
 
 
 def test_the_pool_is_kept_from_the_cli(binding: Binding) -> None:
@@ -122,7 +124,8 @@ def test_the_pool_is_kept_from_the_cli(binding: Binding) -> None:
     added = runner.invoke(cli, ["curator-pool", "add", org.region, org.municipal], obj=db)
     assert added.exit_code == 0 and "добавлен в резерв" in added.stdout
     assert org.municipal in runner.invoke(cli, ["curator-pool", "list", org.region], obj=db).stdout
-    tasks.complete_task(db, binding.task_id, org.regional, {"participation": "confirmed", "curator_login": org.municipal})
+    tasks.complete_task(db, binding.task_id, {"participation": "confirmed", "curator_login": org.municipal},
+                        actor=org.regional)
     removed = runner.invoke(cli, ["curator-pool", "remove", org.region, org.municipal], obj=db)
     assert removed.exit_code == 0 and "убран из резерва" in removed.stdout
     assert org.municipal in _curators_of(db, org.school)  # the school already bound keeps its curator
@@ -136,7 +139,7 @@ def _form_data(page: str) -> dict[str, Any]:
 
 def test_the_form_offers_the_regions_candidates(binding: Binding) -> None:
     org = binding.org
-    detail = tasks.get_task(binding.db, binding.task_id, org.regional)
+    detail = tasks.get_task(binding.db, binding.task_id, actor=org.regional)
     [field] = [c for c in detail.form["components"] if c.get("key") == "curator_login"]
     assert field["type"] == "select" and field["valuesKey"] == "curator_candidates"
     page = signed_in(binding.app, org.regional).get(f"/tasks/{binding.task_id}").get_data(as_text=True)
@@ -145,10 +148,10 @@ def test_the_form_offers_the_regions_candidates(binding: Binding) -> None:
                                                   key=lambda login: (f"Пользователь {login}", login))
     mine = next(o for o in offered if o["value"] == org.curator)
     assert mine["label"] == f"Пользователь {org.curator} ({org.curator}) — Первый район; школ: 1"
-    token = create_token(binding.db, org.regional, "тест")[1]
+    token = create_token(binding.db, "тест", actor=org.regional)[1]
     api = binding.app.test_client().get(f"/api/v1/tasks/{binding.task_id}", headers={"Authorization": f"Bearer {token}"})
     assert api.json["choices"] == {"curator_candidates": offered}
-    assert tasks.get_task(binding.db, binding.task_id, org.municipal).choices == {}  # oversees, read-only form
+    assert tasks.get_task(binding.db, binding.task_id, actor=org.municipal).choices == {}  # oversees, read-only form
     assert detail.form["id"] == CONFIRM
 
 

@@ -24,6 +24,7 @@ from rq import Queue, SimpleWorker
 from sqlalchemy import func, select
 
 from engine import instances, tasks, templates
+from engine.actors import OPERATOR
 from engine.db import Database
 from engine.deadlines import sweep
 from engine.mailer import SmtpSettings, deliver, due_messages
@@ -57,10 +58,10 @@ def with_emails(db: Database, org: Org) -> None:
 
 
 def started_mini(db: Database, org: Org, bundle: Path) -> tuple[int, int]:
-    key = templates.deploy_template(db, templates.read_bundle(bundle)).key
+    key = templates.deploy_template(db, templates.read_bundle(bundle), actor=OPERATOR).key
     at_start = Database(db.engine, clock=lambda: START, sessions=db.sessions)
-    instance_id = instances.start_instance(at_start, key, org.school).instance_id
-    [task] = [t for t in tasks.list_tasks(db, org.school_user) if t.instance_id == instance_id]
+    instance_id = instances.start_instance(at_start, key, org.school, actor=OPERATOR).instance_id
+    [task] = [t for t in tasks.list_tasks(db, actor=org.school_user) if t.instance_id == instance_id]
     return instance_id, task.id
 
 
@@ -115,7 +116,7 @@ def test_full_chain_of_an_overdue_school_task(db: Database, org: Org, bundle_cop
 
 def test_a_task_completed_before_due_never_escalates(db: Database, org: Org, bundle_copy: Path) -> None:
     _, task_id = started_mini(db, org, bundle_copy)
-    tasks.complete_task(db, task_id, org.school_user, {"coverage": 80})
+    tasks.complete_task(db, task_id, {"coverage": 80}, actor=org.school_user)
     with db.reading() as session:
         open_rows = session.scalar(select(func.count()).select_from(Deadline).where(
             Deadline.task_id == task_id, Deadline.fired_at.is_(None)))
@@ -136,11 +137,11 @@ def test_dry_run_reports_without_acting(db: Database, org: Org, bundle_copy: Pat
 
 def _many_overdue(db: Database, bundle: Path, schools: int) -> list[Org]:
     orgs = [make_org(db) for _ in range(schools)]
-    key = templates.deploy_template(db, templates.read_bundle(bundle)).key
+    key = templates.deploy_template(db, templates.read_bundle(bundle), actor=OPERATOR).key
     at_start = Database(db.engine, clock=lambda: START, sessions=db.sessions)
     for org in orgs:
         with_emails(db, org)
-        instances.start_instance(at_start, key, org.school)
+        instances.start_instance(at_start, key, org.school, actor=OPERATOR)
     return orgs
 
 
@@ -314,9 +315,9 @@ TIMER_BUNDLE = Path(__file__).resolve().parents[1] / "fixtures" / "bundles" / "t
 
 
 def _timer_instance(db: Database, org: Org) -> int:
-    key = templates.deploy_template(db, templates.read_bundle(TIMER_BUNDLE)).key
+    key = templates.deploy_template(db, templates.read_bundle(TIMER_BUNDLE), actor=OPERATOR).key
     at_start = Database(db.engine, clock=lambda: START, sessions=db.sessions)
-    return instances.start_instance(at_start, key, org.school).instance_id
+    return instances.start_instance(at_start, key, org.school, actor=OPERATOR).instance_id
 
 
 def _open_elements(db: Database, instance_id: int) -> list[str]:
@@ -345,8 +346,8 @@ def test_bpmn_timer_fires_through_the_deadline_table(db: Database, org: Org) -> 
 
 def test_completing_the_task_closes_its_boundary_timer(db: Database, org: Org) -> None:
     instance_id = _timer_instance(db, org)
-    [task] = [t for t in tasks.list_tasks(db, org.school_user) if t.instance_id == instance_id]
-    tasks.complete_task(db, task.id, org.school_user, {"coverage": 90})
+    [task] = [t for t in tasks.list_tasks(db, actor=org.school_user) if t.instance_id == instance_id]
+    tasks.complete_task(db, task.id, {"coverage": 90}, actor=org.school_user)
     with db.reading() as session:
         open_timers = session.scalar(select(func.count()).select_from(Deadline).where(
             Deadline.instance_id == instance_id, Deadline.kind == "timer", Deadline.fired_at.is_(None)))

@@ -9,6 +9,7 @@ import zipfile
 import openpyxl
 
 from engine import instances, templates
+from engine.actors import OPERATOR
 from engine.db import Database
 from engine.org import OrgData, apply_org
 from tests.conftest import make_org
@@ -22,7 +23,8 @@ EVIL_MUNICIPALITY = "+cmd|' /C calc'!A0"
 def test_names_that_look_like_formulas_stay_text(db: Database) -> None:
     org = make_org(db)
     with_passwords(db, org)
-    instances.start_instance(db, templates.deploy_template(db, templates.read_bundle(ROADMAP)).key, org.school)
+    key = templates.deploy_template(db, templates.read_bundle(ROADMAP), actor=OPERATOR).key
+    instances.start_instance(db, key, org.school, actor=OPERATOR)
     app = create_app({"DATABASE": db, "TESTING": True, "SECRET_KEY": "xlsx", "SESSION_COOKIE_SECURE": False})
     apply_org(db, OrgData(municipalities=[(org.municipality, EVIL_MUNICIPALITY, org.region)],
                           schools=[(org.school, EVIL_SCHOOL, org.municipality),

@@ -18,6 +18,7 @@ from flask.testing import EnvironBuilder, FlaskClient
 from werkzeug.test import TestResponse, run_wsgi_app
 
 from engine import instances, questionnaires, tasks, templates
+from engine.actors import OPERATOR
 from engine.api_tokens import create_token
 from engine.cohorts import ensure_cohort
 from engine.db import Database
@@ -44,12 +45,13 @@ def site(db: Database) -> Site:
     org = make_org(db)
     with_passwords(db, org)
     ensure_cohort(db, 2035)
-    key = templates.deploy_template(db, templates.read_bundle(ROADMAP)).key
-    instance_id = instances.start_instance(db, key, org.school, cohort_year=2035).instance_id
-    [selection] = [t for t in tasks.list_tasks(db, org.regional) if t.instance_id == instance_id]
-    tasks.complete_task(db, selection.id, org.regional, {"participation": "confirmed", "curator_login": org.curator})
-    [school_task] = [t for t in tasks.list_tasks(db, org.school_user) if t.instance_id == instance_id]
-    [link] = questionnaires.create_links(db, org.school_user, org.school, "parent", 1)
+    key = templates.deploy_template(db, templates.read_bundle(ROADMAP), actor=OPERATOR).key
+    instance_id = instances.start_instance(db, key, org.school, cohort_year=2035, actor=OPERATOR).instance_id
+    [selection] = [t for t in tasks.list_tasks(db, actor=org.regional) if t.instance_id == instance_id]
+    tasks.complete_task(db, selection.id, {"participation": "confirmed", "curator_login": org.curator},
+                        actor=org.regional)
+    [school_task] = [t for t in tasks.list_tasks(db, actor=org.school_user) if t.instance_id == instance_id]
+    [link] = questionnaires.create_links(db, org.school, "parent", 1, actor=org.school_user)
     with db.transaction() as session:
         attachment = Attachment(instance_id=instance_id, task_id=school_task.id, element_id=school_task.element_id,
                                 field_key="doc", version=1, filename="план.pdf", content_type="application/pdf",
@@ -58,8 +60,8 @@ def site(db: Database) -> Site:
         session.flush()
         attachment_id = attachment.id
     people = (org.admin, org.school_user, org.regional)
-    tokens = {login: create_token(db, login, "обход")[1] for login in people}
-    spare = {login: create_token(db, login, "запасной")[0].id for login in people}
+    tokens = {login: create_token(db, "обход", actor=login)[1] for login in people}
+    spare = {login: create_token(db, "запасной", actor=login)[0].id for login in people}
     app = create_app({"DATABASE": db, "TESTING": True, "SECRET_KEY": "hostile", "SESSION_COOKIE_SECURE": False})
     return Site(app, org, instance_id, school_task.id, attachment_id, link, tokens, spare)
 

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from engine import incidents, instance_migration, instances, tasks, templates
+from engine.actors import OPERATOR
 from engine.db import Database
 from engine.deadlines import retry_incident, sweep
 from engine.errors import Conflict, NotAllowed, StepFailed
@@ -60,7 +61,7 @@ def at(db: Database, moment: datetime) -> Database:
 
 
 def deploy(db: Database, bundle: Path) -> templates.Deployed:
-    return templates.deploy_template(db, templates.read_bundle(bundle))
+    return templates.deploy_template(db, templates.read_bundle(bundle), actor=OPERATOR)
 
 
 def open_incidents(db: Database, instance_id: int) -> list[Incident]:
@@ -89,12 +90,12 @@ def poison(db: Database, org: Org, tmp_path: Path) -> tuple[str, int]:
     writes is refused at deploy; a missing key can only show at runtime)."""
     key = unique("poison-")
     deploy(db, timer_bundle(tmp_path, key, "school['approved_by_region'] == True"))
-    return key, instances.start_instance(at(db, START), key, org.school).instance_id
+    return key, instances.start_instance(at(db, START), key, org.school, actor=OPERATOR).instance_id
 
 
 def healthy_rows(db: Database, org: Org, bundle_copy: Path) -> tuple[int, list[int]]:
     key = deploy(db, bundle_copy).key
-    instance_id = instances.start_instance(at(db, START), key, org.sibling_school).instance_id
+    instance_id = instances.start_instance(at(db, START), key, org.sibling_school, actor=OPERATOR).instance_id
     return instance_id, [row.id for row in rows_of(db, instance_id)]
 
 
@@ -143,10 +144,10 @@ def test_the_failing_row_backs_off_then_stops_without_a_hot_loop(db: Database, p
 
 
 def _review_ready(db: Database, org: Org, key: str) -> tuple[int, int]:
-    instance_id = instances.start_instance(db, key, org.school).instance_id
-    [fill] = [t for t in tasks.list_tasks(db, org.school_user) if t.instance_id == instance_id]
-    tasks.complete_task(db, fill.id, org.school_user, {"coverage": 5})
-    [review] = [t for t in tasks.list_tasks(db, org.curator) if t.instance_id == instance_id]
+    instance_id = instances.start_instance(db, key, org.school, actor=OPERATOR).instance_id
+    [fill] = [t for t in tasks.list_tasks(db, actor=org.school_user) if t.instance_id == instance_id]
+    tasks.complete_task(db, fill.id, {"coverage": 5}, actor=org.school_user)
+    [review] = [t for t in tasks.list_tasks(db, actor=org.curator) if t.instance_id == instance_id]
     return instance_id, review.id
 
 
@@ -164,7 +165,7 @@ def test_a_failing_gateway_after_a_completion_keeps_the_submission_and_parks_the
     instance_id, review = _review_ready(db, org, key)
     version_before = rows_version(db, instance_id)
 
-    done = tasks.complete_task(db, review, org.curator, {"decision": "accepted", "review_comment": "Хорошо"})
+    done = tasks.complete_task(db, review, {"decision": "accepted", "review_comment": "Хорошо"}, actor=org.curator)
 
     assert done.incident_id is not None and "approved_by_region" in (done.incident_error or "")
     with db.reading() as session:
@@ -196,7 +197,7 @@ def rows_version(db: Database, instance_id: int) -> int:
 
 
 def _migrate(db: Database, org: Org, key: str, from_version: int, to_version: int) -> None:
-    run = instance_migration.start_migration(db, key, from_version, to_version, actor_login=org.admin)
+    run = instance_migration.start_migration(db, key, from_version, to_version, actor=org.admin)
     result = instance_migration.run_migration(db, run.id)
     assert result.moved == result.total >= 1, result
 
@@ -207,14 +208,14 @@ def test_retry_after_migrating_the_parked_step_to_a_fixed_version(db: Database, 
     shutil.copytree(bundle_copy, fixed)
     key = deploy(db, broken_mini(bundle_copy)).key
     instance_id, review = _review_ready(db, org, key)
-    tasks.complete_task(db, review, org.curator, {"decision": "accepted"})
+    tasks.complete_task(db, review, {"decision": "accepted"}, actor=org.curator)
     [incident] = open_incidents(db, instance_id)
 
     with pytest.raises(NotAllowed):
-        retry_incident(db, incident.id, org.curator)
+        retry_incident(db, incident.id, actor=org.curator)
     assert deploy(db, fixed).version == 2
     _migrate(db, org, key, 1, 2)
-    view = retry_incident(db, incident.id, org.admin)
+    view = retry_incident(db, incident.id, actor=org.admin)
 
     assert view.resolved_at is not None and view.resolution == "retried"
     with db.reading() as session:
@@ -223,7 +224,7 @@ def test_retry_after_migrating_the_parked_step_to_a_fixed_version(db: Database, 
         actions = list(session.scalars(select(AuditRecord.action).where(AuditRecord.instance_id == instance_id)))
     assert {"incident.opened", "incident.retried", "incident.resolved", "instance.migrated"} <= set(actions)
     with pytest.raises(Conflict):
-        retry_incident(db, incident.id, org.admin)
+        retry_incident(db, incident.id, actor=org.admin)
 
 
 def test_retry_after_migrating_a_poison_timer_to_a_fixed_version(db: Database, org: Org, poison: tuple[str, int],
@@ -231,13 +232,13 @@ def test_retry_after_migrating_a_poison_timer_to_a_fixed_version(db: Database, o
     key, poisoned = poison
     sweep(at(db, START + timedelta(days=8)))
     [incident] = open_incidents(db, poisoned)
-    failed_again = retry_incident(at(db, START + timedelta(days=8, minutes=2)), incident.id, org.admin)
+    failed_again = retry_incident(at(db, START + timedelta(days=8, minutes=2)), incident.id, actor=org.admin)
     assert failed_again.resolved_at is None and failed_again.tries == 2  # still broken: the admin sees why
     assert "approved_by_region" in failed_again.error
 
     deploy(db, timer_bundle(tmp_path, key, "cohort is None"))
     _migrate(db, org, key, 1, 2)
-    view = retry_incident(at(db, START + timedelta(days=8, minutes=5)), incident.id, org.admin)
+    view = retry_incident(at(db, START + timedelta(days=8, minutes=5)), incident.id, actor=org.admin)
 
     assert view.resolved_at is not None
     assert ready_elements(db, poisoned) == ["help_school"]  # the timer fired and the fixed gateway passed
@@ -247,12 +248,12 @@ def test_retry_after_migrating_a_poison_timer_to_a_fixed_version(db: Database, o
 def test_incidents_are_listed_for_admins_only(db: Database, org: Org, poison: tuple[str, int]) -> None:
     _, poisoned = poison
     sweep(at(db, START + timedelta(days=8)))
-    listed = [i for i in incidents.list_incidents(db, org.admin) if i.instance_id == poisoned]
+    listed = [i for i in incidents.list_incidents(db, actor=org.admin) if i.instance_id == poisoned]
     assert [(i.school_code, i.element_id, i.template_version) for i in listed] == [(org.school, "who_helps", 1)]
-    assert [i.id for i in incidents.list_incidents(db, None) if i.instance_id == poisoned] == [listed[0].id]
+    assert [i.id for i in incidents.list_incidents(db, actor=OPERATOR) if i.instance_id == poisoned] == [listed[0].id]
     for login in (org.regional, org.curator, org.school_user):
         with pytest.raises(NotAllowed):
-            incidents.list_incidents(db, login)
+            incidents.list_incidents(db, actor=login)
 
 
 
@@ -265,7 +266,7 @@ def stuck(db: Database, org: Org, bundle_copy: Path) -> tuple[str, int, int]:
     """A school whose curator's review went through while the gateway after it failed."""
     key = deploy(db, broken_mini(bundle_copy)).key
     instance_id, review = _review_ready(db, org, key)
-    done = tasks.complete_task(db, review, org.curator, {"decision": "accepted"})
+    done = tasks.complete_task(db, review, {"decision": "accepted"}, actor=org.curator)
     assert done.incident_id is not None
     return key, instance_id, done.incident_id
 
@@ -323,7 +324,7 @@ def test_incidents_through_the_api(db: Database, org: Org, stuck: tuple[str, int
     client = app.test_client()
 
     def call(login: str, method: str, url: str) -> tuple[int, object]:
-        token = create_token(db, login, "тест")[1]
+        token = create_token(db, "тест", actor=login)[1]
         response = client.open(f"/api/v1{url}", method=method, headers={"Authorization": f"Bearer {token}"})
         return response.status_code, response.json
 
@@ -394,7 +395,7 @@ def test_a_failing_engine_action_keeps_the_form_as_a_draft_and_records_an_incide
     instance_id, review = _review_ready(db, org, key)
 
     with pytest.raises(StepFailed) as failed:
-        tasks.complete_task(db, review, org.curator, {"decision": "accepted", "indicators": "все в норме"})
+        tasks.complete_task(db, review, {"decision": "accepted", "indicators": "все в норме"}, actor=org.curator)
 
     assert "черновик" in failed.value.message and failed.value.incident_id is not None
     with db.reading() as session:
@@ -404,4 +405,4 @@ def test_a_failing_engine_action_keeps_the_form_as_a_draft_and_records_an_incide
     [incident] = open_incidents(db, instance_id)
     assert (incident.id, incident.element_id, incident.trigger) == (failed.value.incident_id, "review", "action")
     assert "AttributeError" in incident.error
-    assert retry_incident(db, incident.id, org.admin).resolution == "passed"  # the user sends the form again
+    assert retry_incident(db, incident.id, actor=org.admin).resolution == "passed"  # the user sends the form again

@@ -16,6 +16,7 @@ from rq import Queue, SimpleWorker
 from sqlalchemy import select
 
 from engine import instance_migration, instances, tasks, templates
+from engine.actors import OPERATOR
 from engine.cohorts import ensure_cohort
 from engine.db import Database
 from engine.errors import Conflict, MigrationImpossible, NotAllowed
@@ -91,7 +92,7 @@ def drop_review(bundle: Path) -> None:
 
 
 def deploy(db: Database, bundle: Path) -> str:
-    return templates.deploy_template(db, templates.read_bundle(bundle)).key
+    return templates.deploy_template(db, templates.read_bundle(bundle), actor=OPERATOR).key
 
 
 def ready_task(db: Database, instance_id: int) -> Task:
@@ -116,12 +117,12 @@ def audit_actions(db: Database, instance_id: int) -> list[str]:
 def three_instances(db: Database, org: Org, key: str) -> tuple[int, int, int]:
     """Ad hoc instances of one school: one waiting for the (claimed) questionnaire, one for the curator's
     review, one completed."""
-    at_questionnaire, at_review, finished = (instances.start_instance(db, key, org.school).instance_id
+    at_questionnaire, at_review, finished = (instances.start_instance(db, key, org.school, actor=OPERATOR).instance_id
                                              for _ in range(3))
-    tasks.claim_task(db, ready_task(db, at_questionnaire).id, org.school_user)
+    tasks.claim_task(db, ready_task(db, at_questionnaire).id, actor=org.school_user)
     for instance_id in (at_review, finished):
-        tasks.complete_task(db, ready_task(db, instance_id).id, org.school_user, {"coverage": 80})
-    tasks.complete_task(db, ready_task(db, finished).id, org.curator, {"decision": "accepted"})
+        tasks.complete_task(db, ready_task(db, instance_id).id, {"coverage": 80}, actor=org.school_user)
+    tasks.complete_task(db, ready_task(db, finished).id, {"decision": "accepted"}, actor=org.curator)
     assert instance(db, finished).status is InstanceStatus.COMPLETED
     return at_questionnaire, at_review, finished
 
@@ -134,12 +135,12 @@ def test_grown_version_moves_everyone_and_rows_keep_their_identity(db: Database,
     grow(bundle_copy)
     deploy(db, bundle_copy)
 
-    plan = plan_migration(db, key, 1, 2, actor_login=org.admin)
+    plan = plan_migration(db, key, 1, 2, actor=org.admin)
     assert [item.instance_id for item in plan.instances] == [at_questionnaire, at_review]  # not the completed one
     assert plan.movable == 2 and all(not item.reasons for item in plan.instances)
     assert plan.instances[0].tasks == ["Заполнить анкету"] and plan.instances[0].school_code == org.school
 
-    run = run_migration(db, start_migration(db, key, 1, 2, actor_login=org.admin).id)
+    run = run_migration(db, start_migration(db, key, 1, 2, actor=org.admin).id)
     assert (run.status, run.total, run.moved, run.failed) == ("done", 2, 2, 0)
     assert {item.instance_id: item.outcome for item in run.results} == {at_questionnaire: "moved",
                                                                         at_review: "moved"}
@@ -152,7 +153,7 @@ def test_grown_version_moves_everyone_and_rows_keep_their_identity(db: Database,
     assert "instance.migrated" in audit_actions(db, at_questionnaire)
 
     # the moved process goes on along the new diagram: the added task comes next
-    done = tasks.complete_task(db, after.id, org.school_user, {"coverage": 70, "contact": "8-800"})
+    done = tasks.complete_task(db, after.id, {"coverage": 70, "contact": "8-800"}, actor=org.school_user)
     with db.reading() as session:
         assert session.get(Task, done.next_task_ids[0]).element_id == "attach_plan"  # type: ignore[union-attr]
     diff = CliRunner().invoke(cli, ["diff", key, "1", "2"], obj=db)
@@ -167,11 +168,11 @@ def test_removed_current_task_blocks_only_that_instance(db: Database, org: Org, 
     drop_review(bundle_copy)
     deploy(db, bundle_copy)
 
-    plan = {item.instance_id: item for item in plan_migration(db, key, 1, 2).instances}
+    plan = {item.instance_id: item for item in plan_migration(db, key, 1, 2, actor=OPERATOR).instances}
     assert plan[at_questionnaire].can_move and not plan[at_review].can_move
     assert plan[at_review].reasons == [REMOVED_REVIEW] and plan[at_review].tasks == ["Проверить анкету"]
 
-    run = run_migration(db, start_migration(db, key, 1, 2).id)
+    run = run_migration(db, start_migration(db, key, 1, 2, actor=OPERATOR).id)
     assert (run.status, run.total, run.moved, run.failed) == ("done", 2, 1, 1)
     failed = next(item for item in run.results if item.instance_id == at_review)
     assert failed.outcome == "failed" and failed.reasons == [REMOVED_REVIEW]
@@ -182,7 +183,7 @@ def test_removed_current_task_blocks_only_that_instance(db: Database, org: Org, 
     assert audit_actions(db, at_review)[-1] == "instance.migration_failed"
     assert instance(db, at_questionnaire).template_version_id != untouched.template_version_id
     # a second run finds only the blocked instance still on version 1
-    again = run_migration(db, start_migration(db, key, 1, 2).id)
+    again = run_migration(db, start_migration(db, key, 1, 2, actor=OPERATOR).id)
     assert (again.total, again.moved, again.failed) == (1, 0, 1)
 
 
@@ -191,7 +192,7 @@ def test_dry_run_recorded_as_a_run_changes_nothing(db: Database, org: Org, bundl
     at_questionnaire, at_review, _ = three_instances(db, org, key)
     drop_review(bundle_copy)
     deploy(db, bundle_copy)
-    run = run_migration(db, start_migration(db, key, 1, 2, dry_run=True).id)
+    run = run_migration(db, start_migration(db, key, 1, 2, dry_run=True, actor=OPERATOR).id)
     assert run.dry_run and (run.moved, run.failed) == (1, 1)
     assert {item.outcome for item in run.results} == {"can_move", "cannot_move"}
     assert instance(db, at_questionnaire).template_version_id == instance(db, at_review).template_version_id
@@ -204,11 +205,11 @@ def test_only_admins_plan_or_run_and_versions_are_checked(db: Database, org: Org
     deploy(db, bundle_copy)
     for login in (org.curator, org.regional, org.federal):
         with pytest.raises(NotAllowed):
-            plan_migration(db, key, 1, 2, actor_login=login)
+            plan_migration(db, key, 1, 2, actor=login)
         with pytest.raises(NotAllowed):
-            start_migration(db, key, 1, 2, actor_login=login)
+            start_migration(db, key, 1, 2, actor=login)
     with pytest.raises(MigrationImpossible, match="версии совпадают"):
-        plan_migration(db, key, 2, 2)
+        plan_migration(db, key, 2, 2, actor=OPERATOR)
     with db.reading() as session:
         assert session.scalar(select(MigrationRun.id).where(MigrationRun.template_key == key)) is None
 
@@ -259,14 +260,14 @@ def test_rq_worker_runs_the_migration(pg_db: Database, postgres_url: str, bundle
     grow(bundle_copy)
     deploy(pg_db, bundle_copy)
     monkeypatch.setenv("DATABASE_URL", postgres_url)
-    run_id = start_migration(pg_db, key, 1, 2, actor_login=org.admin).id
+    run_id = start_migration(pg_db, key, 1, 2, actor=org.admin).id
     job_id = RqJobQueue(redis).enqueue(jobs.run_migration, run_id)
     queue = Queue(QUEUE_NAME, connection=redis)
     SimpleWorker([queue], connection=redis).work(burst=True)
     job = queue.fetch_job(job_id)
     assert job is not None and job.is_finished and job.return_value() == {"moved": 2, "failed": 0}
     assert job.timeout == 6 * 3600  # not rq's 180 s: a region's run takes longer
-    assert get_run(pg_db, run_id).status == "done"
+    assert get_run(pg_db, run_id, actor=OPERATOR).status == "done"
     assert instance(pg_db, at_review).template_version_id == instance(pg_db, at_questionnaire).template_version_id
 
 
@@ -290,10 +291,10 @@ def test_admin_page_hands_the_run_to_the_queue_the_app_was_given(pg_db: Database
     with pg_db.reading() as session:
         run_id = session.scalars(select(MigrationRun.id).where(MigrationRun.template_key == key)).one()
     queue = Queue(QUEUE_NAME, connection=redis)
-    assert queue.count == 1 and get_run(pg_db, run_id).status == "pending"
+    assert queue.count == 1 and get_run(pg_db, run_id, actor=OPERATOR).status == "pending"
     monkeypatch.setenv("DATABASE_URL", postgres_url)  # the worker's own configuration
     SimpleWorker([queue], connection=redis).work(burst=True)
-    assert get_run(pg_db, run_id).status == "done" and get_run(pg_db, run_id).moved == 2
+    assert get_run(pg_db, run_id, actor=OPERATOR).status == "done" and get_run(pg_db, run_id, actor=OPERATOR).moved == 2
 
 
 def test_admin_pages_plan_start_and_follow_a_run(db: Database, org: Org, bundle_copy: Path) -> None:
@@ -344,8 +345,8 @@ def _roadmap_at_antirisk(timed: Database, clock: Clock, key: str, tmp_path: Path
     what every other test on this database starts."""
     school = r500.new_school(timed)
     ensure_cohort(timed, r500.COHORT)
-    templates.deploy_template(timed, templates.read_bundle(_roadmap_copy(tmp_path / "v1", key)))
-    instance_id = instances.start_instance(timed, key, school.code, cohort_year=r500.COHORT).instance_id
+    templates.deploy_template(timed, templates.read_bundle(_roadmap_copy(tmp_path / "v1", key)), actor=OPERATOR)
+    instance_id = instances.start_instance(timed, key, school.code, cohort_year=r500.COHORT, actor=OPERATOR).instance_id
     r500.run_selection(timed, school, instance_id)
     r500.run_questionnaire_stage(timed, school, instance_id, clock)
     r500.run_risk_profile(timed, school, instance_id)
@@ -379,10 +380,10 @@ def test_call_activity_instances_keep_their_subjects_or_are_refused(db: Database
     renamed = _roadmap_copy(tmp_path / "renamed", key, ('name="Разработать антирисковую программу"',
                                                    'name="Подготовить антирисковую программу"'))
     old = instance(timed, instance_id).template_version_id
-    new_version = templates.deploy_template(timed, templates.read_bundle(renamed)).version
+    new_version = templates.deploy_template(timed, templates.read_bundle(renamed), actor=OPERATOR).version
     with timed.reading() as session:
         old_version = session.get(TemplateVersion, old).version  # type: ignore[union-attr]
-    run = run_migration(timed, start_migration(timed, key, old_version, new_version).id)
+    run = run_migration(timed, start_migration(timed, key, old_version, new_version, actor=OPERATOR).id)
     assert run.results[0].instance_id == instance_id or instance_id in {r.instance_id for r in run.results}
     assert next(r for r in run.results if r.instance_id == instance_id).outcome == "moved"
     after = _open_rows(timed, instance_id)
@@ -396,8 +397,9 @@ def test_call_activity_instances_keep_their_subjects_or_are_refused(db: Database
                                   "<bpmn:loopDataInputRef>chosen_directions</bpmn:loopDataInputRef>"),
                                  ("risk_directions = risk_candidates[:3]</bpmn:script>",
                                   "risk_directions = risk_candidates[:3]\nchosen_directions = risk_directions</bpmn:script>"))
-    third = templates.deploy_template(timed, templates.read_bundle(changed_loop)).version
-    [check] = [c for c in plan_migration(timed, key, new_version, third).instances if c.instance_id == instance_id]
+    third = templates.deploy_template(timed, templates.read_bundle(changed_loop), actor=OPERATOR).version
+    [check] = [c for c in plan_migration(timed, key, new_version, third, actor=OPERATOR).instances
+               if c.instance_id == instance_id]
     assert not check.can_move
     assert any("(antirisk_programmes) уже выполняется" in reason and "входная коллекция" in reason
                for reason in check.reasons), check.reasons
@@ -407,8 +409,9 @@ def test_call_activity_instances_keep_their_subjects_or_are_refused(db: Database
                                   ('processRef="antirisk_cycle"', 'processRef="antirisk_cycle_2028"'),
                                   ('calledElement="antirisk_cycle"', 'calledElement="antirisk_cycle_2028"'),
                                   ('<bpmn:process id="antirisk_cycle"', '<bpmn:process id="antirisk_cycle_2028"'))
-    fourth = templates.deploy_template(timed, templates.read_bundle(other_process)).version
-    [check] = [c for c in plan_migration(timed, key, new_version, fourth).instances if c.instance_id == instance_id]
+    fourth = templates.deploy_template(timed, templates.read_bundle(other_process), actor=OPERATOR).version
+    [check] = [c for c in plan_migration(timed, key, new_version, fourth, actor=OPERATOR).instances
+               if c.instance_id == instance_id]
     assert not check.can_move and len(check.reasons) == len(set(check.reasons)) == 2  # not once per direction
     assert any("процесс «antirisk_cycle», в который уже вошёл маршрут, удалён в новой версии" in reason
                for reason in check.reasons), check.reasons
@@ -455,13 +458,13 @@ def test_waiting_timer_survives_the_move_and_fires_on_time(db: Database, org: Or
     start = datetime(2027, 2, 1, 9, 0, tzinfo=UTC)
     key = deploy(db, bundle)
     instance_id = instances.start_instance(Database(db.engine, clock=lambda: start, sessions=db.sessions), key,
-                                           org.school).instance_id
+                                           org.school, actor=OPERATOR).instance_id
     bpmn = bundle / "timer.bpmn"
     bpmn.write_text(bpmn.read_text(encoding="utf-8").replace('name="Заполнить анкету"', 'name="Заполнить анкету школы"'),
                     encoding="utf-8")
     deploy(db, bundle)
     next_day = Database(db.engine, clock=lambda: start + timedelta(days=1), sessions=db.sessions)
-    assert run_migration(next_day, start_migration(next_day, key, 1, 2).id).moved == 1
+    assert run_migration(next_day, start_migration(next_day, key, 1, 2, actor=OPERATOR).id).moved == 1
 
     with db.reading() as session:
         [timer] = session.scalars(select(Deadline).where(Deadline.instance_id == instance_id,
@@ -481,11 +484,11 @@ def test_a_task_moved_to_another_lane_changes_role_and_is_released(db: Database,
           ("<bpmn:flowNodeRef>review</bpmn:flowNodeRef>",
            "<bpmn:flowNodeRef>review</bpmn:flowNodeRef>\n<bpmn:flowNodeRef>fill_questionnaire</bpmn:flowNodeRef>"))
     deploy(db, bundle_copy)
-    assert run_migration(db, start_migration(db, key, 1, 2).id).failed == 0
+    assert run_migration(db, start_migration(db, key, 1, 2, actor=OPERATOR).id).failed == 0
     after = ready_task(db, at_questionnaire)
     assert (after.id, after.role, after.assignee_id, after.due_at) == (before.id, "curator", None, before.due_at)
-    assert [t.id for t in tasks.list_tasks(db, org.curator) if t.instance_id == at_questionnaire] == [after.id]
-    assert not [t for t in tasks.list_tasks(db, org.school_user) if t.instance_id == at_questionnaire]
+    assert [t.id for t in tasks.list_tasks(db, actor=org.curator) if t.instance_id == at_questionnaire] == [after.id]
+    assert not [t for t in tasks.list_tasks(db, actor=org.school_user) if t.instance_id == at_questionnaire]
 
 
 def test_big_dry_run_goes_to_the_background(db: Database, org: Org, bundle_copy: Path) -> None:
@@ -536,11 +539,11 @@ def test_with_redis_unreachable_a_started_run_still_completes(db: Database, org:
 def _interrupted_run(db: Database, org: Org, bundle_copy: Path) -> tuple[str, int, list[int]]:
     """A run whose worker moved one instance and was killed: the run row says running, 1 of 4 done."""
     key = deploy(db, bundle_copy)
-    movable = [*three_instances(db, org, key)[:2], *(instances.start_instance(db, key, org.school).instance_id
-                                                     for _ in range(2))]
+    movable = [*three_instances(db, org, key)[:2],
+               *(instances.start_instance(db, key, org.school, actor=OPERATOR).instance_id for _ in range(2))]
     grow(bundle_copy)
     deploy(db, bundle_copy)
-    run_id = start_migration(db, key, 1, 2, actor_login=org.admin).id
+    run_id = start_migration(db, key, 1, 2, actor=org.admin).id
     # The dead worker's steps, up to where it was killed: no public call stops a run halfway.
     begun = instance_migration._begin(db, run_id)  # noqa: SLF001
     assert begun is not None and begun[0] == movable
@@ -555,9 +558,9 @@ def _moves(db: Database, instance_id: int) -> int:
 def test_an_interrupted_run_shows_as_such_and_a_resume_moves_each_instance_once(
         db: Database, org: Org, bundle_copy: Path) -> None:
     key, run_id, movable = _interrupted_run(db, org, bundle_copy)
-    assert get_run(db, run_id).status == "running"  # a heartbeat just now: alive as far as anyone knows
+    assert get_run(db, run_id, actor=OPERATOR).status == "running"  # a heartbeat just now: alive as far as anyone knows
     with pytest.raises(Conflict):
-        resume_migration(db, run_id, actor_login=org.admin)
+        resume_migration(db, run_id, actor=org.admin)
     later = Database(db.engine, clock=lambda: datetime.now(UTC) + timedelta(minutes=6), sessions=db.sessions)
     with_passwords(db, org)
     app = create_app({"DATABASE": later, "TESTING": True, "SECRET_KEY": "test", "SESSION_COOKIE_SECURE": False})
@@ -582,7 +585,7 @@ def test_an_interrupted_run_shows_as_such_and_a_resume_moves_each_instance_once(
                                                             AuditRecord.details["run_id"].as_integer() == run_id)).one()
     assert resumed.details["processed"] == 1
     with pytest.raises(Conflict):
-        resume_migration(later, run_id, actor_login=org.admin)  # finished: nothing to resume
+        resume_migration(later, run_id, actor=org.admin)  # finished: nothing to resume
 
 
 def test_cli_resumes_an_interrupted_run(db: Database, org: Org, bundle_copy: Path) -> None:

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import instances, tasks, templates
+from engine.actors import OPERATOR
 from engine.audit import instance_history
 from engine.bpmn.runtime import WorkflowRun
 from engine.db import Database
@@ -27,15 +28,15 @@ from tests.conftest import Org
 
 @pytest.fixture
 def template_key(db: Database, bundle_copy: Path) -> str:
-    return templates.deploy_template(db, templates.read_bundle(bundle_copy)).key
+    return templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
 
 
 def visible(db: Database, login: str, instance_id: int) -> list[str]:
-    return [t.element_id for t in tasks.list_tasks(db, login) if t.instance_id == instance_id]
+    return [t.element_id for t in tasks.list_tasks(db, actor=login) if t.instance_id == instance_id]
 
 
 def only_task(db: Database, login: str, instance_id: int) -> int:
-    [found] = [t for t in tasks.list_tasks(db, login) if t.instance_id == instance_id]
+    [found] = [t for t in tasks.list_tasks(db, actor=login) if t.instance_id == instance_id]
     return found.id
 
 
@@ -48,7 +49,7 @@ def instance_row(db: Database, instance_id: int) -> ProcessInstance:
 
 def test_start_mirrors_the_first_task_with_stage_role_scope_and_due(db: Database, org: Org,
                                                                      template_key: str) -> None:
-    started = instances.start_instance(db, template_key, org.school)
+    started = instances.start_instance(db, template_key, org.school, actor=OPERATOR)
     with db.reading() as session:
         [task] = session.scalars(select(Task).where(Task.instance_id == started.instance_id)).all()
         assert (task.element_id, task.stage, task.role.value, task.status) == (
@@ -66,28 +67,28 @@ def test_start_mirrors_the_first_task_with_stage_role_scope_and_due(db: Database
 
 
 def test_only_the_right_people_see_and_act(db: Database, org: Org, template_key: str) -> None:
-    instance_id = instances.start_instance(db, template_key, org.school).instance_id
+    instance_id = instances.start_instance(db, template_key, org.school, actor=OPERATOR).instance_id
     assert visible(db, org.school_user, instance_id) == ["fill_questionnaire"]
     for outsider in (org.foreign_school_user, org.curator, org.municipal, org.regional, org.admin):
         assert visible(db, outsider, instance_id) == []
     task_id = only_task(db, org.school_user, instance_id)
     with pytest.raises(NotAllowed):
-        tasks.complete_task(db, task_id, org.foreign_school_user, {"coverage": 50})
-    tasks.complete_task(db, task_id, org.school_user, {"coverage": 50})
+        tasks.complete_task(db, task_id, {"coverage": 50}, actor=org.foreign_school_user)
+    tasks.complete_task(db, task_id, {"coverage": 50}, actor=org.school_user)
     assert visible(db, org.curator, instance_id) == ["review"]
     assert visible(db, org.sibling_curator, instance_id) == []
     assert visible(db, org.school_user, instance_id) == []
 
 
 def test_full_run_with_rework_and_audit(db: Database, org: Org, template_key: str) -> None:
-    instance_id = instances.start_instance(db, template_key, org.school).instance_id
+    instance_id = instances.start_instance(db, template_key, org.school, actor=OPERATOR).instance_id
     steps = [(org.school_user, {"coverage": 20}),
              (org.curator, {"decision": "rework", "review_comment": "Мало"}),
              (org.school_user, {"coverage": 80}),
              (org.curator, {"decision": "accepted"})]
     for login, data in steps:
         version_before = instance_row(db, instance_id).version
-        done = tasks.complete_task(db, only_task(db, login, instance_id), login, data)
+        done = tasks.complete_task(db, only_task(db, login, instance_id), data, actor=login)
         assert instance_row(db, instance_id).version == version_before + 1
     assert done.instance_completed and done.next_task_ids == []
     row = instance_row(db, instance_id)
@@ -105,13 +106,13 @@ def test_full_run_with_rework_and_audit(db: Database, org: Org, template_key: st
 
 def test_invalid_form_data_gives_field_errors_and_changes_nothing(db: Database, org: Org,
                                                                   template_key: str) -> None:
-    instance_id = instances.start_instance(db, template_key, org.school).instance_id
+    instance_id = instances.start_instance(db, template_key, org.school, actor=OPERATOR).instance_id
     task_id = only_task(db, org.school_user, instance_id)
     before = instance_row(db, instance_id)
     with db.reading() as session:
         audit_before = session.scalar(select(func.count()).select_from(AuditRecord))
     with pytest.raises(FormInvalid) as caught:
-        tasks.complete_task(db, task_id, org.school_user, {"coverage": 150, "surprise": 1})
+        tasks.complete_task(db, task_id, {"coverage": 150, "surprise": 1}, actor=org.school_user)
     assert set(caught.value.errors) == {"coverage", "surprise"}
     after = instance_row(db, instance_id)
     assert (after.version, after.workflow_json) == (before.version, before.workflow_json)
@@ -128,13 +129,13 @@ def test_a_failing_gateway_keeps_the_submission_and_parks_the_rest(db: Database,
     bpmn.write_text(bpmn.read_text(encoding="utf-8").replace("decision == 'accepted'</",
                                                              "decision == 'accepted' and school['region_approved']</"),
                     encoding="utf-8")
-    key = templates.deploy_template(db, templates.read_bundle(bundle_copy)).key
-    instance_id = instances.start_instance(db, key, org.school).instance_id
-    tasks.complete_task(db, only_task(db, org.school_user, instance_id), org.school_user, {"coverage": 5})
+    key = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
+    instance_id = instances.start_instance(db, key, org.school, actor=OPERATOR).instance_id
+    tasks.complete_task(db, only_task(db, org.school_user, instance_id), {"coverage": 5}, actor=org.school_user)
     review = only_task(db, org.curator, instance_id)
     before = instance_row(db, instance_id)
 
-    done = tasks.complete_task(db, review, org.curator, {"decision": "accepted", "review_comment": "Всё верно"})
+    done = tasks.complete_task(db, review, {"decision": "accepted", "review_comment": "Всё верно"}, actor=org.curator)
 
     assert done.incident_id is not None and "region_approved" in (done.incident_error or "")
     assert "«Принято?» (decision)" in (done.incident_error or "")
@@ -155,25 +156,25 @@ def test_a_failing_gateway_keeps_the_submission_and_parks_the_rest(db: Database,
 
 
 def test_completing_twice_is_a_clear_conflict(db: Database, org: Org, template_key: str) -> None:
-    instance_id = instances.start_instance(db, template_key, org.school).instance_id
+    instance_id = instances.start_instance(db, template_key, org.school, actor=OPERATOR).instance_id
     task_id = only_task(db, org.school_user, instance_id)
-    tasks.complete_task(db, task_id, org.school_user, {"coverage": 40})
+    tasks.complete_task(db, task_id, {"coverage": 40}, actor=org.school_user)
     with pytest.raises(TaskAlreadyCompleted, match="уже выполнена"):
-        tasks.complete_task(db, task_id, org.school_user, {"coverage": 40})
+        tasks.complete_task(db, task_id, {"coverage": 40}, actor=org.school_user)
 
 
 def test_claim_and_reassign(db: Database, org: Org, template_key: str) -> None:
-    instance_id = instances.start_instance(db, template_key, org.school).instance_id
-    tasks.complete_task(db, only_task(db, org.school_user, instance_id), org.school_user, {"coverage": 40})
+    instance_id = instances.start_instance(db, template_key, org.school, actor=OPERATOR).instance_id
+    tasks.complete_task(db, only_task(db, org.school_user, instance_id), {"coverage": 40}, actor=org.school_user)
     review = only_task(db, org.curator, instance_id)
-    assert tasks.claim_task(db, review, org.curator).assignee == org.curator
+    assert tasks.claim_task(db, review, actor=org.curator).assignee == org.curator
     with pytest.raises(NotAllowed):  # a curator of another school may not take it
-        tasks.reassign_task(db, review, org.sibling_curator, org.sibling_curator)
+        tasks.reassign_task(db, review, org.sibling_curator, actor=org.sibling_curator)
     with pytest.raises(NotAllowed):  # the target has no curator role for this school
-        tasks.reassign_task(db, review, org.municipal, org.sibling_curator)
-    released = tasks.reassign_task(db, review, org.municipal, None)
+        tasks.reassign_task(db, review, org.sibling_curator, actor=org.municipal)
+    released = tasks.reassign_task(db, review, None, actor=org.municipal)
     assert released.assignee is None
-    tasks.claim_task(db, review, org.curator)
+    tasks.claim_task(db, review, actor=org.curator)
     with db.reading() as session:
         actions = [r.action for r in instance_history(session, instance_id)]
     assert actions.count("task.claimed") == 2 and actions.count("task.reassigned") == 1
@@ -186,54 +187,54 @@ def test_claimed_task_is_reserved_for_its_assignee(db: Database, org: Org, templ
     second = f"{org.curator}-b"
     apply_org(db, OrgData(users=[UserRow(second, "Второй куратор")],
                           grants=[GrantRow(second, Role.CURATOR, org.school)]))
-    instance_id = instances.start_instance(db, template_key, org.school).instance_id
-    tasks.complete_task(db, only_task(db, org.school_user, instance_id), org.school_user, {"coverage": 40})
+    instance_id = instances.start_instance(db, template_key, org.school, actor=OPERATOR).instance_id
+    tasks.complete_task(db, only_task(db, org.school_user, instance_id), {"coverage": 40}, actor=org.school_user)
     review = only_task(db, org.curator, instance_id)
-    tasks.claim_task(db, review, org.curator)
+    tasks.claim_task(db, review, actor=org.curator)
     with pytest.raises(TaskClaimed, match="другой исполнитель"):
-        tasks.claim_task(db, review, second)
+        tasks.claim_task(db, review, actor=second)
     with pytest.raises(NotAllowed, match="закреплена"):
-        tasks.complete_task(db, review, second, {"decision": "accepted"})
-    assert tasks.reassign_task(db, review, org.curator, second).assignee == second
-    tasks.complete_task(db, review, second, {"decision": "accepted"})
+        tasks.complete_task(db, review, {"decision": "accepted"}, actor=second)
+    assert tasks.reassign_task(db, review, second, actor=org.curator).assignee == second
+    tasks.complete_task(db, review, {"decision": "accepted"}, actor=second)
 
 
 def test_draft_is_partial_but_valid_and_shows_in_the_task(db: Database, org: Org, template_key: str) -> None:
-    instance_id = instances.start_instance(db, template_key, org.school).instance_id
+    instance_id = instances.start_instance(db, template_key, org.school, actor=OPERATOR).instance_id
     task_id = only_task(db, org.school_user, instance_id)
-    tasks.save_draft(db, task_id, org.school_user, {"comment": "черновик"})
+    tasks.save_draft(db, task_id, {"comment": "черновик"}, actor=org.school_user)
     with pytest.raises(FormInvalid):
-        tasks.save_draft(db, task_id, org.school_user, {"coverage": -1})
-    detail = tasks.get_task(db, task_id, org.school_user)
+        tasks.save_draft(db, task_id, {"coverage": -1}, actor=org.school_user)
+    detail = tasks.get_task(db, task_id, actor=org.school_user)
     assert detail.values == {"comment": "черновик"}
     assert detail.form["components"][0]["key"] == "coverage"
     with pytest.raises(NotAllowed):
-        tasks.get_task(db, task_id, org.foreign_school_user)
-    assert tasks.get_task(db, task_id, org.municipal).task.id == task_id  # coordinators may look
+        tasks.get_task(db, task_id, actor=org.foreign_school_user)
+    assert tasks.get_task(db, task_id, actor=org.municipal).task.id == task_id  # coordinators may look
 
 
 def test_unknown_things_are_reported_by_name(db: Database, org: Org, template_key: str) -> None:
     with pytest.raises(TemplateNotFound):
-        instances.start_instance(db, "no-such-template", org.school)
+        instances.start_instance(db, "no-such-template", org.school, actor=OPERATOR)
     with pytest.raises(OrgUnitNotFound, match="школа с кодом «NOPE» не найдена"):
-        instances.start_instance(db, template_key, "NOPE")
+        instances.start_instance(db, template_key, "NOPE", actor=OPERATOR)
     with pytest.raises(OrgUnitNotFound):
-        tasks.list_tasks(db, "nobody")
+        tasks.list_tasks(db, actor="nobody")
 
 
 def test_starting_as_a_user_needs_oversight(db: Database, org: Org, template_key: str) -> None:
     with pytest.raises(NotAllowed):
-        instances.start_instance(db, template_key, org.school, actor_login=org.school_user)
+        instances.start_instance(db, template_key, org.school, actor=org.school_user)
     with pytest.raises(NotAllowed):
-        instances.start_instance(db, template_key, org.school, actor_login=org.other_municipal)
-    started = instances.start_instance(db, template_key, org.school, actor_login=org.municipal)
+        instances.start_instance(db, template_key, org.school, actor=org.other_municipal)
+    started = instances.start_instance(db, template_key, org.school, actor=org.municipal)
     assert started.ready_task_ids
 
 
 def test_injected_clock_sets_every_timestamp(db: Database, org: Org, template_key: str) -> None:
     moment = datetime(2027, 2, 1, 9, 0, tzinfo=UTC)
     frozen = Database(db.engine, clock=lambda: moment)
-    instance_id = instances.start_instance(frozen, template_key, org.school).instance_id
-    [view] = [t for t in tasks.list_tasks(frozen, org.school_user) if t.instance_id == instance_id]
+    instance_id = instances.start_instance(frozen, template_key, org.school, actor=OPERATOR).instance_id
+    [view] = [t for t in tasks.list_tasks(frozen, actor=org.school_user) if t.instance_id == instance_id]
     assert view.created_at == moment
     assert view.due_at == datetime(2027, 2, 15, 9, 0, tzinfo=UTC)

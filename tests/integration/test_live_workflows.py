@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select, update
 
 from engine import instances, tasks, templates
+from engine.actors import OPERATOR
 from engine.db import Database
 from engine.errors import ConcurrentUpdate
 from engine.live_workflows import DEFAULT_SIZE, LiveWorkflows, of
@@ -31,7 +32,7 @@ def live(db: Database) -> Iterator[LiveWorkflows]:
 
 @pytest.fixture
 def template_key(db: Database, bundle_copy: Path) -> str:
-    return templates.deploy_template(db, templates.read_bundle(bundle_copy)).key
+    return templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
 
 
 def ready_task(db: Database, instance_id: int) -> int:
@@ -49,12 +50,12 @@ def stored(db: Database, instance_id: int) -> ProcessInstance:
 
 
 def test_the_next_step_starts_from_the_live_workflow(db: Database, org: Org, live: LiveWorkflows, template_key: str) -> None:
-    instance_id = instances.start_instance(db, template_key, org.school).instance_id
-    tasks.complete_task(db, ready_task(db, instance_id), org.school_user, {"coverage": 20})
+    instance_id = instances.start_instance(db, template_key, org.school, actor=OPERATOR).instance_id
+    tasks.complete_task(db, ready_task(db, instance_id), {"coverage": 20}, actor=org.school_user)
     hits = live.hits
-    tasks.complete_task(db, ready_task(db, instance_id), org.curator, REWORK)
-    tasks.complete_task(db, ready_task(db, instance_id), org.school_user, {"coverage": 80})
-    done = tasks.complete_task(db, ready_task(db, instance_id), org.curator, {"decision": "accepted"})
+    tasks.complete_task(db, ready_task(db, instance_id), REWORK, actor=org.curator)
+    tasks.complete_task(db, ready_task(db, instance_id), {"coverage": 80}, actor=org.school_user)
+    done = tasks.complete_task(db, ready_task(db, instance_id), {"decision": "accepted"}, actor=org.curator)
     assert live.hits == hits + 3
     assert done.instance_completed and stored(db, instance_id).status is InstanceStatus.COMPLETED
     assert stored(db, instance_id).version == 5
@@ -62,28 +63,28 @@ def test_the_next_step_starts_from_the_live_workflow(db: Database, org: Org, liv
 
 def test_the_task_page_leaves_its_workflow_for_the_submission(db: Database, org: Org, live: LiveWorkflows, template_key: str) -> None:
     """Opening a task restores its workflow to show the values; the submission that follows starts from it."""
-    instance_id = instances.start_instance(db, template_key, org.school).instance_id
+    instance_id = instances.start_instance(db, template_key, org.school, actor=OPERATOR).instance_id
     task_id = ready_task(db, instance_id)
     live.clear()
-    tasks.get_task(db, task_id, org.school_user)
+    tasks.get_task(db, task_id, actor=org.school_user)
     hits = live.hits
-    tasks.complete_task(db, task_id, org.school_user, {"coverage": 20})
+    tasks.complete_task(db, task_id, {"coverage": 20}, actor=org.school_user)
     assert live.hits == hits + 1
     assert stored(db, instance_id).version == 2
 
 
 def test_an_entry_left_behind_by_another_writer_is_not_used(db: Database, org: Org, live: LiveWorkflows, template_key: str) -> None:
     """Process A keeps the workflow at version 2; process B completes the next step; A must not use it."""
-    instance_id = instances.start_instance(db, template_key, org.school).instance_id
-    tasks.complete_task(db, ready_task(db, instance_id), org.school_user, {"coverage": 20})
+    instance_id = instances.start_instance(db, template_key, org.school, actor=OPERATOR).instance_id
+    tasks.complete_task(db, ready_task(db, instance_id), {"coverage": 20}, actor=org.school_user)
     row = stored(db, instance_id)
     key = instance_id
     in_process_a = live.take(key, row.version, row.workflow_json)
     assert in_process_a is not None
-    tasks.complete_task(db, ready_task(db, instance_id), org.curator, REWORK)  # process B, from the JSON
+    tasks.complete_task(db, ready_task(db, instance_id), REWORK, actor=org.curator)  # process B, from the JSON
     live.keep(key, row.version, row.workflow_json, in_process_a)  # A's entry, now stale
     misses = live.misses
-    tasks.complete_task(db, ready_task(db, instance_id), org.school_user, {"coverage": 80})
+    tasks.complete_task(db, ready_task(db, instance_id), {"coverage": 80}, actor=org.school_user)
     assert live.misses == misses + 1
     with db.reading() as session:
         elements = session.scalars(select(Task.element_id).where(Task.instance_id == instance_id,
@@ -99,9 +100,9 @@ def test_a_rolled_back_completion_leaves_nothing_to_reuse(sqlite_db: Database, b
     from tests.conftest import make_org
 
     org = make_org(sqlite_db)
-    key = templates.deploy_template(sqlite_db, templates.read_bundle(bundle_copy)).key
-    instance_id = instances.start_instance(sqlite_db, key, org.school).instance_id
-    tasks.complete_task(sqlite_db, ready_task(sqlite_db, instance_id), org.school_user, {"coverage": 20})
+    key = templates.deploy_template(sqlite_db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
+    instance_id = instances.start_instance(sqlite_db, key, org.school, actor=OPERATOR).instance_id
+    tasks.complete_task(sqlite_db, ready_task(sqlite_db, instance_id), {"coverage": 20}, actor=org.school_user)
     other = Database(sqlite_db.engine)
 
     def clock_with_a_concurrent_writer() -> datetime:
@@ -116,12 +117,12 @@ def test_a_rolled_back_completion_leaves_nothing_to_reuse(sqlite_db: Database, b
     size, cache.size = cache.size, DEFAULT_SIZE
     review = ready_task(sqlite_db, instance_id)
     with pytest.raises(ConcurrentUpdate):
-        tasks.complete_task(racing, review, org.curator, REWORK)
+        tasks.complete_task(racing, review, REWORK, actor=org.curator)
     assert stored(sqlite_db, instance_id).version == 3
     with sqlite_db.reading() as session:
         assert session.get(Task, review).status is TaskStatus.READY  # type: ignore[union-attr]
     try:
-        done = tasks.complete_task(sqlite_db, review, org.curator, {"decision": "accepted"})
+        done = tasks.complete_task(sqlite_db, review, {"decision": "accepted"}, actor=org.curator)
     finally:
         cache.size = size
     assert done.instance_completed and stored(sqlite_db, instance_id).version == 4

@@ -18,6 +18,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from engine import instances, templates
+from engine.actors import OPERATOR
 from engine.db import Database
 from engine.deadlines import sweep
 from engine.mailer import SmtpSettings, deliver, deliver_due
@@ -61,7 +62,7 @@ def _import_school_named(db: Database, tmp_path: Path, school_name: str) -> tupl
     text = "\r\n".join(";".join(f'"{cell}"' for cell in row) for row in rows) + "\r\n"
     path = tmp_path / "org.csv"
     path.write_text(text, encoding="utf-8", newline="")
-    report = import_org(db, path)
+    report = import_org(db, path, actor=OPERATOR)
     assert report.applied and not report.errors and report.imported["school"] == 1
     return school, f"{curator}@example.test"
 
@@ -70,8 +71,9 @@ def test_a_school_name_with_a_line_break_gives_a_clean_subject_and_the_letter_go
         db: Database, tmp_path: Path, bundle_copy: Path, smtp: tuple[Mailbox, SmtpSettings]) -> None:
     mailbox, settings = smtp
     school, curator_address = _import_school_named(db, tmp_path, "МБОУ «СОШ»\r\nBcc: intruder@evil.test")
-    key = templates.deploy_template(db, templates.read_bundle(bundle_copy)).key
-    instances.start_instance(Database(db.engine, clock=lambda: START, sessions=db.sessions), key, school)
+    key = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
+    instances.start_instance(Database(db.engine, clock=lambda: START, sessions=db.sessions), key, school,
+                             actor=OPERATOR)
     report = sweep(db, now=LEVEL_1)
     for outbox_id in report.outbox_ids:
         deliver(db, outbox_id, settings)

@@ -11,6 +11,7 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
+from engine.actors import OPERATOR
 from engine.db import Database
 from engine.errors import EngineError
 from engine.models import Municipality, Region, RoleGrant, School, User
@@ -120,13 +121,13 @@ def test_semicolon_csv_with_russian_headers_imports_everything_idempotently(db: 
     c = _codes()
     path = _write_csv(tmp_path / "org.csv", _good_rows(c))
 
-    first = import_org(db, path)
+    first = import_org(db, path, actor=OPERATOR)
 
     assert (first.errors, first.applied, first.rows, first.imported) == ([], True, 10, EXPECTED)
     _assert_good_import(db, c)
     ids = _unit_ids(db, c)
 
-    second = import_org(db, path)
+    second = import_org(db, path, actor=OPERATOR)
 
     assert (second.errors, second.applied, second.imported) == ([], True, EXPECTED)
     assert _unit_ids(db, c) == ids
@@ -141,12 +142,12 @@ def test_xlsx_with_english_headers_imports_the_same(db: Database, tmp_path: Path
     rows.append(["school", numeric_code, "МБОУ «СОШ № 3»", c.municipality, None, None, None, None, None])
     path = _write_xlsx(tmp_path / "org.xlsx", rows)
 
-    report = import_org(db, path)
+    report = import_org(db, path, actor=OPERATOR)
 
     assert (report.errors, report.applied, report.imported) == ([], True, {**EXPECTED, "school": 3})
     _assert_good_import(db, c)
     assert _count(db, School, [str(numeric_code)]) == 1
-    assert import_org(db, path).imported == {**EXPECTED, "school": 3}
+    assert import_org(db, path, actor=OPERATOR).imported == {**EXPECTED, "school": 3}
     _assert_good_import(db, c)
 
 
@@ -169,7 +170,7 @@ def test_bad_rows_are_reported_with_their_numbers_and_nothing_is_imported(db: Da
     c = _codes()
     path = _write_csv(tmp_path / "bad.csv", _bad_rows(c), delimiter=",", bom=False)
 
-    report = import_org(db, path)
+    report = import_org(db, path, actor=OPERATOR)
 
     assert report.applied is False
     assert report.imported == dict.fromkeys(EXPECTED, 0)
@@ -200,7 +201,7 @@ def test_force_imports_only_the_valid_rows(db: Database, tmp_path: Path) -> None
     ]
     path = _write_csv(tmp_path / "partial.csv", rows, delimiter="\t")
 
-    report = import_org(db, path, force=True)
+    report = import_org(db, path, force=True, actor=OPERATOR)
 
     assert report.applied is True
     assert report.imported == {"region": 1, "municipality": 0, "school": 0, "user": 1, "grant": 1}
@@ -231,7 +232,7 @@ def test_a_scope_that_does_not_fit_the_role_is_rejected(db: Database, tmp_path: 
     ]
     path = _write_csv(tmp_path / "scope.csv", rows)
 
-    report = import_org(db, path)
+    report = import_org(db, path, actor=OPERATOR)
 
     messages = {e.row: e.message for e in report.errors}
     assert sorted(messages) == [5, 7, 8, 9]
@@ -253,7 +254,7 @@ def test_references_to_records_already_in_the_database_are_accepted(db: Database
         ["grant", "", "", "", c.municipal, "", "", "municipal_coordinator", c.municipality],
         ["grant", "", "", "", c.municipal, "", "", "regional_coordinator", c.region],
     ]
-    report = import_org(db, _write_csv(tmp_path / "refs.csv", rows, delimiter=","))
+    report = import_org(db, _write_csv(tmp_path / "refs.csv", rows, delimiter=","), actor=OPERATOR)
 
     assert report.errors == []
     assert report.imported == {"region": 0, "municipality": 1, "school": 1, "user": 0, "grant": 2}
@@ -272,7 +273,7 @@ def test_a_deactivated_user_gets_no_grant(db: Database, tmp_path: Path) -> None:
         session.scalars(select(User).where(User.login == c.federal)).one().is_active = False
     rows = [EN_HEADER, ["grant", "", "", "", c.federal, "", "", "admin", ""]]
 
-    report = import_org(db, _write_csv(tmp_path / "inactive.csv", rows))
+    report = import_org(db, _write_csv(tmp_path / "inactive.csv", rows), actor=OPERATOR)
 
     assert [e.format() for e in report.errors] == [
         f"строка 2: пользователь «{c.federal}» отключён в системе — роль ему выдать нельзя"]
@@ -283,7 +284,7 @@ def test_progress_adds_up_to_the_number_of_rows(db: Database, tmp_path: Path) ->
     path = _write_csv(tmp_path / "org.csv", _good_rows(c))
     steps: list[int] = []
 
-    report = import_org(db, path, progress=steps.append)
+    report = import_org(db, path, progress=steps.append, actor=OPERATOR)
 
     assert sum(steps) == report.rows == len(read_org_file(path)) == 10
     assert all(step > 0 for step in steps)
@@ -353,4 +354,4 @@ def test_an_unreadable_file_is_a_clear_engine_error(tmp_path: Path, make: object
 
 def test_an_unreadable_file_imports_nothing(db: Database, tmp_path: Path) -> None:
     with pytest.raises(EngineError, match="UTF-8"):
-        import_org(db, _cp1251_csv(tmp_path))
+        import_org(db, _cp1251_csv(tmp_path), actor=OPERATOR)

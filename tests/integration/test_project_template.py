@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from flask import Flask
 
 from engine import instances, templates
+from engine.actors import OPERATOR
 from engine.api_tokens import create_token
 from engine.db import Database
 from tests.conftest import Org
@@ -28,9 +29,9 @@ def two_templates(db: Database, org: Org, bundle_copy: Path) -> str:
     manifest = bundle_copy / "manifest.json"
     manifest.write_text(manifest.read_text(encoding="utf-8").replace('"title": "Анкетирование"',
                                                                      '"title": "Анкеты мини"'), encoding="utf-8")
-    templates.deploy_template(db, templates.read_bundle(ROADMAP))
-    key = templates.deploy_template(db, templates.read_bundle(bundle_copy)).key
-    instances.start_instance(db, key, org.school)
+    templates.deploy_template(db, templates.read_bundle(ROADMAP), actor=OPERATOR)
+    key = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
+    instances.start_instance(db, key, org.school, actor=OPERATOR)
     set_password(db, org.regional)
     return key
 
@@ -45,7 +46,7 @@ def stage_titles(body: dict[str, Any]) -> list[str]:
 
 
 def test_the_status_api_follows_the_setting_and_the_parameter(db: Database, org: Org, two_templates: str) -> None:
-    token = create_token(db, org.regional, "тест")[1]
+    token = create_token(db, "тест", actor=org.regional)[1]
     headers = {"Authorization": f"Bearer {token}"}
     default = app_for(db).test_client()
     assert "Анкеты мини" not in stage_titles(default.get("/api/v1/status", headers=headers).json)

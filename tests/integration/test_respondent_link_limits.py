@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import insert
 
 from engine import instances, questionnaires, tasks, templates
+from engine.actors import OPERATOR
 from engine.cohorts import ensure_cohort
 from engine.db import Database
 from engine.errors import EngineError
@@ -37,10 +38,11 @@ def timed(db: Database, clock: Clock) -> Database:
 def collecting(timed: Database, org: Org) -> int:
     """A roadmap of org.school whose questionnaire window is open; its instance id."""
     ensure_cohort(timed, 2036)
-    key = templates.deploy_template(timed, templates.read_bundle(ROADMAP)).key
-    instance_id = instances.start_instance(timed, key, org.school, cohort_year=2036).instance_id
-    [task] = [t for t in tasks.list_tasks(timed, org.regional) if t.instance_id == instance_id]
-    tasks.complete_task(timed, task.id, org.regional, {"participation": "confirmed", "curator_login": org.curator})
+    key = templates.deploy_template(timed, templates.read_bundle(ROADMAP), actor=OPERATOR).key
+    instance_id = instances.start_instance(timed, key, org.school, cohort_year=2036, actor=OPERATOR).instance_id
+    [task] = [t for t in tasks.list_tasks(timed, actor=org.regional) if t.instance_id == instance_id]
+    tasks.complete_task(timed, task.id, {"participation": "confirmed", "curator_login": org.curator},
+                        actor=org.regional)
     return instance_id
 
 
@@ -55,12 +57,12 @@ def test_a_group_has_a_ceiling_of_links(timed: Database, org: Org, collecting: i
     ceiling = questionnaires.MAX_LINKS_PER_GROUP
     _fill(timed, collecting, "parent", ceiling - 3)
     with pytest.raises(EngineError) as refused:
-        questionnaires.create_links(timed, org.school_user, org.school, "parent", 4)
+        questionnaires.create_links(timed, org.school, "parent", 4, actor=org.school_user)
     assert "не больше 5000" in refused.value.message and "ещё не больше 3" in refused.value.message
-    assert len(questionnaires.create_links(timed, org.school_user, org.school, "parent", 3)) == 3
+    assert len(questionnaires.create_links(timed, org.school, "parent", 3, actor=org.school_user)) == 3
     with pytest.raises(EngineError, match="ещё не больше 0"):
-        questionnaires.create_links(timed, org.curator, org.school, "parent", 1)
-    assert len(questionnaires.create_links(timed, org.school_user, org.school, "student", 1)) == 1  # per group
+        questionnaires.create_links(timed, org.school, "parent", 1, actor=org.curator)
+    assert len(questionnaires.create_links(timed, org.school, "student", 1, actor=org.school_user)) == 1  # per group
 
 
 def test_the_ceiling_is_shown_on_the_page(timed: Database, org: Org, collecting: int) -> None:
@@ -82,7 +84,7 @@ def _sign_in(db: Database, client: FlaskClient, login: str) -> None:
 
 
 def test_guessing_links_is_throttled_per_address(timed: Database, clock: Clock, org: Org, collecting: int) -> None:
-    [token] = questionnaires.create_links(timed, org.school_user, org.school, "parent", 1)
+    [token] = questionnaires.create_links(timed, org.school, "parent", 1, actor=org.school_user)
     app = create_app({"DATABASE": timed, "TESTING": True, "SECRET_KEY": "test"})
     guesser, respondent = unique("guesser-"), unique("respondent-")
 
@@ -103,7 +105,7 @@ def test_guessing_links_is_throttled_per_address(timed: Database, clock: Clock, 
 
 
 def test_real_links_do_not_count(timed: Database, org: Org, collecting: int) -> None:
-    [token] = questionnaires.create_links(timed, org.school_user, org.school, "parent", 1)
+    [token] = questionnaires.create_links(timed, org.school, "parent", 1, actor=org.school_user)
     app = create_app({"DATABASE": timed, "TESTING": True, "SECRET_KEY": "test"})
     school_address = unique("school-")
     for _ in range(questionnaires.UNKNOWN_LINKS.failures * 2):

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from engine import instances, templates
+from engine.actors import OPERATOR
 from engine.cohorts import ensure_cohort
 from engine.db import Database
 from engine.errors import Conflict
@@ -55,11 +56,12 @@ def school(timed: Database) -> School:
 @pytest.fixture
 def roadmap_key(timed: Database) -> str:
     ensure_cohort(timed, COHORT)
-    return templates.deploy_template(timed, templates.read_bundle(ROADMAP)).key
+    return templates.deploy_template(timed, templates.read_bundle(ROADMAP), actor=OPERATOR).key
 
 
 def test_one_school_through_all_six_stages(timed: Database, school: School, roadmap_key: str, clock: Clock) -> None:
-    instance_id = instances.start_instance(timed, roadmap_key, school.code, cohort_year=COHORT).instance_id
+    instance_id = instances.start_instance(timed, roadmap_key, school.code, cohort_year=COHORT,
+                                           actor=OPERATOR).instance_id
     assert stage(timed, instance_id) == "selection"
     run_selection(timed, school, instance_id)
     with timed.reading() as session:  # the regional coordinator's choice became a grant
@@ -82,7 +84,8 @@ def test_one_school_through_all_six_stages(timed: Database, school: School, road
 
 
 def test_a_declined_school_ends_at_selection(timed: Database, school: School, roadmap_key: str) -> None:
-    instance_id = instances.start_instance(timed, roadmap_key, school.code, cohort_year=COHORT).instance_id
+    instance_id = instances.start_instance(timed, roadmap_key, school.code, cohort_year=COHORT,
+                                           actor=OPERATOR).instance_id
     act(timed, school, instance_id, "confirm_participation", school.org.regional, {"participation": "declined"})
     with timed.reading() as session:
         row = session.get(ProcessInstance, instance_id)
@@ -90,9 +93,9 @@ def test_a_declined_school_ends_at_selection(timed: Database, school: School, ro
 
 
 def test_one_roadmap_per_school_per_cohort(timed: Database, school: School, roadmap_key: str) -> None:
-    instances.start_instance(timed, roadmap_key, school.code, cohort_year=COHORT)
+    instances.start_instance(timed, roadmap_key, school.code, cohort_year=COHORT, actor=OPERATOR)
     with pytest.raises(Conflict, match="уже есть маршрут"):
-        instances.start_instance(timed, roadmap_key, school.code, cohort_year=COHORT)
+        instances.start_instance(timed, roadmap_key, school.code, cohort_year=COHORT, actor=OPERATOR)
 
 
 def _add_motivation_factor(bundle: Path, key: str) -> None:
@@ -144,13 +147,13 @@ def test_catalogue_change_is_a_new_version_and_old_instances_keep_theirs(
     manifest.write_text(manifest.read_text(encoding="utf-8").replace('"key": "roadmap-500"', f'"key": "{key}"'),
                         encoding="utf-8")
     ensure_cohort(timed, COHORT)
-    assert templates.deploy_template(timed, templates.read_bundle(bundle)).version == 1
-    old = instances.start_instance(timed, key, school.code, cohort_year=COHORT).instance_id
+    assert templates.deploy_template(timed, templates.read_bundle(bundle), actor=OPERATOR).version == 1
+    old = instances.start_instance(timed, key, school.code, cohort_year=COHORT, actor=OPERATOR).instance_id
 
     _add_motivation_factor(bundle, key)
-    assert templates.deploy_template(timed, templates.read_bundle(bundle)).version == 2
+    assert templates.deploy_template(timed, templates.read_bundle(bundle), actor=OPERATOR).version == 2
     newer_school = new_school(timed)
-    new = instances.start_instance(timed, key, newer_school.code, cohort_year=COHORT)
+    new = instances.start_instance(timed, key, newer_school.code, cohort_year=COHORT, actor=OPERATOR)
     assert new.template_version == 2
 
     old_data = _to_risk_profile(timed, school, old, clock)

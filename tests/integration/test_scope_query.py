@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from engine import instances, tasks, templates
+from engine.actors import OPERATOR
 from engine.db import Database
 from engine.models import Task, TaskStatus
 from engine.org import load_actor
@@ -15,12 +16,12 @@ from tests.conftest import Org
 
 
 def test_filter_agrees_with_can_act_for_every_user(db: Database, org: Org, bundle_copy: Path) -> None:
-    key = templates.deploy_template(db, templates.read_bundle(bundle_copy)).key
+    key = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
     for school in (org.school, org.sibling_school, org.foreign_school):
-        started = instances.start_instance(db, key, school)
+        started = instances.start_instance(db, key, school, actor=OPERATOR)
     # Move one instance on so curator tasks exist too.
-    [first] = [t for t in tasks.list_tasks(db, org.foreign_school_user) if t.instance_id == started.instance_id]
-    tasks.complete_task(db, first.id, org.foreign_school_user, {"coverage": 10})
+    [first] = [t for t in tasks.list_tasks(db, actor=org.foreign_school_user) if t.instance_id == started.instance_id]
+    tasks.complete_task(db, first.id, {"coverage": 10}, actor=org.foreign_school_user)
     logins = [org.school_user, org.curator, org.sibling_curator, org.municipal, org.other_municipal,
               org.regional, org.federal, org.admin, org.foreign_school_user]
     with db.reading() as session:

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from engine import template_workspace as workspace
 from engine import templates
+from engine.actors import OPERATOR
 from engine.api_tokens import create_token
 from engine.bpmn.bundle import MAX_FILE_BYTES, file_size_problem
 from engine.db import Database
@@ -58,7 +59,7 @@ def test_cli_validate_and_deploy(db: Database, bundle_copy: Path) -> None:
 
 def test_api_upload(db: Database, org: Org, bundle_copy: Path) -> None:
     client = create_app({"DATABASE": db, "TESTING": True, "SECRET_KEY": "test"}).test_client()
-    token = create_token(db, org.admin, "тест")[1]
+    token = create_token(db, "тест", actor=org.admin)[1]
     before = versions(db)
     answer = client.post("/api/v1/templates", data=as_zip(oversize(bundle_copy)), content_type="application/zip",
                          headers={"Authorization": f"Bearer {token}"})
@@ -70,7 +71,7 @@ def test_api_upload(db: Database, org: Org, bundle_copy: Path) -> None:
 def test_web_workspace_save_and_import(db: Database, bundle_copy: Path) -> None:
     org = make_org(db)
     with_passwords(db, org)
-    key = templates.deploy_template(db, templates.read_bundle(bundle_copy)).key
+    key = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
     app = create_app({"DATABASE": db, "TESTING": True, "SECRET_KEY": "test", "SESSION_COOKIE_SECURE": False})
     admin = signed_in(app, org.admin)
     draft_url = f"/admin/templates/{key}/draft"
@@ -90,4 +91,5 @@ def test_web_workspace_save_and_import(db: Database, bundle_copy: Path) -> None:
         follow_redirects=True)
     assert f"mini.zip/{FORM}:-: -: {SENTENCE}" in imported.get_data(as_text=True)
     assert admin.get(file_url).get_data(as_text=True) == original
-    assert [f.size for f in workspace.draft_view(db, org.admin, key).files if f.path == FORM] == [len(original.encode())]
+    assert [f.size for f in workspace.draft_view(db, key,
+                                                 actor=org.admin).files if f.path == FORM] == [len(original.encode())]

@@ -29,7 +29,7 @@ def client(db: Database) -> FlaskClient:
 
 
 def _upload(client: FlaskClient, db: Database, login: str, body: bytes) -> int:
-    token = create_token(db, login, "тест")[1]
+    token = create_token(db, "тест", actor=login)[1]
     response = client.post("/api/v1/templates", data=body, content_type="application/zip",
                            headers={"Authorization": f"Bearer {token}"})
     return response.status_code

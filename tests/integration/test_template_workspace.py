@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from engine import instances, tasks, templates
 from engine import template_workspace as workspace
+from engine.actors import OPERATOR
 from engine.cohorts import cohort_calendars, ensure_cohort, set_cohort_dates
 from engine.db import Database
 from engine.errors import (
@@ -37,7 +38,7 @@ TASK_LINE = 22  # the line of <bpmn:userTask id="fill_questionnaire"> in the min
 
 @pytest.fixture
 def key(db: Database, bundle_copy: Path) -> str:
-    return templates.deploy_template(db, templates.read_bundle(bundle_copy)).key
+    return templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
 
 
 def _versions(db: Database, key: str) -> list[int]:
@@ -56,72 +57,72 @@ def without_form(bpmn: str) -> str:
 
 
 def test_invalid_draft_is_kept_and_deploy_waits_until_it_is_fixed(db: Database, org: Org, key: str) -> None:
-    opened = workspace.open_draft(db, org.admin, key)
+    opened = workspace.open_draft(db, key, actor=org.admin)
     assert opened.valid and opened.base_version == 1 and "mini.bpmn" in [f.path for f in opened.files]
-    original = workspace.read_draft_file(db, org.admin, key, "mini.bpmn")
-    saved = workspace.save_draft_file(db, org.admin, key, "mini.bpmn", without_form(original))
+    original = workspace.read_draft_file(db, key, "mini.bpmn", actor=org.admin)
+    saved = workspace.save_draft_file(db, key, "mini.bpmn", without_form(original), actor=org.admin)
     assert not saved.valid
     [problem] = [p for p in saved.problems if p.element_id == "fill_questionnaire"]
     assert (problem.path, problem.line) == ("mini.bpmn", TASK_LINE) and "roadmap:form" in problem.message
-    assert workspace.read_draft_file(db, org.admin, key, "mini.bpmn") == without_form(original)  # kept
+    assert workspace.read_draft_file(db, key, "mini.bpmn", actor=org.admin) == without_form(original)  # kept
     with pytest.raises(TemplateInvalid) as refused:
-        workspace.deploy_draft(db, org.admin, key)
+        workspace.deploy_draft(db, key, actor=org.admin)
     assert any(p.element_id == "fill_questionnaire" for p in refused.value.problems)
     assert _versions(db, key) == [1] and _has_draft(db, key)
     fixed = original.replace("Заполнить анкету", "Заполнить анкету школы")
-    assert workspace.save_draft_file(db, org.admin, key, "mini.bpmn", fixed).valid
-    deployed = workspace.deploy_draft(db, org.admin, key)
+    assert workspace.save_draft_file(db, key, "mini.bpmn", fixed, actor=org.admin).valid
+    deployed = workspace.deploy_draft(db, key, actor=org.admin)
     assert (deployed.version, deployed.previous, deployed.created) == (2, 1, True)
     assert _versions(db, key) == [1, 2] and not _has_draft(db, key)
 
 
 def test_unstorable_content_is_refused_and_nothing_changes(db: Database, org: Org, key: str) -> None:
-    workspace.open_draft(db, org.admin, key)
-    before = workspace.read_draft_file(db, org.admin, key, "mini.bpmn")
+    workspace.open_draft(db, key, actor=org.admin)
+    before = workspace.read_draft_file(db, key, "mini.bpmn", actor=org.admin)
     for content in (b"<x>\xff not utf-8</x>", "a\x00b", "x" * (workspace.MAX_DRAFT_FILE_BYTES + 1)):
         with pytest.raises(FileRejected):
-            workspace.save_draft_file(db, org.admin, key, "mini.bpmn", content)
-    assert workspace.read_draft_file(db, org.admin, key, "mini.bpmn") == before
+            workspace.save_draft_file(db, key, "mini.bpmn", content, actor=org.admin)
+    assert workspace.read_draft_file(db, key, "mini.bpmn", actor=org.admin) == before
     with pytest.raises(DraftNotFound):
-        workspace.save_draft_file(db, org.admin, key, "forms/nowhere.form", "{}")
+        workspace.save_draft_file(db, key, "forms/nowhere.form", "{}", actor=org.admin)
 
 
 def test_changing_the_key_in_the_manifest_is_a_problem(db: Database, org: Org, key: str) -> None:
-    workspace.open_draft(db, org.admin, key)
-    manifest = json.loads(workspace.read_draft_file(db, org.admin, key, "manifest.json"))
-    saved = workspace.save_draft_file(db, org.admin, key, "manifest.json",
-                                      json.dumps({**manifest, "key": "someone-else"}))
+    workspace.open_draft(db, key, actor=org.admin)
+    manifest = json.loads(workspace.read_draft_file(db, key, "manifest.json", actor=org.admin))
+    saved = workspace.save_draft_file(db, key, "manifest.json",
+                                      json.dumps({**manifest, "key": "someone-else"}), actor=org.admin)
     assert [p.path for p in saved.problems] == ["manifest.json"] and "ключ менять нельзя" in saved.problems[0].message
 
 
 def test_forms_are_added_and_deleted_and_offered_to_the_editor(db: Database, org: Org, key: str) -> None:
-    workspace.open_draft(db, org.admin, key)
-    path = workspace.add_form(db, org.admin, key, "extra_info")
+    workspace.open_draft(db, key, actor=org.admin)
+    path = workspace.add_form(db, key, "extra_info", actor=org.admin)
     assert path == "forms/extra_info.form"
-    assert json.loads(workspace.read_draft_file(db, org.admin, key, path))["components"] == []
-    context = workspace.editor_context(db, org.admin, key)
+    assert json.loads(workspace.read_draft_file(db, key, path, actor=org.admin))["components"] == []
+    context = workspace.editor_context(db, key, actor=org.admin)
     assert context.forms == ["extra_info", "questionnaire", "review"]
     assert context.stages == [{"key": "questionnaire", "title": "Анкетирование"}]
     assert context.roles == ["school", "curator"]
     with pytest.raises(FileRejected):
-        workspace.add_form(db, org.admin, key, "extra_info")  # already there
+        workspace.add_form(db, key, "extra_info", actor=org.admin)  # already there
     with pytest.raises(FileRejected):
-        workspace.add_form(db, org.admin, key, "../evil")
+        workspace.add_form(db, key, "../evil", actor=org.admin)
     with pytest.raises(FileRejected):
-        workspace.delete_form(db, org.admin, key, "mini.bpmn")  # only forms go this way
-    workspace.delete_form(db, org.admin, key, path)
-    assert path not in [f.path for f in workspace.draft_view(db, org.admin, key).files]
+        workspace.delete_form(db, key, "mini.bpmn", actor=org.admin)  # only forms go this way
+    workspace.delete_form(db, key, path, actor=org.admin)
+    assert path not in [f.path for f in workspace.draft_view(db, key, actor=org.admin).files]
 
 
 def test_export_import_round_trip(db: Database, org: Org, key: str) -> None:
-    name, data = workspace.export_version(db, org.admin, key, 1)
+    name, data = workspace.export_version(db, key, 1, actor=org.admin)
     assert name == f"{key}-v1.zip"
     names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
     assert {"manifest.json", "mini.bpmn", "risk.dmn", "forms/questionnaire.form"} <= names
-    imported = workspace.import_zip(db, org.admin, data, key=key)
+    imported = workspace.import_zip(db, data, key=key, actor=org.admin)
     assert imported.valid and {f.path for f in imported.files} == names
     # an unchanged draft deploys to the version it equals: nothing new is stored
-    deployed = workspace.deploy_draft(db, org.admin, key)
+    deployed = workspace.deploy_draft(db, key, actor=org.admin)
     assert (deployed.version, deployed.created) == (1, False) and _versions(db, key) == [1]
 
 
@@ -143,20 +144,21 @@ def test_a_bpmn_in_another_declared_encoding_is_kept_as_utf8(db: Database, org: 
         assert 'encoding="windows-1251"' in text
         return text.encode("cp1251")
 
-    legacy = _rezipped(workspace.export_version(db, org.admin, key, 1)[1], "", in_cp1251)
-    imported = workspace.import_zip(db, org.admin, legacy, key=key)
+    legacy = _rezipped(workspace.export_version(db, key, 1, actor=org.admin)[1], "", in_cp1251)
+    imported = workspace.import_zip(db, legacy, key=key, actor=org.admin)
     assert imported.valid, imported.problems
-    stored = workspace.read_draft_file(db, org.admin, key, "mini.bpmn")
+    stored = workspace.read_draft_file(db, key, "mini.bpmn", actor=org.admin)
     assert "Заполнить анкету" in stored and "windows-1251" not in stored.splitlines()[0]
 
 
 def test_import_of_an_invalid_bundle_keeps_the_files_as_a_draft(db: Database, org: Org, key: str) -> None:
-    broken = _rezipped(workspace.export_version(db, org.admin, key, 1)[1], "mini/",
+    broken = _rezipped(workspace.export_version(db, key, 1, actor=org.admin)[1], "mini/",
                        lambda bpmn: without_form(bpmn.decode()).encode())
-    imported = workspace.import_zip(db, org.admin, broken)  # the key comes from the manifest
+    imported = workspace.import_zip(db, broken, actor=org.admin)  # the key comes from the manifest
     assert imported.key == key and not imported.valid  # the top folder "mini/" is dropped
     assert any(p.element_id == "fill_questionnaire" for p in imported.problems)
-    assert "roadmap:form" not in workspace.read_draft_file(db, org.admin, key, "mini.bpmn").split("fill_questionnaire")[1][:80]
+    assert "roadmap:form" not in workspace.read_draft_file(db, key, "mini.bpmn",
+                                                           actor=org.admin).split("fill_questionnaire")[1][:80]
 
 
 def test_hostile_zips_are_refused_and_nothing_is_stored(db: Database, org: Org, key: str) -> None:
@@ -166,48 +168,48 @@ def test_hostile_zips_are_refused_and_nothing_is_stored(db: Database, org: Org, 
             for name, content in files.items():
                 out.writestr(name, content)
         with pytest.raises(TemplateInvalid):
-            workspace.import_zip(db, org.admin, buffer.getvalue(), key=key)
+            workspace.import_zip(db, buffer.getvalue(), key=key, actor=org.admin)
     with pytest.raises(TemplateInvalid, match="архив повреждён"):
-        workspace.import_zip(db, org.admin, b"not a zip", key=key)
+        workspace.import_zip(db, b"not a zip", key=key, actor=org.admin)
     bomb = io.BytesIO()  # 6 MB of zeros pack into a few KB; the per-file limit refuses it
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as out:
         out.writestr("mini.bpmn", b"\0" * (6 * 1024 * 1024))
     with pytest.raises(TemplateInvalid, match="больше 5 МБ"):
-        workspace.import_zip(db, org.admin, bomb.getvalue(), key=key)
+        workspace.import_zip(db, bomb.getvalue(), key=key, actor=org.admin)
     many = io.BytesIO()
     with zipfile.ZipFile(many, "w") as out:
         for n in range(501):
             out.writestr(f"f{n}.bpmn", b"")
     with pytest.raises(TemplateInvalid, match="файлов в шаблоне: 501, допустимо не больше 500"):
-        workspace.import_zip(db, org.admin, many.getvalue(), key=key)
+        workspace.import_zip(db, many.getvalue(), key=key, actor=org.admin)
     assert not _has_draft(db, key)
 
 
 def test_retired_version_starts_nothing_new_but_running_instances_go_on(db: Database, org: Org, key: str) -> None:
-    running = instances.start_instance(db, key, org.school).instance_id
-    workspace.set_retired(db, org.admin, key, 1, retired=True)
+    running = instances.start_instance(db, key, org.school, actor=OPERATOR).instance_id
+    workspace.set_retired(db, key, 1, retired=True, actor=org.admin)
     with pytest.raises(TemplateNotFound):
-        instances.start_instance(db, key, org.sibling_school)
+        instances.start_instance(db, key, org.sibling_school, actor=OPERATOR)
     with pytest.raises(TemplateRetired):
-        instances.start_instance(db, key, org.sibling_school, version=1)
-    [task] = [t for t in tasks.list_tasks(db, org.school_user) if t.instance_id == running]
-    completed = tasks.complete_task(db, task.id, org.school_user, {"coverage": 80})
+        instances.start_instance(db, key, org.sibling_school, version=1, actor=OPERATOR)
+    [task] = [t for t in tasks.list_tasks(db, actor=org.school_user) if t.instance_id == running]
+    completed = tasks.complete_task(db, task.id, {"coverage": 80}, actor=org.school_user)
     assert completed.next_task_ids  # the running instance went on to its next task
-    detail = workspace.template_detail(db, org.admin, key)
+    detail = workspace.template_detail(db, key, actor=org.admin)
     assert [(v.version, v.status, v.running) for v in detail.versions] == [(1, "retired", 1)]
     report = stage_status(db, key, region_code=org.region)  # dashboards still read the retired version's stages
     assert [s.key for s in report.stages] == ["questionnaire"]
-    workspace.set_retired(db, org.admin, key, 1, retired=False)
-    assert instances.start_instance(db, key, org.sibling_school).template_version == 1
+    workspace.set_retired(db, key, 1, retired=False, actor=org.admin)
+    assert instances.start_instance(db, key, org.sibling_school, actor=OPERATOR).template_version == 1
 
 
 def test_history_shows_who_changed_what_and_when(db: Database, org: Org, key: str) -> None:
-    workspace.open_draft(db, org.admin, key)
-    original = workspace.read_draft_file(db, org.admin, key, "mini.bpmn")
-    workspace.save_draft_file(db, org.admin, key, "mini.bpmn", original.replace("Старт", "Начало"))
-    workspace.deploy_draft(db, org.admin, key)
-    workspace.set_retired(db, org.admin, key, 1, retired=True)
-    history = workspace.template_detail(db, org.admin, key).history
+    workspace.open_draft(db, key, actor=org.admin)
+    original = workspace.read_draft_file(db, key, "mini.bpmn", actor=org.admin)
+    workspace.save_draft_file(db, key, "mini.bpmn", original.replace("Старт", "Начало"), actor=org.admin)
+    workspace.deploy_draft(db, key, actor=org.admin)
+    workspace.set_retired(db, key, 1, retired=True, actor=org.admin)
+    history = workspace.template_detail(db, key, actor=org.admin).history
     assert [(h.action, h.path, h.version) for h in history] == [
         ("template.retired", None, 1), ("template.deployed", None, 2),
         ("template.draft_saved", "mini.bpmn", None), ("template.draft_created", None, 1),
@@ -217,29 +219,30 @@ def test_history_shows_who_changed_what_and_when(db: Database, org: Org, key: st
 
 
 def test_the_list_shows_versions_drafts_and_running_instances(db: Database, org: Org, key: str) -> None:
-    instances.start_instance(db, key, org.school)
-    workspace.open_draft(db, org.admin, key)
-    [mine] = [t for t in workspace.list_templates(db, org.admin) if t.key == key]
+    instances.start_instance(db, key, org.school, actor=OPERATOR)
+    workspace.open_draft(db, key, actor=org.admin)
+    [mine] = [t for t in workspace.list_templates(db, actor=org.admin) if t.key == key]
     assert (mine.newest_version, mine.draft_valid, mine.running) == (1, True, {1: 1})
 
 
 def test_non_admins_are_refused_and_nothing_is_stored(db: Database, org: Org, key: str) -> None:
     for login in (org.regional, org.federal, org.school_user):
-        for call in (lambda: workspace.list_templates(db, login), lambda: workspace.open_draft(db, login, key),
-                     lambda: workspace.template_detail(db, login, key),
-                     lambda: workspace.export_version(db, login, key, 1),
-                     lambda: workspace.set_retired(db, login, key, 1, retired=True),
-                     lambda: cohort_calendars(db, login, key),
-                     lambda: list_overrides(db, 2030, actor_login=login)):
+        for call in (lambda: workspace.list_templates(db, actor=login),
+                     lambda: workspace.open_draft(db, key, actor=login),
+                     lambda: workspace.template_detail(db, key, actor=login),
+                     lambda: workspace.export_version(db, key, 1, actor=login),
+                     lambda: workspace.set_retired(db, key, 1, retired=True, actor=login),
+                     lambda: cohort_calendars(db, key, actor=login),
+                     lambda: list_overrides(db, 2030, actor=login)):
             with pytest.raises(NotAllowed):
                 call()
     assert not _has_draft(db, key)
-    workspace.open_draft(db, org.admin, key)
+    workspace.open_draft(db, key, actor=org.admin)
     with pytest.raises(NotAllowed):
-        workspace.save_draft_file(db, org.regional, key, "mini.bpmn", "<x/>")
+        workspace.save_draft_file(db, key, "mini.bpmn", "<x/>", actor=org.regional)
     with pytest.raises(NotAllowed):
-        workspace.deploy_draft(db, org.regional, key)
-    assert workspace.read_draft_file(db, org.admin, key, "mini.bpmn").startswith("<?xml")
+        workspace.deploy_draft(db, key, actor=org.regional)
+    assert workspace.read_draft_file(db, key, "mini.bpmn", actor=org.admin).startswith("<?xml")
     with db.reading() as session:
         assert templates.find_version(session, key).status.value == "deployed"
 
@@ -258,22 +261,22 @@ def test_cohort_dates_are_checked_field_by_field_and_all_or_nothing(db: Database
     raw = json.loads(manifest.read_text(encoding="utf-8"))
     manifest.write_text(json.dumps({**raw, "cohort_calendar": {"mini_open": "02-01", "mini_close": "03-01"}}),
                         encoding="utf-8")
-    key = templates.deploy_template(db, templates.read_bundle(bundle_copy)).key
+    key = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
     ensure_cohort(db, 2091)
     with pytest.raises(FormInvalid) as caught:
-        set_cohort_dates(db, org.admin, 2091, key, {"mini_open": "2091-02-10", "mini_close": "первое марта",
-                                                    "unknown": "2091-01-01"})
+        set_cohort_dates(db, 2091, key, {"mini_open": "2091-02-10", "mini_close": "первое марта",
+                                                    "unknown": "2091-01-01"}, actor=org.admin)
     assert set(caught.value.errors) == {"mini_close", "unknown"}
     with db.reading() as session:
         assert "mini_open" not in (session.scalar(select(Cohort.dates).where(Cohort.year == 2091)) or {})
-    set_cohort_dates(db, org.admin, 2091, key, {"mini_open": "2091-02-10", "mini_close": ""})
-    [cohort] = [c for c in cohort_calendars(db, org.admin, key) if c.year == 2091]
+    set_cohort_dates(db, 2091, key, {"mini_open": "2091-02-10", "mini_close": ""}, actor=org.admin)
+    [cohort] = [c for c in cohort_calendars(db, key, actor=org.admin) if c.year == 2091]
     by_name = {d.name: d for d in cohort.dates}
     assert by_name["mini_open"].effective.isoformat() == "2091-02-10"
     assert by_name["mini_close"].override is None and by_name["mini_close"].effective.isoformat() == "2091-03-01"
-    set_cohort_dates(db, org.admin, 2091, key, {"mini_open": ""})  # back to the template's date
+    set_cohort_dates(db, 2091, key, {"mini_open": ""}, actor=org.admin)  # back to the template's date
     with pytest.raises(NotAllowed):
-        set_cohort_dates(db, org.regional, 2091, key, {"mini_open": "2091-02-11"})
+        set_cohort_dates(db, 2091, key, {"mini_open": "2091-02-11"}, actor=org.regional)
 
 
 def test_cli_exports_a_version_that_validates(db: Database, key: str, tmp_path: Path) -> None:
@@ -291,22 +294,22 @@ def test_cli_exports_a_version_that_validates(db: Database, key: str, tmp_path: 
 
 
 def test_a_valid_draft_is_compared_with_a_version_before_deploy(db: Database, org: Org, key: str) -> None:
-    workspace.open_draft(db, org.admin, key)
-    original = workspace.read_draft_file(db, org.admin, key, "mini.bpmn")
-    workspace.save_draft_file(db, org.admin, key, "mini.bpmn", original.replace('roadmap:deadline="5WD"',
-                                                                                'roadmap:deadline="7WD"'))
-    found = workspace.diff_draft(db, org.admin, key, 1)
+    workspace.open_draft(db, key, actor=org.admin)
+    original = workspace.read_draft_file(db, key, "mini.bpmn", actor=org.admin)
+    workspace.save_draft_file(db, key, "mini.bpmn", original.replace('roadmap:deadline="5WD"', 'roadmap:deadline="7WD"'),
+                              actor=org.admin)
+    found = workspace.diff_draft(db, key, 1, actor=org.admin)
     assert (found.old_version, found.new_version) == (1, None)
     assert found.tasks.changed == {"review": ["deadline: «5WD» → «7WD»"]} and found.elements.empty
-    workspace.save_draft_file(db, org.admin, key, "mini.bpmn", without_form(original))
+    workspace.save_draft_file(db, key, "mini.bpmn", without_form(original), actor=org.admin)
     with pytest.raises(TemplateInvalid):
-        workspace.diff_draft(db, org.admin, key, 1)
+        workspace.diff_draft(db, key, 1, actor=org.admin)
 
 
 def test_two_admins_opening_a_draft_at_once_get_one_draft_and_a_clear_conflict(pg_db: Database,
                                                                                 bundle_copy: Path) -> None:
     org = make_org(pg_db)
-    key = templates.deploy_template(pg_db, templates.read_bundle(bundle_copy)).key
+    key = templates.deploy_template(pg_db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
 
     def rival_first() -> datetime:
         """The clock is read between the check for a draft and the insert: another admin gets in there."""
@@ -317,5 +320,5 @@ def test_two_admins_opening_a_draft_at_once_get_one_draft_and_a_clear_conflict(p
         return now
 
     with pytest.raises(Conflict, match="другой администратор"):
-        workspace.open_draft(Database(pg_db.engine, clock=rival_first), org.admin, key)
-    assert workspace.open_draft(pg_db, org.admin, key).key == key  # the rival's draft, opened normally
+        workspace.open_draft(Database(pg_db.engine, clock=rival_first), key, actor=org.admin)
+    assert workspace.open_draft(pg_db, key, actor=org.admin).key == key  # the rival's draft, opened normally

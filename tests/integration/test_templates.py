@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import instances, tasks, templates
+from engine.actors import OPERATOR
 from engine.db import Database
 from engine.errors import NotAllowed, TemplateInvalid
 from engine.models import TemplateFile, TemplateVersion
@@ -22,8 +23,8 @@ def _versions(db: Database, key: str) -> list[int]:
 
 
 def test_deploy_stores_files_with_hashes_and_is_idempotent(db: Database, bundle_copy: Path) -> None:
-    first = templates.deploy_template(db, templates.read_bundle(bundle_copy))
-    again = templates.deploy_template(db, templates.read_bundle(bundle_copy))
+    first = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR)
+    again = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR)
     assert (first.version, first.created) == (1, True)
     assert (again.version, again.created, again.template_version_id) == (1, False, first.template_version_id)
     with db.reading() as session:
@@ -36,18 +37,18 @@ def test_deploy_stores_files_with_hashes_and_is_idempotent(db: Database, bundle_
 
 def test_changed_bundle_becomes_next_version_and_old_instances_keep_theirs(
         db: Database, org: Org, bundle_copy: Path) -> None:
-    v1 = templates.deploy_template(db, templates.read_bundle(bundle_copy))
-    old_instance = instances.start_instance(db, v1.key, org.school).instance_id
+    v1 = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR)
+    old_instance = instances.start_instance(db, v1.key, org.school, actor=OPERATOR).instance_id
     bpmn = bundle_copy / "mini.bpmn"
     bpmn.write_text(bpmn.read_text(encoding="utf-8").replace("Заполнить анкету", "Провести анкетирование"),
                     encoding="utf-8")
-    v2 = templates.deploy_template(db, templates.read_bundle(bundle_copy))
+    v2 = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR)
     assert v2.version == 2 and _versions(db, v1.key) == [1, 2]
-    new_instance = instances.start_instance(db, v1.key, org.sibling_school).instance_id
-    by_school = {t.instance_id: t.name for t in tasks.list_tasks(db, org.school_user)}
+    new_instance = instances.start_instance(db, v1.key, org.sibling_school, actor=OPERATOR).instance_id
+    by_school = {t.instance_id: t.name for t in tasks.list_tasks(db, actor=org.school_user)}
     assert by_school[old_instance] == "Заполнить анкету"
     assert new_instance not in by_school  # the sibling school's task is not ours
-    pinned = instances.start_instance(db, v1.key, org.school, version=1)
+    pinned = instances.start_instance(db, v1.key, org.school, version=1, actor=OPERATOR)
     assert pinned.template_version == 1
 
 
@@ -56,7 +57,7 @@ def test_invalid_bundle_is_refused_and_nothing_is_stored(db: Database, bundle_co
     with db.reading() as session:
         before = session.scalar(select(func.count()).select_from(TemplateVersion))
     with pytest.raises(TemplateInvalid) as caught:
-        templates.deploy_template(db, templates.read_bundle(bundle_copy))
+        templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR)
     assert any(p.element_id == "review" for p in caught.value.problems)
     with db.reading() as session:
         assert session.scalar(select(func.count()).select_from(TemplateVersion)) == before
@@ -64,13 +65,13 @@ def test_invalid_bundle_is_refused_and_nothing_is_stored(db: Database, bundle_co
 
 def test_only_admins_deploy_as_users(db: Database, org: Org, bundle_copy: Path) -> None:
     with pytest.raises(NotAllowed):
-        templates.deploy_template(db, templates.read_bundle(bundle_copy), actor_login=org.regional)
-    deployed = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor_login=org.admin)
+        templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=org.regional)
+    deployed = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=org.admin)
     assert deployed.created
 
 
 def test_compiled_version_rebuilds_from_stored_files(db: Database, bundle_copy: Path) -> None:
-    deployed = templates.deploy_template(db, templates.read_bundle(bundle_copy))
+    deployed = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR)
     # As after a restart: only the database knows the template (no public call empties the process's cache).
     templates._COMPILED._items.clear()  # noqa: SLF001
     with db.reading() as session:
@@ -79,11 +80,11 @@ def test_compiled_version_rebuilds_from_stored_files(db: Database, bundle_copy: 
 
 
 def test_stage_titles_follow_the_newest_version(db: Database, bundle_copy: Path) -> None:
-    key = templates.deploy_template(db, templates.read_bundle(bundle_copy)).key
+    key = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
     assert templates.stage_titles(db, key) == {"questionnaire": "Анкетирование"}
     assert templates.stage_titles(db, "no-such-template") == {}
     manifest = bundle_copy / "manifest.json"
     manifest.write_text(manifest.read_text(encoding="utf-8").replace('"Анкетирование"', '"Анкеты школы"'),
                         encoding="utf-8")
-    assert templates.deploy_template(db, templates.read_bundle(bundle_copy)).version == 2
+    assert templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).version == 2
     assert templates.stage_titles(db, key) == {"questionnaire": "Анкеты школы"}

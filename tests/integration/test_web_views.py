@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import event
 
 from engine import instances, notifications, questionnaires, tasks, templates
+from engine.actors import OPERATOR
 from engine.cohorts import ensure_cohort
 from engine.db import Database
 from engine.models import Attachment
@@ -39,13 +40,13 @@ def world(db: Database) -> World:
     with_passwords(db, org)
     with_passwords(db, other)
     ensure_cohort(db, 2035)
-    key = templates.deploy_template(db, templates.read_bundle(ROADMAP)).key
-    mine = instances.start_instance(db, key, org.school, cohort_year=2035).instance_id
-    theirs = instances.start_instance(db, key, other.school, cohort_year=2035).instance_id
-    [selection] = [t for t in tasks.list_tasks(db, other.regional) if t.instance_id == theirs]
-    tasks.complete_task(db, selection.id, other.regional,
-                        {"participation": "confirmed", "curator_login": other.curator})
-    [school_task] = [t for t in tasks.list_tasks(db, other.school_user) if t.instance_id == theirs]
+    key = templates.deploy_template(db, templates.read_bundle(ROADMAP), actor=OPERATOR).key
+    mine = instances.start_instance(db, key, org.school, cohort_year=2035, actor=OPERATOR).instance_id
+    theirs = instances.start_instance(db, key, other.school, cohort_year=2035, actor=OPERATOR).instance_id
+    [selection] = [t for t in tasks.list_tasks(db, actor=other.regional) if t.instance_id == theirs]
+    tasks.complete_task(db, selection.id, {"participation": "confirmed", "curator_login": other.curator},
+                        actor=other.regional)
+    [school_task] = [t for t in tasks.list_tasks(db, actor=other.school_user) if t.instance_id == theirs]
     with db.transaction() as session:
         attachment = Attachment(instance_id=theirs, task_id=school_task.id, element_id="run_questionnaires",
                                 field_key="doc", version=1, filename="их.pdf", content_type="application/pdf",
@@ -123,7 +124,7 @@ def test_notifications_and_unread_badge(world: World, db: Database) -> None:
     sweep(db, now=datetime(2035, 2, 16, 12, tzinfo=UTC))  # the selection deadline (15 Feb) has passed
     regional = signed_in(world.app, world.org.regional)
     page = regional.get("/").get_data(as_text=True)
-    _, unread = notifications.list_notifications(db, world.org.regional)
+    _, unread = notifications.list_notifications(db, actor=world.org.regional)
     assert unread > 0 and f'data-testid="unread">{unread}</span>' in page
     assert "Срок задачи" in regional.get("/notifications").get_data(as_text=True)
     post(regional, "/notifications/read", {}, "/notifications")

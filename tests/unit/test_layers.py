@@ -28,7 +28,8 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("time, forms, org", {"due", "workdays", "production_calendar", "forms", "org", "areas", "scopes",
                           "accounts", "api_tokens", "org_import", "curator_pool", "throttle", "passwords"}),
     # roles: the Role enum the models' columns are typed with, so below the models.
-    ("base", {"models", "roles", "labels", "json_document", "db", "errors", "audit", "config", "fast_writes"}),
+    ("base", {"actors", "models", "roles", "labels", "json_document", "db", "errors", "audit", "config",
+              "fast_writes"}),
 ]
 
 

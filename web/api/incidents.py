@@ -25,8 +25,8 @@ blueprints = [blp]
 @blp.paginate()
 def index(query: dict[str, Any], pagination_parameters: Any) -> list[Any]:
     """Open incidents, newest first (`include_resolved=true` for every one); `school` narrows to one school."""
-    found = list_incidents(db(), api_login(), include_resolved=query.get("include_resolved", False),
-                           school=query.get("school"))
+    found = list_incidents(db(), include_resolved=query.get("include_resolved", False),
+                           school=query.get("school"), actor=api_login())
     return page_of(found, pagination_parameters)
 
 
@@ -36,7 +36,7 @@ def index(query: dict[str, Any], pagination_parameters: Any) -> list[Any]:
 @blp.alt_response(404, schema=Problem)
 def read(incident_id: int) -> Any:
     """One incident."""
-    return get_incident(db(), incident_id, api_login())
+    return get_incident(db(), incident_id, actor=api_login())
 
 
 @blp.route("/<id:incident_id>/retry", methods=["POST"])
@@ -47,4 +47,4 @@ def read(incident_id: int) -> Any:
 def retry(incident_id: int) -> Any:
     """Try the failed step again now (after fixing the template and migrating the instance). The answer is the
     incident afterwards: `resolved_at` set if the step went through, else the new `error` and one more try."""
-    return retry_incident(db(), incident_id, api_login(), base_url=Settings.from_env().base_url)
+    return retry_incident(db(), incident_id, base_url=Settings.from_env().base_url, actor=api_login())

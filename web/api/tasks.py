@@ -30,7 +30,7 @@ blueprints = [blp]
 def _check_version(task_id: int) -> None:
     """If-Match with the instance version seen: refuse to act on a task whose process has moved on."""
     expected = request.headers.get("If-Match", "").strip('"W/ ')
-    if expected and expected != str(tasks.instance_version(db(), task_id, api_login())):
+    if expected and expected != str(tasks.instance_version(db(), task_id, actor=api_login())):
         raise PreconditionFailed("процесс изменился с момента чтения задачи (If-Match не совпал)")
 
 
@@ -42,7 +42,7 @@ class TaskList(MethodView):
     @blp.paginate()
     def get(self, query: dict[str, Any], pagination_parameters: Any) -> list[Any]:
         """Tasks I may act on now, most urgent first (filters: stage, school, overdue)."""
-        return page_of(tasks.list_tasks(db(), api_login(), limit=10_000, **query), pagination_parameters)
+        return page_of(tasks.list_tasks(db(), actor=api_login(), limit=10_000, **query), pagination_parameters)
 
 
 @blp.route("/area")
@@ -52,7 +52,7 @@ class TaskList(MethodView):
 @blp.paginate()
 def area_tasks(query: dict[str, Any], pagination_parameters: Any) -> list[Any]:
     """Open tasks of everyone in an area I oversee (coordinators; default: my widest area)."""
-    return page_of(tasks.list_area_tasks(db(), api_login(), **query), pagination_parameters)
+    return page_of(tasks.list_area_tasks(db(), actor=api_login(), **query), pagination_parameters)
 
 
 @blp.route("/<id:task_id>")
@@ -61,8 +61,8 @@ class TaskItem(MethodView):
     @blp.alt_response(404, schema=Problem)
     def get(self, task_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
         """A task with its form definition, current values and the instance version (also as ETag)."""
-        detail = tasks.get_task(db(), task_id, api_login())
-        version = tasks.instance_version(db(), task_id, api_login())
+        detail = tasks.get_task(db(), task_id, actor=api_login())
+        version = tasks.instance_version(db(), task_id, actor=api_login())
         payload = {"task": detail.task, "form": detail.form, "values": detail.values, "choices": detail.choices,
                    "version": version}
         return payload, 200, {"ETag": f'"{version}"'}
@@ -74,7 +74,7 @@ class TaskItem(MethodView):
 @blp.alt_response(422, schema=Problem)
 def save_draft(body: dict[str, Any], task_id: int) -> None:
     """Keep partly filled form data (every given value must be valid)."""
-    tasks.save_draft(db(), task_id, api_login(), body["data"])
+    tasks.save_draft(db(), task_id, body["data"], actor=api_login())
 
 
 @blp.route("/<id:task_id>/complete", methods=["POST"])
@@ -86,7 +86,7 @@ def save_draft(body: dict[str, Any], task_id: int) -> None:
 def complete(body: dict[str, Any], task_id: int) -> Any:
     """Complete the task with its form data; 409 if somebody completed it first, 412 on a stale If-Match."""
     _check_version(task_id)
-    return tasks.complete_task(db(), task_id, api_login(), body["data"])
+    return tasks.complete_task(db(), task_id, body["data"], actor=api_login())
 
 
 @blp.route("/<id:task_id>/claim", methods=["POST"])
@@ -94,7 +94,7 @@ def complete(body: dict[str, Any], task_id: int) -> Any:
 @blp.alt_response(409, schema=Problem)
 def claim(task_id: int) -> Any:
     """Take the task into work."""
-    return tasks.claim_task(db(), task_id, api_login())
+    return tasks.claim_task(db(), task_id, actor=api_login())
 
 
 @blp.route("/<id:task_id>/reassign", methods=["POST"])
@@ -103,4 +103,4 @@ def claim(task_id: int) -> Any:
 @blp.alt_response(403, schema=Problem)
 def reassign(body: dict[str, Any], task_id: int) -> Any:
     """Hand the task to another user who may act on it (or release it with `to: null`)."""
-    return tasks.reassign_task(db(), task_id, api_login(), body["to"])
+    return tasks.reassign_task(db(), task_id, body["to"], actor=api_login())

@@ -1,0 +1,112 @@
+"""Who acts (engine/actors.py, docs/architecture.md «Who acts»): every engine service that acts for someone
+takes one required keyword-only ``actor: Who`` — checked on the signatures themselves, so a new service with
+``login`` second or ``actor_login=None`` fails here the day it is written."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+import engine
+from engine.actors import OPERATOR, Operator, Who, is_operator, login_of
+from engine.errors import NotAllowed
+
+#: Services (a ``db`` first) that act for nobody, and why. A new service without ``actor`` must be added here.
+ACTS_FOR_NOBODY = {
+    "accounts.sign_in": "the login is the credential being checked, not someone acting",
+    "accounts.sign_out": "ends the session whose token is given",
+    "accounts.session_user": "reads who holds a session",
+    "api_tokens.authenticate": "turns a bearer token into the login that acts",
+    "cohorts.ensure_cohort": "setup, called by start_cohort after it authorized",
+    "dashboards.template_process": "the id of a template's process, nothing about schools",
+    "db.upgrade_schema": "the schema, `roadmap init`",
+    "deadlines.sweep": "the clock acting, from cron",
+    "demo.set_missing_passwords": "the demo loader, `roadmap demo`",
+    "demo.load_demo": "the demo loader, `roadmap demo`",
+    "digests.queue_digests": "the clock acting, from cron",
+    "instance_migration.run_migration": "the job of a run start_migration authorized (its actor is on the run)",
+    "live_workflows.of": "the in-process cache",
+    "mailer.deliver": "the outbox, from a job",
+    "mailer.due_messages": "the outbox, from a job",
+    "mailer.deliver_due": "the outbox, `roadmap deliver`",
+    "org.apply_org": "writes checked org data: import_org authorizes before calling it; the demo loader",
+    "questionnaires.link_page": "an anonymous respondent, who holds the link's token",
+    "questionnaires.submit_by_link": "an anonymous respondent, who holds the link's token",
+    "status.stage_status": "the report itself: dashboards.matrix checks the area and calls it; the CLI",
+    "status.area_counts": "the report itself: dashboards.area_summary checks the area and calls it",
+    "templates.deploy_bundled_templates": "`roadmap init` deploying workflows/ (deploy_template as the operator)",
+    "templates.stage_titles": "template titles, the same for every user",
+    "templates.template_keys": "template keys, the same for every user",
+    "templates.list_versions": "template versions, the same for every signed-in user",
+}
+
+#: The old ways of saying who acts; none may come back.
+OLD_NAMES = {"login", "actor_login", "admin_login", "actor_id"}
+
+
+def _services() -> Iterator[tuple[str, Callable[..., Any]]]:
+    """Public functions of the engine's modules that take the database first: its use cases."""
+    for found in pkgutil.iter_modules(engine.__path__):
+        if found.ispkg or found.name == "cli":  # cli: click commands, which call the services
+            continue
+        module = importlib.import_module(f"engine.{found.name}")
+        for name, value in vars(module).items():
+            if (not name.startswith("_") and inspect.isfunction(value) and value.__module__ == module.__name__
+                    and next(iter(inspect.signature(value).parameters), None) == "db"):
+                yield f"{found.name}.{name}", value
+
+
+SERVICES = dict(_services())
+
+
+def test_the_services_are_found() -> None:
+    assert {"tasks.complete_task", "instances.start_cohort", "org_import.import_org",
+            "template_diff.diff_versions", "accounts.change_password"} <= set(SERVICES)
+    assert len(SERVICES) > 80
+
+
+@pytest.mark.parametrize("name", sorted(set(SERVICES) - set(ACTS_FOR_NOBODY)))
+def test_a_service_takes_actor_as_a_required_keyword(name: str) -> None:
+    parameters = inspect.signature(SERVICES[name]).parameters
+    actor = parameters.get("actor")
+    assert actor is not None, f"{name}: no actor= (or add it to ACTS_FOR_NOBODY with the reason)"
+    assert actor.kind is inspect.Parameter.KEYWORD_ONLY, f"{name}: actor must come after *"
+    assert actor.default is inspect.Parameter.empty, f"{name}: actor must have no default"
+    assert actor.annotation == "Who", f"{name}: actor is a Who (a login or OPERATOR)"
+    old = OLD_NAMES & set(parameters)
+    assert not old, f"{name}: who acts is said by actor= only, not {sorted(old)}"
+
+
+@pytest.mark.parametrize("name", sorted(ACTS_FOR_NOBODY))
+def test_a_service_that_acts_for_nobody_says_so_and_takes_no_actor(name: str) -> None:
+    assert name in SERVICES, f"{name} is no longer a service: remove it from ACTS_FOR_NOBODY"
+    parameters = set(inspect.signature(SERVICES[name]).parameters)
+    assert "actor" not in parameters
+    assert not (OLD_NAMES & parameters) or name == "accounts.sign_in"
+
+
+def test_forgetting_the_actor_is_a_type_error() -> None:
+    from engine.tasks import claim_task
+
+    with pytest.raises(TypeError, match="actor"):
+        claim_task(None, 1)  # type: ignore[arg-type, call-arg]
+
+
+def test_the_operator_is_one_explicit_frozen_value() -> None:
+    assert isinstance(OPERATOR, Operator) and OPERATOR.reason
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        OPERATOR.reason = "кто-то ещё"  # type: ignore[misc]
+    who: Who = OPERATOR
+    assert is_operator(who) and not is_operator("admin")
+
+
+def test_only_a_user_has_a_login() -> None:
+    assert login_of("school-1") == "school-1"
+    with pytest.raises(NotAllowed, match="пользователь"):
+        login_of(OPERATOR)
