@@ -94,10 +94,19 @@ def test_a_rerun_starts_only_the_missing_schools(db: Database, template_key: str
     instances.start_cohort(db, template_key, YEAR, region_code="no-such-region", actor=OPERATOR)
     first = instances.start_instance(db, template_key, codes[3], cohort_year=YEAR, actor=OPERATOR)
     result = instances.start_cohort(db, template_key, YEAR, region_code=org.region, chunk_size=2, actor=OPERATOR)
-    assert len(result.started) == 4 and result.already_running >= 1 and result.failed == {}
+    assert len(result.started) == 4 and result.already_running == 1 and result.failed == {}
     assert first.instance_id not in result.started
     again = instances.start_cohort(db, template_key, YEAR, region_code=org.region, chunk_size=2, actor=OPERATOR)
-    assert again.started == [] and again.failed == {}
+    assert again.started == [] and again.failed == {} and again.already_running == 5
+
+
+def test_already_running_counts_only_the_regions_schools(db: Database, template_key: str) -> None:
+    """Another region's roadmaps of the same year are not this region's «already running»."""
+    other, _ = region_with_schools(db, 5)
+    mine, _ = region_with_schools(db, 3)
+    instances.start_cohort(db, template_key, YEAR + 2, region_code=other.region, actor=OPERATOR)
+    result = instances.start_cohort(db, template_key, YEAR + 2, region_code=mine.region, actor=OPERATOR)
+    assert (len(result.started), result.already_running) == (3, 0)
 
 
 def test_a_template_with_timers_gets_a_timer_row_per_school(db: Database) -> None:
