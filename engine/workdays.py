@@ -43,6 +43,13 @@ class WorkCalendar:
                 remaining -= 1
         return current
 
+    def working_days_until(self, today: date, due: date) -> int:
+        """Working days after ``today`` up to and including ``due`` (what is left to do the work in); for a
+        ``due`` already past, minus the working days since it."""
+        if due < today:
+            return -self.working_days_until(due, today)
+        return sum(1 for offset in range(1, (due - today).days + 1) if not self.is_day_off(today + timedelta(offset)))
+
     def subtract_working_days(self, start: datetime, days: int) -> datetime:
         current, remaining = start, days
         while remaining > 0:

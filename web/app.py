@@ -7,10 +7,11 @@ import os
 import re
 import secrets
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import func, select
@@ -20,11 +21,14 @@ from werkzeug.wrappers import Response
 from engine import labels
 from engine.config import Settings
 from engine.db import Database
+from engine.due import MOSCOW
 from engine.errors import EngineError, FormInvalid
 from engine.incidents import open_count
 from engine.models import TemplateVersion
 from engine.notifications import moscow_time
+from engine.production_calendar import load_calendar
 from engine.templates import stage_titles, template_keys
+from engine.workdays import WorkCalendar
 from web import i18n, inputs
 from web.api import engine_problem, init_api, is_api_request
 from web.errors import status_of
@@ -91,6 +95,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, queue: JobQueue 
     app.add_url_rule("/favicon.ico", view_func=lambda: app.send_static_file("favicon.svg"))
     app.jinja_env.globals.update(stage_words=labels.STAGE_STATES, event_words=labels.EVENTS)
     app.jinja_env.filters["msk"] = moscow_time
+    app.jinja_env.globals["days_left"] = _DaysLeft(db)
     app.context_processor(lambda: {"stage_titles": _LazyTitles(db, app.config["PROJECT_TEMPLATE"]),
                                    "open_incidents": _LazyIncidentCount(db)})
     return app
@@ -170,6 +175,35 @@ def _blueprints(app: Flask) -> None:
     for module in (auth, tasks, dashboards, questionnaires, admin, templates_admin, migrations_admin, curators,
                    incidents_admin):
         app.register_blueprint(module.blueprint)
+
+
+class _DaysLeft:
+    """``days_left(due_at)`` in pages and macros: the working days left to a deadline in words («осталось 3
+    рабочих дня», «просрочено на 1 рабочий день»), on the production calendar read once per request that shows a
+    deadline (``g``: an admin's correction shows on the next page). Days are counted in Moscow time until
+    regions have their own zones."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def _calendar(self) -> WorkCalendar:
+        calendar = g.get("work_calendar")
+        if calendar is None:
+            with self._db.reading() as session:
+                calendar = g.work_calendar = load_calendar(session)
+        assert isinstance(calendar, WorkCalendar)
+        return calendar
+
+    def __call__(self, due_at: datetime | None) -> str:
+        if due_at is None:
+            return ""
+        now = self._db.now()
+        left = self._calendar().working_days_until(now.astimezone(MOSCOW).date(), due_at.astimezone(MOSCOW).date())
+        if due_at < now:
+            late = max(-left, 0)
+            return i18n.ngettext("просрочено на {n} рабочий день", "просрочено на {n} рабочих дней", late) \
+                if late else i18n.gettext("срок истёк сегодня")
+        return i18n.workdays_left(left)
 
 
 class _LazyIncidentCount:

@@ -78,3 +78,17 @@ def test_an_admin_override_wins_over_the_built_in_calendar() -> None:
     start = datetime(2027, 3, 1, 10, 0, tzinfo=UTC)
     assert regional_holiday.add_working_days(start, 1).date() == date(2027, 3, 3)
     assert regional_holiday.subtract_working_days(datetime(2027, 3, 3, 10, tzinfo=UTC), 1).date() == date(2027, 3, 1)
+
+
+def test_working_days_until_a_due_date_skip_weekends_and_holidays() -> None:
+    from datetime import date
+
+    from engine.workdays import WorkCalendar
+    calendar = WorkCalendar()
+    friday, monday = date(2026, 12, 4), date(2026, 12, 7)
+    assert calendar.working_days_until(friday, friday) == 0
+    assert calendar.working_days_until(friday, monday) == 1  # Saturday and Sunday are not counted
+    assert calendar.working_days_until(monday, friday) == -1  # one working day overdue
+    assert calendar.working_days_until(date(2026, 12, 30), date(2027, 1, 12)) == 2  # 11 and 12 January: 31.12 is off
+    saturday_at_work = WorkCalendar({date(2026, 12, 5): True})
+    assert saturday_at_work.working_days_until(friday, monday) == 2
