@@ -47,11 +47,12 @@ from SpiffWorkflow.util.task import TaskState  # noqa: E402
 from sqlalchemy import event, text  # noqa: E402
 
 from bench.sweep_scaling import fresh_database  # noqa: E402
-from engine import instances, live_workflows, tasks, templates  # noqa: E402
 from engine.actors import OPERATOR  # noqa: E402
 from engine.db import Database  # noqa: E402
-from engine.org import GrantRow, OrgData, UserRow, apply_org  # noqa: E402
+from engine.org.core import GrantRow, OrgData, UserRow, apply_org  # noqa: E402
+from engine.process import instances, live_workflows, tasks  # noqa: E402
 from engine.roles import Role  # noqa: E402
+from engine.templates import versions  # noqa: E402
 
 BUNDLE = Path(__file__).resolve().parent / "bundles" / "six"
 STEPS = 6
@@ -207,7 +208,7 @@ def setup(db: Database) -> str:
     apply_org(db, OrgData(regions=[("BR", "Регион")], municipalities=[("BM", "Район", "BR")], schools=schools,
                           users=[UserRow("bench-school", "Школа"), UserRow("bench-curator", "Куратор")],
                           grants=grants))
-    return templates.deploy_template(db, templates.read_bundle(BUNDLE), actor=OPERATOR).key
+    return versions.deploy_template(db, versions.read_bundle(BUNDLE), actor=OPERATOR).key
 
 
 def asynchronous_commits(db: Database) -> Database:

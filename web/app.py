@@ -21,10 +21,10 @@ from engine import labels
 from engine.config import Settings
 from engine.db import Database
 from engine.errors import EngineError, FormInvalid
-from engine.incidents import open_count
 from engine.models import TemplateVersion
-from engine.notifications import moscow_time
-from engine.templates import stage_titles, template_keys
+from engine.process.incidents import open_count
+from engine.process.notifications import moscow_time
+from engine.templates.versions import stage_titles, template_keys
 from web import i18n, inputs
 from web.api import engine_problem, init_api, is_api_request
 from web.errors import status_of

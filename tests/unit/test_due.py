@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from engine.due import DueKind, DueRule, compute_due
-from engine.workdays import WorkCalendar
+from engine.timing.due import DueKind, DueRule, compute_due
+from engine.timing.workdays import WorkCalendar
 
 
 @pytest.mark.parametrize(("text", "kind", "value"), [
