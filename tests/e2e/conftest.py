@@ -13,10 +13,17 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
+from engine.actors import OPERATOR
 from engine.db import Database
-from tests.conftest import Clock
+from engine.models import User
+from engine.org.passwords import hash_password
+from engine.process import instances, tasks
+from engine.process.cohorts import ensure_cohort
+from engine.templates import versions
+from tests.conftest import Clock, Org, make_org
 from web.app import create_app
 
 CHROMIUM = "/usr/bin/chromium"
@@ -24,6 +31,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+ROADMAP = Path(__file__).resolve().parents[2] / "workflows" / "roadmap-500"
+PASSWORD = "браузер-2035"
 
 
 @dataclass
@@ -110,3 +119,19 @@ def screenshot(page: Page, name: str) -> None:
         return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+
+
+def school_in_questionnaire_stage(live: LiveServer) -> Org:
+    """A school whose region confirmed it: its questionnaire task is open."""
+    found = make_org(live.db)
+    with live.db.transaction() as session:
+        for user in session.scalars(select(User).where(User.login.in_(
+                [found.school_user, found.curator, found.municipal, found.regional]))):
+            user.password_hash = hash_password(PASSWORD)
+    ensure_cohort(live.db, 2035)
+    key = versions.deploy_template(live.db, versions.read_bundle(ROADMAP), actor=OPERATOR).key
+    instance_id = instances.start_instance(live.db, key, found.school, cohort_year=2035, actor=OPERATOR).instance_id
+    [selection] = [t for t in tasks.list_tasks(live.db, actor=found.regional) if t.instance_id == instance_id]
+    tasks.complete_task(live.db, selection.id, {"participation": "confirmed", "curator_login": found.curator},
+                        actor=found.regional)
+    return found

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -12,37 +11,18 @@ from sqlalchemy import select
 from engine.actors import OPERATOR
 from engine.models import RoleGrant, School, User
 from engine.org.passwords import hash_password
-from engine.process import instances, questionnaires, tasks
+from engine.process import instances, questionnaires
 from engine.process.cohorts import ensure_cohort
 from engine.roles import Role
 from engine.templates import versions
 from tests.conftest import Org, make_org
 from tests.e2e import conftest as e2e
-from tests.e2e.conftest import LiveServer, screenshot
-
-ROADMAP = Path(__file__).resolve().parents[2] / "workflows" / "roadmap-500"
-PASSWORD = "браузер-2035"
+from tests.e2e.conftest import PASSWORD, ROADMAP, LiveServer, school_in_questionnaire_stage, screenshot
 
 
 @pytest.fixture
 def org(live: LiveServer) -> Org:
     return school_in_questionnaire_stage(live)
-
-
-def school_in_questionnaire_stage(live: LiveServer) -> Org:
-    """A school whose region confirmed it: its questionnaire task is open."""
-    found = make_org(live.db)
-    with live.db.transaction() as session:
-        for user in session.scalars(select(User).where(User.login.in_(
-                [found.school_user, found.curator, found.municipal, found.regional]))):
-            user.password_hash = hash_password(PASSWORD)
-    ensure_cohort(live.db, 2035)
-    key = versions.deploy_template(live.db, versions.read_bundle(ROADMAP), actor=OPERATOR).key
-    instance_id = instances.start_instance(live.db, key, found.school, cohort_year=2035, actor=OPERATOR).instance_id
-    [selection] = [t for t in tasks.list_tasks(live.db, actor=found.regional) if t.instance_id == instance_id]
-    tasks.complete_task(live.db, selection.id, {"participation": "confirmed", "curator_login": found.curator},
-                        actor=found.regional)
-    return found
 
 
 def sign_in(page: Page, live: LiveServer, login: str) -> None:
