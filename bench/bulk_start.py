@@ -1,5 +1,5 @@
 """Bulk start: a cohort of «500+» roadmaps started for every school of a world of 3,000 and of 40,000 schools,
-through ``engine.instances.start_cohort`` on PostgreSQL, against raw SpiffWorkflow starting the same number of
+through ``engine.process.instances.start_cohort`` on PostgreSQL, against raw SpiffWorkflow starting the same number of
 workflows of the same BPMN in memory — in the same run.
 
 Each size gets a database of its own (schools loaded with COPY). Timed: the whole ``start_cohort`` call —
@@ -21,14 +21,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
-from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # noqa: E402
-from SpiffWorkflow.util.task import TaskState  # noqa: E402
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.util.task import TaskState
 
-from bench.sweep_scaling import _copy, fresh_database  # noqa: E402
-from engine import instances, templates  # noqa: E402
-from engine.actors import OPERATOR  # noqa: E402
-from engine.db import Database  # noqa: E402
+from bench.sweep_scaling import _copy, fresh_database
+from engine.actors import OPERATOR
+from engine.db import Database
+from engine.process import instances
+from engine.templates import versions
 
 ROADMAP = Path(__file__).resolve().parents[1] / "workflows" / "roadmap-500"
 YEAR = 2027
@@ -77,7 +78,7 @@ def engine_start(schools: int) -> tuple[float, int]:
     db = fresh_database("roadmap_bench_bulk_start")
     try:
         load_schools(db, schools)
-        key = templates.deploy_template(db, templates.read_bundle(ROADMAP), actor=OPERATOR).key
+        key = versions.deploy_template(db, versions.read_bundle(ROADMAP), actor=OPERATOR).key
         begin = time.perf_counter()
         result = instances.start_cohort(db, key, YEAR, actor=OPERATOR)
         elapsed = time.perf_counter() - begin

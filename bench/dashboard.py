@@ -17,12 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.sweep_scaling import _copy, fresh_database  # noqa: E402
-from engine import templates  # noqa: E402
-from engine.actors import OPERATOR  # noqa: E402
-from engine.bpmn.runtime import WorkflowRun  # noqa: E402
-from engine.db import Database  # noqa: E402
-from engine.status import area_counts, stage_status  # noqa: E402
+from bench.sweep_scaling import _copy, fresh_database
+from engine.actors import OPERATOR
+from engine.bpmn.runtime import WorkflowRun
+from engine.db import Database
+from engine.reports.status import area_counts, stage_status
+from engine.templates import versions
 
 ROADMAP = Path(__file__).resolve().parents[1] / "workflows" / "roadmap-500"
 NOW = datetime(2027, 4, 1, 12, 0, tzinfo=UTC)
@@ -35,9 +35,9 @@ ROLES = ["regional_coordinator", "school", "school", "school", "curator", "schoo
 def load_country(db: Database, schools: int, region_size: int) -> tuple[int, str]:
     """84 regions, one of them with ``region_size`` schools; one running instance per school, one open
     task each at a stage spread over the six; a fifth of them overdue. Returns (version id, sample JSON)."""
-    deployed = templates.deploy_template(db, templates.read_bundle(ROADMAP), actor=OPERATOR)
+    deployed = versions.deploy_template(db, versions.read_bundle(ROADMAP), actor=OPERATOR)
     with db.reading() as session:
-        compiled = templates.compiled_version(session, deployed.template_version_id)
+        compiled = versions.compiled_version(session, deployed.template_version_id)
     state = WorkflowRun.start(compiled, {"school": {"code": "S", "name": "Школа"}}).dump()
     regions = 84
     raw = db.engine.raw_connection()
@@ -91,7 +91,7 @@ def median_ms(action, repeat: int) -> float:  # type: ignore[no-untyped-def]
 def naive_ms_per_instance(version_id: int, state: str, db: Database, sample: int = 200) -> float:
     """Raw SpiffWorkflow's way: restore each workflow to ask what it waits on (per instance, in ms)."""
     with db.reading() as session:
-        compiled = templates.compiled_version(session, version_id)
+        compiled = versions.compiled_version(session, version_id)
     document = json.loads(state)
     start = time.perf_counter()
     for _ in range(sample):

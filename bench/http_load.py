@@ -46,12 +46,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.sweep_scaling import SERVER, _copy, fresh_database  # noqa: E402
-from engine import instances, templates  # noqa: E402
 from engine.actors import OPERATOR  # noqa: E402
 from engine.db import Database  # noqa: E402
-from engine.org import GrantRow, OrgData, UserRow, apply_org  # noqa: E402
-from engine.passwords import hash_password  # noqa: E402
+from engine.org.core import GrantRow, OrgData, UserRow, apply_org  # noqa: E402
+from engine.org.passwords import hash_password  # noqa: E402
+from engine.process import instances  # noqa: E402
 from engine.roles import Role  # noqa: E402
+from engine.templates import versions  # noqa: E402
 
 DATABASE = "roadmap_bench_http"
 BUNDLE = ROOT / "bench" / "bundles" / "six"
@@ -71,7 +72,7 @@ def load_world(db: Database, clients: int, per_client: int) -> dict[str, list[in
     users = [UserRow(f"bench-{i}", f"Директор {i}") for i in range(clients)]
     apply_org(db, OrgData(regions=[("HR", "Регион")], municipalities=[("HM", "Район", "HR")], schools=schools,
                           users=users, grants=[GrantRow(f"bench-{i}", Role.SCHOOL, f"H{i}") for i in range(clients)]))
-    key = templates.deploy_template(db, templates.read_bundle(BUNDLE), actor=OPERATOR).key
+    key = versions.deploy_template(db, versions.read_bundle(BUNDLE), actor=OPERATOR).key
     first = instances.start_instance(db, key, "H0", actor=OPERATOR).instance_id
     with db.engine.begin() as conn:  # one argon2 hash for all: hashing 50 passwords would only slow the setup
         conn.execute(text("UPDATE app_user SET password_hash = :h"), {"h": hash_password(PASSWORD)})

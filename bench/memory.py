@@ -39,10 +39,10 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.sweep_scaling import NOW, SERVER, fresh_database, load_world  # noqa: E402
-from engine.db import Database  # noqa: E402
-from workers import jobs  # noqa: E402
-from workers.queue import QUEUE_NAME, run_job  # noqa: E402
+from bench.sweep_scaling import NOW, SERVER, fresh_database, load_world
+from engine.db import Database
+from workers import jobs
+from workers.queue import QUEUE_NAME, run_job
 
 DATABASE = "roadmap_bench_memory"
 BIN = Path(sys.executable).parent

@@ -2,7 +2,7 @@
 
 The sweep must cost O(due rows), not O(open instances). Both worlds are loaded into a PostgreSQL
 database of their own with COPY (one open task per instance, five deadline rows per task, exactly
-1,000 of them due), then the real ``engine.deadlines.sweep`` runs against each; the due rows are reset
+1,000 of them due), then the real ``engine.deadlines.sweep.sweep`` runs against each; the due rows are reset
 between repetitions. Prints the median sweep time of each world and their ratio (target ≤ 1.5).
 
     python bench/sweep_scaling.py [--small 1000] [--large 100000] [--due 1000] [--repeat 5]
@@ -22,10 +22,10 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine import templates  # noqa: E402
-from engine.actors import OPERATOR  # noqa: E402
-from engine.db import Database, upgrade_schema  # noqa: E402
-from engine.deadlines import sweep  # noqa: E402
+from engine.actors import OPERATOR
+from engine.db import Database, upgrade_schema
+from engine.deadlines.sweep import sweep
+from engine.templates import versions
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
 NOW = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
@@ -42,7 +42,7 @@ def fresh_database(name: str) -> Database:
 
 
 def load_world(db: Database, instances: int, due: int, schools: int = 1000) -> None:
-    version_id = templates.deploy_template(db, templates.read_bundle(MINI), actor=OPERATOR).template_version_id
+    version_id = versions.deploy_template(db, versions.read_bundle(MINI), actor=OPERATOR).template_version_id
     raw = db.engine.raw_connection()
     try:
         cursor = raw.cursor()

@@ -38,20 +38,21 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import psycopg  # noqa: E402
-from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer  # noqa: E402
-from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
-from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # noqa: E402
-from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG  # noqa: E402
-from SpiffWorkflow.util.task import TaskState  # noqa: E402
-from sqlalchemy import event, text  # noqa: E402
+import psycopg
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import event, text
 
-from bench.sweep_scaling import fresh_database  # noqa: E402
-from engine import instances, live_workflows, tasks, templates  # noqa: E402
-from engine.actors import OPERATOR  # noqa: E402
-from engine.db import Database  # noqa: E402
-from engine.org import GrantRow, OrgData, UserRow, apply_org  # noqa: E402
-from engine.roles import Role  # noqa: E402
+from bench.sweep_scaling import fresh_database
+from engine.actors import OPERATOR
+from engine.db import Database
+from engine.org.core import GrantRow, OrgData, UserRow, apply_org
+from engine.process import instances, live_workflows, tasks
+from engine.roles import Role
+from engine.templates import versions
 
 BUNDLE = Path(__file__).resolve().parent / "bundles" / "six"
 STEPS = 6
@@ -207,7 +208,7 @@ def setup(db: Database) -> str:
     apply_org(db, OrgData(regions=[("BR", "Регион")], municipalities=[("BM", "Район", "BR")], schools=schools,
                           users=[UserRow("bench-school", "Школа"), UserRow("bench-curator", "Куратор")],
                           grants=grants))
-    return templates.deploy_template(db, templates.read_bundle(BUNDLE), actor=OPERATOR).key
+    return versions.deploy_template(db, versions.read_bundle(BUNDLE), actor=OPERATOR).key
 
 
 def asynchronous_commits(db: Database) -> Database:

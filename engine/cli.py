@@ -18,19 +18,23 @@ from typing import Any, NoReturn
 
 import click
 
-from engine import api_tokens, curator_pool, deadlines, instances, labels, questionnaires, tasks, templates
-from engine import template_workspace as workspace
+from engine import labels
 from engine.actors import OPERATOR
 from engine.bpmn.bundle import MANIFEST, load_bundle
 from engine.bpmn.compiler import validate_bundle
 from engine.config import Settings
 from engine.db import Database, upgrade_schema
-from engine.deadlines import DEFAULT_BATCH
+from engine.deadlines.sweep import DEFAULT_BATCH, retry_incident
+from engine.deadlines.sweep import sweep as sweep_deadlines
 from engine.demo import load_demo
-from engine.due import MOSCOW
 from engine.errors import EngineError, FormInvalid, TemplateInvalid
-from engine.incidents import list_incidents as incident_list
-from engine.instance_migration import (
+from engine.org import api_tokens, curator_pool
+from engine.org.importing import import_org, read_org_file
+from engine.process import instances, questionnaires, tasks
+from engine.process.incidents import list_incidents as incident_list
+from engine.process.instances import start_cohort
+from engine.process.mailer import SmtpSettings, deliver_due
+from engine.process.migration import (
     InstanceCheck,
     MigrationRunView,
     list_runs,
@@ -39,15 +43,14 @@ from engine.instance_migration import (
     run_migration,
     start_migration,
 )
-from engine.instances import start_cohort
-from engine.mailer import SmtpSettings, deliver_due
-from engine.notifications import list_notifications
-from engine.notifications import mark_read as mark_notifications_read
-from engine.org_import import import_org, read_org_file
-from engine.production_calendar import list_overrides, set_calendar_day
+from engine.process.notifications import list_notifications
+from engine.process.notifications import mark_read as mark_notifications_read
+from engine.reports.status import SchoolStatus, StageState, stage_status
 from engine.roles import ROLE_TITLES
-from engine.status import SchoolStatus, StageState, stage_status
-from engine.template_diff import diff_versions
+from engine.templates import versions, workspace
+from engine.templates.diff import diff_versions
+from engine.timing.due import MOSCOW
+from engine.timing.production_calendar import list_overrides, set_calendar_day
 
 
 def _json_default(value: Any) -> Any:
@@ -126,7 +129,7 @@ def with_db(func: Callable[..., Any]) -> Callable[..., Any]:
 def init(db: Database) -> None:
     """Создать или обновить схему БД и развернуть шаблоны из workflows/."""
     upgrade_schema(db)
-    for deployed in templates.deploy_bundled_templates(db, Settings.from_env().templates_dir):
+    for deployed in versions.deploy_bundled_templates(db, Settings.from_env().templates_dir):
         state = "развёрнут" if deployed.created else "без изменений"
         click.echo(f"{deployed.key}@{deployed.version}: {state}")
     click.echo("База данных готова.")
@@ -181,7 +184,7 @@ def _checkable(folder: Path) -> list[Path]:
 @with_db
 def deploy(db: Database, path: Path) -> None:
     """Проверить и развернуть шаблон как новую версию."""
-    deployed = templates.deploy_template(db, templates.read_bundle(path), actor=OPERATOR)
+    deployed = versions.deploy_template(db, versions.read_bundle(path), actor=OPERATOR)
     note = "" if deployed.created else " (без изменений: такая версия уже развёрнута)"
     click.echo(f"{deployed.key}@{deployed.version}{note}")
 
@@ -388,7 +391,7 @@ def _json_object(text: str, option: str) -> dict[str, Any]:
 def sweep(db: Database, now_text: str | None, dry_run: bool, batch_size: int, as_json: bool) -> None:
     """Проверить сроки: напоминания, наступившие сроки, эскалации."""
     now = _moment(now_text) if now_text else None
-    report = deadlines.sweep(db, now=now, dry_run=dry_run, batch_size=batch_size,
+    report = sweep_deadlines(db, now=now, dry_run=dry_run, batch_size=batch_size,
                              base_url=Settings.from_env().base_url)
     if as_json:
         _print_json(report)
@@ -438,7 +441,7 @@ def incidents(ctx: click.Context, include_resolved: bool, school: str | None, as
 @with_db
 def incident_retry(db: Database, incident_id: int, as_json: bool) -> None:
     """Повторить шаг инцидента сейчас (после исправления шаблона и переноса процесса)."""
-    view = deadlines.retry_incident(db, incident_id, base_url=Settings.from_env().base_url, actor=OPERATOR)
+    view = retry_incident(db, incident_id, base_url=Settings.from_env().base_url, actor=OPERATOR)
     if as_json:
         click.echo(json.dumps(view.as_dict(), ensure_ascii=False, indent=2))
     elif view.resolved_at is not None:

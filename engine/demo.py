@@ -14,10 +14,10 @@ from sqlalchemy import select
 
 from engine.actors import OPERATOR
 from engine.db import Database
-from engine.instances import CohortStart, start_cohort
 from engine.models import User
-from engine.org import GrantRow, OrgData, UserRow, apply_org
-from engine.passwords import hash_password
+from engine.org.core import GrantRow, OrgData, UserRow, apply_org
+from engine.org.passwords import hash_password
+from engine.process.instances import CohortStart, start_cohort
 from engine.roles import Role
 
 DEMO_PASSWORD = "demo500"  # noqa: S105 - the demo region's shared, printed password

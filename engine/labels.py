@@ -13,7 +13,7 @@ def N_(text: str) -> str:  # the name gettext's extractors look for
     return text
 
 
-#: The state of one stage of a school's roadmap (engine.status.StageState values).
+#: The state of one stage of a school's roadmap (engine.reports.status.StageState values).
 STAGE_STATES = {"done": N_("пройден"), "current": N_("идёт"), "pending": N_("впереди"), "skipped": "—"}
 
 #: Audit actions as a school's or a task's history shows them.
@@ -30,7 +30,7 @@ EVENTS = {
     "incident.resolved": N_("Инцидент решён"), "instance.resumed": N_("Маршрут продолжен"),
 }
 
-#: Audit actions of a template's history (engine.template_workspace.HISTORY_ACTIONS, in that order).
+#: Audit actions of a template's history (engine.templates.workspace.HISTORY_ACTIONS, in that order).
 TEMPLATE_HISTORY = {
     "template.draft_created": N_("Создан черновик"), "template.draft_saved": N_("Сохранён файл черновика"),
     "template.draft_form_added": N_("Добавлена форма"), "template.draft_file_deleted": N_("Удалена форма"),

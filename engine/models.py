@@ -145,7 +145,7 @@ class RoleGrant(Base):
 class CuratorPoolEntry(Base):
     """A user put into a region's pool of curator candidates by an admin or the region's coordinator.
 
-    Deliberately not a ``RoleGrant``: a curator grant is a scope (engine/scopes.py), and one on a whole
+    Deliberately not a ``RoleGrant``: a curator grant is a scope (engine/org/scopes.py), and one on a whole
     region would open every school of it. A pool entry gives access to nothing; it only lets
     ``bind_curator`` bind the user as some school's curator, which then grants that one school."""
 
@@ -519,7 +519,7 @@ class SignInAttempt(Base):
 class Throttle(Base):
     """A rate limit's count for one key: failed sign-ins of a login from an address, or of an address, or
     unknown questionnaire links asked for by an address (``scope`` says which). One row per key, locked
-    while it is read and changed, so parallel requests are counted one after another (engine/throttle.py)."""
+    while it is read and changed, so parallel requests are counted one after another (engine/org/throttle.py)."""
 
     __tablename__ = "throttle"
     __table_args__ = (CheckConstraint("failures >= 0 AND strikes >= 0", name="ck_throttle_counts"),)

@@ -22,9 +22,9 @@ from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import event
 
-from engine import live_workflows
 from engine.db import Database, upgrade_schema
-from engine.org import GrantRow, OrgData, UserRow, apply_org
+from engine.org.core import GrantRow, OrgData, UserRow, apply_org
+from engine.process import live_workflows
 from engine.roles import Role
 
 FIXTURES = Path(__file__).parent / "fixtures"

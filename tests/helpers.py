@@ -38,7 +38,7 @@ def password_hash() -> str:
     """``PASSWORD`` as an argon2id hash, made once per run at argon2's lowest cost.
 
     Checking a password reads the cost from the stored hash, so the engine checks this one in microseconds
-    where a production hash (engine/passwords.py, untouched) takes 0.4 s: with a hash per user and a check
+    where a production hash (engine/org/passwords.py, untouched) takes 0.4 s: with a hash per user and a check
     per sign-in, that was most of the integration tier's time. The tests of hashing itself — the stand-in
     hash, a reset or changed password signing in — still make and check production hashes."""
     return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(PASSWORD)

@@ -10,16 +10,17 @@ from typing import Any
 
 import pytest
 
-from engine import curator_pool, questionnaires, tasks
 from engine.actors import OPERATOR
 from engine.bpmn.runtime import WorkflowRun
 from engine.db import Database
-from engine.due import MOSCOW
 from engine.errors import Conflict, EngineError, FormInvalid, NotAllowed
 from engine.models import ProcessInstance
-from engine.org import GrantRow, OrgData, UserRow, apply_org
+from engine.org import curator_pool
+from engine.org.core import GrantRow, OrgData, UserRow, apply_org
+from engine.process import questionnaires, tasks
 from engine.roles import Role
-from engine.templates import compiled_version
+from engine.templates.versions import compiled_version
+from engine.timing.due import MOSCOW
 from tests.conftest import Clock, Org, make_org, unique
 
 COHORT = 2027

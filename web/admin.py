@@ -7,10 +7,10 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from engine.accounts import list_users, reset_password
-from engine.cohorts import cohort_calendars, set_cohort_dates
 from engine.errors import FormInvalid
-from engine.production_calendar import list_overrides, parse_day, parse_override, set_calendar_day
+from engine.org.accounts import list_users, reset_password
+from engine.process.cohorts import cohort_calendars, set_cohort_dates
+from engine.timing.production_calendar import list_overrides, parse_day, parse_override, set_calendar_day
 from web.i18n import gettext
 from web.inputs import optional_int
 from web.session import chosen_template, db, me

@@ -21,14 +21,14 @@ from werkzeug.wrappers import Response
 from engine import labels
 from engine.config import Settings
 from engine.db import Database
-from engine.due import MOSCOW
 from engine.errors import EngineError, FormInvalid
-from engine.incidents import open_count
 from engine.models import TemplateVersion
-from engine.notifications import moscow_time
-from engine.production_calendar import load_calendar
-from engine.templates import stage_titles, template_keys
-from engine.workdays import WorkCalendar
+from engine.process.incidents import open_count
+from engine.process.notifications import moscow_time
+from engine.templates.versions import stage_titles, template_keys
+from engine.timing.due import MOSCOW
+from engine.timing.production_calendar import load_calendar
+from engine.timing.workdays import WorkCalendar
 from web import i18n, inputs
 from web.api import engine_problem, init_api, is_api_request
 from web.errors import status_of

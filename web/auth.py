@@ -6,9 +6,9 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from engine import api_tokens
-from engine.accounts import change_password, sign_in, sign_out
 from engine.errors import EngineError
+from engine.org import api_tokens
+from engine.org.accounts import change_password, sign_in, sign_out
 from web.i18n import gettext
 from web.inputs import parse_id
 from web.session import WebUser, client_address, db, local_path, me

@@ -1,6 +1,6 @@
 """A region's curator pool: the regional coordinator (or an admin) keeps who may be made a school's curator.
 
-The engine authorizes (engine/curator_pool.py); these views read the form, call one service, redirect.
+The engine authorizes (engine/org/curator_pool.py); these views read the form, call one service, redirect.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
-from engine import curator_pool
 from engine.errors import OrgUnitNotFound
+from engine.org import curator_pool
 from web.i18n import N_, gettext
 from web.session import db, me
 

@@ -8,8 +8,9 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request, send_file
 from flask_login import login_required
 
-from engine import areas, dashboards
-from engine.templates import template_keys
+from engine.org import areas
+from engine.reports import dashboards
+from engine.templates.versions import template_keys
 from web.inputs import optional_int
 from web.session import chosen_template, db, me, project_template
 

@@ -9,8 +9,6 @@ entry, so a new error class is given its status the day it is added.
 
 from __future__ import annotations
 
-from engine.accounts import SignInRefused
-from engine.api_tokens import InvalidToken
 from engine.errors import (
     ConcurrentUpdate,
     Conflict,
@@ -39,6 +37,8 @@ from engine.errors import (
     TooManyAttempts,
     WorkflowFailed,
 )
+from engine.org.accounts import SignInRefused
+from engine.org.api_tokens import InvalidToken
 from web.inputs import InputRejected
 
 

@@ -15,7 +15,7 @@ Deliberately left in Russian (they are data, not UI text, or come from elsewhere
 - names of regions, municipalities and schools, user names and role codes (the organisation data);
 - engine error messages shown as they are (``err.message``, e.g. «Неверный логин или пароль»);
 - e-mail and in-app notification texts (written by the engine and the workers);
-- the Excel export (built by ``engine.dashboards``) and the «500+» brand.
+- the Excel export (built by ``engine.reports.dashboards``) and the «500+» brand.
 """
 
 from __future__ import annotations

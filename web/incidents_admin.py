@@ -9,8 +9,8 @@ from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from engine.config import Settings
-from engine.deadlines import retry_incident
-from engine.incidents import list_incidents
+from engine.deadlines.sweep import retry_incident
+from engine.process.incidents import list_incidents
 from web.i18n import gettext
 from web.session import db, me
 

@@ -12,7 +12,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import login_required
 
 from engine import labels
-from engine.instance_migration import (
+from engine.process.migration import (
     MigrationRunView,
     get_run,
     list_runs,

@@ -9,8 +9,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
-from engine import questionnaires
 from engine.errors import Conflict, EngineError, FormInvalid
+from engine.process import questionnaires
 from web.i18n import gettext
 from web.inputs import INT32_MAX, InputRejected, optional_int, parse_json
 from web.session import client_address, db, me

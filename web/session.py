@@ -7,8 +7,8 @@ import re
 from flask import current_app, request
 from flask_login import UserMixin, current_user
 
-from engine.accounts import SessionUser, session_user
 from engine.db import Database
+from engine.org.accounts import SessionUser, session_user
 from workers.queue import JobQueue
 
 

@@ -9,9 +9,9 @@ from flask import Blueprint, flash, redirect, render_template, request, send_fil
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from engine import attachments, notifications, tasks
-from engine.dashboards import school_timeline
 from engine.errors import EngineError, FormInvalid, StepFailed
+from engine.process import attachments, notifications, tasks
+from engine.reports.dashboards import school_timeline
 from web.i18n import gettext
 from web.inputs import InputRejected, parse_json
 from web.session import db, me

@@ -1,6 +1,6 @@
 """Admins' template workspace: templates and their versions, the draft and its editor page, the JSON the
 browser editors talk to, export/import of bundle zips, version diffs. Every view calls one engine service
-(``engine.template_workspace``), which authorizes and audits."""
+(``engine.templates.workspace``), which authorizes and audits."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
 from engine import labels
-from engine import template_workspace as workspace
 from engine.errors import FileRejected, Problem, TemplateInvalid
-from engine.template_diff import diff_versions
+from engine.templates import workspace
+from engine.templates.diff import diff_versions
 from web.i18n import gettext
 from web.inputs import INT32_MAX, InputRejected, large_json_body, optional_int, parse_int
 from web.session import db, me

@@ -8,8 +8,8 @@ import threading
 
 from engine.config import Settings
 from engine.db import Database
-from engine.deadlines import sweep
-from engine.mailer import SmtpSettings, deliver_due
+from engine.deadlines.sweep import sweep
+from engine.process.mailer import SmtpSettings, deliver_due
 
 log = logging.getLogger(__name__)
 

@@ -15,11 +15,11 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from engine import instance_migration, instances
 from engine.actors import OPERATOR
-from engine.deadlines import DEFAULT_BATCH, sweep
-from engine.digests import queue_digests
-from engine.mailer import SmtpSettings, deliver, due_messages
+from engine.deadlines.digests import queue_digests
+from engine.deadlines.sweep import DEFAULT_BATCH, sweep
+from engine.process import instances, migration
+from engine.process.mailer import SmtpSettings, deliver, due_messages
 from workers.queue import JobContext, job_timeout
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def start_instance(ctx: JobContext, template_key: str, school_code: str) -> int:
 @job_timeout(6 * 3600)
 def run_migration(ctx: JobContext, run_id: int) -> dict[str, int]:
     """Move a template's running instances to another version (each in its own transaction)."""
-    run = instance_migration.run_migration(ctx.db, run_id)
+    run = migration.run_migration(ctx.db, run_id)
     return {"moved": run.moved, "failed": run.failed}
 
 

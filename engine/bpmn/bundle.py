@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from engine.due import DueRule
 from engine.errors import Problem
 from engine.json_document import JsonDocument, JsonPath, JsonRefused, format_path, parse_json
+from engine.timing.due import DueRule
 
 MANIFEST = "manifest.json"
 FORM_SUFFIX = ".form"

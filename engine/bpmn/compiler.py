@@ -34,10 +34,10 @@ from engine.bpmn.names import check_names
 from engine.bpmn.parser_messages import schema_message, spiff_message, unexpected_element
 from engine.bpmn.spec import Stage, TemplateSpec
 from engine.bpmn.xml import BPMN_NS, ROADMAP_NS, XmlDocument, drop_stray_metadata, line_of, owner_id, parse_xml
-from engine.due import DueRule
 from engine.errors import Problem, TemplateInvalid
 from engine.forms import FormDefinition
 from engine.roles import LANE_ROLES
+from engine.timing.due import DueRule
 
 _SCHEMA_LOCK = threading.Lock()
 _BPMN_XSD = Path(SpiffWorkflow.__file__).parent / "bpmn" / "parser" / "schema" / "BPMN20.xsd"

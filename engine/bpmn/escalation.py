@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from engine.bpmn.manifest import EscalationStep
-from engine.due import DueRule
+from engine.timing.due import DueRule
 
 NONE = "none"
 MAX_STEPS = 10

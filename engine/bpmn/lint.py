@@ -18,8 +18,8 @@ from engine.bpmn.foreign_expressions import foreign_expression
 from engine.bpmn.manifest import EscalationStep
 from engine.bpmn.spec import UserTaskSpec
 from engine.bpmn.xml import BPMN_NS, ROADMAP_NS, SPIFF_NS, XmlDocument, line_of, local_name, namespace, owner_id
-from engine.due import DueRule
 from engine.errors import EngineError, ExpressionRejected, Problem
+from engine.timing.due import DueRule
 
 #: BPMN elements the engine runs. Anything else in the BPMN namespace is refused by name.
 SUPPORTED_BPMN = frozenset({

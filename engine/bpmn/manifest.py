@@ -20,9 +20,9 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from engine.bpmn import safe_eval
-from engine.due import DueRule
 from engine.errors import EngineError, Problem
 from engine.json_document import JsonDocument, JsonPath, format_path
+from engine.timing.due import DueRule
 
 if TYPE_CHECKING:
     from engine.bpmn.bundle import Manifest
@@ -33,7 +33,7 @@ KNOWN_ACTIONS: dict[str, tuple[str, ...]] = {
     "aggregate_questionnaires": (),
     "prepare_risk_inputs": (),
 }
-#: What each action writes into the process data (the keys of the dict its function in engine/actions.py
+#: What each action writes into the process data (the keys of the dict its function in engine/process/actions.py
 #: returns): conditions and scripts after the task may read these names.
 ACTION_OUTPUTS: dict[str, tuple[str, ...]] = {
     "bind_curator": ("curator",),

@@ -37,7 +37,7 @@ from engine.bpmn.xml import BPMN_NS, ROADMAP_NS, SPIFF_NS, XmlDocument, line_of,
 from engine.errors import EngineError, Problem
 from engine.json_document import JsonDocument, JsonPath, format_path
 
-#: What every instance's data holds from its start (engine.instances: the school and the cohort year).
+#: What every instance's data holds from its start (engine.process.instances: the school and the cohort year).
 START_DATA = ("school", "cohort")
 #: The stand-in for «?» in a decision table's input cell (see lint.check_dmn_input_entry).
 _CELL_INPUT = "dmninputexpr"

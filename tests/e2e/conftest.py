@@ -16,12 +16,13 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_play
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from engine import instances, tasks, templates
 from engine.actors import OPERATOR
-from engine.cohorts import ensure_cohort
 from engine.db import Database
 from engine.models import User
-from engine.passwords import hash_password
+from engine.org.passwords import hash_password
+from engine.process import instances, tasks
+from engine.process.cohorts import ensure_cohort
+from engine.templates import versions
 from tests.conftest import Clock, Org, make_org
 from web.app import create_app
 
@@ -128,7 +129,7 @@ def school_in_questionnaire_stage(live: LiveServer) -> Org:
                 [found.school_user, found.curator, found.municipal, found.regional]))):
             user.password_hash = hash_password(PASSWORD)
     ensure_cohort(live.db, 2035)
-    key = templates.deploy_template(live.db, templates.read_bundle(ROADMAP), actor=OPERATOR).key
+    key = versions.deploy_template(live.db, versions.read_bundle(ROADMAP), actor=OPERATOR).key
     instance_id = instances.start_instance(live.db, key, found.school, cohort_year=2035, actor=OPERATOR).instance_id
     [selection] = [t for t in tasks.list_tasks(live.db, actor=found.regional) if t.instance_id == instance_id]
     tasks.complete_task(live.db, selection.id, {"participation": "confirmed", "curator_login": found.curator},

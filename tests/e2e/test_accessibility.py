@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page
 
-from engine import questionnaires
+from engine.process import questionnaires
 from tests.conftest import Org
 from tests.e2e import conftest as e2e
 from tests.e2e.conftest import PASSWORD, LiveServer, school_in_questionnaire_stage

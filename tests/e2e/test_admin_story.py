@@ -17,12 +17,13 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from engine import tasks, templates
 from engine.actors import OPERATOR
 from engine.db import Database
 from engine.demo import load_demo, school_login
 from engine.models import ProcessInstance, TemplateVersion, User
-from engine.passwords import hash_password
+from engine.org.passwords import hash_password
+from engine.process import tasks
+from engine.templates import versions
 from tests.conftest import PG_DATABASE, PG_SERVER, _admin, _migrate
 from tests.e2e import conftest as e2e
 from tests.e2e.conftest import Clock, LiveServer, screenshot, serving
@@ -43,7 +44,7 @@ def site() -> Iterator[LiveServer]:
     _migrate(url)
     clock = Clock()
     db = Database.from_url(url, clock=clock)
-    templates.deploy_template(db, templates.read_bundle(ROADMAP), actor=OPERATOR)
+    versions.deploy_template(db, versions.read_bundle(ROADMAP), actor=OPERATOR)
     load_demo(db, year=2035)
     with db.transaction() as session:
         for user in session.scalars(select(User).where(User.login.in_(["admin", school_login(SCHOOL)]))):
@@ -155,9 +156,9 @@ def test_admin_changes_the_roadmap_and_moves_the_demo_cohort(page: Page, site: L
     expect(run.locator("[data-field='failed']")).to_have_text("0")
     screenshot(page, "admin-migration-run")
     with site.db.reading() as session:
-        versions = set(session.scalars(select(TemplateVersion.version).join(
+        deployed = set(session.scalars(select(TemplateVersion.version).join(
             ProcessInstance, ProcessInstance.template_version_id == TemplateVersion.id)))
-    assert versions == {2}
+    assert deployed == {2}
 
     sign_in(page, site, school_login(SCHOOL))
     page.get_by_role("link", name=re.compile("Провести анкетирование")).first.click()

@@ -8,12 +8,13 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from engine import instances, questionnaires, templates
 from engine.actors import OPERATOR
-from engine.cohorts import ensure_cohort
 from engine.models import RoleGrant, School, User
-from engine.passwords import hash_password
+from engine.org.passwords import hash_password
+from engine.process import instances, questionnaires
+from engine.process.cohorts import ensure_cohort
 from engine.roles import Role
+from engine.templates import versions
 from tests.conftest import Org, make_org
 from tests.e2e import conftest as e2e
 from tests.e2e.conftest import PASSWORD, ROADMAP, LiveServer, school_in_questionnaire_stage, screenshot
@@ -95,7 +96,7 @@ def test_the_region_chooses_a_curator_from_its_candidates(page: Page, live: Live
         user = session.scalars(select(User).where(User.login == found.regional)).one()
         user.password_hash = hash_password(PASSWORD)
     ensure_cohort(live.db, 2035)
-    key = templates.deploy_template(live.db, templates.read_bundle(ROADMAP), actor=OPERATOR).key
+    key = versions.deploy_template(live.db, versions.read_bundle(ROADMAP), actor=OPERATOR).key
     instances.start_instance(live.db, key, found.school, cohort_year=2035, actor=OPERATOR)
     sign_in(page, live, found.regional)
     open_task(page, "Подтвердить участие")

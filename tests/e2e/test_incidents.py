@@ -11,10 +11,11 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
-from engine import instance_migration, instances, tasks, templates
 from engine.actors import OPERATOR
 from engine.models import Deadline, User
-from engine.passwords import hash_password
+from engine.org.passwords import hash_password
+from engine.process import instances, migration, tasks
+from engine.templates import versions
 from tests.conftest import MINI_BUNDLE, make_org, unique
 from tests.e2e import conftest as e2e
 from tests.e2e.conftest import LiveServer, screenshot
@@ -62,7 +63,7 @@ def test_an_incident_from_a_failed_step_to_a_retry_after_the_fix(page: Page, liv
     with live.db.transaction() as session:
         for user in session.scalars(select(User).where(User.login.in_([org.curator, org.admin, org.regional]))):
             user.password_hash = hash_password(PASSWORD)
-    templates.deploy_template(live.db, templates.read_bundle(
+    versions.deploy_template(live.db, versions.read_bundle(
         _bundle(tmp_path, key, "decision == 'accepted' and school['approved_by_region']")), actor=OPERATOR)
     instance_id = instances.start_instance(live.db, key, org.school, actor=OPERATOR).instance_id
     [fill] = [t for t in tasks.list_tasks(live.db, actor=org.school_user) if t.instance_id == instance_id]
@@ -104,10 +105,10 @@ def test_an_incident_from_a_failed_step_to_a_retry_after_the_fix(page: Page, liv
     page.set_viewport_size({"width": 1366, "height": 900})
 
     # The fix: a corrected version, the instance migrated to it, then a retry from the school's page.
-    templates.deploy_template(live.db, templates.read_bundle(_bundle(tmp_path, key, "decision == 'accepted'")),
+    versions.deploy_template(live.db, versions.read_bundle(_bundle(tmp_path, key, "decision == 'accepted'")),
                               actor=OPERATOR)
-    run = instance_migration.start_migration(live.db, key, 1, 2, actor=org.admin)
-    assert instance_migration.run_migration(live.db, run.id).moved == 1
+    run = migration.start_migration(live.db, key, 1, 2, actor=org.admin)
+    assert migration.run_migration(live.db, run.id).moved == 1
     page.goto(f"{live.url}/schools/{org.school}")
     page.get_by_test_id("school-incidents").get_by_role("button", name="Повторить").click()
     expect(page.get_by_text(re.compile("Повтор удался"))).to_be_visible()
@@ -122,15 +123,15 @@ def test_an_incident_from_a_failed_step_to_a_retry_after_the_fix(page: Page, liv
 
 
 def test_coordinators_see_schools_stopped_by_an_incident(page: Page, live: LiveServer) -> None:
-    from engine.cohorts import ensure_cohort
-    from engine.incidents import FailedStep, record_failure, resolve_for_deadline
+    from engine.process.cohorts import ensure_cohort
+    from engine.process.incidents import FailedStep, record_failure, resolve_for_deadline
 
     org = make_org(live.db)
     with live.db.transaction() as session:
         for user in session.scalars(select(User).where(User.login.in_([org.regional, org.municipal]))):
             user.password_hash = hash_password(PASSWORD)
     ensure_cohort(live.db, 2035)
-    key = templates.deploy_template(live.db, templates.read_bundle(ROADMAP), actor=OPERATOR).key
+    key = versions.deploy_template(live.db, versions.read_bundle(ROADMAP), actor=OPERATOR).key
     stopped = instances.start_instance(live.db, key, org.school, cohort_year=2035, actor=OPERATOR).instance_id
     instances.start_instance(live.db, key, org.sibling_school, cohort_year=2035, actor=OPERATOR)
     # The roadmap-500 template has no failing step to offer; the incident is recorded the way the sweep does.

@@ -14,11 +14,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from engine import instances, templates
 from engine.actors import OPERATOR
-from engine.api_tokens import create_token
-from engine.cohorts import ensure_cohort
 from engine.db import Database
+from engine.org.api_tokens import create_token
+from engine.process import instances
+from engine.process.cohorts import ensure_cohort
+from engine.templates import versions
 from tests.conftest import MINI_BUNDLE, Org, make_org, unique
 from tests.helpers import ROADMAP
 from web.app import create_app
@@ -48,7 +49,7 @@ def api(db: Database) -> Api:
     tokens = {getattr(o, role): create_token(db, "тест", actor=getattr(o, role))[1]
               for o in (org, other) for role in ROLES}
     ensure_cohort(db, 2036)
-    key = templates.deploy_template(db, templates.read_bundle(ROADMAP), actor=OPERATOR).key
+    key = versions.deploy_template(db, versions.read_bundle(ROADMAP), actor=OPERATOR).key
     mine = instances.start_instance(db, key, org.school, cohort_year=2036, actor=OPERATOR).instance_id
     theirs = instances.start_instance(db, key, other.school, cohort_year=2036, actor=OPERATOR).instance_id
     app = create_app({"DATABASE": db, "TESTING": True, "SECRET_KEY": "api"})

@@ -12,11 +12,12 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from engine import instances, templates
 from engine.actors import OPERATOR
-from engine.api_tokens import create_token
-from engine.cohorts import ensure_cohort
 from engine.db import Database
+from engine.org.api_tokens import create_token
+from engine.process import instances
+from engine.process.cohorts import ensure_cohort
+from engine.templates import versions
 from tests.conftest import make_org
 from tests.helpers import ROADMAP
 from web.app import create_app
@@ -26,7 +27,7 @@ from web.app import create_app
 def api_state(pg_db: Database) -> Iterator[dict[str, Any]]:
     org = make_org(pg_db)
     ensure_cohort(pg_db, 2039)
-    key = templates.deploy_template(pg_db, templates.read_bundle(ROADMAP), actor=OPERATOR).key
+    key = versions.deploy_template(pg_db, versions.read_bundle(ROADMAP), actor=OPERATOR).key
     instances.start_instance(pg_db, key, org.school, cohort_year=2039, actor=OPERATOR)
     token = create_token(pg_db, "fuzz", actor=org.admin)[1]  # an admin reaches every operation's code paths
     app = create_app({"DATABASE": pg_db, "TESTING": True, "SECRET_KEY": "fuzz"})

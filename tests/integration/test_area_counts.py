@@ -1,4 +1,4 @@
-"""The dashboards' counts per area (``engine.status.area_counts``): per region for the country, per
+"""The dashboards' counts per area (``engine.reports.status.area_counts``): per region for the country, per
 municipality for a region — exact numbers, on PostgreSQL and SQLite."""
 
 from __future__ import annotations
@@ -8,11 +8,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from engine import instances, tasks, templates
 from engine.actors import OPERATOR
 from engine.db import Database
 from engine.models import Task, TaskStatus
-from engine.status import AreaCounts, area_counts
+from engine.process import instances, tasks
+from engine.reports.status import AreaCounts, area_counts
+from engine.templates import versions
 from tests.conftest import Org
 
 
@@ -27,7 +28,7 @@ def _by_code(counts: list[AreaCounts]) -> dict[str, AreaCounts]:
 
 
 def test_counts_per_region_and_per_municipality(db: Database, org: Org, bundle_copy: Path) -> None:
-    key = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
+    key = versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).key
     done = instances.start_instance(db, key, org.school, actor=OPERATOR).instance_id
     instances.start_instance(db, key, org.sibling_school, actor=OPERATOR)
     instances.start_instance(db, key, org.foreign_school, actor=OPERATOR)

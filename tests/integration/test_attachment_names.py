@@ -14,10 +14,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from engine import instances, tasks, templates
 from engine.actors import OPERATOR
 from engine.db import Database
 from engine.models import Attachment, Task
+from engine.process import instances, tasks
+from engine.templates import versions
 from tests.conftest import Org, make_org
 from tests.helpers import PDF, csrf_token, signed_in, with_passwords
 from web.app import create_app
@@ -34,7 +35,7 @@ def desk(db: Database, bundle_copy: Path) -> tuple[Flask, Org, int]:
     form.write_text(json.dumps(definition, ensure_ascii=False), encoding="utf-8")
     org = make_org(db)
     with_passwords(db, org)
-    key = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
+    key = versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).key
     instance_id = instances.start_instance(db, key, org.school, actor=OPERATOR).instance_id
     [task] = [t for t in tasks.list_tasks(db, actor=org.school_user) if t.instance_id == instance_id]
     app = create_app({"DATABASE": db, "TESTING": True, "SECRET_KEY": "names", "SESSION_COOKIE_SECURE": False})

@@ -11,14 +11,15 @@ from click.testing import CliRunner
 from redis import Redis
 from sqlalchemy import select
 
-from engine import instances, templates
 from engine.actors import OPERATOR
 from engine.config import Settings
 from engine.db import Database
-from engine.digests import queue_digests
+from engine.deadlines.digests import queue_digests
 from engine.models import OutboxMessage, ProcessInstance, TemplateVersion, User
-from engine.org import OrgData, UserRow, apply_org
-from engine.production_calendar import load_calendar
+from engine.org.core import OrgData, UserRow, apply_org
+from engine.process import instances
+from engine.templates import versions
+from engine.timing.production_calendar import load_calendar
 from tests.conftest import REDIS_URL, Org
 from web.cli import cli
 from workers.cron import build_scheduler
@@ -34,7 +35,7 @@ def run(db: Database, *args: str, env: dict[str, str] | None = None) -> tuple[in
 
 
 def started(db: Database, org: Org, bundle: Path) -> int:
-    key = templates.deploy_template(db, templates.read_bundle(bundle), actor=OPERATOR).key
+    key = versions.deploy_template(db, versions.read_bundle(bundle), actor=OPERATOR).key
     return instances.start_instance(Database(db.engine, clock=lambda: START, sessions=db.sessions),
                                     key, org.school, actor=OPERATOR).instance_id
 

@@ -9,14 +9,15 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from engine import tasks, templates
 from engine.actors import OPERATOR
-from engine.cohorts import ensure_cohort
 from engine.db import Database
 from engine.demo import DEMO_PASSWORD, SCHOOLS, school_login
 from engine.errors import FormInvalid
 from engine.models import Cohort, ProcessInstance, School, User
-from engine.passwords import verify_password
+from engine.org.passwords import verify_password
+from engine.process import tasks
+from engine.process.cohorts import ensure_cohort
+from engine.templates import versions
 from tests.conftest import make_org, unique
 from tests.helpers import ROADMAP
 from web.cli import cli
@@ -28,7 +29,7 @@ def run(db: Database, *args: str) -> tuple[int, str, str]:
 
 
 def test_demo_is_idempotent_and_prints_logins(db: Database) -> None:
-    templates.deploy_template(db, templates.read_bundle(ROADMAP), actor=OPERATOR)
+    versions.deploy_template(db, versions.read_bundle(ROADMAP), actor=OPERATOR)
     code, out, _ = run(db, "demo", "--year", "2031")
     assert code == 0 and "Когорта 2031: запущено 8" in out and f"пароль «{DEMO_PASSWORD}»" in out
     assert "region-42" in out and school_login("42-PROM-01") in out
@@ -53,7 +54,7 @@ def test_demo_is_idempotent_and_prints_logins(db: Database) -> None:
 
 def test_status_text_and_json(db: Database) -> None:
     org = make_org(db)
-    key = templates.deploy_template(db, templates.read_bundle(ROADMAP), actor=OPERATOR).key
+    key = versions.deploy_template(db, versions.read_bundle(ROADMAP), actor=OPERATOR).key
     ensure_cohort(db, 2032)
     assert run(db, "start", "--template", key, "--school", org.school, "--cohort", "2032")[0] == 0
     code, out, _ = run(db, "status", "--municipality", org.municipality, "--cohort", "2032", "--json")
@@ -72,7 +73,7 @@ def test_status_text_and_json(db: Database) -> None:
 
 def test_cohort_start_starts_only_missing_schools(db: Database) -> None:
     org = make_org(db)
-    key = templates.deploy_template(db, templates.read_bundle(ROADMAP), actor=OPERATOR).key
+    key = versions.deploy_template(db, versions.read_bundle(ROADMAP), actor=OPERATOR).key
     code, out, _ = run(db, "cohort", "start", "--template", key, "--year", "2033", "--region", org.region)
     assert code == 0 and "запущено 3" in out
     code, out, _ = run(db, "cohort", "start", "--template", key, "--year", "2033", "--region", org.region)
@@ -88,7 +89,7 @@ def test_cohort_start_starts_only_missing_schools(db: Database) -> None:
 
 def test_questionnaire_submit_issues_a_token_for_anonymous_respondents(db: Database) -> None:
     org = make_org(db)
-    key = templates.deploy_template(db, templates.read_bundle(ROADMAP), actor=OPERATOR).key
+    key = versions.deploy_template(db, versions.read_bundle(ROADMAP), actor=OPERATOR).key
     run(db, "start", "--template", key, "--school", org.school)
     [task] = [t for t in tasks.list_tasks(db, actor=org.regional) if t.school_code == org.school]
     tasks.complete_task(db, task.id, {"participation": "confirmed", "curator_login": org.curator}, actor=org.regional)

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine import instances, templates
 from engine.actors import OPERATOR
 from engine.db import Database
 from engine.models import AuditRecord, Deadline, ProcessInstance, School, Task, TaskStatus
-from engine.org import OrgData, apply_org
+from engine.org.core import OrgData, apply_org
+from engine.process import instances
+from engine.templates import versions
 from tests.conftest import Org, make_org, unique
 
 YEAR = 2041
@@ -21,7 +22,7 @@ YEAR = 2041
 
 @pytest.fixture
 def template_key(db: Database, bundle_copy: Path) -> str:
-    return templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
+    return versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).key
 
 
 def region_with_schools(db: Database, count: int) -> tuple[Org, list[str]]:
@@ -111,7 +112,7 @@ def test_already_running_counts_only_the_regions_schools(db: Database, template_
 
 def test_a_template_with_timers_gets_a_timer_row_per_school(db: Database) -> None:
     timer_bundle = Path(__file__).resolve().parents[1] / "fixtures" / "bundles" / "timer"
-    key = templates.deploy_template(db, templates.read_bundle(timer_bundle), actor=OPERATOR).key
+    key = versions.deploy_template(db, versions.read_bundle(timer_bundle), actor=OPERATOR).key
     org, codes = region_with_schools(db, 4)
     result = instances.start_cohort(db, key, YEAR + 1, region_code=org.region, chunk_size=3, actor=OPERATOR)
     assert len(result.started) == 4 and result.failed == {}

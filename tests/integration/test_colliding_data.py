@@ -14,13 +14,14 @@ from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import select
 
-from engine import instances, live_workflows, tasks, templates
 from engine.actors import OPERATOR
 from engine.bpmn import stored_data
 from engine.bpmn.runtime import SERIALIZER_VERSION, WorkflowRun
 from engine.db import Database
-from engine.instance_migration import plan_migration
 from engine.models import InstanceStatus, ProcessInstance, Task, TaskStatus
+from engine.process import instances, live_workflows, tasks
+from engine.process.migration import plan_migration
+from engine.templates import versions
 from tests.conftest import Org
 from tests.helpers import v1_dump
 
@@ -45,7 +46,7 @@ def colliding_key(db: Database, bundle_copy: Path) -> str:
             {"type": "textfield", "key": "note", "label": "Заметка"}]},
     ]
     path.write_text(json.dumps(form, ensure_ascii=False), encoding="utf-8")
-    return templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
+    return versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).key
 
 
 @pytest.fixture
@@ -68,7 +69,7 @@ def stored_run(db: Database, instance_id: int) -> tuple[ProcessInstance, Workflo
     with db.reading() as session:
         row = session.get(ProcessInstance, instance_id)
         assert row is not None
-        return row, WorkflowRun.restore(templates.compiled_version(session, row.template_version_id),
+        return row, WorkflowRun.restore(versions.compiled_version(session, row.template_version_id),
                                         row.workflow_json)
 
 
@@ -94,7 +95,7 @@ def test_the_dry_run_of_a_migration_reads_colliding_data(db: Database, org: Org,
     (bundle_copy / "mini.bpmn").write_text((bundle_copy / "mini.bpmn").read_text(encoding="utf-8")
                                            .replace('name="Проверить анкету"', 'name="Проверить анкету школы"'),
                                            encoding="utf-8")
-    templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR)
+    versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR)
     [check] = [c for c in plan_migration(db, colliding_key, 1, 2, actor=org.admin).instances
                 if c.instance_id == instance_id]
     assert check.can_move, check.reasons

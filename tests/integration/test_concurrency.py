@@ -14,14 +14,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from engine import instance_migration, instances, tasks, templates
 from engine.actors import OPERATOR
 from engine.db import Database
 from engine.errors import ConcurrentUpdate, Conflict
 from engine.fast_writes import write_now
 from engine.models import AuditRecord, ProcessInstance, Task, TaskStatus
-from engine.org import GrantRow, OrgData, UserRow, apply_org
+from engine.org.core import GrantRow, OrgData, UserRow, apply_org
+from engine.process import instances, migration, tasks
 from engine.roles import Role
+from engine.templates import versions
 from tests.conftest import Org, make_org
 
 
@@ -32,7 +33,7 @@ def pg_org(pg_db: Database) -> Org:
 
 @pytest.fixture
 def started(pg_db: Database, pg_org: Org, bundle_copy: Path) -> tuple[int, int]:
-    key = templates.deploy_template(pg_db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
+    key = versions.deploy_template(pg_db, versions.read_bundle(bundle_copy), actor=OPERATOR).key
     instance_id = instances.start_instance(pg_db, key, pg_org.school, actor=OPERATOR).instance_id
     [task] = [t for t in tasks.list_tasks(pg_db, actor=pg_org.school_user) if t.instance_id == instance_id]
     return instance_id, task.id
@@ -91,21 +92,21 @@ def test_a_migration_over_a_stale_instance_version_is_a_conflict_and_rolls_back(
     bpmn = renamed / "mini.bpmn"
     bpmn.write_text(bpmn.read_text(encoding="utf-8").replace('name="Заполнить анкету"', 'name="Заполнить анкету 2"'),
                     encoding="utf-8")
-    deployed = templates.deploy_template(pg_db, templates.read_bundle(renamed), actor=OPERATOR)
+    deployed = versions.deploy_template(pg_db, versions.read_bundle(renamed), actor=OPERATOR)
     assert deployed.version == 2
     with pg_db.reading() as session:
         before = session.get(ProcessInstance, instance_id)
         assert before is not None
-    lock = instance_migration.lock_instance
+    lock = migration.lock_instance
 
     def stale_lock(session: Session, instance_id: int) -> ProcessInstance:
         instance = lock(session, instance_id)
         set_committed_value(instance, "version", instance.version - 1)  # as if read before another writer
         return instance
 
-    monkeypatch.setattr(instance_migration, "lock_instance", stale_lock)
-    run = instance_migration.start_migration(pg_db, deployed.key, 1, 2, actor=pg_org.admin)
-    result = instance_migration.run_migration(pg_db, run.id)
+    monkeypatch.setattr(migration, "lock_instance", stale_lock)
+    run = migration.start_migration(pg_db, deployed.key, 1, 2, actor=pg_org.admin)
+    result = migration.run_migration(pg_db, run.id)
 
     assert (result.moved, result.failed) == (0, 1)
     [check] = result.results

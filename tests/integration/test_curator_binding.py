@@ -15,15 +15,17 @@ from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import select
 
-from engine import curator_pool, instances, tasks, templates
 from engine.actors import OPERATOR
-from engine.api_tokens import create_token
-from engine.cohorts import ensure_cohort
 from engine.db import Database
 from engine.errors import FormInvalid, NotAllowed
 from engine.models import RoleGrant, School, User
-from engine.org import OrgData, UserRow, apply_org
+from engine.org import curator_pool
+from engine.org.api_tokens import create_token
+from engine.org.core import OrgData, UserRow, apply_org
+from engine.process import instances, tasks
+from engine.process.cohorts import ensure_cohort
 from engine.roles import Role
+from engine.templates import versions
 from tests.conftest import Org, make_org, unique
 from tests.helpers import ROADMAP, post, signed_in, with_passwords
 from web.app import create_app
@@ -46,7 +48,7 @@ def binding(db: Database) -> Binding:
     org, other = make_org(db), make_org(db)
     with_passwords(db, org)
     ensure_cohort(db, 2037)
-    key = templates.deploy_template(db, templates.read_bundle(ROADMAP), actor=OPERATOR).key
+    key = versions.deploy_template(db, versions.read_bundle(ROADMAP), actor=OPERATOR).key
     instance_id = instances.start_instance(db, key, org.school, cohort_year=2037, actor=OPERATOR).instance_id
     [task] = [t for t in tasks.list_tasks(db, actor=org.regional) if t.instance_id == instance_id]
     app = create_app({"DATABASE": db, "TESTING": True, "SECRET_KEY": "test", "SESSION_COOKIE_SECURE": False})

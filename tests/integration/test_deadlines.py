@@ -23,13 +23,14 @@ from redis.retry import Retry
 from rq import Queue, SimpleWorker
 from sqlalchemy import func, select
 
-from engine import instances, tasks, templates
 from engine.actors import OPERATOR
 from engine.db import Database
-from engine.deadlines import sweep
-from engine.mailer import SmtpSettings, deliver, due_messages
+from engine.deadlines.sweep import sweep
 from engine.models import AuditRecord, Deadline, Notification, OutboxMessage, OutboxStatus, Task, User
-from engine.org import OrgData, UserRow, apply_org
+from engine.org.core import OrgData, UserRow, apply_org
+from engine.process import instances, tasks
+from engine.process.mailer import SmtpSettings, deliver, due_messages
+from engine.templates import versions
 from tests.conftest import REDIS_URL, Org, make_org
 from tests.helpers import Mailbox, free_port
 from workers import jobs
@@ -58,7 +59,7 @@ def with_emails(db: Database, org: Org) -> None:
 
 
 def started_mini(db: Database, org: Org, bundle: Path) -> tuple[int, int]:
-    key = templates.deploy_template(db, templates.read_bundle(bundle), actor=OPERATOR).key
+    key = versions.deploy_template(db, versions.read_bundle(bundle), actor=OPERATOR).key
     at_start = Database(db.engine, clock=lambda: START, sessions=db.sessions)
     instance_id = instances.start_instance(at_start, key, org.school, actor=OPERATOR).instance_id
     [task] = [t for t in tasks.list_tasks(db, actor=org.school_user) if t.instance_id == instance_id]
@@ -137,7 +138,7 @@ def test_dry_run_reports_without_acting(db: Database, org: Org, bundle_copy: Pat
 
 def _many_overdue(db: Database, bundle: Path, schools: int) -> list[Org]:
     orgs = [make_org(db) for _ in range(schools)]
-    key = templates.deploy_template(db, templates.read_bundle(bundle), actor=OPERATOR).key
+    key = versions.deploy_template(db, versions.read_bundle(bundle), actor=OPERATOR).key
     at_start = Database(db.engine, clock=lambda: START, sessions=db.sessions)
     for org in orgs:
         with_emails(db, org)
@@ -315,7 +316,7 @@ TIMER_BUNDLE = Path(__file__).resolve().parents[1] / "fixtures" / "bundles" / "t
 
 
 def _timer_instance(db: Database, org: Org) -> int:
-    key = templates.deploy_template(db, templates.read_bundle(TIMER_BUNDLE), actor=OPERATOR).key
+    key = versions.deploy_template(db, versions.read_bundle(TIMER_BUNDLE), actor=OPERATOR).key
     at_start = Database(db.engine, clock=lambda: START, sessions=db.sessions)
     return instances.start_instance(at_start, key, org.school, actor=OPERATOR).instance_id
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from engine import instances, templates
 from engine.actors import OPERATOR
 from engine.db import Database
+from engine.process import instances
+from engine.templates import versions
 from tests.conftest import Clock, Org
 from tests.helpers import set_password, signed_in
 from web.app import create_app
@@ -17,7 +18,7 @@ def test_the_inbox_shows_the_date_and_the_working_days_left_then_overdue(db: Dat
                                                                           bundle_copy: Path) -> None:
     clock = Clock(datetime(2027, 3, 1, 9, 0, tzinfo=UTC))  # a Monday; the mini template gives 14 days
     clocked = Database(db.engine, clock=clock, sessions=db.sessions)
-    key = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
+    key = versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).key
     instances.start_instance(clocked, key, org.school, actor=OPERATOR)
     set_password(db, org.school_user)
     client = signed_in(create_app({"DATABASE": clocked, "TESTING": True, "SECRET_KEY": "t"}), org.school_user)

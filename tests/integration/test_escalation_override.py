@@ -8,12 +8,13 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from engine import instances, tasks, templates
 from engine.actors import OPERATOR
 from engine.db import Database
-from engine.deadlines import sweep
+from engine.deadlines.sweep import sweep
 from engine.models import Deadline, DeadlineKind, Notification, Task, User
-from engine.template_diff import diff_versions
+from engine.process import instances, tasks
+from engine.templates import versions
+from engine.templates.diff import diff_versions
 from tests.conftest import Org
 
 START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)  # a Monday
@@ -26,7 +27,7 @@ def start_with_escalation(db: Database, org: Org, bundle: Path, rule: str) -> in
     text = bpmn.read_text(encoding="utf-8")
     bpmn.write_text(text.replace('id="fill_questionnaire" ', f'id="fill_questionnaire" roadmap:escalation="{rule}" '),
                     encoding="utf-8")
-    key = templates.deploy_template(db, templates.read_bundle(bundle), actor=OPERATOR).key
+    key = versions.deploy_template(db, versions.read_bundle(bundle), actor=OPERATOR).key
     at_start = Database(db.engine, clock=lambda: START, sessions=db.sessions)
     instance_id = instances.start_instance(at_start, key, org.school, actor=OPERATOR).instance_id
     [task] = [t for t in tasks.list_tasks(db, actor=org.school_user) if t.instance_id == instance_id]
@@ -67,10 +68,10 @@ def test_none_means_due_notice_but_no_escalation(db: Database, org: Org, bundle_
 
 
 def test_template_diff_names_a_changed_escalation(db: Database, bundle_copy: Path) -> None:
-    key = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
+    key = versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).key
     bpmn = bundle_copy / "mini.bpmn"
     bpmn.write_text(bpmn.read_text(encoding="utf-8").replace('id="review" ', 'id="review" roadmap:escalation="none" '),
                     encoding="utf-8")
-    assert templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).version == 2
+    assert versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).version == 2
     changed = diff_versions(db, key, 1, 2, actor=OPERATOR).tasks.changed
     assert changed == {"review": ["escalation: «как в manifest.json» → «none»"]}

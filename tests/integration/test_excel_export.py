@@ -8,10 +8,11 @@ import zipfile
 
 import openpyxl
 
-from engine import instances, templates
 from engine.actors import OPERATOR
 from engine.db import Database
-from engine.org import OrgData, apply_org
+from engine.org.core import OrgData, apply_org
+from engine.process import instances
+from engine.templates import versions
 from tests.conftest import make_org
 from tests.helpers import ROADMAP, signed_in, with_passwords
 from web.app import create_app
@@ -23,7 +24,7 @@ EVIL_MUNICIPALITY = "+cmd|' /C calc'!A0"
 def test_names_that_look_like_formulas_stay_text(db: Database) -> None:
     org = make_org(db)
     with_passwords(db, org)
-    key = templates.deploy_template(db, templates.read_bundle(ROADMAP), actor=OPERATOR).key
+    key = versions.deploy_template(db, versions.read_bundle(ROADMAP), actor=OPERATOR).key
     instances.start_instance(db, key, org.school, actor=OPERATOR)
     app = create_app({"DATABASE": db, "TESTING": True, "SECRET_KEY": "xlsx", "SESSION_COOKIE_SECURE": False})
     apply_org(db, OrgData(municipalities=[(org.municipality, EVIL_MUNICIPALITY, org.region)],

@@ -17,12 +17,13 @@ from flask import Flask
 from flask.testing import EnvironBuilder, FlaskClient
 from werkzeug.test import TestResponse, run_wsgi_app
 
-from engine import instances, questionnaires, tasks, templates
 from engine.actors import OPERATOR
-from engine.api_tokens import create_token
-from engine.cohorts import ensure_cohort
 from engine.db import Database
 from engine.models import Attachment
+from engine.org.api_tokens import create_token
+from engine.process import instances, questionnaires, tasks
+from engine.process.cohorts import ensure_cohort
+from engine.templates import versions
 from tests.conftest import Org, make_org
 from tests.helpers import PDF, ROADMAP, csrf_token, signed_in, with_passwords
 from web.app import create_app
@@ -45,7 +46,7 @@ def site(db: Database) -> Site:
     org = make_org(db)
     with_passwords(db, org)
     ensure_cohort(db, 2035)
-    key = templates.deploy_template(db, templates.read_bundle(ROADMAP), actor=OPERATOR).key
+    key = versions.deploy_template(db, versions.read_bundle(ROADMAP), actor=OPERATOR).key
     instance_id = instances.start_instance(db, key, org.school, cohort_year=2035, actor=OPERATOR).instance_id
     [selection] = [t for t in tasks.list_tasks(db, actor=org.regional) if t.instance_id == instance_id]
     tasks.complete_task(db, selection.id, {"participation": "confirmed", "curator_login": org.curator},

@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from engine import incidents, instance_migration, instances, tasks, templates
 from engine.actors import OPERATOR
 from engine.db import Database
-from engine.deadlines import retry_incident, sweep
+from engine.deadlines.sweep import retry_incident, sweep
 from engine.errors import Conflict, NotAllowed, StepFailed
 from engine.models import AuditRecord, Deadline, DeadlineKind, Incident, ProcessInstance, Task, TaskStatus
+from engine.process import incidents, instances, migration, tasks
+from engine.templates import versions
 from tests.conftest import MINI_BUNDLE as MINI
 from tests.conftest import Org, unique
 
@@ -60,8 +61,8 @@ def at(db: Database, moment: datetime) -> Database:
     return Database(db.engine, clock=lambda: moment, sessions=db.sessions)
 
 
-def deploy(db: Database, bundle: Path) -> templates.Deployed:
-    return templates.deploy_template(db, templates.read_bundle(bundle), actor=OPERATOR)
+def deploy(db: Database, bundle: Path) -> versions.Deployed:
+    return versions.deploy_template(db, versions.read_bundle(bundle), actor=OPERATOR)
 
 
 def open_incidents(db: Database, instance_id: int) -> list[Incident]:
@@ -197,8 +198,8 @@ def rows_version(db: Database, instance_id: int) -> int:
 
 
 def _migrate(db: Database, org: Org, key: str, from_version: int, to_version: int) -> None:
-    run = instance_migration.start_migration(db, key, from_version, to_version, actor=org.admin)
-    result = instance_migration.run_migration(db, run.id)
+    run = migration.start_migration(db, key, from_version, to_version, actor=org.admin)
+    result = migration.run_migration(db, run.id)
     assert result.moved == result.total >= 1, result
 
 
@@ -305,7 +306,7 @@ def test_admins_see_incidents_in_the_header_list_and_school_page_and_retry_them(
 
 def test_coordinators_dashboards_count_schools_stuck_on_an_incident(db: Database, org: Org,
                                                                     stuck: tuple[str, int, int]) -> None:
-    from engine.status import area_counts, stage_status
+    from engine.reports.status import area_counts, stage_status
 
     key, _, _ = stuck
     report = stage_status(db, key, region_code=org.region)
@@ -316,7 +317,7 @@ def test_coordinators_dashboards_count_schools_stuck_on_an_incident(db: Database
 
 
 def test_incidents_through_the_api(db: Database, org: Org, stuck: tuple[str, int, int]) -> None:
-    from engine.api_tokens import create_token
+    from engine.org.api_tokens import create_token
     from web.app import create_app
 
     _, instance_id, incident_id = stuck

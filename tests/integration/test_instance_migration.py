@@ -15,12 +15,9 @@ from redis import Redis
 from rq import Queue, SimpleWorker
 from sqlalchemy import select
 
-from engine import instance_migration, instances, tasks, templates
 from engine.actors import OPERATOR
-from engine.cohorts import ensure_cohort
 from engine.db import Database
 from engine.errors import Conflict, MigrationImpossible, NotAllowed
-from engine.instance_migration import get_run, plan_migration, resume_migration, run_migration, start_migration
 from engine.models import (
     AuditRecord,
     InstanceStatus,
@@ -30,6 +27,10 @@ from engine.models import (
     TaskStatus,
     TemplateVersion,
 )
+from engine.process import instances, migration, tasks
+from engine.process.cohorts import ensure_cohort
+from engine.process.migration import get_run, plan_migration, resume_migration, run_migration, start_migration
+from engine.templates import versions
 from tests import roadmap_steps as r500
 from tests.conftest import Clock, Org, unique
 from tests.helpers import ROADMAP, post, signed_in, with_passwords
@@ -92,7 +93,7 @@ def drop_review(bundle: Path) -> None:
 
 
 def deploy(db: Database, bundle: Path) -> str:
-    return templates.deploy_template(db, templates.read_bundle(bundle), actor=OPERATOR).key
+    return versions.deploy_template(db, versions.read_bundle(bundle), actor=OPERATOR).key
 
 
 def ready_task(db: Database, instance_id: int) -> Task:
@@ -345,7 +346,7 @@ def _roadmap_at_antirisk(timed: Database, clock: Clock, key: str, tmp_path: Path
     what every other test on this database starts."""
     school = r500.new_school(timed)
     ensure_cohort(timed, r500.COHORT)
-    templates.deploy_template(timed, templates.read_bundle(_roadmap_copy(tmp_path / "v1", key)), actor=OPERATOR)
+    versions.deploy_template(timed, versions.read_bundle(_roadmap_copy(tmp_path / "v1", key)), actor=OPERATOR)
     instance_id = instances.start_instance(timed, key, school.code, cohort_year=r500.COHORT, actor=OPERATOR).instance_id
     r500.run_selection(timed, school, instance_id)
     r500.run_questionnaire_stage(timed, school, instance_id, clock)
@@ -380,7 +381,7 @@ def test_call_activity_instances_keep_their_subjects_or_are_refused(db: Database
     renamed = _roadmap_copy(tmp_path / "renamed", key, ('name="Разработать антирисковую программу"',
                                                    'name="Подготовить антирисковую программу"'))
     old = instance(timed, instance_id).template_version_id
-    new_version = templates.deploy_template(timed, templates.read_bundle(renamed), actor=OPERATOR).version
+    new_version = versions.deploy_template(timed, versions.read_bundle(renamed), actor=OPERATOR).version
     with timed.reading() as session:
         old_version = session.get(TemplateVersion, old).version  # type: ignore[union-attr]
     run = run_migration(timed, start_migration(timed, key, old_version, new_version, actor=OPERATOR).id)
@@ -397,7 +398,7 @@ def test_call_activity_instances_keep_their_subjects_or_are_refused(db: Database
                                   "<bpmn:loopDataInputRef>chosen_directions</bpmn:loopDataInputRef>"),
                                  ("risk_directions = risk_candidates[:3]</bpmn:script>",
                                   "risk_directions = risk_candidates[:3]\nchosen_directions = risk_directions</bpmn:script>"))
-    third = templates.deploy_template(timed, templates.read_bundle(changed_loop), actor=OPERATOR).version
+    third = versions.deploy_template(timed, versions.read_bundle(changed_loop), actor=OPERATOR).version
     [check] = [c for c in plan_migration(timed, key, new_version, third, actor=OPERATOR).instances
                if c.instance_id == instance_id]
     assert not check.can_move
@@ -409,7 +410,7 @@ def test_call_activity_instances_keep_their_subjects_or_are_refused(db: Database
                                   ('processRef="antirisk_cycle"', 'processRef="antirisk_cycle_2028"'),
                                   ('calledElement="antirisk_cycle"', 'calledElement="antirisk_cycle_2028"'),
                                   ('<bpmn:process id="antirisk_cycle"', '<bpmn:process id="antirisk_cycle_2028"'))
-    fourth = templates.deploy_template(timed, templates.read_bundle(other_process), actor=OPERATOR).version
+    fourth = versions.deploy_template(timed, versions.read_bundle(other_process), actor=OPERATOR).version
     [check] = [c for c in plan_migration(timed, key, new_version, fourth, actor=OPERATOR).instances
                if c.instance_id == instance_id]
     assert not check.can_move and len(check.reasons) == len(set(check.reasons)) == 2  # not once per direction
@@ -434,7 +435,7 @@ def test_multi_instance_children_keep_their_item_data(tmp_path: Path) -> None:
                "        <bpmn:loopCardinality>2</bpmn:loopCardinality>\n"
                '        <bpmn:inputDataItem id="part" name="part"/>\n'
                "      </bpmn:multiInstanceLoopCharacteristics>\n    </bpmn:userTask>"))
-        bundles.append(compile_bundle(templates.read_bundle(tmp_path / name)))
+        bundles.append(compile_bundle(versions.read_bundle(tmp_path / name)))
     old, new = bundles
     run = WorkflowRun.start(old, {"school": {"code": "S1"}})
     run.complete(run.ready_user_tasks()[0].task_id, {"coverage": 50})
@@ -446,7 +447,7 @@ def test_multi_instance_children_keep_their_item_data(tmp_path: Path) -> None:
 
 
 def test_waiting_timer_survives_the_move_and_fires_on_time(db: Database, org: Org, tmp_path: Path) -> None:
-    from engine.deadlines import sweep
+    from engine.deadlines.sweep import sweep
     from engine.models import Deadline
     from tests.conftest import FIXTURES, unique
 
@@ -545,9 +546,9 @@ def _interrupted_run(db: Database, org: Org, bundle_copy: Path) -> tuple[str, in
     deploy(db, bundle_copy)
     run_id = start_migration(db, key, 1, 2, actor=org.admin).id
     # The dead worker's steps, up to where it was killed: no public call stops a run halfway.
-    begun = instance_migration._begin(db, run_id)  # noqa: SLF001
+    begun = migration._begin(db, run_id)  # noqa: SLF001
     assert begun is not None and begun[0] == movable
-    assert instance_migration._process_one(db, run_id, movable[0], begun[1])  # noqa: SLF001
+    assert migration._process_one(db, run_id, movable[0], begun[1])  # noqa: SLF001
     return key, run_id, movable
 
 
@@ -579,7 +580,7 @@ def test_an_interrupted_run_shows_as_such_and_a_resume_moves_each_instance_once(
     assert (progress["status"], progress["moved"], progress["failed"], progress["total"]) == ("done", 4, 0, 4)
     assert [_moves(db, i) for i in movable] == [1, 1, 1, 1]
     # The old runner, were it alive, would stop at its next instance.
-    assert instance_migration._process_one(db, run_id, movable[1], 0) is False  # noqa: SLF001
+    assert migration._process_one(db, run_id, movable[1], 0) is False  # noqa: SLF001
     with db.reading() as session:
         resumed = session.scalars(select(AuditRecord).where(AuditRecord.action == "migration.resumed",
                                                             AuditRecord.details["run_id"].as_integer() == run_id)).one()

@@ -11,11 +11,11 @@ from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 from sqlalchemy import event, select
 
-from engine import templates
 from engine.actors import OPERATOR
 from engine.config import Settings
 from engine.db import Database
 from engine.models import ProcessInstance, School
+from engine.templates import versions
 from tests.conftest import Org, make_org
 from workers import jobs
 from workers.queue import QUEUE_NAME, InlineJobQueue, RqJobQueue, _worker_database
@@ -25,7 +25,7 @@ UNUSABLE_DATABASE_URL = "postgresql+psycopg://nobody@127.0.0.1:1/no-such-databas
 
 @pytest.fixture
 def deployed_key(pg_db: Database, bundle_copy: Path) -> str:
-    return templates.deploy_template(pg_db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
+    return versions.deploy_template(pg_db, versions.read_bundle(bundle_copy), actor=OPERATOR).key
 
 
 def _instance(db: Database, instance_id: int) -> ProcessInstance | None:

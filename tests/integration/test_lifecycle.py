@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine import instances, tasks, templates
 from engine.actors import OPERATOR
 from engine.audit import instance_history
 from engine.bpmn.runtime import WorkflowRun
@@ -22,13 +21,15 @@ from engine.errors import (
     TemplateNotFound,
 )
 from engine.models import AuditRecord, Deadline, InstanceStatus, ProcessInstance, Task, TaskStatus
-from engine.templates import compiled_version
+from engine.process import instances, tasks
+from engine.templates import versions
+from engine.templates.versions import compiled_version
 from tests.conftest import Org
 
 
 @pytest.fixture
 def template_key(db: Database, bundle_copy: Path) -> str:
-    return templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
+    return versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).key
 
 
 def visible(db: Database, login: str, instance_id: int) -> list[str]:
@@ -129,7 +130,7 @@ def test_a_failing_gateway_keeps_the_submission_and_parks_the_rest(db: Database,
     bpmn.write_text(bpmn.read_text(encoding="utf-8").replace("decision == 'accepted'</",
                                                              "decision == 'accepted' and school['region_approved']</"),
                     encoding="utf-8")
-    key = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
+    key = versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).key
     instance_id = instances.start_instance(db, key, org.school, actor=OPERATOR).instance_id
     tasks.complete_task(db, only_task(db, org.school_user, instance_id), {"coverage": 5}, actor=org.school_user)
     review = only_task(db, org.curator, instance_id)
@@ -181,7 +182,7 @@ def test_claim_and_reassign(db: Database, org: Org, template_key: str) -> None:
 
 
 def test_claimed_task_is_reserved_for_its_assignee(db: Database, org: Org, template_key: str) -> None:
-    from engine.org import GrantRow, OrgData, UserRow, apply_org
+    from engine.org.core import GrantRow, OrgData, UserRow, apply_org
     from engine.roles import Role
 
     second = f"{org.curator}-b"

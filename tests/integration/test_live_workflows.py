@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from engine import instances, tasks, templates
 from engine.actors import OPERATOR
 from engine.db import Database
 from engine.errors import ConcurrentUpdate
-from engine.live_workflows import DEFAULT_SIZE, LiveWorkflows, of
 from engine.models import InstanceStatus, ProcessInstance, Task, TaskStatus
+from engine.process import instances, tasks
+from engine.process.live_workflows import DEFAULT_SIZE, LiveWorkflows, of
+from engine.templates import versions
 from tests.conftest import Org
 
 REWORK = {"decision": "rework", "review_comment": "Мало"}
@@ -32,7 +33,7 @@ def live(db: Database) -> Iterator[LiveWorkflows]:
 
 @pytest.fixture
 def template_key(db: Database, bundle_copy: Path) -> str:
-    return templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
+    return versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).key
 
 
 def ready_task(db: Database, instance_id: int) -> int:
@@ -100,7 +101,7 @@ def test_a_rolled_back_completion_leaves_nothing_to_reuse(sqlite_db: Database, b
     from tests.conftest import make_org
 
     org = make_org(sqlite_db)
-    key = templates.deploy_template(sqlite_db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
+    key = versions.deploy_template(sqlite_db, versions.read_bundle(bundle_copy), actor=OPERATOR).key
     instance_id = instances.start_instance(sqlite_db, key, org.school, actor=OPERATOR).instance_id
     tasks.complete_task(sqlite_db, ready_task(sqlite_db, instance_id), {"coverage": 20}, actor=org.school_user)
     other = Database(sqlite_db.engine)

@@ -17,13 +17,14 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from engine import instances, templates
 from engine.actors import OPERATOR
 from engine.db import Database
-from engine.deadlines import sweep
-from engine.mailer import SmtpSettings, deliver, deliver_due
+from engine.deadlines.sweep import sweep
 from engine.models import OutboxMessage, OutboxStatus
-from engine.org_import import import_org
+from engine.org.importing import import_org
+from engine.process import instances
+from engine.process.mailer import SmtpSettings, deliver, deliver_due
+from engine.templates import versions
 from tests.conftest import unique
 from tests.helpers import Mailbox, free_port
 
@@ -71,7 +72,7 @@ def test_a_school_name_with_a_line_break_gives_a_clean_subject_and_the_letter_go
         db: Database, tmp_path: Path, bundle_copy: Path, smtp: tuple[Mailbox, SmtpSettings]) -> None:
     mailbox, settings = smtp
     school, curator_address = _import_school_named(db, tmp_path, "МБОУ «СОШ»\r\nBcc: intruder@evil.test")
-    key = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
+    key = versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).key
     instances.start_instance(Database(db.engine, clock=lambda: START, sessions=db.sessions), key, school,
                              actor=OPERATOR)
     report = sweep(db, now=LEVEL_1)
@@ -142,7 +143,7 @@ def test_a_letter_resent_after_its_sender_died_mid_send_keeps_its_message_id(
     try:
         outbox_id = _queued(pg_db, f"{unique('twice-')}@example.test", "Письмо", at=datetime.now(UTC))
         sender = subprocess.Popen([sys.executable, "-c", (
-            "import sys\nfrom engine.db import Database\nfrom engine.mailer import SmtpSettings, deliver\n"
+            "import sys\nfrom engine.db import Database\nfrom engine.process.mailer import SmtpSettings, deliver\n"
             "deliver(Database.from_url(sys.argv[1]), int(sys.argv[2]), SmtpSettings('127.0.0.1', int(sys.argv[3])))"),
             postgres_url, str(outbox_id), str(port)], cwd=ROOT)
         deadline = time.monotonic() + 30

@@ -15,8 +15,8 @@ from engine.actors import OPERATOR
 from engine.db import Database
 from engine.errors import EngineError
 from engine.models import Municipality, Region, RoleGrant, School, User
-from engine.org import GrantRow, OrgData, UserRow, apply_org
-from engine.org_import import check_rows, import_org, read_org_file
+from engine.org.core import GrantRow, OrgData, UserRow, apply_org
+from engine.org.importing import check_rows, import_org, read_org_file
 from engine.roles import Role
 from tests.conftest import unique
 

@@ -11,10 +11,11 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 
-from engine import instances, templates
 from engine.actors import OPERATOR
-from engine.api_tokens import create_token
 from engine.db import Database
+from engine.org.api_tokens import create_token
+from engine.process import instances
+from engine.templates import versions
 from tests.conftest import Org
 from tests.helpers import set_password, signed_in
 from web.app import create_app
@@ -29,8 +30,8 @@ def two_templates(db: Database, org: Org, bundle_copy: Path) -> str:
     manifest = bundle_copy / "manifest.json"
     manifest.write_text(manifest.read_text(encoding="utf-8").replace('"title": "Анкетирование"',
                                                                      '"title": "Анкеты мини"'), encoding="utf-8")
-    templates.deploy_template(db, templates.read_bundle(ROADMAP), actor=OPERATOR)
-    key = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
+    versions.deploy_template(db, versions.read_bundle(ROADMAP), actor=OPERATOR)
+    key = versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).key
     instances.start_instance(db, key, org.school, actor=OPERATOR)
     set_password(db, org.regional)
     return key

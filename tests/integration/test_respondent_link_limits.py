@@ -11,12 +11,13 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import insert
 
-from engine import instances, questionnaires, tasks, templates
 from engine.actors import OPERATOR
-from engine.cohorts import ensure_cohort
 from engine.db import Database
 from engine.errors import EngineError
 from engine.models import RespondentLink
+from engine.process import instances, questionnaires, tasks
+from engine.process.cohorts import ensure_cohort
+from engine.templates import versions
 from tests.conftest import Clock, Org, unique
 from tests.helpers import PASSWORD, set_password
 from web.app import create_app
@@ -38,7 +39,7 @@ def timed(db: Database, clock: Clock) -> Database:
 def collecting(timed: Database, org: Org) -> int:
     """A roadmap of org.school whose questionnaire window is open; its instance id."""
     ensure_cohort(timed, 2036)
-    key = templates.deploy_template(timed, templates.read_bundle(ROADMAP), actor=OPERATOR).key
+    key = versions.deploy_template(timed, versions.read_bundle(ROADMAP), actor=OPERATOR).key
     instance_id = instances.start_instance(timed, key, org.school, cohort_year=2036, actor=OPERATOR).instance_id
     [task] = [t for t in tasks.list_tasks(timed, actor=org.regional) if t.instance_id == instance_id]
     tasks.complete_task(timed, task.id, {"participation": "confirmed", "curator_login": org.curator},

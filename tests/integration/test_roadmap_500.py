@@ -9,13 +9,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from engine import instances, templates
 from engine.actors import OPERATOR
-from engine.cohorts import ensure_cohort
 from engine.db import Database
 from engine.errors import Conflict
 from engine.models import InstanceStatus, ProcessInstance, RoleGrant
+from engine.process import instances
+from engine.process.cohorts import ensure_cohort
 from engine.roles import Role
+from engine.templates import versions
 from tests.conftest import Clock, unique
 from tests.helpers import ROADMAP
 from tests.roadmap_steps import (
@@ -56,7 +57,7 @@ def school(timed: Database) -> School:
 @pytest.fixture
 def roadmap_key(timed: Database) -> str:
     ensure_cohort(timed, COHORT)
-    return templates.deploy_template(timed, templates.read_bundle(ROADMAP), actor=OPERATOR).key
+    return versions.deploy_template(timed, versions.read_bundle(ROADMAP), actor=OPERATOR).key
 
 
 def test_one_school_through_all_six_stages(timed: Database, school: School, roadmap_key: str, clock: Clock) -> None:
@@ -147,11 +148,11 @@ def test_catalogue_change_is_a_new_version_and_old_instances_keep_theirs(
     manifest.write_text(manifest.read_text(encoding="utf-8").replace('"key": "roadmap-500"', f'"key": "{key}"'),
                         encoding="utf-8")
     ensure_cohort(timed, COHORT)
-    assert templates.deploy_template(timed, templates.read_bundle(bundle), actor=OPERATOR).version == 1
+    assert versions.deploy_template(timed, versions.read_bundle(bundle), actor=OPERATOR).version == 1
     old = instances.start_instance(timed, key, school.code, cohort_year=COHORT, actor=OPERATOR).instance_id
 
     _add_motivation_factor(bundle, key)
-    assert templates.deploy_template(timed, templates.read_bundle(bundle), actor=OPERATOR).version == 2
+    assert versions.deploy_template(timed, versions.read_bundle(bundle), actor=OPERATOR).version == 2
     newer_school = new_school(timed)
     new = instances.start_instance(timed, key, newer_school.code, cohort_year=COHORT, actor=OPERATOR)
     assert new.template_version == 2

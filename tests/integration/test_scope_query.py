@@ -6,17 +6,18 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from engine import instances, tasks, templates
 from engine.actors import OPERATOR
 from engine.db import Database
 from engine.models import Task, TaskStatus
-from engine.org import load_actor
-from engine.scopes import OrgPlace
+from engine.org.core import load_actor
+from engine.org.scopes import OrgPlace
+from engine.process import instances, tasks
+from engine.templates import versions
 from tests.conftest import Org
 
 
 def test_filter_agrees_with_can_act_for_every_user(db: Database, org: Org, bundle_copy: Path) -> None:
-    key = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
+    key = versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).key
     for school in (org.school, org.sibling_school, org.foreign_school):
         started = instances.start_instance(db, key, school, actor=OPERATOR)
     # Move one instance on so curator tasks exist too.

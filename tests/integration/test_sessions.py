@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from engine.db import Database, ReadingSessionWrote
 from engine.fast_writes import insert_pending, queue_row, write_now
-from engine.instances import TaskMirror
 from engine.models import CalendarOverride, Task, User
+from engine.process.instances import TaskMirror
 from tests.conftest import Org
 
 DAY = date(2031, 3, 8)  # no other test corrects this day of the calendar

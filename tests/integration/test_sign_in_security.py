@@ -13,12 +13,12 @@ import argon2
 import pytest
 from sqlalchemy import func, select, update
 
-from engine import accounts
-from engine.accounts import SignInRefused, sign_in
 from engine.db import Database
 from engine.errors import TooManyAttempts
 from engine.models import SignInAttempt, User
-from engine.passwords import _stand_in_hash, hash_password
+from engine.org import accounts
+from engine.org.accounts import SignInRefused, sign_in
+from engine.org.passwords import _stand_in_hash, hash_password
 from tests.conftest import Clock, Org, unique
 from tests.helpers import PASSWORD, password_hash, set_password
 

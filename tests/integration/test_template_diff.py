@@ -7,15 +7,15 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from engine import templates
 from engine.actors import OPERATOR
 from engine.db import Database
-from engine.template_diff import diff_versions
+from engine.templates import versions
+from engine.templates.diff import diff_versions
 from web.cli import cli
 
 
 def test_diff_names_changed_tasks_forms_rules_and_elements(db: Database, bundle_copy: Path) -> None:
-    key = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
+    key = versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).key
     bpmn = bundle_copy / "mini.bpmn"
     bpmn.write_text(bpmn.read_text(encoding="utf-8").replace('roadmap:deadline="5WD"', 'roadmap:deadline="3WD"')
                     .replace('name="Готово"', 'name="Анкета принята"'), encoding="utf-8")
@@ -25,7 +25,7 @@ def test_diff_names_changed_tasks_forms_rules_and_elements(db: Database, bundle_
     form.write_text(json.dumps(definition, ensure_ascii=False), encoding="utf-8")
     dmn = bundle_copy / "risk.dmn"
     dmn.write_text(dmn.read_text(encoding="utf-8").replace("&lt; 30", "&lt; 25"), encoding="utf-8")
-    assert templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).version == 2
+    assert versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).version == 2
 
     found = diff_versions(db, key, 1, 2, actor=OPERATOR)
     assert found.tasks.changed == {"review": ["deadline: «5WD» → «3WD»"]}
@@ -40,6 +40,6 @@ def test_diff_names_changed_tasks_forms_rules_and_elements(db: Database, bundle_
 
 
 def test_diff_of_unknown_version_is_one_line(db: Database, bundle_copy: Path) -> None:
-    key = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
+    key = versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).key
     result = CliRunner().invoke(cli, ["diff", key, "1", "7"], obj=db)
     assert result.exit_code == 1 and "версии 7 не найден" in result.stderr

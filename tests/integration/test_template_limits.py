@@ -11,13 +11,12 @@ from pathlib import Path
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from engine import template_workspace as workspace
-from engine import templates
 from engine.actors import OPERATOR
-from engine.api_tokens import create_token
 from engine.bpmn.bundle import MAX_FILE_BYTES, file_size_problem
 from engine.db import Database
 from engine.models import TemplateVersion
+from engine.org.api_tokens import create_token
+from engine.templates import versions, workspace
 from tests.conftest import Org, make_org
 from tests.helpers import big_form, csrf_token, meta_csrf_token, post, signed_in, with_passwords
 from web.app import create_app
@@ -42,7 +41,7 @@ def as_zip(folder: Path) -> bytes:
     return buffer.getvalue()
 
 
-def versions(db: Database) -> int:
+def version_count(db: Database) -> int:
     with db.reading() as session:
         return int(session.scalar(select(func.count()).select_from(TemplateVersion)) or 0)
 
@@ -51,27 +50,27 @@ def test_cli_validate_and_deploy(db: Database, bundle_copy: Path) -> None:
     folder = oversize(bundle_copy)
     validated = CliRunner().invoke(cli, ["validate", str(folder)], obj=db)
     assert validated.exit_code == 1 and validated.stdout == f"{folder}/{FORM}:-: -: {SENTENCE}\n"
-    before = versions(db)
+    before = version_count(db)
     deployed = CliRunner().invoke(cli, ["deploy", str(folder)], obj=db)
     assert deployed.exit_code == 1 and f"{folder}/{FORM}:-: -: {SENTENCE}" in deployed.stderr
-    assert versions(db) == before
+    assert version_count(db) == before
 
 
 def test_api_upload(db: Database, org: Org, bundle_copy: Path) -> None:
     client = create_app({"DATABASE": db, "TESTING": True, "SECRET_KEY": "test"}).test_client()
     token = create_token(db, "тест", actor=org.admin)[1]
-    before = versions(db)
+    before = version_count(db)
     answer = client.post("/api/v1/templates", data=as_zip(oversize(bundle_copy)), content_type="application/zip",
                          headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 422
     assert answer.get_json()["errors"]["problems"] == [f"bundle.zip/{FORM}:-: -: {SENTENCE}"]
-    assert versions(db) == before
+    assert version_count(db) == before
 
 
 def test_web_workspace_save_and_import(db: Database, bundle_copy: Path) -> None:
     org = make_org(db)
     with_passwords(db, org)
-    key = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
+    key = versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).key
     app = create_app({"DATABASE": db, "TESTING": True, "SECRET_KEY": "test", "SESSION_COOKIE_SECURE": False})
     admin = signed_in(app, org.admin)
     draft_url = f"/admin/templates/{key}/draft"

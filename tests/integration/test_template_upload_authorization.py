@@ -9,8 +9,8 @@ import zipfile
 import pytest
 from flask.testing import FlaskClient
 
-from engine.api_tokens import create_token
 from engine.db import Database
+from engine.org.api_tokens import create_token
 from tests.conftest import Org
 from web.app import create_app
 

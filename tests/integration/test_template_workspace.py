@@ -13,10 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from engine import instances, tasks, templates
-from engine import template_workspace as workspace
 from engine.actors import OPERATOR
-from engine.cohorts import cohort_calendars, ensure_cohort, set_cohort_dates
 from engine.db import Database
 from engine.errors import (
     Conflict,
@@ -29,8 +26,11 @@ from engine.errors import (
     TemplateRetired,
 )
 from engine.models import Cohort, TemplateDraft, TemplateVersion
-from engine.production_calendar import list_overrides, parse_override
-from engine.status import stage_status
+from engine.process import instances, tasks
+from engine.process.cohorts import cohort_calendars, ensure_cohort, set_cohort_dates
+from engine.reports.status import stage_status
+from engine.templates import versions, workspace
+from engine.timing.production_calendar import list_overrides, parse_override
 from tests.conftest import Org, make_org
 
 TASK_LINE = 22  # the line of <bpmn:userTask id="fill_questionnaire"> in the mini BPMN
@@ -38,7 +38,7 @@ TASK_LINE = 22  # the line of <bpmn:userTask id="fill_questionnaire"> in the min
 
 @pytest.fixture
 def key(db: Database, bundle_copy: Path) -> str:
-    return templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
+    return versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).key
 
 
 def _versions(db: Database, key: str) -> list[int]:
@@ -244,7 +244,7 @@ def test_non_admins_are_refused_and_nothing_is_stored(db: Database, org: Org, ke
         workspace.deploy_draft(db, key, actor=org.regional)
     assert workspace.read_draft_file(db, key, "mini.bpmn", actor=org.admin).startswith("<?xml")
     with db.reading() as session:
-        assert templates.find_version(session, key).status.value == "deployed"
+        assert versions.find_version(session, key).status.value == "deployed"
 
 
 def test_production_calendar_form_gives_field_errors() -> None:
@@ -261,7 +261,7 @@ def test_cohort_dates_are_checked_field_by_field_and_all_or_nothing(db: Database
     raw = json.loads(manifest.read_text(encoding="utf-8"))
     manifest.write_text(json.dumps({**raw, "cohort_calendar": {"mini_open": "02-01", "mini_close": "03-01"}}),
                         encoding="utf-8")
-    key = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
+    key = versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).key
     ensure_cohort(db, 2091)
     with pytest.raises(FormInvalid) as caught:
         set_cohort_dates(db, 2091, key, {"mini_open": "2091-02-10", "mini_close": "первое марта",
@@ -309,7 +309,7 @@ def test_a_valid_draft_is_compared_with_a_version_before_deploy(db: Database, or
 def test_two_admins_opening_a_draft_at_once_get_one_draft_and_a_clear_conflict(pg_db: Database,
                                                                                 bundle_copy: Path) -> None:
     org = make_org(pg_db)
-    key = templates.deploy_template(pg_db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
+    key = versions.deploy_template(pg_db, versions.read_bundle(bundle_copy), actor=OPERATOR).key
 
     def rival_first() -> datetime:
         """The clock is read between the check for a draft and the insert: another admin gets in there."""

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine import instances, tasks, templates
 from engine.actors import OPERATOR
 from engine.db import Database
 from engine.errors import NotAllowed, TemplateInvalid
 from engine.models import TemplateFile, TemplateVersion
+from engine.process import instances, tasks
+from engine.templates import versions
 from tests.conftest import Org
 
 
@@ -23,8 +24,8 @@ def _versions(db: Database, key: str) -> list[int]:
 
 
 def test_deploy_stores_files_with_hashes_and_is_idempotent(db: Database, bundle_copy: Path) -> None:
-    first = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR)
-    again = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR)
+    first = versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR)
+    again = versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR)
     assert (first.version, first.created) == (1, True)
     assert (again.version, again.created, again.template_version_id) == (1, False, first.template_version_id)
     with db.reading() as session:
@@ -37,12 +38,12 @@ def test_deploy_stores_files_with_hashes_and_is_idempotent(db: Database, bundle_
 
 def test_changed_bundle_becomes_next_version_and_old_instances_keep_theirs(
         db: Database, org: Org, bundle_copy: Path) -> None:
-    v1 = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR)
+    v1 = versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR)
     old_instance = instances.start_instance(db, v1.key, org.school, actor=OPERATOR).instance_id
     bpmn = bundle_copy / "mini.bpmn"
     bpmn.write_text(bpmn.read_text(encoding="utf-8").replace("Заполнить анкету", "Провести анкетирование"),
                     encoding="utf-8")
-    v2 = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR)
+    v2 = versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR)
     assert v2.version == 2 and _versions(db, v1.key) == [1, 2]
     new_instance = instances.start_instance(db, v1.key, org.sibling_school, actor=OPERATOR).instance_id
     by_school = {t.instance_id: t.name for t in tasks.list_tasks(db, actor=org.school_user)}
@@ -57,7 +58,7 @@ def test_invalid_bundle_is_refused_and_nothing_is_stored(db: Database, bundle_co
     with db.reading() as session:
         before = session.scalar(select(func.count()).select_from(TemplateVersion))
     with pytest.raises(TemplateInvalid) as caught:
-        templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR)
+        versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR)
     assert any(p.element_id == "review" for p in caught.value.problems)
     with db.reading() as session:
         assert session.scalar(select(func.count()).select_from(TemplateVersion)) == before
@@ -65,26 +66,26 @@ def test_invalid_bundle_is_refused_and_nothing_is_stored(db: Database, bundle_co
 
 def test_only_admins_deploy_as_users(db: Database, org: Org, bundle_copy: Path) -> None:
     with pytest.raises(NotAllowed):
-        templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=org.regional)
-    deployed = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=org.admin)
+        versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=org.regional)
+    deployed = versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=org.admin)
     assert deployed.created
 
 
 def test_compiled_version_rebuilds_from_stored_files(db: Database, bundle_copy: Path) -> None:
-    deployed = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR)
+    deployed = versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR)
     # As after a restart: only the database knows the template (no public call empties the process's cache).
-    templates._COMPILED._items.clear()  # noqa: SLF001
+    versions._COMPILED._items.clear()  # noqa: SLF001
     with db.reading() as session:
-        compiled = templates.compiled_version(session, deployed.template_version_id)
+        compiled = versions.compiled_version(session, deployed.template_version_id)
     assert compiled.spec.key == deployed.key and "review" in compiled.spec.user_tasks
 
 
 def test_stage_titles_follow_the_newest_version(db: Database, bundle_copy: Path) -> None:
-    key = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
-    assert templates.stage_titles(db, key) == {"questionnaire": "Анкетирование"}
-    assert templates.stage_titles(db, "no-such-template") == {}
+    key = versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).key
+    assert versions.stage_titles(db, key) == {"questionnaire": "Анкетирование"}
+    assert versions.stage_titles(db, "no-such-template") == {}
     manifest = bundle_copy / "manifest.json"
     manifest.write_text(manifest.read_text(encoding="utf-8").replace('"Анкетирование"', '"Анкеты школы"'),
                         encoding="utf-8")
-    assert templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).version == 2
-    assert templates.stage_titles(db, key) == {"questionnaire": "Анкеты школы"}
+    assert versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).version == 2
+    assert versions.stage_titles(db, key) == {"questionnaire": "Анкеты школы"}

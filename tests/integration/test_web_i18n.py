@@ -12,10 +12,11 @@ import pytest
 from flask import Flask, session
 from flask.testing import FlaskClient
 
-from engine import instances, templates
 from engine.actors import OPERATOR
-from engine.cohorts import ensure_cohort
 from engine.db import Database
+from engine.process import instances
+from engine.process.cohorts import ensure_cohort
+from engine.templates import versions
 from tests.conftest import Org, make_org
 from tests.helpers import PASSWORD, ROADMAP, csrf_token, set_password
 from web.app import create_app
@@ -61,7 +62,7 @@ def test_login_page_is_russian_by_default_and_english_on_request(app: Flask) -> 
 
 def test_signed_in_pages_follow_the_language_and_switch_back(app: Flask, org: Org, db: Database) -> None:
     ensure_cohort(db, 2035)
-    key = templates.deploy_template(db, templates.read_bundle(ROADMAP), actor=OPERATOR).key
+    key = versions.deploy_template(db, versions.read_bundle(ROADMAP), actor=OPERATOR).key
     instances.start_instance(db, key, org.school, cohort_year=2035, actor=OPERATOR)
     client = app.test_client()
     client.get("/lang/en")

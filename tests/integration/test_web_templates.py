@@ -15,11 +15,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from engine import templates
 from engine.actors import OPERATOR
-from engine.cohorts import ensure_cohort
 from engine.db import Database
 from engine.models import CalendarOverride, Cohort
+from engine.process.cohorts import ensure_cohort
+from engine.templates import versions
 from tests.conftest import Org, make_org
 from tests.helpers import csrf_token, meta_csrf_token, post, signed_in, with_passwords
 from web.app import create_app
@@ -37,7 +37,7 @@ class Site:
 def site(db: Database, bundle_copy: Path) -> Site:
     org = make_org(db)
     with_passwords(db, org)
-    key = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
+    key = versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).key
     app = create_app({"DATABASE": db, "TESTING": True, "SECRET_KEY": "test", "SESSION_COOKIE_SECURE": False})
     return Site(app, org, key, signed_in(app, org.admin))
 
@@ -172,7 +172,7 @@ def test_cohort_calendar_page(site: Site, db: Database, bundle_copy: Path) -> No
     manifest = bundle_copy / "manifest.json"
     raw = json.loads(manifest.read_text(encoding="utf-8"))
     manifest.write_text(json.dumps({**raw, "cohort_calendar": {"mini_close": "03-01"}}), encoding="utf-8")
-    key = templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
+    key = versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).key
     ensure_cohort(db, 2092)
     page = site.admin.get(f"/admin/cohorts?template={key}").get_data(as_text=True)
     assert 'data-cohort="2092"' in page and "01.03.2092" in page

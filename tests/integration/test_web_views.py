@@ -13,11 +13,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event
 
-from engine import instances, notifications, questionnaires, tasks, templates
 from engine.actors import OPERATOR
-from engine.cohorts import ensure_cohort
 from engine.db import Database
 from engine.models import Attachment
+from engine.process import instances, notifications, questionnaires, tasks
+from engine.process.cohorts import ensure_cohort
+from engine.templates import versions
 from tests.conftest import Org, make_org
 from tests.helpers import PASSWORD, PDF, ROADMAP, csrf_token, post, signed_in, with_passwords
 from web.app import create_app
@@ -40,7 +41,7 @@ def world(db: Database) -> World:
     with_passwords(db, org)
     with_passwords(db, other)
     ensure_cohort(db, 2035)
-    key = templates.deploy_template(db, templates.read_bundle(ROADMAP), actor=OPERATOR).key
+    key = versions.deploy_template(db, versions.read_bundle(ROADMAP), actor=OPERATOR).key
     mine = instances.start_instance(db, key, org.school, cohort_year=2035, actor=OPERATOR).instance_id
     theirs = instances.start_instance(db, key, other.school, cohort_year=2035, actor=OPERATOR).instance_id
     [selection] = [t for t in tasks.list_tasks(db, actor=other.regional) if t.instance_id == theirs]
@@ -119,7 +120,7 @@ def test_task_page_invalid_then_valid_submission(world: World) -> None:
 
 
 def test_notifications_and_unread_badge(world: World, db: Database) -> None:
-    from engine.deadlines import sweep
+    from engine.deadlines.sweep import sweep
 
     sweep(db, now=datetime(2035, 2, 16, 12, tzinfo=UTC))  # the selection deadline (15 Feb) has passed
     regional = signed_in(world.app, world.org.regional)

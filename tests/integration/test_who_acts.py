@@ -10,13 +10,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine import accounts, instances, tasks, templates
 from engine.actors import OPERATOR
 from engine.db import Database
 from engine.errors import NotAllowed
 from engine.models import AuditRecord, Cohort, ProcessInstance, Region, School, User
-from engine.org_import import import_org
-from engine.template_diff import diff_versions
+from engine.org import accounts
+from engine.org.importing import import_org
+from engine.process import instances, tasks
+from engine.templates import versions
+from engine.templates.diff import diff_versions
 from tests.conftest import Org, make_org, unique
 
 YEAR = 2043
@@ -24,7 +26,7 @@ YEAR = 2043
 
 @pytest.fixture
 def key(db: Database, bundle_copy: Path) -> str:
-    return templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).key
+    return versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).key
 
 
 def _org_file(folder: Path, region: str) -> Path:
@@ -82,7 +84,7 @@ def test_a_version_diff_is_for_admins_and_the_operator(db: Database, org: Org, k
     bpmn = bundle_copy / "mini.bpmn"
     bpmn.write_text(bpmn.read_text(encoding="utf-8").replace('roadmap:deadline="5WD"', 'roadmap:deadline="4WD"'),
                     encoding="utf-8")
-    assert templates.deploy_template(db, templates.read_bundle(bundle_copy), actor=OPERATOR).version == 2
+    assert versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).version == 2
     for login in (org.federal, org.regional, org.curator, org.school_user):
         with pytest.raises(NotAllowed, match="шаблонами управляет только администратор"):
             diff_versions(db, key, 1, 2, actor=login)

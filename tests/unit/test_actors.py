@@ -19,55 +19,65 @@ from engine.errors import NotAllowed
 
 #: Services (a ``db`` first) that act for nobody, and why. A new service without ``actor`` must be added here.
 ACTS_FOR_NOBODY = {
-    "accounts.sign_in": "the login is the credential being checked, not someone acting",
-    "accounts.sign_out": "ends the session whose token is given",
-    "accounts.session_user": "reads who holds a session",
-    "api_tokens.authenticate": "turns a bearer token into the login that acts",
-    "cohorts.ensure_cohort": "setup, called by start_cohort after it authorized",
-    "dashboards.template_process": "the id of a template's process, nothing about schools",
+    "org.accounts.sign_in": "the login is the credential being checked, not someone acting",
+    "org.accounts.sign_out": "ends the session whose token is given",
+    "org.accounts.session_user": "reads who holds a session",
+    "org.api_tokens.authenticate": "turns a bearer token into the login that acts",
+    "process.cohorts.ensure_cohort": "setup, called by start_cohort after it authorized",
+    "reports.dashboards.template_process": "the id of a template's process, nothing about schools",
     "db.upgrade_schema": "the schema, `roadmap init`",
-    "deadlines.sweep": "the clock acting, from cron",
+    "deadlines.sweep.sweep": "the clock acting, from cron",
     "demo.set_missing_passwords": "the demo loader, `roadmap demo`",
     "demo.load_demo": "the demo loader, `roadmap demo`",
-    "digests.queue_digests": "the clock acting, from cron",
-    "instance_migration.run_migration": "the job of a run start_migration authorized (its actor is on the run)",
-    "live_workflows.of": "the in-process cache",
-    "mailer.deliver": "the outbox, from a job",
-    "mailer.due_messages": "the outbox, from a job",
-    "mailer.deliver_due": "the outbox, `roadmap deliver`",
-    "org.apply_org": "writes checked org data: import_org authorizes before calling it; the demo loader",
-    "questionnaires.link_page": "an anonymous respondent, who holds the link's token",
-    "questionnaires.submit_by_link": "an anonymous respondent, who holds the link's token",
-    "status.stage_status": "the report itself: dashboards.matrix checks the area and calls it; the CLI",
-    "status.area_counts": "the report itself: dashboards.area_summary checks the area and calls it",
-    "templates.deploy_bundled_templates": "`roadmap init` deploying workflows/ (deploy_template as the operator)",
-    "templates.stage_titles": "template titles, the same for every user",
-    "templates.template_keys": "template keys, the same for every user",
-    "templates.list_versions": "template versions, the same for every signed-in user",
+    "deadlines.digests.queue_digests": "the clock acting, from cron",
+    "process.migration.run_migration": "the job of a run start_migration authorized (its actor is on the run)",
+    "process.live_workflows.of": "the in-process cache",
+    "process.mailer.deliver": "the outbox, from a job",
+    "process.mailer.due_messages": "the outbox, from a job",
+    "process.mailer.deliver_due": "the outbox, `roadmap deliver`",
+    "org.core.apply_org": "writes checked org data: import_org authorizes before calling it; the demo loader",
+    "process.questionnaires.link_page": "an anonymous respondent, who holds the link's token",
+    "process.questionnaires.submit_by_link": "an anonymous respondent, who holds the link's token",
+    "reports.status.stage_status": "the report itself: dashboards.matrix checks the area and calls it; the CLI",
+    "reports.status.area_counts": "the report itself: dashboards.area_summary checks the area and calls it",
+    "templates.versions.deploy_bundled_templates": "`roadmap init` deploying workflows/ (deploy_template as the operator)",
+    "templates.versions.stage_titles": "template titles, the same for every user",
+    "templates.versions.template_keys": "template keys, the same for every user",
+    "templates.versions.list_versions": "template versions, the same for every signed-in user",
 }
 
 #: The old ways of saying who acts; none may come back.
 OLD_NAMES = {"login", "actor_login", "admin_login", "actor_id"}
 
 
+def _modules() -> Iterator[str]:
+    """The engine's root modules and those of its feature packages (not bpmn, which has no services)."""
+    for found in pkgutil.iter_modules(engine.__path__):
+        if not found.ispkg:
+            yield f"engine.{found.name}"
+        elif found.name != "bpmn":
+            package = importlib.import_module(f"engine.{found.name}")
+            yield from (f"engine.{found.name}.{inner.name}" for inner in pkgutil.iter_modules(package.__path__))
+
+
 def _services() -> Iterator[tuple[str, Callable[..., Any]]]:
     """Public functions of the engine's modules that take the database first: its use cases."""
-    for found in pkgutil.iter_modules(engine.__path__):
-        if found.ispkg or found.name == "cli":  # cli: click commands, which call the services
+    for dotted in _modules():
+        if dotted == "engine.cli":  # click commands, which call the services
             continue
-        module = importlib.import_module(f"engine.{found.name}")
+        module = importlib.import_module(dotted)
         for name, value in vars(module).items():
             if (not name.startswith("_") and inspect.isfunction(value) and value.__module__ == module.__name__
                     and next(iter(inspect.signature(value).parameters), None) == "db"):
-                yield f"{found.name}.{name}", value
+                yield f"{dotted.removeprefix('engine.')}.{name}", value
 
 
 SERVICES = dict(_services())
 
 
 def test_the_services_are_found() -> None:
-    assert {"tasks.complete_task", "instances.start_cohort", "org_import.import_org",
-            "template_diff.diff_versions", "accounts.change_password"} <= set(SERVICES)
+    assert {"process.tasks.complete_task", "process.instances.start_cohort", "org.importing.import_org",
+            "templates.diff.diff_versions", "org.accounts.change_password"} <= set(SERVICES)
     assert len(SERVICES) > 80
 
 
@@ -88,11 +98,11 @@ def test_a_service_that_acts_for_nobody_says_so_and_takes_no_actor(name: str) ->
     assert name in SERVICES, f"{name} is no longer a service: remove it from ACTS_FOR_NOBODY"
     parameters = set(inspect.signature(SERVICES[name]).parameters)
     assert "actor" not in parameters
-    assert not (OLD_NAMES & parameters) or name == "accounts.sign_in"
+    assert not (OLD_NAMES & parameters) or name == "org.accounts.sign_in"
 
 
 def test_forgetting_the_actor_is_a_type_error() -> None:
-    from engine.tasks import claim_task
+    from engine.process.tasks import claim_task
 
     with pytest.raises(TypeError, match="actor"):
         claim_task(None, 1)  # type: ignore[arg-type, call-arg]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.attachments import clean_filename
+from engine.process.attachments import clean_filename
 
 
 @pytest.mark.parametrize(("name", "cleaned"), [

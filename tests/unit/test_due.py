@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from engine.due import DueKind, DueRule, compute_due
-from engine.workdays import WorkCalendar
+from engine.timing.due import DueKind, DueRule, compute_due
+from engine.timing.workdays import WorkCalendar
 
 
 @pytest.mark.parametrize(("text", "kind", "value"), [
@@ -83,7 +83,7 @@ def test_an_admin_override_wins_over_the_built_in_calendar() -> None:
 def test_working_days_until_a_due_date_skip_weekends_and_holidays() -> None:
     from datetime import date
 
-    from engine.workdays import WorkCalendar
+    from engine.timing.workdays import WorkCalendar
     calendar = WorkCalendar()
     friday, monday = date(2026, 12, 4), date(2026, 12, 7)
     assert calendar.working_days_until(friday, friday) == 0

@@ -9,11 +9,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from engine.actions import ACTIONS, prepare_risk_inputs
 from engine.bpmn.bundle import Bundle, load_bundle
 from engine.bpmn.compiler import validate_bundle
 from engine.bpmn.manifest import ACTION_OUTPUTS, ManifestSections
 from engine.errors import Problem
+from engine.process.actions import ACTIONS, prepare_risk_inputs
 from tests.conftest import FIXTURES
 
 ROADMAP = Path(__file__).resolve().parents[2] / "workflows" / "roadmap-500"

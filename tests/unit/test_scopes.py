@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from engine.org.scopes import Grant, OrgPlace, Scope
 from engine.roles import Role
-from engine.scopes import Grant, OrgPlace, Scope
 
 HERE = OrgPlace(school_id=1, municipality_id=10, region_id=100)
 SIBLING = OrgPlace(school_id=2, municipality_id=10, region_id=100)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import g, request
 
-from engine.api_tokens import InvalidToken, authenticate
+from engine.org.api_tokens import InvalidToken, authenticate
 from web.errors import PreconditionFailed, Unauthenticated
 from web.session import db
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from engine.config import Settings
-from engine.deadlines import retry_incident
-from engine.incidents import get_incident, list_incidents
+from engine.deadlines.sweep import retry_incident
+from engine.process.incidents import get_incident, list_incidents
 from web.api.auth import api_login
 from web.api.blueprint import Blueprint
 from web.api.paging import page_of

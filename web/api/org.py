@@ -9,10 +9,12 @@ from typing import Any
 from flask import request
 from flask.views import MethodView
 
-from engine import api_tokens, areas, dashboards, notifications
 from engine.errors import EngineError
-from engine.org import list_schools
-from engine.org_import import import_org
+from engine.org import api_tokens, areas
+from engine.org.core import list_schools
+from engine.org.importing import import_org
+from engine.process import notifications
+from engine.reports import dashboards
 from web.api.auth import api_login
 from web.api.blueprint import Blueprint
 from web.api.paging import page_of

@@ -7,8 +7,10 @@ from typing import Any
 from flask import request
 from flask.views import MethodView
 
-from engine import dashboards, instances, templates
 from engine.bpmn.bundle import MAX_BUNDLE_BYTES
+from engine.process import instances
+from engine.reports import dashboards
+from engine.templates.versions import deploy_zip, list_versions
 from web.api.auth import api_login
 from web.api.blueprint import Blueprint
 from web.api.paging import page_of
@@ -37,7 +39,7 @@ class TemplateList(MethodView):
     def get(self, pagination_parameters: Any) -> list[Any]:
         """Every deployed version of every template."""
         api_login()
-        return page_of(templates.list_versions(db()), pagination_parameters)
+        return page_of(list_versions(db()), pagination_parameters)
 
     @templates_blp.response(201, DeployedOut)
     @templates_blp.alt_response(403, schema=Problem)
@@ -47,7 +49,7 @@ class TemplateList(MethodView):
         login = api_login()
         # One byte past the bundle limit is enough for the engine to say the archive is too large.
         body = request.get_data(cache=False)[: MAX_BUNDLE_BYTES + 1]
-        return templates.deploy_zip(db(), body, actor=login)
+        return deploy_zip(db(), body, actor=login)
 
 
 @templates_blp.route("/<key>/versions")
@@ -56,7 +58,7 @@ class TemplateList(MethodView):
 def versions(key: str, pagination_parameters: Any) -> list[Any]:
     """The versions of one template, oldest first."""
     api_login()
-    return page_of(templates.list_versions(db(), key), pagination_parameters)
+    return page_of(list_versions(db(), key), pagination_parameters)
 
 
 @instances_blp.route("", methods=["POST"])

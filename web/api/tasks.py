@@ -7,7 +7,7 @@ from typing import Any
 from flask import request
 from flask.views import MethodView
 
-from engine import tasks
+from engine.process import tasks
 from web.api.auth import PreconditionFailed, api_login
 from web.api.blueprint import Blueprint
 from web.api.paging import page_of

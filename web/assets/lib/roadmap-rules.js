@@ -1,5 +1,5 @@
 // The syntax of deadline and escalation rules, checked while typing (the server checks again on save:
-// engine/due.py and engine/bpmn/escalation.py are the authority). Returns a Russian message or null.
+// engine/timing/due.py and engine/bpmn/escalation.py are the authority). Returns a Russian message or null.
 
 const DURATION = /^P(?!$)(?:\d+W)?(?:\d+D)?(?:T(?=\d)(?:\d+H)?(?:\d+M)?)?$/;
 const WORKING_DAYS = /^\d{1,3}WD$/;

@@ -1,0 +1,44 @@
+"""The optional daily digest: one e-mail a day per user who asked for it, listing their open tasks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from engine.db import Database
+from engine.models import OutboxMessage, Task, TaskStatus, User
+from engine.org.scopes import Scope
+from engine.process.notifications import Message, moscow_time, notify
+from engine.timing.due import MOSCOW
+
+
+def queue_digests(db: Database, *, now: datetime | None = None, base_url: str = "") -> list[int]:
+    """Queue today's digest for every user who wants one and has open tasks; once per user per day."""
+    moment = now or db.now()
+    day = moment.astimezone(MOSCOW).date()
+    outbox_ids: list[int] = []
+    with db.transaction() as session:
+        users = session.scalars(select(User).where(User.wants_digest.is_(True), User.is_active.is_(True),
+                                                   User.email.is_not(None)))
+        for user in users:
+            key = f"digest:{day.isoformat()}"
+            if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == f"{key}:user:{user.id}")):
+                continue
+            tasks = list(session.scalars(select(Task).where(Task.status == TaskStatus.READY,
+                                                            Scope.of(user.grants).task_filter())
+                                         .order_by(Task.due_at).limit(50)))
+            if tasks:
+                letters = notify(session, [user], _digest(tasks, moment, base_url), now=moment, key=key)
+                session.flush()
+                outbox_ids += [letter.id for letter in letters]
+    return outbox_ids
+
+
+def _digest(tasks: list[Task], now: datetime, base_url: str) -> Message:
+    overdue = sum(1 for t in tasks if t.due_at is not None and t.due_at < now)
+    lines = [f"• {t.school.code} — {t.name}; срок {moscow_time(t.due_at)}"
+             + (" — ПРОСРОЧЕНО" if t.due_at is not None and t.due_at < now else "") for t in tasks]
+    body = f"Открытых задач: {len(tasks)}, из них просрочено: {overdue}.\n\n" + "\n".join(lines)
+    return Message("digest", f"Сводка задач на {now.astimezone(MOSCOW):%d.%m.%Y}", body,
+                   f"{base_url}/tasks" if base_url else None)

@@ -1,0 +1,170 @@
+"""Engine actions that templates name in their manifest, run when a user task is completed.
+
+Templates cannot carry code; when a step needs the engine to do something beyond the workflow (bind
+the curator an official chose, aggregate questionnaire answers), the manifest names one of these.
+Each runs inside the completion's transaction and returns data for the workflow, or raises
+``FormInvalid`` to send the user back to the form. An action may also offer the form its choices
+(``form_choices``): a ``select`` with ``valuesKey`` shows them, and the action still checks the choice.
+
+Who may be made a curator (``bind_curator``): an active user who already curates a school of the same
+region, or whom an admin or the regional coordinator put into the region's curator pool — and never a
+user of the school itself. A login typed into the form is no authority: without this rule a regional
+coordinator's form could make anyone (the school's own account) the school's curator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.orm import Session
+
+from engine import audit
+from engine.bpmn.manifest import TaskAction
+from engine.bpmn.spec import TemplateSpec
+from engine.errors import FormInvalid
+from engine.forms import FormDefinition
+from engine.models import CuratorPoolEntry, Municipality, ProcessInstance, RoleGrant, School, Task, User
+from engine.process.questionnaires import aggregate_indicators, response_counts
+from engine.roles import Role
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    session: Session
+    now: datetime
+    actor_id: int
+    instance: ProcessInstance
+    task: Task
+    spec: TemplateSpec
+
+
+Action = Callable[[ActionContext, Mapping[str, str], Mapping[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class CuratorCandidate:
+    login: str
+    full_name: str
+    municipalities: tuple[str, ...]  # where the schools they curate are
+    schools: int  # how many schools they curate now
+
+    @property
+    def label(self) -> str:
+        where = ", ".join(self.municipalities) or "пока без школ"
+        return f"{self.full_name} ({self.login}) — {where}; школ: {self.schools}"
+
+
+def _may_curate(school: School) -> list[ColumnElement[bool]]:
+    """Conditions on ``User`` for a curator of ``school`` (see the module's docstring)."""
+    curates_in_region = (select(RoleGrant.user_id).join(School, School.id == RoleGrant.school_id)
+                         .where(RoleGrant.role == Role.CURATOR, School.region_id == school.region_id))
+    pooled = select(CuratorPoolEntry.user_id).where(CuratorPoolEntry.region_id == school.region_id)
+    of_the_school = select(RoleGrant.user_id).where(RoleGrant.role == Role.SCHOOL, RoleGrant.school_id == school.id)
+    return [User.is_active.is_(True), or_(User.id.in_(curates_in_region), User.id.in_(pooled)),
+            User.id.not_in(of_the_school)]
+
+
+def curator_candidates(session: Session, school: School) -> list[CuratorCandidate]:
+    """Who may be bound as the school's curator, with where and how many schools they curate now;
+    those who already curate in the school's municipality first (a curator works at a school nearby)."""
+    users = session.execute(select(User.id, User.login, User.full_name).where(*_may_curate(school))).all()
+    curated: dict[int, list[str]] = {user_id: [] for user_id, _, _ in users}
+    query = (select(RoleGrant.user_id, Municipality.name).join(School, School.id == RoleGrant.school_id)
+             .join(Municipality, Municipality.id == School.municipality_id)
+             .where(RoleGrant.role == Role.CURATOR, RoleGrant.user_id.in_(list(curated))))
+    for user_id, municipality in session.execute(query):
+        curated[user_id].append(municipality)
+    found = [CuratorCandidate(login, name, tuple(dict.fromkeys(sorted(curated[user_id]))), len(curated[user_id]))
+             for user_id, login, name in users]
+    nearby = school.municipality.name
+    return sorted(found, key=lambda c: (nearby not in c.municipalities, c.full_name, c.login))
+
+
+def bind_curator(ctx: ActionContext, params: Mapping[str, str], data: Mapping[str, Any]) -> dict[str, Any]:
+    """Grant the curator role for this school to the candidate chosen in the form field ``params['field']``."""
+    field = params["field"]
+    login = data.get(field)
+    if not login:
+        return {}
+    user = ctx.session.scalar(select(User).where(User.login == login, User.is_active.is_(True)))
+    if user is None:
+        raise FormInvalid({field: [f"Пользователь «{login}» не найден."]})
+    school = ctx.instance.school
+    if ctx.session.scalar(select(User.id).where(User.id == user.id, *_may_curate(school))) is None:
+        raise FormInvalid({field: [_not_a_candidate(ctx.session, user, school)]})
+    exists = ctx.session.scalar(select(RoleGrant.id).filter_by(user_id=user.id, role=Role.CURATOR,
+                                                               school_id=school.id))
+    if exists is None:
+        ctx.session.add(RoleGrant(user_id=user.id, role=Role.CURATOR, school_id=school.id))
+        audit.record(ctx.session, ctx.now, "org.curator_bound", actor_id=ctx.actor_id,
+                     instance_id=ctx.instance.id, task_id=ctx.task.id, curator=login)
+    return {"curator": {"login": user.login, "name": user.full_name}}
+
+
+def _not_a_candidate(session: Session, user: User, school: School) -> str:
+    own = session.scalar(select(RoleGrant.id).filter_by(user_id=user.id, role=Role.SCHOOL, school_id=school.id))
+    if own is not None:
+        return f"«{user.login}» — пользователь этой школы и не может быть её куратором."
+    return (f"«{user.login}» не входит в число кандидатов в кураторы региона: выберите куратора из списка. "
+            "Кандидата добавляет администратор или региональный координатор.")
+
+
+def bind_curator_choices(session: Session, task: Task, params: Mapping[str, str],
+                         form: FormDefinition) -> dict[str, Any]:
+    """The region's candidates, under the ``valuesKey`` of the form's select for ``params['field']``."""
+    key = next((f.values_key for f in form.fields if f.key == params["field"] and f.values_key), None)
+    if key is None:
+        return {}
+    return {key: [{"label": c.label, "value": c.login} for c in curator_candidates(session, task.school)]}
+
+
+def aggregate_questionnaires(ctx: ActionContext, params: Mapping[str, str],
+                             data: Mapping[str, Any]) -> dict[str, Any]:
+    """Response counts per respondent group and every declared indicator, into the process data."""
+    indicators = ctx.spec.sections.indicators.values()
+    return {"responses": response_counts(ctx.session, ctx.instance.id),
+            "indicators": aggregate_indicators(ctx.session, ctx.instance.id, indicators)}
+
+
+def prepare_risk_inputs(ctx: ActionContext, params: Mapping[str, str], data: Mapping[str, Any]) -> dict[str, Any]:
+    """One input per factor of the template's risk catalogue, for the decision table to rate."""
+    indicators = data.get("indicators") or {}
+    factors = ctx.spec.sections.risk_factors
+    return {
+        "risk_inputs": [{"factor": f.key, "title": f.title, "value": indicators.get(f.indicator)} for f in factors],
+        "risk_titles": {f.key: f.title for f in factors},
+        "risk_catalogue_version": ctx.spec.sections.risk_catalogue_version,
+    }
+
+
+ACTIONS: dict[str, Action] = {
+    "bind_curator": bind_curator,
+    "aggregate_questionnaires": aggregate_questionnaires,
+    "prepare_risk_inputs": prepare_risk_inputs,
+}
+
+
+#: Actions that offer the form choices: (session, task, the action's params, form) → data for the form.
+Choices = Callable[[Session, Task, Mapping[str, str], FormDefinition], dict[str, Any]]
+CHOICES: dict[str, Choices] = {"bind_curator": bind_curator_choices}
+
+
+def form_choices(session: Session, task: Task, actions: Sequence[TaskAction], form: FormDefinition) -> dict[str, Any]:
+    """What the task's actions offer its form (option lists by ``valuesKey``), to show with its values."""
+    offered: dict[str, Any] = {}
+    for action in actions:
+        if action.action in CHOICES:
+            offered.update(CHOICES[action.action](session, task, action.params, form))
+    return offered
+
+
+def run_actions(ctx: ActionContext, actions: Sequence[TaskAction], data: Mapping[str, Any]) -> dict[str, Any]:
+    """Run the task's actions in order; each sees the form data plus what earlier ones produced."""
+    produced: dict[str, Any] = {}
+    for action in actions:
+        produced.update(ACTIONS[action.action](ctx, action.params, {**data, **produced}))
+    return produced

@@ -1,0 +1,1 @@
+"""What the dashboards show: stage status per school and the dashboards (and their Excel export)."""

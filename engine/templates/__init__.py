@@ -1,0 +1,1 @@
+"""Template versions (deploy, list), the template workspace (drafts, publishing) and version diffs."""

@@ -1,0 +1,1 @@
+"""The rules of time: due dates, working days and the production calendar."""

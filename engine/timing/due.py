@@ -1,0 +1,90 @@
+"""Deadline rules of user tasks, as written in templates.
+
+Three forms, matching how the project sets its deadlines:
+
+* ``P14D``, ``PT48H`` — an ISO 8601 duration from the moment the task becomes ready;
+* ``5WD`` — a number of Russian working days (production calendar) from that moment;
+* ``cohort:questionnaire_close`` — a named date of the cohort's calendar.
+
+Computing the due time from a rule is the deadlines module's job; here we only parse and check.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from enum import StrEnum
+
+from engine.timing.workdays import WorkCalendar
+
+_DURATION = re.compile(
+    r"^P(?!$)(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?)?$"
+)
+_WORKING_DAYS = re.compile(r"^(?P<n>\d{1,3})WD$")
+_COHORT_DATE = re.compile(r"^cohort:(?P<name>[a-z][a-z0-9_]{0,62})$")
+#: P99999W is some 1,900 years: any due time computed from a rule still fits in a datetime.
+_MAX_DURATION_DIGITS = 5
+
+
+class DueKind(StrEnum):
+    DURATION = "duration"
+    WORKING_DAYS = "working_days"
+    COHORT_DATE = "cohort_date"
+
+
+@dataclass(frozen=True)
+class DueRule:
+    kind: DueKind
+    text: str
+    duration: timedelta | None = None
+    working_days: int | None = None
+    cohort_date: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> DueRule:
+        """Parse a rule; raise ``ValueError`` with a Russian message when it is not one of the forms."""
+        text = text.strip()
+        if match := _DURATION.match(text):
+            if any(len(v) > _MAX_DURATION_DIGITS for v in match.groupdict().values() if v):
+                raise ValueError(f"срок «{_shown(text)}»: слишком большое число, в длительности — не больше "
+                                 f"{_MAX_DURATION_DIGITS} цифр")
+            parts = {k: int(v) for k, v in match.groupdict().items() if v}
+            return cls(DueKind.DURATION, text, duration=timedelta(**parts))
+        if match := _WORKING_DAYS.match(text):
+            return cls(DueKind.WORKING_DAYS, text, working_days=int(match["n"]))
+        if match := _COHORT_DATE.match(text):
+            return cls(DueKind.COHORT_DATE, text, cohort_date=match["name"])
+        raise ValueError(
+            f"срок «{_shown(text)}» не распознан: ожидается длительность ISO 8601 (P14D), "
+            "число рабочих дней (5WD) или дата когорты (cohort:имя)"
+        )
+
+
+def _shown(text: str) -> str:
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+#: Calendar dates of the project are Moscow dates: "questionnaires close 1 March" means its end there.
+MOSCOW = timezone(timedelta(hours=3), "MSK")
+
+
+def end_of_day(day: date) -> datetime:
+    return datetime.combine(day, time(23, 59, 59), MOSCOW)
+
+
+def compute_due(rule: DueRule, ready_at: datetime, calendar: Mapping[str, date] | None = None,
+                workdays: WorkCalendar | None = None) -> datetime | None:
+    """When a task that became ready at ``ready_at`` is due.
+
+    A cohort date is the end of that day in Moscow; ``None`` when the instance has no cohort calendar
+    with that date (an ad hoc instance), so the task simply has no due time."""
+    if rule.duration is not None:
+        return ready_at + rule.duration
+    if rule.working_days is not None:
+        return (workdays or WorkCalendar()).add_working_days(ready_at, rule.working_days)
+    if rule.cohort_date is not None and calendar and rule.cohort_date in calendar:
+        return end_of_day(calendar[rule.cohort_date])
+    return None
