@@ -65,21 +65,24 @@ class TaskView:
     created_at: datetime
     federal_overdue: bool = False
     completed_at: datetime | None = None
+    assignee_name: str | None = None  # what people read; ``assignee`` is the login programs use
 
     @classmethod
-    def of(cls, row: Task, assignee: str | None) -> TaskView:
+    def of(cls, row: Task, assignee: User | None) -> TaskView:
         return cls(row.id, row.instance_id, row.element_id, row.name, row.stage, row.role.value,
-                   row.school.code, row.school.name, row.status.value, assignee, row.due_at,
-                   row.escalation_level, row.created_at, row.federal_overdue, row.completed_at)
+                   row.school.code, row.school.name, row.status.value, assignee.login if assignee else None,
+                   row.due_at, row.escalation_level, row.created_at, row.federal_overdue, row.completed_at,
+                   assignee.full_name if assignee else None)
 
     @classmethod
     def from_row(cls, row: Any) -> TaskView:
         """From a row of ``_VIEW_COLUMNS``: lists read plain columns, not ORM objects (2.5× faster for a
         region's 3,000 open tasks)."""
         (task_id, instance_id, element_id, name, stage, role, school_code, school_name, status, assignee, due_at,
-         escalation_level, created_at, federal_overdue, completed_at) = row
+         escalation_level, created_at, federal_overdue, completed_at, assignee_name) = row
         return cls(task_id, instance_id, element_id, name, stage, role.value, school_code, school_name,
-                   status.value, assignee, due_at, escalation_level, created_at, federal_overdue, completed_at)
+                   status.value, assignee, due_at, escalation_level, created_at, federal_overdue, completed_at,
+                   assignee_name)
 
     def is_overdue(self, now: datetime) -> bool:
         return self.status == "ready" and self.due_at is not None and self.due_at < now
@@ -112,7 +115,7 @@ _Stored = tuple[Key, int, str, WorkflowRun]
 #: What a task list shows, in ``TaskView.from_row`` order; joined with the school and the assignee.
 _VIEW_COLUMNS = (Task.id, Task.instance_id, Task.element_id, Task.name, Task.stage, Task.role, School.code,
                  School.name, Task.status, User.login, Task.due_at, Task.escalation_level, Task.created_at,
-                 Task.federal_overdue, Task.completed_at)
+                 Task.federal_overdue, Task.completed_at, User.full_name)
 
 
 def _task_views() -> Any:
@@ -169,8 +172,8 @@ def _load_task(session: Session, task_id: int) -> Task:
     return task
 
 
-def _assignee_login(session: Session, task: Task) -> str | None:
-    return session.get(User, task.assignee_id).login if task.assignee_id else None  # type: ignore[union-attr]
+def _assignee(session: Session, task: Task) -> User | None:
+    return session.get(User, task.assignee_id) if task.assignee_id else None
 
 
 def get_task(db: Database, task_id: int, *, actor: Who) -> TaskDetail:
@@ -196,7 +199,7 @@ def get_task(db: Database, task_id: int, *, actor: Who) -> TaskDetail:
             if user.scope.can_act(task.role, place_of_task(task)):  # overseers see the form read-only
                 choices = form_choices(session, task, compiled.spec.sections.actions.get(task.element_id, ()), form)
         values.update(task.draft or {})
-        return TaskDetail(TaskView.of(task, _assignee_login(session, task)), form.to_dict(), values, choices)
+        return TaskDetail(TaskView.of(task, _assignee(session, task)), form.to_dict(), values, choices)
 
 
 def instance_version(db: Database, task_id: int, *, actor: Who) -> int:
@@ -383,7 +386,7 @@ def claim_task(db: Database, task_id: int, *, actor: Who) -> TaskView:
             raise TaskClaimed("задачу уже взял в работу другой исполнитель")
         audit.record(session, db.now(), "task.claimed", actor_id=user.user_id,
                      instance_id=task.instance_id, task_id=task.id)
-        return TaskView.of(task, user.login)
+        return TaskView.of(task, session.get(User, user.user_id))
 
 
 def reassign_task(db: Database, task_id: int, to_login: str | None, *, actor: Who) -> TaskView:
@@ -396,7 +399,7 @@ def reassign_task(db: Database, task_id: int, to_login: str | None, *, actor: Wh
         place = place_of_task(task)
         if task.assignee_id != user.user_id and not user.scope.oversees(place):
             raise NotAllowed("переназначить задачу может её исполнитель или координатор")
-        target_id = None
+        target_id, target = None, None
         if to_login is not None:
             target = find_user(session, to_login)
             if not Scope.of(target.grants).can_act(task.role, place):
@@ -406,4 +409,4 @@ def reassign_task(db: Database, task_id: int, to_login: str | None, *, actor: Wh
         task.assignee_id = target_id
         audit.record(session, db.now(), "task.reassigned", actor_id=user.user_id,
                      instance_id=task.instance_id, task_id=task.id, previous=previous, to=target_id)
-        return TaskView.of(task, to_login)
+        return TaskView.of(task, target)

@@ -30,3 +30,4 @@ def test_the_inbox_shows_the_date_and_the_working_days_left_then_overdue(db: Dat
     assert "просрочено на 2 рабочих дня" in page
     client.get("/lang/en")
     assert "2 working days overdue" in client.get("/").get_data(as_text=True)
+
