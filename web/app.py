@@ -25,7 +25,7 @@ from engine.errors import EngineError, FormInvalid
 from engine.models import TemplateVersion
 from engine.process.incidents import open_count
 from engine.process.notifications import moscow_time
-from engine.templates.versions import stage_titles, template_keys
+from engine.templates.versions import all_stage_titles
 from engine.timing.due import MOSCOW
 from engine.timing.production_calendar import load_calendar
 from engine.timing.workdays import WorkCalendar
@@ -228,11 +228,7 @@ class _LazyTitles(Mapping[str, str]):
 
     def _load(self) -> dict[str, str]:
         if self._titles is None:
-            titles: dict[str, str] = {}
-            for key in template_keys(self._db):
-                if key != self._project:
-                    titles.update(stage_titles(self._db, key))
-            self._titles = titles | stage_titles(self._db, self._project)
+            self._titles = all_stage_titles(self._db, preferred=self._project)
         return self._titles
 
     def __getitem__(self, key: str) -> str:

@@ -12,6 +12,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -156,24 +157,53 @@ _STAGE_TITLES: dict[str, dict[str, str]] = {}
 
 
 def stage_titles(db: Database, key: str) -> dict[str, str]:
-    """Stage key → title of a template's newest version (empty if it is not deployed).
-
-    Every page that names stages asks this: it reads the newest version's id and hash, and its spec only
-    the first time this process meets that content."""
+    """Stage key → title of a template's newest version (empty if it is not deployed)."""
     with db.reading() as session:
-        newest = session.execute(select(TemplateVersion.id, TemplateVersion.content_hash)
-                                 .where(TemplateVersion.key == key)
-                                 .order_by(TemplateVersion.version.desc()).limit(1)).first()
-        if newest is None:
-            return {}
-        titles = _STAGE_TITLES.get(newest.content_hash)
-        if titles is None:
-            spec = session.scalar(select(TemplateVersion.spec).where(TemplateVersion.id == newest.id)) or {}
-            titles = {stage["key"]: stage["title"] for stage in spec.get("stages", [])}
-            if len(_STAGE_TITLES) >= 64:  # a handful of templates in practice; never grows without bound
-                _STAGE_TITLES.clear()
-            _STAGE_TITLES[newest.content_hash] = titles
-    return dict(titles)
+        rows = _newest_versions(session, key)
+        return dict(_titles(session, rows[0])) if rows else {}
+
+
+def all_stage_titles(db: Database, *, preferred: str) -> dict[str, str]:
+    """Stage key → title over the newest version of every deployed template (an inbox may hold tasks of
+    several); where two templates use one key, ``preferred``'s title wins.
+
+    Every page that names stages asks this: one query for the newest versions' ids and hashes, and a
+    version's spec only the first time this process meets that content."""
+    with db.reading() as session:
+        # In key order, the preferred template last: its titles win.
+        rows = sorted(_newest_versions(session), key=lambda row: (row.key == preferred, row.key))
+        merged: dict[str, str] = {}
+        for row in rows:
+            merged.update(_titles(session, row))
+        return merged
+
+
+class _Newest(NamedTuple):
+    key: str
+    id: int
+    content_hash: str
+
+
+def _newest_versions(session: Session, key: str | None = None) -> list[_Newest]:
+    newest = select(TemplateVersion.key, func.max(TemplateVersion.version).label("version")).group_by(
+        TemplateVersion.key)
+    if key is not None:
+        newest = newest.where(TemplateVersion.key == key)
+    latest = newest.subquery()
+    rows = session.execute(select(TemplateVersion.key, TemplateVersion.id, TemplateVersion.content_hash).join(
+        latest, (TemplateVersion.key == latest.c.key) & (TemplateVersion.version == latest.c.version)))
+    return [_Newest(*row) for row in rows]
+
+
+def _titles(session: Session, row: _Newest) -> dict[str, str]:
+    titles = _STAGE_TITLES.get(row.content_hash)
+    if titles is None:
+        spec = session.scalar(select(TemplateVersion.spec).where(TemplateVersion.id == row.id)) or {}
+        titles = {stage["key"]: stage["title"] for stage in spec.get("stages", [])}
+        if len(_STAGE_TITLES) >= 64:  # a handful of templates in practice; never grows without bound
+            _STAGE_TITLES.clear()
+        _STAGE_TITLES[row.content_hash] = titles
+    return titles
 
 
 def template_keys(db: Database) -> list[str]:

@@ -42,6 +42,7 @@ ACTS_FOR_NOBODY = {
     "reports.status.area_counts": "the report itself: dashboards.area_summary checks the area and calls it",
     "templates.versions.deploy_bundled_templates": "`roadmap init` deploying workflows/ (deploy_template as the operator)",
     "templates.versions.stage_titles": "template titles, the same for every user",
+    "templates.versions.all_stage_titles": "template titles, the same for every user",
     "templates.versions.template_keys": "template keys, the same for every user",
     "templates.versions.list_versions": "template versions, the same for every signed-in user",
 }
