@@ -27,6 +27,7 @@ from engine.db import Database, upgrade_schema
 from engine.deadlines.sweep import DEFAULT_BATCH, retry_incident
 from engine.deadlines.sweep import sweep as sweep_deadlines
 from engine.demo import load_demo
+from engine.demo_story import START
 from engine.errors import EngineError, FormInvalid, TemplateInvalid
 from engine.org import api_tokens, curator_pool
 from engine.org.importing import import_org, read_org_file
@@ -259,13 +260,18 @@ def reassign(db: Database, task_id: int, login: str, to_login: str | None) -> No
 @cli.command()
 @click.option("--template", "template_key", default="roadmap-500", show_default=True)
 @click.option("--year", type=int, default=None, help="Год когорты (по умолчанию ближайший учебный).")
+@click.option("--story/--no-story", default=True, show_default=True,
+              help="Новая когорта начата несколько недель назад: школы на разных шагах, есть просрочки и эскалации.")
 @with_db
-def demo(db: Database, template_key: str, year: int | None) -> None:
+def demo(db: Database, template_key: str, year: int | None, story: bool) -> None:
     """Демо-регион: муниципалитеты, школы, кураторы, координаторы; запуск когорты для всех школ."""
-    loaded = load_demo(db, template_key, year)
+    loaded = load_demo(db, template_key, year, story=story)
     cohort = loaded.cohort
     click.echo(f"Демо-регион готов. Когорта {cohort.year}: запущено {len(cohort.started)}, "
                f"уже шло {cohort.already_running}.")
+    if loaded.story is not None:
+        click.echo(f"Когорта начата {START} рабочих дней назад; сделано шагов: {loaded.story.steps}, "
+                   f"напоминаний и эскалаций: {loaded.story.fired}.")
     for code, message in cohort.failed.items():
         click.echo(f"  {code}: не запущено — {message}", err=True)
     click.echo(f"\nВход: любой логин ниже, пароль «{loaded.password}».")

@@ -1,8 +1,10 @@
 """A demo region to try the engine with: Kuzbass, three municipalities, eight schools, curators bound
-to them, coordinators at each level, a federal user and an admin — and a cohort started for all.
+to them, coordinators at each level, a federal user and an admin — and a cohort started for all, weeks
+ago, with its schools at different steps (the story in engine/demo_story.py).
 
 Loading it again changes nothing: org data is upserted by code, passwords are only set for users that
-have none, and the cohort starts only schools that have no roadmap in it yet.
+have none, the story is told only to a cohort that did not exist, and the cohort starts only schools
+that have no roadmap in it yet.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from sqlalchemy import select
 
 from engine.actors import OPERATOR
 from engine.db import Database
-from engine.models import User
+from engine.demo_story import Told, tell
+from engine.models import Cohort, User
 from engine.org.core import GrantRow, OrgData, UserRow, apply_org
 from engine.org.passwords import hash_password
 from engine.process.instances import CohortStart, start_cohort
@@ -68,6 +71,7 @@ class DemoLoaded:
     logins: list[DemoLogin]
     password: str
     cohort: CohortStart
+    story: Told | None  # None: the cohort existed, or the demo was asked for without its story
 
 
 def school_login(code: str) -> str:
@@ -99,10 +103,21 @@ def set_missing_passwords(db: Database, logins: list[str], password: str) -> int
         return len(users)
 
 
-def load_demo(db: Database, template_key: str = "roadmap-500", year: int | None = None) -> DemoLoaded:
+def load_demo(db: Database, template_key: str = "roadmap-500", year: int | None = None, *,
+              story: bool = True) -> DemoLoaded:
+    """The demo region, and its cohort: with ``story``, a new cohort is started weeks ago and played up
+    to today (engine/demo_story.py); otherwise, or when the cohort exists, its missing schools start now."""
     data, logins = demo_org()
     apply_org(db, data)
     set_missing_passwords(db, [d.login for d in logins], DEMO_PASSWORD)
-    cohort = start_cohort(db, template_key, year or default_cohort_year(db.now()), region_code=REGION[0],
-                          actor=OPERATOR)
-    return DemoLoaded(logins, DEMO_PASSWORD, cohort)
+    year = year or default_cohort_year(db.now())
+    if story and not cohort_exists(db, year):
+        told = tell(db, template_key, year, REGION[0], {code: school_login(code) for code, _, _ in SCHOOLS})
+        return DemoLoaded(logins, DEMO_PASSWORD, told.cohort, told)
+    cohort = start_cohort(db, template_key, year, region_code=REGION[0], actor=OPERATOR)
+    return DemoLoaded(logins, DEMO_PASSWORD, cohort, None)
+
+
+def cohort_exists(db: Database, year: int) -> bool:
+    with db.reading() as session:
+        return session.scalar(select(Cohort.id).where(Cohort.year == year)) is not None
