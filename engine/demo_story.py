@@ -49,7 +49,7 @@ PLOT: dict[str, list[tuple[int, Step]]] = {
                    (18, "confirm_coverage"), (12, "choose_risk_directions"), (10, "approve_risk_profile"),
                    (2, "prepare_concept")],
     # The school finished its questionnaires, the curator has not confirmed the coverage: escalated.
-    "42-PROM-02": [(CONFIRMED, "confirm_participation"), (25, "responses"), (12, "run_questionnaires")],
+    "42-PROM-02": [(CONFIRMED, "confirm_participation"), (25, "responses"), (13, "run_questionnaires")],
     # Few answers and the questionnaire window is past: the school is late.
     "42-PROM-03": [(CONFIRMED, "confirm_participation"), (20, "few responses")],
     # The risk profile waits for the curator's approval.

@@ -1,0 +1,122 @@
+"""A working day in the demo region, as `make run` leaves it: each role signs in, finds its work waiting
+(late and escalated where the story made it so) and does it — in Chromium, at desk and phone sizes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import update
+
+from engine.actors import OPERATOR
+from engine.db import Database
+from engine.demo import load_demo, school_login
+from engine.models import User
+from engine.org.passwords import hash_password
+from engine.templates import versions
+from tests.conftest import PG_DATABASE, PG_SERVER, Clock, _admin, _migrate
+from tests.e2e import conftest as e2e
+from tests.e2e.conftest import PASSWORD, ROADMAP, LiveServer, screenshot, serving
+
+TODAY = datetime(2027, 11, 17, 8, 30, tzinfo=UTC)  # a Wednesday morning in Moscow
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[LiveServer]:
+    """The app over a database of its own holding the demo region and its story (the story's sweeps act on
+    every due deadline, so it cannot share the other tests' database)."""
+    name = f"{PG_DATABASE}_demo"
+    _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    _admin(f"CREATE DATABASE {name}")
+    url = f"{PG_SERVER.replace('postgresql://', 'postgresql+psycopg://')}/{name}"
+    _migrate(url)
+    clock = Clock(TODAY)
+    db = Database.from_url(url, clock=clock)
+    versions.deploy_template(db, versions.read_bundle(ROADMAP), actor=OPERATOR)
+    load_demo(db)
+    with db.transaction() as session:
+        session.execute(update(User).values(password_hash=hash_password(PASSWORD)))
+    try:
+        with serving(db, clock) as server:
+            yield server
+    finally:
+        _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def sign_in(page: Page, live: LiveServer, login: str) -> None:
+    e2e.sign_in(page, live, login, PASSWORD)
+
+
+def no_sideways_scroll(page: Page, live: LiveServer, *urls: str) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    for url in urls:
+        page.goto(f"{live.url}{url}")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{url} is {width} px wide on a 390 px screen"
+    page.set_viewport_size({"width": 1366, "height": 900})
+
+
+def test_the_region_finds_a_school_weeks_late_and_confirms_it(page: Page, demo: LiveServer) -> None:
+    sign_in(page, demo, "region-42")
+    row = page.get_by_test_id("inbox").locator("tr", has_text="СОШ № 176")
+    expect(row).to_contain_text("Подтвердить участие")
+    expect(row).to_contain_text("просрочено")
+    expect(row).to_contain_text("эскалация 3")
+    screenshot(page, "demo-region-inbox")
+    page.goto(f"{demo.url}/dashboard/overdue?region=42")
+    expect(page.get_by_test_id("overdue-3")).to_contain_text("СОШ № 176")
+    expect(page.get_by_test_id("overdue-2")).to_contain_text("Тарасовская")
+    no_sideways_scroll(page, demo, "/", "/dashboard?region=42", "/dashboard/overdue?region=42", "/notifications")
+    page.goto(f"{demo.url}/")
+    row.get_by_role("link").first.click()
+    page.wait_for_selector("html[data-form-ready='1']")
+    page.get_by_label("Подтвердить участие школы в проекте").check()
+    page.get_by_label("Куратор", exact=True).fill("Морозов")  # the candidates are searchable
+    options = page.locator(".fjs-dropdownlist-item")
+    expect(options).to_have_count(1)
+    expect(options).to_contain_text("Тайгинский городской округ; школ: 3")
+    options.click()
+    page.get_by_role("button", name="Отправить").click()
+    expect(page.get_by_text("Задача выполнена.")).to_be_visible()
+    expect(page.get_by_test_id("inbox").locator("tr", has_text="СОШ № 176")).to_have_count(0)
+
+
+def test_the_curator_is_told_what_is_late_and_accepts_the_coverage(page: Page, demo: LiveServer) -> None:
+    sign_in(page, demo, "curator-1")
+    expect(page.get_by_test_id("unread")).to_have_text(re.compile(r"[1-9]"))
+    page.goto(f"{demo.url}/notifications")
+    expect(page.locator("main")).to_contain_text("Подтвердить охват анкетирования")
+    page.goto(f"{demo.url}/")
+    inbox = page.get_by_test_id("inbox")
+    expect(inbox.locator("tr", has_text="Проверить концепцию")).to_have_count(1)
+    late = inbox.locator("tr", has_text="Подтвердить охват")
+    expect(late).to_contain_text("просрочено")
+    late.get_by_role("link").first.click()
+    page.wait_for_selector("html[data-form-ready='1']")
+    page.get_by_label("Охват достаточный").check()
+    page.get_by_role("button", name="Отправить").click()
+    expect(page.get_by_text("Задача выполнена.")).to_be_visible()
+    expect(page.get_by_test_id("inbox").locator("tr", has_text="Подтвердить охват")).to_have_count(0)
+    no_sideways_scroll(page, demo, "/", "/notifications", "/schools/42-PROM-01")
+
+
+def test_the_school_far_ahead_sees_its_antirisk_programmes_and_its_history(page: Page, demo: LiveServer) -> None:
+    sign_in(page, demo, school_login("42-TAI-01"))
+    expect(page.get_by_test_id("inbox").locator("tr", has_text="антирисковую программу")).to_have_count(3)
+    page.goto(f"{demo.url}/schools/42-TAI-01")
+    expect(page.locator("main")).to_contain_text("Программа мер")
+    screenshot(page, "demo-school-page")
+    no_sideways_scroll(page, demo, "/", "/schools/42-TAI-01", "/schools/42-TAI-01/questionnaires")
+
+
+def test_the_municipal_coordinator_sees_the_escalation_of_a_late_curator(page: Page, demo: LiveServer) -> None:
+    sign_in(page, demo, "mun-prom")
+    page.goto(f"{demo.url}/notifications")
+    expect(page.locator("main")).to_contain_text("Тарасовская")
+    page.goto(f"{demo.url}/dashboard?municipality=42-PROM")
+    expect(page.locator("main")).to_contain_text("Заринская")
+    no_sideways_scroll(page, demo, "/", "/dashboard?municipality=42-PROM", "/notifications")
+
