@@ -101,6 +101,12 @@ def test_the_curator_is_told_what_is_late_and_accepts_the_coverage(page: Page, d
     expect(page.get_by_text("Задача выполнена.")).to_be_visible()
     expect(page.get_by_test_id("inbox").locator("tr", has_text="Подтвердить охват")).to_have_count(0)
     no_sideways_scroll(page, demo, "/", "/notifications", "/schools/42-PROM-01")
+    # Two schools' questionnaires under one header entry, so the header stays one line.
+    header = page.locator(".site-header")
+    assert header.bounding_box()["height"] < 80  # type: ignore[index]
+    page.get_by_test_id("questionnaires-menu").locator("summary").click()
+    page.get_by_test_id("questionnaires-menu").get_by_role("link", name="42-PROM-02").click()
+    expect(page).to_have_url(re.compile("/schools/42-PROM-02/questionnaires"))
 
 
 def test_the_school_far_ahead_sees_its_antirisk_programmes_and_its_history(page: Page, demo: LiveServer) -> None:
