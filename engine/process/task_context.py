@@ -13,7 +13,7 @@ panels, files or rounds (the instance's completions are read once and shared by 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -169,6 +169,26 @@ def task_context(db: Database, task_id: int, *, actor: Who) -> TaskContext:
             return TaskContext()
         reader = _Reader(session, task, compiled, _task_data(db, task, compiled))
         return TaskContext(tuple(panel for panel in map(reader.panel, declared) if panel is not None))
+
+
+def panel_data(panel: Panel) -> dict[str, Any]:
+    """A panel as plain JSON data (for the REST API): dates as ISO 8601, each response group's ``short``."""
+    data = _plain(asdict(panel))
+    if isinstance(panel, ResponsesPanel):
+        for group, shown in zip(panel.groups, data["groups"], strict=True):
+            shown["short"] = group.short
+    assert isinstance(data, dict)
+    return data
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
 
 
 def _task_data(db: Database, task: Task, compiled: CompiledTemplate) -> dict[str, Any]:
