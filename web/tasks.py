@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from engine.errors import EngineError, FormInvalid, StepFailed
-from engine.process import attachments, notifications, task_context, tasks
+from engine.process import attachments, notifications, tasks
 from engine.reports.dashboards import school_timeline
 from web.i18n import gettext
 from web.inputs import InputRejected, parse_json
@@ -60,14 +60,13 @@ def _posted_data() -> dict[str, Any]:
 def _page(task_id: int, *, values: dict[str, Any] | None = None, errors: dict[str, list[str]] | None = None,
           status: int = 200) -> tuple[str, int]:
     detail = tasks.get_task(db(), task_id, actor=me())
-    context = task_context.task_context(db(), task_id, actor=me())  # after get_task: its workflow is in memory
     documents = attachments.for_task(db(), task_id, actor=me())
     timeline = school_timeline(db(), detail.task.school_code, actor=me())
     fields = attachments.document_fields_of(detail.form)
     # The form's data: its values, and the option lists its selects read by valuesKey (never submitted).
     shown = {**(values if values is not None else detail.values), **detail.choices}
     page = render_template("task.html", detail=detail, values=shown, errors=errors or {}, documents=documents,
-                           timeline=timeline, document_fields=fields, context=context)
+                           timeline=timeline, document_fields=fields, context=detail.context)
     return page, status
 
 

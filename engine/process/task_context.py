@@ -5,9 +5,10 @@ the risk levels and the indicator values behind them; a reviewer needs the docum
 changed since the last round and their own last remarks. Templates say which panel goes on which task, from
 a fixed set (engine/bpmn/manifest.py ``PANEL_KINDS``); this module reads each from the instance.
 
-Cost: one reading session; the task's data comes from the workflow the task page has just restored (the
-live-workflow cache), and each kind of panel is at most one or two indexed queries, whatever the number of
-panels, files or rounds (the instance's completions are read once and shared by every panel that needs them).
+Cost: ``get_task`` reads the panels in its own session (``read_context``) from the task data it has restored
+anyway, so a task page pays only the panels' queries: at most two indexed ones per kind, whatever the number of
+panels, files or rounds (the completions are read once and shared by every panel that needs them). The
+``task_context`` service answers the same on its own, for callers that want only the context.
 """
 
 from __future__ import annotations
@@ -164,11 +165,19 @@ def task_context(db: Database, task_id: int, *, actor: Who) -> TaskContext:
         if not (user.scope.can_act(task.role, place) or user.scope.oversees(place)):
             raise NotAllowed("эта задача вне вашей зоны ответственности")
         compiled = compiled_version(session, task.instance.template_version_id)
-        declared = compiled.spec.sections.context.get(task.element_id, ())
-        if not declared or task.status is not TaskStatus.READY:
+        if task.status is not TaskStatus.READY or not compiled.spec.sections.context.get(task.element_id):
             return TaskContext()
-        reader = _Reader(session, task, compiled, _task_data(db, task, compiled))
-        return TaskContext(tuple(panel for panel in map(reader.panel, declared) if panel is not None))
+        return read_context(session, task, compiled, _task_data(db, task, compiled))
+
+
+def read_context(session: Session, task: Task, compiled: CompiledTemplate, data: Mapping[str, Any]) -> TaskContext:
+    """The panels of an open task whose data the caller has read (``get_task`` does, in its own session, so
+    the task page pays only for the panels' own queries). The caller has authorized the reader."""
+    declared = compiled.spec.sections.context.get(task.element_id, ())
+    if not declared:
+        return TaskContext()
+    reader = _Reader(session, task, compiled, data, declared)
+    return TaskContext(tuple(panel for panel in map(reader.panel, declared) if panel is not None))
 
 
 def panel_data(panel: Panel) -> dict[str, Any]:
@@ -211,9 +220,15 @@ class _Completion:
 
 
 class _Reader:
-    def __init__(self, session: Session, task: Task, compiled: CompiledTemplate, data: Mapping[str, Any]) -> None:
+    def __init__(self, session: Session, task: Task, compiled: CompiledTemplate, data: Mapping[str, Any],
+                 declared: Sequence[ContextPanel]) -> None:
         self.session, self.task, self.compiled, self.data = session, task, compiled, data
         self.spec = compiled.spec
+        # The tasks whose submissions the panels read: the reviewed ones, and those whose forms hold a remark.
+        remarks = {key for panel in declared if panel.kind == "comments" for key in panel.fields}
+        self._sources = {panel.task for panel in declared if panel.kind == "documents"} | {
+            element for element, spec in self.spec.user_tasks.items()
+            if remarks & {c.get("key") for c in _components(self.spec.forms.get(spec.form, {}))}}
         self._completions: list[_Completion] | None = None
         self._labels: dict[str, str] | None = None
         self._options: dict[str, dict[Any, str]] | None = None
@@ -308,13 +323,14 @@ class _Reader:
         return ValuesPanel(title, shown) if shown else None
 
     def completions(self) -> list[_Completion]:
-        """Every completed task of the instance with what it submitted, newest first: one query."""
+        """The completions of the tasks the panels read, with what each submitted, newest first: one query."""
         if self._completions is None:
             rows = self.session.execute(
                 select(AuditRecord.task_id, Task.element_id, Task.name, AuditRecord.at, User.full_name,
                        AuditRecord.details)
                 .join(Task, Task.id == AuditRecord.task_id).outerjoin(User, User.id == AuditRecord.actor_id)
-                .where(AuditRecord.instance_id == self.task.instance_id, AuditRecord.action == "task.completed")
+                .where(AuditRecord.instance_id == self.task.instance_id, AuditRecord.action == "task.completed",
+                       Task.element_id.in_(sorted(self._sources)))
                 .order_by(AuditRecord.id.desc()))
             self._completions = [
                 _Completion(task_id, element, name, at, by, (details or {}).get("data") or {})

@@ -7,10 +7,13 @@ from __future__ import annotations
 from typing import TypeVar
 
 import pytest
+from sqlalchemy import event
 
 from engine.actors import OPERATOR
+from engine.bpmn.runtime import WorkflowRun
 from engine.db import Database
 from engine.errors import NotAllowed
+from engine.models import Task
 from engine.process import attachments, instances, questionnaires, tasks
 from engine.process.cohorts import ensure_cohort
 from engine.process.task_context import (
@@ -21,9 +24,11 @@ from engine.process.task_context import (
     RiskProfilePanel,
     TaskContext,
     ValuesPanel,
+    read_context,
     task_context,
 )
 from engine.templates import versions
+from engine.templates.versions import compiled_version
 from tests.conftest import Clock
 from tests.helpers import ROADMAP
 from tests.roadmap_steps import (
@@ -74,6 +79,27 @@ def _one(context: TaskContext, kind: type[P]) -> P:
     return panel
 
 
+def _queries_for_panels(db: Database, task_id: int) -> tuple[int, TaskContext]:
+    """Statements the panels cost on top of what the task page reads anyway (``get_task`` calls ``read_context``
+    with its own session, task, template and data)."""
+    with db.reading() as session:
+        task = session.get(Task, task_id)
+        assert task is not None
+        compiled = compiled_version(session, task.instance.template_version_id)
+        data = WorkflowRun.restore(compiled, task.instance.workflow_json).task_data(task.spiff_task_id)
+        seen: list[str] = []
+
+        def count(*args: object) -> None:
+            seen.append(str(args[2]))
+
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            context = read_context(session, task, compiled, data)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        return len(seen), context
+
+
 def _kinds(context: TaskContext) -> list[str]:
     return [panel.kind for panel in context.panels]
 
@@ -103,6 +129,8 @@ def test_coverage_is_judged_with_the_counts_in_sight(timed: Database, started: t
         {"questionnaires_done": True, "comment": "Родители пока не ответили"})
     seen = _context(timed, school, instance_id, "confirm_coverage", school.curator)
     assert _counts(_one(seen, ResponsesPanel))["teacher"] == (1, 3, True)
+    [coverage] = only_for(timed, school, instance_id, "confirm_coverage", school.curator)
+    assert _queries_for_panels(timed, coverage) == (2, seen)  # answers and links, each counted by group
     [said] = _one(seen, ValuesPanel).values
     assert (said.label, said.value) == ("Комментарий", "Родители пока не ответили")
 
@@ -207,6 +235,10 @@ def test_a_reviewer_sees_the_document_its_previous_version_and_the_last_remarks(
     assert (title.value, title.changed, title.before) == ("Концепция 2027, с показателями", True, "Концепция 2027")
     assert second.fields[1].changed is False
     assert [c.text for c in _one(seen, CommentsPanel).comments] == ["Добавьте показатели результативности"]
+    [review] = only_for(timed, school, instance_id, "review_concept", school.curator)
+    queries, context = _queries_for_panels(timed, review)
+    assert queries <= 2 and context == seen  # the submissions once for both panels, and the files
+    assert tasks.get_task(timed, review, actor=school.curator).context == seen
 
     # One antirisk programme per chosen direction: each review reads its own direction's programme.
     act(timed, school, instance_id, "review_concept", school.curator, {"concept_decision": "accepted"})

@@ -63,10 +63,9 @@ class TaskItem(MethodView):
         """A task with its form definition, current values, the context its decision needs (the panels its
         template declares) and the instance version (also as ETag)."""
         detail = tasks.get_task(db(), task_id, actor=api_login())
-        context = task_context.task_context(db(), task_id, actor=api_login())
         version = tasks.instance_version(db(), task_id, actor=api_login())
         payload = {"task": detail.task, "form": detail.form, "values": detail.values, "choices": detail.choices,
-                   "context": [task_context.panel_data(panel) for panel in context.panels], "version": version}
+                   "context": [task_context.panel_data(panel) for panel in detail.context.panels], "version": version}
         return payload, 200, {"ETag": f'"{version}"'}
 
 
