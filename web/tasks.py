@@ -66,7 +66,7 @@ def _page(task_id: int, *, values: dict[str, Any] | None = None, errors: dict[st
     # The form's data: its values, and the option lists its selects read by valuesKey (never submitted).
     shown = {**(values if values is not None else detail.values), **detail.choices}
     page = render_template("task.html", detail=detail, values=shown, errors=errors or {}, documents=documents,
-                           timeline=timeline, document_fields=fields)
+                           timeline=timeline, document_fields=fields, context=detail.context)
     return page, status
 
 

@@ -8,7 +8,10 @@
   school, aggregate questionnaire answers into indicators, …); templates name them, never code them;
 * ``questionnaires`` — respondent groups with their forms, and the task during which answers are taken;
 * ``indicators`` — how answers aggregate (mean, share, …) into the numbers decision tables rate;
-* ``risk_catalogue`` — the versioned list of risk factors, each rated from one indicator.
+* ``risk_catalogue`` — the versioned list of risk factors, each rated from one indicator;
+* ``context`` — per user task, the panels of what its decision needs (response counts, the risk profile,
+  the document under review, the reviewer's last comments, chosen values), read from the instance by
+  engine/process/task_context.py; templates pick panels from a fixed set, never code.
 """
 
 from __future__ import annotations
@@ -42,7 +45,17 @@ ACTION_OUTPUTS: dict[str, tuple[str, ...]] = {
 }
 #: The project sections of manifest.json, read here (engine.bpmn.bundle reads the basic keys).
 SECTION_NAMES = ("cohort_calendar", "rules", "actions", "questionnaires", "indicators", "risk_catalogue",
-                 "escalation")
+                 "escalation", "context")
+#: Context panels a template may put on a task page: kind → (required parameters, optional parameters).
+#: ``task``/``levels``/``chosen``/``field`` name one thing, ``fields``/``compare`` a list of data fields.
+PANEL_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "responses": ((), ()),
+    "risk_profile": ((), ("levels", "chosen")),
+    "documents": (("task", "field"), ("compare",)),
+    "comments": (("fields",), ()),
+    "values": (("fields",), ()),
+}
+_LIST_PARAMS = frozenset({"fields", "compare"})
 AGGREGATES = ("mean", "share", "count", "sum", "min", "max")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")
@@ -59,6 +72,20 @@ class TaskRule:
 class TaskAction:
     action: str
     params: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ContextPanel:
+    """One panel of a task's context, as declared; ``title`` overrides the panel's heading."""
+
+    kind: str
+    title: str = ""
+    task: str = ""  # documents: the user task whose documents and answers are under review
+    field: str = ""  # documents: that task's file field
+    fields: tuple[str, ...] = ()  # comments, values: data fields to show
+    compare: tuple[str, ...] = ()  # documents: fields of the reviewed task compared with its previous answer
+    levels: str = "risk_profile"  # risk_profile: the data field holding factor → level
+    chosen: str = ""  # risk_profile: the data field holding the chosen factors, marked in the list
 
 
 @dataclass(frozen=True)
@@ -112,6 +139,7 @@ class ManifestSections:
     risk_factors: tuple[RiskFactor, ...] = ()
     reminders_before: tuple[str, ...] = DEFAULT_REMINDERS
     escalation_steps: tuple[EscalationStep, ...] = DEFAULT_ESCALATION
+    context: Mapping[str, tuple[ContextPanel, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -188,8 +216,9 @@ def check_sections(where: str, raw: Mapping[str, Any],
     indicators = _indicators(reader, groups)
     version, factors = _catalogue(reader, indicators)
     reminders, steps = _escalation(reader)
+    context = {task: tuple(_panels(reader, task, items)) for task, items in reader.mapping("context").items()}
     sections = ManifestSections(calendar, rules, actions, open_while, groups, indicators, version, factors,
-                                reminders, steps)
+                                reminders, steps, context)
     questionnaires = raw.get("questionnaires", {})
     raw_groups = questionnaires.get("groups", {}) if isinstance(questionnaires, dict) else None
     declared = Declared(
@@ -299,6 +328,56 @@ def _actions(reader: _Reader, task: str, items: Any) -> list[TaskAction]:
     return actions
 
 
+def _panels(reader: _Reader, task: str, items: Any) -> list[ContextPanel]:
+    if not isinstance(items, list):
+        reader.problem("контекст задачи: список панелей — объектов с полем kind", ("context", task))
+        return []
+    panels = []
+    for index, item in enumerate(items):
+        panel = _panel(reader, item, ("context", task, index))
+        if panel is not None:
+            panels.append(panel)
+    return panels
+
+
+def _panel(reader: _Reader, item: Any, at: JsonPath) -> ContextPanel | None:
+    if not isinstance(item, dict):
+        reader.problem("панель контекста: объект с полем kind", at)
+        return None
+    kind = item.get("kind")
+    if not isinstance(kind, str) or kind not in PANEL_KINDS:
+        reader.problem(f"панель «{kind}» неизвестна; доступны: {', '.join(PANEL_KINDS)}",
+                       (*at, "kind") if "kind" in item else at)
+        return None
+    required, optional = PANEL_KINDS[kind]
+    ok = True
+    for name, value in item.items():
+        if name == "kind":
+            continue
+        if name not in ("title", *required, *optional):
+            reader.problem(f"у панели «{kind}» нет параметра «{name}»; есть: "
+                           f"{', '.join(('title', *required, *optional))}", (*at, name))
+            ok = False
+        elif name in _LIST_PARAMS and not (isinstance(value, list) and value
+                                           and all(isinstance(v, str) and _NAME.match(v) for v in value)):
+            reader.problem(f"панель «{kind}»: {name} — непустой список имён полей", (*at, name))
+            ok = False
+        elif name not in _LIST_PARAMS and not (isinstance(value, str) and value.strip()
+                                               and (name == "title" or _NAME.match(value))):
+            wanted = "непустая строка" if name == "title" else "имя из латиницы"
+            reader.problem(f"панель «{kind}»: {name} — {wanted}", (*at, name))
+            ok = False
+    missing = [name for name in required if name not in item]
+    if missing:
+        reader.problem(f"панели «{kind}» не хватает параметров: {', '.join(missing)}", at)
+        return None
+    if not ok:
+        return None
+    params: dict[str, Any] = {name: tuple(value) if name in _LIST_PARAMS else value
+                              for name, value in item.items() if name != "kind"}
+    return ContextPanel(kind, **params)
+
+
 def _questionnaires(reader: _Reader) -> tuple[tuple[str, ...], dict[str, RespondentGroup]]:
     section = reader.mapping("questionnaires")
     if not section:
@@ -396,6 +475,7 @@ def cross_check(sections: ManifestSections, manifest: Manifest, task_ids: frozen
             if task not in task_ids:
                 problems.append(manifest.problem(("questionnaires", "open_while", index),
                                                  f"пользовательской задачи «{task}» нет в BPMN"))
+    problems += _context_problems(sections, manifest, task_ids, user_tasks, forms)
     for task, rules in sections.rules.items():
         keys = forms.get(user_tasks[task].form) if task in user_tasks else None
         for index, rule in enumerate(rules):
@@ -415,6 +495,56 @@ def cross_check(sections: ManifestSections, manifest: Manifest, task_ids: frozen
                 problems.append(manifest.problem(("indicators", indicator.key, "field"),
                                                  f"показатель «{indicator.key}»: в анкете «{group.form}» нет поля "
                                                  f"«{indicator.field}»"))
+    return problems
+
+
+def _context_problems(sections: ManifestSections, manifest: Manifest, task_ids: frozenset[str] | None,
+                      user_tasks: Mapping[str, Any], forms: Mapping[str, set[str]]) -> list[Problem]:
+    """Panels name tasks and fields that must exist; a task or form that did not read judges nothing."""
+    problems = []
+    every_form_read = task_ids is not None and set(task_ids) <= set(user_tasks) and all(
+        user_tasks[task].form in forms for task in user_tasks)
+    task_fields = {key for task in user_tasks.values() for key in forms.get(task.form, ())}
+    for task, panels in sections.context.items():
+        if task_ids is not None and task not in task_ids:
+            problems.append(manifest.problem(("context", task), f"пользовательской задачи «{task}» нет в BPMN"))
+        for index, panel in enumerate(panels):
+            at: JsonPath = ("context", task, index)
+            problems += _panel_problems(panel, at, manifest, task_ids, user_tasks, forms,
+                                        task_fields if every_form_read else None)
+    return problems
+
+
+def _panel_problems(panel: ContextPanel, at: JsonPath, manifest: Manifest, task_ids: frozenset[str] | None,
+                    user_tasks: Mapping[str, Any], forms: Mapping[str, set[str]],
+                    task_fields: set[str] | None) -> list[Problem]:
+    problems = []
+    if panel.kind == "responses" and "questionnaires" not in manifest.raw:
+        problems.append(manifest.problem((*at, "kind"), "панель «responses»: в манифесте нет раздела questionnaires "
+                                                        "с группами респондентов"))
+    if panel.kind == "risk_profile" and "risk_catalogue" not in manifest.raw:
+        problems.append(manifest.problem((*at, "kind"), "панель «risk_profile»: в манифесте нет раздела "
+                                                        "risk_catalogue с факторами риска"))
+    if panel.kind == "documents":
+        if task_ids is not None and panel.task not in task_ids:
+            problems.append(manifest.problem((*at, "task"), f"пользовательской задачи «{panel.task}» нет в BPMN"))
+        keys = forms.get(user_tasks[panel.task].form) if panel.task in user_tasks else None
+        if keys is not None:
+            form = user_tasks[panel.task].form
+            if panel.field not in keys:
+                problems.append(manifest.problem((*at, "field"), f"в форме задачи «{panel.task}» ({form}) нет поля "
+                                                                 f"«{panel.field}»"))
+            problems += [manifest.problem((*at, "compare", i), f"в форме задачи «{panel.task}» ({form}) нет поля "
+                                                                f"«{name}»")
+                         for i, name in enumerate(panel.compare) if name not in keys]
+    named: list[tuple[str, int | None, str]] = [("fields", i, name) for i, name in enumerate(panel.fields)]
+    if panel.chosen:
+        named.append(("chosen", None, panel.chosen))
+    for param, i, name in named:
+        if task_fields is not None and name not in task_fields:
+            where: JsonPath = (*at, param) if i is None else (*at, param, i)
+            problems.append(manifest.problem(where, f"панель «{panel.kind}»: поля «{name}» нет ни в одной форме "
+                                                    "пользовательских задач"))
     return problems
 
 

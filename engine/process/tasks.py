@@ -45,6 +45,7 @@ from engine.process.incidents import FailedStep, describe, park_step, record_fai
 from engine.process.instances import TaskMirror, close_deadlines, finish_sync, lock_instance_of_task
 from engine.process.live_workflows import Key
 from engine.process.task_access import authorize, form_of, place_of_task
+from engine.process.task_context import TaskContext, read_context
 from engine.templates.versions import compiled_version
 
 
@@ -96,6 +97,8 @@ class TaskDetail:
     # Option lists the task's engine actions offer its form, by the selects' ``valuesKey`` (e.g. the
     # region's curator candidates); shown with the values, never part of what is submitted.
     choices: dict[str, Any] = field(default_factory=dict)
+    # What the decision needs: the panels the template's manifest declares for the task (open tasks only).
+    context: TaskContext = field(default_factory=TaskContext)
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,7 @@ def get_task(db: Database, task_id: int, *, actor: Who) -> TaskDetail:
         form = form_of(session, task)
         values: dict[str, Any] = {}
         choices: dict[str, Any] = {}
+        context = TaskContext()
         if task.status is TaskStatus.READY:
             instance, live = task.instance, live_workflows.of(db)
             live_key = instance.id
@@ -193,13 +197,14 @@ def get_task(db: Database, task_id: int, *, actor: Who) -> TaskDetail:
             run = live_workflows.restore(live, live_key, instance.version, compiled, instance.workflow_json)
             data = run.task_data(task.spiff_task_id)
             values = copy.deepcopy({key: data[key] for key in sorted(form.keys()) if key in data})
+            context = read_context(session, task, compiled, data)
             # Only read, so still exactly the stored workflow: the submission that usually follows the
             # page (in this process) starts from it instead of restoring the JSON again.
             live.keep(live_key, instance.version, instance.workflow_json, run)
             if user.scope.can_act(task.role, place_of_task(task)):  # overseers see the form read-only
                 choices = form_choices(session, task, compiled.spec.sections.actions.get(task.element_id, ()), form)
         values.update(task.draft or {})
-        return TaskDetail(TaskView.of(task, _assignee(session, task)), form.to_dict(), values, choices)
+        return TaskDetail(TaskView.of(task, _assignee(session, task)), form.to_dict(), values, choices, context)
 
 
 def instance_version(db: Database, task_id: int, *, actor: Who) -> int:

@@ -117,7 +117,8 @@ def _form_difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str
 
 def _manifest_difference(old: TemplateSpec, new: TemplateSpec) -> list[str]:
     notes = []
-    for section in ("cohort_calendar", "deadlines", "escalation", "rules", "actions", "indicators", "risk_catalogue"):
+    for section in ("cohort_calendar", "deadlines", "escalation", "rules", "actions", "indicators", "risk_catalogue",
+                    "context"):
         if old.manifest.get(section) != new.manifest.get(section):
             notes.append(f"изменён раздел manifest.json «{section}»")
     if [s.key for s in old.stages] != [s.key for s in new.stages]:

@@ -170,3 +170,25 @@ def test_diagrams_have_zoom_buttons_a_legend_and_a_flag_on_the_current_step(page
     assert abs(page.evaluate(scale) - fitted) < 0.01
     page.get_by_role("button", name="Масштаб 100 %").click()
     assert page.evaluate(scale) == 1
+
+
+def test_the_questionnaire_task_shows_the_counts_and_warns_of_missing_answers(page: Page, live: LiveServer,
+                                                                             org: Org) -> None:
+    links = questionnaires.create_links(live.db, org.school, "teacher", 3, actor=org.school_user)
+    questionnaires.submit_by_link(live.db, links[0], {"methodical_confidence": 4, "differentiated_tasks": "often",
+                                                      "pd_last_3y": True, "discipline_problems": "rarely"})
+    sign_in(page, live, org.school_user)
+    open_task(page, "Провести анкетирование")
+    context = page.get_by_test_id("task-context")
+    expect(context.get_by_role("heading", name="Для решения")).to_be_visible()
+    teachers = context.get_by_test_id("responses").get_by_role("row", name=re.compile("Анкета учителя"))
+    expect(teachers).to_contain_text("1")
+    expect(teachers).to_contain_text("3")
+    warning = context.get_by_test_id("responses-warning")
+    expect(warning).to_contain_text("Анкета учителя: ответили 1 из 3")
+    expect(warning).to_contain_text("Анкета родителя: нет ни одного ответа")
+    screenshot(page, "task-context-coverage")
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(warning).to_be_visible()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the task page is {width} px wide on a 390 px screen"

@@ -105,6 +105,20 @@ def test_task_lifecycle_with_problems_etag_and_conflict(api: Api) -> None:
     problem(again, 409)
 
 
+def test_task_detail_carries_the_context_its_decision_needs(api: Api) -> None:
+    selection = my_task(api, "regional", "confirm_participation")
+    assert api.call("regional", "GET", f"/tasks/{selection['id']}").json["context"] == []  # type: ignore[index]
+    api.call("regional", "POST", f"/tasks/{selection['id']}/complete",
+             json={"data": {"participation": "confirmed", "curator_login": api.org.curator}})
+    questionnaire = my_task(api, "school_user", "run_questionnaires")
+    detail = api.call("school_user", "GET", f"/tasks/{questionnaire['id']}").json
+    assert detail is not None
+    [panel] = detail["context"]
+    assert panel["kind"] == "responses"
+    assert panel["groups"][0] == {"key": "director", "title": "Анкета директора", "responses": 0, "expected": 1,
+                                  "short": True}
+
+
 def test_draft_claim_reassign(api: Api) -> None:
     task = my_task(api, "regional", "confirm_participation")
     assert api.call("regional", "PUT", f"/tasks/{task['id']}/draft", json={"data": {"comment": "позже"}}).status_code == 204

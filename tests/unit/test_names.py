@@ -114,6 +114,10 @@ def test_the_declared_outputs_are_what_the_action_returns() -> None:
 
 
 def test_a_rule_whose_field_left_the_form_is_told_once() -> None:
-    problem = the_one(roadmap_with(("forms/review_concept.form", '"key": "concept_review_comment"',
-                                    '"key": "concept_comment"')))
-    assert problem.element_id == "rules.review_concept[0].field" and "нет в форме задачи" in problem.message
+    """Once per place that names it: the rule, and the two context panels that show the remark."""
+    problems = roadmap_with(("forms/review_concept.form", '"key": "concept_review_comment"',
+                             '"key": "concept_comment"'))
+    assert [p.element_id for p in problems] == [
+        "context.prepare_concept[0].fields[0]", "context.review_concept[1].fields[0]", "rules.review_concept[0].field"]
+    assert "нет в форме задачи" in problems[2].message
+    assert all("«concept_review_comment»" in p.message for p in problems)

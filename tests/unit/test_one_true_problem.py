@@ -100,6 +100,26 @@ MANIFEST_CASES = [
      "deadlines.run_questionnaires", "ключ повторяется (строки 25 и 26): действует только последнее значение"),
     ("a 5000-digit number", '"version": "2022"', '"version": ' + "9" * 5000, "risk_catalogue.version",
      "слишком длинное число: 5000 цифр"),
+    ("an unknown context panel", '"kind": "risk_profile", "chosen"', '"kind": "risk_chart", "chosen"',
+     "context.choose_risk_directions[0].kind", "панель «risk_chart» неизвестна; доступны: responses"),
+    ("context for a task that is not there", '"prepare_concept": [{"kind": "comments"',
+     '"prepare_concep": [{"kind": "comments"', "context.prepare_concep",
+     "пользовательской задачи «prepare_concep» нет в BPMN"),
+    ("a context field no form has", '"fields": ["justification"]', '"fields": ["justificaton"]',
+     "context.approve_risk_profile[1].fields[0]", "поля «justificaton» нет ни в одной форме"),
+    ("a parameter a panel does not take", '[{"kind": "responses"}, {"kind": "values"',
+     '[{"kind": "responses", "groups": ["teacher"]}, {"kind": "values"', "context.confirm_coverage[0].groups",
+     "у панели «responses» нет параметра «groups»"),
+    ("a panel missing its fields", '{"kind": "comments", "fields": ["risk_comment"]}', '{"kind": "comments"}',
+     "context.choose_risk_directions[1]", "панели «comments» не хватает параметров: fields"),
+    ("a reviewed task that is not there", '"task": "prepare_concept"', '"task": "prepare_concepts"',
+     "context.review_concept[0].task", "пользовательской задачи «prepare_concepts» нет в BPMN"),
+    ("a document field the reviewed form lacks", '"field": "concept_files"', '"field": "concept_file"',
+     "context.review_concept[0].field", "в форме задачи «prepare_concept» (prepare_concept) нет поля «concept_file»"),
+    ("a compared field the reviewed form lacks", '"compare": ["concept_title"', '"compare": ["concept_titel"',
+     "context.review_concept[0].compare[0]", "нет поля «concept_titel»"),
+    ("fields that are not a list", '"fields": ["justification"]', '"fields": "justification"',
+     "context.approve_risk_profile[1].fields", "fields — непустой список имён полей"),
 ]
 
 
@@ -134,6 +154,9 @@ def test_the_issue_example_reads_as_promised() -> None:
     (lambda raw: {**raw, "actions": []}, "actions", "раздел «actions» должен быть объектом"),
     (lambda raw: {**raw, "indicators": None}, "indicators", "раздел «indicators» должен быть объектом"),
     (lambda raw: {**raw, "roles": []}, "roles", "роли (roles): непустой список"),
+    (lambda raw: {**raw, "context": []}, "context", "раздел «context» должен быть объектом"),
+    (lambda raw: {**raw, "context": {"confirm_coverage": {"kind": "responses"}}}, "context.confirm_coverage",
+     "контекст задачи: список панелей"),
 ])
 def test_a_whole_section_that_cannot_be_read_is_one_line(change: Callable[[dict[str, Any]], dict[str, Any]],
                                                           element: str, fragment: str) -> None:

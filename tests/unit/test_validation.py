@@ -194,3 +194,21 @@ def test_bundle_round_trips_through_zip() -> None:
     again, problems = from_zip("mini.zip", bundle.to_zip())
     assert again is not None and not problems
     assert again.content_hash == bundle.content_hash
+
+
+def test_context_panels_need_the_sections_they_read(tmp_path: Path) -> None:
+    """A bundle without questionnaires or a risk catalogue cannot show answers or a risk profile; a panel that
+    would is reported where it is written. Panels that read only the forms are fine."""
+    target = tmp_path / "mini"
+    shutil.copytree(MINI_BUNDLE, target)
+    manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    manifest["context"] = {"review": [{"kind": "responses"}, {"kind": "risk_profile"},
+                                      {"kind": "values", "fields": ["comment"], "title": "Анкета"}]}
+    (target / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    bundle, _ = load_bundle(target)
+    assert bundle is not None
+    problems = validate_bundle(bundle)
+    assert [(p.element_id, p.message.split(":")[0]) for p in problems] == [
+        ("context.review[0].kind", "панель «responses»"), ("context.review[1].kind", "панель «risk_profile»")]
+    assert all(p.path.endswith("manifest.json") and p.line for p in problems)
+    assert "questionnaires" in problems[0].message and "risk_catalogue" in problems[1].message

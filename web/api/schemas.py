@@ -38,6 +38,9 @@ class TaskDetailOut(Schema):
     values = fields.Dict(required=True, metadata={"description": "Current values: process data and the draft"})
     choices = fields.Dict(metadata={"description": "Option lists for the form's selects with valuesKey (e.g. the "
                                                    "region's curator candidates), by that key; not submitted"})
+    context = fields.List(fields.Dict(), metadata={
+        "description": "What the decision needs, as the template's manifest «context» declares it: panels with a "
+                       "kind (responses, risk_profile, documents, comments, values) and that kind's data"})
     version = fields.Int(required=True, metadata={"description": "The instance's version; send as If-Match"})
 
 

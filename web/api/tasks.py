@@ -7,7 +7,7 @@ from typing import Any
 from flask import request
 from flask.views import MethodView
 
-from engine.process import tasks
+from engine.process import task_context, tasks
 from web.api.auth import PreconditionFailed, api_login
 from web.api.blueprint import Blueprint
 from web.api.paging import page_of
@@ -60,11 +60,12 @@ class TaskItem(MethodView):
     @blp.response(200, TaskDetailOut)
     @blp.alt_response(404, schema=Problem)
     def get(self, task_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
-        """A task with its form definition, current values and the instance version (also as ETag)."""
+        """A task with its form definition, current values, the context its decision needs (the panels its
+        template declares) and the instance version (also as ETag)."""
         detail = tasks.get_task(db(), task_id, actor=api_login())
         version = tasks.instance_version(db(), task_id, actor=api_login())
         payload = {"task": detail.task, "form": detail.form, "values": detail.values, "choices": detail.choices,
-                   "version": version}
+                   "context": [task_context.panel_data(panel) for panel in detail.context.panels], "version": version}
         return payload, 200, {"ETag": f'"{version}"'}
 
 
