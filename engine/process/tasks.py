@@ -110,8 +110,9 @@ class Colleague:
 
 @dataclass(frozen=True)
 class Handover:
-    """What the user may do about who has an open task: release it, hand it to one of ``colleagues``."""
+    """What the user may do about who has an open task: take it, release it, hand it to one of ``colleagues``."""
 
+    may_claim: bool = False
     may_release: bool = False
     may_hand_over: bool = False
     colleagues: tuple[Colleague, ...] = ()
@@ -433,10 +434,11 @@ def _colleagues(session: Session, task: Task, *, besides: set[int | None]) -> li
 
 
 def _handover(session: Session, user: Actor, task: Task) -> Handover:
+    claim = task.assignee_id is None and user.scope.can_act(task.role, place_of_task(task))
     if not may_hand_over(user, task):
-        return Handover(may_release(user, task))
+        return Handover(claim, may_release(user, task))
     colleagues = _colleagues(session, task, besides={task.assignee_id, user.user_id})
-    return Handover(may_release(user, task), True, tuple(colleagues))
+    return Handover(claim, may_release(user, task), True, tuple(colleagues))
 
 
 def handover_candidates(db: Database, task_id: int, *, actor: Who) -> list[Colleague]:

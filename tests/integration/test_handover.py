@@ -88,8 +88,14 @@ def test_candidates_are_the_others_holding_the_tasks_role_for_the_school(desk: D
     with pytest.raises(NotAllowed):
         tasks.handover_candidates(db, desk.school_task, actor=org.curator)  # sees the school, not its role
     detail = tasks.get_task(db, desk.school_task, actor=desk.colleague)
-    assert detail.handover == tasks.Handover(True, True, (tasks.Colleague(org.school_user, f"Пользователь {org.school_user}"),))
+    assert detail.handover == tasks.Handover(may_claim=False, may_release=True, may_hand_over=True, colleagues=(
+        tasks.Colleague(org.school_user, f"Пользователь {org.school_user}"),))
     assert tasks.get_task(db, desk.school_task, actor=org.school_user).handover == tasks.Handover()
+    overseer = tasks.get_task(db, desk.school_task, actor=org.municipal).handover
+    assert (overseer.may_claim, overseer.may_release, len(overseer.colleagues)) == (False, True, 1)
+    tasks.release_task(db, desk.school_task, actor=desk.colleague)
+    assert tasks.get_task(db, desk.school_task, actor=org.school_user).handover.may_claim
+    assert not tasks.get_task(db, desk.school_task, actor=org.municipal).handover.may_claim  # oversees, cannot do it
 
 
 def test_handing_over_notifies_the_new_assignee_and_is_audited(desk: Desk) -> None:
@@ -144,6 +150,12 @@ def test_a_free_task_can_still_be_submitted_without_taking_it(desk: Desk) -> Non
     """As in spiff-arena (anyone in the lane completes): «Взять в работу» only tells the others someone is on it."""
     done = tasks.complete_task(desk.db, desk.school_task, {"coverage": 40}, actor=desk.colleague)
     assert done.task_id == desk.school_task
+
+
+def _curator_task(d: Desk) -> int:
+    tasks.complete_task(d.db, d.school_task, {"coverage": 40}, actor=d.org.school_user)
+    [task] = [t for t in tasks.list_tasks(d.db, actor=d.org.curator) if t.instance_id == d.instance_id]
+    return task.id
 
 
 def _run(db: Database, *args: str) -> tuple[int, str, str]:
@@ -220,3 +232,7 @@ def test_the_task_page_releases_and_hands_over(desk: Desk, app: Flask) -> None:
     assert status == 302
     page = html.unescape(colleague.get(url).get_data(as_text=True))
     assert "Задача возвращена в общий список" in page and "Взять в работу" in page
+    coordinator = html.unescape(signed_in(app, org.municipal).get(url).get_data(as_text=True))
+    assert "Взять в работу" not in coordinator and "Передать…" in coordinator  # oversees: may hand over, not do it
+    alone = html.unescape(signed_in(app, org.curator).get(f"/tasks/{_curator_task(desk)}").get_data(as_text=True))
+    assert "Взять в работу" in alone and "Передать…" not in alone  # the school's only curator: nobody to pass it to
