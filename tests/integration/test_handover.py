@@ -232,6 +232,7 @@ def test_the_task_page_releases_and_hands_over(desk: Desk, app: Flask) -> None:
     assert status == 302
     page = html.unescape(colleague.get(url).get_data(as_text=True))
     assert "Задача возвращена в общий список" in page and "Взять в работу" in page
+    assert "Возвращено в общий список" in page and "Передано другому исполнителю" in page  # the history says so
     coordinator = html.unescape(signed_in(app, org.municipal).get(url).get_data(as_text=True))
     assert "Взять в работу" not in coordinator and "Передать…" in coordinator  # oversees: may hand over, not do it
     alone = html.unescape(signed_in(app, org.curator).get(f"/tasks/{_curator_task(desk)}").get_data(as_text=True))
