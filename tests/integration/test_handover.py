@@ -16,7 +16,7 @@ from engine.actors import OPERATOR
 from engine.audit import instance_history
 from engine.db import Database
 from engine.errors import NotAllowed, OrgUnitNotFound
-from engine.models import Notification, User
+from engine.models import Notification, OutboxMessage, User
 from engine.org.api_tokens import create_token
 from engine.org.core import GrantRow, OrgData, UserRow, apply_org
 from engine.process import instances, tasks
@@ -40,7 +40,7 @@ class Desk:
 @pytest.fixture
 def desk(db: Database, org: Org, bundle_copy: Path) -> Desk:
     colleague = f"deputy-{org.school_user}"
-    apply_org(db, OrgData(users=[UserRow(colleague, "Заместитель Ирина Львовна")],
+    apply_org(db, OrgData(users=[UserRow(colleague, "Заместитель Ирина Львовна", f"{colleague}@school.example")],
                           grants=[GrantRow(colleague, Role.SCHOOL, org.school)]))
     key = versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).key
     instance_id = instances.start_instance(db, key, org.school, actor=OPERATOR).instance_id
@@ -109,6 +109,9 @@ def test_handing_over_notifies_the_new_assignee_and_is_audited(desk: Desk) -> No
     assert note.link == f"https://500.example/tasks/{desk.school_task}"
     assert note.title.startswith("Вам передана задача «") and f"Передал(а): Пользователь {org.school_user}" in note.body
     assert _notifications(desk, org.school_user) == []  # the giver is not told about their own act
+    with db.reading() as session:  # and a letter waits in the outbox for the delivery job
+        [letter] = session.scalars(select(OutboxMessage).where(OutboxMessage.to_address == f"{desk.colleague}@school.example"))
+        assert letter.subject == note.title and note.link in letter.body
     with db.reading() as session:
         [row] = [r for r in instance_history(session, desk.instance_id) if r.action == "task.reassigned"]
         colleague_id = session.scalar(select(User.id).where(User.login == desk.colleague))
