@@ -252,9 +252,20 @@ def claim(db: Database, task_id: int, login: str) -> None:
 @click.option("--to", "to_login", default=None, help="Кому (без параметра — освободить задачу).")
 @with_db
 def reassign(db: Database, task_id: int, login: str, to_login: str | None) -> None:
-    """Переназначить задачу другому исполнителю."""
-    tasks.reassign_task(db, task_id, to_login, actor=login)
-    click.echo(f"Задача {task_id}: исполнитель {to_login or 'не назначен'}")
+    """Передать задачу другому исполнителю (с той же ролью в этой школе); он получит уведомление."""
+    done = tasks.reassign_task(db, task_id, to_login, actor=login, base_url=Settings.from_env().base_url)
+    click.echo(f"Задача {task_id}: исполнитель {done.assignee_name or 'не назначен'}"
+               + (f" ({done.assignee})" if done.assignee else ""))
+
+
+@cli.command()
+@click.argument("task_id", type=int)
+@click.option("--user", "login", required=True, help="Кто возвращает: исполнитель или координатор.")
+@with_db
+def release(db: Database, task_id: int, login: str) -> None:
+    """Вернуть задачу в общий список исполнителей."""
+    tasks.release_task(db, task_id, actor=login)
+    click.echo(f"Задача {task_id} возвращена в общий список")
 
 
 @cli.command()

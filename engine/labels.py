@@ -20,7 +20,8 @@ STAGE_STATES = {"done": N_("пройден"), "current": N_("идёт"), "pendin
 EVENTS = {
     "instance.started": N_("Маршрут запущен"), "instance.completed": N_("Маршрут завершён"),
     "task.ready": N_("Новая задача"), "task.completed": N_("Выполнено"), "task.cancelled": N_("Задача снята"),
-    "task.claimed": N_("Взято в работу"), "task.reassigned": N_("Переназначено"),
+    "task.claimed": N_("Взято в работу"), "task.reassigned": N_("Передано другому исполнителю"),
+    "task.released": N_("Возвращено в общий список"),
     "task.draft_saved": N_("Черновик сохранён"), "task.escalated": N_("Эскалация"),
     "timer.fired": N_("Сработал таймер"), "org.curator_bound": N_("Назначен куратор"),
     "attachment.uploaded": N_("Загружен документ"), "questionnaire.response": N_("Получена анкета"),

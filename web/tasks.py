@@ -9,7 +9,8 @@ from flask import Blueprint, flash, redirect, render_template, request, send_fil
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from engine.errors import EngineError, FormInvalid, StepFailed
+from engine.config import Settings
+from engine.errors import EngineError, FormInvalid, NotAllowed, OrgUnitNotFound, StepFailed
 from engine.process import attachments, notifications, tasks
 from engine.reports.dashboards import school_timeline
 from web.i18n import gettext
@@ -108,6 +109,30 @@ def submit(task_id: int) -> tuple[str, int] | Response:
 def claim(task_id: int) -> Response:
     tasks.claim_task(db(), task_id, actor=me())
     flash(gettext("Задача взята в работу."), "info")
+    return redirect(url_for("tasks.task", task_id=task_id))
+
+
+@blueprint.route("/tasks/<id:task_id>/release", methods=["POST"])
+@login_required
+def release(task_id: int) -> Response:
+    tasks.release_task(db(), task_id, actor=me())
+    flash(gettext("Задача возвращена в общий список: её может взять любой исполнитель."), "info")
+    return redirect(url_for("tasks.task", task_id=task_id))
+
+
+@blueprint.route("/tasks/<id:task_id>/handover", methods=["POST"])
+@login_required
+def hand_over(task_id: int) -> Response:
+    to = request.form.get("to", "").strip()
+    if not to:
+        flash(gettext("Выберите, кому передать задачу."), "error")
+        return redirect(url_for("tasks.task", task_id=task_id))
+    try:  # someone who may not take the task, or no longer exists: said on the task's page
+        done = tasks.reassign_task(db(), task_id, to, actor=me(), base_url=Settings.from_env().base_url)
+    except (NotAllowed, OrgUnitNotFound) as err:
+        flash(err.message, "error")
+        return redirect(url_for("tasks.task", task_id=task_id))
+    flash(gettext("Задача передана: {name}.", name=done.assignee_name or to), "info")
     return redirect(url_for("tasks.task", task_id=task_id))
 
 

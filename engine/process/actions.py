@@ -14,6 +14,7 @@ coordinator's form could make anyone (the school's own account) the school's cur
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,7 +28,16 @@ from engine.bpmn.manifest import TaskAction
 from engine.bpmn.spec import TemplateSpec
 from engine.errors import FormInvalid
 from engine.forms import FormDefinition
-from engine.models import CuratorPoolEntry, Municipality, ProcessInstance, RoleGrant, School, Task, User
+from engine.models import (
+    CuratorPoolEntry,
+    InstanceStatus,
+    Municipality,
+    ProcessInstance,
+    RoleGrant,
+    School,
+    Task,
+    User,
+)
 from engine.process.questionnaires import aggregate_indicators, response_counts
 from engine.roles import Role
 
@@ -50,12 +60,29 @@ class CuratorCandidate:
     login: str
     full_name: str
     municipalities: tuple[str, ...]  # where the schools they curate are
-    schools: int  # how many schools they curate now
+    schools: int  # their load: schools they curate whose roadmap is open (running)
+    short_name: str = ""  # «Иванова М. П.»; with the login added when two candidates would read alike
 
     @property
     def label(self) -> str:
+        """«Иванова М. П. — Тайгинский ГО, 3 школы»: who, where they already work, how loaded they are."""
         where = ", ".join(self.municipalities) or "пока без школ"
-        return f"{self.full_name} ({self.login}) — {where}; школ: {self.schools}"
+        return f"{self.short_name or self.full_name} — {where}, {schools_word(self.schools)}"
+
+
+def schools_word(count: int) -> str:
+    """«1 школа», «3 школы», «5 школ», «21 школа»."""
+    tens, ones = count % 100, count % 10
+    word = "школ" if 11 <= tens <= 14 else {1: "школа", 2: "школы", 3: "школы", 4: "школы"}.get(ones, "школ")
+    return f"{count} {word}"
+
+
+def short_name(full_name: str) -> str:
+    """«Иванова Марина Петровна» → «Иванова М. П.»; a name not in that shape is left as it is."""
+    surname, *given = full_name.split()
+    if not given or len(given) > 2 or not all(part[:1].isupper() and part.isalpha() for part in given):
+        return full_name
+    return " ".join([surname, *(f"{part[0]}." for part in given)])
 
 
 def _may_curate(school: School) -> list[ColumnElement[bool]]:
@@ -69,19 +96,29 @@ def _may_curate(school: School) -> list[ColumnElement[bool]]:
 
 
 def curator_candidates(session: Session, school: School) -> list[CuratorCandidate]:
-    """Who may be bound as the school's curator, with where and how many schools they curate now;
-    those who already curate in the school's municipality first (a curator works at a school nearby)."""
+    """Who may be bound as the school's curator, with where they curate and how many open roadmaps they
+    already curate: two queries whatever the number of candidates (the users, then everyone's load).
+
+    Order: those who already curate in the school's municipality first (a curator works at a school
+    nearby), then the least loaded, then by name."""
     users = session.execute(select(User.id, User.login, User.full_name).where(*_may_curate(school))).all()
-    curated: dict[int, list[str]] = {user_id: [] for user_id, _, _ in users}
-    query = (select(RoleGrant.user_id, Municipality.name).join(School, School.id == RoleGrant.school_id)
+    places: dict[int, set[str]] = {user_id: set() for user_id, _, _ in users}
+    load = dict.fromkeys(places, 0)
+    open_roadmap = (select(ProcessInstance.id).where(ProcessInstance.school_id == School.id,
+                                                     ProcessInstance.status == InstanceStatus.RUNNING).exists())
+    query = (select(RoleGrant.user_id, Municipality.name, open_roadmap).join(School, School.id == RoleGrant.school_id)
              .join(Municipality, Municipality.id == School.municipality_id)
-             .where(RoleGrant.role == Role.CURATOR, RoleGrant.user_id.in_(list(curated))))
-    for user_id, municipality in session.execute(query):
-        curated[user_id].append(municipality)
-    found = [CuratorCandidate(login, name, tuple(dict.fromkeys(sorted(curated[user_id]))), len(curated[user_id]))
+             .where(RoleGrant.role == Role.CURATOR, RoleGrant.user_id.in_(list(places))))
+    for user_id, municipality, is_open in session.execute(query):
+        places[user_id].add(municipality)
+        load[user_id] += bool(is_open)
+    shorts = {user_id: short_name(name) for user_id, _, name in users}
+    alike = Counter(shorts.values())
+    found = [CuratorCandidate(login, name, tuple(sorted(places[user_id])), load[user_id],
+                              shorts[user_id] if alike[shorts[user_id]] == 1 else f"{shorts[user_id]} ({login})")
              for user_id, login, name in users]
     nearby = school.municipality.name
-    return sorted(found, key=lambda c: (nearby not in c.municipalities, c.full_name, c.login))
+    return sorted(found, key=lambda c: (nearby not in c.municipalities, c.schools, c.full_name, c.login))
 
 
 def bind_curator(ctx: ActionContext, params: Mapping[str, str], data: Mapping[str, Any]) -> dict[str, Any]:

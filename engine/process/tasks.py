@@ -1,4 +1,4 @@
-"""Use cases on user tasks: list my tasks, open one, save a draft, complete, claim, reassign.
+"""Use cases on user tasks: list my tasks, open one, save a draft, complete, claim, release, hand over.
 
 Every function is one transaction and authorizes the acting user by role and scope itself, so no
 caller (view, API, CLI, job) can forget to.
@@ -36,7 +36,7 @@ from engine.fast_writes import insert_pending, insert_tasks, write_now
 from engine.forms import FormDefinition
 from engine.models import AuditRecord, Deadline, InstanceStatus, Municipality, Region, School, Task, TaskStatus, User
 from engine.org.areas import area_for
-from engine.org.core import find_user, load_user
+from engine.org.core import Actor, find_user, load_user, users_for
 from engine.org.scopes import Scope
 from engine.process import live_workflows
 from engine.process.actions import ActionContext, form_choices, run_actions
@@ -44,6 +44,7 @@ from engine.process.attachments import document_fields, field_values
 from engine.process.incidents import FailedStep, describe, park_step, record_failure
 from engine.process.instances import TaskMirror, close_deadlines, finish_sync, lock_instance_of_task
 from engine.process.live_workflows import Key
+from engine.process.notifications import Message, moscow_time, notify
 from engine.process.task_access import authorize, form_of, place_of_task
 from engine.process.task_context import TaskContext, read_context
 from engine.templates.versions import compiled_version
@@ -99,6 +100,25 @@ class TaskDetail:
     choices: dict[str, Any] = field(default_factory=dict)
     # What the decision needs: the panels the template's manifest declares for the task (open tasks only).
     context: TaskContext = field(default_factory=TaskContext)
+    handover: Handover = field(default_factory=lambda: Handover())
+
+
+@dataclass(frozen=True)
+class Colleague:
+    """Someone a task may be handed to: a user holding the task's role for its school."""
+
+    login: str
+    full_name: str
+
+
+@dataclass(frozen=True)
+class Handover:
+    """What the user may do about who has an open task: take it, release it, hand it to one of ``colleagues``."""
+
+    may_claim: bool = False
+    may_release: bool = False
+    may_hand_over: bool = False
+    colleagues: tuple[Colleague, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -190,6 +210,7 @@ def get_task(db: Database, task_id: int, *, actor: Who) -> TaskDetail:
         values: dict[str, Any] = {}
         choices: dict[str, Any] = {}
         context = TaskContext()
+        handover = Handover()
         if task.status is TaskStatus.READY:
             instance, live = task.instance, live_workflows.of(db)
             live_key = instance.id
@@ -203,8 +224,10 @@ def get_task(db: Database, task_id: int, *, actor: Who) -> TaskDetail:
             live.keep(live_key, instance.version, instance.workflow_json, run)
             if user.scope.can_act(task.role, place_of_task(task)):  # overseers see the form read-only
                 choices = form_choices(session, task, compiled.spec.sections.actions.get(task.element_id, ()), form)
+            handover = _handover(session, user, task)
         values.update(task.draft or {})
-        return TaskDetail(TaskView.of(task, _assignee(session, task)), form.to_dict(), values, choices, context)
+        return TaskDetail(TaskView.of(task, _assignee(session, task)), form.to_dict(), values, choices, context,
+                          handover)
 
 
 def instance_version(db: Database, task_id: int, *, actor: Who) -> int:
@@ -394,24 +417,98 @@ def claim_task(db: Database, task_id: int, *, actor: Who) -> TaskView:
         return TaskView.of(task, session.get(User, user.user_id))
 
 
-def reassign_task(db: Database, task_id: int, to_login: str | None, *, actor: Who) -> TaskView:
+def may_release(user: Actor, task: Task) -> bool:
+    """Who may return a taken task to the common list: its assignee, or whoever oversees the school."""
+    return task.assignee_id is not None and (task.assignee_id == user.user_id
+                                             or user.scope.oversees(place_of_task(task)))
+
+
+def may_hand_over(user: Actor, task: Task) -> bool:
+    """Who may hand a task to someone else: its assignee, whoever oversees the school, and — while nobody
+    has taken it — anyone who may act on it (as if they took it and passed it on in one step)."""
+    place = place_of_task(task)
+    if task.assignee_id is None:
+        return user.scope.can_act(task.role, place) or user.scope.oversees(place)
+    return task.assignee_id == user.user_id or user.scope.oversees(place)
+
+
+def _colleagues(session: Session, task: Task, *, besides: set[int | None]) -> list[Colleague]:
+    """Active users who may act on the task (its role for its school), by name; one query."""
+    found = users_for(session, task.role, place_of_task(task))
+    return sorted((Colleague(u.login, u.full_name) for u in found if u.id not in besides),
+                  key=lambda c: (c.full_name, c.login))
+
+
+def _handover(session: Session, user: Actor, task: Task) -> Handover:
+    claim = task.assignee_id is None and user.scope.can_act(task.role, place_of_task(task))
+    if not may_hand_over(user, task):
+        return Handover(claim, may_release(user, task))
+    colleagues = _colleagues(session, task, besides={task.assignee_id, user.user_id})
+    return Handover(claim, may_release(user, task), True, tuple(colleagues))
+
+
+def handover_candidates(db: Database, task_id: int, *, actor: Who) -> list[Colleague]:
+    """Whom I may hand the task to: everyone else holding its role for its school (never its assignee)."""
+    with db.reading() as session:
+        user = load_user(session, actor)
+        task = _ready_task(session, task_id)
+        if not may_hand_over(user, task):
+            raise NotAllowed("передать задачу может её исполнитель или координатор")
+        return _colleagues(session, task, besides={task.assignee_id, user.user_id})
+
+
+def release_task(db: Database, task_id: int, *, actor: Who) -> TaskView:
+    """Return a taken task to the common list of everyone who may act on it (its draft stays)."""
+    with db.transaction() as session:
+        user = load_user(session, actor)
+        task = _ready_task(session, task_id)
+        if task.assignee_id is None:
+            if not (user.scope.can_act(task.role, place_of_task(task)) or user.scope.oversees(place_of_task(task))):
+                raise NotAllowed("эта задача вне вашей зоны ответственности")
+            return TaskView.of(task, None)  # already in the common list: nothing to record
+        if not may_release(user, task):
+            raise NotAllowed("вернуть задачу в общий список может её исполнитель или координатор")
+        previous = task.assignee_id
+        task.assignee_id = None
+        audit.record(session, db.now(), "task.released", actor_id=user.user_id,
+                     instance_id=task.instance_id, task_id=task.id, previous=previous)
+        return TaskView.of(task, None)
+
+
+def reassign_task(db: Database, task_id: int, to_login: str | None, *, actor: Who,
+                  base_url: str = "") -> TaskView:
     """Hand a task to another user who may act on it (or release it with ``to_login=None``).
 
-    Allowed to the current assignee and to whoever oversees the school (coordinators, admins)."""
+    Allowed as ``may_hand_over`` says; the new assignee must hold the task's role for its school and
+    is told so by a notification (kind ``handover``; a letter too if they have an e-mail address)."""
     with db.transaction() as session:
         user = load_user(session, actor)
         task = _ready_task(session, task_id)
         place = place_of_task(task)
-        if task.assignee_id != user.user_id and not user.scope.oversees(place):
+        if not may_hand_over(user, task) or (to_login is None and task.assignee_id is None
+                                             and not user.scope.oversees(place)):
             raise NotAllowed("переназначить задачу может её исполнитель или координатор")
         target_id, target = None, None
         if to_login is not None:
             target = find_user(session, to_login)
             if not Scope.of(target.grants).can_act(task.role, place):
-                raise NotAllowed(f"у пользователя «{to_login}» нет роли для этой задачи в этой школе")
+                raise NotAllowed(f"у пользователя «{target.full_name}» ({to_login}) нет роли для этой задачи "
+                                 "в этой школе: передать её можно только тому, кто может её выполнить")
             target_id = target.id
         previous = task.assignee_id
         task.assignee_id = target_id
-        audit.record(session, db.now(), "task.reassigned", actor_id=user.user_id,
+        now = db.now()
+        audit.record(session, now, "task.reassigned", actor_id=user.user_id,
                      instance_id=task.instance_id, task_id=task.id, previous=previous, to=target_id)
+        if target is not None and target.id not in (user.user_id, previous):
+            giver = session.get(User, user.user_id)
+            notify(session, [target], _handed_over(task, giver.full_name if giver else user.login, base_url),
+                   now=now, key=f"handover:{task.id}:{now.isoformat()}", task_id=task.id)
         return TaskView.of(task, target)
+
+
+def _handed_over(task: Task, giver: str, base_url: str) -> Message:
+    due = f" Срок: {moscow_time(task.due_at)}." if task.due_at else ""
+    return Message("handover", f"Вам передана задача «{task.name}» — {task.school.name}",
+                   f"Задача «{task.name}» ({task.school.name}) теперь в работе у вас. Передал(а): {giver}.{due}",
+                   f"{base_url}/tasks/{task.id}")

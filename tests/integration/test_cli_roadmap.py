@@ -44,8 +44,9 @@ def test_demo_is_idempotent_and_prints_logins(db: Database) -> None:
     # Its form offers the demo's four curators as candidates, and binding one works (the school's own does not).
     [tai] = [t for t in desk if t.school_code == "42-TAI-01"]
     offered = tasks.get_task(db, tai.id, actor="region-42").choices["curator_candidates"]
-    assert [o["value"] for o in offered] == ["curator-4", "curator-1", "curator-3", "curator-2"]  # by full name
-    assert offered[0]["label"] == "Морозов Дмитрий Сергеевич (curator-4) — Тайгинский городской округ; школ: 3"
+    # Nearby first (curator-4 curates in Tayga), then the least loaded (open roadmaps), then by name.
+    assert [o["value"] for o in offered] == ["curator-4", "curator-3", "curator-1", "curator-2"]
+    assert offered[0]["label"] == "Морозов Д. С. — Тайгинский городской округ, 3 школы"
     with pytest.raises(FormInvalid):
         tasks.complete_task(db, tai.id, {"participation": "confirmed", "curator_login": school_login("42-TAI-01")},
                             actor="region-42")

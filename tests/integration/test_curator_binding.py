@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from engine.actors import OPERATOR
 from engine.db import Database
@@ -21,8 +21,9 @@ from engine.errors import FormInvalid, NotAllowed
 from engine.models import RoleGrant, School, User
 from engine.org import curator_pool
 from engine.org.api_tokens import create_token
-from engine.org.core import OrgData, UserRow, apply_org
+from engine.org.core import GrantRow, OrgData, UserRow, apply_org
 from engine.process import instances, tasks
+from engine.process.actions import curator_candidates, schools_word
 from engine.process.cohorts import ensure_cohort
 from engine.roles import Role
 from engine.templates import versions
@@ -146,10 +147,11 @@ def test_the_form_offers_the_regions_candidates(binding: Binding) -> None:
     assert field["type"] == "select" and field["valuesKey"] == "curator_candidates"
     page = signed_in(binding.app, org.regional).get(f"/tasks/{binding.task_id}").get_data(as_text=True)
     offered = _form_data(page)["curator_candidates"]
-    assert [o["value"] for o in offered] == sorted([org.curator, org.sibling_curator],
-                                                  key=lambda login: (f"Пользователь {login}", login))
+    # Both curate in the school's municipality; the sibling school has no open roadmap, so its curator
+    # is the less loaded and comes first.
+    assert [o["value"] for o in offered] == [org.sibling_curator, org.curator]
     mine = next(o for o in offered if o["value"] == org.curator)
-    assert mine["label"] == f"Пользователь {org.curator} ({org.curator}) — Первый район; школ: 1"
+    assert mine["label"] == f"Пользователь {org.curator} — Первый район, 1 школа"
     token = create_token(binding.db, "тест", actor=org.regional)[1]
     api = binding.app.test_client().get(f"/api/v1/tasks/{binding.task_id}", headers={"Authorization": f"Bearer {token}"})
     assert api.json["choices"] == {"curator_candidates": offered}
@@ -172,9 +174,50 @@ def test_the_regional_coordinator_keeps_the_pool_on_its_page(binding: Binding) -
     assert status == 302 and "не найден" in regional.get(url).get_data(as_text=True)
     offered = _form_data(regional.get(f"/tasks/{binding.task_id}").get_data(as_text=True))["curator_candidates"]
     assert newcomer in {o["value"] for o in offered}
-    assert next(o for o in offered if o["value"] == newcomer)["label"].endswith("пока без школ; школ: 0")
+    assert next(o for o in offered if o["value"] == newcomer)["label"] == "Новикова А. С. — пока без школ, 0 школ"
     status, _ = post(regional, f"{url}/remove", {"login": newcomer}, url)
     assert status == 302 and f'data-login="{newcomer}"' not in regional.get(url).get_data(as_text=True)
     assert signed_in(binding.app, org.municipal).get(url).status_code == 403
     assert signed_in(binding.app, org.federal).get(url).status_code == 200  # reads, cannot change
     assert post(signed_in(binding.app, org.federal), url, {"login": newcomer}, "/")[0] == 403
+
+
+def test_candidates_show_name_place_and_open_roadmaps_in_two_queries(binding: Binding) -> None:
+    """The load is the number of schools a candidate curates whose roadmap is open, read for all of
+    them at once; nearby curators first, then the least loaded, then by name."""
+    db, org = binding.db, binding.org
+    tag = unique("c-")
+    busy, idle, far, twin = (f"{tag}-busy", f"{tag}-idle", f"{tag}-far", f"{tag}-twin")
+    schools = [(f"{tag}-S{i}", f"Школа {i}", org.municipality) for i in range(3)]
+    apply_org(db, OrgData(schools=schools, users=[
+        UserRow(busy, "Иванова Анна Петровна"), UserRow(idle, "Яковлев Пётр Ильич"),
+        UserRow(far, "Андреев Олег Олегович"), UserRow(twin, "Яковлев Павел Иванович")], grants=[
+        *(GrantRow(busy, Role.CURATOR, code) for code, _, _ in schools), GrantRow(idle, Role.CURATOR, schools[0][0]),
+        GrantRow(far, Role.CURATOR, org.foreign_school), GrantRow(twin, Role.CURATOR, schools[0][0])]))
+    key = versions.deploy_template(db, versions.read_bundle(ROADMAP), actor=OPERATOR).key
+    for code, _, _ in schools[1:]:  # busy curates two open roadmaps (and one school without one)
+        instances.start_instance(db, key, code, cohort_year=2037, actor=OPERATOR)
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    with db.reading() as session:
+        school = session.scalars(select(School).where(School.code == org.school)).one()
+        assert school.municipality.name == "Первый район"  # loaded before counting
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            found = curator_candidates(session, school)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+    assert len(statements) == 2, statements
+    labels = {c.login: c.label for c in found}
+    assert labels[busy] == "Иванова А. П. — Первый район, 2 школы"
+    assert labels[idle] == f"Яковлев П. И. ({idle}) — Первый район, 0 школ"  # two «Яковлев П. И.»: logins added
+    assert labels[twin] == f"Яковлев П. И. ({twin}) — Первый район, 0 школ"
+    assert labels[far] == "Андреев О. О. — Второй район, 0 школ"
+    order = [c.login for c in found]
+    assert order.index(idle) < order.index(busy) and order.index(twin) < order.index(busy)  # least loaded first
+    assert order.index(busy) < order.index(far)  # nearby before far, whatever the load
+    assert [schools_word(n) for n in (1, 2, 5, 11, 21, 24, 112)] == [
+        "1 школа", "2 школы", "5 школ", "11 школ", "21 школа", "24 школы", "112 школ"]

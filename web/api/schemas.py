@@ -63,7 +63,14 @@ class FormData(Schema):
 
 
 class Reassign(Schema):
-    to = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=100))
+    to = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=100),
+                    metadata={"description": "login of a user who may act on the task (see `/candidates`); "
+                                             "null returns the task to the common list"})
+
+
+class ColleagueOut(Schema):
+    login = fields.Str(required=True)
+    full_name = fields.Str(required=True)
 
 
 class CompletedOut(Schema):

@@ -1,4 +1,4 @@
-"""Tasks: my tasks, one task with its form, save a draft, complete, claim, reassign."""
+"""Tasks: my tasks, one task with its form, save a draft, complete, claim, release, hand over."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ from typing import Any
 from flask import request
 from flask.views import MethodView
 
+from engine.config import Settings
 from engine.process import task_context, tasks
 from web.api.auth import PreconditionFailed, api_login
 from web.api.blueprint import Blueprint
 from web.api.paging import page_of
 from web.api.schemas import (
     AreaTaskQuery,
+    ColleagueOut,
     CompletedOut,
     FormData,
     Problem,
@@ -98,10 +100,32 @@ def claim(task_id: int) -> Any:
     return tasks.claim_task(db(), task_id, actor=api_login())
 
 
+@blp.route("/<id:task_id>/release", methods=["POST"])
+@blp.response(200, TaskOut)
+@blp.alt_response(403, schema=Problem)
+@blp.alt_response(409, schema=Problem)
+def release(task_id: int) -> Any:
+    """Return the task to the common list (its assignee, or a coordinator over the school)."""
+    return tasks.release_task(db(), task_id, actor=api_login())
+
+
+@blp.route("/<id:task_id>/candidates")
+@blp.response(200, ColleagueOut(many=True))
+@blp.alt_response(403, schema=Problem)
+@blp.alt_response(409, schema=Problem)
+def candidates(task_id: int) -> Any:
+    """Whom I may hand the task over to: the others who hold its role for its school, by name."""
+    return tasks.handover_candidates(db(), task_id, actor=api_login())
+
+
 @blp.route("/<id:task_id>/reassign", methods=["POST"])
 @blp.arguments(Reassign)
 @blp.response(200, TaskOut)
 @blp.alt_response(403, schema=Problem)
+@blp.alt_response(404, schema=Problem)
+@blp.alt_response(409, schema=Problem)
 def reassign(body: dict[str, Any], task_id: int) -> Any:
-    """Hand the task to another user who may act on it (or release it with `to: null`)."""
-    return tasks.reassign_task(db(), task_id, body["to"], actor=api_login())
+    """Hand the task to another user who may act on it (they are notified), or release it with `to: null`.
+
+    403 if I may not hand it over or the user may not act on it; 404 for an unknown user."""
+    return tasks.reassign_task(db(), task_id, body["to"], actor=api_login(), base_url=Settings.from_env().base_url)
