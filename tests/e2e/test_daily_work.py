@@ -77,7 +77,7 @@ def test_the_region_finds_a_school_weeks_late_and_confirms_it(page: Page, demo: 
     page.get_by_label("Куратор", exact=True).fill("Морозов")  # the candidates are searchable
     options = page.locator(".fjs-dropdownlist-item")
     expect(options).to_have_count(1)
-    expect(options).to_contain_text("Тайгинский городской округ; школ: 3")
+    expect(options).to_contain_text("Морозов Д. С. — Тайгинский городской округ, 3 школы")
     options.click()
     page.get_by_role("button", name="Отправить").click()
     expect(page.get_by_text("Задача выполнена.")).to_be_visible()
