@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from io import BytesIO
 from typing import Any, TypedDict
 
@@ -27,6 +28,22 @@ class InboxFilters(TypedDict):
     school: str | None
     overdue: bool
     sort: str
+
+
+@blueprint.app_template_filter("runs")
+def runs(events: Iterable[Any]) -> list[tuple[Any, int]]:
+    """Consecutive history entries of the same event, task and person as one (the first) with their count."""
+    grouped: list[tuple[Any, int]] = []
+    for event in events:
+        if grouped and _same(grouped[-1][0], event):
+            grouped[-1] = (grouped[-1][0], grouped[-1][1] + 1)
+        else:
+            grouped.append((event, 1))
+    return grouped
+
+
+def _same(one: Any, other: Any) -> bool:
+    return bool((one.action, one.task, one.actor) == (other.action, other.task, other.actor))
 
 
 @blueprint.app_context_processor

@@ -100,6 +100,11 @@ def test_the_curator_is_told_what_is_late_and_accepts_the_coverage(page: Page, d
     page.get_by_role("button", name="Отправить").click()
     expect(page.get_by_text("Задача выполнена.")).to_be_visible()
     expect(page.get_by_test_id("inbox").locator("tr", has_text="Подтвердить охват")).to_have_count(0)
+    # The school's history: dozens of questionnaire answers read as a few lines with their counts.
+    page.goto(f"{demo.url}/schools/42-PROM-02")
+    answers = page.get_by_test_id("history").locator("li", has_text="Получена анкета")
+    assert 2 <= answers.count() <= 4
+    expect(answers.first.get_by_test_id("repeated")).to_have_text(re.compile(r"× \d\d"))
     no_sideways_scroll(page, demo, "/", "/notifications", "/schools/42-PROM-01")
     # Two schools' questionnaires under one header entry, so the header stays one line.
     header = page.locator(".site-header")
