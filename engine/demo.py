@@ -111,13 +111,13 @@ def load_demo(db: Database, template_key: str = "roadmap-500", year: int | None 
     apply_org(db, data)
     set_missing_passwords(db, [d.login for d in logins], DEMO_PASSWORD)
     year = year or default_cohort_year(db.now())
-    if story and not cohort_exists(db, year):
+    if story and not _cohort_exists(db, year):
         told = tell(db, template_key, year, REGION[0], {code: school_login(code) for code, _, _ in SCHOOLS})
         return DemoLoaded(logins, DEMO_PASSWORD, told.cohort, told)
     cohort = start_cohort(db, template_key, year, region_code=REGION[0], actor=OPERATOR)
     return DemoLoaded(logins, DEMO_PASSWORD, cohort, None)
 
 
-def cohort_exists(db: Database, year: int) -> bool:
+def _cohort_exists(db: Database, year: int) -> bool:
     with db.reading() as session:
         return session.scalar(select(Cohort.id).where(Cohort.year == year)) is not None

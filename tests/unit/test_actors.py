@@ -29,6 +29,7 @@ ACTS_FOR_NOBODY = {
     "deadlines.sweep.sweep": "the clock acting, from cron",
     "demo.set_missing_passwords": "the demo loader, `roadmap demo`",
     "demo.load_demo": "the demo loader, `roadmap demo`",
+    "demo_story.tell": "the demo loader's story: each step acts as the demo user whose step it is",
     "deadlines.digests.queue_digests": "the clock acting, from cron",
     "process.migration.run_migration": "the job of a run start_migration authorized (its actor is on the run)",
     "process.live_workflows.of": "the in-process cache",
