@@ -54,7 +54,9 @@ def find_cohort(session: Session, year: int) -> Cohort:
 
 
 def calendar_of(spec: TemplateSpec, cohort: Cohort | None) -> dict[str, date]:
-    """The template's calendar in the cohort's year, with the cohort's own dates taking precedence."""
+    """The template's calendar in the cohort's year, with the cohort's own dates taking precedence.
+
+    Plain dates: «03-01» is the end of 1 March where the school is (``compute_due`` with the school's zone)."""
     if cohort is None:
         return {}
     calendar = {}
