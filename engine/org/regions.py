@@ -42,7 +42,8 @@ def list_region_zones(db: Database, *, actor: Who) -> list[RegionZone]:
     """Every region with its zone and number of schools; admins (and the operator) only."""
     with db.reading() as session:
         operator_or_admin(session, actor, _ADMINS_ONLY)
-        counts = dict(session.execute(select(School.region_id, func.count()).group_by(School.region_id)).tuples())
+        counts = {region_id: n for region_id, n in session.execute(
+            select(School.region_id, func.count()).group_by(School.region_id))}
         return [RegionZone(r.code, r.name, r.time_zone, counts.get(r.id, 0))
                 for r in session.scalars(select(Region).order_by(Region.code))]
 
