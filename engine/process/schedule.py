@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -19,10 +19,10 @@ def offset(moment: datetime, rule_text: str, workdays: WorkCalendar, *, before: 
     rule = DueRule.parse(rule_text)
     if rule.duration is not None:
         return moment - rule.duration if before else moment + rule.duration
-    assert rule.working_days is not None
+    assert rule.working_days is not None  # counted in the school's local dates, kept in UTC like every moment
     if before:
-        return workdays.subtract_working_days(moment, rule.working_days)
-    return workdays.add_working_days(moment, rule.working_days)
+        return workdays.subtract_working_days(moment, rule.working_days).astimezone(UTC)
+    return workdays.add_working_days(moment, rule.working_days).astimezone(UTC)
 
 
 def schedule_task(session: Session, task: Task, sections: ManifestSections, workdays: WorkCalendar,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from enum import StrEnum
 
 from engine.timing.workdays import WorkCalendar
@@ -88,7 +88,7 @@ def compute_due(rule: DueRule, ready_at: datetime, calendar: Mapping[str, date] 
     if rule.duration is not None:
         return ready_at + rule.duration
     if rule.working_days is not None:
-        return workdays.add_working_days(ready_at, rule.working_days)
+        return workdays.add_working_days(ready_at, rule.working_days).astimezone(UTC)  # stored and sent in UTC
     if rule.cohort_date is not None and calendar and rule.cohort_date in calendar:
-        return end_of_day(calendar[rule.cohort_date], workdays.zone)
+        return end_of_day(calendar[rule.cohort_date], workdays.zone).astimezone(UTC)
     return None
