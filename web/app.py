@@ -178,7 +178,8 @@ def _blueprints(app: Flask) -> None:
 
 
 def _local_time(moment: datetime | None) -> str:
-    return local_time(moment, viewer_zone_name(), empty=i18n.gettext("без срока"))
+    shown = local_time(moment, viewer_zone_name(), empty=i18n.gettext("без срока"))
+    return shown if i18n.current_language() == "ru" else shown.replace("МСК", "MSK")  # «MSK+9» in English
 
 
 class _DaysLeft:

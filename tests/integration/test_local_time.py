@@ -234,6 +234,9 @@ def test_a_kamchatka_school_reads_its_deadline_in_its_own_time(db: Database, bun
     school_page = signed_in(app, org.school_user).get("/").get_data(as_text=True)
     assert "11.01.2027 07:00 (МСК+9)" in school_page  # the deadline in the school's time, its zone named
     assert "остался 1 рабочий день" in school_page  # 30.12 → 11.01 by Kamchatka's dates
+    school = signed_in(app, org.school_user)
+    school.get("/lang/en")
+    assert "11.01.2027 07:00 (MSK+9)" in school.get("/").get_data(as_text=True)
     federal_page = signed_in(app, org.federal).get(f"/schools/{org.school}").get_data(as_text=True)
     assert "10.01.2027 22:00 (МСК)" in federal_page  # the same moment, in a federal reader's Moscow time
     code, out, _ = _run(db, "tasks", "--user", org.school_user)
