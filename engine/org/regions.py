@@ -16,8 +16,8 @@ from engine import audit
 from engine.actors import Who, is_operator, login_of
 from engine.db import Database
 from engine.errors import FormInvalid
-from engine.models import Municipality, Region, RoleGrant, School
-from engine.org.core import find_region, find_user, operator_or_admin
+from engine.models import Municipality, Region, RoleGrant, School, User
+from engine.org.core import find_region, operator_or_admin
 from engine.timing.zones import DEFAULT_ZONE, zone_errors
 
 _ADMINS_ONLY = "часовые пояса регионов меняет администратор"
@@ -69,16 +69,12 @@ def viewer_zone(db: Database, *, actor: Who) -> str:
     grants span regions of different zones."""
     if is_operator(actor):
         return DEFAULT_ZONE
-    with db.reading() as session:
-        user = find_user(session, login_of(actor))
-        region_id = func.coalesce(RoleGrant.region_id, Municipality.region_id, School.region_id)
-        zones = set(session.scalars(
-            select(Region.time_zone).select_from(RoleGrant)
-            .outerjoin(School, School.id == RoleGrant.school_id)
-            .outerjoin(Municipality, Municipality.id == RoleGrant.municipality_id)
-            .join(Region, Region.id == region_id)
-            .where(RoleGrant.user_id == user.id).distinct()))
-        national = session.scalar(select(func.count()).select_from(RoleGrant).where(
-            RoleGrant.user_id == user.id, RoleGrant.school_id.is_(None), RoleGrant.municipality_id.is_(None),
-            RoleGrant.region_id.is_(None)))
-    return zones.pop() if len(zones) == 1 and not national else DEFAULT_ZONE
+    region_id = func.coalesce(RoleGrant.region_id, Municipality.region_id, School.region_id)
+    query = (select(Region.time_zone).select_from(RoleGrant).join(User, User.id == RoleGrant.user_id)
+             .outerjoin(School, School.id == RoleGrant.school_id)
+             .outerjoin(Municipality, Municipality.id == RoleGrant.municipality_id)
+             .outerjoin(Region, Region.id == region_id)
+             .where(User.login == login_of(actor), User.is_active.is_(True)))
+    with db.reading() as session:  # one query, on every page that shows a time
+        zones = set(session.scalars(query))  # None: a grant on the whole country (federal, admin)
+    return (zones.pop() or DEFAULT_ZONE) if len(zones) == 1 else DEFAULT_ZONE

@@ -19,10 +19,12 @@ from engine.deadlines.sweep import sweep
 from engine.errors import FormInvalid, NotAllowed
 from engine.models import AuditRecord, Deadline, DeadlineKind, Notification, Region, Task, User
 from engine.org.api_tokens import create_token
+from engine.org.core import GrantRow, OrgData, apply_org
 from engine.org.importing import import_org
 from engine.org.regions import set_region_zone, viewer_zone
 from engine.process import instances
 from engine.process.cohorts import ensure_cohort, set_cohort_dates
+from engine.roles import Role
 from engine.templates import versions
 from tests.conftest import Org, make_org, unique
 from tests.helpers import ROADMAP, post, signed_in, with_passwords
@@ -166,6 +168,10 @@ def test_region_zones_from_the_cli_and_only_admins_change_them(db: Database) -> 
     # Whose zone a person reads: their region's; federal and admin users read Moscow's.
     assert [viewer_zone(db, actor=login) for login in (org.school_user, org.curator, org.municipal, org.regional,
                                                          org.federal, org.admin)] == [KALININGRAD] * 4 + ["Europe/Moscow"] * 2
+    elsewhere = _org_in(db, KAMCHATKA)  # a curator of schools in two zones reads Moscow's time
+    apply_org(db, OrgData(grants=[GrantRow(org.curator, Role.CURATOR, elsewhere.school)]))
+    assert viewer_zone(db, actor=org.curator) == "Europe/Moscow"
+    assert viewer_zone(db, actor=elsewhere.curator) == KAMCHATKA
 
 
 def test_cohort_dates_from_the_cli(db: Database, bundle_copy: Path) -> None:
