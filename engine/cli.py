@@ -31,7 +31,9 @@ from engine.demo_story import START
 from engine.errors import EngineError, FormInvalid, TemplateInvalid
 from engine.org import api_tokens, curator_pool
 from engine.org.importing import import_org, read_org_file
+from engine.org.regions import list_region_zones, set_region_zone, viewer_zone
 from engine.process import instances, questionnaires, tasks
+from engine.process.cohorts import cohort_calendar, set_cohort_dates
 from engine.process.incidents import list_incidents as incident_list
 from engine.process.instances import start_cohort
 from engine.process.mailer import SmtpSettings, deliver_due
@@ -52,6 +54,7 @@ from engine.templates import versions, workspace
 from engine.templates.diff import diff_versions
 from engine.timing.due import MOSCOW
 from engine.timing.production_calendar import list_overrides, set_calendar_day
+from engine.timing.zones import local_time
 
 
 def _json_default(value: Any) -> Any:
@@ -215,9 +218,9 @@ def list_tasks(db: Database, login: str, as_json: bool) -> None:
     if as_json:
         _print_json(found)
         return
+    zone_name = viewer_zone(db, actor=login)  # the reader's region's zone, as on the web; named in every line
     for t in found:
-        due = t.due_at.strftime("%d.%m.%Y %H:%M") if t.due_at else "без срока"
-        click.echo(f"{t.id}\t{t.school_code}\t{t.stage}\t{t.name}\tсрок: {due}")
+        click.echo(f"{t.id}\t{t.school_code}\t{t.stage}\t{t.name}\tсрок: {local_time(t.due_at, zone_name)}")
 
 
 @cli.command()
@@ -365,6 +368,55 @@ def cohort_start(db: Database, template_key: str, year: int, region_code: str | 
         click.echo(f"  {code}: {message}", err=True)
     if result.failed:
         sys.exit(1)
+
+
+@cohort.command("dates")
+@click.option("--template", "template_key", default=_project_template,
+              show_default="PROJECT_TEMPLATE, иначе roadmap-500")
+@click.option("--year", type=int, required=True)
+@click.argument("assignments", nargs=-1, metavar="[ИМЯ=ГГГГ-ММ-ДД | ИМЯ=] ...")
+@with_db
+def cohort_dates(db: Database, template_key: str, year: int, assignments: tuple[str, ...]) -> None:
+    """Календарь когорты; с аргументами — задать даты (ИМЯ= — вернуть дату шаблона).
+
+    Дата означает конец этого дня по местному времени каждой школы; уже назначенные сроки не меняются."""
+    if assignments:
+        dates: dict[str, str] = {}
+        for item in assignments:
+            name, sign, text = item.partition("=")
+            if not sign or not name.strip():
+                raise click.BadParameter(f"«{item}»: ожидается ИМЯ=ГГГГ-ММ-ДД или ИМЯ=", param_hint="даты")
+            dates[name.strip()] = text
+        shown = set_cohort_dates(db, year, template_key, dates, actor=OPERATOR)
+    else:
+        shown = cohort_calendar(db, year, template_key, actor=OPERATOR)
+    for row in shown.dates:
+        effective = f"{row.effective:%d.%m.%Y}" if row.effective else "—"
+        source = "задана для когорты" if row.override else "по шаблону"
+        click.echo(f"{row.name}\t{effective}\t{source}")
+
+
+@cli.group()
+def region() -> None:
+    """Регионы: часовые пояса."""
+
+
+@region.command("zones")
+@with_db
+def region_zones(db: Database) -> None:
+    """Регионы с их часовыми поясами."""
+    for row in list_region_zones(db, actor=OPERATOR):
+        click.echo(f"{row.code}\t{row.time_zone}\t{row.name}\tшкол: {row.schools}")
+
+
+@region.command("zone")
+@click.argument("region_code")
+@click.argument("time_zone")
+@with_db
+def region_zone_set(db: Database, region_code: str, time_zone: str) -> None:
+    """Задать региону часовой пояс (имя IANA, например Asia/Kamchatka). Уже назначенные сроки не меняются."""
+    before = set_region_zone(db, region_code, time_zone, actor=OPERATOR)
+    click.echo(f"{region_code}: {before} → {time_zone.strip()}")
 
 
 @cli.group()

@@ -85,7 +85,9 @@ def demo_org() -> tuple[OrgData, list[DemoLogin]]:
     grants = [GrantRow(login, role, scope) for login, _, role, scope in COORDINATORS]
     grants += [GrantRow(login, Role.CURATOR, code) for login, (_, codes) in CURATORS.items() for code in codes]
     grants += [GrantRow(school_login(code), Role.SCHOOL, code) for code, _, _ in SCHOOLS]
-    data = OrgData(regions=[REGION], municipalities=[(c, n, REGION[0]) for c, n in MUNICIPALITIES],
+    # Kuzbass lives at UTC+7 (МСК+4): its schools' deadlines end at their own midnight.
+    data = OrgData(regions=[REGION], region_zones={REGION[0]: "Asia/Novokuznetsk"},
+                   municipalities=[(c, n, REGION[0]) for c, n in MUNICIPALITIES],
                    schools=SCHOOLS, users=[UserRow(d.login, d.full_name) for d in logins], grants=grants)
     return data, logins
 

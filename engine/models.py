@@ -71,6 +71,9 @@ class Region(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(255))
+    # IANA name (engine/timing/zones.py): the region's schools count deadlines and working days in it.
+    time_zone: Mapped[str] = mapped_column(String(64), default="Europe/Moscow",
+                                           server_default=text("'Europe/Moscow'"))
 
 
 class Municipality(Base):

@@ -9,8 +9,10 @@ from flask_login import login_required
 
 from engine.errors import FormInvalid
 from engine.org.accounts import list_users, reset_password
+from engine.org.regions import list_region_zones, set_region_zone
 from engine.process.cohorts import cohort_calendars, set_cohort_dates
 from engine.timing.production_calendar import list_overrides, parse_day, parse_override, set_calendar_day
+from engine.timing.zones import russian_zones
 from web.i18n import gettext
 from web.inputs import optional_int
 from web.session import chosen_template, db, me
@@ -105,3 +107,31 @@ def cohort_dates(year: int) -> Any:
         return _cohorts_page(template_key, errors=err.errors, year=year, values=values, status=422)
     flash(gettext("Календарь когорты {year} года сохранён.", year=year))
     return redirect(url_for("admin.cohorts", template=template_key))
+
+
+# --- regions' time zones -----------------------------------------------------------------------------
+
+
+def _regions_page(*, errors: dict[str, list[str]] | None = None, region: str | None = None, value: str = "",
+                  status: int = 200) -> tuple[str, int]:
+    page = render_template("admin_regions.html", regions=list_region_zones(db(), actor=me()), zones=russian_zones(),
+                           errors=errors or {}, error_region=region, value=value)
+    return page, status
+
+
+@blueprint.route("/regions")
+@login_required
+def regions() -> tuple[str, int]:
+    return _regions_page()
+
+
+@blueprint.route("/regions/<code>", methods=["POST"])
+@login_required
+def region_zone(code: str) -> Any:
+    value = request.form.get("time_zone", "")
+    try:
+        set_region_zone(db(), code, value, actor=me())
+    except FormInvalid as err:
+        return _regions_page(errors=err.errors, region=code, value=value, status=422)
+    flash(gettext("Часовой пояс региона {code}: {zone}.", code=code, zone=value.strip()))
+    return redirect(url_for("admin.regions"))

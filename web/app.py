@@ -24,17 +24,16 @@ from engine.db import Database
 from engine.errors import EngineError, FormInvalid
 from engine.models import TemplateVersion
 from engine.process.incidents import open_count
-from engine.process.notifications import moscow_time
 from engine.templates.versions import all_stage_titles
-from engine.timing.due import MOSCOW
 from engine.timing.production_calendar import load_calendar
 from engine.timing.workdays import WorkCalendar
+from engine.timing.zones import local_time
 from web import i18n, inputs
 from web.api import engine_problem, init_api, is_api_request
 from web.errors import status_of
 from web.i18n import N_, gettext
 from web.inputs import InputRejected
-from web.session import WebUser
+from web.session import WebUser, viewer_zone_name
 from workers.queue import JobQueue, job_queue
 
 
@@ -94,7 +93,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, queue: JobQueue 
     # Browsers and feed readers ask for /favicon.ico whatever the page links to.
     app.add_url_rule("/favicon.ico", view_func=lambda: app.send_static_file("favicon.svg"))
     app.jinja_env.globals.update(stage_words=labels.STAGE_STATES, event_words=labels.EVENTS)
-    app.jinja_env.filters["msk"] = moscow_time
+    # «01.03.2027 23:59 (МСК+9)»: in the viewer's zone, named. ``msk`` is its old name, kept for pages not yet renamed.
+    app.jinja_env.filters["local_time"] = app.jinja_env.filters["msk"] = _local_time
     app.jinja_env.globals["days_left"] = _DaysLeft(db)
     app.context_processor(lambda: {"stage_titles": _LazyTitles(db, app.config["PROJECT_TEMPLATE"]),
                                    "open_incidents": _LazyIncidentCount(db)})
@@ -177,11 +177,16 @@ def _blueprints(app: Flask) -> None:
         app.register_blueprint(module.blueprint)
 
 
+def _local_time(moment: datetime | None) -> str:
+    shown = local_time(moment, viewer_zone_name(), empty=i18n.gettext("без срока"))
+    return shown if i18n.current_language() == "ru" else shown.replace("МСК", "MSK")  # «MSK+9» in English
+
+
 class _DaysLeft:
     """``days_left(due_at)`` in pages and macros: the working days left to a deadline in words («осталось 3
     рабочих дня», «просрочено на 1 рабочий день»), on the production calendar read once per request that shows a
-    deadline (``g``: an admin's correction shows on the next page). Days are counted in Moscow time until
-    regions have their own zones."""
+    deadline (``g``: an admin's correction shows on the next page). Days are the dates of the reader's zone
+    (``viewer_zone_name``), the zone the page shows the deadline in."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -190,7 +195,7 @@ class _DaysLeft:
         calendar = g.get("work_calendar")
         if calendar is None:
             with self._db.reading() as session:
-                calendar = g.work_calendar = load_calendar(session)
+                calendar = g.work_calendar = load_calendar(session).in_zone(viewer_zone_name())
         assert isinstance(calendar, WorkCalendar)
         return calendar
 
@@ -198,7 +203,8 @@ class _DaysLeft:
         if due_at is None:
             return ""
         now = self._db.now()
-        left = self._calendar().working_days_until(now.astimezone(MOSCOW).date(), due_at.astimezone(MOSCOW).date())
+        calendar = self._calendar()
+        left = calendar.working_days_until(calendar.local_date(now), calendar.local_date(due_at))
         if due_at < now:
             late = max(-left, 0)
             return i18n.ngettext("просрочено на {n} рабочий день", "просрочено на {n} рабочих дней", late) \

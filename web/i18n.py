@@ -33,7 +33,7 @@ from flask import Blueprint, Flask, has_request_context, redirect, request, sess
 from werkzeug.wrappers import Response
 
 from engine.labels import N_
-from web.session import local_path
+from web.session import local_path, viewer_zone_name
 
 LANGUAGES = ("ru", "en")
 DEFAULT = "ru"
@@ -116,9 +116,14 @@ def _language_context() -> dict[str, str]:
     return {"lang": current_language()}
 
 
+def _zone() -> str:
+    """Babel's zone for dates (``|day``): the reader's, outside a request Moscow's."""
+    return viewer_zone_name() if has_request_context() else "Europe/Moscow"
+
+
 def init_app(app: Flask) -> None:
-    flask_babel.Babel(app, locale_selector=current_language, default_domain=_Catalogs(),
-                      default_timezone="Europe/Moscow")
+    flask_babel.Babel(app, locale_selector=current_language, timezone_selector=_zone,
+                      default_domain=_Catalogs(), default_timezone="Europe/Moscow")
     app.register_blueprint(blueprint)
     app.jinja_env.globals.update(_=gettext, ngettext=ngettext, workdays_left=workdays_left, zoom_labels=zoom_labels)
     app.jinja_env.filters["day"] = format_day

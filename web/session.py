@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 
-from flask import current_app, request
+from flask import current_app, g, request
 from flask_login import UserMixin, current_user
 
 from engine.db import Database
 from engine.org.accounts import SessionUser, session_user
+from engine.org.regions import viewer_zone
+from engine.timing.zones import DEFAULT_ZONE
 from workers.queue import JobQueue
 
 
@@ -68,6 +70,22 @@ def queue() -> JobQueue:
 def me() -> str:
     """The login of the signed-in user (views are @login_required)."""
     return str(current_user.login)
+
+
+def viewer_zone_name() -> str:
+    """The zone the signed-in person reads times in (once per request): their region's — a school's, curator's,
+    municipal or regional coordinator's; Moscow's for federal and admin users and for anyone signed out.
+
+    One zone per reader rather than one per school: a page then reads consistently («сегодня», «осталось 2
+    дня» and the hours agree), and every time names its zone, so a federal reader sees a Kamchatka school's
+    23:59 as «14:59 (МСК)» — the same moment, said in the reader's own time."""
+    name = g.get("viewer_zone")
+    if name is None:
+        name = DEFAULT_ZONE
+        if current_user and getattr(current_user, "is_authenticated", False):
+            name = viewer_zone(db(), actor=current_user.login)
+        g.viewer_zone = name
+    return str(name)
 
 
 def client_address() -> str:

@@ -324,7 +324,7 @@ def _escalate(session: Session, row: Deadline, task: Task, now: datetime, recipi
 
 def _message(row: Deadline, task: Task, base_url: str, workdays: WorkCalendar, now: datetime) -> Message:
     school = f"{task.school.name} ({task.school.code})"
-    due = moscow_time(task.due_at)
+    due = moscow_time(task.due_at, task.school.municipality.region.time_zone)  # the school's own time
     link = task_link(base_url, task) if base_url else None
     if row.kind is DeadlineKind.REMINDER:
         return Message("reminder", f"Напоминание: срок задачи «{task.name}» — {due}",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -43,6 +43,7 @@ class GrantRow:
 @dataclass(frozen=True)
 class OrgData:
     regions: Sequence[tuple[str, str]] = ()
+    region_zones: Mapping[str, str] = field(default_factory=dict)  # region code -> IANA zone, where given
     municipalities: Sequence[tuple[str, str, str]] = ()  # code, name, region code
     schools: Sequence[tuple[str, str, str]] = ()  # code, name, municipality code
     users: Sequence[UserRow] = ()
@@ -61,7 +62,8 @@ class Actor:
 def apply_org(db: Database, data: OrgData) -> None:
     with db.transaction() as session:
         for code, name in data.regions:
-            _upsert(session, Region, code, name=name)
+            zone = data.region_zones.get(code)  # none given: a new region is Moscow's, an old one keeps its own
+            _upsert(session, Region, code, name=name, **({"time_zone": zone} if zone else {}))
         for code, name, region_code in data.municipalities:
             region = _by_code(session, Region, region_code)
             _upsert(session, Municipality, code, name=name, region_id=region.id)

@@ -30,6 +30,7 @@ from engine.errors import EngineError
 from engine.models import Municipality, Region, School, User
 from engine.org.core import GrantRow, OrgData, UserRow, apply_org, operator_or_admin
 from engine.roles import ROLE_TITLES, SCOPE_OF_ROLE, Role, ScopeLevel
+from engine.timing.zones import zone_errors
 
 Row = tuple[int, dict[str, str]]
 Progress = Callable[[int], None]
@@ -45,6 +46,7 @@ _COLUMN_NAMES: dict[str, tuple[str, ...]] = {
     "email": ("email", "e_mail", "почта", "электронная_почта"),
     "role": ("role", "роль"),
     "scope": ("scope", "область_действия"),
+    "time_zone": ("time_zone", "timezone", "часовой_пояс"),
 }
 _HEADER_TO_COLUMN = {alias: column for column, aliases in _COLUMN_NAMES.items() for alias in aliases}
 COLUMNS: tuple[str, ...] = tuple(_COLUMN_NAMES)
@@ -64,6 +66,7 @@ _LEVEL_KIND = {ScopeLevel.SCHOOL: "school", ScopeLevel.MUNICIPALITY: "municipali
                ScopeLevel.REGION: "region"}
 _LEVEL_TITLES = {"school": "школу", "municipality": "муниципалитет", "region": "регион"}
 _OF_KIND = {"school": "школы", "municipality": "муниципалитета", "region": "региона"}
+_TO_KIND = {"school": "школе", "municipality": "муниципалитету"}
 _CODE_COLUMNS: dict[str, InstrumentedAttribute[str]] = {
     "region": Region.code, "municipality": Municipality.code, "school": School.code,
 }
@@ -242,6 +245,7 @@ class _Checker:
     defined: dict[tuple[str, str], int] = field(default_factory=dict)
     seen: dict[tuple[str, str], int] = field(default_factory=dict)
     regions: list[tuple[str, str]] = field(default_factory=list)
+    region_zones: dict[str, str] = field(default_factory=dict)
     municipalities: list[tuple[str, str, str]] = field(default_factory=list)
     schools: list[tuple[str, str, str]] = field(default_factory=list)
     users: list[UserRow] = field(default_factory=list)
@@ -249,8 +253,8 @@ class _Checker:
     _in_db: dict[tuple[str, str], bool | None] = field(default_factory=dict)
 
     def data(self) -> OrgData:
-        return OrgData(regions=self.regions, municipalities=self.municipalities, schools=self.schools,
-                       users=self.users, grants=tuple(self.grants))
+        return OrgData(regions=self.regions, region_zones=self.region_zones, municipalities=self.municipalities,
+                       schools=self.schools, users=self.users, grants=tuple(self.grants))
 
     def check(self, number: int, values: dict[str, str]) -> None:
         kind = _KINDS.get(_norm(values["kind"]))
@@ -284,10 +288,18 @@ class _Checker:
         if kind != "region":
             parent_kind = "region" if kind == "municipality" else "municipality"
             problems += self._parent_problems(parent_kind, parent)
+        time_zone = values["time_zone"]
+        if time_zone and kind != "region":
+            problems.append(f"часовой пояс задаётся региону, а не {_TO_KIND[kind]}: "
+                            "у школ и муниципалитетов он тот же, что у их региона")
+        elif time_zone:
+            problems += [message[0].lower() + message[1:] for message in zone_errors(time_zone)]
         if not self._accept(number, (kind, code), problems):
             return
         if kind == "region":
             self.regions.append((code, name))
+            if time_zone:
+                self.region_zones[code] = time_zone
         elif kind == "municipality":
             self.municipalities.append((code, name, parent))
         else:

@@ -15,7 +15,7 @@ from engine.bpmn.spec import TemplateSpec
 from engine.db import Database
 from engine.errors import EngineError, FormInvalid, TemplateNotFound
 from engine.models import Cohort
-from engine.org.core import load_admin
+from engine.org.core import operator_or_admin
 from engine.templates.versions import find_version
 from engine.timing.production_calendar import day_errors
 
@@ -54,7 +54,9 @@ def find_cohort(session: Session, year: int) -> Cohort:
 
 
 def calendar_of(spec: TemplateSpec, cohort: Cohort | None) -> dict[str, date]:
-    """The template's calendar in the cohort's year, with the cohort's own dates taking precedence."""
+    """The template's calendar in the cohort's year, with the cohort's own dates taking precedence.
+
+    Plain dates: «03-01» is the end of 1 March where the school is (``compute_due`` with the school's zone)."""
     if cohort is None:
         return {}
     calendar = {}
@@ -89,8 +91,19 @@ def _template_calendar(session: Session, template_key: str) -> dict[str, str]:
     return dict(spec.sections.cohort_calendar)
 
 
-def _require_admin(session: Session, actor: Who) -> int:
-    return load_admin(session, actor, "календари когорт меняет администратор").user_id
+def _require_admin(session: Session, actor: Who) -> int | None:
+    """Admins (the web page, the API) and the operator (the CLI); the operator acts with no user id."""
+    return operator_or_admin(session, actor, "календари когорт меняет администратор")
+
+
+def _calendar(cohort: Cohort, defaults: dict[str, str]) -> CohortCalendar:
+    own = cohort.dates or {}
+    rows = []
+    for name in sorted(set(defaults) | set(own)):
+        default = date(cohort.year, *month_day(defaults[name])) if name in defaults else None
+        override = own.get(name)
+        rows.append(CalendarDate(name, default, override, date.fromisoformat(override) if override else default))
+    return CohortCalendar(cohort.year, cohort.title, rows)
 
 
 def cohort_calendars(db: Database, template_key: str, *, actor: Who) -> list[CohortCalendar]:
@@ -98,31 +111,34 @@ def cohort_calendars(db: Database, template_key: str, *, actor: Who) -> list[Coh
     with db.reading() as session:
         _require_admin(session, actor)
         defaults = _template_calendar(session, template_key)
-        result = []
-        for cohort in session.scalars(select(Cohort).order_by(Cohort.year.desc())):
-            own = cohort.dates or {}
-            rows = []
-            for name in sorted(set(defaults) | set(own)):
-                default = date(cohort.year, *month_day(defaults[name])) if name in defaults else None
-                override = own.get(name)
-                rows.append(CalendarDate(name, default, override,
-                                         date.fromisoformat(override) if override else default))
-            result.append(CohortCalendar(cohort.year, cohort.title, rows))
-        return result
+        return [_calendar(cohort, defaults) for cohort in session.scalars(select(Cohort).order_by(Cohort.year.desc()))]
 
 
-def set_cohort_dates(db: Database, year: int, template_key: str, dates: dict[str, str], *, actor: Who) -> None:
-    """Set the cohort's own dates (an empty value returns a date to the template's default).
+def cohort_calendar(db: Database, year: int, template_key: str, *, actor: Who) -> CohortCalendar:
+    """One cohort's calendar (the CLI, the API)."""
+    with db.reading() as session:
+        _require_admin(session, actor)
+        return _calendar(find_cohort(session, year), _template_calendar(session, template_key))
 
-    Every field is checked first; one bad date stores nothing and names its field."""
+
+def set_cohort_dates(db: Database, year: int, template_key: str, dates: dict[str, str], *,
+                     actor: Who) -> CohortCalendar:
+    """Set the cohort's own dates (an empty value returns a date to the template's default); the calendar after.
+
+    The one way to change them — the admin page, ``roadmap cohort dates``, ``PUT /api/v1/cohorts/{year}/dates``.
+    Every field is checked first; one bad date stores nothing and names its field. A date is the end of that day
+    in each school's own time zone; deadlines already set do not move (the calendar is read when a task opens)."""
     with db.transaction() as session:
         actor_id = _require_admin(session, actor)
         cohort = find_cohort(session, year)
-        known = set(_template_calendar(session, template_key)) | set(cohort.dates or {})
+        defaults = _template_calendar(session, template_key)
+        known = set(defaults) | set(cohort.dates or {})
         errors: dict[str, list[str]] = {}
+        if not dates:
+            errors["dates"] = ["Не указано ни одной даты."]
         for name, text in dates.items():
             if name not in known:
-                errors[name] = [f"Даты «{name}» нет в календаре шаблона."]
+                errors[name] = [f"Даты «{name[:64]}» нет в календаре шаблона."]
             elif text.strip() and day_errors(text)[1]:
                 errors[name] = day_errors(text)[1]
         if errors:
@@ -130,8 +146,9 @@ def set_cohort_dates(db: Database, year: int, template_key: str, dates: dict[str
         own = dict(cohort.dates or {})
         for name, text in dates.items():
             if text.strip():
-                own[name] = text.strip()
+                own[name] = date.fromisoformat(text.strip()).isoformat()
             else:
                 own.pop(name, None)  # back to the template's default
         cohort.dates = own
         audit.record(session, db.now(), "cohort.calendar_changed", actor_id=actor_id, year=year, dates=dates)
+        return _calendar(cohort, defaults)

@@ -39,6 +39,7 @@ from engine.models import (
 )
 from engine.org.areas import area_of
 from engine.org.core import find_school, load_user, place_of
+from engine.org.regions import region_zone
 from engine.process.cohorts import calendar_of, ensure_cohort, find_cohort
 from engine.process.schedule import deadline_row, schedule_task
 from engine.roles import Role
@@ -184,6 +185,8 @@ class TaskMirror:
             workdays = load_calendar(session)
         school = instance.school
         calendar = calendar_of(spec, instance.cohort)
+        if workdays is not None:  # counted in the school's own dates: its region's time zone
+            workdays = workdays.in_zone(region_zone(session, school.region_id))
         opened = []
         for task_id, ready_task in ready.items():
             if task_id in known:

@@ -18,7 +18,7 @@ from engine.actors import Who
 from engine.db import Database
 from engine.models import Notification, OutboxMessage, OutboxStatus, Task, User
 from engine.org.core import load_user
-from engine.timing.due import MOSCOW
+from engine.timing.zones import local_time
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,9 @@ class Message:
     link: str | None = None
 
 
-def moscow_time(moment: datetime | None) -> str:
-    return moment.astimezone(MOSCOW).strftime("%d.%m.%Y %H:%M (МСК)") if moment else "без срока"
+def moscow_time(moment: datetime | None, zone_name: str | None = None) -> str:
+    """«01.03.2027 23:59 (МСК+9)»: in ``zone_name`` (the school's region's; Moscow's by default), the zone named."""
+    return local_time(moment, zone_name)
 
 
 def task_link(base_url: str, task: Task) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -19,10 +19,10 @@ def offset(moment: datetime, rule_text: str, workdays: WorkCalendar, *, before: 
     rule = DueRule.parse(rule_text)
     if rule.duration is not None:
         return moment - rule.duration if before else moment + rule.duration
-    assert rule.working_days is not None
+    assert rule.working_days is not None  # counted in the school's local dates, kept in UTC like every moment
     if before:
-        return workdays.subtract_working_days(moment, rule.working_days)
-    return workdays.add_working_days(moment, rule.working_days)
+        return workdays.subtract_working_days(moment, rule.working_days).astimezone(UTC)
+    return workdays.add_working_days(moment, rule.working_days).astimezone(UTC)
 
 
 def schedule_task(session: Session, task: Task, sections: ManifestSections, workdays: WorkCalendar,
@@ -34,16 +34,33 @@ def schedule_task(session: Session, task: Task, sections: ManifestSections, work
         return
     # Plain rows, written by the step's ``insert_pending``: no ORM object is needed for them.
     rows: list[tuple[DeadlineKind, int, datetime, dict[str, Any] | None]] = [(DeadlineKind.DUE, 0, task.due_at, None)]
-    for step, rule in enumerate(sections.reminders_before, start=1):
-        moment = offset(task.due_at, rule, workdays, before=True)
-        if moment > task.created_at:  # a reminder that would already be late is no reminder
-            rows.append((DeadlineKind.REMINDER, step, moment, None))
+    rows += _reminders(task, sections.reminders_before, workdays)
     steps = sections.escalation_steps if own_steps is None else own_steps
     for step, escalation in enumerate(steps, start=1):
         rows.append((DeadlineKind.ESCALATION, step, offset(task.due_at, escalation.after, workdays),
                      {"levels_up": escalation.levels_up, "federal_overdue": escalation.federal_overdue}))
     for kind, step, fire_at, payload in rows:
         queue_row(session, Deadline, deadline_row(task.instance_id, task.id, kind, step, fire_at, payload))
+
+
+def _reminders(task: Task, rules: tuple[str, ...], workdays: WorkCalendar) -> list[
+        tuple[DeadlineKind, int, datetime, dict[str, Any] | None]]:
+    """Reminders at their moments before the due time. Those whose moment has passed when the task opens (a task
+    opened two days before its cohort date, reminded «5WD» before) are not dropped: the person was to be warned by
+    now, so ONE of them — however many passed — comes at once, unless the task is already due at opening (then the
+    due notice says it all)."""
+    assert task.due_at is not None
+    rows: list[tuple[DeadlineKind, int, datetime, dict[str, Any] | None]] = []
+    passed: list[int] = []
+    for step, rule in enumerate(rules, start=1):
+        moment = offset(task.due_at, rule, workdays, before=True)
+        if moment > task.created_at:
+            rows.append((DeadlineKind.REMINDER, step, moment, None))
+        else:
+            passed.append(step)
+    if passed and task.due_at > task.created_at:
+        rows.append((DeadlineKind.REMINDER, min(passed), task.created_at, None))
+    return rows
 
 
 def deadline_row(instance_id: int, task_id: int | None, kind: DeadlineKind, step: int, fire_at: datetime,

@@ -14,10 +14,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from enum import StrEnum
 
 from engine.timing.workdays import WorkCalendar
+from engine.timing.zones import MOSCOW_ZONE
 
 _DURATION = re.compile(
     r"^P(?!$)(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -67,24 +68,27 @@ def _shown(text: str) -> str:
     return text if len(text) <= 40 else text[:39] + "…"
 
 
-#: Calendar dates of the project are Moscow dates: "questionnaires close 1 March" means its end there.
+#: Moscow's time, for what is shown in Moscow time whatever the school (digests at 06:00 МСК, the CLI's input).
 MOSCOW = timezone(timedelta(hours=3), "MSK")
 
 
-def end_of_day(day: date) -> datetime:
-    return datetime.combine(day, time(23, 59, 59), MOSCOW)
+def end_of_day(day: date, zone: tzinfo = MOSCOW_ZONE) -> datetime:
+    """23:59:59 of ``day`` in ``zone``: "questionnaires close 1 March" means the end of that day where the school is."""
+    return datetime.combine(day, time(23, 59, 59), zone)
 
 
 def compute_due(rule: DueRule, ready_at: datetime, calendar: Mapping[str, date] | None = None,
                 workdays: WorkCalendar | None = None) -> datetime | None:
     """When a task that became ready at ``ready_at`` is due.
 
-    A cohort date is the end of that day in Moscow; ``None`` when the instance has no cohort calendar
+    Working days and a cohort date are counted in the zone of ``workdays`` (the school's, Moscow's by
+    default): a cohort date is the end of that day there; ``None`` when the instance has no cohort calendar
     with that date (an ad hoc instance), so the task simply has no due time."""
+    workdays = workdays or WorkCalendar()
     if rule.duration is not None:
         return ready_at + rule.duration
     if rule.working_days is not None:
-        return (workdays or WorkCalendar()).add_working_days(ready_at, rule.working_days)
+        return workdays.add_working_days(ready_at, rule.working_days).astimezone(UTC)  # stored and sent in UTC
     if rule.cohort_date is not None and calendar and rule.cohort_date in calendar:
-        return end_of_day(calendar[rule.cohort_date])
+        return end_of_day(calendar[rule.cohort_date], workdays.zone).astimezone(UTC)
     return None

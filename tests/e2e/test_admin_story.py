@@ -188,3 +188,20 @@ def test_admin_edits_the_working_day_calendar_and_a_cohort_date(page: Page, site
     expect(page.get_by_text("Календарь когорты 2035 года сохранён.")).to_be_visible()
     expect(page.locator("#date-2035-questionnaire_close")).to_have_value("2035-03-15")
     screenshot(page, "admin-cohorts")
+
+
+def test_admin_gives_the_demo_region_its_time_zone(page: Page, site: LiveServer) -> None:
+    sign_in(page, site, "admin")
+    page.get_by_role("link", name="Регионы").first.click()
+    field = page.get_by_label("Часовой пояс региона 42")
+    expect(field).to_have_value("Asia/Novokuznetsk")  # the demo's Kuzbass, МСК+4
+    field.fill("Asia/Kuzbass")
+    page.locator("tr[data-region='42']").get_by_role("button", name="Сохранить").click()
+    expect(page.locator("[data-error='time_zone']")).to_contain_text("неизвестен")  # nothing stored
+    page.get_by_label("Часовой пояс региона 42").fill("Asia/Krasnoyarsk")
+    page.locator("tr[data-region='42']").get_by_role("button", name="Сохранить").click()
+    expect(page.get_by_text("Часовой пояс региона 42: Asia/Krasnoyarsk.")).to_be_visible()
+    page.get_by_label("Часовой пояс региона 42").fill("Asia/Novokuznetsk")
+    page.locator("tr[data-region='42']").get_by_role("button", name="Сохранить").click()
+    expect(page.get_by_label("Часовой пояс региона 42")).to_have_value("Asia/Novokuznetsk")
+    screenshot(page, "admin-regions")

@@ -9,12 +9,16 @@ from flask.views import MethodView
 
 from engine.bpmn.bundle import MAX_BUNDLE_BYTES
 from engine.process import instances
+from engine.process.cohorts import cohort_calendar, set_cohort_dates
 from engine.reports import dashboards
 from engine.templates.versions import deploy_zip, list_versions
 from web.api.auth import api_login
 from web.api.blueprint import Blueprint
 from web.api.paging import page_of
 from web.api.schemas import (
+    CohortCalendarOut,
+    CohortDatesIn,
+    CohortDatesQuery,
     CohortStartIn,
     CohortStartOut,
     DeployedOut,
@@ -90,3 +94,26 @@ def start_cohort(body: dict[str, Any], year: int) -> Any:
     region, regional coordinators."""
     return instances.start_cohort(db(), chosen_template(body.get("template")), year, actor=api_login(),
                                   region_code=body["region"])
+
+
+@cohorts_blp.route("/<int(min=2000, max=2100):year>/dates")
+class CohortDates(MethodView):
+    @cohorts_blp.arguments(CohortDatesQuery, location="query")
+    @cohorts_blp.response(200, CohortCalendarOut)
+    @cohorts_blp.alt_response(403, schema=Problem)
+    @cohorts_blp.alt_response(400, schema=Problem)
+    def get(self, query: dict[str, Any], year: int) -> Any:
+        """The cohort's calendar: each named date of the template, the cohort's own where set (admins; 400 for a
+        cohort not started)."""
+        return cohort_calendar(db(), year, chosen_template(query.get("template")), actor=api_login())
+
+    @cohorts_blp.arguments(CohortDatesIn)
+    @cohorts_blp.response(200, CohortCalendarOut)
+    @cohorts_blp.alt_response(403, schema=Problem)
+    @cohorts_blp.alt_response(400, schema=Problem)
+    @cohorts_blp.alt_response(422, schema=Problem)
+    def put(self, body: dict[str, Any], year: int) -> Any:
+        """Set the cohort's own dates (admins), as /admin/cohorts and `roadmap cohort dates` do: a date is the end
+        of that day in each school's time zone; deadlines already set do not move. One bad date stores nothing:
+        422 with `errors` by date name."""
+        return set_cohort_dates(db(), year, chosen_template(body.get("template")), body["dates"], actor=api_login())

@@ -111,6 +111,33 @@ class CohortStartOut(Schema):
     failed = fields.Dict(keys=fields.Str(), values=fields.Str(), required=True)
 
 
+class CohortDatesQuery(Schema):
+    template = fields.Str(validate=validate.Length(min=1, max=64),
+                          metadata={"description": "template key (default: the installation's PROJECT_TEMPLATE)"})
+
+
+class CohortDatesIn(CohortDatesQuery):
+    dates = fields.Dict(keys=fields.Str(validate=validate.Length(min=1, max=64)),
+                        values=fields.Str(validate=validate.Length(max=32)), required=True,
+                        metadata={"description": "date name -> YYYY-MM-DD; an empty string returns it to the "
+                                                 "template's default. Names not given are left as they are.",
+                                  "example": {"questionnaire_close": "2027-03-05", "selection_close": ""}})
+
+
+class CohortDateOut(Schema):
+    name = fields.Str(required=True)
+    default = fields.Date(allow_none=True, metadata={"description": "the template's date in the cohort's year"})
+    override = fields.Str(allow_none=True, metadata={"description": "the cohort's own date, if set"})
+    effective = fields.Date(allow_none=True, metadata={
+        "description": "the date deadlines use: the end of this day in each school's own time zone"})
+
+
+class CohortCalendarOut(Schema):
+    year = fields.Int(required=True)
+    title = fields.Str(required=True)
+    dates = fields.List(fields.Nested(CohortDateOut), required=True)
+
+
 class EventOut(Schema):
     at = fields.AwareDateTime(required=True)
     action = fields.Str(required=True)
