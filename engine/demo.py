@@ -25,6 +25,7 @@ from engine.roles import Role
 
 DEMO_PASSWORD = "demo500"  # noqa: S105 - the demo region's shared, printed password
 REGION = ("42", "Кемеровская область — Кузбасс")
+REGION_ZONE = "Asia/Novokuznetsk"  # МСК+4: the demo shows local times with their zone named
 MUNICIPALITIES = [
     ("42-PROM", "Промышленновский муниципальный округ"),
     ("42-BEL", "Беловский муниципальный округ"),
@@ -86,7 +87,7 @@ def demo_org() -> tuple[OrgData, list[DemoLogin]]:
     grants += [GrantRow(login, Role.CURATOR, code) for login, (_, codes) in CURATORS.items() for code in codes]
     grants += [GrantRow(school_login(code), Role.SCHOOL, code) for code, _, _ in SCHOOLS]
     # Kuzbass lives at UTC+7 (МСК+4): its schools' deadlines end at their own midnight.
-    data = OrgData(regions=[REGION], region_zones={REGION[0]: "Asia/Novokuznetsk"},
+    data = OrgData(regions=[REGION], region_zones={REGION[0]: REGION_ZONE},
                    municipalities=[(c, n, REGION[0]) for c, n in MUNICIPALITIES],
                    schools=SCHOOLS, users=[UserRow(d.login, d.full_name) for d in logins], grants=grants)
     return data, logins
@@ -114,7 +115,8 @@ def load_demo(db: Database, template_key: str = "roadmap-500", year: int | None 
     set_missing_passwords(db, [d.login for d in logins], DEMO_PASSWORD)
     year = year or default_cohort_year(db.now())
     if story and not _cohort_exists(db, year):
-        told = tell(db, template_key, year, REGION[0], {code: school_login(code) for code, _, _ in SCHOOLS})
+        directors = {code: school_login(code) for code, _, _ in SCHOOLS}
+        told = tell(db, template_key, year, REGION[0], REGION_ZONE, directors)
         return DemoLoaded(logins, DEMO_PASSWORD, told.cohort, told)
     cohort = start_cohort(db, template_key, year, region_code=REGION[0], actor=OPERATOR)
     return DemoLoaded(logins, DEMO_PASSWORD, cohort, None)

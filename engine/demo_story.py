@@ -23,7 +23,6 @@ from engine.deadlines.sweep import sweep
 from engine.process import attachments, questionnaires, tasks
 from engine.process.cohorts import ensure_cohort
 from engine.process.instances import CohortStart, start_cohort
-from engine.timing.due import MOSCOW
 from engine.timing.workdays import WorkCalendar
 
 #: How many working days before today each step of a school was taken (``None``: not yet).
@@ -101,11 +100,12 @@ def cohort_dates(today: datetime, workdays: WorkCalendar) -> dict[str, str]:
             "school_report_due": ahead(170), "decision_due": ahead(180)}
 
 
-def tell(db: Database, template_key: str, year: int, region_code: str, school_logins: dict[str, str]) -> Told:
+def tell(db: Database, template_key: str, year: int, region_code: str, zone: str,
+         school_logins: dict[str, str]) -> Told:
     """Create the cohort of ``year`` with the story's calendar, start it for the region's schools
-    :data:`START` working days ago, and play the story up to now."""
+    :data:`START` working days ago, and play the story up to now, in the region's time ``zone``."""
     today = db.now()
-    workdays = WorkCalendar()
+    workdays = WorkCalendar().in_zone(zone)
     ensure_cohort(db, year, cohort_dates(today, workdays))
     clock = StoryClock(_morning(workdays, today, START))
     staged = Database(db.engine, clock, sessions=db.sessions)
@@ -116,7 +116,7 @@ def tell(db: Database, template_key: str, year: int, region_code: str, school_lo
     for code, plot in PLOT.items():
         for days_ago, step in plot:
             moment = _moment(workdays, today, days_ago, code)
-            events.append((moment, _step_of(staged, told, code, school_logins[code], step)))
+            events.append((moment, _step_of(staged, told, workdays, code, school_logins[code], step)))
     mornings = [_morning(workdays, today, days) for days in range(START, -1, -1)]
     events += [(moment, lambda: None) for moment in mornings if moment < today]
     events.sort(key=lambda event: event[0])
@@ -129,37 +129,39 @@ def tell(db: Database, template_key: str, year: int, region_code: str, school_lo
 
 
 def _morning(workdays: WorkCalendar, today: datetime, days_ago: int) -> datetime:
-    day = workdays.subtract_working_days(today, days_ago).astimezone(MOSCOW).date()
-    return datetime.combine(day, time(9, 0), MOSCOW)
+    day = workdays.local_date(workdays.subtract_working_days(today, days_ago))
+    return datetime.combine(day, time(9, 0), workdays.zone)
 
 
 def _moment(workdays: WorkCalendar, today: datetime, days_ago: int, code: str) -> datetime:
-    """A working hour of that day, different per school so the history does not look machine-made."""
+    """A working hour of that local day, different per school so the history does not look machine-made."""
     hour = 10 + sum(map(ord, code)) % 7
-    day = workdays.subtract_working_days(today, days_ago).astimezone(MOSCOW).date()
-    moment = datetime.combine(day, time(hour, 15 + len(code)), MOSCOW)
+    day = workdays.local_date(workdays.subtract_working_days(today, days_ago))
+    moment = datetime.combine(day, time(hour, 15 + len(code)), workdays.zone)
     return min(moment, today - timedelta(minutes=5))
 
 
-def _step_of(db: Database, told: Told, code: str, director: str, step: Step) -> Callable[[], None]:
+def _step_of(db: Database, told: Told, workdays: WorkCalendar, code: str, director: str,
+             step: Step) -> Callable[[], None]:
     element, data = step if isinstance(step, tuple) else (step, None)
 
     def act() -> None:
         if element in ("responses", "few responses"):
             _answer(db, code, director, few=element == "few responses")
         else:
-            _complete(db, code, director, element, data)
+            _complete(db, workdays, code, director, element, data)
         told.steps += 1
     return act
 
 
-def _complete(db: Database, code: str, director: str, element: str, data: dict[str, Any] | None) -> None:
+def _complete(db: Database, workdays: WorkCalendar, code: str, director: str, element: str,
+              data: dict[str, Any] | None) -> None:
     login = _who(element, code, director)
     [task] = [t for t in tasks.list_tasks(db, actor=login, school=code) if t.element_id == element]
     if element in ("prepare_concept", "prepare_programme"):
         _upload(db, task.id, element.removeprefix("prepare_"), login)
-    tasks.complete_task(db, task.id, data if data is not None else _answer_of(db, element, code, task.id, login),
-                        actor=login)
+    answer = data if data is not None else _answer_of(db, workdays, element, code, task.id, login)
+    tasks.complete_task(db, task.id, answer, actor=login)
 
 
 def _who(element: str, code: str, director: str) -> str:
@@ -170,10 +172,11 @@ def _who(element: str, code: str, director: str) -> str:
     return director
 
 
-def _answer_of(db: Database, element: str, code: str, task_id: int, login: str) -> dict[str, Any]:
+def _answer_of(db: Database, workdays: WorkCalendar, element: str, code: str, task_id: int,
+               login: str) -> dict[str, Any]:
     if element == "confirm_participation":
         return {"participation": "confirmed", "curator_login": CURATOR_OF[code], "order_number": "106-р",
-                "order_date": db.now().astimezone(MOSCOW).date().isoformat()}
+                "order_date": workdays.local_date(db.now()).isoformat()}
     if element == "choose_risk_directions":  # the form proposes the high risks; the school keeps three
         proposed = tasks.get_task(db, task_id, actor=login).values.get("risk_directions") or []
         return {"risk_directions": proposed[:3], "justification": "Выбраны факторы с высоким уровнем риска "
