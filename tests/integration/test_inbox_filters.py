@@ -4,16 +4,19 @@ the page and the API; filters remembered per browser and user; the admin's start
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from urllib.parse import urlencode
 
 import pytest
+from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import literal, literal_column, select, update
 from sqlalchemy import text as sql_text
 
 from engine.actors import OPERATOR
+from engine.cli import cli
 from engine.db import Database, fold, folded
 from engine.errors import FormInvalid, NotAllowed
 from engine.models import Task
@@ -123,6 +126,16 @@ def test_broken_filters_are_refused_by_the_service(db: Database, desk: Desk) -> 
         tasks.list_tasks(db, actor=desk.org.regional, search="я" * 101, sort="name", assigned="theirs",
                          due_from=date(2037, 3, 2), due_to=date(2037, 3, 1))
     assert set(refused.value.errors) == {"search", "sort", "assigned", "due_to"}
+
+
+def test_the_cli_takes_the_same_filters(db: Database, desk: Desk) -> None:
+    org = desk.org
+    found = CliRunner().invoke(cli, ["tasks", "--user", org.regional, "--search", "дальняя", "--json"], obj=db)
+    assert found.exit_code == 0, found.output
+    assert [t["school_code"] for t in json.loads(found.output)] == [org.foreign_school]
+    refused = CliRunner().invoke(cli, ["tasks", "--user", org.regional, "--due-from", "2037-03-02",
+                                       "--due-to", "2037-03-01"], obj=db)
+    assert refused.exit_code == 1 and "due_to" in refused.output
 
 
 # --- the page and the API ---------------------------------------------------------------------------------
