@@ -210,11 +210,18 @@ def start(db: Database, template_key: str, school_code: str, version: int | None
 
 @cli.command("tasks")
 @click.option("--user", "login", required=True)
+@click.option("--search", default=None, help="Часть названия задачи или школы, код школы (регистр не важен).")
+@click.option("--assigned", type=click.Choice(tasks.ASSIGNED), default="all", help="Все, взятые мной, ничьи.")
+@click.option("--due-from", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Срок с этого дня (МСК).")
+@click.option("--due-to", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Срок по этот день (МСК).")
+@click.option("--sort", type=click.Choice(list(tasks.SORTS)), default="due")
 @click.option("--json", "as_json", is_flag=True)
 @with_db
-def list_tasks(db: Database, login: str, as_json: bool) -> None:
-    """Задачи, которые пользователь может выполнить сейчас."""
-    found = tasks.list_tasks(db, actor=login)
+def list_tasks(db: Database, login: str, search: str | None, assigned: str, due_from: datetime | None,
+               due_to: datetime | None, sort: str, as_json: bool) -> None:
+    """Задачи, которые пользователь может выполнить сейчас (фильтры — как на странице «Мои задачи»)."""
+    found = tasks.list_tasks(db, actor=login, search=search, assigned=assigned, sort=sort,
+                             due_from=due_from.date() if due_from else None, due_to=due_to.date() if due_to else None)
     if as_json:
         _print_json(found)
         return

@@ -1,4 +1,4 @@
-"""Admins: users and password resets, the production calendar's corrections, cohorts' calendar dates."""
+"""Admins: their start page, users and password resets, the production calendar's corrections, cohorts' dates."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from engine.errors import FormInvalid
 from engine.org.accounts import list_users, reset_password
 from engine.org.regions import list_region_zones, set_region_zone
 from engine.process.cohorts import cohort_calendars, set_cohort_dates
+from engine.reports.admin_home import admin_home
 from engine.timing.production_calendar import list_overrides, parse_day, parse_override, set_calendar_day
 from engine.timing.zones import russian_zones
 from web.i18n import gettext
@@ -18,6 +19,13 @@ from web.inputs import optional_int
 from web.session import chosen_template, db, me
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@blueprint.route("")
+@login_required
+def home() -> str:
+    """Where an admin lands after signing in: what needs them and links to each admin page."""
+    return render_template("admin_home.html", home=admin_home(db(), actor=me()))
 
 
 @blueprint.route("/users")

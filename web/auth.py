@@ -29,7 +29,8 @@ def login() -> str | tuple[str, int] | Response:
         user = WebUser.load(db(), f"{signed.user_id}:{signed.session_token}")
         assert user is not None
         login_user(user)
-        return redirect(local_path(request.args.get("next"), url_for("tasks.inbox")))
+        start = url_for("admin.home") if user.user.is_admin else url_for("tasks.inbox")  # admins: their start page
+        return redirect(local_path(request.args.get("next"), start))
     return render_template("login.html", login="")
 
 

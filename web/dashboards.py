@@ -79,6 +79,15 @@ def heatmap() -> str:
                            process_id=dashboards.template_process(db(), key))
 
 
+@blueprint.route("/dashboard/heatmap/schools")
+@login_required
+def heatmap_schools() -> str:
+    """The schools behind one count of the heat map: who waits at that step, with deadlines."""
+    area, key, element = _area(), _template(), request.args.get("element", "")[:255]
+    schools = dashboards.waiting_at(db(), area, key, element, actor=me())
+    return render_template("heatmap_schools.html", area=area, schools=schools, element=element)
+
+
 @blueprint.route("/schools/<code>")
 @login_required
 def school(code: str) -> str:

@@ -4,30 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from io import BytesIO
-from typing import Any, TypedDict
+from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from engine.config import Settings
 from engine.errors import EngineError, FormInvalid, NotAllowed, OrgUnitNotFound, StepFailed
 from engine.process import attachments, notifications, tasks
+from engine.reports.admin_home import admin_home
 from engine.reports.dashboards import school_timeline
+from web import inbox_filters
 from web.i18n import gettext
 from web.inputs import InputRejected, parse_json
 from web.session import db, me
 
 blueprint = Blueprint("tasks", __name__)
-
-
-class InboxFilters(TypedDict):
-    """The inbox's query string, as ``tasks.list_tasks`` takes it (and the page shows it back)."""
-
-    stage: str | None
-    school: str | None
-    overdue: bool
-    sort: str
 
 
 @blueprint.app_template_filter("runs")
@@ -56,12 +49,25 @@ def unread_count() -> dict[str, Any]:
 
 @blueprint.route("/")
 @login_required
-def inbox() -> str:
-    filters: InboxFilters = {"stage": request.args.get("stage") or None,
-                             "school": request.args.get("school") or None,
-                             "overdue": request.args.get("overdue") == "1", "sort": request.args.get("sort", "due")}
+def inbox() -> str | Response:
+    """My tasks, filtered as the query string says; without one, as this browser last filtered them."""
+    if "reset" in request.args:
+        response = redirect(url_for("tasks.inbox"))
+        inbox_filters.forget(response)
+        return response
+    if not request.args and (saved := inbox_filters.remembered(request.cookies, me())):
+        return redirect(f"{url_for('tasks.inbox')}?{saved}")
+    filters = inbox_filters.parse(request.args)
     found = tasks.list_tasks(db(), actor=me(), limit=500, **filters)
-    return render_template("inbox.html", tasks=found, filters=filters)
+    if not request.args and not found and current_user.user.is_admin:
+        # Not an empty inbox: an admin's work is elsewhere (templates, incidents, users). Shown here rather
+        # than redirected, so "/" stays a page of its own for every user.
+        return render_template("admin_home.html", home=admin_home(db(), actor=me()))
+    query = inbox_filters.query_string(filters)
+    response = make_response(render_template("inbox.html", tasks=found, filters=filters, filtered=bool(query)))
+    if request.args:
+        inbox_filters.remember(response, me(), query, secure=request.is_secure)
+    return response
 
 
 def _posted_data() -> dict[str, Any]:

@@ -9,11 +9,18 @@ from engine.forms import FormDefinition
 from engine.models import Task
 from engine.org.core import Actor
 from engine.org.scopes import OrgPlace
+from engine.roles import Role
 from engine.templates.versions import compiled_version
 
 
 def place_of_task(task: Task) -> OrgPlace:
     return OrgPlace(task.school_id, task.municipality_id, task.region_id)
+
+
+def may_open(actor: Actor, role: Role, place: OrgPlace) -> bool:
+    """May the actor open the page of a task of ``role`` at the school at ``place``: act on it, or oversee the
+    school (coordinators see it read-only). Pages link a task only when this holds (``tasks.get_task``'s rule)."""
+    return actor.scope.can_act(role, place) or actor.scope.oversees(place)
 
 
 def authorize(actor: Actor, task: Task) -> None:

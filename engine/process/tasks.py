@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, or_, select, update
@@ -21,7 +21,7 @@ from engine.actors import Who
 from engine.bpmn import safe_eval
 from engine.bpmn.manifest import TaskRule
 from engine.bpmn.runtime import WorkflowRun
-from engine.db import Database
+from engine.db import Database, fold, folded
 from engine.errors import (
     ConcurrentUpdate,
     ExpressionFailed,
@@ -48,6 +48,7 @@ from engine.process.notifications import Message, moscow_time, notify
 from engine.process.task_access import authorize, form_of, place_of_task
 from engine.process.task_context import TaskContext, read_context
 from engine.templates.versions import compiled_version
+from engine.timing.due import MOSCOW
 
 
 @dataclass(frozen=True)
@@ -148,14 +149,26 @@ def _task_views() -> Any:
 
 SORTS: dict[str, tuple[Any, ...]] = {  # ORDER BY columns per sort of the inbox
     "due": (Task.due_at.is_(None), Task.due_at, Task.id),
-    "escalation": (Task.escalation_level.desc(), Task.due_at, Task.id),
+    # The most escalated first, then the longest overdue: where a coordinator's help is needed most.
+    "escalation": (Task.escalation_level.desc(), Task.due_at.is_(None), Task.due_at, Task.id),
     "created": (Task.created_at.desc(), Task.id),
 }
 
+#: Whose tasks an inbox shows: everything the user may act on, only those they took, or those nobody took.
+ASSIGNED = ("all", "mine", "unassigned")
+SEARCH_MAX = 100  # characters of a search; a task's or school's name is rarely half of it
+
 
 def list_tasks(db: Database, *, actor: Who, limit: int = 100, offset: int = 0, stage: str | None = None,
-               school: str | None = None, overdue: bool = False, sort: str = "due") -> list[TaskView]:
-    """READY tasks the user may act on, most urgent first: one indexed query on the task table."""
+               school: str | None = None, overdue: bool = False, sort: str = "due", search: str | None = None,
+               due_from: date | None = None, due_to: date | None = None,
+               assigned: str = "all") -> list[TaskView]:
+    """READY tasks the user may act on, most urgent first: one indexed query on the task table.
+
+    ``search`` finds a part of the task's or the school's name (or the school's code) in any case, «ё» as
+    «е»; ``due_from``/``due_to`` are days of the deadline (Moscow dates, as pages show them), both included;
+    ``assigned`` is one of ``ASSIGNED``."""
+    _check_filters(sort, search, due_from, due_to, assigned)
     with db.reading() as session:
         user = load_user(session, actor)
         query = _task_views().where(Task.status == TaskStatus.READY, user.scope.task_filter())
@@ -165,8 +178,41 @@ def list_tasks(db: Database, *, actor: Who, limit: int = 100, offset: int = 0, s
             query = query.where(School.code == school)
         if overdue:
             query = query.where(Task.due_at < db.now())
-        query = query.order_by(*SORTS.get(sort, SORTS["due"])).limit(limit).offset(offset)
+        if search and search.strip():
+            needle = fold(search.strip())
+            query = query.where(or_(folded(Task.name).contains(needle, autoescape=True),
+                                    folded(School.name).contains(needle, autoescape=True),
+                                    folded(School.code).contains(needle, autoescape=True)))
+        if due_from is not None:
+            query = query.where(Task.due_at >= _start_of(due_from))
+        if due_to is not None:
+            query = query.where(Task.due_at < _start_of(due_to + timedelta(days=1)))
+        if assigned == "mine":
+            query = query.where(Task.assignee_id == user.user_id)
+        elif assigned == "unassigned":
+            query = query.where(Task.assignee_id.is_(None))
+        query = query.order_by(*SORTS[sort]).limit(limit).offset(offset)
         return [TaskView.from_row(row) for row in session.execute(query)]
+
+
+def _check_filters(sort: str, search: str | None, due_from: date | None, due_to: date | None,
+                   assigned: str) -> None:
+    """The inbox's rules for every way in (pages, API, CLI): each broken one under its parameter."""
+    errors: dict[str, list[str]] = {}
+    if sort not in SORTS:
+        errors["sort"] = [f"сортировка одна из: {', '.join(SORTS)}"]
+    if assigned not in ASSIGNED:
+        errors["assigned"] = [f"значение одно из: {', '.join(ASSIGNED)}"]
+    if search is not None and len(search) > SEARCH_MAX:
+        errors["search"] = [f"не длиннее {SEARCH_MAX} символов"]
+    if due_from is not None and due_to is not None and due_from > due_to:
+        errors["due_to"] = ["конец периода раньше его начала"]
+    if errors:
+        raise FormInvalid(errors)
+
+
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, time.min, MOSCOW)
 
 
 def list_area_tasks(db: Database, *, actor: Who, region: str | None = None, municipality: str | None = None,

@@ -35,6 +35,7 @@ from engine.models import (
 from engine.org.areas import OVERSEERS, Area, area_for, area_of
 from engine.org.core import Actor, load_user, place_of
 from engine.process.incidents import IncidentView, open_elements
+from engine.process.task_access import may_open
 from engine.reports.status import AreaCounts, StageState, StatusReport, area_counts, stage_status
 from engine.roles import ROLE_TITLES
 from engine.templates.versions import find_version
@@ -59,6 +60,16 @@ class OverdueTask:
     federal_overdue: bool
 
 
+def _in_area(query: Any, area: Area) -> Any:
+    """Only the tasks of the area's schools (the whole country when the area names none)."""
+    if area.municipality_code:
+        return query.join(Municipality, Municipality.id == Task.municipality_id).where(
+            Municipality.code == area.municipality_code)
+    if area.region_code:
+        return query.join(Region, Region.id == Task.region_id).where(Region.code == area.region_code)
+    return query
+
+
 def overdue(db: Database, area: Area, *, actor: Who) -> dict[int, list[OverdueTask]]:
     """Open tasks past due in the area, by escalation level (highest first)."""
     with db.reading() as session:
@@ -66,11 +77,7 @@ def overdue(db: Database, area: Area, *, actor: Who) -> dict[int, list[OverdueTa
         query = (select(Task).options(joinedload(Task.school))
                  .where(Task.status == TaskStatus.READY, Task.due_at < db.now())
                  .order_by(Task.escalation_level.desc(), Task.due_at))
-        if area.municipality_code:
-            query = query.join(Municipality, Municipality.id == Task.municipality_id).where(
-                Municipality.code == area.municipality_code)
-        elif area.region_code:
-            query = query.join(Region, Region.id == Task.region_id).where(Region.code == area.region_code)
+        query = _in_area(query, area)
         levels: dict[int, list[OverdueTask]] = {}
         for task in session.scalars(query.limit(5000)):
             assert task.due_at is not None
@@ -115,7 +122,7 @@ def school_timeline(db: Database, school_code: str, *, actor: Who) -> SchoolTime
     with db.reading() as session:
         user = load_user(session, actor)
         school, instance = _instance_for_school(session, user, school_code)
-        return _timeline(session, school, instance)
+        return _timeline(session, user, school, instance)
 
 
 def instance_timeline(db: Database, instance_id: int, *, actor: Who) -> tuple[SchoolTimeline, int]:
@@ -125,17 +132,20 @@ def instance_timeline(db: Database, instance_id: int, *, actor: Who) -> tuple[Sc
         instance = session.get(ProcessInstance, instance_id)
         if instance is None or not user.scope.sees(place_of(instance.school)):
             raise NotFound(f"процесс {instance_id} не найден")
-        return _timeline(session, instance.school, instance), instance.version
+        return _timeline(session, user, instance.school, instance), instance.version
 
 
-def _timeline(session: Session, school: School, instance: ProcessInstance | None) -> SchoolTimeline:
+def _timeline(session: Session, viewer: Actor, school: School, instance: ProcessInstance | None) -> SchoolTimeline:
     if instance is None:
         return SchoolTimeline(school.code, school.name, None, None, None, [], [])
     rows = list(session.scalars(select(Task).where(Task.instance_id == instance.id).order_by(Task.id)))
     names = {t.id: t.name for t in rows}
+    place = place_of(school)
+    # ``may_open``: whether the viewer may open the task's page (a link), by the rule get_task keeps.
     tasks = [{"id": t.id, "name": t.name, "stage": t.stage, "role": ROLE_TITLES[t.role],
               "status": t.status.value, "due_at": t.due_at, "completed_at": t.completed_at,
-              "escalation_level": t.escalation_level} for t in rows]
+              "escalation_level": t.escalation_level, "may_open": may_open(viewer, t.role, place)}
+             for t in rows]
     history = instance_history(session, instance.id)
     actor_ids = {r.actor_id for r in history if r.actor_id is not None}
     logins: dict[int, str] = {uid: name for uid, name in session.execute(
@@ -157,6 +167,9 @@ class DiagramState:
     done: list[str]
     current: list[str]
     overdue: list[str]
+    # Current steps the viewer may open, element → task id: only these are links on the diagram (a school
+    # sees where the curator's step is, but its page is not the school's to open).
+    links: dict[str, int] = field(default_factory=dict)
 
 
 def diagram_state(db: Database, instance_id: int, *, actor: Who) -> DiagramState:
@@ -166,17 +179,20 @@ def diagram_state(db: Database, instance_id: int, *, actor: Who) -> DiagramState
         instance = session.get(ProcessInstance, instance_id)
         if instance is None or not user.scope.sees(place_of(instance.school)):
             raise NotFound(f"процесс {instance_id} не найден")
-        rows = session.execute(select(Task.element_id, Task.status, Task.due_at).where(Task.instance_id == instance_id))
-        done, current, late = set(), set(), set()
-        now = db.now()
-        for element, status, due in rows:
+        rows = session.execute(select(Task.id, Task.element_id, Task.status, Task.due_at, Task.role)
+                               .where(Task.instance_id == instance_id).order_by(Task.id))
+        done, current, late, links = set(), set(), set(), {}
+        now, place = db.now(), place_of(instance.school)
+        for task_id, element, status, due, role in rows:
             if status is TaskStatus.COMPLETED:
                 done.add(element)
             elif status is TaskStatus.READY:
                 current.add(element)
                 if due is not None and due < now:
                     late.add(element)
-        return DiagramState(instance_id, sorted(done - current), sorted(current), sorted(late))
+                if may_open(user, role, place):
+                    links[element] = task_id
+        return DiagramState(instance_id, sorted(done - current), sorted(current), sorted(late), links)
 
 
 def diagram_xml(db: Database, instance_id: int, *, actor: Who) -> bytes:
@@ -194,21 +210,53 @@ def diagram_xml(db: Database, instance_id: int, *, actor: Who) -> bytes:
         return content
 
 
+def _open_tasks_of_template(template_key: str, *columns: Any) -> Any:
+    return (select(*columns)
+            .join(ProcessInstance, ProcessInstance.id == Task.instance_id)
+            .join(TemplateVersion, TemplateVersion.id == ProcessInstance.template_version_id)
+            .where(Task.status == TaskStatus.READY, TemplateVersion.key == template_key))
+
+
 def heat_map(db: Database, area: Area, template_key: str, *, actor: Who) -> dict[str, int]:
     """How many of the area's instances of a template wait at each BPMN activity (open tasks per element)."""
     with db.reading() as session:
         area_of(session, load_user(session, actor), area.region_code, area.municipality_code)
-        query = (select(Task.element_id, func.count(func.distinct(Task.instance_id)))
-                 .join(ProcessInstance, ProcessInstance.id == Task.instance_id)
-                 .join(TemplateVersion, TemplateVersion.id == ProcessInstance.template_version_id)
-                 .where(Task.status == TaskStatus.READY, TemplateVersion.key == template_key)
-                 .group_by(Task.element_id))
-        if area.municipality_code:
-            query = query.join(Municipality, Municipality.id == Task.municipality_id).where(
-                Municipality.code == area.municipality_code)
-        elif area.region_code:
-            query = query.join(Region, Region.id == Task.region_id).where(Region.code == area.region_code)
+        query = _open_tasks_of_template(template_key, Task.element_id, func.count(func.distinct(Task.instance_id)))
+        query = _in_area(query, area).group_by(Task.element_id)
         return {element: int(count) for element, count in session.execute(query)}
+
+
+@dataclass(frozen=True)
+class WaitingSchool:
+    """A school waiting at one step of the heat map: the open task there, its deadline and who holds it."""
+
+    school_code: str
+    school_name: str
+    municipality: str
+    task_id: int
+    task_name: str
+    role: str
+    due_at: datetime | None
+    overdue: bool
+    escalation_level: int
+
+
+def waiting_at(db: Database, area: Area, template_key: str, element_id: str, *, actor: Who) -> list[WaitingSchool]:
+    """The schools of the area whose roadmap waits at ``element_id`` (a heat-map count, listed), the most
+    overdue first; the same rows the count is made of."""
+    with db.reading() as session:
+        area_of(session, load_user(session, actor), area.region_code, area.municipality_code)
+        query = _open_tasks_of_template(template_key, School.code, School.name, Municipality.name, Task.id, Task.name,
+                                        Task.role, Task.due_at, Task.escalation_level)
+        if not area.municipality_code:  # _in_area joins the municipality only when it filters by it
+            query = query.join(Municipality, Municipality.id == Task.municipality_id)
+        query = (_in_area(query, area).join(School, School.id == Task.school_id)
+                 .where(Task.element_id == element_id)
+                 .order_by(Task.due_at.is_(None), Task.due_at, School.name, Task.id).limit(5000))
+        now = db.now()
+        return [WaitingSchool(code, name, municipality, task_id, task_name, ROLE_TITLES[role], due_at,
+                              due_at is not None and due_at < now, level)
+                for code, name, municipality, task_id, task_name, role, due_at, level in session.execute(query)]
 
 
 _FILLS = {StageState.DONE: "C6EFCE", StageState.CURRENT: "BDD7EE", StageState.PENDING: "FFFFFF",

@@ -222,7 +222,7 @@ NUMERIC_PARAMS = ("cohort", "count", "revoke", "page", "page_size", "id", "year"
                   "previous", "version")
 TEXT_PARAMS = ("region", "municipality", "template", "key", "field", "group", "action", "data", "day", "kind",
                "note", "q", "stage", "school", "sort", "overdue", "name", "path", "content", "login", "next", "force",
-               "all", "back")
+               "all", "back", "search", "due_from", "due_to", "assigned", "element")
 SKIPPED = {"auth.logout", "static"}  # signing out ends the walk; static files are Flask's own
 
 

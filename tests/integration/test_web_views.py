@@ -184,7 +184,8 @@ def test_admin_resets_a_password(world: World) -> None:
 SUCCESS_MARKERS = (b'data-testid="task-title"', b'data-testid="matrix"', b"<bpmn:definitions", PDF,
                    b'data-testid="response-rates"', b'id="questionnaire-form"', b'data-testid="new-password"',
                    b'data-testid="overdue-', b"bpmn-diagram", b"PK\x03\x04", b'data-testid="migration-',
-                   b'"moved":', b'data-testid="curator-pool"')
+                   b'"moved":', b'data-testid="curator-pool"', b'data-testid="waiting-schools"',
+                   b'data-testid="admin-home"')
 
 
 def _routes(w: World) -> list[tuple[str, str, dict[str, object]]]:
@@ -206,6 +207,9 @@ def _routes(w: World) -> list[tuple[str, str, dict[str, object]]]:
         ("GET", f"/dashboard?municipality={foreign.municipality}", {}),
         ("GET", f"/dashboard/overdue?region={foreign.region}", {}),
         ("GET", f"/dashboard/heatmap?municipality={foreign.municipality}", {}),
+        ("GET", f"/dashboard/heatmap/schools?municipality={foreign.municipality}&element=run_questionnaires", {}),
+        ("GET", f"/dashboard/heatmap/schools?region={foreign.region}&element=run_questionnaires", {}),
+        ("GET", "/admin", {}),
         ("GET", f"/dashboard/export.xlsx?region={foreign.region}", {}),
         ("GET", "/admin/users", {}),
         ("POST", f"/admin/users/{foreign.school_user}/reset", {}),

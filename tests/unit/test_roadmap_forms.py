@@ -98,14 +98,14 @@ FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
     },
     "federal_review": {"federal_resolution": ("textarea", REQ), "federal_measure": ("select", REQ)},
     "questionnaire_director": {
-        "equipment_level": ("number", REQ),
+        "equipment_level": ("radio", REQ),
         "teacher_vacancies": ("number", REQ),
         "students_at_risk_share": ("number", REQ),
         "non_native_share": ("number", REQ),
         "comment": ("textarea", OPT),
     },
     "questionnaire_teacher": {
-        "methodical_confidence": ("number", REQ),
+        "methodical_confidence": ("radio", REQ),
         "differentiated_tasks": ("radio", REQ),
         "pd_last_3y": ("checkbox", OPT),
         "discipline_problems": ("radio", REQ),
@@ -132,7 +132,7 @@ OUTCOME = [
 FREQUENCY = [("often", "Часто"), ("sometimes", "Иногда"), ("rarely", "Редко")]
 
 #: (form, key, [(value, label), ...]) for every radio, select and checklist, in display order.
-OPTIONS: list[tuple[str, str, list[tuple[str, str]]]] = [
+OPTIONS: list[tuple[str, str, list[tuple[Any, str]]]] = [
     ("confirm_participation", "participation",
      [("confirmed", "Подтвердить участие школы в проекте"), ("declined", "Школа не участвует")]),
     ("confirm_coverage", "coverage_decision",
@@ -166,6 +166,11 @@ OPTIONS: list[tuple[str, str, list[tuple[str, str]]]] = [
         ("support", "Дополнительная методическая поддержка"),
         ("exit", "Завершить участие"),
     ]),
+    # 1–5 scales: numbers, so the template's indicators can average them (the ends say what they mean).
+    ("questionnaire_director", "equipment_level",
+     [(1, "1 — очень низкая"), (2, "2"), (3, "3"), (4, "4"), (5, "5 — высокая")]),
+    ("questionnaire_teacher", "methodical_confidence",
+     [(1, "1 — совсем неуверенно"), (2, "2"), (3, "3"), (4, "4"), (5, "5 — полностью уверенно")]),
     ("questionnaire_teacher", "differentiated_tasks",
      [("often", "Часто"), ("sometimes", "Иногда"), ("never", "Никогда")]),
     ("questionnaire_teacher", "discipline_problems", FREQUENCY),
@@ -257,11 +262,11 @@ VALID: dict[str, dict[str, Any]] = {
         "federal_measure": "support",
     },
     "questionnaire_director": {
-        "equipment_level": "3", "teacher_vacancies": 2, "students_at_risk_share": "12,5", "non_native_share": 0,
+        "equipment_level": 3, "teacher_vacancies": 2, "students_at_risk_share": "12,5", "non_native_share": 0,
         "comment": "Не хватает учителей физики.",
     },
     "questionnaire_teacher": {
-        "methodical_confidence": "4", "differentiated_tasks": "sometimes", "pd_last_3y": "on",
+        "methodical_confidence": 4, "differentiated_tasks": "sometimes", "pd_last_3y": "on",
         "discipline_problems": "rarely",
     },
     "questionnaire_student": {
@@ -304,8 +309,8 @@ CLEANED: dict[str, dict[str, Any]] = {
     "municipal_decision": {"municipal_proposal": "continue"},
     "regional_decision": {"decision_order": "01-05/77"},
     "federal_review": {"federal_resolution": "Назначить дополнительную методическую поддержку на год."},
-    "questionnaire_director": {"equipment_level": 3, "students_at_risk_share": 12.5},
-    "questionnaire_teacher": {"methodical_confidence": 4, "pd_last_3y": True},
+    "questionnaire_director": {"students_at_risk_share": 12.5},
+    "questionnaire_teacher": {"pd_last_3y": True},
     "questionnaire_student": {"grade": "7"},
     "questionnaire_parent": {"events_attended": 3, "comment": "Спасибо учителям!"},
 }
@@ -372,6 +377,8 @@ INVALID = [
         "equipment_level", "non_native_share", name="fraction-and-words"),
     bad("questionnaire_director", {"students_at_risk_share": 100.5}, "students_at_risk_share", name="over-100"),
     bad("questionnaire_teacher", {"methodical_confidence": 0}, "methodical_confidence", name="below-1"),
+    # A 1–5 scale is a choice of numbers (the indicators average them): the text "4" is not one of them.
+    bad("questionnaire_teacher", {"methodical_confidence": "4"}, "methodical_confidence", name="scale-as-text"),
     bad("questionnaire_teacher", {"differentiated_tasks": "rarely", "pd_last_3y": "может быть"},
         "differentiated_tasks", "pd_last_3y", name="other-question-option-not-bool"),
     bad("questionnaire_student", {"grade": "4", "feel_safe": MISSING}, "grade", "feel_safe",

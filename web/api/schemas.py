@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, fields, pre_load, validate
+
+from engine.process.tasks import ASSIGNED, SEARCH_MAX, SORTS
 
 
 class Problem(Schema):
@@ -45,10 +49,30 @@ class TaskDetailOut(Schema):
 
 
 class TaskQuery(Schema):
+    """The filters of «my tasks»: ``GET /api/v1/tasks`` and the inbox page read their query string with this
+    one schema, so both take the same parameters with the same limits (the service checks them again)."""
+
     stage = fields.Str(validate=validate.Length(max=64))
-    school = fields.Str(validate=validate.Length(max=32))
+    school = fields.Str(validate=validate.Length(max=32), metadata={"description": "a school's code"})
     overdue = fields.Bool()
-    sort = fields.Str(validate=validate.OneOf(["due", "escalation", "created"]), load_default="due")
+    sort = fields.Str(validate=validate.OneOf(list(SORTS)), load_default="due",
+                      metadata={"description": "due: the nearest deadline first; escalation: the most escalated, "
+                                               "then the longest overdue; created: the newest first"})
+    search = fields.Str(validate=validate.Length(max=SEARCH_MAX),
+                        metadata={"description": "part of the task's or the school's name or the school's code, "
+                                                 "in any case (ё = е)"})
+    due_from = fields.Date(metadata={"description": "deadline on or after this day (Moscow date)"})
+    due_to = fields.Date(metadata={"description": "deadline on or before this day (Moscow date)"})
+    assigned = fields.Str(validate=validate.OneOf(ASSIGNED), load_default="all",
+                          metadata={"description": "all: every task I may act on; mine: those I took; "
+                                                   "unassigned: those nobody took"})
+
+    @pre_load
+    def _drop_empty(self, data: Any, **_: Any) -> Any:
+        """An empty box of the page's form (``due_from=``) means no filter, in the API as on the page."""
+        if not hasattr(data, "items"):
+            return data
+        return {key: value for key, value in data.items() if value not in ("", None)}
 
 
 class AreaTaskQuery(Schema):

@@ -9,6 +9,11 @@
 //        data-overdue='["run_questionnaires"]'            canvas marker `overdue`
 //        data-incident='["choose_path"]'                  canvas marker `incident` (a failed step)
 //        data-heat='{"run_questionnaires": 12, "curator_visit": 3}'  count badges
+//        data-heat-url="/dashboard/heatmap/schools?element=__ELEMENT__"  optional: each badge links there
+//        data-heat-title="Школ на этом шаге: {n}. …"  the badge's tooltip ({n}: the count)
+//        data-links='{"review_concept": 12}'  current steps the viewer may open → their task ids; only
+//        data-link-url="/tasks/__TASK__"      these are clickable (the step and its flag link to the task)
+//        data-link-label="Открыть задачу"    the tooltip of such a step's flag
 //        data-here-label="Сейчас здесь"      the flag over each current step (translated by the page)
 //        data-zoom-labels='{"in": "Крупнее", "out": "Мельче", "fit": "Вписать", "reset": "100 %"}'
 //        aria-label="Схема процесса"></div>
@@ -98,13 +103,20 @@ function addHeat(element, overlays, registry) {
   }
   const counts = Object.entries(heat).filter(([id, count]) => registry.get(id) && Number(count) > 0);
   const max = Math.max(0, ...counts.map(([, count]) => Number(count)));
+  const url = element.dataset.heatUrl;
+  const title = element.dataset.heatTitle || 'Школ на этом шаге: {n}';
   for (const [id, raw] of counts) {
     const count = Number(raw);
     const share = max ? count / max : 0;
-    const badge = document.createElement('span');
+    // A count is a link to the schools behind it (as Camunda Cockpit lists the instances at an activity).
+    const badge = document.createElement(url ? 'a' : 'span');
     badge.className = 'heat-badge';
     badge.textContent = String(count);
-    badge.title = `Экземпляров здесь: ${count}`;
+    badge.title = title.replace('{n}', String(count));
+    badge.dataset.element = id;
+    if (url) {
+      badge.href = url.replace('__ELEMENT__', encodeURIComponent(id));
+    }
     badge.dataset.share = share.toFixed(2);
     // Pale (few) → strong (the most): lightness 92% → 38%.
     const lightness = Math.round(92 - 54 * share);
@@ -115,15 +127,47 @@ function addHeat(element, overlays, registry) {
   }
 }
 
-function addHere(element, overlays, registry) {
+/** Element id → the URL of its task, for the current steps the viewer may open (the server decides). */
+function readLinks(element) {
+  const links = readJson(element, 'data-links', {});
+  const url = element.dataset.linkUrl;
+  if (!url || !links || typeof links !== 'object') {
+    return {};
+  }
+  return Object.fromEntries(
+    Object.entries(links).map(([id, taskId]) => [id, url.replace('__TASK__', encodeURIComponent(String(taskId)))]),
+  );
+}
+
+function addHere(element, overlays, registry, links) {
   const label = element.dataset.hereLabel || 'Сейчас здесь';
   for (const id of readJson(element, 'data-current', [])) {
     if (!registry.get(id)) continue;
-    const flag = document.createElement('span');
+    const flag = document.createElement(links[id] ? 'a' : 'span');
     flag.className = 'here-flag';
     flag.textContent = label;
+    flag.dataset.element = id;
+    if (links[id]) {
+      flag.href = links[id];
+      flag.title = element.dataset.linkLabel || 'Открыть задачу';
+    }
     overlays.add(id, 'here', { position: { top: -24, left: 0 }, scale: { min: 0.9, max: 1.4 }, html: flag });
   }
+}
+
+/** A step the viewer may open is a link: marked (pointer cursor) and opened on a click. Others are not. */
+function addLinks(canvas, registry, eventBus, links) {
+  for (const id of Object.keys(links)) {
+    if (registry.get(id)) {
+      canvas.addMarker(id, 'linked');
+    }
+  }
+  eventBus.on('element.click', (event) => {
+    const target = links[event.element.id];
+    if (target) {
+      window.location.assign(target);
+    }
+  });
 }
 
 const ZOOM_LABELS = { in: 'Крупнее', out: 'Мельче', fit: 'Вписать', reset: '100 %' };
@@ -194,7 +238,9 @@ async function mount(element) {
     const registry = viewer.get('elementRegistry');
     addMarkers(element, canvas, registry);
     addHeat(element, viewer.get('overlays'), registry);
-    addHere(element, viewer.get('overlays'), registry);
+    const links = readLinks(element);
+    addHere(element, viewer.get('overlays'), registry, links);
+    addLinks(canvas, registry, viewer.get('eventBus'), links);
 
     const focus = findFocus(registry, element.dataset.process);
     let fitted = fit(canvas, focus);
