@@ -97,7 +97,7 @@ def test_full_chain_of_an_overdue_school_task(db: Database, org: Org, bundle_cop
         assert sweep(db, now=moment).fired == 0  # again at the same moment: nothing twice
     assert fired == {"reminder": ["reminder"], "due": ["due"], "level 1": ["escalation"],
                      "level 2": ["escalation"], "level 3": ["escalation"]}
-    assert notified(db, org.school_user, task_id) == ["reminder", "due"]
+    assert notified(db, org.school_user, task_id) == ["arrival", "reminder", "due"]  # told when it opened
     assert notified(db, org.curator, task_id) == ["escalation"]
     assert notified(db, org.municipal, task_id) == ["escalation"]
     assert notified(db, org.regional, task_id) == ["escalation"]
