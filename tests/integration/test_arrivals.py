@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 from redis import Redis
 from rq import Queue, SimpleWorker
+from rq.job import Job
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -232,8 +233,10 @@ def test_an_rq_sweep_notifies_everyone_and_writes_letters_only_where_no_digest_c
     _, task_id = started_mini(pg_db, org, bundle_copy, moment)
     monkeypatch.setenv("DATABASE_URL", postgres_url)
     monkeypatch.delenv("SMTP_HOST", raising=False)  # letters wait in the outbox
-    RqJobQueue(redis).enqueue(jobs.sweep_deadlines, moment.isoformat())
+    job_id = RqJobQueue(redis).enqueue(jobs.sweep_deadlines, moment.isoformat())
     SimpleWorker([Queue(QUEUE_NAME, connection=redis)], connection=redis).work(burst=True)
+    result = Job.fetch(job_id, connection=redis).return_value()
+    assert result["announced"] >= 1 and result["queued"] >= 1  # the deputy's letter handed to delivery
 
     for login in (org.school_user, deputy, secretary):
         assert [n.task_id for n in arrivals_of(pg_db, login)] == [task_id], login
