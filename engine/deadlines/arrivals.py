@@ -21,6 +21,8 @@ from engine.process.notifications import Message, moscow_time, notify, task_link
 
 #: Tasks a notification of many names one by one; the rest are counted (the inbox lists them all).
 LISTED = 20
+#: Schools a title of many tasks names by code.
+TITLE_SCHOOLS = 3
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,10 @@ def arrival_message(tasks: list[Task], base_url: str) -> Message:
     lines = [f"• {_school(t)} — «{t.name}»; срок {moscow_time(t.due_at)}" for t in ordered[:LISTED]]
     if len(ordered) > LISTED:
         lines.append(f"… и ещё {len(ordered) - LISTED}.")
-    return Message("arrival", f"Новые задачи: {len(tasks)}",
+    # The schools in the title: two notifications (and letters) of new tasks to one person tell them apart.
+    codes = list(dict.fromkeys(t.school.code for t in ordered))
+    schools = ", ".join(codes[:TITLE_SCHOOLS]) + (" и др." if len(codes) > TITLE_SCHOOLS else "")
+    return Message("arrival", f"Новые задачи: {len(tasks)} — {schools}",
                    f"Поступили новые задачи — {len(tasks)}:\n\n" + "\n".join(lines), f"{base_url}/tasks")
 
 

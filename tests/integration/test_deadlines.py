@@ -147,10 +147,12 @@ def _many_overdue(db: Database, bundle: Path, schools: int) -> list[Org]:
 
 
 def _duplicates(db: Database) -> int:
-    """Notifications that share (user, task, kind, title): a duplicate delivery of one event."""
+    """Notifications that share (user, task, kind, title, body): a duplicate delivery of one event. (The body
+    too: two notifications of new tasks «Новые задачи: 2» to one person are two events when they list other tasks.)"""
     with db.reading() as session:
         groups = session.execute(select(func.count()).select_from(Notification).group_by(
-            Notification.user_id, Notification.task_id, Notification.kind, Notification.title)).scalars().all()
+            Notification.user_id, Notification.task_id, Notification.kind, Notification.title,
+            Notification.body)).scalars().all()
     return sum(count - 1 for count in groups if count > 1)
 
 
