@@ -473,8 +473,10 @@ def sweep(db: Database, now_text: str | None, dry_run: bool, batch_size: int, as
         _print_json(report)
         return
     verb = "сработает" if dry_run else "сработало"
-    click.echo(f"На {report.now.isoformat()}: {verb} сроков — {report.fired}.")
-    for action in report.actions:
+    told = "будет объявлено" if dry_run else "объявлено"
+    click.echo(f"На {report.now.isoformat()}: {verb} сроков — {report.fired}; {told} новых задач — "
+               f"{report.announced}.")
+    for action in report.arrivals + report.actions:
         level = f" (уровень {action.escalation_level})" if action.escalation_level else ""
         click.echo(f"  {labels.DEADLINE_KINDS[action.kind]}{level}: {action.school} «{action.task}» → "
                    f"{', '.join(action.recipients) or 'нет получателей'}")

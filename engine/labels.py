@@ -53,8 +53,9 @@ INCIDENT_TRIGGERS = {
     "completion": N_("после выполнения задачи"), "action": N_("действие движка по форме"),
     "timer": N_("срабатывание таймера"), "retry": N_("повтор шага"), "reminder": N_("напоминание о сроке"),
     "due": N_("наступление срока"), "escalation": N_("эскалация просрочки"),
+    "arrival": N_("уведомление о новой задаче"),
 }
 
 #: Kinds of deadline rows, as the sweep's report names them.
 DEADLINE_KINDS = {"reminder": N_("напоминание"), "due": N_("срок наступил"), "escalation": N_("эскалация"),
-                  "timer": N_("таймер"), "retry": N_("повтор шага")}
+                  "timer": N_("таймер"), "retry": N_("повтор шага"), "arrival": N_("новая задача")}

@@ -337,6 +337,9 @@ class DeadlineKind(enum.StrEnum):
     ESCALATION = "escalation"
     TIMER = "timer"
     RETRY = "retry"  # the next try of a step that failed after a completion (an incident's continuation)
+    # A task has just opened: its people hear of it. Due at once; the sweep groups a batch's arrivals per
+    # person (one notification for forty tasks), so the step that opened it writes one row and no more.
+    ARRIVAL = "arrival"
 
 
 class Deadline(Base):

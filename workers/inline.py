@@ -25,8 +25,8 @@ class InlineSweeper(threading.Thread):
         smtp = SmtpSettings.from_settings(self.settings)
         if smtp is not None:
             deliver_due(self.db, smtp)
-        if report.fired:
-            log.info("inline sweep: %d deadlines acted on", report.fired)
+        if report.fired or report.announced:
+            log.info("inline sweep: %d deadlines acted on, %d new tasks announced", report.fired, report.announced)
 
     def run(self) -> None:
         while True:

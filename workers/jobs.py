@@ -55,7 +55,8 @@ def sweep_deadlines(ctx: JobContext, now_iso: str | None = None, batch_size: int
     """Every minute from cron: act on due deadlines, then hand their e-mails to delivery jobs."""
     now = datetime.fromisoformat(now_iso) if now_iso else None
     report = sweep(ctx.db, now=now, batch_size=batch_size, base_url=ctx.settings.base_url)
-    return {"fired": report.fired, "batches": report.batches, "queued": _enqueue_deliveries(ctx, report.outbox_ids)}
+    return {"fired": report.fired, "announced": report.announced, "batches": report.batches,
+            "queued": _enqueue_deliveries(ctx, report.outbox_ids)}
 
 
 def deliver_email(ctx: JobContext, outbox_id: int) -> bool:

@@ -1,8 +1,13 @@
-"""The optional daily digest: one e-mail a day per user who asked for it, listing their open tasks."""
+"""The optional daily digest: one e-mail a day per user who asked for it, listing their open tasks.
+
+Tasks that arrived in the last day come first and are marked new: a person who takes the digest gets
+no letter of their own when a task arrives (only the in-app notification), so the digest is where
+their mail tells of it.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -11,6 +16,9 @@ from engine.models import OutboxMessage, Task, TaskStatus, User
 from engine.org.scopes import Scope
 from engine.process.notifications import Message, moscow_time, notify
 from engine.timing.due import MOSCOW
+
+#: What the digest calls new: what arrived since the day before (the digest goes out once a day).
+NEW_FOR = timedelta(days=1)
 
 
 def queue_digests(db: Database, *, now: datetime | None = None, base_url: str = "") -> list[int]:
@@ -27,7 +35,8 @@ def queue_digests(db: Database, *, now: datetime | None = None, base_url: str = 
                 continue
             tasks = list(session.scalars(select(Task).where(Task.status == TaskStatus.READY,
                                                             Scope.of(user.grants).task_filter())
-                                         .order_by(Task.due_at).limit(50)))
+                                         .order_by((Task.created_at > moment - NEW_FOR).desc(), Task.due_at)
+                                         .limit(50)))
             if tasks:
                 letters = notify(session, [user], _digest(tasks, moment, base_url), now=moment, key=key)
                 session.flush()
@@ -37,8 +46,11 @@ def queue_digests(db: Database, *, now: datetime | None = None, base_url: str = 
 
 def _digest(tasks: list[Task], now: datetime, base_url: str) -> Message:
     overdue = sum(1 for t in tasks if t.due_at is not None and t.due_at < now)
-    lines = [f"• {t.school.code} — {t.name}; срок {moscow_time(t.due_at)}"
-             + (" — ПРОСРОЧЕНО" if t.due_at is not None and t.due_at < now else "") for t in tasks]
-    body = f"Открытых задач: {len(tasks)}, из них просрочено: {overdue}.\n\n" + "\n".join(lines)
+    new = sum(1 for t in tasks if t.created_at > now - NEW_FOR)
+    lines = [("• НОВАЯ: " if t.created_at > now - NEW_FOR else "• ") + f"{t.school.code} — {t.name}; "
+             f"срок {moscow_time(t.due_at)}" + (" — ПРОСРОЧЕНО" if t.due_at is not None and t.due_at < now else "")
+             for t in tasks]
+    body = (f"Открытых задач: {len(tasks)}, из них новых за сутки: {new}, просрочено: {overdue}.\n\n"
+            + "\n".join(lines))
     return Message("digest", f"Сводка задач на {now.astimezone(MOSCOW):%d.%m.%Y}", body,
                    f"{base_url}/tasks" if base_url else None)

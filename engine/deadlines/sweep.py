@@ -7,6 +7,11 @@ PostgreSQL, so concurrent sweeps split the work — acts on each and marks it fi
 transaction as the notifications it writes. Its cost follows the number of due rows (a partial index
 on unfired ``fire_at``), not the number of open instances; a sweep killed mid-batch has committed
 nothing of that batch, so a restart redoes exactly the unfinished rows.
+
+``arrival`` rows (a task has just opened) are swept first and in larger batches: acting on one is a
+few dictionary lookups, and the larger the batch, the more of a person's new tasks share one
+notification (``engine.deadlines.arrivals``). They are reported apart from the deadlines acted on
+(``SweepReport.arrivals``), so ``fired`` still counts reminders, due times, escalations and timers.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from sqlalchemy.orm import Session, joinedload
 from engine import audit
 from engine.actors import Who
 from engine.db import Database
+from engine.deadlines.arrivals import Arrived, announce
 from engine.errors import Conflict, IncidentNotFound
 from engine.fast_writes import drop_queued, insert_pending
 from engine.models import Deadline, DeadlineKind, Incident, OutboxMessage, Task, TaskStatus, User
@@ -43,6 +49,8 @@ from engine.timing.production_calendar import load_calendar
 from engine.timing.workdays import WorkCalendar
 
 DEFAULT_BATCH = 100
+#: Arrival rows per batch: a cohort start's chunk (250 schools) in one, so each person hears of it once.
+ARRIVAL_BATCH = 1000
 
 
 @dataclass
@@ -74,14 +82,27 @@ class SweepReport:
     now: datetime  # the moment deadlines are evaluated at (an operator may ask about another one)
     dry_run: bool
     acted_at: datetime  # the clock's time: when things were done and letters queued
-    actions: list[Action] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)  # deadlines: reminders, due, escalations, timers, retries
+    arrivals: list[Action] = field(default_factory=list)  # new tasks told to their people
     outbox_ids: list[int] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     batches: int = 0
 
     @property
     def fired(self) -> int:
+        """Deadlines acted on; arrivals are counted apart (``announced``)."""
         return len(self.actions)
+
+    @property
+    def announced(self) -> int:
+        return len(self.arrivals)
+
+    def mark(self) -> tuple[int, int]:
+        return len(self.actions), len(self.arrivals)
+
+    def undo(self, mark: tuple[int, int]) -> None:
+        """Forget what was reported since ``mark``: its savepoint was rolled back."""
+        del self.actions[mark[0]:], self.arrivals[mark[1]:]
 
 
 def sweep(db: Database, *, now: datetime | None = None, batch_size: int = DEFAULT_BATCH, dry_run: bool = False,
@@ -90,13 +111,14 @@ def sweep(db: Database, *, now: datetime | None = None, batch_size: int = DEFAUL
     report = SweepReport(now or db.now(), dry_run, db.now())
     if dry_run:
         return _preview(db, report)
-    while max_batches is None or report.batches < max_batches:
-        with db.transaction() as session, session.no_autoflush:
-            rows = _claim(session, report.now, report.acted_at, batch_size)
-            if not rows:
-                break
-            _act_on(session, rows, report, base_url)
-        report.batches += 1
+    for arrivals, size in ((True, max(batch_size, ARRIVAL_BATCH)), (False, batch_size)):
+        while max_batches is None or report.batches < max_batches:
+            with db.transaction() as session, session.no_autoflush:
+                rows = _claim(session, report.now, report.acted_at, size, arrivals=arrivals)
+                if not rows:
+                    break
+                _act_on(session, rows, report, base_url)
+            report.batches += 1
     return report
 
 
@@ -109,16 +131,19 @@ def _act_on(session: Session, rows: list[Deadline], report: SweepReport, base_ur
     a savepoint of its own: the failing row is rolled back alone, retried later with backoff and
     recorded as an incident (``_failed``); every other row's work commits with the batch."""
     batch = _Batch.load(session, rows)
-    done = len(report.actions)
+    done = report.mark()
     try:
         with session.begin_nested():
             for row in rows:
-                _act(session, row, report, batch, base_url)
+                if row.kind is not DeadlineKind.ARRIVAL:
+                    _act(session, row, report, batch, base_url)
+            _announce(session, [row for row in rows if row.kind is DeadlineKind.ARRIVAL], report, batch, base_url)
             session.flush()
             insert_pending(session)
     except Exception:  # noqa: BLE001 - each row is tried again alone, and its own failure recorded
         drop_queued(session)
-        del report.actions[done:], batch.letters[:]  # the letters went with the savepoint
+        report.undo(done)
+        del batch.letters[:]  # the letters went with the savepoint
         for row in rows:
             _act_alone(session, row, report, batch, base_url, actor_id)
     else:
@@ -128,7 +153,7 @@ def _act_on(session: Session, rows: list[Deadline], report: SweepReport, base_ur
 
 def _act_alone(session: Session, row: Deadline, report: SweepReport, batch: _Batch, base_url: str,
                actor_id: int | None) -> None:
-    done, letters = len(report.actions), len(batch.letters)
+    done, letters = report.mark(), len(batch.letters)
     try:
         with session.begin_nested():
             _act(session, row, report, batch, base_url)
@@ -136,7 +161,8 @@ def _act_alone(session: Session, row: Deadline, report: SweepReport, batch: _Bat
             insert_pending(session)  # nothing of this row left queued for a later row's rollback to drop
     except Exception as err:  # noqa: BLE001 - the row's failure becomes its incident; the others go on
         drop_queued(session)
-        del report.actions[done:], batch.letters[letters:]
+        report.undo(done)
+        del batch.letters[letters:]
         _failed(session, row, err, report, batch)
     else:
         _resolve_retried(session, [row], report.acted_at, actor_id)
@@ -207,17 +233,22 @@ def retry_incident(db: Database, incident_id: int, *, actor: Who, base_url: str 
         return incident_view(session, incident_id)
 
 
-def _due_ids(now: datetime, limit: int) -> Any:
-    return (select(Deadline.id).where(Deadline.fired_at.is_(None), Deadline.fire_at <= now)
-            .order_by(Deadline.fire_at, Deadline.id).limit(limit))
+def _due_ids(now: datetime, limit: int, *, arrivals: bool | None = None) -> Any:
+    """Due rows, oldest first: arrivals only, all but arrivals, or (None) every kind."""
+    query = select(Deadline.id).where(Deadline.fired_at.is_(None), Deadline.fire_at <= now)
+    if arrivals is not None:
+        query = query.where((Deadline.kind == DeadlineKind.ARRIVAL) if arrivals
+                            else (Deadline.kind != DeadlineKind.ARRIVAL))
+    return query.order_by(Deadline.fire_at, Deadline.id).limit(limit)
 
 
-def _claim(session: Session, now: datetime, acted_at: datetime, limit: int) -> list[Deadline]:
+def _claim(session: Session, now: datetime, acted_at: datetime, limit: int, *,
+           arrivals: bool | None = None) -> list[Deadline]:
     """Lock a batch of due rows no other sweep holds, and mark them fired (committed with the actions).
 
     SKIP LOCKED gives concurrent sweeps disjoint batches on PostgreSQL; the conditional UPDATE is the
     guard everywhere (SQLite has no row locks): a row another sweep fired in between is not ours."""
-    ids = list(session.scalars(_due_ids(now, limit).with_for_update(skip_locked=True)))
+    ids = list(session.scalars(_due_ids(now, limit, arrivals=arrivals).with_for_update(skip_locked=True)))
     if not ids:
         return []
     claimed = list(session.scalars(
@@ -248,6 +279,7 @@ class _Batch:
         return cls(tasks, users_for_many(session, needs), assignees, load_calendar(session))
 
     def recipients(self, row: Deadline, task: Task) -> list[User]:
+        """The task's assignee (an escalation: the level above, always), else who holds its role there."""
         if row.kind is not DeadlineKind.ESCALATION and task.assignee_id in self.assignees:
             return [self.assignees[task.assignee_id]]
         return self.users[_need(row, task)]
@@ -274,7 +306,8 @@ def _preview(db: Database, report: SweepReport) -> SweepReport:
                 continue
             task = batch.tasks.get(row.task_id) if row.task_id else None
             if task is not None and task.status is TaskStatus.READY:
-                report.actions.append(_action(row, task, [u.login for u in batch.recipients(row, task)]))
+                heard = report.arrivals if row.kind is DeadlineKind.ARRIVAL else report.actions
+                heard.append(_action(row, task, [u.login for u in batch.recipients(row, task)]))
     return report
 
 
@@ -283,7 +316,22 @@ def _action(row: Deadline, task: Task, logins: list[str]) -> Action:
     return Action(row.id, row.kind.value, row.step, task.id, task.school.code, task.name, logins, level)
 
 
+def _announce(session: Session, rows: list[Deadline], report: SweepReport, batch: _Batch, base_url: str) -> None:
+    """Arrival rows, together: one notification per person for all of theirs (a task closed meanwhile
+    is no news)."""
+    arrived = []
+    for row in rows:
+        task = batch.tasks.get(row.task_id) if row.task_id else None
+        if task is not None and task.status is TaskStatus.READY:
+            arrived.append(Arrived(row.id, task, batch.recipients(row, task)))
+            report.arrivals.append(_action(row, task, [u.login for u in arrived[-1].recipients]))
+    batch.letters += announce(session, arrived, now=report.acted_at, base_url=base_url)
+
+
 def _act(session: Session, row: Deadline, report: SweepReport, batch: _Batch, base_url: str) -> None:
+    if row.kind is DeadlineKind.ARRIVAL:  # alone: a retry, or its batch failed and each row goes again
+        _announce(session, [row], report, batch, base_url)
+        return
     if row.kind is DeadlineKind.TIMER:
         _fire(session, row, report)
         return

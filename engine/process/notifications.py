@@ -23,7 +23,7 @@ from engine.timing.zones import local_time
 
 @dataclass(frozen=True)
 class Message:
-    kind: str  # reminder, due, escalation, digest
+    kind: str  # arrival, reminder, due, escalation, digest
     title: str
     body: str
     link: str | None = None
@@ -39,19 +39,20 @@ def task_link(base_url: str, task: Task) -> str:
 
 
 def notify(session: Session, users: Iterable[User], message: Message, *, now: datetime, key: str,
-           task_id: int | None = None) -> list[OutboxMessage]:
+           task_id: int | None = None, digest_covers: bool = False) -> list[OutboxMessage]:
     """Write one in-app notification per user and queue an e-mail for each user with an address.
 
     ``key`` makes every e-mail's dedupe key (with the user id): the same event can never queue the same
-    letter twice. Returns the queued letters (unflushed: callers flush once per batch, then hand the
-    ids to the delivery job)."""
+    letter twice. ``digest_covers``: the daily digest tells of this event, so a user who takes the digest
+    gets it in the app only, not in a letter of its own. Returns the queued letters (unflushed: callers
+    flush once per batch, then hand the ids to the delivery job)."""
     letters = []
     for user in users:
-        session.add(Notification(user_id=user.id, created_at=now, kind=message.kind, title=message.title,
+        session.add(Notification(user_id=user.id, created_at=now, kind=message.kind, title=message.title[:500],
                                  body=message.body, link=message.link, task_id=task_id))
-        if user.email:
+        if user.email and not (digest_covers and user.wants_digest):
             letter = OutboxMessage(dedupe_key=f"{key}:user:{user.id}", created_at=now, to_address=user.email,
-                                   user_id=user.id, subject=message.title, body=_email_body(user, message),
+                                   user_id=user.id, subject=message.title[:500], body=_email_body(user, message),
                                    status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now)
             session.add(letter)
             letters.append(letter)

@@ -1,5 +1,5 @@
-"""axe-core (from npm, web/package.json) on the pages every participant uses: sign-in, inbox, task, dashboard
-and the respondent's questionnaire — no serious or critical violation of WCAG 2 A/AA."""
+"""axe-core (from npm, web/package.json) on the pages every participant uses: sign-in, inbox, notifications,
+task, dashboard and the respondent's questionnaire — no serious or critical violation of WCAG 2 A/AA."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page
 
+from engine.deadlines.sweep import sweep
 from engine.process import questionnaires
 from tests.conftest import Org
 from tests.e2e import conftest as e2e
@@ -56,6 +57,11 @@ def test_participants_pages_have_no_serious_accessibility_violation(axe_page: Pa
     found["respondent-scale"] = violations(page)
     e2e.sign_in(page, live, org.school_user, PASSWORD)
     found["inbox"] = violations(page)
+    sweep(live.db, base_url=live.url)  # the school hears of its questionnaire: the page shows a notification
+    page.goto(f"{live.url}/notifications")
+    assert page.locator("li[data-kind='arrival']").count() >= 1
+    found["notifications"] = violations(page)
+    page.goto(f"{live.url}/")
     page.get_by_role("link", name="Провести анкетирование").first.click()
     page.wait_for_selector("html[data-form-ready='1']")
     found["task"] = violations(page)

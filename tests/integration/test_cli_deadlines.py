@@ -77,8 +77,8 @@ def test_notifications_command_lists_and_marks_read(db: Database, org: Org, bund
     run(db, "sweep", "--now", "2027-03-15T12:30+03:00")
     code, out, _ = run(db, "notifications", "--user", org.school_user, "--json")
     listed = json.loads(out)
-    assert code == 0 and listed["unread"] == 2
-    assert {item["kind"] for item in listed["items"]} == {"reminder", "due"}
+    assert code == 0 and listed["unread"] == 3  # the task's arrival, its reminder, its due time
+    assert {item["kind"] for item in listed["items"]} == {"arrival", "reminder", "due"}
     assert run(db, "notifications", "--user", org.school_user, "--mark-read")[0] == 0
     code, out, _ = run(db, "notifications", "--user", org.school_user, "--unread")
     assert code == 0 and out.startswith("Непрочитанных: 0")

@@ -97,7 +97,7 @@ def test_full_chain_of_an_overdue_school_task(db: Database, org: Org, bundle_cop
         assert sweep(db, now=moment).fired == 0  # again at the same moment: nothing twice
     assert fired == {"reminder": ["reminder"], "due": ["due"], "level 1": ["escalation"],
                      "level 2": ["escalation"], "level 3": ["escalation"]}
-    assert notified(db, org.school_user, task_id) == ["reminder", "due"]
+    assert notified(db, org.school_user, task_id) == ["arrival", "reminder", "due"]  # told when it opened
     assert notified(db, org.curator, task_id) == ["escalation"]
     assert notified(db, org.municipal, task_id) == ["escalation"]
     assert notified(db, org.regional, task_id) == ["escalation"]
@@ -147,10 +147,12 @@ def _many_overdue(db: Database, bundle: Path, schools: int) -> list[Org]:
 
 
 def _duplicates(db: Database) -> int:
-    """Notifications that share (user, task, kind, title): a duplicate delivery of one event."""
+    """Notifications that share (user, task, kind, title, body): a duplicate delivery of one event. (The body
+    too: two notifications of new tasks «Новые задачи: 2» to one person are two events when they list other tasks.)"""
     with db.reading() as session:
         groups = session.execute(select(func.count()).select_from(Notification).group_by(
-            Notification.user_id, Notification.task_id, Notification.kind, Notification.title)).scalars().all()
+            Notification.user_id, Notification.task_id, Notification.kind, Notification.title,
+            Notification.body)).scalars().all()
     return sum(count - 1 for count in groups if count > 1)
 
 

@@ -113,7 +113,8 @@ def test_a_poison_timer_is_an_incident_and_every_other_deadline_still_fires(
     assert timer.fired_at is None and timer.attempts == 1 and "approved_by_region" in (timer.last_error or "")
     assert timer.fire_at == later + timedelta(minutes=1)  # backoff: not due again in this sweep
     assert all(row.fired_at is not None for row in rows_of(db, healthy))  # the healthy school's all fired
-    assert {a.deadline_id for a in report.actions} >= set(healthy_ids)
+    # Every healthy row acted on: its deadlines, and its task's arrival (reported apart).
+    assert {a.deadline_id for a in report.actions + report.arrivals} >= set(healthy_ids)
     assert [f.deadline_id for f in report.failures if f.instance_id == poisoned] == [timer.id]
     [incident] = open_incidents(db, poisoned)
     assert (incident.element_id, incident.element_name, incident.tries) == ("who_helps", "Кому помогать?", 1)

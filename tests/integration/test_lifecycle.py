@@ -58,10 +58,12 @@ def test_start_mirrors_the_first_task_with_stage_role_scope_and_due(db: Database
         assert task.school.code == org.school and task.due_at is not None
         assert (task.due_at - task.created_at).days == 14
         rows = session.scalars(select(Deadline).where(Deadline.task_id == task.id).order_by(Deadline.fire_at)).all()
-        # A reminder 2 working days before, the due time, then +3, +7 and +14 working days of escalation.
-        assert [(d.kind.value, d.step) for d in rows] == [("reminder", 1), ("due", 0), ("escalation", 1),
-                                                          ("escalation", 2), ("escalation", 3)]
-        assert rows[1].fire_at == task.due_at and rows[0].fire_at < task.due_at < rows[2].fire_at
+        # Its arrival at once (the sweep tells the school), a reminder 2 working days before, the due
+        # time, then +3, +7 and +14 working days of escalation.
+        assert rows[0].fire_at == task.created_at
+        assert [(d.kind.value, d.step) for d in rows] == [("arrival", 0), ("reminder", 1), ("due", 0),
+                                                          ("escalation", 1), ("escalation", 2), ("escalation", 3)]
+        assert rows[2].fire_at == task.due_at and rows[1].fire_at < task.due_at < rows[3].fire_at
         instance = session.get(ProcessInstance, started.instance_id)
         assert instance is not None and instance.current_stage == "questionnaire"
         assert instance.status is InstanceStatus.RUNNING and instance.serializer_version

@@ -231,7 +231,8 @@ class OverdueOut(Schema):
 
 class NotificationOut(Schema):
     id = fields.Int(required=True)
-    kind = fields.Str(required=True)
+    kind = fields.Str(required=True, metadata={
+        "description": "arrival (new tasks), reminder, due, escalation or digest."})
     title = fields.Str(required=True)
     body = fields.Str(required=True)
     link = fields.Str(allow_none=True)
@@ -300,7 +301,7 @@ class IncidentOut(Schema):
     element_id = fields.Str(required=True)
     element_name = fields.Str(required=True)
     trigger = fields.Str(required=True, metadata={
-        "description": "What was being done: completion, timer, retry, reminder, due or escalation."})
+        "description": "What was being done: completion, timer, retry, arrival, reminder, due or escalation."})
     error = fields.Str(required=True)
     tries = fields.Int(required=True)
     created_at = fields.AwareDateTime(required=True)
