@@ -39,7 +39,6 @@ def test_school_curator_and_coordinator_in_a_browser(page: Page, live: LiveServe
     expect(page.get_by_role("heading", name="Вход")).to_be_visible()
     screenshot(page, "login")
     sign_in(page, live, org.school_user)
-    screenshot(page, "inbox-school")
     open_task(page, "Провести анкетирование")
     page.get_by_role("button", name="Отправить").click()  # the required checkbox is not ticked
     expect(page.locator(".fjs-form-field-error").first).to_be_visible()
@@ -64,7 +63,6 @@ def test_school_curator_and_coordinator_in_a_browser(page: Page, live: LiveServe
     row = page.locator(f"tr[data-school='{org.school}']")
     expect(row.locator("td[data-stage='questionnaire']")).to_have_class(re.compile("current"))
     expect(row.locator(".badge-overdue").first).to_be_visible()
-    screenshot(page, "dashboard-municipality")
     page.get_by_role("link", name="Где сейчас школы (схема)").click()
     page.wait_for_selector(".bpmn-diagram[data-ready='1']")
     expect(page.locator(".heat-badge").first).to_be_visible()  # one school waits at the coverage check
@@ -72,7 +70,6 @@ def test_school_curator_and_coordinator_in_a_browser(page: Page, live: LiveServe
     page.go_back()
     row.get_by_role("link").first.click()
     page.wait_for_selector(".bpmn-diagram[data-ready='1']")
-    screenshot(page, "school-timeline")
 
 
 def test_anonymous_respondent_submits_once(page: Page, live: LiveServer, org: Org) -> None:

@@ -50,6 +50,14 @@ def sign_in(page: Page, live: LiveServer, login: str) -> None:
     e2e.sign_in(page, live, login, PASSWORD)
 
 
+def both_sizes(page: Page, name: str) -> None:
+    """The page as a desk and as a phone shows it, for the guides (`make screenshots`)."""
+    screenshot(page, name)
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, f"{name}-phone")
+    page.set_viewport_size({"width": 1366, "height": 900})
+
+
 def no_sideways_scroll(page: Page, live: LiveServer, *urls: str) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
     for url in urls:
@@ -60,13 +68,18 @@ def no_sideways_scroll(page: Page, live: LiveServer, *urls: str) -> None:
 
 
 def test_the_region_finds_a_school_weeks_late_and_confirms_it(page: Page, demo: LiveServer) -> None:
+    page.set_viewport_size({"width": 1366, "height": 900})
     sign_in(page, demo, "region-42")
+    hint = page.get_by_test_id("start-hint")
+    expect(hint).to_contain_text("Начните с просроченной задачи: Подтвердить участие")
+    expect(hint).to_contain_text("ушло выше по цепочке эскалации")
     row = page.get_by_test_id("inbox").locator("tr", has_text="СОШ № 176")
     expect(row).to_contain_text("Подтвердить участие")
     expect(row).to_contain_text("просрочено")
     expect(row).to_contain_text("эскалация 3")
-    screenshot(page, "demo-region-inbox")
+    both_sizes(page, "inbox-region")
     page.goto(f"{demo.url}/dashboard/overdue?region=42")
+    both_sizes(page, "overdue-region")
     expect(page.get_by_test_id("overdue-3")).to_contain_text("СОШ № 176")
     expect(page.get_by_test_id("overdue-2")).to_contain_text("Тарасовская")
     no_sideways_scroll(page, demo, "/", "/dashboard?region=42", "/dashboard/overdue?region=42", "/notifications")
@@ -86,9 +99,11 @@ def test_the_region_finds_a_school_weeks_late_and_confirms_it(page: Page, demo: 
 
 def test_the_curator_is_told_what_is_late_and_accepts_the_coverage(page: Page, demo: LiveServer) -> None:
     sign_in(page, demo, "curator-1")
+    expect(page.get_by_test_id("start-hint")).to_contain_text("Начните с просроченной задачи: Подтвердить охват")
     expect(page.get_by_test_id("unread")).to_have_text(re.compile(r"[1-9]"))
     page.goto(f"{demo.url}/notifications")
     expect(page.locator("main")).to_contain_text("Подтвердить охват анкетирования")
+    both_sizes(page, "notifications-curator")
     page.goto(f"{demo.url}/")
     inbox = page.get_by_test_id("inbox")
     expect(inbox.locator("tr", has_text="Проверить концепцию")).to_have_count(1)
@@ -96,6 +111,8 @@ def test_the_curator_is_told_what_is_late_and_accepts_the_coverage(page: Page, d
     expect(late).to_contain_text("просрочено")
     late.get_by_role("link").first.click()
     page.wait_for_selector("html[data-form-ready='1']")
+    expect(page.locator(".task-context")).to_contain_text("Ответы на анкеты")
+    both_sizes(page, "task-curator-coverage")
     page.get_by_label("Охват достаточный").check()
     page.get_by_role("button", name="Отправить").click()
     expect(page.get_by_text("Задача выполнена.")).to_be_visible()
@@ -116,18 +133,29 @@ def test_the_curator_is_told_what_is_late_and_accepts_the_coverage(page: Page, d
 
 def test_the_school_far_ahead_sees_its_antirisk_programmes_and_its_history(page: Page, demo: LiveServer) -> None:
     sign_in(page, demo, school_login("42-TAI-01"))
+    expect(page.get_by_test_id("start-hint")).to_contain_text("Ближайший срок: Разработать антирисковую программу")
     expect(page.get_by_test_id("inbox").locator("tr", has_text="антирисковую программу")).to_have_count(3)
+    both_sizes(page, "inbox-school")
+    # On a phone the filters fold under one button, so the list comes first.
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(page.get_by_test_id("inbox-filters")).to_be_hidden()
+    page.get_by_test_id("filters-button").click()
+    expect(page.get_by_test_id("inbox-search")).to_be_visible()
+    page.set_viewport_size({"width": 1366, "height": 900})
+    expect(page.get_by_test_id("inbox-search")).to_be_visible()
     page.goto(f"{demo.url}/schools/42-TAI-01")
     expect(page.locator("main")).to_contain_text("Программа мер")
-    screenshot(page, "demo-school-page")
+    both_sizes(page, "school-timeline")
     no_sideways_scroll(page, demo, "/", "/schools/42-TAI-01", "/schools/42-TAI-01/questionnaires")
 
 
 def test_the_municipal_coordinator_sees_the_escalation_of_a_late_curator(page: Page, demo: LiveServer) -> None:
     sign_in(page, demo, "mun-prom")
+    expect(page.get_by_test_id("start-hint")).to_contain_text("Ваших задач сейчас нет. Ход школ")
     page.goto(f"{demo.url}/notifications")
     expect(page.locator("main")).to_contain_text("Тарасовская")
     page.goto(f"{demo.url}/dashboard?municipality=42-PROM")
     expect(page.locator("main")).to_contain_text("Заринская")
+    both_sizes(page, "dashboard-municipality")
     no_sideways_scroll(page, demo, "/", "/dashboard?municipality=42-PROM", "/notifications")
 
