@@ -67,6 +67,12 @@ def viewer_zone(db: Database, *, actor: Who) -> str:
     """The zone a person reads times in: their region's — the one region all their grants (school, curator,
     municipal, regional) lie in; Moscow's for federal and admin users, the operator, and anyone whose
     grants span regions of different zones."""
+    with db.reading() as session:  # one query, on every page that shows a time
+        return zone_of_viewer(session, actor)
+
+
+def zone_of_viewer(session: Session, actor: Who) -> str:
+    """:func:`viewer_zone` inside a session a service already holds."""
     if is_operator(actor):
         return DEFAULT_ZONE
     region_id = func.coalesce(RoleGrant.region_id, Municipality.region_id, School.region_id)
@@ -75,6 +81,5 @@ def viewer_zone(db: Database, *, actor: Who) -> str:
              .outerjoin(Municipality, Municipality.id == RoleGrant.municipality_id)
              .outerjoin(Region, Region.id == region_id)
              .where(User.login == login_of(actor), User.is_active.is_(True)))
-    with db.reading() as session:  # one query, on every page that shows a time
-        zones = set(session.scalars(query))  # None: a grant on the whole country (federal, admin)
+    zones = set(session.scalars(query))  # None: a grant on the whole country (federal, admin)
     return (zones.pop() or DEFAULT_ZONE) if len(zones) == 1 else DEFAULT_ZONE

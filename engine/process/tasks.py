@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import bindparam, or_, select, update
@@ -37,6 +37,7 @@ from engine.forms import FormDefinition
 from engine.models import AuditRecord, Deadline, InstanceStatus, Municipality, Region, School, Task, TaskStatus, User
 from engine.org.areas import area_for
 from engine.org.core import Actor, find_user, load_user, users_for
+from engine.org.regions import zone_of_viewer
 from engine.org.scopes import Scope
 from engine.process import live_workflows
 from engine.process.actions import ActionContext, form_choices, run_actions
@@ -48,7 +49,7 @@ from engine.process.notifications import Message, moscow_time, notify
 from engine.process.task_access import authorize, form_of, place_of_task
 from engine.process.task_context import TaskContext, read_context
 from engine.templates.versions import compiled_version
-from engine.timing.due import MOSCOW
+from engine.timing.zones import zone
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,8 @@ def list_tasks(db: Database, *, actor: Who, limit: int = 100, offset: int = 0, s
     """READY tasks the user may act on, most urgent first: one indexed query on the task table.
 
     ``search`` finds a part of the task's or the school's name (or the school's code) in any case, «ё» as
-    «е»; ``due_from``/``due_to`` are days of the deadline (Moscow dates, as pages show them), both included;
+    «е»; ``due_from``/``due_to`` are days of the deadline, both included, in the zone the user reads times in
+    (their region's, as their pages show dates);
     ``assigned`` is one of ``ASSIGNED``."""
     _check_filters(sort, search, due_from, due_to, assigned)
     with db.reading() as session:
@@ -183,10 +185,11 @@ def list_tasks(db: Database, *, actor: Who, limit: int = 100, offset: int = 0, s
             query = query.where(or_(folded(Task.name).contains(needle, autoescape=True),
                                     folded(School.name).contains(needle, autoescape=True),
                                     folded(School.code).contains(needle, autoescape=True)))
+        here = zone(zone_of_viewer(session, actor)) if due_from or due_to else None
         if due_from is not None:
-            query = query.where(Task.due_at >= _start_of(due_from))
+            query = query.where(Task.due_at >= _start_of(due_from, here))
         if due_to is not None:
-            query = query.where(Task.due_at < _start_of(due_to + timedelta(days=1)))
+            query = query.where(Task.due_at < _start_of(due_to + timedelta(days=1), here))
         if assigned == "mine":
             query = query.where(Task.assignee_id == user.user_id)
         elif assigned == "unassigned":
@@ -211,8 +214,8 @@ def _check_filters(sort: str, search: str | None, due_from: date | None, due_to:
         raise FormInvalid(errors)
 
 
-def _start_of(day: date) -> datetime:
-    return datetime.combine(day, time.min, MOSCOW)
+def _start_of(day: date, here: tzinfo | None) -> datetime:
+    return datetime.combine(day, time.min, here)
 
 
 def list_area_tasks(db: Database, *, actor: Who, region: str | None = None, municipality: str | None = None,

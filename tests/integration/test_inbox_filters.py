@@ -20,6 +20,7 @@ from engine.cli import cli
 from engine.db import Database, fold, folded
 from engine.errors import FormInvalid, NotAllowed
 from engine.models import Task
+from engine.org import regions
 from engine.org.api_tokens import create_token
 from engine.process import instances, tasks
 from engine.process.cohorts import ensure_cohort
@@ -99,6 +100,17 @@ def test_due_range_is_moscow_days_both_included(db: Database, desk: Desk) -> Non
     # 21:30 UTC on 29 March is 00:30 on 30 March in Moscow: the day the page shows.
     assert _schools(db, desk, due_from=date(2037, 3, 30), due_to=date(2037, 3, 30)) == [org.foreign_school]
     assert _schools(db, desk, due_to=date(2037, 3, 29)) == [org.school, org.sibling_school]
+
+
+def test_due_range_is_in_the_days_of_the_readers_own_zone(db: Database, desk: Desk) -> None:
+    org = desk.org
+    with db.transaction() as session:  # 13:00 UTC: 16:00 on 10 March in Moscow, 01:00 on 11 March in Kamchatka
+        session.execute(update(Task).where(Task.id == desk.by_school[org.school]).values(
+            due_at=datetime(2037, 3, 10, 13, tzinfo=UTC)))
+    assert _schools(db, desk, due_from=date(2037, 3, 10), due_to=date(2037, 3, 10)) == [org.school]
+    regions.set_region_zone(db, org.region, "Asia/Kamchatka", actor=OPERATOR)
+    assert _schools(db, desk, due_from=date(2037, 3, 10), due_to=date(2037, 3, 10)) == []
+    assert _schools(db, desk, due_from=date(2037, 3, 11), due_to=date(2037, 3, 11)) == [org.school]
 
 
 def test_mine_unassigned_and_all(db: Database, desk: Desk) -> None:
