@@ -380,7 +380,7 @@ def _message(row: Deadline, task: Task, base_url: str, workdays: WorkCalendar, n
     if row.kind is DeadlineKind.DUE:
         return Message("due", f"Срок задачи «{task.name}» наступил",
                        f"Школа: {school}.\nСрок задачи «{task.name}» — {due} — наступил; задача не выполнена.", link)
-    late = _working_days_late(task.due_at, now, workdays)
+    late = _working_days_late(task.due_at, now, workdays.in_zone(task.school.municipality.region.time_zone))
     role = ROLE_TITLES[task.role].lower()
     flag = "\nЗадача отмечена как просроченная для федерального уровня." if (row.payload or {}).get(
         "federal_overdue") else ""

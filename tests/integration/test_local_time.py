@@ -121,8 +121,10 @@ def test_a_reminder_still_ahead_keeps_its_moment_and_a_task_due_at_opening_gets_
     late = instances.start_instance(_at(db, datetime(2091, 3, 1, 9, 0, tzinfo=UTC)), key, org.sibling_school,
                                     cohort_year=2091, actor=OPERATOR).instance_id
     [overdue] = _open_tasks(db, late)
-    assert [kind for kind, _, _ in _rows(db, overdue.id)] == [DeadlineKind.DUE, DeadlineKind.ESCALATION,
-                                                                DeadlineKind.ESCALATION, DeadlineKind.ESCALATION]
+    # No reminder for a task already due: its arrival, then due and the escalation steps.
+    assert [kind for kind, _, _ in _rows(db, overdue.id)] == [DeadlineKind.ARRIVAL, DeadlineKind.DUE,
+                                                                DeadlineKind.ESCALATION, DeadlineKind.ESCALATION,
+                                                                DeadlineKind.ESCALATION]
 
 
 def test_the_org_import_sets_zones_and_numbers_the_rows_it_refuses(db: Database, tmp_path: Path) -> None:
