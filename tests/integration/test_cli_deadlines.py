@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -16,6 +17,7 @@ from engine.config import Settings
 from engine.db import Database
 from engine.deadlines.digests import queue_digests
 from engine.models import OutboxMessage, ProcessInstance, TemplateVersion, User
+from engine.org import regions
 from engine.org.core import OrgData, UserRow, apply_org
 from engine.process import instances
 from engine.templates import versions
@@ -114,6 +116,15 @@ def test_daily_digest_once_per_day_for_those_who_want_it(db: Database, org: Org,
     letters = [m for m in mine if m.to_address == f"{org.school_user}@example.test"]
     assert len(letters) == 1 and not set(again) & {m.id for m in letters}
     assert "ПРОСРОЧЕНО" in letters[0].body and org.school in letters[0].body
+    # Deadlines in the school's own time, its zone named; the date in the reader's.
+    regions.set_region_zone(db, org.region, "Asia/Kamchatka", actor=OPERATOR)
+    later = queue_digests(db, now=morning + timedelta(days=1))
+    with db.reading() as session:
+        [kamchatka] = session.scalars(select(OutboxMessage).where(
+            OutboxMessage.id.in_(later), OutboxMessage.to_address == f"{org.school_user}@example.test")).all()
+    assert "(МСК+9)" in kamchatka.body
+    next_day = (morning + timedelta(days=1)).astimezone(ZoneInfo("Asia/Kamchatka"))
+    assert kamchatka.subject == f"Сводка задач на {next_day:%d.%m.%Y}"
 
 
 def test_inline_sweeper_acts_without_redis(db: Database, org: Org, bundle_copy: Path) -> None:
