@@ -58,6 +58,7 @@ class OverdueTask:
     due_at: datetime
     escalation_level: int
     federal_overdue: bool
+    assignee_name: str | None = None  # who took it, if anyone did: the person to call
 
 
 def _in_area(query: Any, area: Area) -> Any:
@@ -74,16 +75,17 @@ def overdue(db: Database, area: Area, *, actor: Who) -> dict[int, list[OverdueTa
     """Open tasks past due in the area, by escalation level (highest first)."""
     with db.reading() as session:
         area_of(session, load_user(session, actor), area.region_code, area.municipality_code)
-        query = (select(Task).options(joinedload(Task.school))
+        query = (select(Task, User.full_name).options(joinedload(Task.school))
+                 .outerjoin(User, User.id == Task.assignee_id)
                  .where(Task.status == TaskStatus.READY, Task.due_at < db.now())
                  .order_by(Task.escalation_level.desc(), Task.due_at))
         query = _in_area(query, area)
         levels: dict[int, list[OverdueTask]] = {}
-        for task in session.scalars(query.limit(5000)):
+        for task, assignee in session.execute(query.limit(5000)):
             assert task.due_at is not None
             levels.setdefault(task.escalation_level, []).append(OverdueTask(
                 task.id, task.school.code, task.school.name, task.name, ROLE_TITLES[task.role], task.due_at,
-                task.escalation_level, task.federal_overdue))
+                task.escalation_level, task.federal_overdue, assignee))
         return dict(sorted(levels.items(), reverse=True))
 
 
