@@ -24,7 +24,7 @@ from engine.org.passwords import hash_password
 from engine.process import instances, tasks
 from engine.process.cohorts import ensure_cohort
 from engine.templates import versions
-from tests.conftest import Clock, Org, make_org
+from tests.conftest import PG_DATABASE, PG_SERVER, Clock, Org, _admin, _migrate, make_org
 from web.app import create_app
 
 CHROMIUM = "/usr/bin/chromium"
@@ -62,6 +62,24 @@ def serving(db: Database, clock: Clock) -> Iterator[LiveServer]:
     finally:
         server.shutdown()
         db.engine.dispose()
+
+
+@contextmanager
+def database_of_its_own(suffix: str, clock: Clock) -> Iterator[Database]:
+    """A fresh, migrated PostgreSQL database for one test module, with the «500+» template deployed, dropped
+    after it: for a world the other tests must not see (the demo region, its sweeps acting on every due row)."""
+    name = f"{PG_DATABASE}_{suffix}"
+    _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    _admin(f"CREATE DATABASE {name}")
+    url = f"{PG_SERVER.replace('postgresql://', 'postgresql+psycopg://')}/{name}"
+    _migrate(url)
+    db = Database.from_url(url, clock=clock)
+    versions.deploy_template(db, versions.read_bundle(ROADMAP), actor=OPERATOR)
+    try:
+        yield db
+    finally:
+        db.engine.dispose()
+        _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture(scope="module")

@@ -17,16 +17,12 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from engine.actors import OPERATOR
-from engine.db import Database
 from engine.demo import load_demo, school_login
 from engine.models import ProcessInstance, TemplateVersion, User
 from engine.org.passwords import hash_password
 from engine.process import tasks
-from engine.templates import versions
-from tests.conftest import PG_DATABASE, PG_SERVER, _admin, _migrate
 from tests.e2e import conftest as e2e
-from tests.e2e.conftest import Clock, LiveServer, screenshot, serving
+from tests.e2e.conftest import Clock, LiveServer, database_of_its_own, screenshot, serving
 
 ROADMAP = Path(__file__).resolve().parents[2] / "workflows" / "roadmap-500"
 PASSWORD = "админ-2035"
@@ -37,27 +33,18 @@ NEW_FIELD = "Сколько родителей пришло на собрани�
 @pytest.fixture(scope="module")
 def site() -> Iterator[LiveServer]:
     """The real app on a database of its own with the «500+» template and the demo region's cohort."""
-    name = f"{PG_DATABASE}_admin"
-    _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    _admin(f"CREATE DATABASE {name}")
-    url = f"{PG_SERVER.replace('postgresql://', 'postgresql+psycopg://')}/{name}"
-    _migrate(url)
     clock = Clock()
-    db = Database.from_url(url, clock=clock)
-    versions.deploy_template(db, versions.read_bundle(ROADMAP), actor=OPERATOR)
-    load_demo(db, year=2035, story=False)  # every school at selection: all eight can move
-    with db.transaction() as session:
-        for user in session.scalars(select(User).where(User.login.in_(["admin", school_login(SCHOOL)]))):
-            user.password_hash = hash_password(PASSWORD)
-    # The region confirms one school, so the school has a task open when the template changes under it.
-    [selection] = [t for t in tasks.list_tasks(db, limit=100, actor="region-42") if t.school_code == SCHOOL]
-    tasks.complete_task(db, selection.id, {"participation": "confirmed", "curator_login": "curator-1"},
-                        actor="region-42")
-    try:
+    with database_of_its_own("admin", clock) as db:
+        load_demo(db, year=2035, story=False)  # every school at selection: all eight can move
+        with db.transaction() as session:
+            for user in session.scalars(select(User).where(User.login.in_(["admin", school_login(SCHOOL)]))):
+                user.password_hash = hash_password(PASSWORD)
+        # The region confirms one school, so the school has a task open when the template changes under it.
+        [selection] = [t for t in tasks.list_tasks(db, limit=100, actor="region-42") if t.school_code == SCHOOL]
+        tasks.complete_task(db, selection.id, {"participation": "confirmed", "curator_login": "curator-1"},
+                            actor="region-42")
         with serving(db, clock) as server:
             yield server
-    finally:
-        _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def sign_in(page: Page, site: LiveServer, login: str) -> None:

@@ -11,15 +11,12 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import update
 
-from engine.actors import OPERATOR
-from engine.db import Database
 from engine.demo import load_demo, school_login
 from engine.models import User
 from engine.org.passwords import hash_password
-from engine.templates import versions
-from tests.conftest import PG_DATABASE, PG_SERVER, Clock, _admin, _migrate
+from tests.conftest import Clock
 from tests.e2e import conftest as e2e
-from tests.e2e.conftest import PASSWORD, ROADMAP, LiveServer, screenshot, serving
+from tests.e2e.conftest import PASSWORD, LiveServer, database_of_its_own, screenshot, serving
 
 TODAY = datetime(2027, 11, 17, 8, 30, tzinfo=UTC)  # a Wednesday morning in Moscow
 
@@ -28,22 +25,13 @@ TODAY = datetime(2027, 11, 17, 8, 30, tzinfo=UTC)  # a Wednesday morning in Mosc
 def demo() -> Iterator[LiveServer]:
     """The app over a database of its own holding the demo region and its story (the story's sweeps act on
     every due deadline, so it cannot share the other tests' database)."""
-    name = f"{PG_DATABASE}_demo"
-    _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    _admin(f"CREATE DATABASE {name}")
-    url = f"{PG_SERVER.replace('postgresql://', 'postgresql+psycopg://')}/{name}"
-    _migrate(url)
     clock = Clock(TODAY)
-    db = Database.from_url(url, clock=clock)
-    versions.deploy_template(db, versions.read_bundle(ROADMAP), actor=OPERATOR)
-    load_demo(db)
-    with db.transaction() as session:
-        session.execute(update(User).values(password_hash=hash_password(PASSWORD)))
-    try:
+    with database_of_its_own("demo", clock) as db:
+        load_demo(db)
+        with db.transaction() as session:
+            session.execute(update(User).values(password_hash=hash_password(PASSWORD)))
         with serving(db, clock) as server:
             yield server
-    finally:
-        _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def sign_in(page: Page, live: LiveServer, login: str) -> None:
