@@ -194,8 +194,9 @@ class _DaysLeft:
     def _calendar(self) -> WorkCalendar:
         calendar = g.get("work_calendar")
         if calendar is None:
+            zone_name = viewer_zone_name()  # before the session: it reads in one of its own (one connection)
             with self._db.reading() as session:
-                calendar = g.work_calendar = load_calendar(session).in_zone(viewer_zone_name())
+                calendar = g.work_calendar = load_calendar(session).in_zone(zone_name)
         assert isinstance(calendar, WorkCalendar)
         return calendar
 
