@@ -1,0 +1,286 @@
+"""Managing running roadmaps (issue 22): withdraw a school's roadmap, suspend and resume roadmaps.
+
+Each operation is one service, used alike by the web pages, the REST API and the CLI, and audited with
+who, when and the reason typed. Admins (and the operator) manage any roadmap; a regional coordinator
+those of their own region. Municipal coordinators, curators and schools are refused: these decisions
+change what a whole region's people see and owe.
+
+- **Withdraw**: the instance becomes ``cancelled`` (shown as «снят с проекта»), its open tasks are
+  cancelled and every deadline row it still has is stopped; reports keep the school, as withdrawn.
+- **Suspend**: ``suspended_at`` is set; the sweep holds every deadline row of the instance (nothing
+  fires, nothing escalates) and its tasks cannot be completed.
+- **Resume**: deadlines and due times shift by the working days the roadmap stood suspended, counted
+  on the school's local dates (its region's time zone and the production calendar with overrides).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.orm import Session, joinedload
+
+from engine import audit
+from engine.actors import Who, is_operator, login_of
+from engine.db import Database
+from engine.errors import Conflict, FormInvalid, NotAllowed, NotFound
+from engine.models import (
+    Deadline,
+    DeadlineKind,
+    Incident,
+    InstanceStatus,
+    Municipality,
+    ProcessInstance,
+    Region,
+    School,
+    Task,
+    TaskStatus,
+)
+from engine.org.core import find_school, load_actor, place_of
+from engine.org.regions import region_zone
+from engine.org.scopes import OrgPlace
+from engine.process.instances import close_deadlines
+from engine.roles import Role
+from engine.timing.production_calendar import load_calendar
+from engine.timing.workdays import WorkCalendar
+
+#: Why a roadmap is withdrawn: the code is stored in the audit record, the words are shown.
+WITHDRAW_REASONS = {
+    "left_project": "школа вышла из проекта",
+    "reorganised": "школа реорганизована или присоединена к другой",
+    "closed": "школа закрыта",
+    "duplicate": "маршрут запущен по ошибке или повторно",
+    "other": "другая причина",
+}
+
+MANAGERS_ONLY = "управлять маршрутами может региональный координатор своего региона или администратор"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which roadmaps an operation is about: one school's, or every one of a municipality or region."""
+
+    school: str | None = None
+    municipality: str | None = None
+    region: str | None = None
+
+    def __post_init__(self) -> None:
+        if sum(code is not None for code in (self.school, self.municipality, self.region)) != 1:
+            raise FormInvalid({"selection": ["укажите одно: школу, муниципалитет или регион"]})
+
+
+@dataclass(frozen=True)
+class ManagedRoadmap:
+    """One roadmap an operation touched (or, in a preview, would touch)."""
+
+    instance_id: int
+    school_code: str
+    school_name: str
+    status: str
+    suspended_at: datetime | None
+    shift_working_days: int = 0  # a resume: how far its deadlines move
+    tasks_closed: int = 0  # a withdrawal: open tasks it cancelled
+
+
+def _manager(session: Session, actor: Who, places: Sequence[OrgPlace]) -> int | None:
+    """The operator and admins manage anywhere; a regional coordinator, in their own region only."""
+    if is_operator(actor):
+        return None
+    user = load_actor(session, login_of(actor))
+    if user.scope.is_admin:
+        return user.user_id
+    regions = {g.region_id for g in user.scope.grants if g.role is Role.REGIONAL_COORDINATOR}
+    if not places or any(place.region_id not in regions for place in places):
+        raise NotAllowed(MANAGERS_ONLY)
+    return user.user_id
+
+
+def _area_query(session: Session, selection: Selection) -> Select[ProcessInstance]:
+    """The instances of the selection (every status; the caller narrows), schools loaded with them."""
+    query = select(ProcessInstance).join(School, School.id == ProcessInstance.school_id)
+    if selection.school is not None:
+        query = query.where(School.id == find_school(session, selection.school).id)
+    elif selection.municipality is not None:
+        municipality = session.scalar(select(Municipality).where(Municipality.code == selection.municipality))
+        if municipality is None:
+            raise NotFound(f"муниципалитет «{selection.municipality}» не найден")
+        query = query.where(School.municipality_id == municipality.id)
+    else:
+        region = session.scalar(select(Region).where(Region.code == selection.region))
+        if region is None:
+            raise NotFound(f"регион «{selection.region}» не найден")
+        query = query.where(School.region_id == region.id)
+    return query.options(joinedload(ProcessInstance.school)).order_by(School.code, ProcessInstance.id)
+
+
+def _selection_places(session: Session, selection: Selection) -> list[OrgPlace]:
+    """Where the selection lies, for authorization (even when it has no roadmap at all)."""
+    if selection.school is not None:
+        return [place_of(find_school(session, selection.school))]
+    if selection.municipality is not None:
+        row = session.scalar(select(Municipality).where(Municipality.code == selection.municipality))
+        if row is None:
+            raise NotFound(f"муниципалитет «{selection.municipality}» не найден")
+        return [OrgPlace(0, row.id, row.region_id)]
+    region = session.scalar(select(Region).where(Region.code == selection.region))
+    if region is None:
+        raise NotFound(f"регион «{selection.region}» не найден")
+    return [OrgPlace(0, 0, region.id)]
+
+
+def _view(instance: ProcessInstance, **extra: int) -> ManagedRoadmap:
+    return ManagedRoadmap(instance.id, instance.school.code, instance.school.name, instance.status.value,
+                          instance.suspended_at, **extra)
+
+
+def _reason(text: str | None, field: str = "reason") -> str:
+    words = (text or "").strip()
+    if not words:
+        raise FormInvalid({field: ["укажите причину"]})
+    return words[:1000]
+
+
+# --- withdraw -------------------------------------------------------------------------------------------
+
+
+def withdraw_roadmap(db: Database, school_code: str, *, reason: str, comment: str = "",
+                     actor: Who) -> ManagedRoadmap:
+    """Withdraw the school's running roadmap: tasks cancelled, deadlines stopped, status ``cancelled``."""
+    if reason not in WITHDRAW_REASONS:
+        raise FormInvalid({"reason": ["выберите причину из списка"]})
+    if reason == "other":
+        _reason(comment, "comment")
+    with db.transaction() as session:
+        actor_id = _manager(session, actor, _selection_places(session, Selection(school=school_code)))
+        instance = _running_instance(session, school_code)
+        now = db.now()
+        open_ids = list(session.scalars(select(Task.id).where(Task.instance_id == instance.id,
+                                                               Task.status == TaskStatus.READY)))
+        session.execute(update(Task).where(Task.id.in_(open_ids)).values(status=TaskStatus.CANCELLED)
+                        .execution_options(synchronize_session=False))
+        close_deadlines(session, open_ids, now)
+        # Rows of no task (timers, retries of parked steps) stop too; open incidents are moot.
+        session.execute(update(Deadline).where(Deadline.instance_id == instance.id, Deadline.fired_at.is_(None))
+                        .values(cancelled=True, fired_at=now).execution_options(synchronize_session=False))
+        session.execute(update(Incident).where(Incident.instance_id == instance.id, Incident.resolved_at.is_(None))
+                        .values(resolved_at=now, resolved_by_id=actor_id, resolution="withdrawn")
+                        .execution_options(synchronize_session=False))
+        instance.status, instance.suspended_at = InstanceStatus.CANCELLED, None
+        audit.record(session, now, "instance.withdrawn", actor_id=actor_id, instance_id=instance.id,
+                     school=school_code, reason=reason, reason_text=WITHDRAW_REASONS[reason],
+                     comment=comment.strip()[:1000], tasks_cancelled=open_ids)
+        session.flush()
+        return _view(instance, tasks_closed=len(open_ids))
+
+
+def _running_instance(session: Session, school_code: str) -> ProcessInstance:
+    """The school's newest roadmap, locked; refused unless it is running."""
+    instance = session.scalars(_area_query(session, Selection(school=school_code)).order_by(None)
+                               .order_by(ProcessInstance.id.desc()).limit(1)
+                               .with_for_update(of=ProcessInstance)).first()
+    if instance is None:
+        raise NotFound(f"у школы «{school_code}» нет маршрута")
+    if instance.status is not InstanceStatus.RUNNING:
+        words = "уже снят с проекта" if instance.status is InstanceStatus.CANCELLED else "уже завершён"
+        raise Conflict(f"маршрут школы «{school_code}» {words}")
+    return instance
+
+
+# --- suspend / resume -----------------------------------------------------------------------------------
+
+
+def preview_suspension(db: Database, selection: Selection, *, resume: bool, actor: Who) -> list[ManagedRoadmap]:
+    """What suspending (or resuming) the selection would touch, with the working days each resume would
+    shift its deadlines by, counted as if it happened now: the confirmation page shows this."""
+    with db.reading() as session:
+        _manager(session, actor, _selection_places(session, selection))
+        instances = _candidates(session, selection, resume=resume, lock=False)
+        shifts = _shifts(session, instances, db.now()) if resume else {}
+        return [_view(i, shift_working_days=shifts.get(i.id, 0)) for i in instances]
+
+
+def suspend_roadmaps(db: Database, selection: Selection, *, reason: str, actor: Who) -> list[ManagedRoadmap]:
+    """Suspend every running, not yet suspended roadmap of the selection (one transaction)."""
+    words = _reason(reason)
+    with db.transaction() as session:
+        actor_id = _manager(session, actor, _selection_places(session, selection))
+        instances = _candidates(session, selection, resume=False, lock=True)
+        if selection.school is not None and not instances:
+            raise Conflict(f"у школы «{selection.school}» нет идущего маршрута, который можно приостановить")
+        now = db.now()
+        for instance in instances:
+            instance.suspended_at = now
+            audit.record(session, now, "instance.suspended", actor_id=actor_id, instance_id=instance.id,
+                         school=instance.school.code, reason=words, **_selection_details(selection))
+        session.flush()
+        return [_view(i) for i in instances]
+
+
+def resume_roadmaps(db: Database, selection: Selection, *, reason: str = "", actor: Who) -> list[ManagedRoadmap]:
+    """Resume the selection's suspended roadmaps: every open deadline row (but arrivals, which are news
+    now) and every open task's due time moves by the working days the roadmap stood suspended."""
+    with db.transaction() as session:
+        actor_id = _manager(session, actor, _selection_places(session, selection))
+        instances = _candidates(session, selection, resume=True, lock=True)
+        if selection.school is not None and not instances:
+            raise Conflict(f"маршрут школы «{selection.school}» не приостановлен")
+        now = db.now()
+        shifts = _shifts(session, instances, now)
+        calendar = load_calendar(session)
+        for instance in instances:
+            days = shifts[instance.id]
+            _shift_deadlines(session, instance, calendar.in_zone(region_zone(session, instance.school.region_id)),
+                             days)
+            audit.record(session, now, "instance.resumed_by_person", actor_id=actor_id, instance_id=instance.id,
+                         school=instance.school.code, reason=reason.strip()[:1000],
+                         suspended_at=instance.suspended_at.isoformat() if instance.suspended_at else None,
+                         shift_working_days=days, **_selection_details(selection))
+            instance.suspended_at = None
+        session.flush()
+        return [_view(i, shift_working_days=shifts[i.id]) for i in instances]
+
+
+def _selection_details(selection: Selection) -> dict[str, Any]:
+    return {key: value for key, value in (("municipality", selection.municipality),
+                                          ("region", selection.region)) if value is not None}
+
+
+def _candidates(session: Session, selection: Selection, *, resume: bool, lock: bool) -> list[ProcessInstance]:
+    query = _area_query(session, selection).where(
+        ProcessInstance.status == InstanceStatus.RUNNING,
+        ProcessInstance.suspended_at.is_not(None) if resume else ProcessInstance.suspended_at.is_(None))
+    if lock:
+        query = query.with_for_update(of=ProcessInstance)
+    return list(session.scalars(query).unique())
+
+
+def _shifts(session: Session, instances: Sequence[ProcessInstance], now: datetime) -> dict[int, int]:
+    """Working days each roadmap stood suspended: the working days after the day it was suspended, up
+    to and including today, on the school's local dates."""
+    calendar, zones = load_calendar(session), {}
+    shifts = {}
+    for instance in instances:
+        region_id = instance.school.region_id
+        if region_id not in zones:
+            zones[region_id] = calendar.in_zone(region_zone(session, region_id))
+        local = zones[region_id]
+        since = instance.suspended_at or now
+        shifts[instance.id] = max(0, local.working_days_until(local.local_date(since), local.local_date(now)))
+    return shifts
+
+
+def _shift_deadlines(session: Session, instance: ProcessInstance, calendar: WorkCalendar, days: int) -> None:
+    if days <= 0:
+        return
+    rows = session.scalars(select(Deadline).where(Deadline.instance_id == instance.id, Deadline.fired_at.is_(None),
+                                                  Deadline.kind != DeadlineKind.ARRIVAL))
+    for row in rows:
+        row.fire_at = calendar.add_working_days(row.fire_at, days)
+    tasks = session.scalars(select(Task).where(Task.instance_id == instance.id, Task.status == TaskStatus.READY,
+                                               Task.due_at.is_not(None)))
+    for task in tasks:
+        assert task.due_at is not None
+        task.due_at = calendar.add_working_days(task.due_at, days)

@@ -1,0 +1,161 @@
+"""Managing running roadmaps (issue 22): withdraw one school's roadmap, suspend and resume roadmaps of a
+school or a municipality — who may, what it does to tasks, deadlines, the sweep and reports."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from engine.actors import OPERATOR
+from engine.db import Database
+from engine.deadlines.sweep import sweep
+from engine.errors import Conflict, FormInvalid, NotAllowed
+from engine.models import AuditRecord, Deadline, InstanceStatus, ProcessInstance, Task, TaskStatus
+from engine.process import instances, management, tasks
+from engine.process.management import Selection
+from engine.reports.status import area_counts
+from engine.templates import versions
+from tests.conftest import Org, make_org
+
+START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)  # Monday; the mini template's first task is due 15 March, 12:00 MSK
+SUSPENDED = datetime(2027, 3, 2, 9, 0, tzinfo=UTC)  # Tuesday
+RESUMED = datetime(2027, 3, 16, 10, 0, tzinfo=UTC)  # two weeks later, after the original due time
+
+
+def _at(db: Database, moment: datetime) -> Database:
+    return Database(db.engine, clock=lambda: moment, sessions=db.sessions)
+
+
+def _start(db: Database, org: Org, bundle: Path, *schools: str) -> tuple[str, dict[str, int]]:
+    key = versions.deploy_template(db, versions.read_bundle(bundle), actor=OPERATOR).key
+    started = {code: instances.start_instance(_at(db, START), key, code, actor=OPERATOR).instance_id
+               for code in schools or (org.school,)}
+    return key, started
+
+
+def _instance(db: Database, instance_id: int) -> ProcessInstance:
+    with db.reading() as session:
+        instance = session.get(ProcessInstance, instance_id)
+        assert instance is not None
+        return instance
+
+
+def _tasks(db: Database, instance_id: int) -> list[Task]:
+    with db.reading() as session:
+        return list(session.scalars(select(Task).where(Task.instance_id == instance_id).order_by(Task.id)))
+
+
+def _open_rows(db: Database, instance_id: int) -> list[Deadline]:
+    with db.reading() as session:
+        return list(session.scalars(select(Deadline).where(Deadline.instance_id == instance_id,
+                                                           Deadline.fired_at.is_(None)).order_by(Deadline.id)))
+
+
+def _audit(db: Database, instance_id: int, action: str) -> list[AuditRecord]:
+    with db.reading() as session:
+        return list(session.scalars(select(AuditRecord).where(AuditRecord.instance_id == instance_id,
+                                                              AuditRecord.action == action)))
+
+
+def test_a_regional_coordinator_withdraws_a_school(db: Database, org: Org, bundle_copy: Path) -> None:
+    key, started = _start(db, org, bundle_copy, org.school, org.sibling_school)
+    instance_id = started[org.school]
+    done = management.withdraw_roadmap(_at(db, SUSPENDED), org.school, reason="left_project",
+                                       comment="решение учредителя", actor=org.regional)
+    assert (done.instance_id, done.status, done.tasks_closed) == (instance_id, "cancelled", 1)
+    assert _instance(db, instance_id).status is InstanceStatus.CANCELLED
+    assert [t.status for t in _tasks(db, instance_id)] == [TaskStatus.CANCELLED]
+    assert _open_rows(db, instance_id) == []  # reminders, due, escalations, the arrival: all stopped
+    [record] = _audit(db, instance_id, "instance.withdrawn")
+    assert record.actor_id is not None and record.at == SUSPENDED
+    assert (record.details["reason"], record.details["comment"]) == ("left_project", "решение учредителя")
+    # Nothing about it fires any more; its school's users see no task.
+    assert [a for a in sweep(db, now=datetime(2027, 6, 1, tzinfo=UTC)).actions if a.task_id in
+            {t.id for t in _tasks(db, instance_id)}] == []
+    assert all(t.instance_id != instance_id for t in tasks.list_tasks(db, actor=org.school_user))
+    # Out of the in-progress counts, still counted among the municipality's roadmaps.
+    [unit] = [u for u in area_counts(db, key, region_code=org.region)[1] if u.code == org.municipality]
+    assert unit.instances == 2 and sum(unit.at_stage.values()) == 1 and unit.completed == 0
+    with pytest.raises(Conflict, match="уже снят с проекта"):
+        management.withdraw_roadmap(db, org.school, reason="closed", actor=org.admin)
+
+
+@pytest.mark.parametrize("who", ["municipal", "other_region", "school_user", "curator"])
+def test_only_an_admin_or_the_regions_coordinator_withdraws(db: Database, org: Org, bundle_copy: Path,
+                                                            who: str) -> None:
+    _, started = _start(db, org, bundle_copy)
+    actor = make_org(db).regional if who == "other_region" else getattr(org, who)
+    with pytest.raises(NotAllowed, match="региональный координатор"):
+        management.withdraw_roadmap(db, org.school, reason="closed", actor=actor)
+    assert _instance(db, started[org.school]).status is InstanceStatus.RUNNING
+
+
+def test_a_withdrawal_needs_a_reason_from_the_list(db: Database, org: Org, bundle_copy: Path) -> None:
+    _start(db, org, bundle_copy)
+    with pytest.raises(FormInvalid) as refused:
+        management.withdraw_roadmap(db, org.school, reason="bored", actor=org.admin)
+    assert "reason" in refused.value.errors
+    with pytest.raises(FormInvalid) as refused:  # «другая причина» must say which
+        management.withdraw_roadmap(db, org.school, reason="other", comment="  ", actor=org.admin)
+    assert "comment" in refused.value.errors
+
+
+def test_a_suspended_municipality_holds_its_deadlines_and_resumes_them_shifted_by_working_days(
+        db: Database, org: Org, bundle_copy: Path) -> None:
+    _, started = _start(db, org, bundle_copy, org.school, org.sibling_school, org.foreign_school)
+    [task] = _tasks(db, started[org.school])
+    assert task.due_at == datetime(2027, 3, 15, 9, 0, tzinfo=UTC)
+    held = management.suspend_roadmaps(_at(db, SUSPENDED), Selection(municipality=org.municipality),
+                                       reason="реорганизация управления образования", actor=org.regional)
+    assert sorted(r.school_code for r in held) == sorted([org.school, org.sibling_school])  # not the other one
+    swept = sweep(db, now=RESUMED)  # the due time and the reminder have passed: nothing fires for these
+    ours = {t.id for code in (org.school, org.sibling_school) for t in _tasks(db, started[code])}
+    assert [a for a in swept.actions + swept.arrivals if a.task_id in ours] == []
+    foreign = {t.id for t in _tasks(db, started[org.foreign_school])}
+    assert {a.kind for a in swept.actions if a.task_id in foreign} >= {"reminder", "due"}  # the other school's do
+    with pytest.raises(Conflict, match="приостановлен"):
+        tasks.complete_task(db, task.id, {"coverage": 80}, actor=org.school_user)
+    # The confirmation page's numbers: 9 working days (3–5, 9–12, 15, 16 March; 8 March is a holiday).
+    preview = management.preview_suspension(_at(db, RESUMED), Selection(municipality=org.municipality),
+                                            resume=True, actor=org.regional)
+    assert {r.shift_working_days for r in preview} == {9}
+    resumed = management.resume_roadmaps(_at(db, RESUMED), Selection(municipality=org.municipality),
+                                         actor=org.regional)
+    assert {r.shift_working_days for r in resumed} == {9}
+    [task] = _tasks(db, started[org.school])
+    assert task.due_at == datetime(2027, 3, 26, 9, 0, tzinfo=UTC)  # 15 March + 9 working days, same local time
+    assert _instance(db, started[org.school]).suspended_at is None
+    assert [a.kind for a in sweep(db, now=RESUMED).actions if a.task_id == task.id] == []  # all moved on
+    fired = [a.kind for a in sweep(db, now=datetime(2027, 3, 26, 10, tzinfo=UTC)).actions if a.task_id == task.id]
+    assert fired == ["reminder", "due"]
+    [record] = _audit(db, started[org.school], "instance.resumed_by_person")
+    assert record.details["shift_working_days"] == 9 and record.details["municipality"] == org.municipality
+    [record] = _audit(db, started[org.school], "instance.suspended")
+    assert record.details["reason"] == "реорганизация управления образования"
+    tasks.complete_task(db, task.id, {"coverage": 80}, actor=org.school_user)  # work goes on
+
+
+def test_suspending_one_school_and_refusals(db: Database, org: Org, bundle_copy: Path) -> None:
+    _, started = _start(db, org, bundle_copy)
+    for actor in (org.municipal, org.school_user, make_org(db).regional):
+        with pytest.raises(NotAllowed):
+            management.suspend_roadmaps(db, Selection(school=org.school), reason="пауза", actor=actor)
+    with pytest.raises(NotAllowed):  # a municipal coordinator cannot pause their own municipality either
+        management.suspend_roadmaps(db, Selection(municipality=org.municipality), reason="пауза", actor=org.municipal)
+    with pytest.raises(FormInvalid):
+        management.suspend_roadmaps(db, Selection(school=org.school), reason=" ", actor=org.admin)
+    with pytest.raises(Conflict, match="не приостановлен"):
+        management.resume_roadmaps(db, Selection(school=org.school), actor=org.admin)
+    management.suspend_roadmaps(_at(db, SUSPENDED), Selection(school=org.school), reason="пауза", actor=OPERATOR)
+    with pytest.raises(Conflict, match="нет идущего маршрута"):
+        management.suspend_roadmaps(db, Selection(school=org.school), reason="пауза", actor=org.admin)
+    # Resumed the same day: no working day passed, nothing moves.
+    [resumed] = management.resume_roadmaps(_at(db, SUSPENDED), Selection(school=org.school), actor=org.admin)
+    assert resumed.shift_working_days == 0
+    [task] = _tasks(db, started[org.school])
+    assert task.due_at == datetime(2027, 3, 15, 9, 0, tzinfo=UTC)
+    with pytest.raises(FormInvalid):
+        Selection(school=org.school, municipality=org.municipality)
