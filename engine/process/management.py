@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from engine import audit
 from engine.actors import Who, is_operator, login_of
 from engine.db import Database
 from engine.errors import Conflict, FormInvalid, NotAllowed, NotFound
+from engine.labels import N_
 from engine.models import (
     Deadline,
     DeadlineKind,
@@ -39,7 +40,7 @@ from engine.models import (
     Task,
     TaskStatus,
 )
-from engine.org.core import find_school, load_actor, place_of
+from engine.org.core import Actor, find_school, load_actor, place_of
 from engine.org.regions import region_zone
 from engine.org.scopes import OrgPlace
 from engine.process.instances import close_deadlines
@@ -49,11 +50,11 @@ from engine.timing.workdays import WorkCalendar
 
 #: Why a roadmap is withdrawn: the code is stored in the audit record, the words are shown.
 WITHDRAW_REASONS = {
-    "left_project": "школа вышла из проекта",
-    "reorganised": "школа реорганизована или присоединена к другой",
-    "closed": "школа закрыта",
-    "duplicate": "маршрут запущен по ошибке или повторно",
-    "other": "другая причина",
+    "left_project": N_("школа вышла из проекта"),
+    "reorganised": N_("школа реорганизована или присоединена к другой"),
+    "closed": N_("школа закрыта"),
+    "duplicate": N_("маршрут запущен по ошибке или повторно"),
+    "other": N_("другая причина"),
 }
 
 MANAGERS_ONLY = "управлять маршрутами может региональный координатор своего региона или администратор"
@@ -85,15 +86,18 @@ class ManagedRoadmap:
     tasks_closed: int = 0  # a withdrawal: open tasks it cancelled
 
 
+def may_manage(user: Actor, place: OrgPlace) -> bool:
+    """Whether the school page offers the user «Управление маршрутом» (the services check again)."""
+    return user.scope.is_admin or any(g.role is Role.REGIONAL_COORDINATOR and g.region_id == place.region_id
+                                      for g in user.scope.grants)
+
+
 def _manager(session: Session, actor: Who, places: Sequence[OrgPlace]) -> int | None:
     """The operator and admins manage anywhere; a regional coordinator, in their own region only."""
     if is_operator(actor):
         return None
     user = load_actor(session, login_of(actor))
-    if user.scope.is_admin:
-        return user.user_id
-    regions = {g.region_id for g in user.scope.grants if g.role is Role.REGIONAL_COORDINATOR}
-    if not places or any(place.region_id not in regions for place in places):
+    if not places or not all(may_manage(user, place) for place in places):
         raise NotAllowed(MANAGERS_ONLY)
     return user.user_id
 
@@ -141,6 +145,19 @@ def _reason(text: str | None, field: str = "reason") -> str:
     if not words:
         raise FormInvalid({field: ["укажите причину"]})
     return words[:1000]
+
+
+def school_roadmap(db: Database, school_code: str, *, actor: Who) -> ManagedRoadmap:
+    """The school's newest roadmap as a manager sees it before acting (its open tasks counted)."""
+    with db.reading() as session:
+        _manager(session, actor, _selection_places(session, Selection(school=school_code)))
+        instance = session.scalars(_area_query(session, Selection(school=school_code)).order_by(None)
+                                   .order_by(ProcessInstance.id.desc()).limit(1)).first()
+        if instance is None:
+            raise NotFound(f"у школы «{school_code}» нет маршрута")
+        open_tasks = session.scalar(select(func.count()).select_from(Task).where(
+            Task.instance_id == instance.id, Task.status == TaskStatus.READY)) or 0
+        return _view(instance, tasks_closed=open_tasks)
 
 
 # --- withdraw -------------------------------------------------------------------------------------------
