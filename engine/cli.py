@@ -32,7 +32,7 @@ from engine.errors import EngineError, FormInvalid, TemplateInvalid
 from engine.org import api_tokens, curator_pool
 from engine.org.importing import import_org, read_org_file
 from engine.org.regions import list_region_zones, set_region_zone, viewer_zone
-from engine.process import instances, questionnaires, tasks
+from engine.process import instances, management, questionnaires, tasks
 from engine.process.cohorts import cohort_calendar, set_cohort_dates
 from engine.process.incidents import list_incidents as incident_list
 from engine.process.instances import start_cohort
@@ -788,3 +788,76 @@ def template_export(db: Database, key: str, version: int, path: Path) -> None:
     _, data = workspace.export_version(db, key, version, actor=OPERATOR)
     path.write_bytes(data)
     click.echo(f"{key}@{version} → {path} ({len(data)} байт)")
+
+
+@cli.group("roadmaps")
+def roadmaps_group() -> None:
+    """Управление идущими маршрутами: снять с проекта, приостановить, возобновить (с причиной; в журнал)."""
+
+
+def _selection_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    for name, words in (("region", "всех школ региона"), ("municipality", "всех школ муниципалитета"),
+                        ("school", "одной школы")):
+        func = click.option(f"--{name}", default=None, help=f"Маршруты {words} (код).")(func)
+    return func
+
+
+def _roadmap_line(item: management.ManagedRoadmap) -> str:
+    shift = f"\tсдвиг сроков {item.shift_working_days} раб. дн." if item.suspended_at else ""
+    return f"{item.school_code}\tпроцесс {item.instance_id}\t{item.school_name}{shift}"
+
+
+@roadmaps_group.command("withdraw")
+@click.argument("school")
+@click.option("--reason", required=True, type=click.Choice(sorted(management.WITHDRAW_REASONS)),
+              help="Причина: " + "; ".join(f"{k} — {v}" for k, v in management.WITHDRAW_REASONS.items()))
+@click.option("--comment", default="", help="Комментарий (обязателен для other).")
+@click.option("--json", "as_json", is_flag=True, help="Вывод в JSON.")
+@with_db
+def roadmaps_withdraw(db: Database, school: str, reason: str, comment: str, as_json: bool) -> None:
+    """Снять маршрут школы с проекта: открытые задачи закрываются, сроки останавливаются."""
+    done = management.withdraw_roadmap(db, school, reason=reason, comment=comment, actor=OPERATOR)
+    if as_json:
+        _print_json(done)
+    else:
+        click.echo(f"Маршрут школы {school} (процесс {done.instance_id}) снят с проекта; "
+                   f"закрыто задач: {done.tasks_closed}.")
+
+
+@roadmaps_group.command("suspend")
+@_selection_options
+@click.option("--reason", default="", help="Причина (обязательна, кроме --dry-run).")
+@click.option("--dry-run", is_flag=True, help="Только показать, какие маршруты будут приостановлены.")
+@click.option("--json", "as_json", is_flag=True, help="Вывод в JSON.")
+@with_db
+def roadmaps_suspend(db: Database, school: str | None, municipality: str | None, region: str | None, reason: str,
+                     dry_run: bool, as_json: bool) -> None:
+    """Приостановить маршруты школы, муниципалитета или региона: сроки и эскалации не срабатывают."""
+    selection = management.Selection(school, municipality, region)
+    found = (management.preview_suspension(db, selection, resume=False, actor=OPERATOR) if dry_run
+             else management.suspend_roadmaps(db, selection, reason=reason, actor=OPERATOR))
+    _report_roadmaps(found, as_json, "Будет приостановлено" if dry_run else "Приостановлено")
+
+
+@roadmaps_group.command("resume")
+@_selection_options
+@click.option("--reason", default="", help="Комментарий к возобновлению.")
+@click.option("--dry-run", is_flag=True, help="Только показать маршруты и сдвиг их сроков.")
+@click.option("--json", "as_json", is_flag=True, help="Вывод в JSON.")
+@with_db
+def roadmaps_resume(db: Database, school: str | None, municipality: str | None, region: str | None, reason: str,
+                    dry_run: bool, as_json: bool) -> None:
+    """Возобновить приостановленные маршруты; сроки сдвигаются на рабочие дни приостановки."""
+    selection = management.Selection(school, municipality, region)
+    found = (management.preview_suspension(db, selection, resume=True, actor=OPERATOR) if dry_run
+             else management.resume_roadmaps(db, selection, reason=reason, actor=OPERATOR))
+    _report_roadmaps(found, as_json, "Будет возобновлено" if dry_run else "Возобновлено")
+
+
+def _report_roadmaps(found: list[management.ManagedRoadmap], as_json: bool, verb: str) -> None:
+    if as_json:
+        _print_json(found)
+        return
+    for item in found:
+        click.echo(_roadmap_line(item))
+    click.echo(f"{verb} маршрутов: {len(found)}.")

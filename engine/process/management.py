@@ -247,6 +247,8 @@ def resume_roadmaps(db: Database, selection: Selection, *, reason: str = "", act
         now = db.now()
         shifts = _shifts(session, instances, now)
         calendar = load_calendar(session)
+        # Reported with the moment each was suspended at (what the shift was counted from).
+        views = [_view(i, shift_working_days=shifts[i.id]) for i in instances]
         for instance in instances:
             days = shifts[instance.id]
             _shift_deadlines(session, instance, calendar.in_zone(region_zone(session, instance.school.region_id)),
@@ -257,7 +259,7 @@ def resume_roadmaps(db: Database, selection: Selection, *, reason: str = "", act
                          shift_working_days=days, **_selection_details(selection))
             instance.suspended_at = None
         session.flush()
-        return [_view(i, shift_working_days=shifts[i.id]) for i in instances]
+        return views
 
 
 def _selection_details(selection: Selection) -> dict[str, Any]:

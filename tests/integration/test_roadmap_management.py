@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
 from engine.actors import OPERATOR
@@ -19,6 +20,7 @@ from engine.process.management import Selection
 from engine.reports.status import area_counts
 from engine.templates import versions
 from tests.conftest import Org, make_org
+from web.cli import cli
 
 START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)  # Monday; the mini template's first task is due 15 March, 12:00 MSK
 SUSPENDED = datetime(2027, 3, 2, 9, 0, tzinfo=UTC)  # Tuesday
@@ -159,3 +161,27 @@ def test_suspending_one_school_and_refusals(db: Database, org: Org, bundle_copy:
     assert task.due_at == datetime(2027, 3, 15, 9, 0, tzinfo=UTC)
     with pytest.raises(FormInvalid):
         Selection(school=org.school, municipality=org.municipality)
+
+
+def _cli(db: Database, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), obj=db)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_the_cli_suspends_resumes_and_withdraws(db: Database, org: Org, bundle_copy: Path) -> None:
+    _, started = _start(db, org, bundle_copy, org.school, org.sibling_school)
+    code, out, _ = _cli(db, "roadmaps", "suspend", "--municipality", org.municipality, "--dry-run")
+    assert code == 0 and f"{org.school}\tпроцесс {started[org.school]}" in out and "Будет приостановлено маршрутов: 2." in out
+    assert _instance(db, started[org.school]).suspended_at is None  # a dry run changes nothing
+    code, _, err = _cli(db, "roadmaps", "suspend", "--municipality", org.municipality)
+    assert code == 1 and "reason" in err  # a reason is required
+    code, out, _ = _cli(db, "roadmaps", "suspend", "--school", org.school, "--reason", "проверка")
+    assert code == 0 and "Приостановлено маршрутов: 1." in out
+    code, out, _ = _cli(db, "roadmaps", "resume", "--school", org.school, "--json")
+    assert code == 0 and '"shift_working_days": 0' in out and _instance(db, started[org.school]).suspended_at is None
+    code, out, _ = _cli(db, "roadmaps", "withdraw", org.sibling_school, "--reason", "closed")
+    assert code == 0 and "снят с проекта; закрыто задач: 1" in out
+    code, _, err = _cli(db, "roadmaps", "withdraw", org.sibling_school, "--reason", "closed")
+    assert code == 1 and "уже снят с проекта" in err
+    [record] = _audit(db, started[org.sibling_school], "instance.withdrawn")
+    assert record.actor_id is None  # the operator: no user
