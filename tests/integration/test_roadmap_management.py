@@ -15,11 +15,13 @@ from engine.db import Database
 from engine.deadlines.sweep import sweep
 from engine.errors import Conflict, FormInvalid, NotAllowed
 from engine.models import AuditRecord, Deadline, InstanceStatus, ProcessInstance, Task, TaskStatus
+from engine.org.api_tokens import create_token
 from engine.process import instances, management, tasks
 from engine.process.management import Selection
 from engine.reports.status import area_counts
 from engine.templates import versions
 from tests.conftest import Org, make_org
+from web.app import create_app
 from web.cli import cli
 
 START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)  # Monday; the mini template's first task is due 15 March, 12:00 MSK
@@ -185,3 +187,33 @@ def test_the_cli_suspends_resumes_and_withdraws(db: Database, org: Org, bundle_c
     assert code == 1 and "уже снят с проекта" in err
     [record] = _audit(db, started[org.sibling_school], "instance.withdrawn")
     assert record.actor_id is None  # the operator: no user
+
+
+def test_the_rest_api_manages_roadmaps_with_the_same_rules(db: Database, org: Org, bundle_copy: Path) -> None:
+    _, started = _start(db, org, bundle_copy, org.school, org.sibling_school)
+    client = create_app({"DATABASE": db, "TESTING": True, "SECRET_KEY": "api"}).test_client()
+
+    def call(login: str, method: str, url: str, **kwargs: object) -> tuple[int, object]:
+        token = create_token(db, "тест", actor=login)[1]
+        response = client.open(f"/api/v1/roadmaps{url}", method=method, headers={"Authorization": f"Bearer {token}"},
+                               **kwargs)  # type: ignore[arg-type]
+        return response.status_code, response.json
+
+    status, body = call(org.municipal, "POST", "/suspend", json={"municipality": org.municipality, "reason": "x"})
+    assert status == 403 and "региональный координатор" in body["detail"]  # type: ignore[index]
+    status, body = call(org.regional, "GET", f"/suspension?municipality={org.municipality}")
+    assert status == 200 and {r["school_code"] for r in body} == {org.school, org.sibling_school}  # type: ignore[union-attr]
+    status, body = call(org.regional, "POST", "/suspend", json={"school": org.school, "reason": "пауза"})
+    assert status == 200 and [r["instance_id"] for r in body] == [started[org.school]]  # type: ignore[union-attr]
+    status, body = call(org.regional, "POST", "/resume", json={"school": org.school})
+    assert status == 200 and body[0]["shift_working_days"] == 0  # type: ignore[index]
+    status, body = call(org.regional, "POST", "/suspend", json={"school": org.school, "municipality": org.municipality,
+                                                                 "reason": "x"})
+    assert status == 422 and "selection" in body["errors"]  # type: ignore[index]
+    status, body = call(org.regional, "POST", f"/schools/{org.sibling_school}/withdraw", json={"reason": "closed"})
+    assert status == 200 and body["status"] == "cancelled" and body["tasks_closed"] == 1  # type: ignore[index]
+    status, body = call(org.school_user, "POST", f"/schools/{org.school}/withdraw", json={"reason": "closed"})
+    assert status == 403
+    document = client.get("/api/v1/openapi.json").json
+    assert {"/api/v1/roadmaps/suspend", "/api/v1/roadmaps/resume", "/api/v1/roadmaps/suspension",
+            "/api/v1/roadmaps/schools/{code}/withdraw"} <= set(document["paths"])  # type: ignore[index]
