@@ -1,4 +1,5 @@
-"""Managing running roadmaps (issue 22): withdraw a school's roadmap, suspend and resume roadmaps.
+"""Managing running roadmaps (issue 22): withdraw a school's roadmap, suspend and resume roadmaps,
+change a school's curator.
 
 Each operation is one service, used alike by the web pages, the REST API and the CLI, and audited with
 who, when and the reason typed. Admins (and the operator) manage any roadmap; a regional coordinator
@@ -11,6 +12,7 @@ change what a whole region's people see and owe.
   fires, nothing escalates) and its tasks cannot be completed.
 - **Resume**: deadlines and due times shift by the working days the roadmap stood suspended, counted
   on the school's local dates (its region's time zone and the production calendar with overrides).
+- **Change the curator**: the curator grants move, open curator tasks go to the new curator, both hear.
 """
 
 from __future__ import annotations
@@ -36,14 +38,18 @@ from engine.models import (
     Municipality,
     ProcessInstance,
     Region,
+    RoleGrant,
     School,
     Task,
     TaskStatus,
+    User,
 )
-from engine.org.core import Actor, find_school, load_actor, place_of
+from engine.org.core import Actor, find_school, find_user, load_actor, place_of
 from engine.org.regions import region_zone
 from engine.org.scopes import OrgPlace
+from engine.process.actions import curator_candidates
 from engine.process.instances import close_deadlines
+from engine.process.notifications import Message, notify
 from engine.roles import Role
 from engine.timing.production_calendar import load_calendar
 from engine.timing.workdays import WorkCalendar
@@ -303,3 +309,89 @@ def _shift_deadlines(session: Session, instance: ProcessInstance, calendar: Work
     for task in tasks:
         assert task.due_at is not None
         task.due_at = calendar.add_working_days(task.due_at, days)
+
+
+# --- change the curator ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CuratorChange:
+    """One school whose curator changed: who left, who came, how many open curator tasks moved."""
+
+    school_code: str
+    school_name: str
+    previous: list[str]
+    curator: str
+    tasks_moved: int
+
+
+def change_curator(db: Database, to_login: str, *, school: str | None = None, from_login: str | None = None,
+                   reason: str, actor: Who) -> list[CuratorChange]:
+    """Make ``to_login`` the curator of one school (replacing its curators, or only ``from_login``), or of
+    every school ``from_login`` curates (``school`` omitted; only schools the actor manages).
+
+    The curator role grants move; the school's open curator tasks are assigned to the new curator; both
+    people are notified; every school's change is audited with the reason. The new curator must be one of
+    the region's candidates (a curator there or in its curator pool), as when a curator is first bound."""
+    words = _reason(reason)
+    if school is None and from_login is None:
+        raise FormInvalid({"school": ["укажите школу или прежнего куратора"]})
+    with db.transaction() as session:
+        schools = _curated_schools(session, school, from_login)
+        actor_id = _manager(session, actor, [place_of(s) for s in schools])
+        newcomer = find_user(session, to_login)
+        now = db.now()
+        changes = [_change_one(session, s, newcomer, from_login, words, actor_id, now) for s in schools]
+        session.flush()
+        return changes
+
+
+def _curated_schools(session: Session, school: str | None, from_login: str | None) -> list[School]:
+    if school is not None:
+        return [find_school(session, school)]
+    assert from_login is not None
+    found = list(session.scalars(select(School).join(RoleGrant, RoleGrant.school_id == School.id).join(
+        User, User.id == RoleGrant.user_id).where(User.login == from_login, RoleGrant.role == Role.CURATOR)
+        .order_by(School.code)))
+    if not found:
+        raise NotFound(f"«{from_login}» не куратор ни одной школы")
+    return found
+
+
+def _change_one(session: Session, school: School, newcomer: User, from_login: str | None, reason: str,
+                actor_id: int | None, now: datetime) -> CuratorChange:
+    if newcomer.login not in {c.login for c in curator_candidates(session, school)}:
+        raise FormInvalid({"to": [f"«{newcomer.login}» не может быть куратором школы {school.code}: выберите "
+                                  "куратора региона или кандидата из резерва кураторов"]})
+    grants = list(session.scalars(select(RoleGrant).join(User, User.id == RoleGrant.user_id).where(
+        RoleGrant.role == Role.CURATOR, RoleGrant.school_id == school.id, RoleGrant.user_id != newcomer.id,
+        *([User.login == from_login] if from_login else []))))
+    if from_login and not grants:
+        raise Conflict(f"«{from_login}» не куратор школы {school.code}")
+    leaving = [session.get(User, grant.user_id) for grant in grants]
+    for grant in grants:
+        session.delete(grant)
+    if session.scalar(select(RoleGrant.id).filter_by(user_id=newcomer.id, role=Role.CURATOR,
+                                                     school_id=school.id)) is None:
+        session.add(RoleGrant(user_id=newcomer.id, role=Role.CURATOR, school_id=school.id))
+    moved = list(session.scalars(select(Task).where(Task.school_id == school.id, Task.role == Role.CURATOR,
+                                                    Task.status == TaskStatus.READY)))
+    for task in moved:
+        task.assignee_id = newcomer.id
+    instance_id = session.scalar(select(ProcessInstance.id).where(ProcessInstance.school_id == school.id)
+                                 .order_by(ProcessInstance.id.desc()).limit(1))
+    previous = [user.login for user in leaving if user is not None]
+    audit.record(session, now, "org.curator_changed", actor_id=actor_id, instance_id=instance_id,
+                 school=school.code, previous=previous, curator=newcomer.login, reason=reason,
+                 tasks_moved=[t.id for t in moved])
+    place = f"{school.name} ({school.code})"
+    notify(session, [newcomer], Message("curator", f"Вы назначены куратором школы {place}",
+                                        f"Вы — куратор школы {place}. Открытых задач куратора передано вам: "
+                                        f"{len(moved)}. Причина замены: {reason}"),
+           now=now, key=f"curator-in:{school.id}:{now.isoformat()}")
+    notify(session, [user for user in leaving if user is not None],
+           Message("curator", f"Вы больше не куратор школы {place}",
+                   f"Куратором школы {place} назначен(а) {newcomer.full_name}; ваши открытые задачи по школе "
+                   f"переданы. Причина: {reason}"),
+           now=now, key=f"curator-out:{school.id}:{now.isoformat()}")
+    return CuratorChange(school.code, school.name, previous, newcomer.login, len(moved))

@@ -14,11 +14,24 @@ from engine.actors import OPERATOR
 from engine.db import Database
 from engine.deadlines.sweep import sweep
 from engine.errors import Conflict, FormInvalid, NotAllowed
-from engine.models import AuditRecord, Deadline, InstanceStatus, ProcessInstance, Task, TaskStatus
+from engine.models import (
+    AuditRecord,
+    Deadline,
+    InstanceStatus,
+    Notification,
+    ProcessInstance,
+    RoleGrant,
+    School,
+    Task,
+    TaskStatus,
+    User,
+)
+from engine.org import curator_pool
 from engine.org.api_tokens import create_token
 from engine.process import instances, management, tasks
 from engine.process.management import Selection
 from engine.reports.status import area_counts
+from engine.roles import Role
 from engine.templates import versions
 from tests.conftest import Org, make_org
 from web.app import create_app
@@ -217,3 +230,54 @@ def test_the_rest_api_manages_roadmaps_with_the_same_rules(db: Database, org: Or
     document = client.get("/api/v1/openapi.json").json
     assert {"/api/v1/roadmaps/suspend", "/api/v1/roadmaps/resume", "/api/v1/roadmaps/suspension",
             "/api/v1/roadmaps/schools/{code}/withdraw"} <= set(document["paths"])  # type: ignore[index]
+
+
+def _curators(db: Database, school: str) -> set[str]:
+    with db.reading() as session:
+        return set(session.scalars(select(User.login).join(RoleGrant, RoleGrant.user_id == User.id).join(
+            School, School.id == RoleGrant.school_id).where(RoleGrant.role == Role.CURATOR, School.code == school)))
+
+
+def _notified(db: Database, login: str) -> list[str]:
+    with db.reading() as session:
+        return list(session.scalars(select(Notification.title).join(User, User.id == Notification.user_id)
+                                    .where(User.login == login, Notification.kind == "curator")))
+
+
+def test_a_schools_curator_is_replaced_and_open_curator_tasks_follow(db: Database, org: Org, bundle_copy: Path) -> None:
+    _, started = _start(db, org, bundle_copy)
+    [school_task] = _tasks(db, started[org.school])
+    tasks.complete_task(db, school_task.id, {"coverage": 80}, actor=org.school_user)  # the curator's review opens
+    [review] = [t for t in _tasks(db, started[org.school]) if t.status is TaskStatus.READY]
+    assert review.role is Role.CURATOR
+    for actor in (org.municipal, org.curator, make_org(db).regional):
+        with pytest.raises(NotAllowed):
+            management.change_curator(db, org.sibling_curator, school=org.school, reason="болезнь", actor=actor)
+    with pytest.raises(FormInvalid):  # the school's own user is no candidate
+        management.change_curator(db, org.school_user, school=org.school, reason="болезнь", actor=org.regional)
+    [change] = management.change_curator(db, org.sibling_curator, school=org.school, reason="болезнь куратора",
+                                         actor=org.regional)
+    assert (change.previous, change.curator, change.tasks_moved) == ([org.curator], org.sibling_curator, 1)
+    assert _curators(db, org.school) == {org.sibling_curator}
+    [review] = [t for t in _tasks(db, started[org.school]) if t.status is TaskStatus.READY]
+    with db.reading() as session:
+        assignee = session.get(User, review.assignee_id)
+        assert assignee is not None and assignee.login == org.sibling_curator
+    assert any("назначены куратором" in t for t in _notified(db, org.sibling_curator))
+    assert any("больше не куратор" in t for t in _notified(db, org.curator))
+    [record] = _audit(db, started[org.school], "org.curator_changed")
+    assert record.details["previous"] == [org.curator] and record.details["reason"] == "болезнь куратора"
+    with pytest.raises(NotAllowed):  # the old curator has no access any more
+        tasks.complete_task(db, review.id, {}, actor=org.curator)
+
+
+def test_every_school_of_one_curator_moves_to_another(db: Database, org: Org) -> None:
+    # sibling_curator takes org.school too, then hands both schools over to curator.
+    management.change_curator(db, org.sibling_curator, school=org.school, reason="перераспределение", actor=org.admin)
+    with pytest.raises(FormInvalid):  # curating nothing now, and not in the pool: no candidate
+        management.change_curator(db, org.curator, from_login=org.sibling_curator, reason="отпуск", actor=org.admin)
+    curator_pool.add_to_pool(db, org.region, org.curator, actor=org.regional)
+    changes = management.change_curator(db, org.curator, from_login=org.sibling_curator, reason="отпуск",
+                                        actor=org.admin)
+    assert sorted(c.school_code for c in changes) == sorted([org.school, org.sibling_school])
+    assert _curators(db, org.school) == _curators(db, org.sibling_school) == {org.curator}
