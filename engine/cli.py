@@ -861,3 +861,23 @@ def _report_roadmaps(found: list[management.ManagedRoadmap], as_json: bool, verb
     for item in found:
         click.echo(_roadmap_line(item))
     click.echo(f"{verb} маршрутов: {len(found)}.")
+
+
+@roadmaps_group.command("curator")
+@click.argument("to_login")
+@click.option("--school", default=None, help="Школа (код): её кураторы заменяются новым.")
+@click.option("--from", "from_login", default=None, help="Прежний куратор: без --school — все его школы.")
+@click.option("--reason", required=True, help="Причина замены.")
+@click.option("--json", "as_json", is_flag=True, help="Вывод в JSON.")
+@with_db
+def roadmaps_curator(db: Database, to_login: str, school: str | None, from_login: str | None, reason: str,
+                     as_json: bool) -> None:
+    """Сменить куратора школы (или всех школ одного куратора): задачи куратора переходят новому."""
+    changes = management.change_curator(db, to_login, school=school, from_login=from_login, reason=reason,
+                                        actor=OPERATOR)
+    if as_json:
+        _print_json(changes)
+        return
+    for change in changes:
+        click.echo(f"{change.school_code}\t{', '.join(change.previous) or '—'} → {change.curator}\t"
+                   f"задач передано: {change.tasks_moved}")

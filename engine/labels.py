@@ -30,7 +30,7 @@ EVENTS = {
     "incident.opened": N_("Шаг не выполнился: инцидент"), "incident.retried": N_("Инцидент: повтор"),
     "incident.resolved": N_("Инцидент решён"), "instance.resumed": N_("Маршрут продолжен"),
     "instance.withdrawn": N_("Маршрут снят с проекта"), "instance.suspended": N_("Маршрут приостановлен"),
-    "instance.resumed_by_person": N_("Маршрут возобновлён"),
+    "instance.resumed_by_person": N_("Маршрут возобновлён"), "org.curator_changed": N_("Куратор заменён"),
 }
 
 #: Audit actions of a template's history (engine.templates.workspace.HISTORY_ACTIONS, in that order).

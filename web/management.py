@@ -81,3 +81,24 @@ def suspension(action: str) -> Response:
 def _args(selection: Selection) -> dict[str, Any]:
     return {name: value for name, value in (("school", selection.school), ("municipality", selection.municipality),
                                             ("region", selection.region)) if value}
+
+
+@blueprint.route("/schools/<code>/curator")
+@login_required
+def curator_page(code: str) -> str:
+    return render_template("manage_curator.html", choice=management.curator_choice(db(), code, actor=me()))
+
+
+@blueprint.route("/schools/<code>/curator", methods=["POST"])
+@login_required
+def curator(code: str) -> Response:
+    try:
+        [done] = management.change_curator(db(), request.form.get("to", ""), school=code,
+                                           reason=request.form.get("reason", ""), actor=me())
+    except FormInvalid as err:
+        flash(" ".join(message for messages in err.errors.values() for message in messages), "error")
+        return redirect(url_for(".curator_page", code=code))
+    flash(ngettext("Куратор школы — {login}; передана {n} открытая задача куратора.",
+                   "Куратор школы — {login}; передано открытых задач куратора: {n}.", done.tasks_moved,
+                   login=done.curator), "info")
+    return redirect(url_for("dashboards.school", code=code))

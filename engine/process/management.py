@@ -47,7 +47,7 @@ from engine.models import (
 from engine.org.core import Actor, find_school, find_user, load_actor, place_of
 from engine.org.regions import region_zone
 from engine.org.scopes import OrgPlace
-from engine.process.actions import curator_candidates
+from engine.process.actions import CuratorCandidate, curator_candidates
 from engine.process.instances import close_deadlines
 from engine.process.notifications import Message, notify
 from engine.roles import Role
@@ -323,6 +323,26 @@ class CuratorChange:
     previous: list[str]
     curator: str
     tasks_moved: int
+
+
+@dataclass(frozen=True)
+class CuratorChoice:
+    """What the «сменить куратора» page offers: the school's curators now, and who may take over."""
+
+    school_code: str
+    school_name: str
+    curators: list[str]
+    candidates: list[CuratorCandidate]
+
+
+def curator_choice(db: Database, school_code: str, *, actor: Who) -> CuratorChoice:
+    with db.reading() as session:
+        school = find_school(session, school_code)
+        _manager(session, actor, [place_of(school)])
+        curators = sorted(session.scalars(select(User.login).join(RoleGrant, RoleGrant.user_id == User.id).where(
+            RoleGrant.role == Role.CURATOR, RoleGrant.school_id == school.id)))
+        candidates = [c for c in curator_candidates(session, school) if c.login not in curators]
+        return CuratorChoice(school.code, school.name, curators, candidates)
 
 
 def change_curator(db: Database, to_login: str, *, school: str | None = None, from_login: str | None = None,

@@ -67,3 +67,17 @@ def test_a_regional_coordinator_withdraws_a_school_and_suspends_a_municipality(p
     found = _roadmaps(live, org.school, org.sibling_school)
     assert found[org.school].status is InstanceStatus.CANCELLED
     assert found[org.sibling_school].status is InstanceStatus.RUNNING and found[org.sibling_school].suspended_at is None
+
+
+def test_a_regional_coordinator_changes_a_schools_curator(page: Page, live: LiveServer) -> None:
+    org = school_in_questionnaire_stage(live)  # its curator was bound when the region confirmed it
+    e2e.sign_in(page, live, org.regional, PASSWORD)
+    page.goto(f"{live.url}/schools/{org.school}")
+    page.get_by_test_id("manage-curator").click()
+    expect(page.get_by_test_id("curator-consequences")).to_contain_text(f"Сейчас куратор: {org.curator}.")
+    page.get_by_label("Новый куратор").select_option(value=org.sibling_curator)
+    page.get_by_label("Причина").fill("болезнь куратора")
+    screenshot(page, "manage-curator")
+    page.get_by_test_id("confirm-curator").click()
+    expect(page.get_by_text(f"Куратор школы — {org.sibling_curator}")).to_be_visible()
+    expect(page.get_by_test_id("history")).to_contain_text("Куратор заменён")

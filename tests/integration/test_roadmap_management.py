@@ -281,3 +281,19 @@ def test_every_school_of_one_curator_moves_to_another(db: Database, org: Org) ->
                                         actor=org.admin)
     assert sorted(c.school_code for c in changes) == sorted([org.school, org.sibling_school])
     assert _curators(db, org.school) == _curators(db, org.sibling_school) == {org.curator}
+
+
+def test_the_curator_page_the_cli_and_the_api_change_a_curator(db: Database, org: Org, bundle_copy: Path) -> None:
+    _start(db, org, bundle_copy)
+    code, out, _ = _cli(db, "roadmaps", "curator", org.sibling_curator, "--school", org.school, "--reason", "болезнь")
+    assert code == 0 and f"{org.school}\t{org.curator} → {org.sibling_curator}\tзадач передано: 0" in out
+    client = create_app({"DATABASE": db, "TESTING": True, "SECRET_KEY": "api"}).test_client()
+    token = create_token(db, "тест", actor=org.regional)[1]
+    refused = client.post("/api/v1/roadmaps/curator", headers={"Authorization": f"Bearer {token}"},
+                          json={"to": org.curator, "school": org.school, "reason": "выздоровел"})
+    assert refused.status_code == 422 and "резерва кураторов" in refused.json["errors"]["to"][0]  # type: ignore[index]
+    curator_pool.add_to_pool(db, org.region, org.curator, actor=org.regional)  # curates nothing now: into the pool
+    response = client.post("/api/v1/roadmaps/curator", headers={"Authorization": f"Bearer {token}"},
+                           json={"to": org.curator, "school": org.school, "reason": "выздоровел"})
+    assert response.status_code == 200 and response.json[0]["previous"] == [org.sibling_curator]  # type: ignore[index]
+    assert _curators(db, org.school) == {org.curator}

@@ -97,3 +97,33 @@ def suspend(body: dict[str, Any]) -> Any:
 def resume(body: dict[str, Any]) -> Any:
     """Resume the selection's suspended roadmaps; deadlines shift by the working days each stood suspended."""
     return management.resume_roadmaps(db(), _selection(body), reason=body["reason"], actor=api_login())
+
+
+class CuratorIn(Schema):
+    to = fields.Str(required=True, validate=validate.Length(min=1, max=100), metadata={"description": "new curator"})
+    school = fields.Str(allow_none=True, load_default=None, validate=_CODE,
+                        metadata={"description": "one school: its curators are replaced"})
+    from_login = fields.Str(data_key="from", allow_none=True, load_default=None, validate=validate.Length(max=100),
+                            metadata={"description": "the curator replaced (without `school`: in all their schools)"})
+    reason = fields.Str(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class CuratorChangeOut(Schema):
+    school_code = fields.Str(required=True)
+    school_name = fields.Str(required=True)
+    previous = fields.List(fields.Str(), required=True)
+    curator = fields.Str(required=True)
+    tasks_moved = fields.Int(required=True)
+
+
+@blp.route("/curator", methods=["POST"])
+@blp.arguments(CuratorIn)
+@blp.response(200, CuratorChangeOut(many=True))
+@blp.alt_response(403, schema=Problem)
+@blp.alt_response(404, schema=Problem)
+@blp.alt_response(422, schema=Problem)
+def curator(body: dict[str, Any]) -> Any:
+    """Change a school's curator (or every school of `from`): open curator tasks move to the new curator, both are
+    notified; the new curator must be one of the region's candidates."""
+    return management.change_curator(db(), body["to"], school=body["school"], from_login=body["from_login"],
+                                     reason=body["reason"], actor=api_login())
