@@ -21,12 +21,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import uuid4
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from engine import audit
 from engine.actors import Who, is_operator, login_of
+from engine.bpmn.runtime import WorkflowRun
 from engine.db import Database
 from engine.errors import Conflict, FormInvalid, NotAllowed, NotFound
 from engine.labels import N_
@@ -48,9 +50,10 @@ from engine.org.core import Actor, find_school, find_user, load_actor, place_of
 from engine.org.regions import region_zone
 from engine.org.scopes import OrgPlace
 from engine.process.actions import CuratorCandidate, curator_candidates
-from engine.process.instances import close_deadlines
+from engine.process.instances import close_deadlines, sync_tasks
 from engine.process.notifications import Message, notify
 from engine.roles import Role
+from engine.templates.versions import compiled_version
 from engine.timing.production_calendar import load_calendar
 from engine.timing.workdays import WorkCalendar
 
@@ -415,3 +418,46 @@ def _change_one(session: Session, school: School, newcomer: User, from_login: st
                    f"переданы. Причина: {reason}"),
            now=now, key=f"curator-out:{school.id}:{now.isoformat()}")
     return CuratorChange(school.code, school.name, previous, newcomer.login, len(moved))
+
+
+# --- send back ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SentBackRoadmap:
+    instance_id: int
+    school_code: str
+    element_id: str
+    reset_element: str  # the target, or the gateway whose branches all restart (``whole_branch``)
+    opened_task_ids: list[int]
+    cancelled_task_ids: list[int]
+
+
+def send_back(db: Database, school_code: str, element_id: str, *, reason: str, whole_branch: bool = False,
+              actor: Who) -> SentBackRoadmap:
+    """Move a school's running roadmap back to an earlier user task (its last completed run), keeping the
+    data entered so far and every document version. The workflow decides what is safe (engine/bpmn/runtime.py
+    ``WorkflowRun.send_back``): inside a parallel branch only the whole branch goes back."""
+    words = _reason(reason)
+    with db.transaction() as session:
+        actor_id = _manager(session, actor, _selection_places(session, Selection(school=school_code)))
+        instance = _running_instance(session, school_code)
+        if instance.suspended_at is not None:
+            raise Conflict(f"маршрут школы «{school_code}» приостановлен: сначала возобновите его")
+        compiled = compiled_version(session, instance.template_version_id)
+        run = WorkflowRun.restore(compiled, instance.workflow_json)
+        sent = run.send_back(element_id, whole_branch=whole_branch)
+        now = db.now()
+        # The reset keeps the target's Spiff task id, and a task row is unique by it: the row of the earlier
+        # run (completed, history) gets a fresh id of its own so the reopened task can be mirrored anew.
+        session.execute(update(Task).where(Task.spiff_task_id == sent.target_task_id)
+                        .values(spiff_task_id=str(uuid4())).execution_options(synchronize_session=False))
+        before = set(session.scalars(select(Task.id).where(Task.instance_id == instance.id,
+                                                           Task.status == TaskStatus.READY)))
+        audit.record(session, now, "instance.sent_back", actor_id=actor_id, instance_id=instance.id,
+                     school=school_code, element=element_id, reset_element=sent.reset_element, reason=words)
+        opened = sync_tasks(session, instance, run, compiled.spec, now)
+        instance.workflow_json = run.dump()
+        session.flush()
+        return SentBackRoadmap(instance.id, school_code, element_id, sent.reset_element,
+                               [t.id for t in opened], sorted(before))

@@ -11,9 +11,10 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from engine.actors import OPERATOR
+from engine.bpmn.runtime import WorkflowRun
 from engine.db import Database
 from engine.deadlines.sweep import sweep
-from engine.errors import Conflict, FormInvalid, NotAllowed
+from engine.errors import Conflict, FormInvalid, NotAllowed, SendBackRefused
 from engine.models import (
     AuditRecord,
     Deadline,
@@ -29,11 +30,15 @@ from engine.models import (
 from engine.org import curator_pool
 from engine.org.api_tokens import create_token
 from engine.process import instances, management, tasks
+from engine.process.cohorts import ensure_cohort
 from engine.process.management import Selection
 from engine.reports.status import area_counts
 from engine.roles import Role
 from engine.templates import versions
-from tests.conftest import Org, make_org
+from engine.templates.versions import compiled_version
+from tests import roadmap_steps as steps
+from tests.conftest import Clock, Org, make_org
+from tests.helpers import ROADMAP
 from web.app import create_app
 from web.cli import cli
 
@@ -297,3 +302,68 @@ def test_the_curator_page_the_cli_and_the_api_change_a_curator(db: Database, org
                            json={"to": org.curator, "school": org.school, "reason": "выздоровел"})
     assert response.status_code == 200 and response.json[0]["previous"] == [org.sibling_curator]  # type: ignore[index]
     assert _curators(db, org.school) == {org.curator}
+
+
+def _ready_data(db: Database, instance_id: int, element: str) -> dict[str, object]:
+    """The data the reopened task sees (what its form and rules read)."""
+    [row] = [t for t in _tasks(db, instance_id) if t.status is TaskStatus.READY and t.element_id == element]
+    with db.reading() as session:
+        instance = session.get(ProcessInstance, instance_id)
+        assert instance is not None
+        run = WorkflowRun.restore(compiled_version(session, instance.template_version_id), instance.workflow_json)
+    return run.task_data(row.spiff_task_id)
+
+
+@pytest.fixture
+def at_monitoring(db: Database) -> tuple[Database, steps.School, int]:
+    """A «500+» school whose measures programme was accepted: its roadmap waits at monitoring."""
+    clock = Clock(steps.START)
+    timed = Database(db.engine, clock=clock, sessions=db.sessions)
+    school = steps.new_school(timed)
+    ensure_cohort(timed, steps.COHORT)
+    key = versions.deploy_template(timed, versions.read_bundle(ROADMAP), actor=OPERATOR).key
+    instance_id = instances.start_instance(timed, key, school.code, cohort_year=steps.COHORT,
+                                           actor=OPERATOR).instance_id
+    steps.run_selection(timed, school, instance_id)
+    steps.run_questionnaire_stage(timed, school, instance_id, clock)
+    chosen = steps.run_risk_profile(timed, school, instance_id)
+    steps.run_measures_program(timed, school, instance_id, chosen)
+    assert steps.stage(timed, instance_id) == "monitoring"
+    return timed, school, instance_id
+
+
+def test_send_back_to_a_step_before_the_parallel_branches_keeps_the_data(
+        at_monitoring: tuple[Database, steps.School, int]) -> None:
+    timed, school, instance_id = at_monitoring
+    with pytest.raises(NotAllowed):
+        management.send_back(timed, school.code, "review_concept", reason="x", actor=school.org.municipal)
+    with pytest.raises(SendBackRefused, match="развилк"):  # inside the parallel branches: refused
+        management.send_back(timed, school.code, "prepare_programme", reason="доработка", actor=school.org.regional)
+    with pytest.raises(SendBackRefused, match="ещё не выполнялся"):
+        management.send_back(timed, school.code, "school_report", reason="x", actor=school.org.regional)
+    monitoring = {t.id for t in _tasks(timed, instance_id) if t.status is TaskStatus.READY}
+    done = management.send_back(timed, school.code, "review_concept", reason="концепция требует доработки",
+                                actor=school.org.regional)
+    assert done.reset_element == "review_concept" and set(done.cancelled_task_ids) == monitoring
+    rows = _tasks(timed, instance_id)
+    assert {t.element_id for t in rows if t.status is TaskStatus.READY} == {"review_concept"}
+    assert all(t.status is TaskStatus.CANCELLED for t in rows if t.id in monitoring)
+    assert len([t for t in rows if t.element_id == "review_concept"]) == 2  # the earlier run stays, completed
+    assert steps.stage(timed, instance_id) == "measures_program"
+    assert _ready_data(timed, instance_id, "review_concept")["programme_title"] == "Программа 2027–2029"  # kept
+    [record] = _audit(timed, instance_id, "instance.sent_back")
+    assert record.details["reason"] == "концепция требует доработки"
+    # The roadmap runs on from there: the curator accepts again and the branches open again.
+    steps.act(timed, school, instance_id, "review_concept", school.curator, {"concept_decision": "accepted"})
+    assert {t.element_id for t in _tasks(timed, instance_id) if t.status is TaskStatus.READY} >= {
+        "prepare_programme", "prepare_antirisk"}
+
+
+def test_send_back_a_whole_parallel_branch(at_monitoring: tuple[Database, steps.School, int]) -> None:
+    timed, school, instance_id = at_monitoring
+    done = management.send_back(timed, school.code, "prepare_programme", whole_branch=True,
+                                reason="программы на доработку", actor=school.org.admin)
+    assert done.reset_element == "split_programmes"
+    ready = [t.element_id for t in _tasks(timed, instance_id) if t.status is TaskStatus.READY]
+    assert sorted(set(ready)) == ["prepare_antirisk", "prepare_programme"] and ready.count("prepare_antirisk") == 3
+    assert _ready_data(timed, instance_id, "prepare_programme")["programme_title"] == "Программа 2027–2029"
