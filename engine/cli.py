@@ -881,3 +881,21 @@ def roadmaps_curator(db: Database, to_login: str, school: str | None, from_login
     for change in changes:
         click.echo(f"{change.school_code}\t{', '.join(change.previous) or '—'} → {change.curator}\t"
                    f"задач передано: {change.tasks_moved}")
+
+
+@roadmaps_group.command("send-back")
+@click.argument("school")
+@click.argument("element")
+@click.option("--reason", required=True, help="Причина возврата.")
+@click.option("--whole-branch", is_flag=True, help="Шаг в параллельной ветке: вернуть всю развилку.")
+@click.option("--json", "as_json", is_flag=True, help="Вывод в JSON.")
+@with_db
+def roadmaps_send_back(db: Database, school: str, element: str, reason: str, whole_branch: bool,
+                       as_json: bool) -> None:
+    """Вернуть маршрут школы на выполненный ранее шаг (ELEMENT — id задачи в BPMN); данные сохраняются."""
+    done = management.send_back(db, school, element, reason=reason, whole_branch=whole_branch, actor=OPERATOR)
+    if as_json:
+        _print_json(done)
+    else:
+        click.echo(f"Маршрут школы {school} возвращён к шагу {done.reset_element}; открыто задач: "
+                   f"{len(done.opened_task_ids)}, закрыто: {len(done.cancelled_task_ids)}.")

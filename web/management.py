@@ -10,7 +10,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
-from engine.errors import FormInvalid
+from engine.errors import FormInvalid, SendBackRefused
 from engine.process import management
 from engine.process.management import WITHDRAW_REASONS, Selection
 from web.i18n import gettext, ngettext
@@ -101,4 +101,25 @@ def curator(code: str) -> Response:
     flash(ngettext("Куратор школы — {login}; передана {n} открытая задача куратора.",
                    "Куратор школы — {login}; передано открытых задач куратора: {n}.", done.tasks_moved,
                    login=done.curator), "info")
+    return redirect(url_for("dashboards.school", code=code))
+
+
+@blueprint.route("/schools/<code>/send-back")
+@login_required
+def send_back_page(code: str) -> str:
+    roadmap, targets = management.send_back_targets(db(), code, actor=me())
+    return render_template("manage_send_back.html", roadmap=roadmap, targets=targets)
+
+
+@blueprint.route("/schools/<code>/send-back", methods=["POST"])
+@login_required
+def send_back(code: str) -> Response:
+    try:
+        done = management.send_back(db(), code, request.form.get("element", ""), reason=request.form.get("reason", ""),
+                                    whole_branch=request.form.get("whole_branch") == "1", actor=me())
+    except (FormInvalid, SendBackRefused) as err:
+        flash(err.message if isinstance(err, SendBackRefused) else gettext("Укажите причину."), "error")
+        return redirect(url_for(".send_back_page", code=code))
+    flash(ngettext("Маршрут возвращён; открыта {n} задача.", "Маршрут возвращён; открыто задач: {n}.",
+                   len(done.opened_task_ids)), "info")
     return redirect(url_for("dashboards.school", code=code))

@@ -461,3 +461,25 @@ def send_back(db: Database, school_code: str, element_id: str, *, reason: str, w
         session.flush()
         return SentBackRoadmap(instance.id, school_code, element_id, sent.reset_element,
                                [t.id for t in opened], sorted(before))
+
+
+@dataclass(frozen=True)
+class SendBackTarget:
+    element_id: str
+    name: str
+    stage: str
+
+
+def send_back_targets(db: Database, school_code: str, *, actor: Who) -> tuple[ManagedRoadmap, list[SendBackTarget]]:
+    """The steps the school's roadmap has completed, latest first: where it could be sent back to (the engine
+    still checks each when asked)."""
+    roadmap = school_roadmap(db, school_code, actor=actor)
+    with db.reading() as session:
+        rows = session.execute(select(Task.element_id, Task.name, Task.stage, func.max(Task.completed_at))
+                               .where(Task.instance_id == roadmap.instance_id, Task.status == TaskStatus.COMPLETED)
+                               .group_by(Task.element_id, Task.name, Task.stage)
+                               .order_by(func.max(Task.completed_at).desc())).all()
+    seen: dict[str, SendBackTarget] = {}
+    for element_id, name, stage, _ in rows:
+        seen.setdefault(element_id, SendBackTarget(element_id, name.split(": ")[0], stage))
+    return roadmap, list(seen.values())

@@ -38,7 +38,7 @@ from engine.templates import versions
 from engine.templates.versions import compiled_version
 from tests import roadmap_steps as steps
 from tests.conftest import Clock, Org, make_org
-from tests.helpers import ROADMAP
+from tests.helpers import ROADMAP, post, set_password, signed_in
 from web.app import create_app
 from web.cli import cli
 
@@ -367,3 +367,24 @@ def test_send_back_a_whole_parallel_branch(at_monitoring: tuple[Database, steps.
     ready = [t.element_id for t in _tasks(timed, instance_id) if t.status is TaskStatus.READY]
     assert sorted(set(ready)) == ["prepare_antirisk", "prepare_programme"] and ready.count("prepare_antirisk") == 3
     assert _ready_data(timed, instance_id, "prepare_programme")["programme_title"] == "Программа 2027–2029"
+
+
+def test_send_back_from_the_page_the_cli_and_the_api(at_monitoring: tuple[Database, steps.School, int]) -> None:
+    timed, school, instance_id = at_monitoring
+    app = create_app({"DATABASE": timed, "TESTING": True, "SECRET_KEY": "web"})
+    set_password(timed, school.org.regional)
+    web = signed_in(app, school.org.regional)
+    page = web.get(f"/schools/{school.code}/send-back").get_data(as_text=True)
+    assert 'data-testid="send-back-consequences"' in page and 'value="review_programme"' in page
+    status, body = post(web, f"/schools/{school.code}/send-back",
+                        {"element": "prepare_programme", "reason": "на доработку"}, f"/schools/{school.code}/send-back")
+    assert status == 302  # refused: back to the page, which says why
+    assert "вернуть можно только всю развилку" in web.get(f"/schools/{school.code}/send-back").get_data(as_text=True)
+    code, out, _ = _cli(timed, "roadmaps", "send-back", school.code, "prepare_programme", "--whole-branch",
+                        "--reason", "программы на доработку")
+    assert code == 0 and "возвращён к шагу split_programmes" in out
+    token = create_token(timed, "тест", actor=school.org.regional)[1]
+    response = app.test_client().post(f"/api/v1/roadmaps/schools/{school.code}/send-back",
+                                      headers={"Authorization": f"Bearer {token}"},
+                                      json={"element": "school_report", "reason": "x"})
+    assert response.status_code == 409 and "ещё не выполнялся" in response.json["detail"]  # type: ignore[index]

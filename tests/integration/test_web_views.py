@@ -186,7 +186,8 @@ SUCCESS_MARKERS = (b'data-testid="task-title"', b'data-testid="matrix"', b"<bpmn
                    b'data-testid="overdue-', b"bpmn-diagram", b"PK\x03\x04", b'data-testid="migration-',
                    b'"moved":', b'data-testid="curator-pool"', b'data-testid="waiting-schools"',
                    b'data-testid="admin-home"', b'data-testid="withdraw-consequences"',
-                   b'data-testid="suspension-consequences"', b'data-testid="curator-consequences"')
+                   b'data-testid="suspension-consequences"', b'data-testid="curator-consequences"',
+                   b'data-testid="send-back-consequences"')
 
 
 def _routes(w: World) -> list[tuple[str, str, dict[str, object]]]:
@@ -231,6 +232,8 @@ def _routes(w: World) -> list[tuple[str, str, dict[str, object]]]:
         ("POST", "/roadmaps/resume", {"municipality": foreign.municipality}),
         ("GET", f"/roadmaps/suspend?region={foreign.region}", {}),
         ("GET", f"/schools/{foreign.school}/curator", {}),
+        ("GET", f"/schools/{foreign.school}/send-back", {}),
+        ("POST", f"/schools/{foreign.school}/send-back", {"element": "confirm_participation", "reason": "чужая"}),
         ("POST", f"/schools/{foreign.school}/curator", {"to": w.org.curator, "reason": "чужая"}),
         *_workspace_routes(),
     ]

@@ -127,3 +127,33 @@ def curator(body: dict[str, Any]) -> Any:
     notified; the new curator must be one of the region's candidates."""
     return management.change_curator(db(), body["to"], school=body["school"], from_login=body["from_login"],
                                      reason=body["reason"], actor=api_login())
+
+
+class SendBackIn(Schema):
+    element = fields.Str(required=True, validate=validate.Length(min=1, max=255),
+                         metadata={"description": "BPMN id of a user task the roadmap has completed"})
+    whole_branch = fields.Bool(load_default=False,
+                               metadata={"description": "inside parallel branches: send back the whole split"})
+    reason = fields.Str(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class SentBackOut(Schema):
+    instance_id = fields.Int(required=True)
+    school_code = fields.Str(required=True)
+    element_id = fields.Str(required=True)
+    reset_element = fields.Str(required=True)
+    opened_task_ids = fields.List(fields.Int(), required=True)
+    cancelled_task_ids = fields.List(fields.Int(), required=True)
+
+
+@blp.route("/schools/<code>/send-back", methods=["POST"])
+@blp.arguments(SendBackIn)
+@blp.response(200, SentBackOut)
+@blp.alt_response(403, schema=Problem)
+@blp.alt_response(404, schema=Problem)
+@blp.alt_response(409, schema=Problem)
+def send_back(body: dict[str, Any], code: str) -> Any:
+    """Send the school's roadmap back to an earlier user task, keeping its data and documents; 409 where that is not
+    safe (inside parallel branches without `whole_branch`, a step never done)."""
+    return management.send_back(db(), code, body["element"], reason=body["reason"],
+                                whole_branch=body["whole_branch"], actor=api_login())
