@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from pathlib import Path
@@ -300,6 +301,24 @@ def demo(db: Database, template_key: str, year: int | None, story: bool) -> None
         click.echo(f"  {entry.login:<22} {ROLE_TITLES[entry.role]:<35} {entry.scope}")
 
 
+@contextmanager
+def _progress(label: str, *, quiet: bool = False) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr for long work reported as (done, total); none with --json or when stderr
+    is not a terminal (a pipe or a log gets the result only)."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    with ExitStack() as stack:
+        bars: list[Any] = []
+
+        def advance(done: int, total: int) -> None:
+            if not bars:
+                bars.append(stack.enter_context(click.progressbar(length=total, label=label, file=sys.stderr)))
+            bars[0].update(done - bars[0].pos)
+
+        yield advance
+
+
 @cli.command("import-org")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Импортировать корректные строки, даже если в файле есть ошибки.")
@@ -368,7 +387,8 @@ def cohort() -> None:
 @with_db
 def cohort_start(db: Database, template_key: str, year: int, region_code: str | None) -> None:
     """Запустить дорожную карту для всех школ, у которых её ещё нет в этой когорте."""
-    result = start_cohort(db, template_key, year, actor=OPERATOR, region_code=region_code)
+    with _progress("Запуск маршрутов") as progress:
+        result = start_cohort(db, template_key, year, actor=OPERATOR, region_code=region_code, progress=progress)
     click.echo(f"Когорта {year}: запущено {len(result.started)}, уже шло {result.already_running}, "
                f"ошибок {len(result.failed)}.")
     for code, message in result.failed.items():
@@ -719,7 +739,8 @@ def migrate_instances(db: Database, source: tuple[str, int], target: tuple[str, 
         items, ok = plan.instances, plan.blocked == 0
         summary = f"{title}: процессов {len(plan.instances)}, можно перенести {plan.movable}, нельзя {plan.blocked}."
     else:
-        found = run = run_migration(db, start_migration(db, key, old, new, actor=OPERATOR).id)
+        with _progress("Перенос процессов", quiet=as_json) as progress:
+            found = run = run_migration(db, start_migration(db, key, old, new, actor=OPERATOR).id, progress=progress)
         items, ok = run.results, run.failed == 0
         summary = f"{title}: перенесено {run.moved} из {run.total}, с ошибками {run.failed}."
     if as_json:

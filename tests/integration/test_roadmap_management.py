@@ -388,3 +388,11 @@ def test_send_back_from_the_page_the_cli_and_the_api(at_monitoring: tuple[Databa
                                       headers={"Authorization": f"Bearer {token}"},
                                       json={"element": "school_report", "reason": "x"})
     assert response.status_code == 409 and "ещё не выполнялся" in response.json["detail"]  # type: ignore[index]
+
+
+def test_a_cohort_start_reports_its_progress_chunk_by_chunk(db: Database, org: Org, bundle_copy: Path) -> None:
+    key = versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).key
+    seen: list[tuple[int, int]] = []
+    instances.start_cohort(db, key, 2093, actor=OPERATOR, region_code=org.region, chunk_size=2,
+                           progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(2, 3), (3, 3)]  # the region's three schools, in chunks of two
