@@ -920,3 +920,15 @@ def roadmaps_send_back(db: Database, school: str, element: str, reason: str, who
     else:
         click.echo(f"Маршрут школы {school} возвращён к шагу {done.reset_element}; открыто задач: "
                    f"{len(done.opened_task_ids)}, закрыто: {len(done.cancelled_task_ids)}.")
+
+
+@roadmaps_group.command("move-school")
+@click.argument("school")
+@click.argument("municipality")
+@click.option("--reason", required=True, help="Причина (реорганизация).")
+@with_db
+def roadmaps_move_school(db: Database, school: str, municipality: str, reason: str) -> None:
+    """Перевести школу в другой муниципалитет: её задачи, сводки и эскалации следуют за ней."""
+    moved = management.move_school(db, school, municipality, reason=reason, actor=OPERATOR)
+    click.echo(f"Школа {school}: {moved.from_municipality} → {moved.to_municipality}; задач перенесено: "
+               f"{moved.tasks_moved}.")

@@ -32,6 +32,7 @@ EVENTS = {
     "instance.withdrawn": N_("Маршрут снят с проекта"), "instance.suspended": N_("Маршрут приостановлен"),
     "instance.resumed_by_person": N_("Маршрут возобновлён"), "org.curator_changed": N_("Куратор заменён"),
     "instance.sent_back": N_("Маршрут возвращён на шаг"),
+    "org.school_moved": N_("Школа переведена в другой муниципалитет"),
 }
 
 #: Audit actions of a template's history (engine.templates.workspace.HISTORY_ACTIONS, in that order).

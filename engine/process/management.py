@@ -483,3 +483,41 @@ def send_back_targets(db: Database, school_code: str, *, actor: Who) -> tuple[Ma
     for element_id, name, stage, _ in rows:
         seen.setdefault(element_id, SendBackTarget(element_id, name.split(": ")[0], stage))
     return roadmap, list(seen.values())
+
+
+# --- move a school --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MovedSchool:
+    school_code: str
+    from_municipality: str
+    to_municipality: str
+    tasks_moved: int
+
+
+def move_school(db: Database, school_code: str, municipality_code: str, *, reason: str, actor: Who) -> MovedSchool:
+    """Move a school to another municipality (a reorganisation). Its tasks carry the new municipality (and
+    region), so scopes, dashboards and escalation recipients follow at once; its own and its curators'
+    grants are the school's and stay. A regional coordinator moves schools within their region only."""
+    words = _reason(reason)
+    with db.transaction() as session:
+        school = find_school(session, school_code)
+        target = session.scalar(select(Municipality).where(Municipality.code == municipality_code))
+        if target is None:
+            raise NotFound(f"муниципалитет «{municipality_code}» не найден")
+        actor_id = _manager(session, actor, [place_of(school), OrgPlace(school.id, target.id, target.region_id)])
+        if target.id == school.municipality_id:
+            raise Conflict(f"школа «{school_code}» уже в муниципалитете «{municipality_code}»")
+        previous = session.get(Municipality, school.municipality_id)
+        school.municipality_id, school.region_id = target.id, target.region_id
+        moved = len(session.scalars(update(Task).where(Task.school_id == school.id)
+                                    .values(municipality_id=target.id, region_id=target.region_id)
+                                    .returning(Task.id).execution_options(synchronize_session=False)).all())
+        instance_id = session.scalar(select(ProcessInstance.id).where(ProcessInstance.school_id == school.id)
+                                     .order_by(ProcessInstance.id.desc()).limit(1))
+        from_code = previous.code if previous is not None else ""
+        audit.record(session, db.now(), "org.school_moved", actor_id=actor_id, instance_id=instance_id,
+                     school=school_code, municipality_from=from_code, municipality_to=target.code, reason=words)
+        session.flush()
+        return MovedSchool(school_code, from_code, target.code, moved)

@@ -19,6 +19,7 @@ from engine.models import (
     AuditRecord,
     Deadline,
     InstanceStatus,
+    Municipality,
     Notification,
     ProcessInstance,
     RoleGrant,
@@ -396,3 +397,26 @@ def test_a_cohort_start_reports_its_progress_chunk_by_chunk(db: Database, org: O
     instances.start_cohort(db, key, 2093, actor=OPERATOR, region_code=org.region, chunk_size=2,
                            progress=lambda done, total: seen.append((done, total)))
     assert seen == [(2, 3), (3, 3)]  # the region's three schools, in chunks of two
+
+
+def test_a_school_moves_to_another_municipality_and_its_tasks_follow(db: Database, org: Org,
+                                                                     bundle_copy: Path) -> None:
+    _, started = _start(db, org, bundle_copy)
+    other = make_org(db)
+    for actor, target in ((org.municipal, org.other_municipality), (org.regional, other.municipality)):
+        with pytest.raises(NotAllowed):  # a municipality's coordinator; another region's municipality
+            management.move_school(db, org.school, target, reason="реорганизация", actor=actor)
+    moved = management.move_school(db, org.school, org.other_municipality, reason="реорганизация",
+                                   actor=org.regional)
+    assert (moved.from_municipality, moved.to_municipality, moved.tasks_moved) == (
+        org.municipality, org.other_municipality, 1)
+    [task] = _tasks(db, started[org.school])
+    with db.reading() as session:
+        assert task.municipality_id == session.scalar(select(Municipality.id).where(
+            Municipality.code == org.other_municipality))
+    assert [t.instance_id for t in tasks.list_area_tasks(db, actor=org.other_municipal)] == [started[org.school]]
+    assert all(t.instance_id != started[org.school] for t in tasks.list_area_tasks(db, actor=org.municipal))
+    code, out, _ = _cli(db, "roadmaps", "move-school", org.school, org.municipality, "--reason", "назад")
+    assert code == 0 and f"{org.other_municipality} → {org.municipality}" in out
+    with pytest.raises(Conflict, match="уже в муниципалитете"):
+        management.move_school(db, org.school, org.municipality, reason="x", actor=org.admin)

@@ -157,3 +157,26 @@ def send_back(body: dict[str, Any], code: str) -> Any:
     safe (inside parallel branches without `whole_branch`, a step never done)."""
     return management.send_back(db(), code, body["element"], reason=body["reason"],
                                 whole_branch=body["whole_branch"], actor=api_login())
+
+
+class MoveSchoolIn(Schema):
+    municipality = fields.Str(required=True, validate=_CODE)
+    reason = fields.Str(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class MovedSchoolOut(Schema):
+    school_code = fields.Str(required=True)
+    from_municipality = fields.Str(required=True)
+    to_municipality = fields.Str(required=True)
+    tasks_moved = fields.Int(required=True)
+
+
+@blp.route("/schools/<code>/move", methods=["POST"])
+@blp.arguments(MoveSchoolIn)
+@blp.response(200, MovedSchoolOut)
+@blp.alt_response(403, schema=Problem)
+@blp.alt_response(404, schema=Problem)
+@blp.alt_response(409, schema=Problem)
+def move_school(body: dict[str, Any], code: str) -> Any:
+    """Move a school to another municipality (reorganisation): its tasks, dashboards and escalations follow."""
+    return management.move_school(db(), code, body["municipality"], reason=body["reason"], actor=api_login())
