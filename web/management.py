@@ -123,3 +123,23 @@ def send_back(code: str) -> Response:
     flash(ngettext("Маршрут возвращён; открыта {n} задача.", "Маршрут возвращён; открыто задач: {n}.",
                    len(done.opened_task_ids)), "info")
     return redirect(url_for("dashboards.school", code=code))
+
+
+@blueprint.route("/schools/<code>/move")
+@login_required
+def move_page(code: str) -> str:
+    roadmap, targets = management.move_targets(db(), code, actor=me())
+    return render_template("manage_move.html", roadmap=roadmap, targets=targets)
+
+
+@blueprint.route("/schools/<code>/move", methods=["POST"])
+@login_required
+def move(code: str) -> Response:
+    try:
+        done = management.move_school(db(), code, request.form.get("municipality", ""),
+                                      reason=request.form.get("reason", ""), actor=me())
+    except FormInvalid:
+        flash(gettext("Укажите причину."), "error")
+        return redirect(url_for(".move_page", code=code))
+    flash(gettext("Школа переведена в муниципалитет {code}.", code=done.to_municipality), "info")
+    return redirect(url_for("dashboards.school", code=code))

@@ -521,3 +521,14 @@ def move_school(db: Database, school_code: str, municipality_code: str, *, reaso
                      school=school_code, municipality_from=from_code, municipality_to=target.code, reason=words)
         session.flush()
         return MovedSchool(school_code, from_code, target.code, moved)
+
+
+def move_targets(db: Database, school_code: str, *, actor: Who) -> tuple[ManagedRoadmap, list[tuple[str, str]]]:
+    """The municipalities of the school's region it could move to, as (code, name), for the page."""
+    roadmap = school_roadmap(db, school_code, actor=actor)
+    with db.reading() as session:
+        school = find_school(session, school_code)
+        rows = session.execute(select(Municipality.code, Municipality.name).where(
+            Municipality.region_id == school.region_id, Municipality.id != school.municipality_id)
+            .order_by(Municipality.name)).all()
+    return roadmap, [(code, name) for code, name in rows]

@@ -402,6 +402,7 @@ def test_a_cohort_start_reports_its_progress_chunk_by_chunk(db: Database, org: O
 def test_a_school_moves_to_another_municipality_and_its_tasks_follow(db: Database, org: Org,
                                                                      bundle_copy: Path) -> None:
     _, started = _start(db, org, bundle_copy)
+    set_password(db, org.regional)
     other = make_org(db)
     for actor, target in ((org.municipal, org.other_municipality), (org.regional, other.municipality)):
         with pytest.raises(NotAllowed):  # a municipality's coordinator; another region's municipality
@@ -416,6 +417,9 @@ def test_a_school_moves_to_another_municipality_and_its_tasks_follow(db: Databas
             Municipality.code == org.other_municipality))
     assert [t.instance_id for t in tasks.list_area_tasks(db, actor=org.other_municipal)] == [started[org.school]]
     assert all(t.instance_id != started[org.school] for t in tasks.list_area_tasks(db, actor=org.municipal))
+    web = signed_in(create_app({"DATABASE": db, "TESTING": True, "SECRET_KEY": "web"}), org.regional)
+    page = web.get(f"/schools/{org.school}/move").get_data(as_text=True)
+    assert f'value="{org.municipality}"' in page and f'value="{org.other_municipality}"' not in page  # not where it is
     code, out, _ = _cli(db, "roadmaps", "move-school", org.school, org.municipality, "--reason", "назад")
     assert code == 0 and f"{org.other_municipality} → {org.municipality}" in out
     with pytest.raises(Conflict, match="уже в муниципалитете"):

@@ -187,7 +187,7 @@ SUCCESS_MARKERS = (b'data-testid="task-title"', b'data-testid="matrix"', b"<bpmn
                    b'"moved":', b'data-testid="curator-pool"', b'data-testid="waiting-schools"',
                    b'data-testid="admin-home"', b'data-testid="withdraw-consequences"',
                    b'data-testid="suspension-consequences"', b'data-testid="curator-consequences"',
-                   b'data-testid="send-back-consequences"')
+                   b'data-testid="send-back-consequences"', b'data-testid="move-consequences"')
 
 
 def _routes(w: World) -> list[tuple[str, str, dict[str, object]]]:
@@ -233,6 +233,8 @@ def _routes(w: World) -> list[tuple[str, str, dict[str, object]]]:
         ("GET", f"/roadmaps/suspend?region={foreign.region}", {}),
         ("GET", f"/schools/{foreign.school}/curator", {}),
         ("GET", f"/schools/{foreign.school}/send-back", {}),
+        ("GET", f"/schools/{foreign.school}/move", {}),
+        ("POST", f"/schools/{foreign.school}/move", {"municipality": foreign.other_municipality, "reason": "чужая"}),
         ("POST", f"/schools/{foreign.school}/send-back", {"element": "confirm_participation", "reason": "чужая"}),
         ("POST", f"/schools/{foreign.school}/curator", {"to": w.org.curator, "reason": "чужая"}),
         *_workspace_routes(),
