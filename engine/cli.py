@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from pathlib import Path
@@ -32,7 +33,7 @@ from engine.errors import EngineError, FormInvalid, TemplateInvalid
 from engine.org import api_tokens, curator_pool
 from engine.org.importing import import_org, read_org_file
 from engine.org.regions import list_region_zones, set_region_zone, viewer_zone
-from engine.process import instances, questionnaires, tasks
+from engine.process import instances, management, questionnaires, tasks
 from engine.process.cohorts import cohort_calendar, set_cohort_dates
 from engine.process.incidents import list_incidents as incident_list
 from engine.process.instances import start_cohort
@@ -300,6 +301,24 @@ def demo(db: Database, template_key: str, year: int | None, story: bool) -> None
         click.echo(f"  {entry.login:<22} {ROLE_TITLES[entry.role]:<35} {entry.scope}")
 
 
+@contextmanager
+def _progress(label: str, *, quiet: bool = False) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr for long work reported as (done, total); none with --json or when stderr
+    is not a terminal (a pipe or a log gets the result only)."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    with ExitStack() as stack:
+        bars: list[Any] = []
+
+        def advance(done: int, total: int) -> None:
+            if not bars:
+                bars.append(stack.enter_context(click.progressbar(length=total, label=label, file=sys.stderr)))
+            bars[0].update(done - bars[0].pos)
+
+        yield advance
+
+
 @cli.command("import-org")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Импортировать корректные строки, даже если в файле есть ошибки.")
@@ -368,7 +387,8 @@ def cohort() -> None:
 @with_db
 def cohort_start(db: Database, template_key: str, year: int, region_code: str | None) -> None:
     """Запустить дорожную карту для всех школ, у которых её ещё нет в этой когорте."""
-    result = start_cohort(db, template_key, year, actor=OPERATOR, region_code=region_code)
+    with _progress("Запуск маршрутов") as progress:
+        result = start_cohort(db, template_key, year, actor=OPERATOR, region_code=region_code, progress=progress)
     click.echo(f"Когорта {year}: запущено {len(result.started)}, уже шло {result.already_running}, "
                f"ошибок {len(result.failed)}.")
     for code, message in result.failed.items():
@@ -719,7 +739,8 @@ def migrate_instances(db: Database, source: tuple[str, int], target: tuple[str, 
         items, ok = plan.instances, plan.blocked == 0
         summary = f"{title}: процессов {len(plan.instances)}, можно перенести {plan.movable}, нельзя {plan.blocked}."
     else:
-        found = run = run_migration(db, start_migration(db, key, old, new, actor=OPERATOR).id)
+        with _progress("Перенос процессов", quiet=as_json) as progress:
+            found = run = run_migration(db, start_migration(db, key, old, new, actor=OPERATOR).id, progress=progress)
         items, ok = run.results, run.failed == 0
         summary = f"{title}: перенесено {run.moved} из {run.total}, с ошибками {run.failed}."
     if as_json:
@@ -788,3 +809,126 @@ def template_export(db: Database, key: str, version: int, path: Path) -> None:
     _, data = workspace.export_version(db, key, version, actor=OPERATOR)
     path.write_bytes(data)
     click.echo(f"{key}@{version} → {path} ({len(data)} байт)")
+
+
+@cli.group("roadmaps")
+def roadmaps_group() -> None:
+    """Управление идущими маршрутами: снять с проекта, приостановить, возобновить (с причиной; в журнал)."""
+
+
+def _selection_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    for name, words in (("region", "всех школ региона"), ("municipality", "всех школ муниципалитета"),
+                        ("school", "одной школы")):
+        func = click.option(f"--{name}", default=None, help=f"Маршруты {words} (код).")(func)
+    return func
+
+
+def _roadmap_line(item: management.ManagedRoadmap) -> str:
+    shift = f"\tсдвиг сроков {item.shift_working_days} раб. дн." if item.suspended_at else ""
+    return f"{item.school_code}\tпроцесс {item.instance_id}\t{item.school_name}{shift}"
+
+
+@roadmaps_group.command("withdraw")
+@click.argument("school")
+@click.option("--reason", required=True, type=click.Choice(sorted(management.WITHDRAW_REASONS)),
+              help="Причина: " + "; ".join(f"{k} — {v}" for k, v in management.WITHDRAW_REASONS.items()))
+@click.option("--comment", default="", help="Комментарий (обязателен для other).")
+@click.option("--json", "as_json", is_flag=True, help="Вывод в JSON.")
+@with_db
+def roadmaps_withdraw(db: Database, school: str, reason: str, comment: str, as_json: bool) -> None:
+    """Снять маршрут школы с проекта: открытые задачи закрываются, сроки останавливаются."""
+    done = management.withdraw_roadmap(db, school, reason=reason, comment=comment, actor=OPERATOR)
+    if as_json:
+        _print_json(done)
+    else:
+        click.echo(f"Маршрут школы {school} (процесс {done.instance_id}) снят с проекта; "
+                   f"закрыто задач: {done.tasks_closed}.")
+
+
+@roadmaps_group.command("suspend")
+@_selection_options
+@click.option("--reason", default="", help="Причина (обязательна, кроме --dry-run).")
+@click.option("--dry-run", is_flag=True, help="Только показать, какие маршруты будут приостановлены.")
+@click.option("--json", "as_json", is_flag=True, help="Вывод в JSON.")
+@with_db
+def roadmaps_suspend(db: Database, school: str | None, municipality: str | None, region: str | None, reason: str,
+                     dry_run: bool, as_json: bool) -> None:
+    """Приостановить маршруты школы, муниципалитета или региона: сроки и эскалации не срабатывают."""
+    selection = management.Selection(school, municipality, region)
+    found = (management.preview_suspension(db, selection, resume=False, actor=OPERATOR) if dry_run
+             else management.suspend_roadmaps(db, selection, reason=reason, actor=OPERATOR))
+    _report_roadmaps(found, as_json, "Будет приостановлено" if dry_run else "Приостановлено")
+
+
+@roadmaps_group.command("resume")
+@_selection_options
+@click.option("--reason", default="", help="Комментарий к возобновлению.")
+@click.option("--dry-run", is_flag=True, help="Только показать маршруты и сдвиг их сроков.")
+@click.option("--json", "as_json", is_flag=True, help="Вывод в JSON.")
+@with_db
+def roadmaps_resume(db: Database, school: str | None, municipality: str | None, region: str | None, reason: str,
+                    dry_run: bool, as_json: bool) -> None:
+    """Возобновить приостановленные маршруты; сроки сдвигаются на рабочие дни приостановки."""
+    selection = management.Selection(school, municipality, region)
+    found = (management.preview_suspension(db, selection, resume=True, actor=OPERATOR) if dry_run
+             else management.resume_roadmaps(db, selection, reason=reason, actor=OPERATOR))
+    _report_roadmaps(found, as_json, "Будет возобновлено" if dry_run else "Возобновлено")
+
+
+def _report_roadmaps(found: list[management.ManagedRoadmap], as_json: bool, verb: str) -> None:
+    if as_json:
+        _print_json(found)
+        return
+    for item in found:
+        click.echo(_roadmap_line(item))
+    click.echo(f"{verb} маршрутов: {len(found)}.")
+
+
+@roadmaps_group.command("curator")
+@click.argument("to_login")
+@click.option("--school", default=None, help="Школа (код): её кураторы заменяются новым.")
+@click.option("--from", "from_login", default=None, help="Прежний куратор: без --school — все его школы.")
+@click.option("--reason", required=True, help="Причина замены.")
+@click.option("--json", "as_json", is_flag=True, help="Вывод в JSON.")
+@with_db
+def roadmaps_curator(db: Database, to_login: str, school: str | None, from_login: str | None, reason: str,
+                     as_json: bool) -> None:
+    """Сменить куратора школы (или всех школ одного куратора): задачи куратора переходят новому."""
+    changes = management.change_curator(db, to_login, school=school, from_login=from_login, reason=reason,
+                                        actor=OPERATOR)
+    if as_json:
+        _print_json(changes)
+        return
+    for change in changes:
+        click.echo(f"{change.school_code}\t{', '.join(change.previous) or '—'} → {change.curator}\t"
+                   f"задач передано: {change.tasks_moved}")
+
+
+@roadmaps_group.command("send-back")
+@click.argument("school")
+@click.argument("element")
+@click.option("--reason", required=True, help="Причина возврата.")
+@click.option("--whole-branch", is_flag=True, help="Шаг в параллельной ветке: вернуть всю развилку.")
+@click.option("--json", "as_json", is_flag=True, help="Вывод в JSON.")
+@with_db
+def roadmaps_send_back(db: Database, school: str, element: str, reason: str, whole_branch: bool,
+                       as_json: bool) -> None:
+    """Вернуть маршрут школы на выполненный ранее шаг (ELEMENT — id задачи в BPMN); данные сохраняются."""
+    done = management.send_back(db, school, element, reason=reason, whole_branch=whole_branch, actor=OPERATOR)
+    if as_json:
+        _print_json(done)
+    else:
+        click.echo(f"Маршрут школы {school} возвращён к шагу {done.reset_element}; открыто задач: "
+                   f"{len(done.opened_task_ids)}, закрыто: {len(done.cancelled_task_ids)}.")
+
+
+@roadmaps_group.command("move-school")
+@click.argument("school")
+@click.argument("municipality")
+@click.option("--reason", required=True, help="Причина (реорганизация).")
+@with_db
+def roadmaps_move_school(db: Database, school: str, municipality: str, reason: str) -> None:
+    """Перевести школу в другой муниципалитет: её задачи, сводки и эскалации следуют за ней."""
+    moved = management.move_school(db, school, municipality, reason=reason, actor=OPERATOR)
+    click.echo(f"Школа {school}: {moved.from_municipality} → {moved.to_municipality}; задач перенесено: "
+               f"{moved.tasks_moved}.")

@@ -149,6 +149,10 @@ class TaskClaimed(Conflict):
     """Another user has already taken the task."""
 
 
+class SendBackRefused(Conflict):
+    """A roadmap cannot safely go back to that step (a parallel branch, a multi-instance, never done)."""
+
+
 class ConcurrentUpdate(Conflict):
     """Optimistic lock failure: the instance was changed by a concurrent transaction."""
 

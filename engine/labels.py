@@ -29,6 +29,10 @@ EVENTS = {
     "instance.migrated": N_("Перенесён на новую версию шаблона"), "instance.migration_failed": N_("Перенос не удался"),
     "incident.opened": N_("Шаг не выполнился: инцидент"), "incident.retried": N_("Инцидент: повтор"),
     "incident.resolved": N_("Инцидент решён"), "instance.resumed": N_("Маршрут продолжен"),
+    "instance.withdrawn": N_("Маршрут снят с проекта"), "instance.suspended": N_("Маршрут приостановлен"),
+    "instance.resumed_by_person": N_("Маршрут возобновлён"), "org.curator_changed": N_("Куратор заменён"),
+    "instance.sent_back": N_("Маршрут возвращён на шаг"),
+    "org.school_moved": N_("Школа переведена в другой муниципалитет"),
 }
 
 #: Audit actions of a template's history (engine.templates.workspace.HISTORY_ACTIONS, in that order).

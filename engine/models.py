@@ -253,6 +253,8 @@ class Cohort(Base):
 class InstanceStatus(enum.StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
+    # Withdrawn from the project (engine/process/management.py): its open tasks were cancelled, its
+    # deadlines stopped; reports keep the school, as withdrawn.
     CANCELLED = "cancelled"
 
 
@@ -277,6 +279,9 @@ class ProcessInstance(Base):
     started_at: Mapped[datetime]
     started_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     completed_at: Mapped[datetime | None]
+    # Set while the roadmap is suspended: the sweep holds its deadline rows and its tasks cannot be
+    # completed; on resume its deadlines shift by the working days since this moment.
+    suspended_at: Mapped[datetime | None]
 
     template_version: Mapped[TemplateVersion] = relationship()
     school: Mapped[School] = relationship()

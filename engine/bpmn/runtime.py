@@ -16,11 +16,13 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.defaults import InclusiveGateway, ParallelGateway
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     DurationTimerEventDefinition,
     TimeDateEventDefinition,
     TimerEventDefinition,
 )
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
@@ -31,7 +33,7 @@ from engine.bpmn import safe_eval, stored_data
 from engine.bpmn.compiler import CompiledTemplate
 from engine.bpmn.script_engine import SafeScriptEngine
 from engine.bpmn.spec import ReadyTask
-from engine.errors import EngineError, TaskNotFound, WorkflowFailed
+from engine.errors import EngineError, SendBackRefused, TaskNotFound, WorkflowFailed
 
 
 class _SpeclessWorkflowConverter(BpmnWorkflowConverter):  # type: ignore[misc]
@@ -93,6 +95,33 @@ class PendingTimer:
 _LONG_AGO = "2000-01-01T00:00:00+00:00"
 #: Internal-data key of the fire time the engine set (by its clock) for a waiting timer.
 _TIMED_BY_ENGINE = "roadmap_fire_at"
+
+
+@dataclass(frozen=True)
+class SentBack:
+    target_task_id: str  # the Spiff task reopened (its id is kept by the reset)
+    reset_element: str  # where the workflow was reset: the target, or the gateway that split its branch
+
+
+def _enclosing_split(task: Task) -> Task | None:
+    """The parallel/inclusive split (or multi-instance) whose branch ``task`` runs in, if it has not been
+    joined again before ``task``: walking up, a join opens a nesting level and a split closes one."""
+    depth = 0
+    came_from, current = task, task.parent
+    while current is not None:
+        spec = current.task_spec
+        # A multi-instance's iterations are its children, and so is what follows it: only the former are inside.
+        if isinstance(spec, LoopTask) and came_from.task_spec.name == spec.task_spec:
+            return current
+        if isinstance(spec, (ParallelGateway, InclusiveGateway)):
+            if len(spec.inputs) > 1:
+                depth += 1
+            if len(spec.outputs) > 1:
+                if depth == 0:
+                    return current
+                depth -= 1
+        came_from, current = current, current.parent
+    return None
 
 
 class WorkflowRun:
@@ -255,6 +284,57 @@ class WorkflowRun:
             raise _failure(err) from err
         self.advance()
         return True
+
+    def send_back(self, element_id: str, *, whole_branch: bool = False) -> SentBack:
+        """Move the workflow back to the last completed run of the user task ``element_id`` and run on to it.
+
+        Safe only where one token runs: a target inside a parallel (or inclusive) branch or a multi-instance
+        would leave the other branches half done, so it is refused with ``SendBackRefused`` — unless
+        ``whole_branch``, which goes back to the gateway that split the branches and restarts all of them.
+        The data known so far is kept (merged from what the workflow waits on now), not the target's own
+        older copy: a school sent back to its programme finds what it entered, as after a rejection."""
+        target = self._last_completed(element_id)
+        split = _enclosing_split(target)
+        if split is not None and not whole_branch:
+            raise SendBackRefused(
+                f"шаг «{target.task_spec.bpmn_name or element_id}» идёт параллельно с другими (после развилки "
+                f"«{split.task_spec.bpmn_name or split.task_spec.name}»): вернуть можно только всю развилку целиком "
+                "или шаг до неё")
+        data: dict[str, Any] = {}
+        for task in self._workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED):
+            if task.workflow is self._workflow:  # a called process's own data stays with it
+                data.update(task.data)
+        for name in self._loop_items():  # a multi-instance refuses to start over an item left from its last run
+            data.pop(name, None)
+        reset_to = split if split is not None else target
+        self._ready = None
+        try:
+            self._workflow.reset_from_task_id(reset_to.id, data=data or None)
+        except Exception as err:
+            raise SendBackRefused(f"вернуть маршрут к этому шагу нельзя: {err}") from err
+        self.advance()
+        return SentBack(str(target.id), reset_to.task_spec.name)
+
+    def _loop_items(self) -> set[str]:
+        names = set()
+        for spec in self._workflow.spec.task_specs.values():
+            if isinstance(spec, LoopTask):
+                for item in (getattr(spec, "input_item", None), getattr(spec, "output_item", None)):
+                    if item is not None:
+                        names.add(item.bpmn_id)
+        return names
+
+    def _last_completed(self, element_id: str) -> Task:
+        if element_id not in self.template.spec.user_tasks:
+            raise SendBackRefused(f"в шаблоне нет задачи «{element_id}»")
+        done = [task for task in self._workflow.get_tasks(state=TaskState.COMPLETED)
+                if task.task_spec.name == element_id]
+        if not done:
+            raise SendBackRefused("этот шаг ещё не выполнялся: вернуть к нему нельзя")
+        target = max(done, key=lambda task: task.last_state_change)
+        if target.workflow is not self._workflow:
+            raise SendBackRefused("шаг внутри подпроцесса: вернуть можно к шагу основного процесса")
+        return target
 
     @property
     def is_completed(self) -> bool:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from engine import audit
@@ -29,7 +29,7 @@ from engine.db import Database
 from engine.deadlines.arrivals import Arrived, announce
 from engine.errors import Conflict, IncidentNotFound
 from engine.fast_writes import drop_queued, insert_pending
-from engine.models import Deadline, DeadlineKind, Incident, OutboxMessage, Task, TaskStatus, User
+from engine.models import Deadline, DeadlineKind, Incident, OutboxMessage, ProcessInstance, Task, TaskStatus, User
 from engine.org.core import operator_or_admin, users_for_many
 from engine.org.scopes import OrgPlace
 from engine.process.incidents import (
@@ -233,9 +233,14 @@ def retry_incident(db: Database, incident_id: int, *, actor: Who, base_url: str 
         return incident_view(session, incident_id)
 
 
+# A suspended roadmap's rows are held, not claimed: they stay unfired (so exactly-once still holds) and
+# resuming shifts them by the suspended working days (engine/process/management.py).
+_NOT_SUSPENDED = ~exists().where(ProcessInstance.id == Deadline.instance_id, ProcessInstance.suspended_at.is_not(None))
+
+
 def _due_ids(now: datetime, limit: int, *, arrivals: bool | None = None) -> Any:
     """Due rows, oldest first: arrivals only, all but arrivals, or (None) every kind."""
-    query = select(Deadline.id).where(Deadline.fired_at.is_(None), Deadline.fire_at <= now)
+    query = select(Deadline.id).where(Deadline.fired_at.is_(None), Deadline.fire_at <= now, _NOT_SUSPENDED)
     if arrivals is not None:
         query = query.where((Deadline.kind == DeadlineKind.ARRIVAL) if arrivals
                             else (Deadline.kind != DeadlineKind.ARRIVAL))

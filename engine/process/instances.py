@@ -344,7 +344,7 @@ CHUNK_SIZE = 250
 
 
 def start_cohort(db: Database, template_key: str, year: int, *, actor: Who, region_code: str | None = None,
-                 chunk_size: int = CHUNK_SIZE) -> CohortStart:
+                 chunk_size: int = CHUNK_SIZE, progress: Callable[[int, int], None] | None = None) -> CohortStart:
     """Start the roadmap for every school (of a region) that has none in this cohort yet.
 
     Schools start in chunks of ``chunk_size``, one transaction per chunk with one INSERT per table
@@ -369,6 +369,8 @@ def start_cohort(db: Database, template_key: str, year: int, *, actor: Who, regi
             started, failed = _start_one_by_one(db, template_key, year, chunk)
         result.started.extend(started)
         result.failed.update(failed)
+        if progress is not None:  # schools done so far, of all to start (the CLI's progress bar)
+            progress(start + len(chunk), len(missing))
     return result
 
 

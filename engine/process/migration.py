@@ -20,7 +20,7 @@ version's name, stage, role and form; tasks the new version drops are cancelled 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -241,7 +241,8 @@ def start_migration(db: Database, key: str, from_version: int, to_version: int, 
         return MigrationRunView.of(run, now)
 
 
-def run_migration(db: Database, run_id: int) -> MigrationRunView:
+def run_migration(db: Database, run_id: int, *,
+                  progress: Callable[[int, int], None] | None = None) -> MigrationRunView:
     """Move (or, for a dry run, check) every candidate, one transaction each; then close the run.
 
     A run already started elsewhere is left alone, so a job delivered twice does not run twice; a
@@ -251,9 +252,11 @@ def run_migration(db: Database, run_id: int) -> MigrationRunView:
         return get_run(db, run_id, actor=OPERATOR)
     instance_ids, runner = begun
     try:
-        for instance_id in instance_ids:
+        for done, instance_id in enumerate(instance_ids, 1):
             if not _process_one(db, run_id, instance_id, runner):
                 return get_run(db, run_id, actor=OPERATOR)
+            if progress is not None:  # instances done so far, of this runner's (the CLI's progress bar)
+                progress(done, len(instance_ids))
     except BaseException:
         _close(db, run_id, MigrationRunStatus.FAILED, runner)
         raise

@@ -24,6 +24,7 @@ from engine.bpmn.runtime import WorkflowRun
 from engine.db import Database, fold, folded
 from engine.errors import (
     ConcurrentUpdate,
+    Conflict,
     ExpressionFailed,
     FormInvalid,
     NotAllowed,
@@ -353,6 +354,8 @@ def _complete(db: Database, session: Session, task_id: int, actor: Who,
     cleaned = form.validate(with_documents(session, task, form, data))
     if instance.status is not InstanceStatus.RUNNING:
         raise TaskAlreadyCompleted(f"процесс {instance.id} уже завершён")
+    if instance.suspended_at is not None:
+        raise Conflict("маршрут школы приостановлен координатором: задачу можно будет выполнить после возобновления")
     compiled = compiled_version(session, instance.template_version_id)
     key = instance.id
     run = live_workflows.restore(live_workflows.of(db), key, instance.version, compiled, instance.workflow_json)

@@ -35,6 +35,7 @@ from engine.models import (
 from engine.org.areas import OVERSEERS, Area, area_for, area_of
 from engine.org.core import Actor, load_user, place_of
 from engine.process.incidents import IncidentView, open_elements
+from engine.process.management import may_manage
 from engine.process.task_access import may_open
 from engine.reports.status import AreaCounts, StageState, StatusReport, area_counts, stage_status
 from engine.roles import ROLE_TITLES
@@ -108,6 +109,8 @@ class SchoolTimeline:
     tasks: list[dict[str, Any]]
     events: list[TimelineEntry]
     incidents: list[IncidentView] = field(default_factory=list)  # open ones: where the roadmap is stuck
+    suspended_at: datetime | None = None
+    may_manage: bool = False  # the viewer may withdraw, suspend or resume it (engine/process/management.py)
 
 
 def _instance_for_school(session: Session, actor: Actor, school_code: str) -> tuple[School, ProcessInstance | None]:
@@ -154,7 +157,8 @@ def _timeline(session: Session, viewer: Actor, school: School, instance: Process
         select(User.id, User.login).where(User.id.in_(actor_ids)))}
     events = [_entry(r, logins, names) for r in history]
     return SchoolTimeline(school.code, school.name, instance.id, instance.current_stage, instance.status.value,
-                          tasks, events, open_elements(session, instance.id))
+                          tasks, events, open_elements(session, instance.id), instance.suspended_at,
+                          may_manage(viewer, place))
 
 
 def _entry(record: AuditRecord, logins: dict[int, str], names: dict[int, str]) -> TimelineEntry:

@@ -185,7 +185,9 @@ SUCCESS_MARKERS = (b'data-testid="task-title"', b'data-testid="matrix"', b"<bpmn
                    b'data-testid="response-rates"', b'id="questionnaire-form"', b'data-testid="new-password"',
                    b'data-testid="overdue-', b"bpmn-diagram", b"PK\x03\x04", b'data-testid="migration-',
                    b'"moved":', b'data-testid="curator-pool"', b'data-testid="waiting-schools"',
-                   b'data-testid="admin-home"')
+                   b'data-testid="admin-home"', b'data-testid="withdraw-consequences"',
+                   b'data-testid="suspension-consequences"', b'data-testid="curator-consequences"',
+                   b'data-testid="send-back-consequences"', b'data-testid="move-consequences"')
 
 
 def _routes(w: World) -> list[tuple[str, str, dict[str, object]]]:
@@ -222,6 +224,19 @@ def _routes(w: World) -> list[tuple[str, str, dict[str, object]]]:
         ("GET", f"/regions/{foreign.region}/curator-pool", {}),
         ("POST", f"/regions/{foreign.region}/curator-pool", {"login": w.org.school_user}),
         ("POST", f"/regions/{foreign.region}/curator-pool/remove", {"login": foreign.curator}),
+        ("GET", f"/schools/{foreign.school}/withdraw", {}),
+        ("POST", f"/schools/{foreign.school}/withdraw", {"reason": "closed"}),
+        ("GET", f"/roadmaps/suspend?school={foreign.school}", {}),
+        ("POST", "/roadmaps/suspend", {"school": foreign.school, "reason": "чужая"}),
+        ("GET", f"/roadmaps/resume?municipality={foreign.municipality}", {}),
+        ("POST", "/roadmaps/resume", {"municipality": foreign.municipality}),
+        ("GET", f"/roadmaps/suspend?region={foreign.region}", {}),
+        ("GET", f"/schools/{foreign.school}/curator", {}),
+        ("GET", f"/schools/{foreign.school}/send-back", {}),
+        ("GET", f"/schools/{foreign.school}/move", {}),
+        ("POST", f"/schools/{foreign.school}/move", {"municipality": foreign.other_municipality, "reason": "чужая"}),
+        ("POST", f"/schools/{foreign.school}/send-back", {"element": "confirm_participation", "reason": "чужая"}),
+        ("POST", f"/schools/{foreign.school}/curator", {"to": w.org.curator, "reason": "чужая"}),
         *_workspace_routes(),
     ]
 
