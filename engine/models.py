@@ -652,3 +652,52 @@ class MigrationRun(Base):
 
     from_version: Mapped[TemplateVersion] = relationship(foreign_keys=[from_version_id])
     to_version: Mapped[TemplateVersion] = relationship(foreign_keys=[to_version_id])
+
+
+class Measure(Base):
+    """One measure of a school's roadmap, planned in the template's measures task (engine/process/measures.py).
+
+    ``key`` is stable across a rework of the plan (the normalised title), so a plan submitted again updates
+    its measures instead of doubling them; ``status`` is one of the template's measure statuses (template data,
+    not an enum). A measure dropped from a reworked plan is withdrawn, not deleted: its history stays."""
+
+    __tablename__ = "measure"
+    __table_args__ = (
+        UniqueConstraint("instance_id", "key", name="uq_measure_key"),
+        Index("ix_measure_school", "school_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"))
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    title: Mapped[str] = mapped_column(String(500))
+    direction: Mapped[str | None] = mapped_column(String(64))
+    due_date: Mapped[date]
+    responsible: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(32))
+    # The local date the measure reached a «done» status: on time when not after ``due_date``.
+    done_on: Mapped[date | None]
+    # [{"link": …, "note": …, "at": ISO moment, "by": login}], newest last.
+    evidence: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    accepted_at: Mapped[datetime | None]
+    withdrawn_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class MeasureChange(Base):
+    """The history of a measure: who changed what, when and why (append-only by the services)."""
+
+    __tablename__ = "measure_change"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    measure_id: Mapped[int] = mapped_column(ForeignKey("measure.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    # planned, changed, status, rescheduled, evidence, accepted, returned, withdrawn
+    what: Mapped[str] = mapped_column(String(32))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reason: Mapped[str | None] = mapped_column(Text)
