@@ -1,0 +1,191 @@
+"""A school's roadmap of measures through the real «500+» template: planned in plan_measures, moved through the
+template's statuses by the school (evidence, a reschedule with its reason), accepted or returned by the curator,
+counted into the execution percentage on the school's local date, and kept by key when the plan is reworked."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import select
+
+from engine.actors import OPERATOR
+from engine.db import Database
+from engine.errors import FormInvalid, NotAllowed, NotFound
+from engine.models import Measure, ProcessInstance
+from engine.process import instances, measures
+from engine.process.cohorts import ensure_cohort
+from engine.templates import versions
+from engine.templates.versions import compiled_version
+from tests.conftest import Clock
+from tests.helpers import ROADMAP
+from tests.roadmap_steps import (
+    COHORT,
+    MEASURES,
+    START,
+    School,
+    new_school,
+    plan_measures,
+    process_data,
+    run_measures_program,
+    run_questionnaire_stage,
+    run_risk_profile,
+    run_selection,
+)
+
+LINK = "https://school.example/docs/kpk-2027.pdf"
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(START)
+
+
+@pytest.fixture
+def timed(db: Database, clock: Clock) -> Database:
+    return Database(db.engine, clock=clock, sessions=db.sessions)
+
+
+@pytest.fixture
+def planned(timed: Database, clock: Clock) -> tuple[School, int]:
+    """A school of the «500+» roadmap that has just planned its measures."""
+    school = new_school(timed)
+    ensure_cohort(timed, COHORT)
+    key = versions.deploy_template(timed, versions.read_bundle(ROADMAP), actor=OPERATOR).key
+    instance_id = instances.start_instance(timed, key, school.code, cohort_year=COHORT, actor=OPERATOR).instance_id
+    run_selection(timed, school, instance_id)
+    run_questionnaire_stage(timed, school, instance_id, clock)
+    chosen = run_risk_profile(timed, school, instance_id)
+    run_measures_program(timed, school, instance_id, chosen)
+    plan_measures(timed, school, instance_id, MEASURES)
+    return school, instance_id
+
+
+def _by_title(found: measures.SchoolMeasures) -> dict[str, measures.MeasureView]:
+    return {m.title.split()[0]: m for m in found.measures}
+
+
+def test_a_school_tracks_its_measures_and_the_curator_accepts(timed: Database, clock: Clock,
+                                                              planned: tuple[School, int]) -> None:
+    school, instance_id = planned
+    o = school.org
+    assert process_data(timed, instance_id)["measures_planned"] == 4
+    mine = measures.list_measures(timed, school.code, actor=school.director)
+    assert [m.title for m in mine.measures] == [m["title"] for m in MEASURES]
+    assert {m.status for m in mine.measures} == {"planned"} and mine.measures[0].status_title == "Запланировано"
+    assert mine.measures[0].due_date == date(2027, 4, 1) and mine.measures[0].responsible == "Завуч Петрова А. А."
+    assert (mine.can_update, mine.can_review) == (True, False)
+    assert mine.execution == measures.Execution(planned=4) and mine.execution.percent is None
+    assert [s.key for s in mine.statuses] == ["planned", "in_progress", "done", "failed", "rescheduled"]
+    theirs = measures.list_measures(timed, school.code, actor=school.curator)
+    assert (theirs.can_update, theirs.can_review) == (False, True)
+    seen = measures.list_measures(timed, school.code, actor=o.municipal)
+    assert (seen.can_update, seen.can_review, len(seen.measures)) == (False, False, 4)
+    with pytest.raises(NotFound):  # another municipality's school sees nothing of it
+        measures.list_measures(timed, school.code, actor=o.foreign_school_user)
+    m = _by_title(mine)
+    courses, equipment, meetings, seminar = m["Курсы"].id, m["Оснащение"].id, m["Родительские"].id, m["Методический"].id
+
+    # The school moves its measures; each status asks for what the template says it needs.
+    measures.update_measure(timed, courses, status="in_progress", actor=school.director)
+    with pytest.raises(FormInvalid) as no_evidence:
+        measures.update_measure(timed, courses, status="done", actor=school.director)
+    assert list(no_evidence.value.errors) == ["evidence_link"]
+    with pytest.raises(FormInvalid) as bad_link:
+        measures.update_measure(timed, courses, evidence_link="javascript:alert(1)", actor=school.director)
+    assert list(bad_link.value.errors) == ["evidence_link"]
+    done = measures.update_measure(timed, courses, status="done", evidence_link=LINK, evidence_note="Удостоверения",
+                                   actor=school.director)
+    assert done.outcome == "done" and done.done_on == date(2027, 1, 30) and done.timing == measures.ON_TIME
+    assert [(e["link"], e["note"], e["by"]) for e in done.evidence] == [(LINK, "Удостоверения", school.director)]
+    with pytest.raises(FormInvalid) as no_reason:
+        measures.update_measure(timed, meetings, status="failed", actor=school.director)
+    assert list(no_reason.value.errors) == ["reason"]
+    with pytest.raises(FormInvalid) as not_later:
+        measures.update_measure(timed, equipment, status="rescheduled", due_date=date(2027, 4, 1),
+                                reason="Поставка оборудования задерживается", actor=school.director)
+    assert list(not_later.value.errors) == ["due_date"]
+    with pytest.raises(FormInvalid, match="due_date"):  # a due date moves only with a reschedule
+        measures.update_measure(timed, equipment, status="in_progress", due_date=date(2027, 7, 1),
+                                actor=school.director)
+    moved = measures.update_measure(timed, equipment, status="rescheduled", due_date=date(2027, 7, 1),
+                                    reason="Поставка оборудования задерживается", actor=school.director)
+    assert moved.due_date == date(2027, 7, 1) and moved.status_title == "Перенесено с обоснованием"
+    with pytest.raises(NotAllowed):  # the curator does not fill in the school's roadmap
+        measures.update_measure(timed, seminar, status="in_progress", actor=school.curator)
+    with pytest.raises(NotAllowed):
+        measures.update_measure(timed, seminar, status="in_progress", actor=o.municipal)
+
+    # The curator reviews the evidence: returns it once, then accepts it.
+    with pytest.raises(NotAllowed):
+        measures.review_measure(timed, courses, accept=True, actor=school.director)
+    with pytest.raises(FormInvalid, match="evidence_link"):
+        measures.review_measure(timed, seminar, accept=True, actor=school.curator)
+    with pytest.raises(FormInvalid, match="comment"):
+        measures.review_measure(timed, courses, accept=False, actor=school.curator)
+    returned = measures.review_measure(timed, courses, accept=False, comment="Приложите приказ о направлении",
+                                       actor=school.curator)
+    assert (returned.status, returned.done_on, returned.accepted_by) == ("in_progress", None, None)
+    clock.advance(days=1)
+    again = measures.update_measure(timed, courses, status="done", evidence_link=LINK + "?order",
+                                    actor=school.director)
+    assert again.done_on == date(2027, 1, 31) and len(again.evidence) == 2
+    accepted = measures.review_measure(timed, courses, accept=True, actor=school.curator)
+    assert accepted.accepted_by == school.curator and accepted.accepted_at == clock.now
+
+    history = measures.history(timed, courses, actor=o.regional)
+    assert [h.what for h in history] == ["planned", "status", "evidence", "status", "status", "returned",
+                                         "evidence", "status", "accepted"]
+    assert history[5].who == school.curator and history[5].reason == "Приложите приказ о направлении"
+    moves = measures.history(timed, equipment, actor=school.director)
+    assert [(h.what, h.details, h.reason) for h in moves[1:]] == [
+        ("rescheduled", {"due_date": ["2027-05-01", "2027-07-01"]}, "Поставка оборудования задерживается"),
+        ("status", {"status": ["planned", "rescheduled"]}, "Поставка оборудования задерживается")]
+
+    # Execution on the school's local date: the meetings are late, then done late; the seminar overdue.
+    clock.now = datetime(2027, 3, 20, 8, 0, tzinfo=UTC)
+    count = measures.list_measures(timed, school.code, actor=school.director).execution
+    assert count == measures.Execution(on_time=1, overdue=1, planned=2) and count.percent == 50
+    measures.update_measure(timed, meetings, status="done", evidence_link=LINK, actor=school.director)
+    clock.now = datetime(2027, 6, 1, 20, 30, tzinfo=UTC)  # 23:30 in Moscow: the seminar is due today, not overdue
+    assert measures.list_measures(timed, school.code, actor=o.regional).execution == measures.Execution(
+        on_time=1, late=1, planned=2)
+    clock.now = datetime(2027, 6, 1, 21, 30, tzinfo=UTC)  # 00:30 on 2 June in Moscow
+    count = measures.list_measures(timed, school.code, actor=o.regional).execution
+    assert count == measures.Execution(on_time=1, late=1, overdue=1, planned=1) and count.percent == 67
+    with timed.reading() as session:  # the count status and dashboards read, for many schools at once
+        row = session.get(ProcessInstance, instance_id)
+        assert row is not None
+        assert measures.execution_of_schools(session, [row.school_id], clock.now) == {row.school_id: count}
+
+
+def test_a_reworked_plan_updates_its_measures_by_key(timed: Database, planned: tuple[School, int]) -> None:
+    """Submitted again (after a rework), the plan keeps each measure by its title: changes are recorded, a
+    measure no longer planned is withdrawn with its history, a new one is added; statuses stay."""
+    school, instance_id = planned
+    first = _by_title(measures.list_measures(timed, school.code, actor=school.director))
+    measures.update_measure(timed, first["Курсы"].id, status="in_progress", actor=school.director)
+    reworked = [{**MEASURES[0], "title": "  курсы повышения  квалификации", "due_date": "2027-04-15"},
+                MEASURES[1], MEASURES[2],
+                {"title": "Открытые уроки", "due_date": "2027-05-20", "owner": "Завуч"}]
+    with timed.transaction() as session:
+        instance = session.get(ProcessInstance, instance_id)
+        assert instance is not None
+        section = compiled_version(session, instance.template_version_id).spec.sections.measures
+        assert section is not None
+        assert measures.track_planned(session, timed.now(), None, instance, section, {"measures": reworked}) == 4
+    found = measures.list_measures(timed, school.code, actor=school.director)
+    now = _by_title(found)
+    assert set(now) == {"курсы", "Оснащение", "Родительские", "Открытые"}
+    assert now["курсы"].id == first["Курсы"].id and now["курсы"].status == "in_progress"
+    assert now["курсы"].due_date == date(2027, 4, 15)
+    assert [(h.what, h.details) for h in measures.history(timed, now["курсы"].id, actor=school.director)][-1] == (
+        "changed", {"title": ["Курсы повышения квалификации", "курсы повышения  квалификации"],
+                    "due_date": ["2027-04-01", "2027-04-15"]})
+    dropped = measures.history(timed, first["Методический"].id, actor=school.director)
+    assert dropped[-1].what == "withdrawn"
+    with pytest.raises(NotFound):
+        measures.update_measure(timed, first["Методический"].id, status="in_progress", actor=school.director)
+    with timed.reading() as session:  # nothing doubled: five rows, one withdrawn
+        rows = session.scalars(select(Measure).where(Measure.instance_id == instance_id)).all()
+        assert len(rows) == 5 and sum(r.withdrawn_at is not None for r in rows) == 1
