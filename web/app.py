@@ -166,6 +166,7 @@ def _blueprints(app: Flask) -> None:
         curators,
         dashboards,
         incidents_admin,
+        measures,
         migrations_admin,
         questionnaires,
         tasks,
@@ -173,7 +174,7 @@ def _blueprints(app: Flask) -> None:
     )
 
     for module in (auth, tasks, dashboards, questionnaires, admin, templates_admin, migrations_admin, curators,
-                   incidents_admin):
+                   incidents_admin, measures):
         app.register_blueprint(module.blueprint)
 
 
