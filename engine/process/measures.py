@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -52,15 +52,16 @@ class Execution:
     late: int = 0
     overdue: int = 0
     planned: int = 0
+    #: Done (on time or late) over all due so far, rounded; None while nothing is due. A field, so the JSON of
+    #: ``roadmap status --json`` and the API carry it.
+    percent: int | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "percent", round(100 * (self.on_time + self.late) / self.due) if self.due else None)
 
     @property
     def due(self) -> int:
         return self.on_time + self.late + self.overdue
-
-    @property
-    def percent(self) -> int | None:
-        """Done (on time or late) over all due so far, rounded; None while nothing is due."""
-        return round(100 * (self.on_time + self.late) / self.due) if self.due else None
 
     def add(self, timing: str) -> Execution:
         counts = {ON_TIME: self.on_time, LATE: self.late, OVERDUE: self.overdue, PLANNED: self.planned}

@@ -15,6 +15,7 @@ from engine.errors import FormInvalid, NotAllowed, NotFound
 from engine.models import Measure, ProcessInstance
 from engine.process import instances, measures
 from engine.process.cohorts import ensure_cohort
+from engine.reports.status import stage_status
 from engine.templates import versions
 from engine.templates.versions import compiled_version
 from tests.conftest import Clock
@@ -157,6 +158,10 @@ def test_a_school_tracks_its_measures_and_the_curator_accepts(timed: Database, c
         row = session.get(ProcessInstance, instance_id)
         assert row is not None
         assert measures.execution_of_schools(session, [row.school_id], clock.now) == {row.school_id: count}
+    report = stage_status(timed, "roadmap-500", municipality_code=o.municipality)
+    [row_of_school] = [r for r in report.schools if r.school_code == school.code]
+    assert row_of_school.measures == count and row_of_school.measures.percent == 67
+    assert report.measures.percent is not None and report.measures.due >= count.due  # the area's sum
 
 
 def test_a_reworked_plan_updates_its_measures_by_key(timed: Database, planned: tuple[School, int]) -> None:
