@@ -5,6 +5,7 @@ counted into the execution percentage on the school's local date, and kept by ke
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -13,13 +14,14 @@ from engine.actors import OPERATOR
 from engine.db import Database
 from engine.errors import FormInvalid, NotAllowed, NotFound
 from engine.models import Measure, ProcessInstance
+from engine.org.api_tokens import create_token
 from engine.process import instances, measures
 from engine.process.cohorts import ensure_cohort
 from engine.reports.status import stage_status
 from engine.templates import versions
 from engine.templates.versions import compiled_version
 from tests.conftest import Clock
-from tests.helpers import ROADMAP
+from tests.helpers import ROADMAP, set_password, signed_in
 from tests.roadmap_steps import (
     COHORT,
     MEASURES,
@@ -33,6 +35,7 @@ from tests.roadmap_steps import (
     run_risk_profile,
     run_selection,
 )
+from web.app import create_app
 
 LINK = "https://school.example/docs/kpk-2027.pdf"
 
@@ -194,3 +197,57 @@ def test_a_reworked_plan_updates_its_measures_by_key(timed: Database, planned: t
     with timed.reading() as session:  # nothing doubled: five rows, one withdrawn
         rows = session.scalars(select(Measure).where(Measure.instance_id == instance_id)).all()
         assert len(rows) == 5 and sum(r.withdrawn_at is not None for r in rows) == 1
+
+
+def test_the_api_reads_and_moves_measures_with_the_same_rules(timed: Database, planned: tuple[School, int]) -> None:
+    school, _ = planned
+    app = create_app({"DATABASE": timed, "TESTING": True, "SECRET_KEY": "measures"})
+    client = app.test_client()
+    tokens = {login: create_token(timed, "тест", actor=login)[1]
+              for login in (school.director, school.curator, school.org.foreign_school_user)}
+
+    def call(login: str, method: str, url: str, **kwargs: Any) -> Any:
+        return client.open(f"/api/v1{url}", method=method, headers={"Authorization": f"Bearer {tokens[login]}"},
+                           **kwargs)
+
+    listed = call(school.director, "GET", f"/schools/{school.code}/measures")
+    assert listed.status_code == 200, listed.get_data(as_text=True)
+    body = listed.json
+    assert [m["title"] for m in body["measures"]] == [m["title"] for m in MEASURES]
+    assert body["execution"] == {"on_time": 0, "late": 0, "overdue": 0, "planned": 4, "percent": None}
+    assert body["statuses"][0] == {"key": "planned", "title": "Запланировано", "outcome": "", "needs_reason": False,
+                                   "needs_evidence": False, "reschedules": False}
+    assert call(school.org.foreign_school_user, "GET", f"/schools/{school.code}/measures").status_code == 404
+    first = body["measures"][0]["id"]
+    refused = call(school.director, "PATCH", f"/measures/{first}", json={"status": "done"})
+    assert refused.status_code == 422 and "evidence_link" in refused.json["errors"]
+    done = call(school.director, "PATCH", f"/measures/{first}", json={"status": "done", "evidence_link": LINK})
+    assert done.status_code == 200 and done.json["status"] == "done" and done.json["timing"] == "on_time"
+    assert call(school.curator, "PATCH", f"/measures/{first}", json={"status": "planned"}).status_code == 403
+    moved = call(school.director, "PATCH", f"/measures/{body['measures'][1]['id']}",
+                 json={"status": "rescheduled", "due_date": "2027-09-01", "reason": "Поставка перенесена"})
+    assert moved.status_code == 200 and moved.json["due_date"] == "2027-09-01"
+    accepted = call(school.curator, "POST", f"/measures/{first}/review", json={"accept": True})
+    assert accepted.status_code == 200 and accepted.json["accepted_by"] == school.curator
+    spec = client.get("/api/v1/openapi.json").json
+    assert {"/api/v1/schools/{code}/measures", "/api/v1/measures/{measure_id}"} <= set(spec["paths"])
+
+
+def test_the_measures_page(timed: Database, planned: tuple[School, int]) -> None:
+    """The school changes a measure on its page; the curator accepts on the same page; errors come back."""
+    school, _ = planned
+    app = create_app({"DATABASE": timed, "TESTING": True, "SECRET_KEY": "measures", "WTF_CSRF_ENABLED": False})
+    first = measures.list_measures(timed, school.code, actor=school.director).measures[0]
+    set_password(timed, school.director, school.curator)
+    director = signed_in(app, school.director)
+    page = director.get(f"/schools/{school.code}/measures")
+    assert page.status_code == 200 and "Курсы повышения квалификации" in page.get_data(as_text=True)
+    failed = director.post(f"/schools/{school.code}/measures/{first.id}", data={"status": "done"},
+                           follow_redirects=True)
+    assert "нужно подтверждение" in failed.get_data(as_text=True)
+    director.post(f"/schools/{school.code}/measures/{first.id}", data={"status": "done", "evidence_link": LINK})
+    assert measures.list_measures(timed, school.code, actor=school.director).measures[0].status == "done"
+    curator = signed_in(app, school.curator)
+    assert 'data-testid="measure-accept"' in curator.get(f"/schools/{school.code}/measures").get_data(as_text=True)
+    curator.post(f"/schools/{school.code}/measures/{first.id}/review", data={"decision": "accept"})
+    assert measures.list_measures(timed, school.code, actor=school.curator).measures[0].accepted_by == school.curator
