@@ -59,6 +59,7 @@ PANEL_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "documents": (("task", "field"), ("compare",)),
     "comments": (("fields",), ()),
     "values": (("fields",), ()),
+    "measures": ((), ()),
 }
 _LIST_PARAMS = frozenset({"fields", "compare"})
 AGGREGATES = ("mean", "share", "count", "sum", "min", "max")
@@ -670,6 +671,8 @@ def _panel_problems(panel: ContextPanel, at: JsonPath, manifest: Manifest, task_
     if panel.kind == "risk_profile" and "risk_catalogue" not in manifest.raw:
         problems.append(manifest.problem((*at, "kind"), "панель «risk_profile»: в манифесте нет раздела "
                                                         "risk_catalogue с факторами риска"))
+    if panel.kind == "measures" and "measures" not in manifest.raw:
+        problems.append(manifest.problem((*at, "kind"), "панель «measures»: в манифесте нет раздела measures"))
     if panel.kind == "documents":
         if task_ids is not None and panel.task not in task_ids:
             problems.append(manifest.problem((*at, "task"), f"пользовательской задачи «{panel.task}» нет в BPMN"))

@@ -261,6 +261,20 @@ def _view(row: Measure, accepted_by: str | None, section: MeasuresSection | None
                        row.accepted_at)
 
 
+def school_measures(session: Session, instance_id: int, now: datetime) -> tuple[date, tuple[MeasureView, ...],
+                                                                              Execution]:
+    """The measures of one roadmap with their count, for a reader already authorized (a task's context panel)."""
+    instance = session.get(ProcessInstance, instance_id)
+    assert instance is not None
+    today = local_today(session, instance.school, now)
+    section = compiled_version(session, instance.template_version_id).spec.sections.measures
+    views = _views(session, instance_id, section, today)
+    execution = Execution()
+    for view in views:
+        execution = execution.add(view.timing)
+    return today, tuple(views), execution
+
+
 def history(db: Database, measure_id: int, *, actor: Who) -> list[ChangeView]:
     """What happened to one measure, oldest first."""
     with db.reading() as session:

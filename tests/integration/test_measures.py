@@ -15,8 +15,9 @@ from engine.db import Database
 from engine.errors import FormInvalid, NotAllowed, NotFound
 from engine.models import Measure, ProcessInstance
 from engine.org.api_tokens import create_token
-from engine.process import instances, measures
+from engine.process import instances, measures, tasks
 from engine.process.cohorts import ensure_cohort
+from engine.process.task_context import MeasuresPanel, panel_data
 from engine.reports.status import stage_status
 from engine.templates import versions
 from engine.templates.versions import compiled_version
@@ -28,6 +29,7 @@ from tests.roadmap_steps import (
     START,
     School,
     new_school,
+    only_for,
     plan_measures,
     process_data,
     run_measures_program,
@@ -85,6 +87,11 @@ def test_a_school_tracks_its_measures_and_the_curator_accepts(timed: Database, c
     assert (theirs.can_update, theirs.can_review) == (False, True)
     seen = measures.list_measures(timed, school.code, actor=o.municipal)
     assert (seen.can_update, seen.can_review, len(seen.measures)) == (False, False, 4)
+    [visit] = only_for(timed, school, instance_id, "curator_visit", school.curator)
+    [panel] = tasks.get_task(timed, visit, actor=school.curator).context.panels
+    assert isinstance(panel, MeasuresPanel) and [m.title for m in panel.measures] == [m["title"] for m in MEASURES]
+    assert panel.execution == measures.Execution(planned=4) and panel.school_code == school.code
+    assert panel_data(panel)["measures"][0]["due_date"] == "2027-04-01"
     with pytest.raises(NotFound):  # another municipality's school sees nothing of it
         measures.list_measures(timed, school.code, actor=o.foreign_school_user)
     m = _by_title(mine)
