@@ -229,6 +229,8 @@ def run_monitoring(db: Database, school: School, instance_id: int) -> None:
     act(db, school, instance_id, "municipal_monitoring", o.municipal, {"monitoring_assessment": "on_track"})
     act(db, school, instance_id, "regional_monitoring_report", o.regional,
         {"regional_summary": "Мониторинг проведён во всех школах региона."})
+    data = process_data(db, instance_id)  # the evaluation stage reads the execution of the measures
+    assert sum(data["measures_counts"].values()) == 1 and "measures_execution" in data
 
 
 def run_evaluation(db: Database, school: School, instance_id: int) -> None:

@@ -39,6 +39,7 @@ KNOWN_ACTIONS: dict[str, tuple[str, ...]] = {
     "aggregate_questionnaires": (),
     "prepare_risk_inputs": (),
     "track_measures": (),
+    "count_measures": (),
 }
 #: What each action writes into the process data (the keys of the dict its function in engine/process/actions.py
 #: returns): conditions and scripts after the task may read these names.
@@ -47,6 +48,7 @@ ACTION_OUTPUTS: dict[str, tuple[str, ...]] = {
     "aggregate_questionnaires": ("responses", "indicators"),
     "prepare_risk_inputs": ("risk_inputs", "risk_titles", "risk_catalogue_version"),
     "track_measures": ("measures_planned",),
+    "count_measures": ("measures_execution", "measures_counts"),
 }
 #: The project sections of manifest.json, read here (engine.bpmn.bundle reads the basic keys).
 SECTION_NAMES = ("cohort_calendar", "rules", "actions", "questionnaires", "indicators", "risk_catalogue",
@@ -620,12 +622,12 @@ def _measures_problems(sections: ManifestSections, manifest: Manifest, task_ids:
     measures = sections.measures
     for task, actions in sections.actions.items():
         for index, action in enumerate(actions):
-            if action.action != "track_measures":
+            if action.action not in ("track_measures", "count_measures"):
                 continue
             if measures is None and "measures" not in manifest.raw:
                 problems.append(manifest.problem(("actions", task, index, "action"),
-                                                 "действие «track_measures»: в манифесте нет раздела measures"))
-            elif measures is not None and task != measures.task:
+                                                 f"действие «{action.action}»: в манифесте нет раздела measures"))
+            elif action.action == "track_measures" and measures is not None and task != measures.task:
                 problems.append(manifest.problem(("actions", task, index, "action"),
                                                  f"действие «track_measures» — у задачи «{measures.task}», "
                                                  "которую называет раздел measures"))

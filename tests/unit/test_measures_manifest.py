@@ -103,3 +103,11 @@ def test_the_section_is_checked_against_the_bpmn_and_the_forms(tmp_path: Path) -
 def test_the_action_needs_the_section(tmp_path: Path) -> None:
     problems = _mini(tmp_path, actions={"review": [{"action": "track_measures"}]})
     assert problems == [("actions.review[0].action", "действие «track_measures»: в манифесте нет раздела measures")]
+
+
+def test_counting_and_the_panel_need_the_section(tmp_path: Path) -> None:
+    problems = _mini(tmp_path, actions={"review": [{"action": "count_measures"}]},
+                     context={"review": [{"kind": "measures"}]})
+    assert sorted(problems) == [
+        ("actions.review[0].action", "действие «count_measures»: в манифесте нет раздела measures"),
+        ("context.review[0].kind", "панель «measures»: в манифесте нет раздела measures")]
