@@ -211,7 +211,7 @@ def test_the_api_reads_and_moves_measures_with_the_same_rules(timed: Database, p
     app = create_app({"DATABASE": timed, "TESTING": True, "SECRET_KEY": "measures"})
     client = app.test_client()
     tokens = {login: create_token(timed, "тест", actor=login)[1]
-              for login in (school.director, school.curator, school.org.foreign_school_user)}
+              for login in (school.director, school.curator, school.org.foreign_school_user, school.org.municipal)}
 
     def call(login: str, method: str, url: str, **kwargs: Any) -> Any:
         return client.open(f"/api/v1{url}", method=method, headers={"Authorization": f"Bearer {tokens[login]}"},
@@ -236,6 +236,9 @@ def test_the_api_reads_and_moves_measures_with_the_same_rules(timed: Database, p
     assert moved.status_code == 200 and moved.json["due_date"] == "2027-09-01"
     accepted = call(school.curator, "POST", f"/measures/{first}/review", json={"accept": True})
     assert accepted.status_code == 200 and accepted.json["accepted_by"] == school.curator
+    status = call(school.org.municipal, "GET", "/status/schools").json
+    [mine] = [row for row in status if row["school_code"] == school.code]
+    assert mine["measures"] == {"on_time": 1, "late": 0, "overdue": 0, "planned": 3, "percent": 100}
     spec = client.get("/api/v1/openapi.json").json
     assert {"/api/v1/schools/{code}/measures", "/api/v1/measures/{measure_id}"} <= set(spec["paths"])
 

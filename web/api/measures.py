@@ -10,19 +10,11 @@ from marshmallow import Schema, fields, validate
 from engine.process import measures
 from web.api.auth import api_login
 from web.api.blueprint import Blueprint
-from web.api.schemas import Problem
+from web.api.schemas import ExecutionOut, Problem
 from web.session import db
 
 blp = Blueprint("api_measures", __name__, url_prefix="/api/v1", description="A school's roadmap of measures")
 blueprints = [blp]
-
-
-class ExecutionOut(Schema):
-    on_time = fields.Int(required=True)
-    late = fields.Int(required=True)
-    overdue = fields.Int(required=True)
-    planned = fields.Int(required=True)
-    percent = fields.Int(allow_none=True, metadata={"description": "done (on time or late) over all due so far"})
 
 
 class EvidenceOut(Schema):
