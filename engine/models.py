@@ -351,12 +351,15 @@ class Deadline(Base):
         Index("ix_deadline_due", "fire_at", postgresql_where=text("fired_at IS NULL"),
               sqlite_where=text("fired_at IS NULL")),
         Index("ix_deadline_task", "task_id"),
+        Index("ix_deadline_measure", "measure_id"),
         CheckConstraint("step >= 0", name="step_non_negative"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"))
     task_id: Mapped[int | None] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"))
+    # A measure's reminder, due or escalation row (engine/process/measures.py); task_id is then NULL.
+    measure_id: Mapped[int | None] = mapped_column(ForeignKey("measure.id", ondelete="CASCADE"))
     kind: Mapped[DeadlineKind] = mapped_column(_enum(DeadlineKind, "deadline_kind"))
     step: Mapped[int] = mapped_column(Integer, default=0)
     fire_at: Mapped[datetime]

@@ -21,10 +21,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine import audit
@@ -32,11 +32,24 @@ from engine.actors import Who
 from engine.bpmn.manifest import MeasuresSection, MeasureStatus
 from engine.db import Database
 from engine.errors import FormInvalid, NotAllowed, NotFound
-from engine.models import InstanceStatus, Measure, MeasureChange, ProcessInstance, Region, School, User
+from engine.models import (
+    Deadline,
+    DeadlineKind,
+    InstanceStatus,
+    Measure,
+    MeasureChange,
+    ProcessInstance,
+    Region,
+    School,
+    User,
+)
 from engine.org.core import Actor, load_user
 from engine.org.scopes import OrgPlace
+from engine.process.schedule import offset
 from engine.roles import Role
 from engine.templates.versions import compiled_version
+from engine.timing.due import end_of_day
+from engine.timing.production_calendar import load_calendar
 from engine.timing.zones import zone
 
 MAX_LINK = 1000
@@ -184,10 +197,12 @@ def track_planned(session: Session, now: datetime, actor_id: int | None, instanc
             session.add(row)
             session.flush()
             _change(session, row, now, actor_id, "planned", {"title": row.title, "due_date": due.isoformat()})
+            schedule_measure(session, row, now)
             continue
         changed = {name: [_shown(getattr(row, name)), _shown(value)] for name, value in values.items()
                    if name != "position" and getattr(row, name) != value}
-        if row.withdrawn_at is not None:
+        back = row.withdrawn_at is not None
+        if back:
             row.withdrawn_at = None
             changed["withdrawn"] = [True, False]
         row.position = position
@@ -196,11 +211,57 @@ def track_planned(session: Session, now: datetime, actor_id: int | None, instanc
                 setattr(row, name, value)
             row.updated_at = now
             _change(session, row, now, actor_id, "changed", changed)
+            status = section.status(row.status)
+            if (back or "due_date" in changed) and not (status is not None and status.outcome):
+                close_measure_deadlines(session, row.id, now)
+                session.flush()
+                schedule_measure(session, row, now, catch_up="due_date" in changed)
     for key, row in existing.items():
         if key not in seen and row.withdrawn_at is None:
             row.withdrawn_at = row.updated_at = now
             _change(session, row, now, actor_id, "withdrawn", {"title": row.title})
+            close_measure_deadlines(session, row.id, now)
     return len(seen)
+
+
+# --- deadlines ------------------------------------------------------------------------------------------------
+
+
+def schedule_measure(session: Session, row: Measure, now: datetime, *, catch_up: bool = True) -> None:
+    """The measure's reminder, due and escalation rows, on the machinery of tasks (the manifest's
+    ``escalation``: reminders before, steps after, in working days of the school's zone). ``catch_up``: one
+    reminder whose moment has passed comes at once (as for a task that opens late); without it (a measure
+    returned to work) only moments still ahead are written, so nothing already said is said again."""
+    instance = session.get(ProcessInstance, row.instance_id)
+    assert instance is not None
+    sections = compiled_version(session, instance.template_version_id).spec.sections
+    name = session.scalar(select(Region.time_zone).join(School, School.region_id == Region.id)
+                          .where(School.id == row.school_id))
+    workdays = load_calendar(session).in_zone(name)
+    due = end_of_day(row.due_date, zone(name)).astimezone(UTC)
+    rows: list[tuple[DeadlineKind, int, datetime, dict[str, Any] | None]] = [(DeadlineKind.DUE, 0, due, None)]
+    passed: list[int] = []
+    for step, rule in enumerate(sections.reminders_before, start=1):
+        moment = offset(due, rule, workdays, before=True)
+        if moment > now:
+            rows.append((DeadlineKind.REMINDER, step, moment, None))
+        else:
+            passed.append(step)
+    if catch_up and passed and due > now:
+        rows.append((DeadlineKind.REMINDER, min(passed), now, None))
+    for step, escalation in enumerate(sections.escalation_steps, start=1):
+        rows.append((DeadlineKind.ESCALATION, step, offset(due, escalation.after, workdays),
+                     {"levels_up": escalation.levels_up, "federal_overdue": escalation.federal_overdue}))
+    for kind, step, fire_at, payload in rows:
+        if catch_up or fire_at > now:
+            session.add(Deadline(instance_id=row.instance_id, task_id=None, measure_id=row.id, kind=kind, step=step,
+                                 fire_at=fire_at, fired_at=None, cancelled=False, payload=payload))
+
+
+def close_measure_deadlines(session: Session, measure_id: int, now: datetime) -> None:
+    """A measure done, failed, withdrawn or rescheduled needs none of its unfired rows any more."""
+    session.execute(update(Deadline).where(Deadline.measure_id == measure_id, Deadline.fired_at.is_(None))
+                    .values(cancelled=True, fired_at=now).execution_options(synchronize_session=False))
 
 
 def _shown(value: Any) -> Any:
@@ -374,6 +435,11 @@ def update_measure(db: Database, measure_id: int, *, actor: Who, status: str | N
                 _change(session, row, now, user.user_id, "rescheduled",
                         {"due_date": [row.due_date.isoformat(), due_date.isoformat()]}, reason)
                 row.due_date = due_date
+                close_measure_deadlines(session, row.id, now)  # the old due date's rows go, the new one's come
+                session.flush()
+                schedule_measure(session, row, now)
+            elif target.outcome:
+                close_measure_deadlines(session, row.id, now)  # done or failed: nothing more to remind of
             if target.key != row.status:
                 _change(session, row, now, user.user_id, "status", {"status": [row.status, target.key]}, reason)
             row.status = target.key
@@ -415,6 +481,8 @@ def review_measure(db: Database, measure_id: int, *, actor: Who, accept: bool, c
                             section.statuses[0])
                 _change(session, row, now, user.user_id, "status", {"status": [row.status, back.key]}, comment)
                 row.status, row.done_on = back.key, None
+                session.flush()
+                schedule_measure(session, row, now, catch_up=False)  # open again: what is still ahead
             _change(session, row, now, user.user_id, "returned", {}, comment)
         row.updated_at = now
         session.flush()

@@ -1,7 +1,8 @@
 """add measures
 
 A school's roadmap of measures is tracked: one row per planned measure (status, due date, evidence, the
-curator's acceptance) and its history of changes (who, when, what, why).
+curator's acceptance) and its history of changes (who, when, what, why). A deadline row may be a measure's
+(``deadline.measure_id``; its ``task_id`` is then NULL): measures are reminded, due and escalated by the sweep.
 
 Revision ID: 3e4a5b6c7d8f
 Revises: f1a2b3c4d5e6
@@ -55,9 +56,18 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=True),
     )
     op.create_index("ix_measure_change_measure_id", "measure_change", ["measure_id"])
+    with op.batch_alter_table("deadline") as batch:
+        batch.add_column(sa.Column("measure_id", BigId, nullable=True))
+        batch.create_foreign_key("fk_deadline_measure_id_measure", "measure", ["measure_id"], ["id"],
+                                 ondelete="CASCADE")
+    op.create_index("ix_deadline_measure", "deadline", ["measure_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_deadline_measure", table_name="deadline")
+    with op.batch_alter_table("deadline") as batch:
+        batch.drop_constraint("fk_deadline_measure_id_measure", type_="foreignkey")
+        batch.drop_column("measure_id")
     op.drop_index("ix_measure_change_measure_id", table_name="measure_change")
     op.drop_table("measure_change")
     op.drop_index("ix_measure_school", table_name="measure")

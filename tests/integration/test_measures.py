@@ -12,8 +12,9 @@ from sqlalchemy import select
 
 from engine.actors import OPERATOR
 from engine.db import Database
+from engine.deadlines.sweep import sweep
 from engine.errors import FormInvalid, NotAllowed, NotFound
-from engine.models import Measure, ProcessInstance
+from engine.models import Deadline, DeadlineKind, Measure, Notification, ProcessInstance, User
 from engine.org.api_tokens import create_token
 from engine.process import instances, measures, tasks
 from engine.process.cohorts import ensure_cohort
@@ -261,3 +262,51 @@ def test_the_measures_page(timed: Database, planned: tuple[School, int]) -> None
     assert 'data-testid="measure-accept"' in curator.get(f"/schools/{school.code}/measures").get_data(as_text=True)
     curator.post(f"/schools/{school.code}/measures/{first.id}/review", data={"decision": "accept"})
     assert measures.list_measures(timed, school.code, actor=school.curator).measures[0].accepted_by == school.curator
+
+
+def _measure_actions(timed: Database, school: School, title: str) -> list[tuple[str, int, list[str]]]:
+    report = sweep(timed, base_url="https://roadmap.example")
+    return [(a.kind, a.step, sorted(a.recipients)) for a in report.actions
+            if a.task_id is None and a.school == school.code and a.task == title]
+
+
+def test_a_missed_measure_is_reminded_due_and_escalated_up_the_chain_exactly_once(
+        timed: Database, clock: Clock, planned: tuple[School, int]) -> None:
+    """Measure deadlines on the tasks' machinery: a reminder two working days before the end of the due date
+    in the school's zone, the due notice, then +3, +7 and +14 working days to curator, municipal and regional
+    coordinators, each once; a measure done closes its rows, a rescheduled one gets new ones."""
+    school, _ = planned
+    o = school.org
+    m = _by_title(measures.list_measures(timed, school.code, actor=school.director))
+    meetings = MEASURES[2]["title"]  # due 15.03.2027
+    measures.update_measure(timed, m["Курсы"].id, status="done", evidence_link=LINK, actor=school.director)
+    measures.update_measure(timed, m["Оснащение"].id, status="rescheduled", due_date=date(2027, 9, 1),
+                            reason="Поставка оборудования перенесена", actor=school.director)
+    with timed.reading() as session:
+        def open_rows(measure_id: int) -> list[tuple[str, int]]:
+            return sorted((d.kind.value, d.step) for d in session.scalars(
+                select(Deadline).where(Deadline.measure_id == measure_id, Deadline.fired_at.is_(None))))
+        assert open_rows(m["Курсы"].id) == []  # done: nothing more to remind of
+        moved = session.scalars(select(Deadline).where(Deadline.measure_id == m["Оснащение"].id,
+                                                       Deadline.fired_at.is_(None), Deadline.kind == DeadlineKind.DUE))
+        assert [d.fire_at for d in moved] == [datetime(2027, 9, 1, 20, 59, 59, tzinfo=UTC)]  # 23:59:59 in Moscow
+        assert open_rows(m["Родительские"].id) == [("due", 0), ("escalation", 1), ("escalation", 2),
+                                                    ("escalation", 3), ("reminder", 1)]
+    assert _measure_actions(timed, school, meetings) == []
+    seen = []
+    for moment in (datetime(2027, 3, 12, 9, tzinfo=UTC), datetime(2027, 3, 16, 6, tzinfo=UTC),
+                   datetime(2027, 3, 19, 6, tzinfo=UTC), datetime(2027, 3, 25, 6, tzinfo=UTC),
+                   datetime(2027, 4, 5, 6, tzinfo=UTC)):
+        clock.now = moment
+        seen.append(_measure_actions(timed, school, meetings))
+        assert _measure_actions(timed, school, meetings) == []  # again at the same moment: nothing twice
+    assert seen == [[("reminder", 1, [school.director])], [("due", 0, [school.director])],
+                    [("escalation", 1, [school.curator])], [("escalation", 2, [o.municipal])],
+                    [("escalation", 3, [o.regional])]]
+    assert _measure_actions(timed, school, MEASURES[0]["title"]) == []  # done in time: never reminded
+    with timed.reading() as session:
+        [note] = session.scalars(select(Notification).join(User, User.id == Notification.user_id)
+                                 .where(User.login == o.municipal, Notification.kind == "escalation",
+                                        Notification.title.contains(meetings)))
+        assert note.link == f"https://roadmap.example/schools/{school.code}/measures"
+        assert "15.03.2027" in note.body and "Соцпедагог" in note.body
