@@ -262,6 +262,11 @@ def test_the_measures_page(timed: Database, planned: tuple[School, int]) -> None
     assert 'data-testid="measure-accept"' in curator.get(f"/schools/{school.code}/measures").get_data(as_text=True)
     curator.post(f"/schools/{school.code}/measures/{first.id}/review", data={"decision": "accept"})
     assert measures.list_measures(timed, school.code, actor=school.curator).measures[0].accepted_by == school.curator
+    set_password(timed, school.org.municipal)
+    dashboard = signed_in(app, school.org.municipal).get(f"/dashboard?municipality={school.org.municipality}")
+    shown = dashboard.get_data(as_text=True)  # the execution per school, drilling down to its measures page
+    assert dashboard.status_code == 200 and f'href="/schools/{school.code}/measures"' in shown
+    assert "исполнение 100%" in shown
 
 
 def _measure_actions(timed: Database, school: School, title: str) -> list[tuple[str, int, list[str]]]:
