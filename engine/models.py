@@ -687,6 +687,10 @@ class Measure(Base):
     accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     accepted_at: Mapped[datetime | None]
     withdrawn_at: Mapped[datetime | None]
+    # Added on the measures page after the plan, not in the planning task's list: a rework of the plan keeps it.
+    added_later: Mapped[bool] = mapped_column(default=False)
+    # An addition waiting for the curator's agreement: not counted and not reminded until agreed.
+    proposed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

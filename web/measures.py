@@ -54,6 +54,31 @@ def update(code: str, measure_id: int) -> Response:
     return redirect(url_for("measures.page", code=code, _anchor=f"measure-{measure_id}"))
 
 
+@blueprint.route("/schools/<code>/measures/new", methods=["POST"])
+@login_required
+def add(code: str) -> Response:
+    form = request.form
+    try:
+        measures.add_measure(db(), code, title=form.get("title", ""), due_date=_date("due_date"),
+                             responsible=form.get("responsible", ""), reason=form.get("reason", ""), actor=me())
+        flash(gettext("Мероприятие добавлено и ждёт согласования куратора."), "info")
+    except FormInvalid as err:
+        _flash_errors(err)
+    return redirect(url_for("measures.page", code=code))
+
+
+@blueprint.route("/schools/<code>/measures/<id:measure_id>/agreement", methods=["POST"])
+@login_required
+def agreement(code: str, measure_id: int) -> Response:
+    agree = request.form.get("decision") == "agree"
+    try:
+        measures.agree_addition(db(), measure_id, agree=agree, comment=request.form.get("comment", ""), actor=me())
+        flash(gettext("Мероприятие согласовано.") if agree else gettext("Мероприятие не согласовано."), "info")
+    except FormInvalid as err:
+        _flash_errors(err)
+    return redirect(url_for("measures.page", code=code, _anchor=f"measure-{measure_id}"))
+
+
 @blueprint.route("/schools/<code>/measures/<id:measure_id>/review", methods=["POST"])
 @login_required
 def review(code: str, measure_id: int) -> Response:

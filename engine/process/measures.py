@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from engine import audit
@@ -102,6 +102,7 @@ class MeasureView:
     evidence: tuple[Mapping[str, Any], ...]
     accepted_by: str | None
     accepted_at: datetime | None
+    proposed: bool = False  # added later and waiting for the curator's agreement: not counted yet
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,7 @@ def track_planned(session: Session, now: datetime, actor_id: int | None, instanc
                 session.flush()
                 schedule_measure(session, row, now, catch_up="due_date" in changed)
     for key, row in existing.items():
-        if key not in seen and row.withdrawn_at is None:
+        if key not in seen and row.withdrawn_at is None and not row.added_later:
             row.withdrawn_at = row.updated_at = now
             _change(session, row, now, actor_id, "withdrawn", {"title": row.title})
             close_measure_deadlines(session, row.id, now)
@@ -301,7 +302,7 @@ def list_measures(db: Database, school_code: str, *, actor: Who) -> SchoolMeasur
             statuses = section.statuses if section is not None else ()
             views = _views(session, instance.id, section, today)
             for view in views:
-                execution = execution.add(view.timing)
+                execution = execution if view.proposed else execution.add(view.timing)
         place = _place(school)
         return SchoolMeasures(school.code, school.name, today, statuses, tuple(views), execution,
                               user.scope.can_act(Role.SCHOOL, place), user.scope.can_act(Role.CURATOR, place))
@@ -319,7 +320,7 @@ def _view(row: Measure, accepted_by: str | None, section: MeasuresSection | None
     return MeasureView(row.id, row.key, row.title, row.direction, row.due_date, row.responsible, row.status,
                        status.title if status is not None else row.status, status.outcome if status else "",
                        row.done_on, timing_of(row, status, today), tuple(row.evidence or ()), accepted_by,
-                       row.accepted_at)
+                       row.accepted_at, row.proposed_at is not None)
 
 
 def school_measures(session: Session, instance_id: int, now: datetime) -> tuple[date, tuple[MeasureView, ...],
@@ -332,7 +333,7 @@ def school_measures(session: Session, instance_id: int, now: datetime) -> tuple[
     views = _views(session, instance_id, section, today)
     execution = Execution()
     for view in views:
-        execution = execution.add(view.timing)
+        execution = execution if view.proposed else execution.add(view.timing)
     return today, tuple(views), execution
 
 
@@ -357,6 +358,7 @@ def execution_of_schools(session: Session, school_ids: list[int], now: datetime)
     rows = session.execute(select(Measure, ProcessInstance.template_version_id)
                            .join(ProcessInstance, ProcessInstance.id == Measure.instance_id)
                            .where(Measure.school_id.in_(school_ids), Measure.withdrawn_at.is_(None),
+                                  Measure.proposed_at.is_(None),
                                   ProcessInstance.status != InstanceStatus.CANCELLED)).all()
     sections: dict[int, MeasuresSection | None] = {}
     for row, version_id in rows:
@@ -393,6 +395,8 @@ def update_measure(db: Database, measure_id: int, *, actor: Who, status: str | N
             raise NotAllowed("мероприятия дорожной карты ведёт сама школа")
         if row.withdrawn_at is not None:
             raise NotFound(f"мероприятие {measure_id} снято с дорожной карты")
+        if row.proposed_at is not None:
+            raise FormInvalid({"status": ["Мероприятие ждёт согласования куратора."]})
         instance = session.get(ProcessInstance, row.instance_id)
         assert instance is not None
         section = _section(session, instance)
@@ -490,3 +494,78 @@ def review_measure(db: Database, measure_id: int, *, actor: Who, accept: bool, c
                      instance_id=row.instance_id, measure=row.id)
         today = local_today(session, school, now)
         return _view(row, user.login if accept else None, section, today)
+
+
+def add_measure(db: Database, school_code: str, *, actor: Who, title: str, due_date: date | None,
+                responsible: str, reason: str, direction: str | None = None) -> MeasureView:
+    """The school proposes a measure beyond its plan, with why; it counts and is reminded once the curator agrees."""
+    with db.transaction() as session:
+        user = load_user(session, actor)
+        school = session.scalar(select(School).where(School.code == school_code))
+        if school is None or not user.scope.sees(_place(school)):
+            raise NotFound(f"школа «{school_code}» не найдена")
+        if not user.scope.can_act(Role.SCHOOL, _place(school)):
+            raise NotAllowed("мероприятия дорожной карты ведёт сама школа")
+        instance = _latest_instance(session, school)
+        if instance is None:
+            raise NotFound("у школы нет дорожной карты")
+        section = _section(session, instance)
+        now = db.now()
+        today = local_today(session, school, now)
+        title, responsible, reason = title.strip(), responsible.strip(), reason.strip()
+        errors: dict[str, list[str]] = {}
+        if not title or len(title) > 500:
+            errors["title"] = ["Название мероприятия (до 500 символов)."]
+        if due_date is None or due_date < today:
+            errors["due_date"] = ["Срок — сегодня или позже."]
+        if not responsible or len(responsible) > 200:
+            errors["responsible"] = ["Ответственный (до 200 символов)."]
+        if not reason or len(reason) > MAX_REASON:
+            errors["reason"] = ["Почему мероприятие добавляется (для куратора)."]
+        key = _key(title)
+        if title and session.scalar(select(Measure.id).where(Measure.instance_id == instance.id, Measure.key == key)):
+            errors["title"] = ["Такое мероприятие уже есть в дорожной карте."]
+        if errors:
+            raise FormInvalid(errors)
+        assert due_date is not None
+        position = (session.scalar(select(func.max(Measure.position)).where(Measure.instance_id == instance.id))
+                    or 0) + 1
+        row = Measure(instance_id=instance.id, school_id=school.id, key=key, position=position, title=title,
+                      direction=(direction or "").strip()[:64] or None, due_date=due_date, responsible=responsible,
+                      status=section.statuses[0].key, evidence=[], added_later=True, proposed_at=now, created_at=now,
+                      updated_at=now)
+        session.add(row)
+        session.flush()
+        _change(session, row, now, user.user_id, "proposed", {"title": title, "due_date": due_date.isoformat()}, reason)
+        audit.record(session, now, "measure.proposed", actor_id=user.user_id, instance_id=instance.id, measure=row.id)
+        return _view(row, None, section, today)
+
+
+def agree_addition(db: Database, measure_id: int, *, actor: Who, agree: bool, comment: str = "") -> MeasureView:
+    """The curator agrees to a measure the school added (it then counts and is reminded), or declines it with a
+    comment (it is withdrawn, its history kept)."""
+    with db.transaction() as session:
+        user = load_user(session, actor)
+        row, school = _measure_in_scope(session, user, measure_id)
+        if not user.scope.can_act(Role.CURATOR, _place(school)):
+            raise NotAllowed("добавление мероприятия согласует куратор школы")
+        if row.proposed_at is None or row.withdrawn_at is not None:
+            raise FormInvalid({"measure": ["Это мероприятие не ждёт согласования."]})
+        comment = comment.strip()
+        if not agree and not comment:
+            raise FormInvalid({"comment": ["Напишите школе, почему мероприятие не согласовано."]})
+        instance = session.get(ProcessInstance, row.instance_id)
+        assert instance is not None
+        section = _section(session, instance)
+        now = db.now()
+        row.proposed_at, row.updated_at = None, now
+        if agree:
+            _change(session, row, now, user.user_id, "agreed", {}, comment or None)
+            session.flush()
+            schedule_measure(session, row, now)
+        else:
+            row.withdrawn_at = now
+            _change(session, row, now, user.user_id, "declined", {}, comment)
+        audit.record(session, now, "measure.agreed" if agree else "measure.declined", actor_id=user.user_id,
+                     instance_id=row.instance_id, measure=row.id)
+        return _view(row, None, section, local_today(session, school, now))

@@ -40,6 +40,8 @@ def upgrade() -> None:
         sa.Column("accepted_by_id", BigId, sa.ForeignKey("app_user.id"), nullable=True),
         sa.Column("accepted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("withdrawn_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("added_later", sa.Boolean(), nullable=False),
+        sa.Column("proposed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("instance_id", "key", name="uq_measure_key"),

@@ -240,8 +240,15 @@ def test_the_api_reads_and_moves_measures_with_the_same_rules(timed: Database, p
     status = call(school.org.municipal, "GET", "/status/schools").json
     [mine] = [row for row in status if row["school_code"] == school.code]
     assert mine["measures"] == {"on_time": 1, "late": 0, "overdue": 0, "planned": 3, "percent": 100}
+    proposed = call(school.director, "POST", f"/schools/{school.code}/measures",
+                    json={"title": "Открытые уроки", "due_date": "2027-05-20", "responsible": "Завуч",
+                          "reason": "Рекомендация куратора"})
+    assert proposed.status_code == 201 and proposed.json["proposed"] is True
+    agreed = call(school.curator, "POST", f"/measures/{proposed.json['id']}/agreement", json={"agree": True})
+    assert agreed.status_code == 200 and agreed.json["proposed"] is False
     spec = client.get("/api/v1/openapi.json").json
-    assert {"/api/v1/schools/{code}/measures", "/api/v1/measures/{measure_id}"} <= set(spec["paths"])
+    assert {"/api/v1/schools/{code}/measures", "/api/v1/measures/{measure_id}",
+            "/api/v1/measures/{measure_id}/agreement"} <= set(spec["paths"])
 
 
 def test_the_measures_page(timed: Database, planned: tuple[School, int]) -> None:
@@ -315,3 +322,45 @@ def test_a_missed_measure_is_reminded_due_and_escalated_up_the_chain_exactly_onc
                                         Notification.title.contains(meetings)))
         assert note.link == f"https://roadmap.example/schools/{school.code}/measures"
         assert "15.03.2027" in note.body and "Соцпедагог" in note.body
+
+
+def test_a_measure_added_later_counts_once_the_curator_agrees(timed: Database, planned: tuple[School, int]) -> None:
+    school, instance_id = planned
+    with pytest.raises(FormInvalid) as bad:
+        measures.add_measure(timed, school.code, title=MEASURES[0]["title"], due_date=date(2020, 1, 1),
+                             responsible="", reason="", actor=school.director)
+    assert set(bad.value.errors) == {"title", "due_date", "responsible", "reason"}
+    with pytest.raises(NotAllowed):
+        measures.add_measure(timed, school.code, title="Лишнее", due_date=date(2027, 5, 1), responsible="Завуч",
+                             reason="Просит куратор", actor=school.curator)
+    added = measures.add_measure(timed, school.code, title="Открытые уроки для родителей", due_date=date(2027, 5, 1),
+                                 responsible="Завуч", reason="Рекомендация куратора после посещения",
+                                 actor=school.director)
+    assert added.proposed and added.status == "planned"
+    assert measures.list_measures(timed, school.code, actor=school.director).execution.planned == 4  # not yet
+    with pytest.raises(FormInvalid, match="status"):
+        measures.update_measure(timed, added.id, status="in_progress", actor=school.director)
+    with pytest.raises(NotAllowed):
+        measures.agree_addition(timed, added.id, agree=True, actor=school.director)
+    with pytest.raises(FormInvalid, match="comment"):
+        measures.agree_addition(timed, added.id, agree=False, actor=school.curator)
+    agreed = measures.agree_addition(timed, added.id, agree=True, actor=school.curator)
+    assert not agreed.proposed
+    assert measures.list_measures(timed, school.code, actor=school.director).execution.planned == 5
+    with timed.reading() as session:
+        assert session.scalar(select(Deadline.id).where(Deadline.measure_id == added.id,
+                                                        Deadline.kind == DeadlineKind.DUE)) is not None
+    declined = measures.add_measure(timed, school.code, title="Экскурсия", due_date=date(2027, 5, 2),
+                                    responsible="Классный руководитель", reason="По желанию родителей",
+                                    actor=school.director)
+    measures.agree_addition(timed, declined.id, agree=False, comment="Не относится к рисковым направлениям",
+                            actor=school.curator)
+    assert [h.what for h in measures.history(timed, declined.id, actor=school.director)] == ["proposed", "declined"]
+    with timed.transaction() as session:  # a rework of the plan keeps what was added later
+        instance = session.get(ProcessInstance, instance_id)
+        assert instance is not None
+        section = compiled_version(session, instance.template_version_id).spec.sections.measures
+        assert section is not None
+        measures.track_planned(session, timed.now(), None, instance, section, {"measures": MEASURES})
+    titles = [m.title for m in measures.list_measures(timed, school.code, actor=school.director).measures]
+    assert titles == [*(m["title"] for m in MEASURES), "Открытые уроки для родителей"]

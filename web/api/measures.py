@@ -39,6 +39,7 @@ class MeasureOut(Schema):
     evidence = fields.List(fields.Nested(EvidenceOut))
     accepted_by = fields.Str(allow_none=True)
     accepted_at = fields.DateTime(allow_none=True)
+    proposed = fields.Bool(metadata={"description": "added later, waiting for the curator's agreement"})
 
 
 class StatusChoiceOut(Schema):
@@ -101,3 +102,36 @@ def review(body: dict[str, Any], measure_id: int) -> Any:
     """The curator accepts the measure's evidence, or returns it with a comment."""
     return measures.review_measure(db(), measure_id, accept=body["accept"], comment=body["comment"],
                                    actor=api_login())
+
+
+class MeasureIn(Schema):
+    title = fields.Str(required=True, validate=validate.Length(min=1, max=500))
+    due_date = fields.Date(required=True)
+    responsible = fields.Str(required=True, validate=validate.Length(min=1, max=200))
+    reason = fields.Str(required=True, validate=validate.Length(min=1, max=measures.MAX_REASON))
+    direction = fields.Str(validate=validate.Length(max=64))
+
+
+class AgreementIn(Schema):
+    agree = fields.Bool(required=True)
+    comment = fields.Str(load_default="", validate=validate.Length(max=measures.MAX_REASON))
+
+
+@blp.route("/schools/<code>/measures", methods=["POST"])
+@blp.arguments(MeasureIn)
+@blp.response(201, MeasureOut)
+@blp.alt_response(403, schema=Problem)
+@blp.alt_response(422, schema=Problem)
+def add(body: dict[str, Any], code: str) -> Any:
+    """The school proposes a measure beyond its plan; it counts once its curator agrees."""
+    return measures.add_measure(db(), code, actor=api_login(), **body)
+
+
+@blp.route("/measures/<id:measure_id>/agreement", methods=["POST"])
+@blp.arguments(AgreementIn)
+@blp.response(200, MeasureOut)
+@blp.alt_response(403, schema=Problem)
+@blp.alt_response(422, schema=Problem)
+def agreement(body: dict[str, Any], measure_id: int) -> Any:
+    """The curator agrees to a measure the school added, or declines it with a comment."""
+    return measures.agree_addition(db(), measure_id, agree=body["agree"], comment=body["comment"], actor=api_login())
