@@ -640,7 +640,11 @@ def _measures_problems(sections: ManifestSections, manifest: Manifest, task_ids:
         problems.append(manifest.problem(("measures", "list"), f"в форме задачи «{measures.task}» "
                                                                f"({user_tasks[measures.task].form}) нет списка "
                                                                f"«{measures.list}»"))
-    if not any(a.action == "track_measures" for a in sections.actions.get(measures.task, ())):
+    raw_actions = manifest.raw.get("actions", {})
+    written = raw_actions.get(measures.task, []) if isinstance(raw_actions, dict) else None
+    # As written, refused entries included: an unreadable actions section was reported already, once.
+    if isinstance(written, list) and not any(isinstance(a, dict) and a.get("action") == "track_measures"
+                                             for a in written):
         problems.append(manifest.problem(("measures", "task"), f"у задачи «{measures.task}» не объявлено действие "
                                                                "track_measures: мероприятия не будут учтены"))
     return problems
