@@ -1,6 +1,7 @@
 """A measure's deadline row, acted on by the sweep: the reminder and due notice go to the school, each escalation
 step up the chain school → curator → municipal → regional (the manifest's ``levels_up``), with a link to the
-school's measures page. Exactly once as every deadline row: the sweep claims the row before acting on it."""
+school's measures page. Exactly once as every deadline row: the sweep claims the row before acting on it. A row
+of a roadmap that is no longer running (completed, cancelled) says nothing."""
 
 from __future__ import annotations
 
@@ -11,7 +12,15 @@ from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.bpmn.manifest import MeasuresSection
-from engine.models import Deadline, DeadlineKind, Measure, OutboxMessage, ProcessInstance, School
+from engine.models import (
+    Deadline,
+    DeadlineKind,
+    InstanceStatus,
+    Measure,
+    OutboxMessage,
+    ProcessInstance,
+    School,
+)
 from engine.org.core import users_for_many
 from engine.org.scopes import OrgPlace
 from engine.process.notifications import Message, notify
@@ -36,6 +45,8 @@ def act_on_measure(session: Session, row: Deadline, now: datetime, base_url: str
     instance = session.get(ProcessInstance, measure.instance_id)
     school = session.get(School, measure.school_id)
     assert instance is not None and school is not None
+    if instance.status is not InstanceStatus.RUNNING:  # a roadmap completed or cancelled reminds of nothing
+        return None
     section: MeasuresSection | None = compiled_version(session, instance.template_version_id).spec.sections.measures
     status = section.status(measure.status) if section is not None else None
     if status is not None and status.outcome:
