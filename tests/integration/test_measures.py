@@ -14,7 +14,7 @@ from engine.actors import OPERATOR
 from engine.db import Database
 from engine.deadlines.sweep import sweep
 from engine.errors import FormInvalid, NotAllowed, NotFound
-from engine.models import Deadline, DeadlineKind, Measure, Notification, ProcessInstance, User
+from engine.models import Deadline, DeadlineKind, InstanceStatus, Measure, Notification, ProcessInstance, User
 from engine.org.api_tokens import create_token
 from engine.process import instances, measures, tasks
 from engine.process.cohorts import ensure_cohort
@@ -364,3 +364,14 @@ def test_a_measure_added_later_counts_once_the_curator_agrees(timed: Database, p
         measures.track_planned(session, timed.now(), None, instance, section, {"measures": MEASURES})
     titles = [m.title for m in measures.list_measures(timed, school.code, actor=school.director).measures]
     assert titles == [*(m["title"] for m in MEASURES), "Открытые уроки для родителей"]
+
+
+def test_a_roadmap_no_longer_running_reminds_of_no_measure(timed: Database, clock: Clock,
+                                                            planned: tuple[School, int]) -> None:
+    school, instance_id = planned
+    with timed.transaction() as session:  # as a withdrawal would leave it (the service is issue 22's)
+        instance = session.get(ProcessInstance, instance_id)
+        assert instance is not None
+        instance.status = InstanceStatus.CANCELLED
+    clock.now = datetime(2027, 3, 16, 6, tzinfo=UTC)  # past the reminder and due of the meetings
+    assert _measure_actions(timed, school, MEASURES[2]["title"]) == []
