@@ -38,6 +38,7 @@ from engine.process.cohorts import cohort_calendar, set_cohort_dates
 from engine.process.incidents import list_incidents as incident_list
 from engine.process.instances import start_cohort
 from engine.process.mailer import SmtpSettings, deliver_due
+from engine.process.measures import Execution
 from engine.process.migration import (
     InstanceCheck,
     MigrationRunView,
@@ -360,13 +361,25 @@ def status(db: Database, region_code: str | None, municipality_code: str | None,
         _print_json(report)
         return
     header = " ".join(f"{s.title[:6]:<6}" for s in report.stages)
-    click.echo(f"{'Школа':<14} {'Муниципалитет':<14} {header} Задач Просроч.")
+    click.echo(f"{'Школа':<14} {'Муниципалитет':<14} {header} Задач Просроч. Мероприятия")
     for row in report.schools:
         marks = " ".join(f"{_mark(row, s.key):<6}" for s in report.stages)
-        click.echo(f"{row.school_code:<14} {row.municipality_code:<14} {marks} {row.open_tasks:<5} {row.overdue_tasks}")
+        click.echo(f"{row.school_code:<14} {row.municipality_code:<14} {marks} {row.open_tasks:<5} "
+                   f"{row.overdue_tasks:<8} {_execution(row.measures)}")
     per_stage = ", ".join(f"{s.title}: {report.at_stage[s.key]}" for s in report.stages)
     click.echo(f"\nНа этапах — {per_stage}. Завершили: {report.completed}. Не начали: {report.not_started}. "
                f"С просрочкой: {report.with_overdue}. Остановлены инцидентом: {report.with_incident}.")
+    if report.measures.due or report.measures.planned:
+        click.echo(f"Мероприятия дорожных карт: {_execution(report.measures)}.")
+
+
+def _execution(counts: Execution) -> str:
+    """«67% (в срок 1, с опозданием 1, просрочено 1, впереди 1)»; «—» for a school without measures."""
+    if not (counts.due or counts.planned):
+        return "—"
+    percent = f"{counts.percent}%" if counts.percent is not None else "срок не наступил"
+    return (f"{percent} (в срок {counts.on_time}, с опозданием {counts.late}, просрочено {counts.overdue}, "
+            f"впереди {counts.planned})")
 
 
 def _mark(row: SchoolStatus, stage: str) -> str:

@@ -356,12 +356,15 @@ class Deadline(Base):
         Index("ix_deadline_due", "fire_at", postgresql_where=text("fired_at IS NULL"),
               sqlite_where=text("fired_at IS NULL")),
         Index("ix_deadline_task", "task_id"),
+        Index("ix_deadline_measure", "measure_id"),
         CheckConstraint("step >= 0", name="step_non_negative"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"))
     task_id: Mapped[int | None] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"))
+    # A measure's reminder, due or escalation row (engine/process/measures.py); task_id is then NULL.
+    measure_id: Mapped[int | None] = mapped_column(ForeignKey("measure.id", ondelete="CASCADE"))
     kind: Mapped[DeadlineKind] = mapped_column(_enum(DeadlineKind, "deadline_kind"))
     step: Mapped[int] = mapped_column(Integer, default=0)
     fire_at: Mapped[datetime]
@@ -657,3 +660,56 @@ class MigrationRun(Base):
 
     from_version: Mapped[TemplateVersion] = relationship(foreign_keys=[from_version_id])
     to_version: Mapped[TemplateVersion] = relationship(foreign_keys=[to_version_id])
+
+
+class Measure(Base):
+    """One measure of a school's roadmap, planned in the template's measures task (engine/process/measures.py).
+
+    ``key`` is stable across a rework of the plan (the normalised title), so a plan submitted again updates
+    its measures instead of doubling them; ``status`` is one of the template's measure statuses (template data,
+    not an enum). A measure dropped from a reworked plan is withdrawn, not deleted: its history stays."""
+
+    __tablename__ = "measure"
+    __table_args__ = (
+        UniqueConstraint("instance_id", "key", name="uq_measure_key"),
+        Index("ix_measure_school", "school_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"))
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    title: Mapped[str] = mapped_column(String(500))
+    direction: Mapped[str | None] = mapped_column(String(64))
+    due_date: Mapped[date]
+    responsible: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(32))
+    # The local date the measure reached a «done» status: on time when not after ``due_date``.
+    done_on: Mapped[date | None]
+    # [{"link": …, "note": …, "at": ISO moment, "by": login}], newest last.
+    evidence: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    accepted_at: Mapped[datetime | None]
+    withdrawn_at: Mapped[datetime | None]
+    # Added on the measures page after the plan, not in the planning task's list: a rework of the plan keeps it.
+    added_later: Mapped[bool] = mapped_column(default=False)
+    # An addition waiting for the curator's agreement: not counted and not reminded until agreed.
+    proposed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class MeasureChange(Base):
+    """The history of a measure: who changed what, when and why (append-only by the services)."""
+
+    __tablename__ = "measure_change"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    measure_id: Mapped[int] = mapped_column(ForeignKey("measure.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    # planned, changed, status, rescheduled, evidence, accepted, returned, withdrawn
+    what: Mapped[str] = mapped_column(String(32))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reason: Mapped[str | None] = mapped_column(Text)

@@ -198,6 +198,22 @@ def run_measures_program(db: Database, school: School, instance_id: int, chosen:
         tasks.complete_task(db, task_id, {"antirisk_decision": "accepted"}, actor=school.curator)
 
 
+#: A school's roadmap of measures as the plan_measures form takes it (title, due date, owner).
+MEASURES = [
+    {"title": "Курсы повышения квалификации", "due_date": "2027-04-01", "owner": "Завуч Петрова А. А."},
+    {"title": "Оснащение кабинетов физики и химии", "due_date": "2027-05-01", "owner": "Директор Маслов Г. Г."},
+    {"title": "Родительские собрания по профилактике рисков", "due_date": "2027-03-15", "owner": "Соцпедагог"},
+    {"title": "Методический семинар для учителей", "due_date": "2027-06-01", "owner": "Руководитель МО"},
+]
+
+
+def plan_measures(db: Database, school: School, instance_id: int, measures: list[dict[str, Any]]) -> None:
+    """The school submits its roadmap of measures: the template's track_measures action keeps them as rows."""
+    with pytest.raises(FormInvalid, match="measures"):
+        act(db, school, instance_id, "plan_measures", school.director, {"measures": []})
+    act(db, school, instance_id, "plan_measures", school.director, {"measures": measures})
+
+
 def run_monitoring(db: Database, school: School, instance_id: int) -> None:
     o = school.org
     with pytest.raises(FormInvalid, match="measures"):
@@ -213,6 +229,8 @@ def run_monitoring(db: Database, school: School, instance_id: int) -> None:
     act(db, school, instance_id, "municipal_monitoring", o.municipal, {"monitoring_assessment": "on_track"})
     act(db, school, instance_id, "regional_monitoring_report", o.regional,
         {"regional_summary": "Мониторинг проведён во всех школах региона."})
+    data = process_data(db, instance_id)  # the evaluation stage reads the execution of the measures
+    assert sum(data["measures_counts"].values()) == 1 and "measures_execution" in data
 
 
 def run_evaluation(db: Database, school: School, instance_id: int) -> None:

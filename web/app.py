@@ -167,6 +167,7 @@ def _blueprints(app: Flask) -> None:
         dashboards,
         incidents_admin,
         management,
+        measures,
         migrations_admin,
         questionnaires,
         tasks,
@@ -174,7 +175,7 @@ def _blueprints(app: Flask) -> None:
     )
 
     for module in (auth, tasks, dashboards, questionnaires, admin, templates_admin, migrations_admin, curators,
-                   incidents_admin, management):
+                   incidents_admin, management, measures):
         app.register_blueprint(module.blueprint)
 
 

@@ -9,6 +9,9 @@
 * ``questionnaires`` — respondent groups with their forms, and the task during which answers are taken;
 * ``indicators`` — how answers aggregate (mean, share, …) into the numbers decision tables rate;
 * ``risk_catalogue`` — the versioned list of risk factors, each rated from one indicator;
+* ``measures`` — which task's dynamic list becomes the school's tracked roadmap of measures (its item
+  fields for title, due date, responsible person, risk direction), the measure statuses (which count as
+  done or failed, which need a reason, which need evidence); engine/process/measures.py keeps them;
 * ``context`` — per user task, the panels of what its decision needs (response counts, the risk profile,
   the document under review, the reviewer's last comments, chosen values), read from the instance by
   engine/process/task_context.py; templates pick panels from a fixed set, never code.
@@ -35,6 +38,8 @@ KNOWN_ACTIONS: dict[str, tuple[str, ...]] = {
     "bind_curator": ("field",),
     "aggregate_questionnaires": (),
     "prepare_risk_inputs": (),
+    "track_measures": (),
+    "count_measures": (),
 }
 #: What each action writes into the process data (the keys of the dict its function in engine/process/actions.py
 #: returns): conditions and scripts after the task may read these names.
@@ -42,10 +47,12 @@ ACTION_OUTPUTS: dict[str, tuple[str, ...]] = {
     "bind_curator": ("curator",),
     "aggregate_questionnaires": ("responses", "indicators"),
     "prepare_risk_inputs": ("risk_inputs", "risk_titles", "risk_catalogue_version"),
+    "track_measures": ("measures_planned",),
+    "count_measures": ("measures_execution", "measures_counts"),
 }
 #: The project sections of manifest.json, read here (engine.bpmn.bundle reads the basic keys).
 SECTION_NAMES = ("cohort_calendar", "rules", "actions", "questionnaires", "indicators", "risk_catalogue",
-                 "escalation", "context")
+                 "escalation", "context", "measures")
 #: Context panels a template may put on a task page: kind → (required parameters, optional parameters).
 #: ``task``/``levels``/``chosen``/``field`` name one thing, ``fields``/``compare`` a list of data fields.
 PANEL_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -54,6 +61,7 @@ PANEL_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "documents": (("task", "field"), ("compare",)),
     "comments": (("fields",), ()),
     "values": (("fields",), ()),
+    "measures": ((), ()),
 }
 _LIST_PARAMS = frozenset({"fields", "compare"})
 AGGREGATES = ("mean", "share", "count", "sum", "min", "max")
@@ -127,6 +135,36 @@ DEFAULT_ESCALATION: tuple[EscalationStep, ...] = (
     EscalationStep("3WD", 1), EscalationStep("7WD", 2), EscalationStep("14WD", 3, federal_overdue=True))
 
 
+#: What a measure status may mean for the execution count: nothing (still open), done, or failed.
+MEASURE_OUTCOMES = ("", "done", "failed")
+#: Item fields of the measures list: engine name → required.
+MEASURE_FIELDS = {"title": True, "due_date": True, "responsible": True, "direction": False}
+
+
+@dataclass(frozen=True)
+class MeasureStatus:
+    key: str
+    title: str
+    outcome: str = ""  # "done", "failed" or "" (open)
+    needs_reason: bool = False  # a move into it needs a reason (a reschedule, a failure)
+    needs_evidence: bool = False  # a move into it needs evidence (a link) already given or given with it
+    reschedules: bool = False  # a move into it gives the measure a new due date
+
+
+@dataclass(frozen=True)
+class MeasuresSection:
+    """The school's roadmap of measures: the task whose dynamic list ``list`` plans them, the names of the
+    item fields (engine name → form key), and the statuses, the first one being a new measure's."""
+
+    task: str
+    list: str
+    fields: Mapping[str, str]
+    statuses: tuple[MeasureStatus, ...]
+
+    def status(self, key: str) -> MeasureStatus | None:
+        return next((s for s in self.statuses if s.key == key), None)
+
+
 @dataclass(frozen=True)
 class ManifestSections:
     cohort_calendar: Mapping[str, str] = field(default_factory=dict)
@@ -140,6 +178,7 @@ class ManifestSections:
     reminders_before: tuple[str, ...] = DEFAULT_REMINDERS
     escalation_steps: tuple[EscalationStep, ...] = DEFAULT_ESCALATION
     context: Mapping[str, tuple[ContextPanel, ...]] = field(default_factory=dict)
+    measures: MeasuresSection | None = None
 
 
 @dataclass(frozen=True)
@@ -217,8 +256,9 @@ def check_sections(where: str, raw: Mapping[str, Any],
     version, factors = _catalogue(reader, indicators)
     reminders, steps = _escalation(reader)
     context = {task: tuple(_panels(reader, task, items)) for task, items in reader.mapping("context").items()}
+    measures = _measures(reader)
     sections = ManifestSections(calendar, rules, actions, open_while, groups, indicators, version, factors,
-                                reminders, steps, context)
+                                reminders, steps, context, measures)
     questionnaires = raw.get("questionnaires", {})
     raw_groups = questionnaires.get("groups", {}) if isinstance(questionnaires, dict) else None
     declared = Declared(
@@ -378,6 +418,81 @@ def _panel(reader: _Reader, item: Any, at: JsonPath) -> ContextPanel | None:
     return ContextPanel(kind, **params)
 
 
+def _measures(reader: _Reader) -> MeasuresSection | None:
+    section = reader.mapping("measures")
+    if not section:
+        return None
+    ok = True
+    for name in ("task", "list"):
+        if not (isinstance(section.get(name), str) and _NAME.match(section[name])):
+            reader.problem(f"мероприятия: {name} — имя из латиницы", ("measures", name) if name in section
+                           else ("measures",))
+            ok = False
+    fields = section.get("fields", {})
+    if not isinstance(fields, dict):
+        reader.problem("мероприятия: fields — объект «поле движка» → ключ поля в элементе списка",
+                       ("measures", "fields"))
+        fields, ok = {}, False
+    for name, value in fields.items():
+        if name not in MEASURE_FIELDS:
+            reader.problem(f"мероприятия: поля «{name}» нет; есть: {', '.join(MEASURE_FIELDS)}",
+                           ("measures", "fields", name))
+            ok = False
+        elif not (isinstance(value, str) and _NAME.match(value)):
+            reader.problem(f"мероприятия: fields.{name} — ключ поля из латиницы", ("measures", "fields", name))
+            ok = False
+    missing = [name for name, required in MEASURE_FIELDS.items() if required and name not in fields]
+    if missing:
+        reader.problem(f"мероприятия: в fields не хватает полей: {', '.join(missing)}",
+                       ("measures", "fields") if "fields" in section else ("measures",))
+        ok = False
+    statuses = _measure_statuses(reader, section.get("statuses"), "statuses" in section)
+    if not ok or statuses is None:
+        return None
+    return MeasuresSection(section["task"], section["list"], dict(fields), statuses)
+
+
+def _measure_statuses(reader: _Reader, items: Any, written: bool) -> tuple[MeasureStatus, ...] | None:
+    at: JsonPath = ("measures", "statuses") if written else ("measures",)
+    if not isinstance(items, list) or not items:
+        reader.problem("мероприятия: statuses — непустой список статусов (первый — статус нового мероприятия)", at)
+        return None
+    statuses: list[MeasureStatus] = []
+    ok = True
+    for index, item in enumerate(items):
+        where: JsonPath = ("measures", "statuses", index)
+        if not (isinstance(item, dict) and isinstance(item.get("key"), str) and _NAME.match(item["key"])
+                and isinstance(item.get("title"), str) and item["title"].strip()):
+            reader.problem("статус мероприятия: объект с key (латиница) и title", where)
+            ok = False
+            continue
+        if item.get("outcome", "") not in MEASURE_OUTCOMES:
+            reader.problem("статус мероприятия: outcome — done, failed или не указан", (*where, "outcome"))
+            ok = False
+            continue
+        flags = [name for name in ("reason", "evidence", "reschedules") if name in item
+                 and not isinstance(item[name], bool)]
+        if flags:
+            reader.problem(f"статус мероприятия: {flags[0]} — true или false", (*where, flags[0]))
+            ok = False
+            continue
+        if any(s.key == item["key"] for s in statuses):
+            reader.problem(f"статус мероприятия «{item['key']}» объявлен дважды", (*where, "key"))
+            ok = False
+            continue
+        statuses.append(MeasureStatus(item["key"], item["title"].strip(), item.get("outcome", ""),
+                                      bool(item.get("reason", False)), bool(item.get("evidence", False)),
+                                      bool(item.get("reschedules", False))))
+    if ok and not any(s.outcome == "done" for s in statuses):
+        reader.problem("мероприятия: ни один статус не означает выполнение (outcome: done)", at)
+        ok = False
+    if ok and statuses[0].outcome:
+        reader.problem("мероприятия: первый статус — статус нового мероприятия, он не может быть итоговым",
+                       ("measures", "statuses", 0))
+        ok = False
+    return tuple(statuses) if ok else None
+
+
 def _questionnaires(reader: _Reader) -> tuple[tuple[str, ...], dict[str, RespondentGroup]]:
     section = reader.mapping("questionnaires")
     if not section:
@@ -476,6 +591,7 @@ def cross_check(sections: ManifestSections, manifest: Manifest, task_ids: frozen
                 problems.append(manifest.problem(("questionnaires", "open_while", index),
                                                  f"пользовательской задачи «{task}» нет в BPMN"))
     problems += _context_problems(sections, manifest, task_ids, user_tasks, forms)
+    problems += _measures_problems(sections, manifest, task_ids, user_tasks, forms)
     for task, rules in sections.rules.items():
         keys = forms.get(user_tasks[task].form) if task in user_tasks else None
         for index, rule in enumerate(rules):
@@ -495,6 +611,42 @@ def cross_check(sections: ManifestSections, manifest: Manifest, task_ids: frozen
                 problems.append(manifest.problem(("indicators", indicator.key, "field"),
                                                  f"показатель «{indicator.key}»: в анкете «{group.form}» нет поля "
                                                  f"«{indicator.field}»"))
+    return problems
+
+
+def _measures_problems(sections: ManifestSections, manifest: Manifest, task_ids: frozenset[str] | None,
+                       user_tasks: Mapping[str, Any], forms: Mapping[str, set[str]]) -> list[Problem]:
+    """The measures' task exists and its form has the list; ``track_measures`` is declared on that task only,
+    and needs the section."""
+    problems = []
+    measures = sections.measures
+    for task, actions in sections.actions.items():
+        for index, action in enumerate(actions):
+            if action.action not in ("track_measures", "count_measures"):
+                continue
+            if measures is None and "measures" not in manifest.raw:
+                problems.append(manifest.problem(("actions", task, index, "action"),
+                                                 f"действие «{action.action}»: в манифесте нет раздела measures"))
+            elif action.action == "track_measures" and measures is not None and task != measures.task:
+                problems.append(manifest.problem(("actions", task, index, "action"),
+                                                 f"действие «track_measures» — у задачи «{measures.task}», "
+                                                 "которую называет раздел measures"))
+    if measures is None:
+        return problems
+    if task_ids is not None and measures.task not in task_ids:
+        problems.append(manifest.problem(("measures", "task"), f"пользовательской задачи «{measures.task}» нет в BPMN"))
+    keys = forms.get(user_tasks[measures.task].form) if measures.task in user_tasks else None
+    if keys is not None and measures.list not in keys:
+        problems.append(manifest.problem(("measures", "list"), f"в форме задачи «{measures.task}» "
+                                                               f"({user_tasks[measures.task].form}) нет списка "
+                                                               f"«{measures.list}»"))
+    raw_actions = manifest.raw.get("actions", {})
+    written = raw_actions.get(measures.task, []) if isinstance(raw_actions, dict) else None
+    # As written, refused entries included: an unreadable actions section was reported already, once.
+    if isinstance(written, list) and not any(isinstance(a, dict) and a.get("action") == "track_measures"
+                                             for a in written):
+        problems.append(manifest.problem(("measures", "task"), f"у задачи «{measures.task}» не объявлено действие "
+                                                               "track_measures: мероприятия не будут учтены"))
     return problems
 
 
@@ -525,6 +677,8 @@ def _panel_problems(panel: ContextPanel, at: JsonPath, manifest: Manifest, task_
     if panel.kind == "risk_profile" and "risk_catalogue" not in manifest.raw:
         problems.append(manifest.problem((*at, "kind"), "панель «risk_profile»: в манифесте нет раздела "
                                                         "risk_catalogue с факторами риска"))
+    if panel.kind == "measures" and "measures" not in manifest.raw:
+        problems.append(manifest.problem((*at, "kind"), "панель «measures»: в манифесте нет раздела measures"))
     if panel.kind == "documents":
         if task_ids is not None and panel.task not in task_ids:
             problems.append(manifest.problem((*at, "task"), f"пользовательской задачи «{panel.task}» нет в BPMN"))

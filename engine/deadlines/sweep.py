@@ -27,6 +27,7 @@ from engine import audit
 from engine.actors import Who
 from engine.db import Database
 from engine.deadlines.arrivals import Arrived, announce
+from engine.deadlines.measure_deadlines import act_on_measure
 from engine.errors import Conflict, IncidentNotFound
 from engine.fast_writes import drop_queued, insert_pending
 from engine.models import Deadline, DeadlineKind, Incident, OutboxMessage, ProcessInstance, Task, TaskStatus, User
@@ -344,6 +345,13 @@ def _act(session: Session, row: Deadline, report: SweepReport, batch: _Batch, ba
         opened = resume_instance(session, row.instance_id, report.acted_at)
         report.actions.append(Action(row.id, row.kind.value, 0, None, "", str((row.payload or {}).get("element", "")),
                                      [f"задача {t.id}" for t in opened]))
+        return
+    if row.measure_id is not None:  # a measure of the school's roadmap (engine/deadlines/measure_deadlines.py)
+        notice = act_on_measure(session, row, report.acted_at, base_url)
+        if notice is not None:
+            batch.letters += notice.letters
+            report.actions.append(Action(row.id, row.kind.value, row.step, None, notice.school_code, notice.title,
+                                         notice.recipients, row.step if row.kind is DeadlineKind.ESCALATION else None))
         return
     task = batch.tasks.get(row.task_id) if row.task_id else None
     if task is None or task.status is not TaskStatus.READY:

@@ -38,6 +38,7 @@ from engine.models import (
     Task,
     User,
 )
+from engine.process.measures import school_measures, track_planned
 from engine.process.questionnaires import aggregate_indicators, response_counts
 from engine.roles import Role
 
@@ -178,7 +179,26 @@ def prepare_risk_inputs(ctx: ActionContext, params: Mapping[str, str], data: Map
     }
 
 
+def track_measures(ctx: ActionContext, params: Mapping[str, str], data: Mapping[str, Any]) -> dict[str, Any]:
+    """The planned list becomes the school's tracked measures (manifest ``measures``; engine/process/measures.py)."""
+    section = ctx.spec.sections.measures
+    if section is None:  # the validator requires the section with the action
+        return {}
+    return {"measures_planned": track_planned(ctx.session, ctx.now, ctx.actor_id, ctx.instance, section, data)}
+
+
+def count_measures(ctx: ActionContext, params: Mapping[str, str], data: Mapping[str, Any]) -> dict[str, Any]:
+    """The school's execution of its measures so far, for the evaluation stage's forms and decision rules:
+    ``measures_execution`` the percentage (None while nothing is due), ``measures_counts`` the counts."""
+    _, _, counts = school_measures(ctx.session, ctx.instance.id, ctx.now)
+    return {"measures_execution": counts.percent,
+            "measures_counts": {"on_time": counts.on_time, "late": counts.late, "overdue": counts.overdue,
+                                "planned": counts.planned}}
+
+
 ACTIONS: dict[str, Action] = {
+    "track_measures": track_measures,
+    "count_measures": count_measures,
     "bind_curator": bind_curator,
     "aggregate_questionnaires": aggregate_questionnaires,
     "prepare_risk_inputs": prepare_risk_inputs,

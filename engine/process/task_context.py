@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -29,6 +29,7 @@ from engine.errors import NotAllowed, TaskNotFound
 from engine.models import Attachment, AuditRecord, RespondentLink, Task, TaskStatus, User
 from engine.org.core import load_user
 from engine.process import live_workflows
+from engine.process.measures import Execution, MeasureView, school_measures
 from engine.process.questionnaires import response_counts
 from engine.process.task_access import place_of_task
 from engine.templates.versions import compiled_version
@@ -144,7 +145,19 @@ class ValuesPanel:
     kind: str = "values"
 
 
-Panel = ResponsesPanel | RiskProfilePanel | DocumentsPanel | CommentsPanel | ValuesPanel
+@dataclass(frozen=True)
+class MeasuresPanel:
+    """The school's roadmap of measures with their state and the execution count (engine/process/measures.py)."""
+
+    title: str
+    school_code: str
+    today: date
+    measures: tuple[MeasureView, ...]
+    execution: Execution
+    kind: str = "measures"
+
+
+Panel = ResponsesPanel | RiskProfilePanel | DocumentsPanel | CommentsPanel | ValuesPanel | MeasuresPanel
 
 
 @dataclass(frozen=True)
@@ -167,16 +180,17 @@ def task_context(db: Database, task_id: int, *, actor: Who) -> TaskContext:
         compiled = compiled_version(session, task.instance.template_version_id)
         if task.status is not TaskStatus.READY or not compiled.spec.sections.context.get(task.element_id):
             return TaskContext()
-        return read_context(session, task, compiled, _task_data(db, task, compiled))
+        return read_context(session, task, compiled, _task_data(db, task, compiled), db.now())
 
 
-def read_context(session: Session, task: Task, compiled: CompiledTemplate, data: Mapping[str, Any]) -> TaskContext:
+def read_context(session: Session, task: Task, compiled: CompiledTemplate, data: Mapping[str, Any],
+                 now: datetime | None = None) -> TaskContext:
     """The panels of an open task whose data the caller has read (``get_task`` does, in its own session, so
     the task page pays only for the panels' own queries). The caller has authorized the reader."""
     declared = compiled.spec.sections.context.get(task.element_id, ())
     if not declared:
         return TaskContext()
-    reader = _Reader(session, task, compiled, data, declared)
+    reader = _Reader(session, task, compiled, data, declared, now or datetime.now(UTC))
     return TaskContext(tuple(panel for panel in map(reader.panel, declared) if panel is not None))
 
 
@@ -191,7 +205,7 @@ def panel_data(panel: Panel) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
+    if isinstance(value, date):  # datetimes too
         return value.isoformat()
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}
@@ -221,8 +235,8 @@ class _Completion:
 
 class _Reader:
     def __init__(self, session: Session, task: Task, compiled: CompiledTemplate, data: Mapping[str, Any],
-                 declared: Sequence[ContextPanel]) -> None:
-        self.session, self.task, self.compiled, self.data = session, task, compiled, data
+                 declared: Sequence[ContextPanel], now: datetime) -> None:
+        self.session, self.task, self.compiled, self.data, self.now = session, task, compiled, data, now
         self.spec = compiled.spec
         # The tasks whose submissions the panels read: the reviewed ones, and those whose forms hold a remark.
         remarks = {key for panel in declared if panel.kind == "comments" for key in panel.fields}
@@ -243,7 +257,13 @@ class _Reader:
             return self.documents(title, declared)
         if declared.kind == "comments":
             return self.comments(title, declared.fields)
+        if declared.kind == "measures":
+            return self.measures(title)
         return self.values(title, declared.fields)
+
+    def measures(self, title: str) -> MeasuresPanel:
+        today, views, execution = school_measures(self.session, self.task.instance_id, self.now)
+        return MeasuresPanel(title, self.task.school.code, today, views, execution)
 
     def responses(self, title: str) -> ResponsesPanel:
         instance_id = self.task.instance_id

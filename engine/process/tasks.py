@@ -268,7 +268,7 @@ def get_task(db: Database, task_id: int, *, actor: Who) -> TaskDetail:
             run = live_workflows.restore(live, live_key, instance.version, compiled, instance.workflow_json)
             data = run.task_data(task.spiff_task_id)
             values = copy.deepcopy({key: data[key] for key in sorted(form.keys()) if key in data})
-            context = read_context(session, task, compiled, data)
+            context = read_context(session, task, compiled, data, db.now())
             # Only read, so still exactly the stored workflow: the submission that usually follows the
             # page (in this process) starts from it instead of restoring the JSON again.
             live.keep(live_key, instance.version, instance.workflow_json, run)

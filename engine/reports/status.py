@@ -1,5 +1,8 @@
 """Stage status of schools: where each school's roadmap is and what is overdue.
 
+Each school's measures execution (done on time / late / overdue / planned and the percentage, see
+engine/process/measures.py) comes with it, and the report sums it for the area.
+
 Read straight from ``process_instance`` (current stage, status) and the task table (open and overdue
 tasks per stage), never from workflow JSON, so a region of thousands of schools is a few indexed
 queries.
@@ -8,7 +11,7 @@ queries.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -29,6 +32,7 @@ from engine.models import (
     TaskStatus,
     TemplateVersion,
 )
+from engine.process.measures import Execution, execution_of_schools
 from engine.templates.versions import find_version
 
 
@@ -53,6 +57,7 @@ class SchoolStatus:
     overdue_tasks: int
     escalation_level: int
     incidents: int = 0  # open incidents: a step of the roadmap failed and waits for an admin's fix
+    measures: Execution = field(default_factory=Execution)  # the school's roadmap of measures, on its local date
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class StatusReport:
     not_started: int = 0
     with_overdue: int = 0
     with_incident: int = 0
+    measures: Execution = field(default_factory=Execution)  # the area's schools summed
 
 
 def stage_status(db: Database, template_key: str, *, region_code: str | None = None,
@@ -76,8 +82,11 @@ def stage_status(db: Database, template_key: str, *, region_code: str | None = N
         latest = _latest_instances(session, template_key, area, cohort_year)
         tasks = _open_task_summary(session, area, db.now())
         stuck = _open_incidents(session, area)
+        executions = execution_of_schools(session, [school.id for school in schools], db.now())
     states = _StateCache(spec)
     rows = [_school_status(spec, school, latest.get(school.id), tasks, states, stuck) for school in schools]
+    rows = [replace(row, measures=executions.get(school.id, Execution())) for row, school in zip(rows, schools,
+                                                                                               strict=True)]
     return _report(template_key, spec, rows)
 
 
@@ -214,7 +223,8 @@ def _report(template_key: str, spec: TemplateSpec, rows: list[SchoolStatus]) -> 
                         completed=sum(r.status == "completed" for r in rows),
                         not_started=sum(r.status == "not_started" for r in rows),
                         with_overdue=sum(r.overdue_tasks > 0 for r in rows),
-                        with_incident=sum(r.incidents > 0 for r in rows))
+                        with_incident=sum(r.incidents > 0 for r in rows),
+                        measures=sum((r.measures for r in rows), Execution()))
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,8 @@ def test_an_action_s_names_count_only_when_the_manifest_names_the_action() -> No
     problems = roadmap_with(("manifest.json", '{"action": "bind_curator", "field": "curator_login"}', ""),
                             ("roadmap-500.bpmn", DECLINED, f"curator is None and {DECLINED}"))
     assert [p.element_id for p in problems] == ["f_declined"] and "имени «curator»" in problems[0].message
-    assert set(ACTION_OUTPUTS) == {"bind_curator", "aggregate_questionnaires", "prepare_risk_inputs"}
+    assert set(ACTION_OUTPUTS) == {"bind_curator", "aggregate_questionnaires", "prepare_risk_inputs", "track_measures",
+                                   "count_measures"}
 
 
 def test_when_a_form_does_not_read_only_mixed_names_are_reported() -> None:

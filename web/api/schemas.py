@@ -193,6 +193,16 @@ class StageOut(Schema):
     title = fields.Str(required=True)
 
 
+class ExecutionOut(Schema):
+    """The execution of a school's (or an area's) measures: engine/process/measures.py ``Execution``."""
+
+    on_time = fields.Int(required=True)
+    late = fields.Int(required=True)
+    overdue = fields.Int(required=True)
+    planned = fields.Int(required=True)
+    percent = fields.Int(allow_none=True, metadata={"description": "done (on time or late) over all due so far"})
+
+
 class SchoolStatusOut(Schema):
     school_code = fields.Str(required=True)
     school_name = fields.Str(required=True)
@@ -206,6 +216,7 @@ class SchoolStatusOut(Schema):
     overdue_tasks = fields.Int()
     escalation_level = fields.Int()
     incidents = fields.Int()
+    measures = fields.Nested(ExecutionOut)
 
 
 class StatusOut(Schema):
@@ -216,6 +227,7 @@ class StatusOut(Schema):
     not_started = fields.Int(required=True)
     with_overdue = fields.Int(required=True)
     with_incident = fields.Int(required=True)
+    measures = fields.Nested(ExecutionOut)
 
 
 class OverdueOut(Schema):
