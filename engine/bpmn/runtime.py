@@ -22,7 +22,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimeDateEventDefinition,
     TimerEventDefinition,
 )
-from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask, MultiInstanceTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
@@ -169,9 +169,26 @@ class WorkflowRun:
         Timers are not refreshed here on purpose: their fire times go through the deadline table."""
         self._ready = None
         try:
+            if self.template.multi_instance:
+                self._merge_missed_instances()
             self._workflow.do_engine_steps()
         except Exception as err:  # any failure of a template's step (see _failure) becomes WorkflowFailed
             raise _failure(err) from err
+
+    def _merge_missed_instances(self) -> None:
+        """Merge the finished instances of a multi-instance task that SpiffWorkflow did not hear finish: before
+        the compiler connected every such task (engine/bpmn/compiler.py), an instance finished in a process
+        that had not created it was never merged, and its roadmap stood still. Replaying the missed merges,
+        in order, lets such a stored roadmap go on; for every other workflow there is nothing to merge."""
+        for task in self._workflow.get_tasks(state=TaskState.STARTED):
+            spec = task.task_spec
+            if not isinstance(spec, MultiInstanceTask):
+                continue
+            merged = set(task.internal_data.get("merged", []))
+            for child in list(task.children):
+                if child.task_spec.name == spec.task_spec and child.state == TaskState.COMPLETED \
+                        and str(child.id) not in merged:
+                    spec.merge_child(child.workflow, child)
 
     def ready_user_tasks(self) -> list[ReadyTask]:
         if self._ready is None:

@@ -112,3 +112,42 @@ def test_runtime_error_in_condition_becomes_workflow_failed() -> None:
     [review] = run.ready_user_tasks()
     failure = run.complete(review.task_id, {"decision": "accepted"})
     assert failure is not None and "процесс не может продолжиться" in failure.message
+
+
+def test_a_multi_instance_step_finishes_in_a_process_that_did_not_start_it() -> None:
+    """SpiffWorkflow hears an instance of a multi-instance task complete through an event it connects on the
+    spec when it creates the instances; a fresh process (a restart, another worker) compiles the spec anew,
+    and its instances finished there were never merged: the roadmap stood still with nothing to do."""
+    bundle, _ = load_bundle(MINI_BUNDLE)
+    assert bundle is not None
+    parallel = b'<bpmn:outgoing>f2</bpmn:outgoing>\n      <bpmn:multiInstanceLoopCharacteristics>' \
+               b'<bpmn:loopCardinality>2</bpmn:loopCardinality></bpmn:multiInstanceLoopCharacteristics>'
+    source = bundle.files["mini.bpmn"].replace(b"<bpmn:outgoing>f2</bpmn:outgoing>", parallel, 1)
+    twice = Bundle("mini", {**bundle.files, "mini.bpmn": source})
+    started = WorkflowRun.start(compile_bundle(twice), {"school": {"code": "S1"}})
+    assert [t.element_id.split()[0] for t in started.ready_user_tasks()] == ["fill_questionnaire"] * 2
+    run = WorkflowRun.restore(compile_bundle(twice), started.dump())  # as after a restart
+    for task in run.ready_user_tasks():
+        run.complete(task.task_id, {"coverage": 85})
+    assert only_ready(run) == "review"
+
+
+
+def test_a_spec_that_does_not_hear_its_instances_still_merges_them_when_it_advances() -> None:
+    """A spec without the ear (as compiled before the compiler connected it), or a stored workflow whose
+    instances finished unmerged, is not stuck: each step replays the merges SpiffWorkflow missed."""
+    bundle, _ = load_bundle(MINI_BUNDLE)
+    assert bundle is not None
+    parallel = b'<bpmn:outgoing>f2</bpmn:outgoing>\n      <bpmn:multiInstanceLoopCharacteristics>' \
+               b'<bpmn:loopCardinality>2</bpmn:loopCardinality></bpmn:multiInstanceLoopCharacteristics>'
+    twice = Bundle("mini", {**bundle.files, "mini.bpmn": bundle.files["mini.bpmn"].replace(
+        b"<bpmn:outgoing>f2</bpmn:outgoing>", parallel, 1)})
+    deaf = compile_bundle(twice)
+    multi = deaf.process_spec.task_specs["fill_questionnaire"]
+    instance = deaf.process_spec.task_specs[multi.task_spec]
+    assert instance.completed_event.is_connected(multi.merge_child)  # the compiler connects it
+    instance.completed_event.disconnect(multi.merge_child)
+    run = WorkflowRun.restore(deaf, WorkflowRun.start(compile_bundle(twice), {"school": {"code": "S1"}}).dump())
+    for task in run.ready_user_tasks():
+        run.complete(task.task_id, {"coverage": 85})
+    assert only_ready(run) == "review"
