@@ -11,6 +11,7 @@ import flask_smorest
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
+from web.api.operations import operation_id
 from web.inputs import parse_json
 
 
@@ -26,3 +27,14 @@ class BodyParser(FlaskParser):
 
 class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
     ARGUMENTS_PARSER = BodyParser()
+
+    def register_views_in_doc(self, api: Any, app: flask.Flask, spec: Any, *, name: str, parameters: Any) -> None:
+        """Every operation with its stable operationId (``web.api.operations``), unless a view's own
+        ``@blp.doc(operationId=…)`` says otherwise."""
+        for endpoint, info in self._docs.items():
+            for method, operation in info.items():
+                if method == "parameters":
+                    continue
+                operation.setdefault("manual_doc", {}).setdefault("operationId", operation_id(self.name, endpoint,
+                                                                                              method))
+        super().register_views_in_doc(api, app, spec, name=name, parameters=parameters)
