@@ -33,7 +33,7 @@ def test_every_operation_has_a_unique_snake_case_id_and_the_title_is_importable(
            if method != "parameters"]
     assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
     assert all(i.isidentifier() and i == i.lower() for i in ids)
-    assert {"list_tasks", "get_task", "complete_task"} <= set(ids)
+    assert {"list_tasks", "get_task", "complete_task", "list_respondent_links", "upload_task_document"} <= set(ids)
     assert document["info"]["title"] == "Roadmap API"
 
 

@@ -10,6 +10,7 @@ import flask
 import flask_smorest
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
+from werkzeug.datastructures import CombinedMultiDict
 
 from web.api.operations import operation_id
 from web.inputs import parse_json
@@ -23,6 +24,11 @@ class BodyParser(FlaskParser):
         if not data.strip():
             return core.missing  # as webargs: no body is a missing body (422 for required fields), not a 400
         return parse_json(data)
+
+    def load_files(self, req: flask.Request, schema: Any) -> Any:
+        """A multipart body as one: its files and its plain fields (an upload's ``file`` and ``field``), so one
+        schema describes the whole multipart/form-data request in the OpenAPI document."""
+        return self._makeproxy(CombinedMultiDict([req.files, req.form]), schema)
 
 
 class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]

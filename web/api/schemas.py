@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, pre_load, validate
 
 from engine.process.tasks import ASSIGNED, SEARCH_MAX, SORTS
@@ -309,3 +310,80 @@ class IncidentOut(Schema):
     next_retry_at = fields.AwareDateTime(allow_none=True, metadata={"description": "The next automatic try, if any."})
     resolved_at = fields.AwareDateTime(allow_none=True)
     resolution = fields.Str(allow_none=True, metadata={"description": "retried (by a person), automatic or passed."})
+
+
+# Questionnaires (web/api/questionnaires.py)
+class LinkQuery(Schema):
+    group = fields.Str(validate=validate.Length(min=1, max=32), metadata={"description": "a respondent group"})
+
+
+class LinksIn(Schema):
+    group = fields.Str(required=True, validate=validate.Length(min=1, max=32),
+                       metadata={"description": "an anonymous group of the template (teachers, students, parents)"})
+    count = fields.Int(required=True, validate=validate.Range(1, 500))
+
+
+class NewLinksOut(Schema):
+    group = fields.Str(required=True)
+    tokens = fields.List(fields.Str(), required=True, metadata={"description": "shown once: only hashes are kept"})
+    urls = fields.List(fields.Str(), required=True, metadata={"description": "the web page of each link"})
+
+
+class LinkStateOut(Schema):
+    id = fields.Int(required=True)
+    group = fields.Str(required=True)
+    created_at = fields.AwareDateTime(required=True)
+    used_at = fields.AwareDateTime(allow_none=True, metadata={"description": "answered then; null: not yet"})
+
+
+class ResponseCountOut(Schema):
+    group = fields.Str(required=True)
+    title = fields.Str(required=True)
+    responses = fields.Int(required=True)
+    links = fields.Int(allow_none=True, metadata={"description": "links handed out; null for a named group"})
+
+
+class TokenOnlyIn(Schema):
+    token = fields.Str(required=True, validate=validate.Length(min=1, max=64),
+                       metadata={"description": "the respondent link's token (the end of /q/<token>)"})
+
+
+class LinkAnswerIn(TokenOnlyIn):
+    answers = fields.Dict(required=True, metadata={"description": "the group's form values, by field key"})
+
+
+class AnswersIn(Schema):
+    answers = fields.Dict(required=True, metadata={"description": "the questionnaire's form values, by field key"})
+
+
+class LinkFormOut(Schema):
+    school_name = fields.Str(required=True)
+    group_title = fields.Str(required=True)
+    form = fields.Dict(required=True, metadata={"description": "the group's form-js form definition"})
+    used = fields.Bool(required=True)
+    open = fields.Bool(required=True, metadata={"description": "whether answers are accepted now"})
+
+
+class SubmittedOut(Schema):
+    group = fields.Str(required=True)
+
+
+# Documents (web/api/documents.py)
+class DocumentUploadIn(Schema):
+    field = fields.Str(required=True, validate=validate.Length(min=1, max=64),
+                       metadata={"description": "the key of a document (filepicker) field of the task's form"})
+    file = Upload(required=True, metadata={"description": "the file (PDF, DOCX, XLSX, PPTX, ODT, ODS, DOC, XLS, "
+                                                          "JPEG, PNG or ZIP; at most 20 MiB)"})
+
+
+class DocumentOut(Schema):
+    id = fields.Int(required=True)
+    task_id = fields.Int(required=True)
+    field_key = fields.Str(required=True, data_key="field")
+    version = fields.Int(required=True)
+    filename = fields.Str(required=True)
+    content_type = fields.Str(required=True)
+    size = fields.Int(required=True)
+    sha256 = fields.Str(required=True)
+    uploaded_at = fields.AwareDateTime(required=True)
+    uploaded_by = fields.Str(allow_none=True)
