@@ -170,3 +170,28 @@ def test_documents_upload_list_download(desk: Client) -> None:
     assert "attachment" in got.headers["Content-Disposition"]
     problem(desk.call(desk.other.school_user, "GET", f"/documents/{listed[1]['id']}"), 404)
     problem(desk.call(desk.other.school_user, "GET", url), 403)
+
+
+def test_the_form_says_which_field_names_a_user_and_which_rules_it_must_pass(api: Client) -> None:
+    regional = api.org.regional
+    confirm = _task(api, regional, "confirm_participation")
+    detail = api.call(regional, "GET", f"/tasks/{confirm['id']}").json
+    assert detail is not None
+    [curator] = [c for c in detail["form"]["components"] if c.get("key") == "curator_login"]
+    assert curator["x-references"] == "user" and curator["x-choices"] == "curator_candidates"
+    assert curator["x-choices-url"] == f"/api/v1/tasks/{confirm['id']}/choices/curator_login"
+    assert [r["field"] for r in detail["rules"]] == ["curator_login"]
+    assert detail["rules"][0]["message"] == "Укажите логин куратора, назначенного школе."
+    assert "curator_login" in detail["rules"][0]["check"]
+
+    allowed = api.call(regional, "GET", f"/tasks/{confirm['id']}/choices/curator_login").json
+    assert allowed is not None and api.org.curator in [c["value"] for c in allowed]
+    assert allowed == detail["choices"]["curator_candidates"]
+    problem(api.call(regional, "GET", f"/tasks/{confirm['id']}/choices/order_number"), 404)
+    problem(api.call(api.other.regional, "GET", f"/tasks/{confirm['id']}/choices/curator_login"), 403)
+    # The rule the form told about is the one the submission is held to; a value from the list passes.
+    refused = problem(api.call(regional, "POST", f"/tasks/{confirm['id']}/complete",
+                               json={"data": {"participation": "confirmed"}}), 422)
+    assert refused["errors"]["curator_login"] == [detail["rules"][0]["message"]]
+    assert api.call(regional, "POST", f"/tasks/{confirm['id']}/complete", json={"data": {
+        "participation": "confirmed", "curator_login": allowed[0]["value"]}}).status_code == 200

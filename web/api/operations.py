@@ -16,6 +16,7 @@ OPERATION_IDS: dict[tuple[str, str, str], str] = {
     ("api_tasks", "release", "post"): "release_task",
     ("api_tasks", "candidates", "get"): "list_handover_candidates",
     ("api_tasks", "reassign", "post"): "reassign_task",
+    ("api_task_forms", "choices", "get"): "list_field_choices",
     # templates, instances, cohorts
     ("api_templates", "TemplateList", "get"): "list_templates",
     ("api_templates", "TemplateList", "post"): "deploy_template",

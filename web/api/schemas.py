@@ -43,6 +43,10 @@ class TaskDetailOut(Schema):
     values = fields.Dict(required=True, metadata={"description": "Current values: process data and the draft"})
     choices = fields.Dict(metadata={"description": "Option lists for the form's selects with valuesKey (e.g. the "
                                                    "region's curator candidates), by that key; not submitted"})
+    rules = fields.List(fields.Nested(lambda: RuleOut()), metadata={
+        "description": "The template's cross-field rules the submission must pass (open tasks): `check` is an "
+                       "expression over the form's values and the process data; when it is false, the submission "
+                       "is refused with `message` under `field`"})
     context = fields.List(fields.Dict(), metadata={
         "description": "What the decision needs, as the template's manifest «context» declares it: panels with a "
                        "kind (responses, risk_profile, documents, comments, values) and that kind's data"})
@@ -387,3 +391,18 @@ class DocumentOut(Schema):
     sha256 = fields.Str(required=True)
     uploaded_at = fields.AwareDateTime(required=True)
     uploaded_by = fields.Str(allow_none=True)
+
+
+# Forms (web/api/forms.py)
+class RuleOut(Schema):
+    field = fields.Str(required=True)
+    check = fields.Str(required=True, metadata={
+        "description": "a Python-like expression (and, or, not, comparisons, in, len, bool, all, any) over the "
+                       "form's values and the process data",
+        "example": "participation != 'confirmed' or bool(curator_login)"})
+    message = fields.Str(required=True)
+
+
+class ChoiceOut(Schema):
+    label = fields.Str(required=True)
+    value = fields.Str(required=True)
