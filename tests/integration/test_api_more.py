@@ -195,3 +195,84 @@ def test_the_form_says_which_field_names_a_user_and_which_rules_it_must_pass(api
     assert refused["errors"]["curator_login"] == [detail["rules"][0]["message"]]
     assert api.call(regional, "POST", f"/tasks/{confirm['id']}/complete", json={"data": {
         "participation": "confirmed", "curator_login": allowed[0]["value"]}}).status_code == 200
+
+
+def test_production_calendar_and_region_time_zone(api: Client) -> None:
+    admin = api.org.admin
+    assert api.call(admin, "PUT", "/calendar/days/2037-05-09", json={"kind": "working", "note": "перенос"}
+                    ).status_code == 204
+    assert api.call(admin, "GET", "/calendar/2037").json == [{"day": "2037-05-09", "working": True, "note": "перенос"}]
+    assert "kind" in problem(api.call(admin, "PUT", "/calendar/days/2037-05-10", json={"kind": "x"}), 422)["errors"]
+    assert "day" in problem(api.call(admin, "PUT", "/calendar/days/2037-13-40", json={"kind": "holiday"}),
+                            422)["errors"]
+    problem(api.call(api.org.regional, "PUT", "/calendar/days/2037-05-10", json={"kind": "holiday"}), 403)
+    problem(api.call(api.org.school_user, "GET", "/calendar/2037"), 403)
+    assert api.call(admin, "DELETE", "/calendar/days/2037-05-09").status_code == 204
+    assert api.call(admin, "GET", "/calendar/2037").json == []
+
+    url = f"/regions/{api.org.region}/time-zone"
+    assert api.call(admin, "PUT", url, json={"time_zone": "Asia/Novokuznetsk"}).status_code == 204
+    problem(api.call(admin, "PUT", url, json={"time_zone": "Mars/Olympus"}), 422)
+    problem(api.call(api.org.regional, "PUT", url, json={"time_zone": "Europe/Moscow"}), 403)
+
+
+def test_curator_pool(api: Client) -> None:
+    url = f"/regions/{api.org.region}/curator-pool"
+    regional = api.org.regional
+    pool = api.call(regional, "POST", url, json={"login": api.org.curator}).json
+    assert pool is not None and api.org.curator in [e["login"] for e in pool]
+    problem(api.call(api.other.regional, "POST", url, json={"login": api.org.curator}), 403)
+    problem(api.call(api.org.school_user, "GET", url), 403)
+    assert api.call(regional, "DELETE", f"{url}/{api.org.curator}").status_code == 204
+    assert api.org.curator not in [e["login"] for e in api.call(regional, "GET", url).json or []]
+
+
+def test_template_versions_retire_restore_export_diff(api: Client) -> None:
+    admin = api.org.admin
+    listed = api.call(admin, "GET", "/templates/roadmap-500/versions?page_size=100").json
+    assert listed is not None
+    version = listed[-1]["version"]
+    base = f"/templates/roadmap-500/versions/{version}"
+    problem(api.call(api.org.regional, "POST", f"{base}/retire"), 403)
+    assert api.call(admin, "POST", f"{base}/retire").status_code == 204
+    problem(api.call(admin, "POST", "/instances", json={"template": "roadmap-500", "school": api.org.sibling_school,
+                                                         "version": version}), 409)
+    assert api.call(admin, "POST", f"{base}/restore").status_code == 204
+    exported = api.call(admin, "GET", f"{base}/bundle")
+    assert exported.status_code == 200 and exported.data.startswith(b"PK") and exported.mimetype == "application/zip"
+    problem(api.call(api.org.school_user, "GET", f"{base}/bundle"), 403)
+    same = api.call(admin, "GET", f"/templates/roadmap-500/diff?from={version}&to={version}").json
+    assert same is not None and same["tasks"] == {"added": [], "removed": [], "changed": {}}
+    problem(api.call(admin, "GET", "/templates/roadmap-500/diff?from=1"), 422)
+
+
+def test_migrations_are_for_admins_and_report_progress(api: Client) -> None:
+    admin = api.org.admin
+    listed = api.call(admin, "GET", "/templates/roadmap-500/versions?page_size=100").json or []
+    version = listed[-1]["version"]
+    body = {"key": "roadmap-500", "from": version, "to": version, "dry_run": True}
+    problem(api.call(api.org.regional, "POST", "/migrations", json=body), 403)
+    problem(api.call(admin, "GET", "/migrations/999999"), 404)
+    started = api.call(admin, "POST", "/migrations", json=body)
+    if started.status_code == 202:  # a dry run onto the same version: every instance checked
+        run = started.json
+        assert run is not None and run["dry_run"] and run["key"] == "roadmap-500"
+        assert api.call(admin, "GET", f"/migrations/{run['id']}").json["id"] == run["id"]  # type: ignore[index]
+    else:
+        problem(started, started.status_code)
+        assert started.status_code in (400, 409, 422)
+
+
+def test_deadline_sweep_dry_run(api: Client) -> None:
+    admin = api.org.admin
+    problem(api.call(api.org.regional, "GET", "/deadlines/preview"), 403)
+    now = api.call(admin, "GET", "/deadlines/preview").json
+    later = api.call(admin, "GET", "/deadlines/preview?at=2037-12-31T00:00:00%2B00:00").json
+    assert now is not None and later is not None
+    assert later["at"].startswith("2037-12-31")
+    confirm = _task(api, api.org.regional, "confirm_participation")
+    fired = [a for a in later["actions"] if a["task_id"] == confirm["id"]]
+    assert fired and {a["kind"] for a in fired} <= {"reminder", "due", "escalation"}
+    assert all(api.org.regional in a["recipients"] or a["kind"] == "escalation" for a in fired)
+    # Nothing was done: the same question gets the same answer.
+    assert api.call(admin, "GET", "/deadlines/preview?at=2037-12-31T00:00:00%2B00:00").json == later

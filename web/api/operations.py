@@ -52,6 +52,22 @@ OPERATION_IDS: dict[tuple[str, str, str], str] = {
     ("api_documents", "Documents", "get"): "list_task_documents",
     ("api_documents", "Documents", "post"): "upload_task_document",
     ("api_documents", "download", "get"): "download_document",
+    # operations (admins)
+    ("api_admin", "calendar", "get"): "list_calendar_days",
+    ("api_admin", "CalendarDay", "put"): "set_calendar_day",
+    ("api_admin", "CalendarDay", "delete"): "reset_calendar_day",
+    ("api_admin", "region_zone", "put"): "set_region_time_zone",
+    ("api_admin", "CuratorPool", "get"): "list_curator_pool",
+    ("api_admin", "CuratorPool", "post"): "add_to_curator_pool",
+    ("api_admin", "pool_remove", "delete"): "remove_from_curator_pool",
+    ("api_admin", "retire", "post"): "retire_template_version",
+    ("api_admin", "restore", "post"): "restore_template_version",
+    ("api_admin", "export", "get"): "export_template_version",
+    ("api_admin", "diff", "get"): "diff_template_versions",
+    ("api_admin", "migrate", "post"): "start_migration",
+    ("api_admin", "migration", "get"): "get_migration",
+    ("api_admin", "resume", "post"): "resume_migration",
+    ("api_admin", "sweep_preview", "get"): "preview_deadline_sweep",
 }
 
 

@@ -406,3 +406,109 @@ class RuleOut(Schema):
 class ChoiceOut(Schema):
     label = fields.Str(required=True)
     value = fields.Str(required=True)
+
+
+# Operations (web/api/admin.py)
+class CalendarDayIn(Schema):
+    kind = fields.Str(required=True, validate=validate.Length(max=16),
+                      metadata={"description": "working (a working day) or holiday (a day off)"})
+    note = fields.Str(load_default="", validate=validate.Length(max=2000),
+                      metadata={"description": "why (a transferred Saturday, a regional holiday)"})
+
+
+class CalendarDayOut(Schema):
+    day = fields.Date(required=True)
+    is_working_day = fields.Bool(required=True, data_key="working")
+    note = fields.Str(required=True)
+
+
+class TimeZoneIn(Schema):
+    time_zone = fields.Str(required=True, validate=validate.Length(max=64),
+                           metadata={"description": "an IANA zone", "example": "Asia/Novokuznetsk"})
+
+
+class PoolIn(Schema):
+    login = fields.Str(required=True, validate=validate.Length(min=1, max=100))
+
+
+class PoolEntryOut(Schema):
+    login = fields.Str(required=True)
+    full_name = fields.Str(required=True)
+    added_at = fields.AwareDateTime(required=True)
+
+
+class DiffQuery(Schema):
+    from_version = fields.Int(required=True, data_key="from", validate=validate.Range(1, 2_147_483_647))
+    to_version = fields.Int(required=True, data_key="to", validate=validate.Range(1, 2_147_483_647))
+
+
+class ChangesOut(Schema):
+    added = fields.List(fields.Str(), required=True)
+    removed = fields.List(fields.Str(), required=True)
+    changed = fields.Dict(keys=fields.Str(), values=fields.List(fields.Str()), required=True)
+
+
+class TemplateDiffOut(Schema):
+    key = fields.Str(required=True)
+    old_version = fields.Int(allow_none=True)
+    new_version = fields.Int(allow_none=True)
+    elements = fields.Nested(ChangesOut, required=True)
+    tasks = fields.Nested(ChangesOut, required=True)
+    forms = fields.Nested(ChangesOut, required=True)
+    rules = fields.Nested(ChangesOut, required=True)
+    manifest = fields.List(fields.Str(), required=True)
+
+
+class MigrationIn(Schema):
+    key = fields.Str(required=True, validate=validate.Length(min=1, max=64))
+    from_version = fields.Int(required=True, data_key="from", validate=validate.Range(1, 2_147_483_647))
+    to_version = fields.Int(required=True, data_key="to", validate=validate.Range(1, 2_147_483_647))
+    dry_run = fields.Bool(load_default=False, metadata={"description": "only check which instances can move"})
+
+
+class InstanceCheckOut(Schema):
+    instance_id = fields.Int(required=True)
+    school_code = fields.Str(required=True)
+    school_name = fields.Str(required=True)
+    tasks = fields.List(fields.Str(), required=True)
+    can_move = fields.Bool(required=True)
+    reasons = fields.List(fields.Str(), required=True)
+    outcome = fields.Str(required=True)
+
+
+class MigrationOut(Schema):
+    id = fields.Int(required=True)
+    key = fields.Str(required=True)
+    from_version = fields.Int(required=True)
+    to_version = fields.Int(required=True)
+    dry_run = fields.Bool(required=True)
+    status = fields.Str(required=True, metadata={"description": "pending, running, done, failed or interrupted"})
+    total = fields.Int(required=True)
+    processed = fields.Int(required=True)
+    moved = fields.Int(required=True)
+    failed = fields.Int(required=True)
+    created_at = fields.AwareDateTime(required=True)
+    started_at = fields.AwareDateTime(allow_none=True)
+    finished_at = fields.AwareDateTime(allow_none=True)
+    results = fields.List(fields.Nested(InstanceCheckOut), required=True)
+
+
+class SweepQuery(Schema):
+    at = fields.AwareDateTime(metadata={"description": "the moment to evaluate deadlines at (default: now)"})
+
+
+class SweepActionOut(Schema):
+    deadline_id = fields.Int(required=True)
+    kind = fields.Str(required=True, metadata={"description": "reminder, due, escalation, timer, retry, arrival"})
+    step = fields.Int(required=True)
+    task_id = fields.Int(allow_none=True)
+    school = fields.Str(required=True)
+    task = fields.Str(required=True)
+    recipients = fields.List(fields.Str(), required=True)
+    escalation_level = fields.Int(allow_none=True)
+
+
+class SweepOut(Schema):
+    now = fields.AwareDateTime(required=True, data_key="at")
+    actions = fields.List(fields.Nested(SweepActionOut), required=True)
+    arrivals = fields.List(fields.Nested(SweepActionOut), required=True)
