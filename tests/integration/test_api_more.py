@@ -276,3 +276,13 @@ def test_deadline_sweep_dry_run(api: Client) -> None:
     assert all(api.org.regional in a["recipients"] or a["kind"] == "escalation" for a in fired)
     # Nothing was done: the same question gets the same answer.
     assert api.call(admin, "GET", "/deadlines/preview?at=2037-12-31T00:00:00%2B00:00").json == later
+
+
+def test_guessing_link_tokens_through_the_api_is_throttled_as_on_the_page(api: Client) -> None:
+    _to_questionnaires(api)
+    statuses = [api.client.post("/api/v1/questionnaires/answers", json={"token": f"guess-{n}", "answers": PARENT},
+                                environ_base={"REMOTE_ADDR": "198.51.100.7"}).status_code for n in range(21)]
+    assert statuses[:20] == [404] * 20 and statuses[20] == 429
+    # Another address is not affected.
+    problem(api.client.post("/api/v1/questionnaires/form", json={"token": "guess"},
+                            environ_base={"REMOTE_ADDR": "198.51.100.8"}), 404)
