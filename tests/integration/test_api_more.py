@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import json
+import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -247,20 +249,37 @@ def test_template_versions_retire_restore_export_diff(api: Client) -> None:
 
 
 def test_migrations_are_for_admins_and_report_progress(api: Client) -> None:
+    """Export a version, deploy it again with another title (version 2), check the running roadmaps' move."""
     admin = api.org.admin
     listed = api.call(admin, "GET", "/templates/roadmap-500/versions?page_size=100").json or []
-    version = listed[-1]["version"]
-    body = {"key": "roadmap-500", "from": version, "to": version, "dry_run": True}
+    old = listed[-1]["version"]
+    exported = api.call(admin, "GET", f"/templates/roadmap-500/versions/{old}/bundle").data
+    renamed = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(exported)) as source, zipfile.ZipFile(renamed, "w") as target:
+        for name in source.namelist():
+            data = source.read(name)
+            if name == "manifest.json":
+                manifest = json.loads(data)
+                manifest["title"] += " (редакция 2)"
+                data = json.dumps(manifest, ensure_ascii=False).encode()
+            target.writestr(name, data)
+    deployed = api.call(admin, "POST", "/templates", data=renamed.getvalue(), content_type="application/zip").json
+    assert deployed is not None and deployed["version"] == old + 1
+    body = {"key": "roadmap-500", "from": old, "to": old + 1, "dry_run": True}
     problem(api.call(api.org.regional, "POST", "/migrations", json=body), 403)
+    problem(api.call(admin, "POST", "/migrations", json={**body, "to": old}), 409)
     problem(api.call(admin, "GET", "/migrations/999999"), 404)
     started = api.call(admin, "POST", "/migrations", json=body)
-    if started.status_code == 202:  # a dry run onto the same version: every instance checked
-        run = started.json
-        assert run is not None and run["dry_run"] and run["key"] == "roadmap-500"
-        assert api.call(admin, "GET", f"/migrations/{run['id']}").json["id"] == run["id"]  # type: ignore[index]
-    else:
-        problem(started, started.status_code)
-        assert started.status_code in (400, 409, 422)
+    assert started.status_code == 202 and started.json is not None and started.json["dry_run"]
+    run = started.json
+    deadline = time.monotonic() + 30
+    while run["status"] not in ("done", "failed") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        run = api.call(admin, "GET", f"/migrations/{started.json['id']}").json or {}
+    assert run["status"] == "done", run
+    assert run["total"] >= 1 and run["processed"] == run["total"]
+    assert api.instance_id in [r["instance_id"] for r in run["results"]]
+    problem(api.call(api.org.regional, "GET", f"/migrations/{run['id']}"), 403)
 
 
 def test_deadline_sweep_dry_run(api: Client) -> None:
