@@ -20,7 +20,7 @@ from typing import Any
 from engine.actors import OPERATOR
 from engine.db import Database
 from engine.deadlines.sweep import sweep
-from engine.process import attachments, questionnaires, tasks
+from engine.process import attachments, measures, questionnaires, tasks
 from engine.process.cohorts import ensure_cohort
 from engine.process.instances import CohortStart, start_cohort
 from engine.timing.workdays import WorkCalendar
@@ -35,14 +35,17 @@ QUESTIONNAIRE_CLOSE = 4
 #: ``(element, data)`` pair where the data differs from the step's usual answer.
 Step = str | tuple[str, dict[str, Any]]
 PLOT: dict[str, list[tuple[int, Step]]] = {
-    # Far ahead: the concept went back once for rework; the programme waits for the curator's review.
+    # Far ahead: the concept went back once for rework; programmes accepted, the roadmap of measures under
+    # way — one measure done and accepted, one late (escalated), the curator's first visit due.
     "42-TAI-01": [(CONFIRMED, "confirm_participation"), (31, "responses"), (25, "run_questionnaires"),
                   (24, "confirm_coverage"), (22, "choose_risk_directions"), (21, "approve_risk_profile"),
                   (17, "prepare_concept"),
                   (15, ("review_concept", {"concept_decision": "rework", "concept_review_comment":
                                            "Добавьте в концепцию показатели по каждому рисковому направлению "
                                            "и сроки их достижения."})),
-                  (14, "prepare_concept"), (13, "review_concept"), (3, "prepare_programme")],
+                  (14, "prepare_concept"), (13, "review_concept"), (11, "prepare_antirisk"),
+                  (10, "prepare_programme"), (9, "review_antirisk"), (8, "review_programme"),
+                  (7, "plan_measures"), (4, "measure started"), (3, "measure done"), (2, "measure accepted")],
     # The concept is with the curator, on time.
     "42-PROM-01": [(CONFIRMED, "confirm_participation"), (30, "responses"), (20, "run_questionnaires"),
                    (18, "confirm_coverage"), (12, "choose_risk_directions"), (10, "approve_risk_profile"),
@@ -148,6 +151,8 @@ def _step_of(db: Database, told: Told, workdays: WorkCalendar, code: str, direct
     def act() -> None:
         if element in ("responses", "few responses"):
             _answer(db, code, director, few=element == "few responses")
+        elif element.startswith("measure "):
+            _measure(db, code, director, element.removeprefix("measure "))
         else:
             _complete(db, workdays, code, director, element, data)
         told.steps += 1
@@ -157,11 +162,13 @@ def _step_of(db: Database, told: Told, workdays: WorkCalendar, code: str, direct
 def _complete(db: Database, workdays: WorkCalendar, code: str, director: str, element: str,
               data: dict[str, Any] | None) -> None:
     login = _who(element, code, director)
-    [task] = [t for t in tasks.list_tasks(db, actor=login, school=code) if t.element_id == element]
-    if element in ("prepare_concept", "prepare_programme"):
-        _upload(db, task.id, element.removeprefix("prepare_"), login)
-    answer = data if data is not None else _answer_of(db, workdays, element, code, task.id, login)
-    tasks.complete_task(db, task.id, answer, actor=login)
+    found = [t for t in tasks.list_tasks(db, actor=login, school=code) if t.element_id == element]
+    assert found, f"{code}: no open {element} for {login}"
+    for task in found:  # the anti-risk programmes: one task per chosen direction, all done that day
+        if element in ("prepare_concept", "prepare_programme"):
+            _upload(db, task.id, element.removeprefix("prepare_"), login)
+        answer = data if data is not None else _answer_of(db, workdays, element, code, task.id, login)
+        tasks.complete_task(db, task.id, answer, actor=login)
 
 
 def _who(element: str, code: str, director: str) -> str:
@@ -181,7 +188,35 @@ def _answer_of(db: Database, workdays: WorkCalendar, element: str, code: str, ta
         proposed = tasks.get_task(db, task_id, actor=login).values.get("risk_directions") or []
         return {"risk_directions": proposed[:3], "justification": "Выбраны факторы с высоким уровнем риска "
                                                                  "по результатам анкетирования."}
+    if element == "plan_measures":
+        today = workdays.local_date(db.now())
+        return {"measures": [{"title": title, "due_date": workdays.add_working_days(
+                    datetime.combine(today, time(12), workdays.zone), days).date().isoformat(), "owner": owner}
+                for title, days, owner in MEASURES], "plan_comment": "Согласовано с куратором."}
     return dict(ANSWERS[element])
+
+
+#: The school's roadmap of measures: title, working days from planning to its due date, who answers for it.
+#: Planned seven working days ago: the first is done on its day, the second four working days late (escalated).
+MEASURES = [
+    ("Методический семинар «Работа с детьми с трудностями в обучении»", 4, "Заместитель директора по УВР"),
+    ("Диагностика профессиональных дефицитов учителей", 3, "Руководитель методического объединения"),
+    ("Курсы повышения квалификации для учителей математики", 17, "Заместитель директора по УВР"),
+    ("Оснащение кабинета физики", 50, "Директор"),
+]
+
+
+def _measure(db: Database, code: str, director: str, what: str) -> None:
+    """The first measure of the school's roadmap started, done with evidence, and accepted by the curator."""
+    [first] = [m for m in measures.list_measures(db, code, actor=director).measures if m.title == MEASURES[0][0]]
+    if what == "started":
+        measures.update_measure(db, first.id, status="in_progress", actor=director)
+    elif what == "done":
+        measures.update_measure(db, first.id, status="done", actor=director,
+                                evidence_link="https://school.example/seminar-2027",
+                                evidence_note="Программа и лист регистрации участников семинара")
+    else:
+        measures.review_measure(db, first.id, accept=True, actor=CURATOR_OF[code])
 
 
 ANSWERS: dict[str, dict[str, Any]] = {
@@ -189,6 +224,10 @@ ANSWERS: dict[str, dict[str, Any]] = {
     "confirm_coverage": {"coverage_decision": "accepted"},
     "approve_risk_profile": {"risk_decision": "accepted"},
     "review_concept": {"concept_decision": "accepted"},
+    "review_programme": {"programme_decision": "accepted"},
+    "review_antirisk": {"antirisk_decision": "accepted"},
+    "prepare_antirisk": {"antirisk_title": "Антирисковая программа",
+                         "antirisk_goals": "Цели, задачи и мероприятия по снижению риска на три года."},
     "prepare_concept": {"concept_title": "Концепция развития школы на 2027–2029 годы",
                         "concept_summary": "Миссия, цели и задачи развития школы; ожидаемые результаты и "
                                            "показатели по выбранным рисковым направлениям."},

@@ -299,6 +299,14 @@ def _need(row: Deadline, task: Task) -> tuple[Role, OrgPlace]:
     return task.role, place
 
 
+def preview_sweep(db: Database, at: datetime, *, actor: Who) -> SweepReport:
+    """What a sweep at ``at`` would fire (reminders, due, escalations, timers, retries, arrivals) and to whom,
+    doing nothing: for admins (`GET /api/v1/deadlines/preview`) and the operator."""
+    with db.reading() as session:
+        operator_or_admin(session, actor, "проверять срабатывание сроков может только администратор")
+    return _preview(db, SweepReport(at, True, db.now()))
+
+
 def _preview(db: Database, report: SweepReport) -> SweepReport:
     """What a sweep at ``report.now`` would do, without doing it (no locks, no writes)."""
     with db.reading() as session:

@@ -208,6 +208,23 @@ ACTIONS: dict[str, Action] = {
 #: Actions that offer the form choices: (session, task, the action's params, form) → data for the form.
 Choices = Callable[[Session, Task, Mapping[str, str], FormDefinition], dict[str, Any]]
 CHOICES: dict[str, Choices] = {"bind_curator": bind_curator_choices}
+#: What the values an action offers name, by action: a client of the API learns that the field wants a user's
+#: login (not free text) and where the allowed ones are. Kinds: ``user`` (a login), ``org_unit`` (a code).
+REFERENCES: dict[str, str] = {"bind_curator": "user"}
+
+
+@dataclass(frozen=True)
+class FieldReference:
+    field: str
+    references: str  # user or org_unit
+    values_key: str | None  # the select's valuesKey: its allowed values are ``choices[values_key]``
+
+
+def form_references(actions: Sequence[TaskAction], form: FormDefinition) -> list[FieldReference]:
+    """The form's fields whose values name people or org units, as the task's actions declare them."""
+    keys = {f.key: f.values_key for f in form.fields}
+    return [FieldReference(action.params["field"], REFERENCES[action.action], keys[action.params["field"]])
+            for action in actions if action.action in REFERENCES and action.params.get("field") in keys]
 
 
 def form_choices(session: Session, task: Task, actions: Sequence[TaskAction], form: FormDefinition) -> dict[str, Any]:

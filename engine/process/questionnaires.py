@@ -304,3 +304,37 @@ def director_form(db: Database, school_code: str, *, actor: Who) -> LinkPage:
         if group is None:
             raise NotFound("в шаблоне нет анкеты директора")
         return LinkPage(school.name, group.title, dict(spec.forms[group.form]), False, True)
+
+
+@dataclass(frozen=True)
+class LinkState:
+    id: int
+    group: str
+    created_at: datetime
+    used_at: datetime | None  # the link's one answer was received then; None: not yet
+
+
+def list_links(db: Database, school_code: str, *, group: str | None = None, actor: Who) -> list[LinkState]:
+    """The personal links handed out for the school's latest roadmap, oldest first, with whether each has been
+    answered. Only the tokens' hashes are kept, so a lost link cannot be shown again: make a new one."""
+    with db.reading() as session:
+        school, _ = _school_side(session, actor, school_code)
+        instance_id = session.scalar(select(ProcessInstance.id).where(ProcessInstance.school_id == school.id)
+                                     .order_by(ProcessInstance.id.desc()).limit(1))
+        if instance_id is None:
+            return []
+        query = select(RespondentLink).where(RespondentLink.instance_id == instance_id)
+        if group is not None:
+            query = query.where(RespondentLink.group == group)
+        return [LinkState(link.id, link.group, link.created_at, link.used_at)
+                for link in session.scalars(query.order_by(RespondentLink.id))]
+
+
+def submit_director(db: Database, school_code: str, answers: Mapping[str, Any], *, actor: Who) -> Submitted:
+    """The director's own (named) questionnaire, answered as the school's user, while the window is open."""
+    with db.transaction() as session:
+        instance, spec = _open_instance(session, find_school(session, school_code).id)
+        group = next((g for g in spec.sections.respondent_groups.values() if not g.anonymous), None)
+        if group is None:
+            raise NotFound("в шаблоне нет анкеты директора")
+        return _submit(session, db.now(), school_code, group.key, answers, None, actor)

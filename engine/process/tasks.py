@@ -41,7 +41,7 @@ from engine.org.core import Actor, find_user, load_user, users_for
 from engine.org.regions import zone_of_viewer
 from engine.org.scopes import Scope
 from engine.process import live_workflows
-from engine.process.actions import ActionContext, form_choices, run_actions
+from engine.process.actions import ActionContext, FieldReference, form_choices, form_references, run_actions
 from engine.process.attachments import document_fields, field_values
 from engine.process.incidents import FailedStep, describe, park_step, record_failure
 from engine.process.instances import TaskMirror, close_deadlines, finish_sync, lock_instance_of_task
@@ -104,6 +104,10 @@ class TaskDetail:
     # What the decision needs: the panels the template's manifest declares for the task (open tasks only).
     context: TaskContext = field(default_factory=TaskContext)
     handover: Handover = field(default_factory=lambda: Handover())
+    # Fields whose values name a user or an org unit (open tasks; the allowed values are in ``choices``), and the
+    # template's cross-field rules the submission must pass (open tasks): a client can check before it submits.
+    references: list[FieldReference] = field(default_factory=list)
+    rules: tuple[TaskRule, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -261,6 +265,8 @@ def get_task(db: Database, task_id: int, *, actor: Who) -> TaskDetail:
         choices: dict[str, Any] = {}
         context = TaskContext()
         handover = Handover()
+        references: list[FieldReference] = []
+        rules: tuple[TaskRule, ...] = ()
         if task.status is TaskStatus.READY:
             instance, live = task.instance, live_workflows.of(db)
             live_key = instance.id
@@ -272,12 +278,15 @@ def get_task(db: Database, task_id: int, *, actor: Who) -> TaskDetail:
             # Only read, so still exactly the stored workflow: the submission that usually follows the
             # page (in this process) starts from it instead of restoring the JSON again.
             live.keep(live_key, instance.version, instance.workflow_json, run)
+            rules = compiled.spec.sections.rules.get(task.element_id, ())
+            actions = compiled.spec.sections.actions.get(task.element_id, ())
+            references = form_references(actions, form)
             if user.scope.can_act(task.role, place_of_task(task)):  # overseers see the form read-only
-                choices = form_choices(session, task, compiled.spec.sections.actions.get(task.element_id, ()), form)
+                choices = form_choices(session, task, actions, form)
             handover = _handover(session, user, task)
         values.update(task.draft or {})
         return TaskDetail(TaskView.of(task, _assignee(session, task)), form.to_dict(), values, choices, context,
-                          handover)
+                          handover, references, rules)
 
 
 def instance_version(db: Database, task_id: int, *, actor: Who) -> int:

@@ -11,7 +11,7 @@ from tests.e2e.conftest import LiveServer, csp_violations
 
 def test_the_api_docs_work_under_the_policy(page: Page, live: LiveServer) -> None:
     page.goto(f"{live.url}/api/v1/docs")
-    expect(page.locator(".swagger-ui .info .title")).to_contain_text("roadmap engine API")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Roadmap API")
     expect(page.locator(".opblock-tag").first).to_be_visible()  # the operations, read from openapi.json
 
 

@@ -119,10 +119,9 @@ def test_the_curator_is_told_what_is_late_and_accepts_the_coverage(page: Page, d
     expect(page).to_have_url(re.compile("/schools/42-PROM-02/questionnaires"))
 
 
-def test_the_school_far_ahead_sees_its_antirisk_programmes_and_its_history(page: Page, demo: LiveServer) -> None:
-    sign_in(page, demo, school_login("42-TAI-01"))
-    expect(page.get_by_test_id("start-hint")).to_contain_text("Ближайший срок: Разработать антирисковую программу")
-    expect(page.get_by_test_id("inbox").locator("tr", has_text="антирисковую программу")).to_have_count(3)
+def test_a_school_chooses_its_risks_with_its_profile_in_view(page: Page, demo: LiveServer) -> None:
+    sign_in(page, demo, school_login("42-BEL-02"))
+    expect(page.get_by_test_id("start-hint")).to_contain_text("Ближайший срок: Выбрать рисковые направления")
     both_sizes(page, "inbox-school")
     # On a phone the filters fold under one button, so the list comes first.
     page.set_viewport_size({"width": 390, "height": 844})
@@ -131,10 +130,25 @@ def test_the_school_far_ahead_sees_its_antirisk_programmes_and_its_history(page:
     expect(page.get_by_test_id("inbox-search")).to_be_visible()
     page.set_viewport_size({"width": 1366, "height": 900})
     expect(page.get_by_test_id("inbox-search")).to_be_visible()
+    page.get_by_test_id("inbox").get_by_role("link", name="Выбрать рисковые направления").click()
+    page.wait_for_selector("html[data-form-ready='1']")
+    expect(page.locator(".task-context")).to_contain_text("Рисковый профиль школы")
+    both_sizes(page, "task-school-risks")
+    no_sideways_scroll(page, demo, "/", "/schools/42-BEL-02", "/schools/42-BEL-02/questionnaires")
+
+
+def test_the_school_far_ahead_keeps_its_roadmap_of_measures(page: Page, demo: LiveServer) -> None:
+    sign_in(page, demo, school_login("42-TAI-01"))
+    page.goto(f"{demo.url}/schools/42-TAI-01/measures")
+    expect(page.get_by_test_id("execution-percent")).to_have_text("50%")
+    late = page.locator("tr", has_text="Диагностика профессиональных дефицитов учителей")
+    expect(late).to_contain_text("просрочено")
+    expect(page.locator("tr", has_text="Методический семинар")).to_contain_text("в срок")
+    both_sizes(page, "measures-school")
     page.goto(f"{demo.url}/schools/42-TAI-01")
-    expect(page.locator("main")).to_contain_text("Программа мер")
+    expect(page.get_by_test_id("current-stage")).to_have_text("Мониторинг")
     both_sizes(page, "school-timeline")
-    no_sideways_scroll(page, demo, "/", "/schools/42-TAI-01", "/schools/42-TAI-01/questionnaires")
+    no_sideways_scroll(page, demo, "/", "/schools/42-TAI-01", "/schools/42-TAI-01/measures")
 
 
 def test_the_municipal_coordinator_sees_the_escalation_of_a_late_curator(page: Page, demo: LiveServer) -> None:

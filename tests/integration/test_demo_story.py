@@ -15,7 +15,7 @@ from engine.db import Database, upgrade_schema
 from engine.demo import load_demo, school_login
 from engine.demo_story import PLOT
 from engine.models import AuditRecord, Cohort, Notification, ProcessInstance, Task, TaskStatus
-from engine.process import attachments, notifications, tasks
+from engine.process import attachments, measures, notifications, tasks
 from engine.templates import versions
 from tests.conftest import Clock
 
@@ -44,7 +44,7 @@ def test_the_demo_cohort_is_under_way_with_late_and_escalated_work(demo_db: Data
         late = [t for t in ready if t.due_at is not None and t.due_at.replace(tzinfo=UTC) < TODAY]
         stamps = [*session.scalars(select(Notification.created_at)), *session.scalars(select(AuditRecord.at))]
         started = session.scalar(select(func.min(ProcessInstance.started_at)))
-    assert stages == {"selection", "questionnaire", "risk_profile", "measures_program"}
+    assert stages == {"selection", "questionnaire", "risk_profile", "measures_program", "monitoring"}
     # The calendar moved with the story: questionnaires closed, concepts due ahead.
     assert date.fromisoformat(cohort.dates["questionnaire_close"]) < TODAY.date() \
         < date.fromisoformat(cohort.dates["concept_due"])
@@ -55,7 +55,7 @@ def test_the_demo_cohort_is_under_way_with_late_and_escalated_work(demo_db: Data
     assert max(moment.replace(tzinfo=UTC) for moment in stamps) <= TODAY
 
     desks = {login: tasks.list_tasks(demo_db, actor=login) for login in
-             ["region-42", "curator-1", "curator-2", "curator-4", school_login("42-TAI-01"),
+             ["region-42", "curator-1", "curator-2", "curator-4",
               school_login("42-BEL-02"), school_login("42-PROM-03")]}
     assert {login for login, found in desks.items() if not found} == set()
     assert {t.element_id for t in desks["curator-1"]} == {"review_concept", "confirm_coverage"}
@@ -64,10 +64,15 @@ def test_the_demo_cohort_is_under_way_with_late_and_escalated_work(demo_db: Data
     told, _ = notifications.list_notifications(demo_db, actor="mun-prom")
     assert [n.kind for n in told] == ["escalation"] and "Тарасовская" in told[0].body
     # The concept went back once: two versions of its file, the curator's remark in the data.
-    [programme_review] = [t for t in tasks.list_tasks(demo_db, actor="curator-4") if t.school_code == "42-TAI-01"]
+    [visit] = [t for t in tasks.list_tasks(demo_db, actor="curator-4") if t.school_code == "42-TAI-01"]
     concept = [t for t in _done(demo_db, "42-TAI-01") if t.element_id == "prepare_concept"]
     versions_seen = [d.version for t in concept for d in attachments.for_task(demo_db, t.id, actor="curator-4")]
-    assert programme_review.element_id == "review_programme" and sorted(versions_seen)[-1] == 2
+    assert visit.element_id == "curator_visit" and sorted(versions_seen)[-1] == 2
+    # Its roadmap of measures: one done on time and accepted, one late and escalated to the curator.
+    found = measures.list_measures(demo_db, "42-TAI-01", actor="curator-4")
+    assert (found.execution.on_time, found.execution.overdue, found.execution.percent) == (1, 1, 50)
+    told, _ = notifications.list_notifications(demo_db, actor="curator-4")
+    assert any(n.kind == "escalation" and "Диагностика профессиональных дефицитов" in n.title for n in told)
 
 
 def test_the_story_is_told_once(demo_db: Database) -> None:

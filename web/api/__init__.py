@@ -78,11 +78,11 @@ def _field_errors(messages: dict[str, Any]) -> dict[str, Any]:
 
 def init_api(app: Flask, csrf: CSRFProtect) -> None:
     app.config.update(
-        API_TITLE="«500+» roadmap engine API", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
+        API_TITLE="Roadmap API", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX=PREFIX, OPENAPI_JSON_PATH="openapi.json", OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL="/static/dist/swagger-ui/", API_SPEC_OPTIONS={
             "security": [{"bearerAuth": []}],
-            "info": {"description": "Stage status, tasks and roadmaps of the «500+» project. Authenticate with "
+            "info": {"description": "The «500+» roadmap engine: stages, tasks and roadmaps. Authenticate with "
                                     "a personal token: `Authorization: Bearer r500_…`."},
         },
     )
@@ -90,9 +90,9 @@ def init_api(app: Flask, csrf: CSRFProtect) -> None:
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     for converter in CONVERTERS.values():
         api.register_converter(converter, converter_schema)
-    from web.api import incidents, management, measures, org, process, tasks
+    from web.api import admin, documents, forms, incidents, management, measures, org, process, questionnaires, tasks
 
-    for module in (tasks, process, org, incidents, management, measures):
+    for module in (tasks, forms, process, org, incidents, questionnaires, documents, admin, management, measures):
         for blueprint in module.blueprints:
             csrf.exempt(blueprint)  # tokens, not cookies: there is no session to forge requests against
             api.register_blueprint(blueprint)

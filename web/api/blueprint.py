@@ -10,7 +10,9 @@ import flask
 import flask_smorest
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
+from werkzeug.datastructures import CombinedMultiDict
 
+from web.api.operations import operation_id
 from web.inputs import parse_json
 
 
@@ -23,6 +25,22 @@ class BodyParser(FlaskParser):
             return core.missing  # as webargs: no body is a missing body (422 for required fields), not a 400
         return parse_json(data)
 
+    def load_files(self, req: flask.Request, schema: Any) -> Any:
+        """A multipart body as one: its files and its plain fields (an upload's ``file`` and ``field``), so one
+        schema describes the whole multipart/form-data request in the OpenAPI document."""
+        return self._makeproxy(CombinedMultiDict([req.files, req.form]), schema)
+
 
 class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
     ARGUMENTS_PARSER = BodyParser()
+
+    def register_views_in_doc(self, api: Any, app: flask.Flask, spec: Any, *, name: str, parameters: Any) -> None:
+        """Every operation with its stable operationId (``web.api.operations``), unless a view's own
+        ``@blp.doc(operationId=…)`` says otherwise."""
+        for endpoint, info in self._docs.items():
+            for method, operation in info.items():
+                if method == "parameters":
+                    continue
+                operation.setdefault("manual_doc", {}).setdefault("operationId", operation_id(self.name, endpoint,
+                                                                                              method))
+        super().register_views_in_doc(api, app, spec, name=name, parameters=parameters)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, pre_load, validate
 
 from engine.process.tasks import ASSIGNED, SEARCH_MAX, SORTS
@@ -42,6 +43,10 @@ class TaskDetailOut(Schema):
     values = fields.Dict(required=True, metadata={"description": "Current values: process data and the draft"})
     choices = fields.Dict(metadata={"description": "Option lists for the form's selects with valuesKey (e.g. the "
                                                    "region's curator candidates), by that key; not submitted"})
+    rules = fields.List(fields.Nested(lambda: RuleOut()), metadata={
+        "description": "The template's cross-field rules the submission must pass (open tasks): `check` is an "
+                       "expression over the form's values and the process data; when it is false, the submission "
+                       "is refused with `message` under `field`"})
     context = fields.List(fields.Dict(), metadata={
         "description": "What the decision needs, as the template's manifest «context» declares it: panels with a "
                        "kind (responses, risk_profile, documents, comments, values) and that kind's data"})
@@ -321,3 +326,201 @@ class IncidentOut(Schema):
     next_retry_at = fields.AwareDateTime(allow_none=True, metadata={"description": "The next automatic try, if any."})
     resolved_at = fields.AwareDateTime(allow_none=True)
     resolution = fields.Str(allow_none=True, metadata={"description": "retried (by a person), automatic or passed."})
+
+
+# Questionnaires (web/api/questionnaires.py)
+class LinkQuery(Schema):
+    group = fields.Str(validate=validate.Length(min=1, max=32), metadata={"description": "a respondent group"})
+
+
+class LinksIn(Schema):
+    group = fields.Str(required=True, validate=validate.Length(min=1, max=32),
+                       metadata={"description": "an anonymous group of the template (teachers, students, parents)"})
+    count = fields.Int(required=True, validate=validate.Range(1, 500))
+
+
+class NewLinksOut(Schema):
+    group = fields.Str(required=True)
+    tokens = fields.List(fields.Str(), required=True, metadata={"description": "shown once: only hashes are kept"})
+    urls = fields.List(fields.Str(), required=True, metadata={"description": "the web page of each link"})
+
+
+class LinkStateOut(Schema):
+    id = fields.Int(required=True)
+    group = fields.Str(required=True)
+    created_at = fields.AwareDateTime(required=True)
+    used_at = fields.AwareDateTime(allow_none=True, metadata={"description": "answered then; null: not yet"})
+
+
+class ResponseCountOut(Schema):
+    group = fields.Str(required=True)
+    title = fields.Str(required=True)
+    responses = fields.Int(required=True)
+    links = fields.Int(allow_none=True, metadata={"description": "links handed out; null for a named group"})
+
+
+class TokenOnlyIn(Schema):
+    token = fields.Str(required=True, validate=validate.Length(min=1, max=64),
+                       metadata={"description": "the respondent link's token (the end of /q/<token>)"})
+
+
+class LinkAnswerIn(TokenOnlyIn):
+    answers = fields.Dict(required=True, metadata={"description": "the group's form values, by field key"})
+
+
+class AnswersIn(Schema):
+    answers = fields.Dict(required=True, metadata={"description": "the questionnaire's form values, by field key"})
+
+
+class LinkFormOut(Schema):
+    school_name = fields.Str(required=True)
+    group_title = fields.Str(required=True)
+    form = fields.Dict(required=True, metadata={"description": "the group's form-js form definition"})
+    used = fields.Bool(required=True)
+    open = fields.Bool(required=True, metadata={"description": "whether answers are accepted now"})
+
+
+class SubmittedOut(Schema):
+    group = fields.Str(required=True)
+
+
+# Documents (web/api/documents.py)
+class DocumentUploadIn(Schema):
+    field = fields.Str(required=True, validate=validate.Length(min=1, max=64),
+                       metadata={"description": "the key of a document (filepicker) field of the task's form"})
+    file = Upload(required=True, metadata={"description": "the file (PDF, DOCX, XLSX, PPTX, ODT, ODS, DOC, XLS, "
+                                                          "JPEG, PNG or ZIP; at most 20 MiB)"})
+
+
+class DocumentOut(Schema):
+    id = fields.Int(required=True)
+    task_id = fields.Int(required=True)
+    field_key = fields.Str(required=True, data_key="field")
+    version = fields.Int(required=True)
+    filename = fields.Str(required=True)
+    content_type = fields.Str(required=True)
+    size = fields.Int(required=True)
+    sha256 = fields.Str(required=True)
+    uploaded_at = fields.AwareDateTime(required=True)
+    uploaded_by = fields.Str(allow_none=True)
+
+
+# Forms (web/api/forms.py)
+class RuleOut(Schema):
+    field = fields.Str(required=True)
+    check = fields.Str(required=True, metadata={
+        "description": "a Python-like expression (and, or, not, comparisons, in, len, bool, all, any) over the "
+                       "form's values and the process data",
+        "example": "participation != 'confirmed' or bool(curator_login)"})
+    message = fields.Str(required=True)
+
+
+class ChoiceOut(Schema):
+    label = fields.Str(required=True)
+    value = fields.Str(required=True)
+
+
+# Operations (web/api/admin.py)
+class CalendarDayIn(Schema):
+    kind = fields.Str(required=True, validate=validate.Length(max=16),
+                      metadata={"description": "working (a working day) or holiday (a day off)"})
+    note = fields.Str(load_default="", validate=validate.Length(max=2000),
+                      metadata={"description": "why (a transferred Saturday, a regional holiday)"})
+
+
+class CalendarDayOut(Schema):
+    day = fields.Date(required=True)
+    is_working_day = fields.Bool(required=True, data_key="working")
+    note = fields.Str(required=True)
+
+
+class TimeZoneIn(Schema):
+    time_zone = fields.Str(required=True, validate=validate.Length(max=64),
+                           metadata={"description": "an IANA zone", "example": "Asia/Novokuznetsk"})
+
+
+class PoolIn(Schema):
+    login = fields.Str(required=True, validate=validate.Length(min=1, max=100))
+
+
+class PoolEntryOut(Schema):
+    login = fields.Str(required=True)
+    full_name = fields.Str(required=True)
+    added_at = fields.AwareDateTime(required=True)
+
+
+class DiffQuery(Schema):
+    from_version = fields.Int(required=True, data_key="from", validate=validate.Range(1, 2_147_483_647))
+    to_version = fields.Int(required=True, data_key="to", validate=validate.Range(1, 2_147_483_647))
+
+
+class ChangesOut(Schema):
+    added = fields.List(fields.Str(), required=True)
+    removed = fields.List(fields.Str(), required=True)
+    changed = fields.Dict(keys=fields.Str(), values=fields.List(fields.Str()), required=True)
+
+
+class TemplateDiffOut(Schema):
+    key = fields.Str(required=True)
+    old_version = fields.Int(allow_none=True)
+    new_version = fields.Int(allow_none=True)
+    elements = fields.Nested(ChangesOut, required=True)
+    tasks = fields.Nested(ChangesOut, required=True)
+    forms = fields.Nested(ChangesOut, required=True)
+    rules = fields.Nested(ChangesOut, required=True)
+    manifest = fields.List(fields.Str(), required=True)
+
+
+class MigrationIn(Schema):
+    key = fields.Str(required=True, validate=validate.Length(min=1, max=64))
+    from_version = fields.Int(required=True, data_key="from", validate=validate.Range(1, 2_147_483_647))
+    to_version = fields.Int(required=True, data_key="to", validate=validate.Range(1, 2_147_483_647))
+    dry_run = fields.Bool(load_default=False, metadata={"description": "only check which instances can move"})
+
+
+class InstanceCheckOut(Schema):
+    instance_id = fields.Int(required=True)
+    school_code = fields.Str(required=True)
+    school_name = fields.Str(required=True)
+    tasks = fields.List(fields.Str(), required=True)
+    can_move = fields.Bool(required=True)
+    reasons = fields.List(fields.Str(), required=True)
+    outcome = fields.Str(required=True)
+
+
+class MigrationOut(Schema):
+    id = fields.Int(required=True)
+    key = fields.Str(required=True)
+    from_version = fields.Int(required=True)
+    to_version = fields.Int(required=True)
+    dry_run = fields.Bool(required=True)
+    status = fields.Str(required=True, metadata={"description": "pending, running, done, failed or interrupted"})
+    total = fields.Int(required=True)
+    processed = fields.Int(required=True)
+    moved = fields.Int(required=True)
+    failed = fields.Int(required=True)
+    created_at = fields.AwareDateTime(required=True)
+    started_at = fields.AwareDateTime(allow_none=True)
+    finished_at = fields.AwareDateTime(allow_none=True)
+    results = fields.List(fields.Nested(InstanceCheckOut), required=True)
+
+
+class SweepQuery(Schema):
+    at = fields.AwareDateTime(metadata={"description": "the moment to evaluate deadlines at (default: now)"})
+
+
+class SweepActionOut(Schema):
+    deadline_id = fields.Int(required=True)
+    kind = fields.Str(required=True, metadata={"description": "reminder, due, escalation, timer, retry, arrival"})
+    step = fields.Int(required=True)
+    task_id = fields.Int(allow_none=True)
+    school = fields.Str(required=True)
+    task = fields.Str(required=True)
+    recipients = fields.List(fields.Str(), required=True)
+    escalation_level = fields.Int(allow_none=True)
+
+
+class SweepOut(Schema):
+    now = fields.AwareDateTime(required=True, data_key="at")
+    actions = fields.List(fields.Nested(SweepActionOut), required=True)
+    arrivals = fields.List(fields.Nested(SweepActionOut), required=True)

@@ -11,6 +11,7 @@ from engine.config import Settings
 from engine.process import task_context, tasks
 from web.api.auth import PreconditionFailed, api_login
 from web.api.blueprint import Blueprint
+from web.api.forms import described_form, rules_of
 from web.api.paging import page_of
 from web.api.schemas import (
     AreaTaskQuery,
@@ -62,11 +63,13 @@ class TaskItem(MethodView):
     @blp.response(200, TaskDetailOut)
     @blp.alt_response(404, schema=Problem)
     def get(self, task_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
-        """A task with its form definition, current values, the context its decision needs (the panels its
-        template declares) and the instance version (also as ETag)."""
+        """A task with its form definition (fields naming a user or an org unit marked `x-references`, with
+        `x-choices` and `x-choices-url`), the template's cross-field `rules`, current values, the context its
+        decision needs (the panels its template declares) and the instance version (also as ETag)."""
         detail = tasks.get_task(db(), task_id, actor=api_login())
         version = tasks.instance_version(db(), task_id, actor=api_login())
-        payload = {"task": detail.task, "form": detail.form, "values": detail.values, "choices": detail.choices,
+        payload = {"task": detail.task, "form": described_form(detail), "rules": rules_of(detail),
+                   "values": detail.values, "choices": detail.choices,
                    "context": [task_context.panel_data(panel) for panel in detail.context.panels], "version": version}
         return payload, 200, {"ETag": f'"{version}"'}
 
