@@ -30,6 +30,15 @@ API_EQUIVALENT = {
     "questionnaires.manage": "create_respondent_links",
     "questionnaires.director": "submit_director_questionnaire",
     "questionnaires.respond": "submit_questionnaire_by_link",
+    "management.withdraw": "withdraw_roadmap",
+    "management.suspension": "suspend_roadmaps",  # and resume_roadmaps
+    "management.curator": "change_curator",
+    "management.send_back": "send_roadmap_back",
+    "management.move": "move_school",
+    "measures.update": "update_measure",
+    "measures.review": "review_measure",
+    "measures.add": "propose_measure",
+    "measures.agreement": "agree_measure",
 }
 
 WEB_ONLY = {

@@ -67,6 +67,20 @@ OPERATION_IDS: dict[tuple[str, str, str], str] = {
     ("api_admin", "migrate", "post"): "start_migration",
     ("api_admin", "migration", "get"): "get_migration",
     ("api_admin", "resume", "post"): "resume_migration",
+    # managing running roadmaps
+    ("api_roadmaps", "withdraw", "post"): "withdraw_roadmap",
+    ("api_roadmaps", "preview", "get"): "preview_suspension",
+    ("api_roadmaps", "suspend", "post"): "suspend_roadmaps",
+    ("api_roadmaps", "resume", "post"): "resume_roadmaps",
+    ("api_roadmaps", "curator", "post"): "change_curator",
+    ("api_roadmaps", "send_back", "post"): "send_roadmap_back",
+    ("api_roadmaps", "move_school", "post"): "move_school",
+    # a school's roadmap of measures
+    ("api_measures", "school_measures", "get"): "list_measures",
+    ("api_measures", "update", "patch"): "update_measure",
+    ("api_measures", "review", "post"): "review_measure",
+    ("api_measures", "add", "post"): "propose_measure",
+    ("api_measures", "agreement", "post"): "agree_measure",
     ("api_admin", "sweep_preview", "get"): "preview_deadline_sweep",
 }
 
