@@ -10,6 +10,7 @@ import re
 import secrets
 import socket
 from pathlib import Path
+from typing import Any
 
 from argon2 import PasswordHasher
 from flask import Flask
@@ -18,6 +19,7 @@ from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from sqlalchemy import update
+from werkzeug.test import TestResponse
 
 from engine.bpmn import runtime
 from engine.bpmn.runtime import WorkflowRun
@@ -131,3 +133,12 @@ def v1_dump(run: WorkflowRun) -> str:
     dct = serializer.to_dict(run._workflow)  # noqa: SLF001 - dumped as the old format did
     dct[serializer.VERSION_KEY] = serializer.VERSION
     return json.dumps(dct, ensure_ascii=False)
+
+
+def problem(response: TestResponse, status: int) -> dict[str, Any]:
+    """The API's problem document (RFC 9457) of a refused request, with its status and a detail."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    body = response.json
+    assert body is not None and body["status"] == status and body["detail"]
+    return body

@@ -21,7 +21,7 @@ from engine.process import instances
 from engine.process.cohorts import ensure_cohort
 from engine.templates import versions
 from tests.conftest import MINI_BUNDLE, Org, make_org, unique
-from tests.helpers import ROADMAP
+from tests.helpers import ROADMAP, problem
 from web.app import create_app
 
 ROLES = ("school_user", "curator", "municipal", "regional", "federal", "admin")
@@ -54,14 +54,6 @@ def api(db: Database) -> Api:
     theirs = instances.start_instance(db, key, other.school, cohort_year=2036, actor=OPERATOR).instance_id
     app = create_app({"DATABASE": db, "TESTING": True, "SECRET_KEY": "api"})
     return Api(app, app.test_client(), org, other, tokens, mine, theirs)
-
-
-def problem(response: TestResponse, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body = response.json
-    assert body is not None and body["status"] == status and body["detail"]
-    return body
 
 
 def my_task(api: Api, role: str, element: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from engine.process import instances, tasks
 from engine.process.cohorts import ensure_cohort
 from engine.templates import versions
 from tests.conftest import Org, make_org
-from tests.helpers import PDF, ROADMAP
+from tests.helpers import PDF, ROADMAP, problem
 from tests.roadmap_steps import DIRECTOR
 from web.app import create_app
 
@@ -59,14 +59,6 @@ def _client(db: Database, bundle: Path, year: int) -> Client:
 @pytest.fixture
 def api(db: Database) -> Client:
     return _client(db, ROADMAP, 2037)
-
-
-def problem(response: TestResponse, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body = response.json
-    assert body is not None and body["status"] == status and body["detail"]
-    return body
 
 
 def _task(api: Client, login: str, element: str) -> dict[str, Any]:
