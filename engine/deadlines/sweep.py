@@ -28,9 +28,19 @@ from engine.actors import Who
 from engine.db import Database
 from engine.deadlines.arrivals import Arrived, announce
 from engine.deadlines.measure_deadlines import act_on_measure
-from engine.errors import Conflict, IncidentNotFound
+from engine.errors import Conflict, FormInvalid, IncidentNotFound
 from engine.fast_writes import drop_queued, insert_pending
-from engine.models import Deadline, DeadlineKind, Incident, OutboxMessage, ProcessInstance, Task, TaskStatus, User
+from engine.models import (
+    Deadline,
+    DeadlineKind,
+    Incident,
+    OutboxMessage,
+    ProcessInstance,
+    School,
+    Task,
+    TaskStatus,
+    User,
+)
 from engine.org.core import operator_or_admin, users_for_many
 from engine.org.scopes import OrgPlace
 from engine.process.incidents import (
@@ -88,6 +98,7 @@ class SweepReport:
     outbox_ids: list[int] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     batches: int = 0
+    truncated: bool = False  # a preview that stopped at its limit: more is due than it lists
 
     @property
     def fired(self) -> int:
@@ -299,19 +310,33 @@ def _need(row: Deadline, task: Task) -> tuple[Role, OrgPlace]:
     return task.role, place
 
 
-def preview_sweep(db: Database, at: datetime, *, actor: Who) -> SweepReport:
+#: The most due rows a preview reads: an answer about a far moment must not grow with everything ever scheduled.
+PREVIEW_MAX = 5_000
+
+
+def preview_sweep(db: Database, at: datetime, *, actor: Who, limit: int = 500,
+                  school: str | None = None) -> SweepReport:
     """What a sweep at ``at`` would fire (reminders, due, escalations, timers, retries, arrivals) and to whom,
-    doing nothing: for admins (`GET /api/v1/deadlines/preview`) and the operator."""
+    doing nothing: for admins (`GET /api/v1/deadlines/preview`) and the operator; of one ``school`` if named.
+    The ``limit`` (1 to :data:`PREVIEW_MAX`) earliest due rows are read; ``truncated`` says more are due."""
+    if not 1 <= limit <= PREVIEW_MAX:
+        raise FormInvalid({"limit": [f"от 1 до {PREVIEW_MAX}"]})
     with db.reading() as session:
         operator_or_admin(session, actor, "проверять срабатывание сроков может только администратор")
-    return _preview(db, SweepReport(at, True, db.now()))
+    return _preview(db, SweepReport(at, True, db.now()), limit, school)
 
 
-def _preview(db: Database, report: SweepReport) -> SweepReport:
+def _preview(db: Database, report: SweepReport, limit: int = 100_000, school: str | None = None) -> SweepReport:
     """What a sweep at ``report.now`` would do, without doing it (no locks, no writes)."""
+    due = _due_ids(report.now, limit + 1)
+    if school is not None:
+        of_school = select(ProcessInstance.id).join(School, School.id == ProcessInstance.school_id)
+        due = due.where(Deadline.instance_id.in_(of_school.where(School.code == school)))
     with db.reading() as session:
-        rows = list(session.scalars(select(Deadline).where(Deadline.id.in_(_due_ids(report.now, 100_000)))
+        rows = list(session.scalars(select(Deadline).where(Deadline.id.in_(due))
                                     .order_by(Deadline.fire_at, Deadline.id)))
+        report.truncated = len(rows) > limit
+        rows = rows[:limit]
         batch = _Batch.load(session, rows)
         for row in rows:
             if row.kind in (DeadlineKind.TIMER, DeadlineKind.RETRY):

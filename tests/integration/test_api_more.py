@@ -278,15 +278,20 @@ def test_deadline_sweep_dry_run(api: Client) -> None:
     admin = api.org.admin
     problem(api.call(api.org.regional, "GET", "/deadlines/preview"), 403)
     now = api.call(admin, "GET", "/deadlines/preview").json
-    later = api.call(admin, "GET", "/deadlines/preview?at=2037-12-31T00:00:00%2B00:00").json
+    later = api.call(admin, "GET", f"/deadlines/preview?at=2037-12-31T00:00:00%2B00:00&school={api.org.school}").json
     assert now is not None and later is not None
-    assert later["at"].startswith("2037-12-31")
+    assert later["at"].startswith("2037-12-31") and {a["school"] for a in later["actions"]} <= {api.org.school}
     confirm = _task(api, api.org.regional, "confirm_participation")
     fired = [a for a in later["actions"] if a["task_id"] == confirm["id"]]
     assert fired and {a["kind"] for a in fired} <= {"reminder", "due", "escalation"}
     assert all(api.org.regional in a["recipients"] or a["kind"] == "escalation" for a in fired)
     # Nothing was done: the same question gets the same answer.
-    assert api.call(admin, "GET", "/deadlines/preview?at=2037-12-31T00:00:00%2B00:00").json == later
+    assert api.call(admin, "GET", f"/deadlines/preview?at=2037-12-31T00:00:00%2B00:00&school={api.org.school}").json \
+        == later
+    # An answer about a far moment lists at most `limit` of what is due, earliest first, and says so.
+    one = api.call(admin, "GET", "/deadlines/preview?at=2037-12-31T00:00:00%2B00:00&limit=1").json
+    assert one is not None and len(one["actions"]) + len(one["arrivals"]) <= 1 and one["truncated"] is True
+    problem(api.call(admin, "GET", "/deadlines/preview?limit=100000"), 422)
 
 
 def test_guessing_link_tokens_through_the_api_is_throttled_as_on_the_page(api: Client) -> None:

@@ -187,7 +187,9 @@ def resume(run_id: int) -> Any:
 @blp.arguments(SweepQuery, location="query")
 @blp.response(200, SweepOut)
 @blp.alt_response(403, schema=Problem)
+@blp.alt_response(422, schema=Problem)
 def sweep_preview(query: dict[str, Any]) -> Any:
     """What the deadline sweep would fire at `at` (default: now) — reminders, due, escalations, timers,
     retries, arrivals, with their recipients — doing nothing (admins)."""
-    return preview_sweep(db(), query.get("at") or db().now(), actor=api_login())
+    return preview_sweep(db(), query.get("at") or db().now(), actor=api_login(), limit=query["limit"],
+                         school=query.get("school"))

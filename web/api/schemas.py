@@ -507,6 +507,8 @@ class MigrationOut(Schema):
 
 class SweepQuery(Schema):
     at = fields.AwareDateTime(metadata={"description": "the moment to evaluate deadlines at (default: now)"})
+    limit = fields.Int(load_default=500, metadata={"description": "the most due rows to list (1–5000), earliest first"})
+    school = fields.Str(validate=validate.Length(max=32), metadata={"description": "only this school's (its code)"})
 
 
 class SweepActionOut(Schema):
@@ -524,3 +526,4 @@ class SweepOut(Schema):
     now = fields.AwareDateTime(required=True, data_key="at")
     actions = fields.List(fields.Nested(SweepActionOut), required=True)
     arrivals = fields.List(fields.Nested(SweepActionOut), required=True)
+    truncated = fields.Bool(required=True, metadata={"description": "more is due than `limit` lets the answer list"})
