@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 
 from engine.config import Settings
 from engine.errors import EngineError, FormInvalid, NotAllowed, OrgUnitNotFound, StepFailed
-from engine.process import attachments, notifications, tasks
+from engine.process import attachments, measures, notifications, tasks
 from engine.reports.admin_home import admin_home
 from engine.reports.dashboards import school_timeline
 from web import inbox_filters
@@ -64,7 +64,11 @@ def inbox() -> str | Response:
         # than redirected, so "/" stays a page of its own for every user.
         return render_template("admin_home.html", home=admin_home(db(), actor=me()))
     query = inbox_filters.query_string(filters)
-    response = make_response(render_template("inbox.html", tasks=found, filters=filters, filtered=bool(query)))
+    # A school's late measures are named first when no task is late: the roadmap is its work too.
+    late_measures = measures.my_late_measures(db(), actor=me()) \
+        if not query and "school" in current_user.user.roles else {}
+    response = make_response(render_template("inbox.html", tasks=found, filters=filters, filtered=bool(query),
+                                             late_measures=late_measures))
     if request.args:
         inbox_filters.remember(response, me(), query, secure=request.is_secure)
     return response

@@ -73,6 +73,9 @@ def test_the_demo_cohort_is_under_way_with_late_and_escalated_work(demo_db: Data
     assert (found.execution.on_time, found.execution.overdue, found.execution.percent) == (1, 1, 50)
     told, _ = notifications.list_notifications(demo_db, actor="curator-4")
     assert any(n.kind == "escalation" and "Диагностика профессиональных дефицитов" in n.title for n in told)
+    # The inbox names late measures to the school's own users only.
+    assert measures.my_late_measures(demo_db, actor=school_login("42-TAI-01")) == {"42-TAI-01": 1}
+    assert measures.my_late_measures(demo_db, actor="curator-4") == {}
 
 
 def test_the_story_is_told_once(demo_db: Database) -> None:
