@@ -114,16 +114,21 @@ def test_runtime_error_in_condition_becomes_workflow_failed() -> None:
     assert failure is not None and "процесс не может продолжиться" in failure.message
 
 
-def test_a_multi_instance_step_finishes_in_a_process_that_did_not_start_it() -> None:
-    """SpiffWorkflow hears an instance of a multi-instance task complete through an event it connects on the
-    spec when it creates the instances; a fresh process (a restart, another worker) compiles the spec anew,
-    and its instances finished there were never merged: the roadmap stood still with nothing to do."""
+def _filled_twice() -> Bundle:
+    """The mini template with its questionnaire a parallel multi-instance task of two instances."""
     bundle, _ = load_bundle(MINI_BUNDLE)
     assert bundle is not None
     parallel = b'<bpmn:outgoing>f2</bpmn:outgoing>\n      <bpmn:multiInstanceLoopCharacteristics>' \
                b'<bpmn:loopCardinality>2</bpmn:loopCardinality></bpmn:multiInstanceLoopCharacteristics>'
     source = bundle.files["mini.bpmn"].replace(b"<bpmn:outgoing>f2</bpmn:outgoing>", parallel, 1)
-    twice = Bundle("mini", {**bundle.files, "mini.bpmn": source})
+    return Bundle("mini", {**bundle.files, "mini.bpmn": source})
+
+
+def test_a_multi_instance_step_finishes_in_a_process_that_did_not_start_it() -> None:
+    """SpiffWorkflow hears an instance of a multi-instance task complete through an event it connects on the
+    spec when it creates the instances; a fresh process (a restart, another worker) compiles the spec anew,
+    and its instances finished there were never merged: the roadmap stood still with nothing to do."""
+    twice = _filled_twice()
     started = WorkflowRun.start(compile_bundle(twice), {"school": {"code": "S1"}})
     assert [t.element_id.split()[0] for t in started.ready_user_tasks()] == ["fill_questionnaire"] * 2
     run = WorkflowRun.restore(compile_bundle(twice), started.dump())  # as after a restart
@@ -136,12 +141,7 @@ def test_a_multi_instance_step_finishes_in_a_process_that_did_not_start_it() -> 
 def test_a_spec_that_does_not_hear_its_instances_still_merges_them_when_it_advances() -> None:
     """A spec without the ear (as compiled before the compiler connected it), or a stored workflow whose
     instances finished unmerged, is not stuck: each step replays the merges SpiffWorkflow missed."""
-    bundle, _ = load_bundle(MINI_BUNDLE)
-    assert bundle is not None
-    parallel = b'<bpmn:outgoing>f2</bpmn:outgoing>\n      <bpmn:multiInstanceLoopCharacteristics>' \
-               b'<bpmn:loopCardinality>2</bpmn:loopCardinality></bpmn:multiInstanceLoopCharacteristics>'
-    twice = Bundle("mini", {**bundle.files, "mini.bpmn": bundle.files["mini.bpmn"].replace(
-        b"<bpmn:outgoing>f2</bpmn:outgoing>", parallel, 1)})
+    twice = _filled_twice()
     deaf = compile_bundle(twice)
     multi = deaf.process_spec.task_specs["fill_questionnaire"]
     instance = deaf.process_spec.task_specs[multi.task_spec]
