@@ -48,6 +48,20 @@ TEMPLATE_HISTORY = {
 MIGRATION_RUNS = {"pending": N_("ожидает запуска"), "running": N_("идёт"), "done": N_("завершён"),
                   "failed": N_("остановлен из-за ошибки"), "interrupted": N_("прерван (обработчик не отвечает)")}
 
+#: The operations a batch can do (engine/process/batches.py), in the words of the page.
+BATCH_OPERATIONS = {
+    "withdraw": N_("снять с проекта"),
+    "suspend": N_("приостановить"),
+    "resume": N_("возобновить"),
+    "curator": N_("сменить куратора"),
+    "send_back": N_("вернуть на шаг"),
+    "move": N_("перевести в другой муниципалитет"),
+}
+
+#: How a batch operation stands (engine/process/batches.py).
+BATCH_RUNS = {"pending": N_("ожидает запуска"), "running": N_("идёт"), "done": N_("завершена"),
+              "failed": N_("остановлена из-за ошибки"), "interrupted": N_("прервана (обработчик не отвечает)")}
+
 #: What a migration run did, or would do, with one instance.
 MIGRATION_OUTCOMES = {"moved": N_("перенесён"), "failed": N_("ошибка"), "skipped": N_("пропущен"),
                       "can_move": N_("можно перенести"), "cannot_move": N_("нельзя перенести")}

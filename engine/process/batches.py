@@ -34,7 +34,7 @@ from engine import audit
 from engine.actors import OPERATOR, Operator, Who, is_operator, login_of
 from engine.db import Database
 from engine.errors import Conflict, EngineError, FormInvalid, NotFound
-from engine.labels import N_
+from engine.labels import BATCH_OPERATIONS
 from engine.models import (
     BatchItem,
     BatchRun,
@@ -52,20 +52,11 @@ from engine.org.core import load_actor
 from engine.process import management
 from engine.process.migration import HEARTBEAT_LIMIT
 
-#: The operations a batch can do, in the words of the page.
-OPERATIONS = {
-    "withdraw": N_("снять с проекта"),
-    "suspend": N_("приостановить"),
-    "resume": N_("возобновить"),
-    "curator": N_("сменить куратора"),
-    "send_back": N_("вернуть на шаг"),
-    "move": N_("перевести в другой муниципалитет"),
-}
+#: The operations a batch can do (their words are in engine/labels.py, with the page's other texts).
+OPERATIONS = BATCH_OPERATIONS
 #: Item outcomes (``pending`` until settled); in a dry run ``done`` reads «будет сделано».
 PENDING, DONE, FAILED = "pending", "done", "failed"
 INTERRUPTED = "interrupted"
-RUN_STATES = {"pending": N_("ожидает запуска"), "running": N_("идёт"), "done": N_("завершена"),
-              "failed": N_("остановлена из-за ошибки"), INTERRUPTED: N_("прервана (обработчик не отвечает)")}
 
 
 @dataclass(frozen=True)

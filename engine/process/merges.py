@@ -40,6 +40,30 @@ class MergedSchools:
     people: list[str]  # logins that reached the surviving school by the merge
 
 
+@dataclass(frozen=True)
+class MergeSide:
+    school_code: str
+    school_name: str
+    stage: str | None  # its running roadmap's stage; None without one
+    merged_into: str | None = None
+
+
+def merge_candidates(db: Database, school_code: str, *, actor: Who) -> tuple[MergeSide, list[MergeSide]]:
+    """The school and the schools of its region it could be merged into (not merged themselves), each with its
+    running roadmap's stage: the merge page lists them (the engine still checks when asked)."""
+    with db.reading() as session:
+        school = find_school(session, school_code)
+        management.authorize(session, actor, [place_of(school)])
+        stages = dict(session.execute(select(ProcessInstance.school_id, ProcessInstance.current_stage).join(
+            School, School.id == ProcessInstance.school_id).where(
+            School.region_id == school.region_id, ProcessInstance.status == InstanceStatus.RUNNING)).all())
+        into = session.get(School, school.merged_into_id) if school.merged_into_id else None
+        me = MergeSide(school.code, school.name, stages.get(school.id), into.code if into else None)
+        others = session.scalars(select(School).where(School.region_id == school.region_id, School.id != school.id,
+                                                      School.merged_into_id.is_(None)).order_by(School.code))
+        return me, [MergeSide(s.code, s.name, stages.get(s.id)) for s in others]
+
+
 def _running(session: Session, school: School) -> ProcessInstance | None:
     return session.scalars(select(ProcessInstance).where(ProcessInstance.school_id == school.id,
                                                          ProcessInstance.status == InstanceStatus.RUNNING)

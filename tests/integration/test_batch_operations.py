@@ -17,17 +17,22 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import CliRunner
+from flask import Flask
 from redis import Redis
 from rq import Queue, SimpleWorker
 from sqlalchemy import select, update
 
 from engine.actors import OPERATOR
+from engine.config import Settings
 from engine.db import Database
 from engine.errors import Conflict, FormInvalid, NotAllowed
 from engine.models import (
     AuditRecord,
+    BatchRun,
     InstanceStatus,
     ProcessInstance,
     RoleGrant,
@@ -36,14 +41,18 @@ from engine.models import (
     TaskStatus,
     User,
 )
+from engine.org.api_tokens import create_token
 from engine.org.core import OrgData, apply_org
 from engine.process import batches, instances, management, merges, tasks
 from engine.process.batches import BatchFilter
 from engine.roles import Role
 from engine.templates import versions
 from tests.conftest import Org, make_org, unique
+from tests.helpers import post, signed_in, with_passwords
+from web.app import create_app
+from web.cli import cli
 from workers import jobs
-from workers.queue import QUEUE_NAME, RqJobQueue
+from workers.queue import QUEUE_NAME, InlineJobQueue, RqJobQueue
 
 START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)  # Monday; the mini template's first task is due 15 March
 LATER = datetime(2027, 3, 17, 9, 0, tzinfo=UTC)  # after that due time: the first task is overdue
@@ -338,3 +347,145 @@ def test_a_merge_is_refused_across_stages_and_regions(db: Database, org: Org, bu
     with pytest.raises(FormInvalid):
         merges.merge_schools(db, org.school, org.school, reason="слияние", actor=org.admin)
     assert _instance(db, started[org.sibling_school]).status is InstanceStatus.RUNNING
+
+
+# --- the web pages, the CLI, the REST API ---------------------------------------------------------------
+
+
+def _app(db: Database) -> tuple[Flask, InlineJobQueue]:
+    inline = InlineJobQueue(db, Settings.from_env())
+    app = create_app({"DATABASE": db, "TESTING": True, "SECRET_KEY": "batch", "SESSION_COOKIE_SECURE": False},
+                     queue=inline)
+    return app, inline
+
+
+def test_the_batch_pages_dry_run_confirm_follow_and_resume(db: Database, org: Org, bundle_copy: Path) -> None:
+    started = _start(db, bundle_copy, org.school, org.sibling_school, org.foreign_school)
+    with_passwords(db, org)
+    app, inline = _app(db)
+    regional = signed_in(app, org.regional)
+    listing = f"/roadmaps/batches?operation=suspend&municipality={org.municipality}"
+    page = regional.get(listing).get_data(as_text=True)
+    assert 'data-testid="batch-picked"' in page and org.school in page and org.foreign_school not in page
+    assert signed_in(app, org.municipal).get(listing).status_code == 403
+    status, _ = post(regional, "/roadmaps/batches", {"operation": "suspend", "municipality": org.municipality,
+                                                     "reason": "реорганизация"}, listing)
+    assert status == 302
+    inline.join(60)
+    with db.reading() as session:
+        dry_id = session.scalars(select(BatchRun.id).where(BatchRun.dry_run.is_(True))
+                                 .order_by(BatchRun.id.desc()).limit(1)).one()
+    progress = regional.get(f"/roadmaps/batches/{dry_id}.json").get_json()
+    assert (progress["status"], progress["processed"], progress["total"]) == ("done", 2, 2)
+    page = regional.get(f"/roadmaps/batches/{dry_id}").get_data(as_text=True)
+    assert "Выполнить для 2 школ" in page and f"{org.school}, {org.sibling_school}" in page
+    assert "будет сделано" in page and _instance(db, started[org.school]).suspended_at is None
+    status, _ = post(regional, f"/roadmaps/batches/{dry_id}/confirm", {}, f"/roadmaps/batches/{dry_id}")
+    assert status == 302
+    inline.join(60)
+    assert all(_instance(db, started[c]).suspended_at is not None for c in (org.school, org.sibling_school))
+    assert _instance(db, started[org.foreign_school]).suspended_at is None
+    page = regional.get("/roadmaps/batches").get_data(as_text=True)
+    assert 'data-testid="batch-runs"' in page and "завершена" in page
+    # A run whose runner vanished is resumed from its page.
+    stuck = batches.start_batch(db, "resume", {}, BatchFilter(municipality=org.municipality), actor=org.regional)
+    later = _at(db, datetime.now(UTC) + timedelta(minutes=6))
+    app_later, inline_later = _app(later)
+    page = signed_in(app_later, org.regional).get(f"/roadmaps/batches/{stuck.id}").get_data(as_text=True)
+    assert 'data-testid="batch-resume"' in page and "прервана" in page
+    client = signed_in(app_later, org.regional)
+    status, _ = post(client, f"/roadmaps/batches/{stuck.id}/resume", {}, f"/roadmaps/batches/{stuck.id}")
+    assert status == 302
+    inline_later.join(60)
+    assert batches.get_batch(db, stuck.id, actor=OPERATOR).done == 2
+    assert _instance(db, started[org.school]).suspended_at is None
+
+
+def test_the_merge_page_refuses_and_merges(db: Database, org: Org, bundle_copy: Path) -> None:
+    started = _start(db, bundle_copy, org.school, org.sibling_school)
+    _review_ready(db, org, started[org.school])
+    with_passwords(db, org)
+    app, _ = _app(db)
+    regional = signed_in(app, org.regional)
+    page = regional.get(f"/schools/{org.sibling_school}/merge").get_data(as_text=True)
+    assert 'data-testid="merge-form"' in page and "Проверка анкеты" in page
+    status, _ = post(regional, f"/schools/{org.sibling_school}/merge", {"into": org.school, "reason": "слияние"},
+                     f"/schools/{org.sibling_school}/merge")
+    assert status == 302
+    page = regional.get(f"/schools/{org.sibling_school}/merge?into={org.school}").get_data(as_text=True)
+    assert "маршруты на разных этапах" in page
+    assert _instance(db, started[org.sibling_school]).status is InstanceStatus.RUNNING
+
+
+def test_the_cli_runs_a_batch_with_a_dry_run_lists_resumes_and_merges(db: Database, org: Org,
+                                                                       bundle_copy: Path) -> None:
+    started = _start(db, bundle_copy, org.school, org.sibling_school)
+    runner = CliRunner()
+    dry = runner.invoke(cli, ["roadmaps", "batch", "suspend", "--municipality", org.municipality, "--reason",
+                              "каникулы", "--dry-run"], obj=db)
+    assert dry.exit_code == 0, dry.output
+    assert f"{org.school}\tМБОУ «Тестовая СОШ»\tбудет сделано" in dry.stdout and "(пробная)" in dry.stdout
+    assert _instance(db, started[org.school]).suspended_at is None
+    done = runner.invoke(cli, ["roadmaps", "batch", "suspend", "--municipality", org.municipality, "--reason",
+                               "каникулы", "--json"], obj=db)
+    assert done.exit_code == 0, done.output
+    body = json.loads(done.stdout)
+    assert (body["done"], body["failed"], body["status"]) == (2, 0, "done")
+    refused = runner.invoke(cli, ["roadmaps", "batch", "send_back", "--municipality", org.municipality,
+                                  "--element", "fill_questionnaire", "--reason", "доработка"], obj=db)
+    assert refused.exit_code == 1 and "отказ: маршрут школы" in refused.stdout and "приостановлен" in refused.stdout
+    listed = runner.invoke(cli, ["roadmaps", "batch-runs"], obj=db)
+    assert f"{body['id']}\tsuspend\t{org.municipality}\tзавершена\tобработано 2 из 2" in listed.stdout
+    stuck = batches.start_batch(db, "resume", {}, BatchFilter(municipality=org.municipality), actor=OPERATOR)
+    alive = runner.invoke(cli, ["roadmaps", "batch-resume", str(stuck.id)], obj=db)
+    assert alive.exit_code == 1 and "отвечает" in alive.stderr
+    later = _at(db, datetime.now(UTC) + timedelta(minutes=6))
+    resumed = runner.invoke(cli, ["roadmaps", "batch-resume", str(stuck.id)], obj=later)
+    assert resumed.exit_code == 0 and "сделано 2" in resumed.stdout
+    merged = runner.invoke(cli, ["roadmaps", "merge", org.sibling_school, org.school, "--reason", "слияние"], obj=db)
+    assert merged.exit_code == 0 and "снят («слияние»)" in merged.stdout
+    again = runner.invoke(cli, ["roadmaps", "merge", org.sibling_school, org.school, "--reason", "слияние"], obj=db)
+    assert again.exit_code == 1 and "уже присоединена" in again.stderr
+
+
+def test_the_rest_api_creates_follows_and_resumes_batches_and_merges(db: Database, org: Org,
+                                                                      bundle_copy: Path) -> None:
+    started = _start(db, bundle_copy, org.school, org.sibling_school)
+    app, inline = _app(db)
+    client = app.test_client()
+
+    def call(login: str, method: str, url: str, **kwargs: object) -> tuple[int, Any]:
+        token = create_token(db, "тест", actor=login)[1]
+        response = client.open(f"/api/v1{url}", method=method, headers={"Authorization": f"Bearer {token}"},
+                               **kwargs)  # type: ignore[arg-type]
+        return response.status_code, response.json
+
+    body = {"operation": "suspend", "municipality": org.municipality, "reason": "пауза", "dry_run": True}
+    status, _ = call(org.municipal, "POST", "/roadmaps/batches", json=body)
+    assert status == 403
+    status, dry = call(org.regional, "POST", "/roadmaps/batches", json=body)
+    assert status == 202 and dry["dry_run"] and dry["total"] == 2
+    inline.join(60)
+    status, dry = call(org.regional, "GET", f"/roadmaps/batches/{dry['id']}")
+    assert status == 200 and dry["status"] == "done" and dry["will_do"] == [org.school, org.sibling_school]
+    assert [i["outcome"] for i in dry["items"]] == ["done", "done"]
+    status, run = call(org.regional, "POST", "/roadmaps/batches",
+                       json={**body, "dry_run": False, "schools": [org.school]})
+    assert status == 202 and [i["school_code"] for i in run["items"]] == [org.school]
+    inline.join(60)
+    assert _instance(db, started[org.school]).suspended_at is not None
+    assert _instance(db, started[org.sibling_school]).suspended_at is None
+    status, listed = call(org.regional, "GET", "/roadmaps/batches")
+    assert status == 200 and {r["id"] for r in listed} >= {dry["id"], run["id"]} and "items" not in listed[0]
+    status, problem = call(org.regional, "POST", f"/roadmaps/batches/{run['id']}/resume")
+    assert status == 409 and "завершена" in problem["detail"]
+    status, problem = call(org.regional, "POST", f"/schools/{org.sibling_school}/merge",
+                           json={"into": make_org(db).school, "reason": "слияние"})
+    assert status in (403, 409)
+    status, merged = call(org.regional, "POST", f"/schools/{org.sibling_school}/merge",
+                          json={"into": org.school, "reason": "слияние"})
+    assert status == 200 and merged["withdrawn_instance_id"] == started[org.sibling_school]
+    document = client.get("/api/v1/openapi.json").json
+    assert document is not None
+    operations = {op["operationId"] for ops in document["paths"].values() for op in ops.values() if "operationId" in op}
+    assert {"create_batch", "get_batch", "list_batches", "resume_batch", "merge_schools"} <= operations
