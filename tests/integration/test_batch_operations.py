@@ -59,11 +59,13 @@ LATER = datetime(2027, 3, 17, 9, 0, tzinfo=UTC)  # after that due time: the firs
 
 
 @pytest.fixture(autouse=True)
-def nothing_left_suspended(db: Database) -> Iterator[None]:
+def nothing_left_suspended(pg_db: Database, sqlite_db: Database) -> Iterator[None]:
+    """Both databases, whichever the test used (some use PostgreSQL only: a runner subprocess, an rq worker)."""
     yield
-    with db.transaction() as session:
-        session.execute(update(ProcessInstance).where(ProcessInstance.suspended_at.is_not(None))
-                        .values(suspended_at=None).execution_options(synchronize_session=False))
+    for db in (pg_db, sqlite_db):
+        with db.transaction() as session:
+            session.execute(update(ProcessInstance).where(ProcessInstance.suspended_at.is_not(None))
+                            .values(suspended_at=None).execution_options(synchronize_session=False))
 
 
 def _at(db: Database, moment: datetime) -> Database:
