@@ -339,7 +339,8 @@ def import_org_command(db: Database, path: Path, force: bool) -> None:
     click.echo(f"Импортировано из {report.rows} строк — {counts}; пропущено с ошибками: {len(report.errors)}.")
 
 
-_STATE_MARKS = {StageState.DONE: "✓", StageState.CURRENT: "▶", StageState.PENDING: "·", StageState.SKIPPED: "—"}
+_STATE_MARKS = {StageState.DONE: "✓", StageState.CURRENT: "▶", StageState.PENDING: "·", StageState.SKIPPED: "—",
+                StageState.WITHDRAWN: "✗"}
 
 
 @cli.command()

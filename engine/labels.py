@@ -14,7 +14,8 @@ def N_(text: str) -> str:  # the name gettext's extractors look for
 
 
 #: The state of one stage of a school's roadmap (engine.reports.status.StageState values).
-STAGE_STATES = {"done": N_("пройден"), "current": N_("идёт"), "pending": N_("впереди"), "skipped": "—"}
+STAGE_STATES = {"done": N_("пройден"), "current": N_("идёт"), "pending": N_("впереди"), "skipped": "—",
+                "withdrawn": N_("снят на этом этапе")}
 
 #: Audit actions as a school's or a task's history shows them.
 EVENTS = {

@@ -45,6 +45,7 @@ from engine.org.api_tokens import create_token
 from engine.org.core import OrgData, apply_org
 from engine.process import batches, instances, management, merges, tasks
 from engine.process.batches import BatchFilter
+from engine.reports.status import StageState, stage_status
 from engine.roles import Role
 from engine.templates import versions
 from tests.conftest import Org, make_org, unique
@@ -491,3 +492,30 @@ def test_the_rest_api_creates_follows_and_resumes_batches_and_merges(db: Databas
     assert document is not None
     operations = {op["operationId"] for ops in document["paths"].values() for op in ops.values() if "operationId" in op}
     assert {"create_batch", "get_batch", "list_batches", "resume_batch", "merge_schools"} <= operations
+
+
+def test_suspended_roadmaps_carry_a_badge_and_a_withdrawn_stage_is_not_passed(db: Database, org: Org,
+                                                                             bundle_copy: Path) -> None:
+    _start(db, bundle_copy, org.school, org.sibling_school)
+    key = json.loads((bundle_copy / "manifest.json").read_text(encoding="utf-8"))["key"]
+    late = _at(db, LATER)
+    management.suspend_roadmaps(late, management.Selection(school=org.school), reason="пауза", actor=org.admin)
+    management.withdraw_roadmap(late, org.sibling_school, reason="closed", actor=org.admin)
+    report = stage_status(late, key, municipality_code=org.municipality)
+    rows = {row.school_code: row for row in report.schools}
+    assert rows[org.school].suspended and rows[org.school].stages["questionnaire"] is StageState.CURRENT
+    assert rows[org.sibling_school].stages == {"questionnaire": StageState.WITHDRAWN, "review": StageState.SKIPPED}
+    assert report.at_stage == {"questionnaire": 1, "review": 0}  # the withdrawn roadmap is not in progress
+    with_passwords(db, org)
+    app, _ = _app(late)
+    regional = signed_in(app, org.regional)
+    matrix = regional.get(f"/dashboard?municipality={org.municipality}&template={key}").get_data(as_text=True)
+    sibling_row = matrix[matrix.index(f'data-school="{org.sibling_school}"'):]
+    sibling_row = sibling_row[:sibling_row.index("</tr>")]
+    assert "снят на этом этапе" in sibling_row and "пройден" not in sibling_row
+    school_row = matrix[matrix.index(f'data-school="{org.school}"'):]
+    assert 'data-testid="suspended"' in school_row[:school_row.index("</tr>")]
+    overdue = regional.get(f"/dashboard/overdue?municipality={org.municipality}").get_data(as_text=True)
+    assert "МБОУ «Тестовая СОШ»" in overdue and overdue.count('data-testid="suspended"') == 1  # overdue since 15.03
+    school_page = regional.get(f"/schools/{org.school}").get_data(as_text=True)
+    assert 'data-testid="roadmap-suspended"' in school_page
