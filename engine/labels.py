@@ -34,6 +34,7 @@ EVENTS = {
     "instance.resumed_by_person": N_("Маршрут возобновлён"), "org.curator_changed": N_("Куратор заменён"),
     "instance.sent_back": N_("Маршрут возвращён на шаг"),
     "org.school_moved": N_("Школа переведена в другой муниципалитет"),
+    "org.schools_merged": N_("Школа присоединена к другой"),
 }
 
 #: Audit actions of a template's history (engine.templates.workspace.HISTORY_ACTIONS, in that order).

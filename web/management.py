@@ -206,11 +206,7 @@ def batch_start() -> Response:
 @login_required
 def batch_confirm(run_id: int) -> Response:
     """The run itself, over the schools the dry run said it would be done for (the page named them)."""
-    dry = batches.get_batch(db(), run_id, actor=me())
-    selection = batches.BatchFilter(dry.selection.get("region") if not dry.selection.get("municipality") else None,
-                                    dry.selection.get("municipality"), dry.selection.get("stage"),
-                                    bool(dry.selection.get("overdue")))
-    run = batches.start_batch(db(), dry.operation, dry.params, selection, actor=me(), schools=dry.will_do)
+    run = batches.confirm_batch(db(), run_id, actor=me())
     queue().enqueue(jobs.run_batch, run.id)
     return redirect(url_for(".batch_run", run_id=run.id))
 

@@ -291,6 +291,21 @@ def start_batch(db: Database, operation: str, params: dict[str, Any], selection:
         return _view(session, run, now)
 
 
+def confirm_batch(db: Database, dry_run_id: int, *, actor: Who) -> BatchRunView:
+    """The run a finished dry run asked to confirm: the same operation and filter, over the schools the dry run
+    said it would be done for (and still selected now)."""
+    dry = get_batch(db, dry_run_id, actor=actor)
+    if not dry.dry_run:
+        raise Conflict(f"пакетная операция {dry.id} — не пробный прогон")
+    if not dry.finished:
+        raise Conflict(f"пробный прогон {dry.id} ещё не закончен")
+    selection = dry.selection
+    municipality = selection.get("municipality")
+    area = BatchFilter(None if municipality else selection.get("region"), municipality, selection.get("stage"),
+                       bool(selection.get("overdue")))
+    return start_batch(db, dry.operation, dry.params, area, actor=actor, schools=dry.will_do)
+
+
 def run_batch(db: Database, run_id: int, *, progress: Callable[[int, int], None] | None = None) -> BatchRunView:
     """Settle every pending school of the run, one transaction each; then close the run. A run already
     claimed by a runner is left alone (a job delivered twice does nothing the second time)."""

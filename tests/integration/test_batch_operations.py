@@ -129,6 +129,8 @@ def test_a_dry_run_tries_each_school_and_changes_nothing_then_the_confirmed_run_
     params = {"municipality": org.municipality, "reason": "реорганизация"}
     dry = batches.start_batch(db, "move", params, area, actor=org.regional, dry_run=True)
     assert [i.outcome for i in dry.items] == ["pending"] * 3 and dry.total == 3
+    with pytest.raises(Conflict, match="не закончен"):
+        batches.confirm_batch(db, dry.id, actor=org.regional)
     dry = batches.run_batch(db, dry.id)
     assert dry.status == "done" and (dry.done, dry.failed) == (1, 2)
     outcomes = _outcomes(dry)
@@ -139,8 +141,10 @@ def test_a_dry_run_tries_each_school_and_changes_nothing_then_the_confirmed_run_
         assert foreign.municipality.code == org.other_municipality
     assert _audit(db, "org.school_moved", school=org.foreign_school) == []
 
-    run = batches.start_batch(db, "move", params, area, actor=org.regional, schools=dry.will_do)
-    assert [i.school_code for i in run.items] == [org.foreign_school]
+    run = batches.confirm_batch(db, dry.id, actor=org.regional)
+    assert [i.school_code for i in run.items] == [org.foreign_school] and not run.dry_run
+    with pytest.raises(Conflict, match="не пробный прогон"):
+        batches.confirm_batch(db, run.id, actor=org.regional)
     run = batches.run_batch(_at(db, LATER), run.id)
     assert (run.status, run.done, run.failed) == ("done", 1, 0)
     [moved] = _audit(db, "org.school_moved", school=org.foreign_school)
