@@ -748,7 +748,8 @@ def migrate_instances(db: Database, source: tuple[str, int], target: tuple[str, 
     key, old, new = source[0], source[1], target[1]
     title = f"{key}@{old} → {new}"
     if dry_run:
-        plan = plan_migration(db, key, old, new, actor=OPERATOR)
+        with _progress("Проверка процессов", quiet=as_json) as progress:
+            plan = plan_migration(db, key, old, new, actor=OPERATOR, progress=progress)
         found: Any = plan
         items, ok = plan.instances, plan.blocked == 0
         summary = f"{title}: процессов {len(plan.instances)}, можно перенести {plan.movable}, нельзя {plan.blocked}."

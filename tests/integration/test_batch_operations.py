@@ -210,8 +210,9 @@ def test_an_injected_failure_stays_with_its_school(db: Database, org: Org, bundl
     monkeypatch.setattr(management, "suspend_one", broken)
     run = batches.start_batch(db, "suspend", {"reason": "проверка"}, BatchFilter(municipality=org.municipality),
                               actor=org.admin)
-    run = batches.run_batch(db, run.id)
-    assert (run.status, run.done, run.failed) == ("done", 1, 1)
+    seen: list[tuple[int, int]] = []
+    run = batches.run_batch(db, run.id, progress=lambda done, total: seen.append((done, total)))
+    assert (run.status, run.done, run.failed) == ("done", 1, 1) and seen == [(1, 2), (2, 2)]
     assert _outcomes(run)[org.school] == ("failed", "внутренняя ошибка: RuntimeError: диск переполнен")
     assert _instance(db, started[org.school]).suspended_at is None  # its step rolled back whole
     assert _instance(db, started[org.sibling_school]).suspended_at is not None
