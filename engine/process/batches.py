@@ -33,7 +33,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine import audit
 from engine.actors import OPERATOR, Operator, Who, is_operator, login_of
 from engine.db import Database
-from engine.errors import Conflict, EngineError, FormInvalid, NotFound
+from engine.errors import Conflict, EngineError, FormInvalid, NotAllowed, NotFound
 from engine.labels import BATCH_OPERATIONS
 from engine.models import (
     BatchItem,
@@ -51,6 +51,7 @@ from engine.models import (
 from engine.org.core import load_actor
 from engine.process import management
 from engine.process.migration import HEARTBEAT_LIMIT
+from engine.roles import Role
 
 #: The operations a batch can do (their words are in engine/labels.py, with the page's other texts).
 OPERATIONS = BATCH_OPERATIONS
@@ -493,7 +494,9 @@ def list_batches(db: Database, *, actor: Who, limit: int = 20) -> list[BatchRunV
     """The latest runs the actor may see (admins: all; a regional coordinator: those of their region)."""
     with db.reading() as session:
         if not is_operator(actor):
-            load_actor(session, login_of(actor))
+            user = load_actor(session, login_of(actor))
+            if not (user.scope.is_admin or any(g.role is Role.REGIONAL_COORDINATOR for g in user.scope.grants)):
+                raise NotAllowed(management.MANAGERS_ONLY)
         found = []
         for run in session.scalars(select(BatchRun).order_by(BatchRun.id.desc()).limit(200)):
             try:

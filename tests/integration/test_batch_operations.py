@@ -376,6 +376,7 @@ def test_the_batch_pages_dry_run_confirm_follow_and_resume(db: Database, org: Or
     page = regional.get(listing).get_data(as_text=True)
     assert 'data-testid="batch-picked"' in page and org.school in page and org.foreign_school not in page
     assert signed_in(app, org.municipal).get(listing).status_code == 403
+    assert signed_in(app, org.curator).get("/roadmaps/batches").status_code == 403  # not even the empty form
     status, _ = post(regional, "/roadmaps/batches", {"operation": "suspend", "municipality": org.municipality,
                                                      "reason": "реорганизация"}, listing)
     assert status == 302
