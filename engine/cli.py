@@ -33,7 +33,7 @@ from engine.errors import EngineError, FormInvalid, TemplateInvalid
 from engine.org import api_tokens, curator_pool
 from engine.org.importing import import_org, read_org_file
 from engine.org.regions import list_region_zones, set_region_zone, viewer_zone
-from engine.process import instances, management, questionnaires, tasks
+from engine.process import batches, instances, management, merges, questionnaires, tasks
 from engine.process.cohorts import cohort_calendar, set_cohort_dates
 from engine.process.incidents import list_incidents as incident_list
 from engine.process.instances import start_cohort
@@ -339,7 +339,8 @@ def import_org_command(db: Database, path: Path, force: bool) -> None:
     click.echo(f"Импортировано из {report.rows} строк — {counts}; пропущено с ошибками: {len(report.errors)}.")
 
 
-_STATE_MARKS = {StageState.DONE: "✓", StageState.CURRENT: "▶", StageState.PENDING: "·", StageState.SKIPPED: "—"}
+_STATE_MARKS = {StageState.DONE: "✓", StageState.CURRENT: "▶", StageState.PENDING: "·", StageState.SKIPPED: "—",
+                StageState.WITHDRAWN: "✗"}
 
 
 @cli.command()
@@ -747,7 +748,8 @@ def migrate_instances(db: Database, source: tuple[str, int], target: tuple[str, 
     key, old, new = source[0], source[1], target[1]
     title = f"{key}@{old} → {new}"
     if dry_run:
-        plan = plan_migration(db, key, old, new, actor=OPERATOR)
+        with _progress("Проверка процессов", quiet=as_json) as progress:
+            plan = plan_migration(db, key, old, new, actor=OPERATOR, progress=progress)
         found: Any = plan
         items, ok = plan.instances, plan.blocked == 0
         summary = f"{title}: процессов {len(plan.instances)}, можно перенести {plan.movable}, нельзя {plan.blocked}."
@@ -945,3 +947,100 @@ def roadmaps_move_school(db: Database, school: str, municipality: str, reason: s
     moved = management.move_school(db, school, municipality, reason=reason, actor=OPERATOR)
     click.echo(f"Школа {school}: {moved.from_municipality} → {moved.to_municipality}; задач перенесено: "
                f"{moved.tasks_moved}.")
+
+
+@roadmaps_group.command("batch")
+@click.argument("operation", type=click.Choice(list(batches.OPERATIONS)))
+@click.option("--region", default=None, help="Маршруты школ региона (код).")
+@click.option("--municipality", default=None, help="Маршруты школ муниципалитета (код).")
+@click.option("--stage", default=None, help="Только маршруты на этом этапе (ключ этапа).")
+@click.option("--overdue", is_flag=True, help="Только маршруты с просроченной открытой задачей.")
+@click.option("--reason", default="", help="Причина (для withdraw — код из списка причин).")
+@click.option("--comment", default="", help="withdraw: комментарий (обязателен для other).")
+@click.option("--to", "to_login", default=None, help="curator: новый куратор.")
+@click.option("--from", "from_login", default=None, help="curator: заменить только этого куратора.")
+@click.option("--element", default=None, help="send_back: id шага в BPMN.")
+@click.option("--whole-branch", is_flag=True, help="send_back: вернуть всю параллельную развилку.")
+@click.option("--target-municipality", default=None, help="move: муниципалитет, куда перевести школы.")
+@click.option("--dry-run", is_flag=True, help="Попробовать для каждой школы и откатить: что сделано, что откажет.")
+@click.option("--json", "as_json", is_flag=True, help="Вывод в JSON.")
+@with_db
+def roadmaps_batch(db: Database, operation: str, region: str | None, municipality: str | None, stage: str | None,
+                   overdue: bool, reason: str, comment: str, to_login: str | None, from_login: str | None,
+                   element: str | None, whole_branch: bool, target_municipality: str | None, dry_run: bool,
+                   as_json: bool) -> None:
+    """Пакетная операция над идущими маршрутами региона или муниципалитета (по школе за транзакцию)."""
+    params = {"reason": reason, "comment": comment, "to": to_login, "from": from_login, "element": element,
+              "whole_branch": whole_branch, "municipality": target_municipality}
+    selection = batches.BatchFilter(region, municipality, stage, overdue)
+    run = batches.start_batch(db, operation, params, selection, actor=OPERATOR, dry_run=dry_run)
+    _run_and_report(db, run.id, as_json)
+
+
+def _run_and_report(db: Database, run_id: int, as_json: bool) -> None:
+    with _progress("Школы", quiet=as_json) as progress:
+        run = batches.run_batch(db, run_id, progress=progress)
+    if as_json:
+        _print_json(run)
+    else:
+        for item in run.items:
+            click.echo(_batch_item_line(item, run.dry_run))
+        click.echo(_batch_line(run))
+    sys.exit(0 if run.failed == 0 else 1)
+
+
+def _batch_item_line(item: batches.BatchItemView, dry_run: bool) -> str:
+    if item.outcome == batches.DONE:
+        words = "будет сделано" if dry_run else "сделано"
+    elif item.outcome == batches.FAILED:
+        words = f"{'откажет' if dry_run else 'отказ'}: {item.message}"
+    else:
+        words = "ожидает"
+    return f"{item.school_code}\t{item.school_name}\t{words}"
+
+
+def _batch_line(run: batches.BatchRunView) -> str:
+    area = run.selection.get("municipality") or run.selection.get("region")
+    return (f"{run.id}\t{run.operation}{' (пробная)' if run.dry_run else ''}\t{area}\t"
+            f"{labels.BATCH_RUNS[run.status]}\tобработано {run.processed} из {run.total}, сделано {run.done}, "
+            f"отказов {run.failed}")
+
+
+@roadmaps_group.command("batch-runs")
+@click.option("--json", "as_json", is_flag=True, help="Вывод в JSON.")
+@with_db
+def roadmaps_batch_runs(db: Database, as_json: bool) -> None:
+    """Последние пакетные операции и их состояние; прерванную можно возобновить командой batch-resume."""
+    runs = batches.list_batches(db, actor=OPERATOR)
+    if as_json:
+        _print_json(runs)
+        return
+    for run in runs:
+        click.echo(_batch_line(run))
+
+
+@roadmaps_group.command("batch-resume")
+@click.argument("run_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Вывод в JSON.")
+@with_db
+def roadmaps_batch_resume(db: Database, run_id: int, as_json: bool) -> None:
+    """Возобновить прерванную пакетную операцию здесь же: только школы, до которых она не дошла."""
+    batches.resume_batch(db, run_id, actor=OPERATOR)
+    _run_and_report(db, run_id, as_json)
+
+
+@roadmaps_group.command("merge")
+@click.argument("school")
+@click.argument("into")
+@click.option("--reason", required=True, help="Причина (реорганизация).")
+@click.option("--json", "as_json", is_flag=True, help="Вывод в JSON.")
+@with_db
+def roadmaps_merge(db: Database, school: str, into: str, reason: str, as_json: bool) -> None:
+    """Присоединить школу SCHOOL к школе INTO: её маршрут снимается («слияние») и хранится, люди переходят."""
+    done = merges.merge_schools(db, school, into, reason=reason, actor=OPERATOR)
+    if as_json:
+        _print_json(done)
+        return
+    withdrawn = (f"маршрут {done.withdrawn_instance_id} снят («слияние»)" if done.withdrawn_instance_id
+                 else "маршрута не было")
+    click.echo(f"Школа {school} присоединена к {into}: {withdrawn}; перешли: {', '.join(done.people) or '—'}.")

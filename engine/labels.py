@@ -14,7 +14,8 @@ def N_(text: str) -> str:  # the name gettext's extractors look for
 
 
 #: The state of one stage of a school's roadmap (engine.reports.status.StageState values).
-STAGE_STATES = {"done": N_("пройден"), "current": N_("идёт"), "pending": N_("впереди"), "skipped": "—"}
+STAGE_STATES = {"done": N_("пройден"), "current": N_("идёт"), "pending": N_("впереди"), "skipped": "—",
+                "withdrawn": N_("снят на этом этапе")}
 
 #: Audit actions as a school's or a task's history shows them.
 EVENTS = {
@@ -33,6 +34,7 @@ EVENTS = {
     "instance.resumed_by_person": N_("Маршрут возобновлён"), "org.curator_changed": N_("Куратор заменён"),
     "instance.sent_back": N_("Маршрут возвращён на шаг"),
     "org.school_moved": N_("Школа переведена в другой муниципалитет"),
+    "org.schools_merged": N_("Школа присоединена к другой"),
 }
 
 #: Audit actions of a template's history (engine.templates.workspace.HISTORY_ACTIONS, in that order).
@@ -47,6 +49,20 @@ TEMPLATE_HISTORY = {
 #: The status of an instance migration run.
 MIGRATION_RUNS = {"pending": N_("ожидает запуска"), "running": N_("идёт"), "done": N_("завершён"),
                   "failed": N_("остановлен из-за ошибки"), "interrupted": N_("прерван (обработчик не отвечает)")}
+
+#: The operations a batch can do (engine/process/batches.py), in the words of the page.
+BATCH_OPERATIONS = {
+    "withdraw": N_("снять с проекта"),
+    "suspend": N_("приостановить"),
+    "resume": N_("возобновить"),
+    "curator": N_("сменить куратора"),
+    "send_back": N_("вернуть на шаг"),
+    "move": N_("перевести в другой муниципалитет"),
+}
+
+#: How a batch operation stands (engine/process/batches.py).
+BATCH_RUNS = {"pending": N_("ожидает запуска"), "running": N_("идёт"), "done": N_("завершена"),
+              "failed": N_("остановлена из-за ошибки"), "interrupted": N_("прервана (обработчик не отвечает)")}
 
 #: What a migration run did, or would do, with one instance.
 MIGRATION_OUTCOMES = {"moved": N_("перенесён"), "failed": N_("ошибка"), "skipped": N_("пропущен"),

@@ -96,6 +96,9 @@ class School(Base):
     municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
     # Denormalized from the municipality: scope filters on region must not need a join.
     region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
+    # Set when the school was merged into another (engine/process/batches.py ``merge_schools``): its
+    # withdrawn roadmap and history stay under its own code; its people reach the surviving school.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("school.id"))
 
     municipality: Mapped[Municipality] = relationship()
 
@@ -660,6 +663,67 @@ class MigrationRun(Base):
 
     from_version: Mapped[TemplateVersion] = relationship(foreign_keys=[from_version_id])
     to_version: Mapped[TemplateVersion] = relationship(foreign_keys=[to_version_id])
+
+
+class BatchRunStatus(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"  # every school was tried; some may have been refused (see the items)
+    FAILED = "failed"  # the run itself could not go on
+
+
+class BatchRun(Base):
+    """One operation (withdraw, suspend, …) on a selection of schools' roadmaps (engine/process/batches.py).
+
+    The schools are fixed when the run is recorded (``batch_item`` rows, pending): what the person confirmed
+    is what runs. Each school is acted on in its own transaction, which also settles its item and bumps the
+    counters and ``heartbeat_at`` here — the migration runs' model: progress is visible, one school's failure
+    stays its own, and a run whose heartbeat stopped is interrupted and can be resumed (``resumes`` numbers
+    its runners; one that finds a higher number stops)."""
+
+    __tablename__ = "batch_run"
+    __table_args__ = (
+        CheckConstraint("done >= 0 AND failed >= 0 AND done + failed <= total", name="batch_counts_within_total"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    operation: Mapped[str] = mapped_column(String(32))
+    # The operation's own inputs (reason, comment, curator, step, municipality) and the filter it came from.
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    selection: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    dry_run: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[BatchRunStatus] = mapped_column(_enum(BatchRunStatus, "batch_run_status"),
+                                                   default=BatchRunStatus.PENDING)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    resumes: Mapped[int] = mapped_column(Integer, default=0)
+
+    created_by: Mapped[User | None] = relationship()
+
+
+class BatchItem(Base):
+    """One school of a batch run: pending until its transaction settles it as done or failed (with the
+    engine's message); in a dry run, ``done`` means «будет сделано» and ``failed`` «откажет»."""
+
+    __tablename__ = "batch_item"
+    __table_args__ = (UniqueConstraint("run_id", "school_id", name="uq_batch_item_school"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("batch_run.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"))
+    school_code: Mapped[str] = mapped_column(String(32))
+    school_name: Mapped[str] = mapped_column(String(500))
+    stage: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16), default="pending")
+    message: Mapped[str] = mapped_column(Text, default="")
+    settled_at: Mapped[datetime | None]
 
 
 class Measure(Base):

@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from engine.actors import OPERATOR
 from engine.deadlines.digests import queue_digests
 from engine.deadlines.sweep import DEFAULT_BATCH, sweep
-from engine.process import instances, migration
+from engine.process import batches, instances, migration
 from engine.process.mailer import SmtpSettings, deliver, due_messages
 from workers.queue import JobContext, job_timeout
 
@@ -49,6 +49,14 @@ def run_migration(ctx: JobContext, run_id: int) -> dict[str, int]:
     """Move a template's running instances to another version (each in its own transaction)."""
     run = migration.run_migration(ctx.db, run_id)
     return {"moved": run.moved, "failed": run.failed}
+
+
+# A batch over a region's schools takes as long as a migration run; its heartbeat tells a stopped run.
+@job_timeout(6 * 3600)
+def run_batch(ctx: JobContext, run_id: int) -> dict[str, int]:
+    """Do (or, for a dry run, try and roll back) a batch operation school by school, each in its own transaction."""
+    run = batches.run_batch(ctx.db, run_id)
+    return {"done": run.done, "failed": run.failed}
 
 
 def sweep_deadlines(ctx: JobContext, now_iso: str | None = None, batch_size: int = DEFAULT_BATCH) -> dict[str, Any]:

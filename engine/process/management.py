@@ -66,6 +66,10 @@ WITHDRAW_REASONS = {
     "other": N_("другая причина"),
 }
 
+#: A school merged into another: its roadmap is withdrawn for this reason (not offered in the list).
+MERGED = "merged"
+ALL_WITHDRAW_REASONS = {**WITHDRAW_REASONS, MERGED: N_("слияние")}
+
 MANAGERS_ONLY = "управлять маршрутами может региональный координатор своего региона или администратор"
 
 
@@ -109,6 +113,15 @@ def _manager(session: Session, actor: Who, places: Sequence[OrgPlace]) -> int | 
     if not places or not all(may_manage(user, place) for place in places):
         raise NotAllowed(MANAGERS_ONLY)
     return user.user_id
+
+
+def authorize(session: Session, actor: Who, places: Sequence[OrgPlace]) -> int | None:
+    """The actor's user id if they manage every place (None for the operator); ``NotAllowed`` otherwise."""
+    return _manager(session, actor, places)
+
+
+def area_places(session: Session, selection: Selection) -> list[OrgPlace]:
+    return _selection_places(session, selection)
 
 
 def _area_query(session: Session, selection: Selection) -> Select[ProcessInstance]:
@@ -175,31 +188,47 @@ def school_roadmap(db: Database, school_code: str, *, actor: Who) -> ManagedRoad
 def withdraw_roadmap(db: Database, school_code: str, *, reason: str, comment: str = "",
                      actor: Who) -> ManagedRoadmap:
     """Withdraw the school's running roadmap: tasks cancelled, deadlines stopped, status ``cancelled``."""
+    check_withdraw_reason(reason, comment)
+    with db.transaction() as session:
+        return withdraw_one(session, school_code, reason=reason, comment=comment, actor=actor, now=db.now())
+
+
+def check_withdraw_reason(reason: str, comment: str) -> None:
     if reason not in WITHDRAW_REASONS:
         raise FormInvalid({"reason": ["выберите причину из списка"]})
     if reason == "other":
         _reason(comment, "comment")
-    with db.transaction() as session:
-        actor_id = _manager(session, actor, _selection_places(session, Selection(school=school_code)))
-        instance = _running_instance(session, school_code)
-        now = db.now()
-        open_ids = list(session.scalars(select(Task.id).where(Task.instance_id == instance.id,
-                                                               Task.status == TaskStatus.READY)))
-        session.execute(update(Task).where(Task.id.in_(open_ids)).values(status=TaskStatus.CANCELLED)
-                        .execution_options(synchronize_session=False))
-        close_deadlines(session, open_ids, now)
-        # Rows of no task (timers, retries of parked steps) stop too; open incidents are moot.
-        session.execute(update(Deadline).where(Deadline.instance_id == instance.id, Deadline.fired_at.is_(None))
-                        .values(cancelled=True, fired_at=now).execution_options(synchronize_session=False))
-        session.execute(update(Incident).where(Incident.instance_id == instance.id, Incident.resolved_at.is_(None))
-                        .values(resolved_at=now, resolved_by_id=actor_id, resolution="withdrawn")
-                        .execution_options(synchronize_session=False))
-        instance.status, instance.suspended_at = InstanceStatus.CANCELLED, None
-        audit.record(session, now, "instance.withdrawn", actor_id=actor_id, instance_id=instance.id,
-                     school=school_code, reason=reason, reason_text=WITHDRAW_REASONS[reason],
-                     comment=comment.strip()[:1000], tasks_cancelled=open_ids)
-        session.flush()
-        return _view(instance, tasks_closed=len(open_ids))
+
+
+def withdraw_one(session: Session, school_code: str, *, reason: str, comment: str = "", actor: Who,
+                 now: datetime, batch: int | None = None) -> ManagedRoadmap:
+    """One school's withdrawal in the caller's transaction (a single withdrawal, a batch's step, a merge)."""
+    if reason != MERGED:
+        check_withdraw_reason(reason, comment)
+    actor_id = _manager(session, actor, _selection_places(session, Selection(school=school_code)))
+    instance = _running_instance(session, school_code)
+    open_ids = list(session.scalars(select(Task.id).where(Task.instance_id == instance.id,
+                                                           Task.status == TaskStatus.READY)))
+    session.execute(update(Task).where(Task.id.in_(open_ids)).values(status=TaskStatus.CANCELLED)
+                    .execution_options(synchronize_session=False))
+    close_deadlines(session, open_ids, now)
+    # Rows of no task (timers, retries of parked steps) stop too; open incidents are moot.
+    session.execute(update(Deadline).where(Deadline.instance_id == instance.id, Deadline.fired_at.is_(None))
+                    .values(cancelled=True, fired_at=now).execution_options(synchronize_session=False))
+    session.execute(update(Incident).where(Incident.instance_id == instance.id, Incident.resolved_at.is_(None))
+                    .values(resolved_at=now, resolved_by_id=actor_id, resolution="withdrawn")
+                    .execution_options(synchronize_session=False))
+    instance.status, instance.suspended_at = InstanceStatus.CANCELLED, None
+    audit.record(session, now, "instance.withdrawn", actor_id=actor_id, instance_id=instance.id,
+                 school=school_code, reason=reason, reason_text=ALL_WITHDRAW_REASONS[reason],
+                 comment=comment.strip()[:1000], tasks_cancelled=open_ids, **_batch(batch))
+    session.flush()
+    return _view(instance, tasks_closed=len(open_ids))
+
+
+def _batch(batch: int | None) -> dict[str, Any]:
+    """A batch's step says which run it belongs to in its audit record."""
+    return {} if batch is None else {"batch_run": batch}
 
 
 def _running_instance(session: Session, school_code: str) -> ProcessInstance:
@@ -238,11 +267,29 @@ def suspend_roadmaps(db: Database, selection: Selection, *, reason: str, actor: 
             raise Conflict(f"у школы «{selection.school}» нет идущего маршрута, который можно приостановить")
         now = db.now()
         for instance in instances:
-            instance.suspended_at = now
-            audit.record(session, now, "instance.suspended", actor_id=actor_id, instance_id=instance.id,
-                         school=instance.school.code, reason=words, **_selection_details(selection))
+            _suspend(session, instance, words, actor_id, now, _selection_details(selection))
         session.flush()
         return [_view(i) for i in instances]
+
+
+def suspend_one(session: Session, school_code: str, *, reason: str, actor: Who, now: datetime,
+                batch: int | None = None) -> ManagedRoadmap:
+    """One school's suspension in the caller's transaction (a batch's step)."""
+    words = _reason(reason)
+    actor_id = _manager(session, actor, _selection_places(session, Selection(school=school_code)))
+    instance = _running_instance(session, school_code)
+    if instance.suspended_at is not None:
+        raise Conflict(f"маршрут школы «{school_code}» уже приостановлен")
+    _suspend(session, instance, words, actor_id, now, _batch(batch))
+    session.flush()
+    return _view(instance)
+
+
+def _suspend(session: Session, instance: ProcessInstance, reason: str, actor_id: int | None, now: datetime,
+             details: dict[str, Any]) -> None:
+    instance.suspended_at = now
+    audit.record(session, now, "instance.suspended", actor_id=actor_id, instance_id=instance.id,
+                 school=instance.school.code, reason=reason, **details)
 
 
 def resume_roadmaps(db: Database, selection: Selection, *, reason: str = "", actor: Who) -> list[ManagedRoadmap]:
@@ -255,20 +302,37 @@ def resume_roadmaps(db: Database, selection: Selection, *, reason: str = "", act
             raise Conflict(f"маршрут школы «{selection.school}» не приостановлен")
         now = db.now()
         shifts = _shifts(session, instances, now)
-        calendar = load_calendar(session)
         # Reported with the moment each was suspended at (what the shift was counted from).
         views = [_view(i, shift_working_days=shifts[i.id]) for i in instances]
         for instance in instances:
-            days = shifts[instance.id]
-            _shift_deadlines(session, instance, calendar.in_zone(region_zone(session, instance.school.region_id)),
-                             days)
-            audit.record(session, now, "instance.resumed_by_person", actor_id=actor_id, instance_id=instance.id,
-                         school=instance.school.code, reason=reason.strip()[:1000],
-                         suspended_at=instance.suspended_at.isoformat() if instance.suspended_at else None,
-                         shift_working_days=days, **_selection_details(selection))
-            instance.suspended_at = None
+            _resume(session, instance, shifts[instance.id], reason, actor_id, now, _selection_details(selection))
         session.flush()
         return views
+
+
+def resume_one(session: Session, school_code: str, *, reason: str = "", actor: Who, now: datetime,
+               batch: int | None = None) -> ManagedRoadmap:
+    """One school's resume in the caller's transaction (a batch's step)."""
+    actor_id = _manager(session, actor, _selection_places(session, Selection(school=school_code)))
+    instance = _running_instance(session, school_code)
+    if instance.suspended_at is None:
+        raise Conflict(f"маршрут школы «{school_code}» не приостановлен")
+    days = _shifts(session, [instance], now)[instance.id]
+    view = _view(instance, shift_working_days=days)
+    _resume(session, instance, days, reason, actor_id, now, _batch(batch))
+    session.flush()
+    return view
+
+
+def _resume(session: Session, instance: ProcessInstance, days: int, reason: str, actor_id: int | None,
+            now: datetime, details: dict[str, Any]) -> None:
+    calendar = load_calendar(session)
+    _shift_deadlines(session, instance, calendar.in_zone(region_zone(session, instance.school.region_id)), days)
+    audit.record(session, now, "instance.resumed_by_person", actor_id=actor_id, instance_id=instance.id,
+                 school=instance.school.code, reason=reason.strip()[:1000],
+                 suspended_at=instance.suspended_at.isoformat() if instance.suspended_at else None,
+                 shift_working_days=days, **details)
+    instance.suspended_at = None
 
 
 def _selection_details(selection: Selection) -> dict[str, Any]:
@@ -369,6 +433,17 @@ def change_curator(db: Database, to_login: str, *, school: str | None = None, fr
         return changes
 
 
+def change_curator_one(session: Session, school_code: str, to_login: str, *, from_login: str | None = None,
+                       reason: str, actor: Who, now: datetime, batch: int | None = None) -> CuratorChange:
+    """One school's change of curator in the caller's transaction (a batch's step)."""
+    words = _reason(reason)
+    school = find_school(session, school_code)
+    actor_id = _manager(session, actor, [place_of(school)])
+    change = _change_one(session, school, find_user(session, to_login), from_login, words, actor_id, now, batch)
+    session.flush()
+    return change
+
+
 def _curated_schools(session: Session, school: str | None, from_login: str | None) -> list[School]:
     if school is not None:
         return [find_school(session, school)]
@@ -382,7 +457,7 @@ def _curated_schools(session: Session, school: str | None, from_login: str | Non
 
 
 def _change_one(session: Session, school: School, newcomer: User, from_login: str | None, reason: str,
-                actor_id: int | None, now: datetime) -> CuratorChange:
+                actor_id: int | None, now: datetime, batch: int | None = None) -> CuratorChange:
     if newcomer.login not in {c.login for c in curator_candidates(session, school)}:
         raise FormInvalid({"to": [f"«{newcomer.login}» не может быть куратором школы {school.code}: выберите "
                                   "куратора региона или кандидата из резерва кураторов"]})
@@ -406,7 +481,7 @@ def _change_one(session: Session, school: School, newcomer: User, from_login: st
     previous = [user.login for user in leaving if user is not None]
     audit.record(session, now, "org.curator_changed", actor_id=actor_id, instance_id=instance_id,
                  school=school.code, previous=previous, curator=newcomer.login, reason=reason,
-                 tasks_moved=[t.id for t in moved])
+                 tasks_moved=[t.id for t in moved], **_batch(batch))
     place = f"{school.name} ({school.code})"
     notify(session, [newcomer], Message("curator", f"Вы назначены куратором школы {place}",
                                         f"Вы — куратор школы {place}. Открытых задач куратора передано вам: "
@@ -438,29 +513,36 @@ def send_back(db: Database, school_code: str, element_id: str, *, reason: str, w
     """Move a school's running roadmap back to an earlier user task (its last completed run), keeping the
     data entered so far and every document version. The workflow decides what is safe (engine/bpmn/runtime.py
     ``WorkflowRun.send_back``): inside a parallel branch only the whole branch goes back."""
-    words = _reason(reason)
     with db.transaction() as session:
-        actor_id = _manager(session, actor, _selection_places(session, Selection(school=school_code)))
-        instance = _running_instance(session, school_code)
-        if instance.suspended_at is not None:
-            raise Conflict(f"маршрут школы «{school_code}» приостановлен: сначала возобновите его")
-        compiled = compiled_version(session, instance.template_version_id)
-        run = WorkflowRun.restore(compiled, instance.workflow_json)
-        sent = run.send_back(element_id, whole_branch=whole_branch)
-        now = db.now()
-        # The reset keeps the target's Spiff task id, and a task row is unique by it: the row of the earlier
-        # run (completed, history) gets a fresh id of its own so the reopened task can be mirrored anew.
-        session.execute(update(Task).where(Task.spiff_task_id == sent.target_task_id)
-                        .values(spiff_task_id=str(uuid4())).execution_options(synchronize_session=False))
-        before = set(session.scalars(select(Task.id).where(Task.instance_id == instance.id,
-                                                           Task.status == TaskStatus.READY)))
-        audit.record(session, now, "instance.sent_back", actor_id=actor_id, instance_id=instance.id,
-                     school=school_code, element=element_id, reset_element=sent.reset_element, reason=words)
-        opened = sync_tasks(session, instance, run, compiled.spec, now)
-        instance.workflow_json = run.dump()
-        session.flush()
-        return SentBackRoadmap(instance.id, school_code, element_id, sent.reset_element,
-                               [t.id for t in opened], sorted(before))
+        return send_back_one(session, school_code, element_id, reason=reason, whole_branch=whole_branch,
+                             actor=actor, now=db.now())
+
+
+def send_back_one(session: Session, school_code: str, element_id: str, *, reason: str, whole_branch: bool = False,
+                  actor: Who, now: datetime, batch: int | None = None) -> SentBackRoadmap:
+    """One school's send-back in the caller's transaction (a single one or a batch's step)."""
+    words = _reason(reason)
+    actor_id = _manager(session, actor, _selection_places(session, Selection(school=school_code)))
+    instance = _running_instance(session, school_code)
+    if instance.suspended_at is not None:
+        raise Conflict(f"маршрут школы «{school_code}» приостановлен: сначала возобновите его")
+    compiled = compiled_version(session, instance.template_version_id)
+    run = WorkflowRun.restore(compiled, instance.workflow_json)
+    sent = run.send_back(element_id, whole_branch=whole_branch)
+    # The reset keeps the target's Spiff task id, and a task row is unique by it: the row of the earlier
+    # run (completed, history) gets a fresh id of its own so the reopened task can be mirrored anew.
+    session.execute(update(Task).where(Task.spiff_task_id == sent.target_task_id)
+                    .values(spiff_task_id=str(uuid4())).execution_options(synchronize_session=False))
+    before = set(session.scalars(select(Task.id).where(Task.instance_id == instance.id,
+                                                       Task.status == TaskStatus.READY)))
+    audit.record(session, now, "instance.sent_back", actor_id=actor_id, instance_id=instance.id,
+                 school=school_code, element=element_id, reset_element=sent.reset_element, reason=words,
+                 **_batch(batch))
+    opened = sync_tasks(session, instance, run, compiled.spec, now)
+    instance.workflow_json = run.dump()
+    session.flush()
+    return SentBackRoadmap(instance.id, school_code, element_id, sent.reset_element,
+                           [t.id for t in opened], sorted(before))
 
 
 @dataclass(frozen=True)
@@ -500,27 +582,34 @@ def move_school(db: Database, school_code: str, municipality_code: str, *, reaso
     """Move a school to another municipality (a reorganisation). Its tasks carry the new municipality (and
     region), so scopes, dashboards and escalation recipients follow at once; its own and its curators'
     grants are the school's and stay. A regional coordinator moves schools within their region only."""
-    words = _reason(reason)
     with db.transaction() as session:
-        school = find_school(session, school_code)
-        target = session.scalar(select(Municipality).where(Municipality.code == municipality_code))
-        if target is None:
-            raise NotFound(f"муниципалитет «{municipality_code}» не найден")
-        actor_id = _manager(session, actor, [place_of(school), OrgPlace(school.id, target.id, target.region_id)])
-        if target.id == school.municipality_id:
-            raise Conflict(f"школа «{school_code}» уже в муниципалитете «{municipality_code}»")
-        previous = session.get(Municipality, school.municipality_id)
-        school.municipality_id, school.region_id = target.id, target.region_id
-        moved = len(session.scalars(update(Task).where(Task.school_id == school.id)
-                                    .values(municipality_id=target.id, region_id=target.region_id)
-                                    .returning(Task.id).execution_options(synchronize_session=False)).all())
-        instance_id = session.scalar(select(ProcessInstance.id).where(ProcessInstance.school_id == school.id)
-                                     .order_by(ProcessInstance.id.desc()).limit(1))
-        from_code = previous.code if previous is not None else ""
-        audit.record(session, db.now(), "org.school_moved", actor_id=actor_id, instance_id=instance_id,
-                     school=school_code, municipality_from=from_code, municipality_to=target.code, reason=words)
-        session.flush()
-        return MovedSchool(school_code, from_code, target.code, moved)
+        return move_one(session, school_code, municipality_code, reason=reason, actor=actor, now=db.now())
+
+
+def move_one(session: Session, school_code: str, municipality_code: str, *, reason: str, actor: Who,
+             now: datetime, batch: int | None = None) -> MovedSchool:
+    """One school's move in the caller's transaction (a single move or a batch's step)."""
+    words = _reason(reason)
+    school = find_school(session, school_code)
+    target = session.scalar(select(Municipality).where(Municipality.code == municipality_code))
+    if target is None:
+        raise NotFound(f"муниципалитет «{municipality_code}» не найден")
+    actor_id = _manager(session, actor, [place_of(school), OrgPlace(school.id, target.id, target.region_id)])
+    if target.id == school.municipality_id:
+        raise Conflict(f"школа «{school_code}» уже в муниципалитете «{municipality_code}»")
+    previous = session.get(Municipality, school.municipality_id)
+    school.municipality_id, school.region_id = target.id, target.region_id
+    moved = len(session.scalars(update(Task).where(Task.school_id == school.id)
+                                .values(municipality_id=target.id, region_id=target.region_id)
+                                .returning(Task.id).execution_options(synchronize_session=False)).all())
+    instance_id = session.scalar(select(ProcessInstance.id).where(ProcessInstance.school_id == school.id)
+                                 .order_by(ProcessInstance.id.desc()).limit(1))
+    from_code = previous.code if previous is not None else ""
+    audit.record(session, now, "org.school_moved", actor_id=actor_id, instance_id=instance_id,
+                 school=school_code, municipality_from=from_code, municipality_to=target.code, reason=words,
+                 **_batch(batch))
+    session.flush()
+    return MovedSchool(school_code, from_code, target.code, moved)
 
 
 def move_targets(db: Database, school_code: str, *, actor: Who) -> tuple[ManagedRoadmap, list[tuple[str, str]]]:

@@ -210,7 +210,7 @@ def _check(instance: ProcessInstance, tasks: list[str], source: CompiledTemplate
 
 
 def plan_migration(db: Database, key: str, from_version: int, to_version: int, *, actor: Who,
-                   limit: int | None = None) -> MigrationPlan:
+                   limit: int | None = None, progress: Callable[[int, int], None] | None = None) -> MigrationPlan:
     """The dry run: every running instance of KEY@FROM (or the first ``limit``: a page must answer in
     seconds, and each check restores and migrates a workflow), whether it can move to KEY@TO and why not."""
     with db.reading() as session:
@@ -220,7 +220,11 @@ def plan_migration(db: Database, key: str, from_version: int, to_version: int, *
         total = len(_candidate_ids(session, source_row.id))
         instances = _candidates(session, source_row.id, limit)
         tasks = _open_tasks(session, (i.id for i in instances))
-        checks = [_check(instance, tasks[instance.id], source, target) for instance in instances]
+        checks = []
+        for done, instance in enumerate(instances, 1):
+            checks.append(_check(instance, tasks[instance.id], source, target))
+            if progress is not None:  # the CLI's progress bar: each check restores and migrates a workflow
+                progress(done, len(instances))
     return MigrationPlan(key, from_version, to_version, checks, total)
 
 

@@ -60,6 +60,7 @@ class OverdueTask:
     escalation_level: int
     federal_overdue: bool
     assignee_name: str | None = None  # who took it, if anyone did: the person to call
+    suspended: bool = False  # its roadmap is suspended: the task is held, nothing escalates
 
 
 def _in_area(query: Any, area: Area) -> Any:
@@ -76,17 +77,18 @@ def overdue(db: Database, area: Area, *, actor: Who) -> dict[int, list[OverdueTa
     """Open tasks past due in the area, by escalation level (highest first)."""
     with db.reading() as session:
         area_of(session, load_user(session, actor), area.region_code, area.municipality_code)
-        query = (select(Task, User.full_name).options(joinedload(Task.school))
+        query = (select(Task, User.full_name, ProcessInstance.suspended_at).options(joinedload(Task.school))
+                 .join(ProcessInstance, ProcessInstance.id == Task.instance_id)
                  .outerjoin(User, User.id == Task.assignee_id)
                  .where(Task.status == TaskStatus.READY, Task.due_at < db.now())
                  .order_by(Task.escalation_level.desc(), Task.due_at))
         query = _in_area(query, area)
         levels: dict[int, list[OverdueTask]] = {}
-        for task, assignee in session.execute(query.limit(5000)):
+        for task, assignee, suspended_at in session.execute(query.limit(5000)):
             assert task.due_at is not None
             levels.setdefault(task.escalation_level, []).append(OverdueTask(
                 task.id, task.school.code, task.school.name, task.name, ROLE_TITLES[task.role], task.due_at,
-                task.escalation_level, task.federal_overdue, assignee))
+                task.escalation_level, task.federal_overdue, assignee, suspended_at is not None))
         return dict(sorted(levels.items(), reverse=True))
 
 
@@ -266,7 +268,7 @@ def waiting_at(db: Database, area: Area, template_key: str, element_id: str, *, 
 
 
 _FILLS = {StageState.DONE: "C6EFCE", StageState.CURRENT: "BDD7EE", StageState.PENDING: "FFFFFF",
-          StageState.SKIPPED: "EDEDED"}
+          StageState.SKIPPED: "EDEDED", StageState.WITHDRAWN: "F8CBAD"}
 
 #: Leading characters a spreadsheet may take for the start of a formula (OWASP's "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -41,6 +41,7 @@ class StageState(StrEnum):
     CURRENT = "current"
     PENDING = "pending"
     SKIPPED = "skipped"  # the roadmap ended before reaching this stage
+    WITHDRAWN = "withdrawn"  # the roadmap was withdrawn at this stage: not passed, and not counted as progress
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class SchoolStatus:
     escalation_level: int
     incidents: int = 0  # open incidents: a step of the roadmap failed and waits for an admin's fix
     measures: Execution = field(default_factory=Execution)  # the school's roadmap of measures, on its local date
+    suspended: bool = False  # a running roadmap that is suspended (engine/process/management.py)
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,7 @@ def _schools() -> Select[int, str, str, str]:
 def _latest_instances(session: Session, template_key: str, area: _Area, cohort_year: int | None) -> dict[int, Any]:
     """Each school's newest instance of the template (in the cohort, if one is named); no JSON loaded."""
     query = (select(ProcessInstance.id, ProcessInstance.school_id, ProcessInstance.status,
-                    ProcessInstance.current_stage)
+                    ProcessInstance.current_stage, ProcessInstance.suspended_at)
              .join(TemplateVersion, TemplateVersion.id == ProcessInstance.template_version_id)
              .join(School, School.id == ProcessInstance.school_id)
              .where(TemplateVersion.key == template_key).order_by(ProcessInstance.id))
@@ -170,16 +172,16 @@ def _open_task_summary(session: Session, area: _Area, now: Any) -> dict[int, _Ta
 
 
 class _StateCache:
-    """Stage states depend only on (current stage, finished): compute each combination once."""
+    """Stage states depend only on (current stage, finished, withdrawn): compute each combination once."""
 
     def __init__(self, spec: TemplateSpec) -> None:
         self.spec = spec
-        self.cache: dict[tuple[str | None, bool], dict[str, StageState]] = {}
+        self.cache: dict[tuple[str | None, bool, bool], dict[str, StageState]] = {}
 
-    def get(self, current: str | None, finished: bool) -> dict[str, StageState]:
-        key = (current, finished)
+    def get(self, current: str | None, finished: bool, withdrawn: bool = False) -> dict[str, StageState]:
+        key = (current, finished, withdrawn)
         if key not in self.cache:
-            self.cache[key] = _stage_states(self.spec, current, finished)
+            self.cache[key] = _stage_states(self.spec, current, finished, withdrawn)
         return self.cache[key]
 
 
@@ -193,19 +195,25 @@ def _school_status(spec: TemplateSpec, school: Any, instance: Any, tasks: dict[i
                             states.get(None, False), [], 0, 0, 0)
     summary = tasks.get(instance.id, _EMPTY)
     finished = instance.status is not InstanceStatus.RUNNING
+    withdrawn = instance.status is InstanceStatus.CANCELLED
     overdue = sorted(summary.overdue_stages, key=spec.stage_index) if summary.overdue_stages else []
     return SchoolStatus(school.code, school.name, school.municipality_code, instance.id, instance.status.value,
-                        instance.current_stage, states.get(instance.current_stage, finished), overdue,
-                        summary.open, summary.overdue, summary.escalation, stuck.get(instance.id, 0))
+                        instance.current_stage, states.get(instance.current_stage, finished, withdrawn), overdue,
+                        summary.open, summary.overdue, summary.escalation, stuck.get(instance.id, 0),
+                        suspended=not finished and instance.suspended_at is not None)
 
 
-def _stage_states(spec: TemplateSpec, current: str | None, finished: bool) -> dict[str, StageState]:
+def _stage_states(spec: TemplateSpec, current: str | None, finished: bool,
+                  withdrawn: bool = False) -> dict[str, StageState]:
+    """A withdrawn roadmap's stage is «снят на этом этапе», not passed (the stages before it were)."""
     position = spec.stage_index(current) if current else -1
     if current is None and not finished:
         return {stage.key: StageState.PENDING for stage in spec.stages}
     states = {}
     for index, stage in enumerate(spec.stages):
-        if index < position or (finished and index == position):
+        if withdrawn and index == position:
+            states[stage.key] = StageState.WITHDRAWN
+        elif index < position or (finished and index == position):
             states[stage.key] = StageState.DONE
         elif index == position:
             states[stage.key] = StageState.CURRENT

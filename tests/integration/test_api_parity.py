@@ -35,6 +35,10 @@ API_EQUIVALENT = {
     "management.curator": "change_curator",
     "management.send_back": "send_roadmap_back",
     "management.move": "move_school",
+    "management.batch_start": "create_batch",  # the page's dry run: create_batch with dry_run
+    "management.batch_confirm": "create_batch",  # the confirmed run: create_batch with the dry run's schools
+    "management.batch_resume": "resume_batch",
+    "management.merge": "merge_schools",
     "measures.update": "update_measure",
     "measures.review": "review_measure",
     "measures.add": "propose_measure",

@@ -32,6 +32,7 @@ ACTS_FOR_NOBODY = {
     "demo_story.tell": "the demo loader's story: each step acts as the demo user whose step it is",
     "deadlines.digests.queue_digests": "the clock acting, from cron",
     "process.migration.run_migration": "the job of a run start_migration authorized (its actor is on the run)",
+    "process.batches.run_batch": "the job of a run start_batch authorized (it acts as the run's creator)",
     "process.live_workflows.of": "the in-process cache",
     "process.mailer.deliver": "the outbox, from a job",
     "process.mailer.due_messages": "the outbox, from a job",

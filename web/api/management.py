@@ -8,15 +8,19 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from engine.process import management
+from engine.process import batches, management, merges
 from web.api.auth import api_login
 from web.api.blueprint import Blueprint
 from web.api.schemas import Problem
-from web.session import db
+from web.session import db, queue
+from workers import jobs
 
 blp = Blueprint("api_roadmaps", __name__, url_prefix="/api/v1/roadmaps",
-                description="Managing running roadmaps: withdraw, suspend, resume (admins, regional coordinators)")
-blueprints = [blp]
+                description="Managing running roadmaps: withdraw, suspend, resume, batches (admins, regional "
+                            "coordinators)")
+schools_blp = Blueprint("api_school_merges", __name__, url_prefix="/api/v1/schools",
+                        description="Merging two schools' records (admins, regional coordinators)")
+blueprints = [blp, schools_blp]
 
 _CODE = validate.Length(min=1, max=32)
 
@@ -180,3 +184,137 @@ class MovedSchoolOut(Schema):
 def move_school(body: dict[str, Any], code: str) -> Any:
     """Move a school to another municipality (reorganisation): its tasks, dashboards and escalations follow."""
     return management.move_school(db(), code, body["municipality"], reason=body["reason"], actor=api_login())
+
+
+class BatchIn(Schema):
+    operation = fields.Str(required=True, validate=validate.OneOf(sorted(batches.OPERATIONS)),
+                           metadata={"description": "; ".join(f"{k}: {v}" for k, v in batches.OPERATIONS.items())})
+    region = fields.Str(allow_none=True, load_default=None, validate=_CODE)
+    municipality = fields.Str(allow_none=True, load_default=None, validate=_CODE,
+                              metadata={"description": "exactly one of region, municipality"})
+    stage = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=64),
+                       metadata={"description": "only roadmaps at this stage (its key)"})
+    overdue = fields.Bool(load_default=False, metadata={"description": "only roadmaps with an overdue open task"})
+    schools = fields.List(fields.Str(validate=_CODE), allow_none=True, load_default=None,
+                          metadata={"description": "only these of the selected schools (a dry run's `will_do`)"})
+    dry_run = fields.Bool(load_default=False, metadata={"description": "try each school and roll back"})
+    reason = fields.Str(load_default="", validate=validate.Length(max=1000))
+    comment = fields.Str(load_default="", validate=validate.Length(max=1000), metadata={"description": "withdraw"})
+    to = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=100),
+                    metadata={"description": "curator: the new curator"})
+    from_login = fields.Str(data_key="from", load_default=None, allow_none=True, validate=validate.Length(max=100),
+                            metadata={"description": "curator: only replace this curator"})
+    element = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=255),
+                         metadata={"description": "send_back: BPMN id of the step"})
+    whole_branch = fields.Bool(load_default=False, metadata={"description": "send_back"})
+    target_municipality = fields.Str(load_default=None, allow_none=True, validate=_CODE,
+                                     metadata={"description": "move: the municipality the schools go to"})
+
+
+class BatchItemOut(Schema):
+    school_code = fields.Str(required=True)
+    school_name = fields.Str(required=True)
+    stage = fields.Str(allow_none=True)
+    outcome = fields.Str(required=True, metadata={"description": "pending, done (dry run: would be done) or failed "
+                                                                 "(dry run: would be refused), with `message`"})
+    message = fields.Str(required=True)
+
+
+class BatchSummaryOut(Schema):
+    id = fields.Int(required=True)
+    operation = fields.Str(required=True)
+    params = fields.Dict(required=True)
+    selection = fields.Dict(required=True)
+    dry_run = fields.Bool(required=True)
+    status = fields.Str(required=True, metadata={"description": "pending, running, done, failed or interrupted"})
+    total = fields.Int(required=True)
+    done = fields.Int(required=True)
+    failed = fields.Int(required=True)
+    processed = fields.Int(required=True)
+    created_at = fields.DateTime(required=True)
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    heartbeat_at = fields.DateTime(allow_none=True)
+    resumes = fields.Int(required=True)
+    created_by = fields.Str(allow_none=True)
+    will_do = fields.List(fields.Str(), required=True)
+
+
+class BatchOut(BatchSummaryOut):
+    items = fields.List(fields.Nested(BatchItemOut), required=True)
+
+
+def batch_params(body: dict[str, Any]) -> dict[str, Any]:
+    """The operation's own inputs out of a request (the API's and the batch page's alike)."""
+    return {"reason": body.get("reason", ""), "comment": body.get("comment", ""), "to": body.get("to"),
+            "from": body.get("from_login"), "element": body.get("element"),
+            "whole_branch": body.get("whole_branch", False), "municipality": body.get("target_municipality")}
+
+
+@blp.route("/batches", methods=["POST"])
+@blp.arguments(BatchIn)
+@blp.response(202, BatchOut)
+@blp.alt_response(403, schema=Problem)
+@blp.alt_response(404, schema=Problem)
+@blp.alt_response(409, schema=Problem)
+def create_batch(body: dict[str, Any]) -> Any:
+    """Record a batch operation over the running roadmaps of a region or municipality (narrowed by stage and
+    overdue) and run it in the background, school by school; `dry_run` tries each school and rolls it back,
+    listing what would be done and what refused. Follow it with `GET /batches/{id}`."""
+    selection = batches.BatchFilter(body["region"], body["municipality"], body["stage"] or None, body["overdue"])
+    run = batches.start_batch(db(), body["operation"], batch_params(body), selection, actor=api_login(),
+                              dry_run=body["dry_run"], schools=body["schools"])
+    queue().enqueue(jobs.run_batch, run.id)
+    return run
+
+
+@blp.route("/batches", methods=["GET"])
+@blp.response(200, BatchSummaryOut(many=True))
+def batches_list() -> Any:
+    """The latest batch operations the caller may see, newest first (without their items)."""
+    return batches.list_batches(db(), actor=api_login())
+
+
+@blp.route("/batches/<id:run_id>")
+@blp.response(200, BatchOut)
+@blp.alt_response(403, schema=Problem)
+@blp.alt_response(404, schema=Problem)
+def get_batch(run_id: int) -> Any:
+    """A batch operation with its progress (processed of total) and every school's outcome."""
+    return batches.get_batch(db(), run_id, actor=api_login())
+
+
+@blp.route("/batches/<id:run_id>/resume", methods=["POST"])
+@blp.response(202, BatchOut)
+@blp.alt_response(403, schema=Problem)
+@blp.alt_response(404, schema=Problem)
+@blp.alt_response(409, schema=Problem)
+def resume_batch(run_id: int) -> Any:
+    """Give an interrupted batch (no heartbeat for 5 minutes) to a new runner: only its pending schools remain."""
+    run = batches.resume_batch(db(), run_id, actor=api_login())
+    queue().enqueue(jobs.run_batch, run.id)
+    return batches.get_batch(db(), run_id, actor=api_login())
+
+
+class MergeIn(Schema):
+    into = fields.Str(required=True, validate=_CODE, metadata={"description": "the surviving school's code"})
+    reason = fields.Str(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class MergedOut(Schema):
+    absorbed = fields.Str(required=True)
+    survivor = fields.Str(required=True)
+    withdrawn_instance_id = fields.Int(allow_none=True)
+    people = fields.List(fields.Str(), required=True, metadata={"description": "logins that reached the survivor"})
+
+
+@schools_blp.route("/<code>/merge", methods=["POST"])
+@schools_blp.arguments(MergeIn)
+@schools_blp.response(200, MergedOut)
+@schools_blp.alt_response(403, schema=Problem)
+@schools_blp.alt_response(404, schema=Problem)
+@schools_blp.alt_response(409, schema=Problem)
+def merge(body: dict[str, Any], code: str) -> Any:
+    """Merge the school into `into`: its running roadmap is withdrawn («слияние») and kept with its history, its
+    people reach the surviving school; 409 across stages (each named), across regions, or if already merged."""
+    return merges.merge_schools(db(), code, body["into"], reason=body["reason"], actor=api_login())

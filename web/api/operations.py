@@ -75,6 +75,11 @@ OPERATION_IDS: dict[tuple[str, str, str], str] = {
     ("api_roadmaps", "curator", "post"): "change_curator",
     ("api_roadmaps", "send_back", "post"): "send_roadmap_back",
     ("api_roadmaps", "move_school", "post"): "move_school",
+    ("api_roadmaps", "create_batch", "post"): "create_batch",
+    ("api_roadmaps", "batches_list", "get"): "list_batches",
+    ("api_roadmaps", "get_batch", "get"): "get_batch",
+    ("api_roadmaps", "resume_batch", "post"): "resume_batch",
+    ("api_school_merges", "merge", "post"): "merge_schools",
     # a school's roadmap of measures
     ("api_measures", "school_measures", "get"): "list_measures",
     ("api_measures", "update", "patch"): "update_measure",

@@ -1,7 +1,8 @@
-// The migration run page (/admin/migrations/<id>): poll the run's progress and show it; once the run is
+// A run page — a migration run (/admin/migrations/<id>) or a batch operation (/roadmaps/batches/<id>) — polls
+// the run's progress and shows it (the same fields: processed, total, moved, failed); once the run is
 // finished (or found interrupted), reload so the server renders the final per-instance results (or the
 // resume button). No inline script: the page only carries data-progress-url, data-status and
-// data-finished on #migration-run.
+// data-finished on #migration-run or #batch-run.
 
 const POLL_MS = 2000;
 
@@ -34,7 +35,7 @@ async function poll(box) {
   window.setTimeout(() => poll(box), POLL_MS);
 }
 
-const box = document.getElementById('migration-run');
+const box = document.getElementById('migration-run') || document.getElementById('batch-run');
 if (box && box.dataset.finished !== 'true' && box.dataset.status !== 'interrupted') {
   window.setTimeout(() => poll(box), POLL_MS);
 }
