@@ -40,6 +40,7 @@ from engine.models import (
 )
 from engine.process.measures import school_measures, track_planned
 from engine.process.questionnaires import aggregate_indicators, response_counts
+from engine.process.visits import link_report
 from engine.roles import Role
 
 
@@ -196,7 +197,17 @@ def count_measures(ctx: ActionContext, params: Mapping[str, str], data: Mapping[
                                 "planned": counts.planned}}
 
 
+def link_visit(ctx: ActionContext, params: Mapping[str, str], data: Mapping[str, Any]) -> dict[str, Any]:
+    """The curator's visit report links to the nearest open planned visit of its half-year, which is done
+    (manifest ``visits``; engine/process/visits.py). ``planned_visit``: that visit's id, None if none was open."""
+    section = ctx.spec.sections.visits
+    if section is None:  # the validator requires the section with the action
+        return {}
+    return {"planned_visit": link_report(ctx.session, ctx.now, ctx.instance, ctx.task.id, section, data)}
+
+
 ACTIONS: dict[str, Action] = {
+    "link_visit": link_visit,
     "track_measures": track_measures,
     "count_measures": count_measures,
     "bind_curator": bind_curator,

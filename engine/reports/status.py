@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import reduce
 from typing import Any
 
 from sqlalchemy import Select, case, func, select
@@ -33,6 +34,7 @@ from engine.models import (
     TemplateVersion,
 )
 from engine.process.measures import Execution, execution_of_schools
+from engine.process.visits import VisitTally, add_tallies, tallies_of_schools
 from engine.templates.versions import find_version
 
 
@@ -58,6 +60,8 @@ class SchoolStatus:
     escalation_level: int
     incidents: int = 0  # open incidents: a step of the roadmap failed and waits for an admin's fix
     measures: Execution = field(default_factory=Execution)  # the school's roadmap of measures, on its local date
+    # Curator visits planned (not cancelled) and done, per half-year of the school year (engine/process/visits.py).
+    visits: dict[str, VisitTally] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ class StatusReport:
     with_overdue: int = 0
     with_incident: int = 0
     measures: Execution = field(default_factory=Execution)  # the area's schools summed
+    visits: dict[str, VisitTally] = field(default_factory=dict)  # the area's schools summed, per half-year
 
 
 def stage_status(db: Database, template_key: str, *, region_code: str | None = None,
@@ -83,10 +88,11 @@ def stage_status(db: Database, template_key: str, *, region_code: str | None = N
         tasks = _open_task_summary(session, area, db.now())
         stuck = _open_incidents(session, area)
         executions = execution_of_schools(session, [school.id for school in schools], db.now())
+        tallies = tallies_of_schools(session, [school.id for school in schools])
     states = _StateCache(spec)
     rows = [_school_status(spec, school, latest.get(school.id), tasks, states, stuck) for school in schools]
-    rows = [replace(row, measures=executions.get(school.id, Execution())) for row, school in zip(rows, schools,
-                                                                                               strict=True)]
+    rows = [replace(row, measures=executions.get(school.id, Execution()), visits=tallies.get(school.id, {}))
+            for row, school in zip(rows, schools, strict=True)]
     return _report(template_key, spec, rows)
 
 
@@ -224,7 +230,8 @@ def _report(template_key: str, spec: TemplateSpec, rows: list[SchoolStatus]) -> 
                         not_started=sum(r.status == "not_started" for r in rows),
                         with_overdue=sum(r.overdue_tasks > 0 for r in rows),
                         with_incident=sum(r.incidents > 0 for r in rows),
-                        measures=sum((r.measures for r in rows), Execution()))
+                        measures=sum((r.measures for r in rows), Execution()),
+                        visits=reduce(add_tallies, (r.visits for r in rows), {}))
 
 
 @dataclass(frozen=True)
