@@ -7,22 +7,26 @@ planned visit of its half-year, and the half-year counts (planned vs done) reach
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
 from sqlalchemy import select
 
 from engine.actors import OPERATOR
+from engine.cli import cli
 from engine.db import Database
 from engine.deadlines.sweep import sweep
 from engine.errors import FormInvalid, NotAllowed, NotFound
 from engine.models import Deadline, Notification, PlannedVisit, User
+from engine.org.api_tokens import create_token
 from engine.process import instances, visits
 from engine.process.cohorts import ensure_cohort
 from engine.process.visits import VisitTally
 from engine.reports.status import stage_status
 from engine.templates import versions
 from tests.conftest import Clock
-from tests.helpers import ROADMAP
+from tests.helpers import ROADMAP, set_password, signed_in
 from tests.roadmap_steps import (
     COHORT,
     MEASURES,
@@ -37,6 +41,7 @@ from tests.roadmap_steps import (
     run_risk_profile,
     run_selection,
 )
+from web.app import create_app
 
 HALF = "2026/27-2"  # January to August 2027
 
@@ -176,3 +181,106 @@ def test_a_visit_is_reminded_and_escalated_exactly_once_and_the_report_links_to_
     assert row.visits == {HALF: VisitTally(planned=3, done=1)}
     assert report.visits[HALF].planned >= 3 and report.visits[HALF].done >= 1
     assert other.id not in (missed.id, kept.id)
+
+
+def test_the_api_plans_moves_and_cancels_with_the_same_rules(timed: Database, clock: Clock,
+                                                             monitored: tuple[School, int]) -> None:
+    school, _ = monitored
+    o = school.org
+    clock.now = datetime(2027, 2, 1, 9, tzinfo=UTC)
+    app = create_app({"DATABASE": timed, "TESTING": True, "SECRET_KEY": "visits"})
+    client = app.test_client()
+    tokens = {login: create_token(timed, "тест", actor=login)[1]
+              for login in (school.curator, o.municipal, o.other_municipal, o.regional)}
+
+    def call(login: str, method: str, url: str, **kwargs: Any) -> Any:
+        return client.open(f"/api/v1{url}", method=method, headers={"Authorization": f"Bearer {tokens[login]}"},
+                           **kwargs)
+
+    refused = call(school.curator, "POST", f"/schools/{school.code}/visits", json={"planned_on": "2027-02-10"})
+    assert refused.status_code == 403
+    assert call(o.other_municipal, "POST", f"/schools/{school.code}/visits",
+                json={"planned_on": "2027-02-10"}).status_code == 404
+    past = call(o.municipal, "POST", f"/schools/{school.code}/visits", json={"planned_on": "2027-01-10"})
+    assert past.status_code == 422 and "planned_on" in past.json["errors"]
+    planned = call(o.municipal, "POST", f"/schools/{school.code}/visits",
+                   json={"planned_on": "2027-02-10", "note": "Уроки"})
+    assert planned.status_code == 201, planned.get_data(as_text=True)
+    assert (planned.json["status"], planned.json["half_year"], planned.json["note"]) == ("planned", HALF, "Уроки")
+    visit_id = planned.json["id"]
+    assert call(o.regional, "POST", f"/visits/{visit_id}/move", json={"planned_on": "2027-02-17"}).status_code == 422
+    moved = call(o.regional, "POST", f"/visits/{visit_id}/move",
+                 json={"planned_on": "2027-02-17", "reason": "Каникулы"})
+    assert moved.status_code == 200 and moved.json["moves"][0]["moved_from"] == "2027-02-10"
+    assert call(school.curator, "POST", f"/visits/{visit_id}/cancel", json={"reason": "Нет"}).status_code == 403
+    listed = call(school.curator, "GET", f"/schools/{school.code}/visits")
+    assert listed.status_code == 200 and listed.json["can_plan"] is False
+    assert listed.json["tallies"] == {HALF: {"planned": 1, "done": 0}}
+    cancelled = call(o.municipal, "POST", f"/visits/{visit_id}/cancel", json={"reason": "Карантин"})
+    assert cancelled.status_code == 200 and cancelled.json["cancel_reason"] == "Карантин"
+    spec = client.get("/api/v1/openapi.json").json
+    operations = {op["operationId"] for path, ops in spec["paths"].items() if "visits" in path
+                  for method, op in ops.items() if method != "parameters"}
+    assert operations == {"list_visits", "plan_visit", "move_visit", "cancel_visit"}
+
+
+def test_the_visits_page(timed: Database, clock: Clock, monitored: tuple[School, int]) -> None:
+    """The municipal coordinator plans, moves and cancels on the page; the curator reads it without the forms."""
+    school, _ = monitored
+    o = school.org
+    clock.now = datetime(2027, 2, 1, 9, tzinfo=UTC)
+    app = create_app({"DATABASE": timed, "TESTING": True, "SECRET_KEY": "visits", "WTF_CSRF_ENABLED": False})
+    set_password(timed, o.municipal, school.curator)
+    municipal = signed_in(app, o.municipal)
+    page = municipal.get(f"/schools/{school.code}/visits").get_data(as_text=True)
+    assert 'data-testid="visit-plan"' in page and "Посещений пока не запланировано" in page
+    bad = municipal.post(f"/schools/{school.code}/visits", data={"planned_on": "2027-01-02"}, follow_redirects=True)
+    assert "сегодня или позже" in bad.get_data(as_text=True)
+    municipal.post(f"/schools/{school.code}/visits", data={"planned_on": "2027-02-10", "note": "Уроки физики"})
+    [visit] = visits.list_visits(timed, school.code, actor=o.municipal).visits
+    shown = municipal.post(f"/schools/{school.code}/visits/{visit.id}/move",
+                           data={"planned_on": "2027-02-12", "reason": "Совещание в управлении"},
+                           follow_redirects=True).get_data(as_text=True)
+    assert "12.02.2027" in shown and "Совещание в управлении" in shown and "II полугодие 2026/27" in shown
+    curator = signed_in(app, school.curator).get(f"/schools/{school.code}/visits").get_data(as_text=True)
+    assert "12.02.2027" in curator and "Уроки физики" in curator and 'data-testid="visit-plan"' not in curator
+    assert 'data-testid="visit-move"' not in curator
+    dashboard = municipal.get(f"/dashboard?municipality={o.municipality}").get_data(as_text=True)
+    row = dashboard.split(f'data-school="{school.code}"')[1].split("</tr>")[0]
+    assert f'href="/schools/{school.code}/visits"' in row and "0 / 1" in row  # done / planned this half-year
+    assert "II полугодие 2026/27 — <strong>0</strong> из 1" in dashboard
+    set_password(timed, o.regional)
+    areas = signed_in(app, o.regional).get(f"/dashboard?region={o.region}").get_data(as_text=True)
+    unit = areas.split(f'data-area="{o.municipality}"')[1].split("</tr>")[0]
+    assert "II полугодие 2026/27: 0 / 1" in unit
+    municipal.post(f"/schools/{school.code}/visits/{visit.id}/cancel", data={"reason": "Карантин"})
+    assert visits.list_visits(timed, school.code, actor=o.municipal).visits[0].status == "cancelled"
+
+
+def test_the_cli_plans_lists_moves_and_cancels(timed: Database, clock: Clock, monitored: tuple[School, int]) -> None:
+    school, _ = monitored
+    o = school.org
+    clock.now = datetime(2027, 2, 1, 9, tzinfo=UTC)
+
+    def run(*args: str) -> Result:
+        return CliRunner().invoke(cli, list(args), obj=timed)
+
+    refused = run("visits", "plan", school.code, "2027-02-10", "--user", school.curator)
+    assert refused.exit_code != 0 and "координатор" in refused.output
+    planned = run("visits", "plan", school.code, "2027-02-10", "--user", o.municipal, "--note", "Уроки")
+    assert planned.exit_code == 0, planned.output
+    visit_id = planned.output.split("\t")[0]
+    assert "10.02.2027\tII полугодие 2026/27\tЗапланировано" in planned.output
+    moved = run("visits", "move", visit_id, "2027-02-12", "--user", o.regional, "--reason", "Совещание")
+    assert moved.exit_code == 0 and "12.02.2027" in moved.output
+    run("visits", "plan", school.code, "2027-03-03", "--user", o.municipal)
+    listed = run("visits", "list", school.code, "--user", school.curator)
+    assert listed.exit_code == 0 and "Итого: II полугодие 2026/27: 0 из 2" in listed.output
+    as_json = run("visits", "list", school.code, "--user", school.curator, "--json")
+    assert '"tallies"' in as_json.output and '"planned": 2' in as_json.output
+    cancelled = run("visits", "cancel", visit_id, "--user", o.municipal, "--reason", "Карантин")
+    assert cancelled.exit_code == 0 and "Отменено (Карантин)" in cancelled.output
+    status = run("status", "--municipality", o.municipality)
+    assert status.exit_code == 0, status.output
+    assert "Посещения кураторов (проведено из запланированных): II полугодие 2026/27: 0 из 1." in status.output
+    assert f"  {school.code:<14} II полугодие 2026/27: 0 из 1" in status.output
