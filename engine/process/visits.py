@@ -18,7 +18,7 @@ school year's: the first September to December, the second January to August («
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -88,12 +88,20 @@ def add_tallies(a: Mapping[str, VisitTally], b: Mapping[str, VisitTally]) -> dic
     return {key: a.get(key, VisitTally()) + b.get(key, VisitTally()) for key in sorted({*a, *b})}
 
 
+def sum_tallies(many: Iterable[Mapping[str, VisitTally]]) -> dict[str, VisitTally]:
+    """Schools' (or areas') half-year counts summed: an area's."""
+    total: dict[str, VisitTally] = {}
+    for one in many:
+        total = add_tallies(total, one)
+    return total
+
+
 @dataclass(frozen=True)
 class VisitMove:
     at: str
     by: str | None
-    moved_from: str
-    moved_to: str
+    moved_from: date
+    moved_to: date
     reason: str
 
 
@@ -200,8 +208,8 @@ def close_visit_deadlines(session: Session, visit_id: int, now: datetime) -> Non
 
 def _view(row: PlannedVisit, school_code: str, today: date) -> VisitView:
     key = half_year(row.visited_on or row.planned_on)
-    moves = tuple(VisitMove(str(m.get("at", "")), m.get("by"), str(m.get("from", "")), str(m.get("to", "")),
-                            str(m.get("reason", ""))) for m in (row.history or []) if isinstance(m, dict))
+    moves = tuple(VisitMove(str(m["at"]), m.get("by"), date.fromisoformat(m["from"]), date.fromisoformat(m["to"]),
+                            str(m.get("reason", ""))) for m in (row.history or []))
     return VisitView(row.id, school_code, row.planned_on, key, half_year_title(key), row.status.value,
                      STATUS_TITLES[row.status], row.note, row.visited_on, row.report_task_id, row.cancel_reason,
                      row.status is VisitStatus.PLANNED and row.planned_on < today, moves)

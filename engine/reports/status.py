@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from functools import reduce
 from typing import Any
 
 from sqlalchemy import Select, case, func, select
@@ -36,7 +35,7 @@ from engine.models import (
     VisitStatus,
 )
 from engine.process.measures import Execution, execution_of_schools
-from engine.process.visits import VisitTally, add_tallies, half_year, tallies_of_schools
+from engine.process.visits import VisitTally, half_year, sum_tallies, tallies_of_schools
 from engine.templates.versions import find_version
 from engine.timing.due import MOSCOW
 
@@ -235,7 +234,7 @@ def _report(template_key: str, spec: TemplateSpec, rows: list[SchoolStatus]) -> 
                         with_overdue=sum(r.overdue_tasks > 0 for r in rows),
                         with_incident=sum(r.incidents > 0 for r in rows),
                         measures=sum((r.measures for r in rows), Execution()),
-                        visits=reduce(add_tallies, (r.visits for r in rows), {}))
+                        visits=sum_tallies(r.visits for r in rows))
 
 
 @dataclass(frozen=True)

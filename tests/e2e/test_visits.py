@@ -41,6 +41,7 @@ def test_the_municipal_coordinator_plans_a_visit_and_the_curator_sees_it(page: P
     expect(page.locator("tr[data-visit]")).to_contain_text(f"{later:%d.%m.%Y}")
     expect(page.locator("tr[data-visit]")).to_contain_text("Куратор на курсах повышения квалификации")
     expect(page.get_by_test_id("visit-tallies")).to_contain_text(f"{half_year_title(half_year(later))}: 0 из 1")
+    page.evaluate("window.scrollTo(0, 0)")
     screenshot(page, "visits-municipal")
 
     page.context.clear_cookies()

@@ -106,7 +106,7 @@ def test_coordinators_plan_and_move_visits_and_others_are_refused(timed: Databas
                               actor=o.municipal)
     assert moved.planned_on == date(2027, 4, 21)
     assert [(m.moved_from, m.moved_to, m.reason, m.by) for m in moved.moves] == [
-        ("2027-04-14", "2027-04-21", "Куратор на курсах", o.municipal)]
+        (date(2027, 4, 14), date(2027, 4, 21), "Куратор на курсах", o.municipal)]
     cancelled = visits.cancel_visit(timed, third.id, reason="Школа на карантине", actor=o.regional)
     assert (cancelled.status, cancelled.cancel_reason) == ("cancelled", "Школа на карантине")
     with pytest.raises(FormInvalid, match="visit"):
@@ -241,7 +241,7 @@ def test_the_visits_page(timed: Database, clock: Clock, monitored: tuple[School,
     shown = municipal.post(f"/schools/{school.code}/visits/{visit.id}/move",
                            data={"planned_on": "2027-02-12", "reason": "Совещание в управлении"},
                            follow_redirects=True).get_data(as_text=True)
-    assert "12.02.2027" in shown and "Совещание в управлении" in shown and "II полугодие 2026/27" in shown
+    assert "12.02.2027" in shown and "перенесено с 10.02.2027: Совещание в управлении" in shown and "II полугодие 2026/27" in shown
     curator = signed_in(app, school.curator).get(f"/schools/{school.code}/visits").get_data(as_text=True)
     assert "12.02.2027" in curator and "Уроки физики" in curator and 'data-testid="visit-plan"' not in curator
     assert 'data-testid="visit-move"' not in curator
@@ -252,7 +252,7 @@ def test_the_visits_page(timed: Database, clock: Clock, monitored: tuple[School,
     set_password(timed, o.regional)
     areas = signed_in(app, o.regional).get(f"/dashboard?region={o.region}").get_data(as_text=True)
     unit = areas.split(f'data-area="{o.municipality}"')[1].split("</tr>")[0]
-    assert "II полугодие 2026/27: 0 / 1" in unit
+    assert "II полугодие 2026/27: 0 / 1" in unit and "II полугодие 2026/27 — <strong>0</strong> из 1" in areas
     municipal.post(f"/schools/{school.code}/visits/{visit.id}/cancel", data={"reason": "Карантин"})
     assert visits.list_visits(timed, school.code, actor=o.municipal).visits[0].status == "cancelled"
 

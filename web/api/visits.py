@@ -20,8 +20,8 @@ blueprints = [blp]
 class VisitMoveOut(Schema):
     at = fields.Str(required=True)
     by = fields.Str(allow_none=True)
-    moved_from = fields.Str(required=True)
-    moved_to = fields.Str(required=True)
+    moved_from = fields.Date(required=True)
+    moved_to = fields.Date(required=True)
     reason = fields.Str(required=True)
 
 
