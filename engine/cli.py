@@ -403,7 +403,7 @@ def visits_group() -> None:
 
 
 def _visit_line(visit: visits.VisitView) -> str:
-    done = f", проведено {visit.visited_on:%d.%m.%Y}" if visit.visited_on else ""
+    done = f" {visit.visited_on:%d.%m.%Y}" if visit.visited_on else ""
     late = ", не проведено в срок" if visit.overdue else ""
     why = f" ({visit.cancel_reason})" if visit.cancel_reason else ""
     return (f"{visit.id}\t{visit.planned_on:%d.%m.%Y}\t{visit.half_year_title}\t{visit.status_title}{done}{late}{why}"

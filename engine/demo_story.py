@@ -196,9 +196,11 @@ def _answer_of(db: Database, workdays: WorkCalendar, element: str, code: str, ta
                                                                  "по результатам анкетирования."}
     if element == "plan_measures":
         today = workdays.local_date(db.now())
-        return {"measures": [{"title": title, "due_date": workdays.add_working_days(
-                    datetime.combine(today, time(12), workdays.zone), days).date().isoformat(), "owner": owner}
-                for title, days, owner in MEASURES], "plan_comment": "Согласовано с куратором."}
+        chosen = tasks.get_task(db, task_id, actor=login).choices.get("direction_choices") or [{"value": None}]
+        return {"measures": [{"title": title, "direction": chosen[index % len(chosen)]["value"],
+                              "due_date": workdays.add_working_days(datetime.combine(today, time(12), workdays.zone),
+                                                                    days).date().isoformat(), "owner": owner}
+                for index, (title, days, owner) in enumerate(MEASURES)], "plan_comment": "Согласовано с куратором."}
     return dict(ANSWERS[element])
 
 

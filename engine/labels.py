@@ -33,6 +33,9 @@ EVENTS = {
     "instance.resumed_by_person": N_("Маршрут возобновлён"), "org.curator_changed": N_("Куратор заменён"),
     "instance.sent_back": N_("Маршрут возвращён на шаг"),
     "org.school_moved": N_("Школа переведена в другой муниципалитет"),
+    "visit.planned": N_("Запланировано посещение куратора"), "visit.moved": N_("Посещение куратора перенесено"),
+    "visit.cancelled": N_("Посещение куратора отменено"), "visit.done": N_("Посещение куратора проведено"),
+    "visit.escalated": N_("Посещение куратора не проведено: эскалация"),
 }
 
 #: Audit actions of a template's history (engine.templates.workspace.HISTORY_ACTIONS, in that order).

@@ -165,6 +165,9 @@ class MeasuresSection:
     list: str
     fields: Mapping[str, str]
     statuses: tuple[MeasureStatus, ...]
+    #: The process data field holding the school's chosen risk directions (e.g. ``risk_directions``): the
+    #: choices of each measure's ``direction`` select, offered to the form and checked on submission.
+    directions_from: str = ""
 
     def status(self, key: str) -> MeasureStatus | None:
         return next((s for s in self.statuses if s.key == key), None)
@@ -471,10 +474,20 @@ def _measures(reader: _Reader) -> MeasuresSection | None:
         reader.problem(f"мероприятия: в fields не хватает полей: {', '.join(missing)}",
                        ("measures", "fields") if "fields" in section else ("measures",))
         ok = False
+    directions_from = section.get("directions_from", "")
+    if "directions_from" in section:
+        if not (isinstance(directions_from, str) and _NAME.match(directions_from)):
+            reader.problem("мероприятия: directions_from — имя поля данных с выбранными направлениями рисков "
+                           "(латиница)", ("measures", "directions_from"))
+            ok = False
+        elif isinstance(fields, dict) and "direction" not in fields:
+            reader.problem("мероприятия: directions_from без поля fields.direction — некуда выбирать направление",
+                           ("measures", "directions_from"))
+            ok = False
     statuses = _measure_statuses(reader, section.get("statuses"), "statuses" in section)
     if not ok or statuses is None:
         return None
-    return MeasuresSection(section["task"], section["list"], dict(fields), statuses)
+    return MeasuresSection(section["task"], section["list"], dict(fields), statuses, directions_from)
 
 
 def _visits(reader: _Reader) -> VisitsSection | None:
@@ -710,6 +723,13 @@ def _measures_problems(sections: ManifestSections, manifest: Manifest, task_ids:
         problems.append(manifest.problem(("measures", "list"), f"в форме задачи «{measures.task}» "
                                                                f"({user_tasks[measures.task].form}) нет списка "
                                                                f"«{measures.list}»"))
+    every_form_read = task_ids is not None and set(task_ids) <= set(user_tasks) and all(
+        user_tasks[task].form in forms for task in user_tasks)
+    task_fields = {key for task in user_tasks.values() for key in forms.get(task.form, ())}
+    if measures.directions_from and every_form_read and measures.directions_from not in task_fields:
+        problems.append(manifest.problem(("measures", "directions_from"),
+                                         f"мероприятия: поля «{measures.directions_from}» нет ни в одной форме "
+                                         "пользовательских задач"))
     raw_actions = manifest.raw.get("actions", {})
     written = raw_actions.get(measures.task, []) if isinstance(raw_actions, dict) else None
     # As written, refused entries included: an unreadable actions section was reported already, once.

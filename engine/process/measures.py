@@ -104,6 +104,7 @@ class MeasureView:
     accepted_by: str | None
     accepted_at: datetime | None
     proposed: bool = False  # added later and waiting for the curator's agreement: not counted yet
+    direction_title: str | None = None  # the risk direction as the template's risk catalogue names it
 
 
 @dataclass(frozen=True)
@@ -309,19 +310,29 @@ def list_measures(db: Database, school_code: str, *, actor: Who) -> SchoolMeasur
                               user.scope.can_act(Role.SCHOOL, place), user.scope.can_act(Role.CURATOR, place))
 
 
+def _titles(session: Session, instance_id: int) -> dict[str, str]:
+    """The risk directions' titles (the template's risk catalogue), by key."""
+    instance = session.get(ProcessInstance, instance_id)
+    assert instance is not None
+    return {f.key: f.title for f in compiled_version(session, instance.template_version_id).spec.sections.risk_factors}
+
+
 def _views(session: Session, instance_id: int, section: MeasuresSection | None, today: date) -> list[MeasureView]:
     rows = session.execute(select(Measure, User.login).outerjoin(User, User.id == Measure.accepted_by_id)
                            .where(Measure.instance_id == instance_id, Measure.withdrawn_at.is_(None))
                            .order_by(Measure.position, Measure.id)).all()
-    return [_view(row, accepted_by, section, today) for row, accepted_by in rows]
+    titles = _titles(session, instance_id)
+    return [_view(row, accepted_by, section, today, titles) for row, accepted_by in rows]
 
 
-def _view(row: Measure, accepted_by: str | None, section: MeasuresSection | None, today: date) -> MeasureView:
+def _view(row: Measure, accepted_by: str | None, section: MeasuresSection | None, today: date,
+          titles: Mapping[str, str] | None = None) -> MeasureView:
     status = section.status(row.status) if section is not None else None
     return MeasureView(row.id, row.key, row.title, row.direction, row.due_date, row.responsible, row.status,
                        status.title if status is not None else row.status, status.outcome if status else "",
                        row.done_on, timing_of(row, status, today), tuple(row.evidence or ()), accepted_by,
-                       row.accepted_at, row.proposed_at is not None)
+                       row.accepted_at, row.proposed_at is not None,
+                       (titles or {}).get(row.direction, row.direction) if row.direction else None)
 
 
 def school_measures(session: Session, instance_id: int, now: datetime) -> tuple[date, tuple[MeasureView, ...],
@@ -464,7 +475,7 @@ def update_measure(db: Database, measure_id: int, *, actor: Who, status: str | N
         session.flush()
         audit.record(session, now, "measure.updated", actor_id=user.user_id, instance_id=row.instance_id,
                      measure=row.id, status=row.status, evidence=bool(link))
-        return _view(row, None, section, today)
+        return _view(row, None, section, today, _titles(session, row.instance_id))
 
 
 def review_measure(db: Database, measure_id: int, *, actor: Who, accept: bool, comment: str = "") -> MeasureView:
@@ -505,7 +516,7 @@ def review_measure(db: Database, measure_id: int, *, actor: Who, accept: bool, c
         audit.record(session, now, "measure.accepted" if accept else "measure.returned", actor_id=user.user_id,
                      instance_id=row.instance_id, measure=row.id)
         today = local_today(session, school, now)
-        return _view(row, user.login if accept else None, section, today)
+        return _view(row, user.login if accept else None, section, today, _titles(session, row.instance_id))
 
 
 def add_measure(db: Database, school_code: str, *, actor: Who, title: str, due_date: date | None,
@@ -550,7 +561,7 @@ def add_measure(db: Database, school_code: str, *, actor: Who, title: str, due_d
         session.flush()
         _change(session, row, now, user.user_id, "proposed", {"title": title, "due_date": due_date.isoformat()}, reason)
         audit.record(session, now, "measure.proposed", actor_id=user.user_id, instance_id=instance.id, measure=row.id)
-        return _view(row, None, section, today)
+        return _view(row, None, section, today, _titles(session, row.instance_id))
 
 
 def agree_addition(db: Database, measure_id: int, *, actor: Who, agree: bool, comment: str = "") -> MeasureView:
@@ -580,4 +591,4 @@ def agree_addition(db: Database, measure_id: int, *, actor: Who, agree: bool, co
             _change(session, row, now, user.user_id, "declined", {}, comment)
         audit.record(session, now, "measure.agreed" if agree else "measure.declined", actor_id=user.user_id,
                      instance_id=row.instance_id, measure=row.id)
-        return _view(row, None, section, local_today(session, school, now))
+        return _view(row, None, section, local_today(session, school, now), _titles(session, row.instance_id))
