@@ -20,6 +20,7 @@ from engine.deadlines.sweep import sweep
 from engine.errors import FormInvalid, NotAllowed, NotFound
 from engine.models import Deadline, Notification, PlannedVisit, User
 from engine.org.api_tokens import create_token
+from engine.org.regions import set_region_zone
 from engine.process import instances, visits
 from engine.process.cohorts import ensure_cohort
 from engine.process.visits import VisitTally
@@ -284,3 +285,29 @@ def test_the_cli_plans_lists_moves_and_cancels(timed: Database, clock: Clock, mo
     assert status.exit_code == 0, status.output
     assert "Посещения кураторов (проведено из запланированных): II полугодие 2026/27: 0 из 1." in status.output
     assert f"  {school.code:<14} II полугодие 2026/27: 0 из 1" in status.output
+
+
+def test_a_kamchatka_school_s_visit_is_counted_in_its_own_days(timed: Database, clock: Clock,
+                                                              monitored: tuple[School, int]) -> None:
+    """Kamchatka (UTC+12): the visit's day ends at its own midnight, 11:59:59 UTC; the reminder is two of its working
+    days before, the escalations +3 and +7 after; and «today» for planning is Kamchatka's date."""
+    school, _ = monitored
+    o = school.org
+    set_region_zone(timed, o.region, "Asia/Kamchatka", actor=o.admin)
+    clock.now = datetime(2027, 2, 1, 13, tzinfo=UTC)  # already 02.02 01:00 in Kamchatka
+    with pytest.raises(FormInvalid, match="planned_on"):  # 01.02 has passed there
+        visits.plan_visit(timed, school.code, planned_on=date(2027, 2, 1), actor=o.municipal)
+    visit = visits.plan_visit(timed, school.code, planned_on=date(2027, 2, 10), actor=o.municipal)
+    with timed.reading() as session:
+        rows = sorted((d.kind.value, d.step, d.fire_at) for d in session.scalars(
+            select(Deadline).where(Deadline.visit_id == visit.id)))
+    assert rows == [("escalation", 1, datetime(2027, 2, 15, 11, 59, 59, tzinfo=UTC)),
+                    ("escalation", 2, datetime(2027, 2, 19, 11, 59, 59, tzinfo=UTC)),
+                    ("reminder", 1, datetime(2027, 2, 8, 11, 59, 59, tzinfo=UTC))]
+    clock.now = datetime(2027, 2, 8, 12, tzinfo=UTC)
+    assert _visit_actions(timed, school) == [("reminder", 1, [school.curator])]
+    assert _visit_actions(timed, school) == []
+    # Planned so close that the reminder's moment has passed: the curator is reminded at once, once.
+    visits.plan_visit(timed, school.code, planned_on=date(2027, 2, 10), note="Ещё одно", actor=o.regional)
+    assert _visit_actions(timed, school) == [("reminder", 1, [school.curator])]
+    assert _visit_actions(timed, school) == []
