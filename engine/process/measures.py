@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from engine import audit
 from engine.actors import Who
 from engine.bpmn.manifest import MeasuresSection, MeasureStatus
+from engine.bpmn.runtime import WorkflowRun
 from engine.db import Database
 from engine.errors import FormInvalid, NotAllowed, NotFound
 from engine.models import (
@@ -126,6 +127,21 @@ class SchoolMeasures:
     execution: Execution
     can_update: bool  # the school's own users
     can_review: bool  # its curators
+    #: The risk directions a measure may serve (the template's ``directions_from``: those the school chose), as
+    #: (key, title); given to the school's own users, for a measure they add. Empty: no choice asked.
+    directions: tuple[tuple[str, str], ...] = ()
+
+
+def chosen_directions(session: Session, instance: ProcessInstance,
+                      section: MeasuresSection | None) -> tuple[tuple[str, str], ...]:
+    """The directions the school chose (``section.directions_from`` in the roadmap's data), titled by the
+    template's risk catalogue; empty when the template asks for none."""
+    if section is None or not section.directions_from or "direction" not in section.fields:
+        return ()
+    compiled = compiled_version(session, instance.template_version_id)
+    data = WorkflowRun.restore(compiled, instance.workflow_json).data
+    titles = {f.key: f.title for f in compiled.spec.sections.risk_factors}
+    return tuple((str(key), titles.get(str(key), str(key))) for key in data.get(section.directions_from) or [])
 
 
 def timing_of(row: Measure, status: MeasureStatus | None, today: date) -> str:
@@ -299,15 +315,19 @@ def list_measures(db: Database, school_code: str, *, actor: Who) -> SchoolMeasur
         statuses: tuple[MeasureStatus, ...] = ()
         views: list[MeasureView] = []
         execution = Execution()
+        directions: tuple[tuple[str, str], ...] = ()
+        place = _place(school)
         if instance is not None:
             section = compiled_version(session, instance.template_version_id).spec.sections.measures
+            if user.scope.can_act(Role.SCHOOL, place) and instance.status is InstanceStatus.RUNNING:
+                directions = chosen_directions(session, instance, section)
             statuses = section.statuses if section is not None else ()
             views = _views(session, instance.id, section, today)
             for view in views:
                 execution = execution if view.proposed else execution.add(view.timing)
-        place = _place(school)
         return SchoolMeasures(school.code, school.name, today, statuses, tuple(views), execution,
-                              user.scope.can_act(Role.SCHOOL, place), user.scope.can_act(Role.CURATOR, place))
+                              user.scope.can_act(Role.SCHOOL, place), user.scope.can_act(Role.CURATOR, place),
+                              directions)
 
 
 def _titles(session: Session, instance_id: int) -> dict[str, str]:
@@ -545,6 +565,10 @@ def add_measure(db: Database, school_code: str, *, actor: Who, title: str, due_d
             errors["responsible"] = ["Ответственный (до 200 символов)."]
         if not reason or len(reason) > MAX_REASON:
             errors["reason"] = ["Почему мероприятие добавляется (для куратора)."]
+        chosen = chosen_directions(session, instance, section)
+        direction = (direction or "").strip() or None
+        if chosen and direction not in {key for key, _ in chosen}:
+            errors["direction"] = ["Направление риска — одно из выбранных школой."]
         key = _key(title)
         if title and session.scalar(select(Measure.id).where(Measure.instance_id == instance.id, Measure.key == key)):
             errors["title"] = ["Такое мероприятие уже есть в дорожной карте."]
@@ -554,7 +578,7 @@ def add_measure(db: Database, school_code: str, *, actor: Who, title: str, due_d
         position = (session.scalar(select(func.max(Measure.position)).where(Measure.instance_id == instance.id))
                     or 0) + 1
         row = Measure(instance_id=instance.id, school_id=school.id, key=key, position=position, title=title,
-                      direction=(direction or "").strip()[:64] or None, due_date=due_date, responsible=responsible,
+                      direction=(direction or "")[:64] or None, due_date=due_date, responsible=responsible,
                       status=section.statuses[0].key, evidence=[], added_later=True, proposed_at=now, created_at=now,
                       updated_at=now)
         session.add(row)

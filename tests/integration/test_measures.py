@@ -246,7 +246,7 @@ def test_the_api_reads_and_moves_measures_with_the_same_rules(timed: Database, p
     assert mine["measures"] == {"on_time": 1, "late": 0, "overdue": 0, "planned": 3, "percent": 100}
     proposed = call(school.director, "POST", f"/schools/{school.code}/measures",
                     json={"title": "Открытые уроки", "due_date": "2027-05-20", "responsible": "Завуч",
-                          "reason": "Рекомендация куратора"})
+                          "reason": "Рекомендация куратора", "direction": "k3"})
     assert proposed.status_code == 201 and proposed.json["proposed"] is True
     agreed = call(school.curator, "POST", f"/measures/{proposed.json['id']}/agreement", json={"agree": True})
     assert agreed.status_code == 200 and agreed.json["proposed"] is False
@@ -265,6 +265,13 @@ def test_the_measures_page(timed: Database, planned: tuple[School, int]) -> None
     page = director.get(f"/schools/{school.code}/measures")
     assert page.status_code == 200 and "Курсы повышения квалификации" in page.get_data(as_text=True)
     assert 'data-testid="measure-direction">Низкий уровень оснащения школы<' in page.get_data(as_text=True)
+    assert '<option value="k8">Высокая доля обучающихся с рисками учебной неуспешности</option>' in page.get_data(
+        as_text=True)  # a measure added later serves one of the chosen directions too
+    director.post(f"/schools/{school.code}/measures/new", data={
+        "title": "Открытые уроки", "direction": "k8", "due_date": "2027-05-20", "responsible": "Завуч",
+        "reason": "Рекомендация куратора"})
+    [added] = [m for m in measures.list_measures(timed, school.code, actor=school.director).measures if m.proposed]
+    assert added.direction == "k8"
     failed = director.post(f"/schools/{school.code}/measures/{first.id}", data={"status": "done"},
                            follow_redirects=True)
     assert "нужно подтверждение" in failed.get_data(as_text=True)
@@ -334,14 +341,23 @@ def test_a_measure_added_later_counts_once_the_curator_agrees(timed: Database, p
     with pytest.raises(FormInvalid) as bad:
         measures.add_measure(timed, school.code, title=MEASURES[0]["title"], due_date=date(2020, 1, 1),
                              responsible="", reason="", actor=school.director)
-    assert set(bad.value.errors) == {"title", "due_date", "responsible", "reason"}
+    assert set(bad.value.errors) == {"title", "due_date", "responsible", "reason", "direction"}
+    with pytest.raises(FormInvalid) as unchosen:  # a direction the school did not choose
+        measures.add_measure(timed, school.code, title="Открытые уроки для родителей", due_date=date(2027, 5, 1),
+                             responsible="Завуч", reason="Рекомендация куратора", direction="k6",
+                             actor=school.director)
+    assert list(unchosen.value.errors) == ["direction"]
+    mine = measures.list_measures(timed, school.code, actor=school.director)
+    assert [key for key, _ in mine.directions] == ["k1", "k3", "k8"]
+    assert measures.list_measures(timed, school.code, actor=school.curator).directions == ()
     with pytest.raises(NotAllowed):
         measures.add_measure(timed, school.code, title="Лишнее", due_date=date(2027, 5, 1), responsible="Завуч",
                              reason="Просит куратор", actor=school.curator)
     added = measures.add_measure(timed, school.code, title="Открытые уроки для родителей", due_date=date(2027, 5, 1),
                                  responsible="Завуч", reason="Рекомендация куратора после посещения",
-                                 actor=school.director)
-    assert added.proposed and added.status == "planned"
+                                 direction="k8", actor=school.director)
+    assert added.proposed and added.status == "planned" and added.direction_title == "Высокая доля обучающихся " \
+        "с рисками учебной неуспешности"
     assert measures.list_measures(timed, school.code, actor=school.director).execution.planned == 4  # not yet
     with pytest.raises(FormInvalid, match="status"):
         measures.update_measure(timed, added.id, status="in_progress", actor=school.director)
@@ -357,7 +373,7 @@ def test_a_measure_added_later_counts_once_the_curator_agrees(timed: Database, p
                                                         Deadline.kind == DeadlineKind.DUE)) is not None
     declined = measures.add_measure(timed, school.code, title="Экскурсия", due_date=date(2027, 5, 2),
                                     responsible="Классный руководитель", reason="По желанию родителей",
-                                    actor=school.director)
+                                    direction="k1", actor=school.director)
     measures.agree_addition(timed, declined.id, agree=False, comment="Не относится к рисковым направлениям",
                             actor=school.curator)
     assert [h.what for h in measures.history(timed, declined.id, actor=school.director)] == ["proposed", "declined"]
