@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, is_dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -33,7 +33,7 @@ from engine.errors import EngineError, FormInvalid, TemplateInvalid
 from engine.org import api_tokens, curator_pool
 from engine.org.importing import import_org, read_org_file
 from engine.org.regions import list_region_zones, set_region_zone, viewer_zone
-from engine.process import batches, instances, management, merges, questionnaires, tasks
+from engine.process import batches, instances, management, merges, questionnaires, tasks, visits
 from engine.process.cohorts import cohort_calendar, set_cohort_dates
 from engine.process.incidents import list_incidents as incident_list
 from engine.process.instances import start_cohort
@@ -60,7 +60,7 @@ from engine.timing.zones import local_time
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
+    if isinstance(value, datetime | date):  # a datetime is a date too: both in ISO
         return value.isoformat()
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
@@ -372,6 +372,16 @@ def status(db: Database, region_code: str | None, municipality_code: str | None,
                f"С просрочкой: {report.with_overdue}. Остановлены инцидентом: {report.with_incident}.")
     if report.measures.due or report.measures.planned:
         click.echo(f"Мероприятия дорожных карт: {_execution(report.measures)}.")
+    if report.visits:
+        click.echo(f"Посещения кураторов (проведено из запланированных): {_tallies(report.visits)}.")
+        for row in report.schools:
+            if row.visits:
+                click.echo(f"  {row.school_code:<14} {_tallies(row.visits)}")
+
+
+def _tallies(tallies: dict[str, visits.VisitTally]) -> str:
+    """«II полугодие 2026/27: 1 из 2; I полугодие 2027/28: 0 из 1»."""
+    return "; ".join(f"{visits.half_year_title(key)}: {t.done} из {t.planned}" for key, t in tallies.items())
 
 
 def _execution(counts: Execution) -> str:
@@ -386,6 +396,67 @@ def _execution(counts: Execution) -> str:
 def _mark(row: SchoolStatus, stage: str) -> str:
     mark = _STATE_MARKS[row.stages[stage]]
     return mark + "!" if stage in row.overdue_stages else mark
+
+
+@cli.group("visits")
+def visits_group() -> None:
+    """График посещений школ кураторами: список, план, перенос, отмена."""
+
+
+def _visit_line(visit: visits.VisitView) -> str:
+    done = f" {visit.visited_on:%d.%m.%Y}" if visit.visited_on else ""
+    late = ", не проведено в срок" if visit.overdue else ""
+    why = f" ({visit.cancel_reason})" if visit.cancel_reason else ""
+    return (f"{visit.id}\t{visit.planned_on:%d.%m.%Y}\t{visit.half_year_title}\t{visit.status_title}{done}{late}{why}"
+            + (f"\t{visit.note}" if visit.note else ""))
+
+
+@visits_group.command("list")
+@click.argument("school_code")
+@click.option("--user", "login", required=True)
+@click.option("--json", "as_json", is_flag=True)
+@with_db
+def visits_list(db: Database, school_code: str, login: str, as_json: bool) -> None:
+    """Посещения школы и счёт по полугодиям (проведено из запланированных)."""
+    found = visits.list_visits(db, school_code, actor=login)
+    if as_json:
+        _print_json(found)
+        return
+    for visit in found.visits:
+        click.echo(_visit_line(visit))
+    click.echo(f"Итого: {_tallies(dict(found.tallies))}" if found.tallies else "Посещений не запланировано.")
+
+
+@visits_group.command("plan")
+@click.argument("school_code")
+@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.option("--user", "login", required=True)
+@click.option("--note", default="", help="Что посмотреть при посещении.")
+@with_db
+def visits_plan(db: Database, school_code: str, day: datetime, login: str, note: str) -> None:
+    """Запланировать посещение школы куратором (муниципальный, региональный координатор, администратор)."""
+    click.echo(_visit_line(visits.plan_visit(db, school_code, planned_on=day.date(), note=note, actor=login)))
+
+
+@visits_group.command("move")
+@click.argument("visit_id", type=int)
+@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.option("--user", "login", required=True)
+@click.option("--reason", required=True, help="Почему посещение переносится.")
+@with_db
+def visits_move(db: Database, visit_id: int, day: datetime, login: str, reason: str) -> None:
+    """Перенести посещение на другой день с обоснованием."""
+    click.echo(_visit_line(visits.move_visit(db, visit_id, planned_on=day.date(), reason=reason, actor=login)))
+
+
+@visits_group.command("cancel")
+@click.argument("visit_id", type=int)
+@click.option("--user", "login", required=True)
+@click.option("--reason", required=True, help="Почему посещение отменяется.")
+@with_db
+def visits_cancel(db: Database, visit_id: int, login: str, reason: str) -> None:
+    """Отменить посещение с обоснованием."""
+    click.echo(_visit_line(visits.cancel_visit(db, visit_id, reason=reason, actor=login)))
 
 
 @cli.group()

@@ -20,7 +20,7 @@ from typing import Any
 from engine.actors import OPERATOR
 from engine.db import Database
 from engine.deadlines.sweep import sweep
-from engine.process import attachments, measures, questionnaires, tasks
+from engine.process import attachments, measures, questionnaires, tasks, visits
 from engine.process.cohorts import ensure_cohort
 from engine.process.instances import CohortStart, start_cohort
 from engine.timing.workdays import WorkCalendar
@@ -36,7 +36,8 @@ QUESTIONNAIRE_CLOSE = 4
 Step = str | tuple[str, dict[str, Any]]
 PLOT: dict[str, list[tuple[int, Step]]] = {
     # Far ahead: the concept went back once for rework; programmes accepted, the roadmap of measures under
-    # way — one measure done and accepted, one late (escalated), the curator's first visit due.
+    # way — one measure done and accepted, one late (escalated); the municipal coordinator planned the curator's
+    # visits: the first one done and its report filed, the next ones ahead.
     "42-TAI-01": [(CONFIRMED, "confirm_participation"), (31, "responses"), (25, "run_questionnaires"),
                   (24, "confirm_coverage"), (22, "choose_risk_directions"), (21, "approve_risk_profile"),
                   (17, "prepare_concept"),
@@ -45,7 +46,8 @@ PLOT: dict[str, list[tuple[int, Step]]] = {
                                            "и сроки их достижения."})),
                   (14, "prepare_concept"), (13, "review_concept"), (11, "prepare_antirisk"),
                   (10, "prepare_programme"), (9, "review_antirisk"), (8, "review_programme"),
-                  (7, "plan_measures"), (4, "measure started"), (3, "measure done"), (2, "measure accepted")],
+                  (7, "plan_measures"), (6, "visits planned"), (4, "measure started"), (3, "measure done"),
+                  (2, "visit report"), (2, "measure accepted")],
     # The concept is with the curator, on time.
     "42-PROM-01": [(CONFIRMED, "confirm_participation"), (30, "responses"), (20, "run_questionnaires"),
                    (18, "confirm_coverage"), (12, "choose_risk_directions"), (10, "approve_risk_profile"),
@@ -153,6 +155,10 @@ def _step_of(db: Database, told: Told, workdays: WorkCalendar, code: str, direct
             _answer(db, code, director, few=element == "few responses")
         elif element.startswith("measure "):
             _measure(db, code, director, element.removeprefix("measure "))
+        elif element == "visits planned":
+            _plan_visits(db, workdays, code)
+        elif element == "visit report":
+            _visit_report(db, workdays, code)
         else:
             _complete(db, workdays, code, director, element, data)
         told.steps += 1
@@ -190,9 +196,11 @@ def _answer_of(db: Database, workdays: WorkCalendar, element: str, code: str, ta
                                                                  "по результатам анкетирования."}
     if element == "plan_measures":
         today = workdays.local_date(db.now())
-        return {"measures": [{"title": title, "due_date": workdays.add_working_days(
-                    datetime.combine(today, time(12), workdays.zone), days).date().isoformat(), "owner": owner}
-                for title, days, owner in MEASURES], "plan_comment": "Согласовано с куратором."}
+        chosen = tasks.get_task(db, task_id, actor=login).choices.get("direction_choices") or [{"value": None}]
+        return {"measures": [{"title": title, "direction": chosen[index % len(chosen)]["value"],
+                              "due_date": workdays.add_working_days(datetime.combine(today, time(12), workdays.zone),
+                                                                    days).date().isoformat(), "owner": owner}
+                for index, (title, days, owner) in enumerate(MEASURES)], "plan_comment": "Согласовано с куратором."}
     return dict(ANSWERS[element])
 
 
@@ -217,6 +225,33 @@ def _measure(db: Database, code: str, director: str, what: str) -> None:
                                 evidence_note="Программа и лист регистрации участников семинара")
     else:
         measures.review_measure(db, first.id, accept=True, actor=CURATOR_OF[code])
+
+
+MUNICIPAL_OF = {"42-PROM": "mun-prom", "42-BEL": "mun-bel", "42-TAI": "mun-tai"}
+#: The curator's visits the municipal coordinator plans, in working days from planning: the first one is done
+#: four working days later (its report links to it), the next ones lie ahead of today.
+VISITS = [(4, "Посещение уроков математики, беседа с руководителями МО"), (20, "Мониторинг мероприятий дорожной карты"),
+          (60, "Итоги полугодия: выполнение дорожной карты")]
+
+
+def _plan_visits(db: Database, workdays: WorkCalendar, code: str) -> None:
+    today = workdays.local_date(db.now())
+    for days, note in VISITS:
+        day = workdays.local_date(workdays.add_working_days(datetime.combine(today, time(12), workdays.zone), days))
+        visits.plan_visit(db, code, planned_on=day, note=note, actor=MUNICIPAL_OF[code.rsplit("-", 1)[0]])
+
+
+def _visit_report(db: Database, workdays: WorkCalendar, code: str) -> None:
+    """The curator visited today and files the report: it links to the planned visit nearest to today."""
+    curator = CURATOR_OF[code]
+    [task] = [t for t in tasks.list_tasks(db, actor=curator, school=code) if t.element_id == "curator_visit"]
+    today = workdays.local_date(db.now())
+    tasks.complete_task(db, task.id, {"visit_term": "h1" if today.month >= 9 else "h2",
+                                      "visit_date": today.isoformat(),
+                                      "visit_findings": "Посещены уроки математики и физики; обсуждены итоги "
+                                                        "диагностики профессиональных дефицитов.",
+                                      "visit_recommendations": "Провести методический семинар по результатам "
+                                                               "посещения."}, actor=curator)
 
 
 ANSWERS: dict[str, dict[str, Any]] = {

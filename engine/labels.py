@@ -35,6 +35,9 @@ EVENTS = {
     "instance.sent_back": N_("Маршрут возвращён на шаг"),
     "org.school_moved": N_("Школа переведена в другой муниципалитет"),
     "org.schools_merged": N_("Школа присоединена к другой"),
+    "visit.planned": N_("Запланировано посещение куратора"), "visit.moved": N_("Посещение куратора перенесено"),
+    "visit.cancelled": N_("Посещение куратора отменено"), "visit.done": N_("Посещение куратора проведено"),
+    "visit.escalated": N_("Посещение куратора не проведено: эскалация"),
 }
 
 #: Audit actions of a template's history (engine.templates.workspace.HISTORY_ACTIONS, in that order).

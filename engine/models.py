@@ -360,6 +360,7 @@ class Deadline(Base):
               sqlite_where=text("fired_at IS NULL")),
         Index("ix_deadline_task", "task_id"),
         Index("ix_deadline_measure", "measure_id"),
+        Index("ix_deadline_visit", "visit_id"),
         CheckConstraint("step >= 0", name="step_non_negative"),
     )
 
@@ -368,6 +369,8 @@ class Deadline(Base):
     task_id: Mapped[int | None] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"))
     # A measure's reminder, due or escalation row (engine/process/measures.py); task_id is then NULL.
     measure_id: Mapped[int | None] = mapped_column(ForeignKey("measure.id", ondelete="CASCADE"))
+    # A planned curator visit's reminder or escalation row (engine/process/visits.py); task_id is then NULL.
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("planned_visit.id", ondelete="CASCADE"))
     kind: Mapped[DeadlineKind] = mapped_column(_enum(DeadlineKind, "deadline_kind"))
     step: Mapped[int] = mapped_column(Integer, default=0)
     fire_at: Mapped[datetime]
@@ -777,3 +780,33 @@ class MeasureChange(Base):
     what: Mapped[str] = mapped_column(String(32))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class VisitStatus(enum.StrEnum):
+    PLANNED = "planned"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class PlannedVisit(Base):
+    """A curator's visit to a school, planned by the municipal (or regional) coordinator on a date
+    (engine/process/visits.py). The curator is reminded before it and, not done, it is escalated; the
+    curator's visit report links to it (``report_task_id``, ``visited_on``). Moves keep their history
+    (``history``: [{"at", "by", "from", "to", "reason"}]); a cancelled visit stays with its reason."""
+
+    __tablename__ = "planned_visit"
+    __table_args__ = (Index("ix_planned_visit_school", "school_id", "planned_on"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"))
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"))
+    planned_on: Mapped[date]
+    status: Mapped[VisitStatus] = mapped_column(_enum(VisitStatus, "visit_status"))
+    note: Mapped[str] = mapped_column(String(1000), default="")
+    visited_on: Mapped[date | None]
+    report_task_id: Mapped[int | None] = mapped_column(ForeignKey("task.id", ondelete="SET NULL"))
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    history: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

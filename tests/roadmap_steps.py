@@ -198,12 +198,17 @@ def run_measures_program(db: Database, school: School, instance_id: int, chosen:
         tasks.complete_task(db, task_id, {"antirisk_decision": "accepted"}, actor=school.curator)
 
 
-#: A school's roadmap of measures as the plan_measures form takes it (title, due date, owner).
+#: A school's roadmap of measures as the plan_measures form takes it (title, risk direction — one of those the
+#: school chose in run_risk_profile: k1, k3, k8 —, due date, owner).
 MEASURES = [
-    {"title": "Курсы повышения квалификации", "due_date": "2027-04-01", "owner": "Завуч Петрова А. А."},
-    {"title": "Оснащение кабинетов физики и химии", "due_date": "2027-05-01", "owner": "Директор Маслов Г. Г."},
-    {"title": "Родительские собрания по профилактике рисков", "due_date": "2027-03-15", "owner": "Соцпедагог"},
-    {"title": "Методический семинар для учителей", "due_date": "2027-06-01", "owner": "Руководитель МО"},
+    {"title": "Курсы повышения квалификации", "direction": "k3", "due_date": "2027-04-01",
+     "owner": "Завуч Петрова А. А."},
+    {"title": "Оснащение кабинетов физики и химии", "direction": "k1", "due_date": "2027-05-01",
+     "owner": "Директор Маслов Г. Г."},
+    {"title": "Родительские собрания по профилактике рисков", "direction": "k8", "due_date": "2027-03-15",
+     "owner": "Соцпедагог"},
+    {"title": "Методический семинар для учителей", "direction": "k3", "due_date": "2027-06-01",
+     "owner": "Руководитель МО"},
 ]
 
 
@@ -211,6 +216,17 @@ def plan_measures(db: Database, school: School, instance_id: int, measures: list
     """The school submits its roadmap of measures: the template's track_measures action keeps them as rows."""
     with pytest.raises(FormInvalid, match="measures"):
         act(db, school, instance_id, "plan_measures", school.director, {"measures": []})
+    [task_id] = only_for(db, school, instance_id, "plan_measures", school.director)
+    offered = tasks.get_task(db, task_id, actor=school.director).choices["direction_choices"]
+    assert [c["value"] for c in offered] == ["k1", "k3", "k8"]  # the school's chosen risk directions
+    assert offered[0]["label"] == "Низкий уровень оснащения школы"
+    with pytest.raises(FormInvalid) as unchosen:  # a direction the school did not choose is refused, by item
+        act(db, school, instance_id, "plan_measures", school.director,
+            {"measures": [{**measures[0], "direction": "k6"}, *measures[1:]]})
+    assert list(unchosen.value.errors) == ["measures[0].direction"]
+    with pytest.raises(FormInvalid, match="direction"):  # and a measure without one
+        act(db, school, instance_id, "plan_measures", school.director,
+            {"measures": [{k: v for k, v in m.items() if k != "direction"} for m in measures]})
     act(db, school, instance_id, "plan_measures", school.director, {"measures": measures})
 
 
@@ -219,7 +235,7 @@ def run_monitoring(db: Database, school: School, instance_id: int) -> None:
     with pytest.raises(FormInvalid, match="measures"):
         act(db, school, instance_id, "plan_measures", school.director, {"measures": []})
     act(db, school, instance_id, "plan_measures", school.director, {"measures": [
-        {"title": "Курсы повышения квалификации", "due_date": "2027-10-01", "owner": "Завуч"}]})
+        {"title": "Курсы повышения квалификации", "direction": "k3", "due_date": "2027-10-01", "owner": "Завуч"}]})
     visit = {"visit_term": "h1", "visit_date": "2027-06-10", "visit_findings": "Проведены уроки, даны рекомендации"}
     with pytest.raises(FormInvalid, match="visits_complete"):  # no visit in the second half-year yet
         act(db, school, instance_id, "curator_visit", school.curator, {**visit, "visits_complete": True})

@@ -24,6 +24,7 @@ from engine.db import Database
 from engine.errors import EngineError, FormInvalid
 from engine.models import TemplateVersion
 from engine.process.incidents import open_count
+from engine.process.visits import half_year_title
 from engine.templates.versions import all_stage_titles
 from engine.timing.production_calendar import load_calendar
 from engine.timing.workdays import WorkCalendar
@@ -95,6 +96,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, queue: JobQueue 
     app.jinja_env.globals.update(stage_words=labels.STAGE_STATES, event_words=labels.EVENTS)
     # «01.03.2027 23:59 (МСК+9)»: in the viewer's zone, named. ``msk`` is its old name, kept for pages not yet renamed.
     app.jinja_env.filters["local_time"] = app.jinja_env.filters["msk"] = _local_time
+    app.jinja_env.filters["half_year"] = half_year_title
     app.jinja_env.globals["days_left"] = _DaysLeft(db)
     app.context_processor(lambda: {"stage_titles": _LazyTitles(db, app.config["PROJECT_TEMPLATE"]),
                                    "open_incidents": _LazyIncidentCount(db)})
@@ -172,10 +174,11 @@ def _blueprints(app: Flask) -> None:
         questionnaires,
         tasks,
         templates_admin,
+        visits,
     )
 
     for module in (auth, tasks, dashboards, questionnaires, admin, templates_admin, migrations_admin, curators,
-                   incidents_admin, management, measures):
+                   incidents_admin, management, measures, visits):
         app.register_blueprint(module.blueprint)
 
 

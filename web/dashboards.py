@@ -9,6 +9,7 @@ from flask import Blueprint, Response, render_template, request, send_file
 from flask_login import login_required
 
 from engine.org import areas
+from engine.process.visits import sum_tallies
 from engine.reports import dashboards
 from engine.templates.versions import template_keys
 from web.inputs import optional_int
@@ -47,7 +48,9 @@ def matrix() -> str:
     area = _area()
     if area.municipality_code is None:
         stages, units = dashboards.area_summary(db(), _template(), area, _cohort(), actor=me())
-        return render_template("dashboard_areas.html", area=area, stages=stages, units=units, cohort=_cohort())
+        visits = sum_tallies(u.visits for u in units)
+        return render_template("dashboard_areas.html", area=area, stages=stages, units=units, cohort=_cohort(),
+                               visits=visits)
     report = dashboards.matrix(db(), _template(), area, _cohort(), actor=me())
     return render_template("dashboard.html", area=area, report=report, cohort=_cohort())
 

@@ -60,7 +60,8 @@ def add(code: str) -> Response:
     form = request.form
     try:
         measures.add_measure(db(), code, title=form.get("title", ""), due_date=_date("due_date"),
-                             responsible=form.get("responsible", ""), reason=form.get("reason", ""), actor=me())
+                             responsible=form.get("responsible", ""), reason=form.get("reason", ""),
+                             direction=form.get("direction") or None, actor=me())
         flash(gettext("Мероприятие добавлено и ждёт согласования куратора."), "info")
     except FormInvalid as err:
         _flash_errors(err)

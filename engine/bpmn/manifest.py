@@ -12,6 +12,9 @@
 * ``measures`` — which task's dynamic list becomes the school's tracked roadmap of measures (its item
   fields for title, due date, responsible person, risk direction), the measure statuses (which count as
   done or failed, which need a reason, which need evidence); engine/process/measures.py keeps them;
+* ``visits`` — the curator visit schedule: which task is the curator's visit report (and its date field, which
+  the ``link_visit`` action reads to link the report to the nearest open planned visit of that half-year), and
+  the reminders before a planned visit and the escalation steps after it, not done (engine/process/visits.py);
 * ``context`` — per user task, the panels of what its decision needs (response counts, the risk profile,
   the document under review, the reviewer's last comments, chosen values), read from the instance by
   engine/process/task_context.py; templates pick panels from a fixed set, never code.
@@ -40,6 +43,7 @@ KNOWN_ACTIONS: dict[str, tuple[str, ...]] = {
     "prepare_risk_inputs": (),
     "track_measures": (),
     "count_measures": (),
+    "link_visit": (),
 }
 #: What each action writes into the process data (the keys of the dict its function in engine/process/actions.py
 #: returns): conditions and scripts after the task may read these names.
@@ -49,10 +53,11 @@ ACTION_OUTPUTS: dict[str, tuple[str, ...]] = {
     "prepare_risk_inputs": ("risk_inputs", "risk_titles", "risk_catalogue_version"),
     "track_measures": ("measures_planned",),
     "count_measures": ("measures_execution", "measures_counts"),
+    "link_visit": ("planned_visit",),
 }
 #: The project sections of manifest.json, read here (engine.bpmn.bundle reads the basic keys).
 SECTION_NAMES = ("cohort_calendar", "rules", "actions", "questionnaires", "indicators", "risk_catalogue",
-                 "escalation", "context", "measures")
+                 "escalation", "context", "measures", "visits")
 #: Context panels a template may put on a task page: kind → (required parameters, optional parameters).
 #: ``task``/``levels``/``chosen``/``field`` name one thing, ``fields``/``compare`` a list of data fields.
 PANEL_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -160,9 +165,30 @@ class MeasuresSection:
     list: str
     fields: Mapping[str, str]
     statuses: tuple[MeasureStatus, ...]
+    #: The process data field holding the school's chosen risk directions (e.g. ``risk_directions``): the
+    #: choices of each measure's ``direction`` select, offered to the form and checked on submission.
+    directions_from: str = ""
 
     def status(self, key: str) -> MeasureStatus | None:
         return next((s for s in self.statuses if s.key == key), None)
+
+
+#: A planned visit's defaults: the curator reminded two working days before; not done, the municipal
+#: coordinator told +3 working days after the visit's day, the regional one +7.
+DEFAULT_VISIT_REMINDERS: tuple[str, ...] = ("2WD",)
+DEFAULT_VISIT_ESCALATION: tuple[EscalationStep, ...] = (EscalationStep("3WD", 1), EscalationStep("7WD", 2))
+
+
+@dataclass(frozen=True)
+class VisitsSection:
+    """The curator visit schedule: ``report_task`` is the curator's visit report, ``date_field`` its visit date;
+    reminders before a planned visit go to the curator, escalation steps up the chain curator → municipal →
+    regional (``levels_up`` 1 or 2)."""
+
+    report_task: str
+    date_field: str
+    reminders_before: tuple[str, ...] = DEFAULT_VISIT_REMINDERS
+    escalation_steps: tuple[EscalationStep, ...] = DEFAULT_VISIT_ESCALATION
 
 
 @dataclass(frozen=True)
@@ -179,6 +205,7 @@ class ManifestSections:
     escalation_steps: tuple[EscalationStep, ...] = DEFAULT_ESCALATION
     context: Mapping[str, tuple[ContextPanel, ...]] = field(default_factory=dict)
     measures: MeasuresSection | None = None
+    visits: VisitsSection | None = None
 
 
 @dataclass(frozen=True)
@@ -257,8 +284,9 @@ def check_sections(where: str, raw: Mapping[str, Any],
     reminders, steps = _escalation(reader)
     context = {task: tuple(_panels(reader, task, items)) for task, items in reader.mapping("context").items()}
     measures = _measures(reader)
+    visits = _visits(reader)
     sections = ManifestSections(calendar, rules, actions, open_while, groups, indicators, version, factors,
-                                reminders, steps, context, measures)
+                                reminders, steps, context, measures, visits)
     questionnaires = raw.get("questionnaires", {})
     raw_groups = questionnaires.get("groups", {}) if isinstance(questionnaires, dict) else None
     declared = Declared(
@@ -446,10 +474,64 @@ def _measures(reader: _Reader) -> MeasuresSection | None:
         reader.problem(f"мероприятия: в fields не хватает полей: {', '.join(missing)}",
                        ("measures", "fields") if "fields" in section else ("measures",))
         ok = False
+    directions_from = section.get("directions_from", "")
+    if "directions_from" in section:
+        if not (isinstance(directions_from, str) and _NAME.match(directions_from)):
+            reader.problem("мероприятия: directions_from — имя поля данных с выбранными направлениями рисков "
+                           "(латиница)", ("measures", "directions_from"))
+            ok = False
+        elif isinstance(fields, dict) and "direction" not in fields:
+            reader.problem("мероприятия: directions_from без поля fields.direction — некуда выбирать направление",
+                           ("measures", "directions_from"))
+            ok = False
     statuses = _measure_statuses(reader, section.get("statuses"), "statuses" in section)
     if not ok or statuses is None:
         return None
-    return MeasuresSection(section["task"], section["list"], dict(fields), statuses)
+    return MeasuresSection(section["task"], section["list"], dict(fields), statuses, directions_from)
+
+
+def _visits(reader: _Reader) -> VisitsSection | None:
+    section = reader.mapping("visits")
+    if not section:
+        return None
+    ok = True
+    for name in ("report_task", "date_field"):
+        if not (isinstance(section.get(name), str) and _NAME.match(section[name])):
+            reader.problem(f"посещения: {name} — имя из латиницы", ("visits", name) if name in section
+                           else ("visits",))
+            ok = False
+    unknown = [name for name in section if name not in ("report_task", "date_field", "reminders_before",
+                                                         "escalation")]
+    for name in unknown:
+        reader.problem(f"посещения: параметра «{name}» нет; есть: report_task, date_field, reminders_before, "
+                       "escalation", ("visits", name))
+        ok = False
+    reminders = section.get("reminders_before", list(DEFAULT_VISIT_REMINDERS))
+    if not isinstance(reminders, list):
+        reader.problem("посещения: reminders_before — список сроков (2WD, P1D)", ("visits", "reminders_before"))
+        reminders, ok = [], False
+    for index, rule in enumerate(reminders):
+        ok = _offset_rule(reader, rule, "напоминание о посещении", ("visits", "reminders_before", index)) and ok
+    items = section.get("escalation", None)
+    steps: list[EscalationStep] = list(DEFAULT_VISIT_ESCALATION) if items is None else []
+    if items is not None and not isinstance(items, list):
+        reader.problem("посещения: escalation — список шагов (after, levels_up)", ("visits", "escalation"))
+        items, ok = [], False
+    for index, item in enumerate(items or []):
+        at: JsonPath = ("visits", "escalation", index)
+        levels = item.get("levels_up") if isinstance(item, dict) else None
+        if not isinstance(levels, int) or isinstance(levels, bool) or not 1 <= levels <= 2:
+            reader.problem("посещения: каждый шаг эскалации — after и levels_up 1 (муниципальный координатор) "
+                           "или 2 (региональный)",
+                           (*at, "levels_up") if isinstance(item, dict) and "levels_up" in item else at)
+            ok = False
+        elif _offset_rule(reader, item.get("after"), "шаг", (*at, "after")):
+            steps.append(EscalationStep(item["after"], levels))
+        else:
+            ok = False
+    if not ok:
+        return None
+    return VisitsSection(section["report_task"], section["date_field"], tuple(reminders), tuple(steps))
 
 
 def _measure_statuses(reader: _Reader, items: Any, written: bool) -> tuple[MeasureStatus, ...] | None:
@@ -592,6 +674,7 @@ def cross_check(sections: ManifestSections, manifest: Manifest, task_ids: frozen
                                                  f"пользовательской задачи «{task}» нет в BPMN"))
     problems += _context_problems(sections, manifest, task_ids, user_tasks, forms)
     problems += _measures_problems(sections, manifest, task_ids, user_tasks, forms)
+    problems += _visits_problems(sections, manifest, task_ids, user_tasks, forms)
     for task, rules in sections.rules.items():
         keys = forms.get(user_tasks[task].form) if task in user_tasks else None
         for index, rule in enumerate(rules):
@@ -640,6 +723,13 @@ def _measures_problems(sections: ManifestSections, manifest: Manifest, task_ids:
         problems.append(manifest.problem(("measures", "list"), f"в форме задачи «{measures.task}» "
                                                                f"({user_tasks[measures.task].form}) нет списка "
                                                                f"«{measures.list}»"))
+    every_form_read = task_ids is not None and set(task_ids) <= set(user_tasks) and all(
+        user_tasks[task].form in forms for task in user_tasks)
+    task_fields = {key for task in user_tasks.values() for key in forms.get(task.form, ())}
+    if measures.directions_from and every_form_read and measures.directions_from not in task_fields:
+        problems.append(manifest.problem(("measures", "directions_from"),
+                                         f"мероприятия: поля «{measures.directions_from}» нет ни в одной форме "
+                                         "пользовательских задач"))
     raw_actions = manifest.raw.get("actions", {})
     written = raw_actions.get(measures.task, []) if isinstance(raw_actions, dict) else None
     # As written, refused entries included: an unreadable actions section was reported already, once.
@@ -647,6 +737,43 @@ def _measures_problems(sections: ManifestSections, manifest: Manifest, task_ids:
                                              for a in written):
         problems.append(manifest.problem(("measures", "task"), f"у задачи «{measures.task}» не объявлено действие "
                                                                "track_measures: мероприятия не будут учтены"))
+    return problems
+
+
+def _visits_problems(sections: ManifestSections, manifest: Manifest, task_ids: frozenset[str] | None,
+                     user_tasks: Mapping[str, Any], forms: Mapping[str, set[str]]) -> list[Problem]:
+    """The visit report task exists and its form has the date field; ``link_visit`` is declared on that task
+    only, and needs the section."""
+    problems = []
+    visits = sections.visits
+    for task, actions in sections.actions.items():
+        for index, action in enumerate(actions):
+            if action.action != "link_visit":
+                continue
+            if visits is None and "visits" not in manifest.raw:
+                problems.append(manifest.problem(("actions", task, index, "action"),
+                                                 "действие «link_visit»: в манифесте нет раздела visits"))
+            elif visits is not None and task != visits.report_task:
+                problems.append(manifest.problem(("actions", task, index, "action"),
+                                                 f"действие «link_visit» — у задачи «{visits.report_task}», "
+                                                 "которую называет раздел visits"))
+    if visits is None:
+        return problems
+    if task_ids is not None and visits.report_task not in task_ids:
+        problems.append(manifest.problem(("visits", "report_task"),
+                                         f"пользовательской задачи «{visits.report_task}» нет в BPMN"))
+    keys = forms.get(user_tasks[visits.report_task].form) if visits.report_task in user_tasks else None
+    if keys is not None and visits.date_field not in keys:
+        problems.append(manifest.problem(("visits", "date_field"), f"в форме задачи «{visits.report_task}» "
+                                                                   f"({user_tasks[visits.report_task].form}) нет "
+                                                                   f"поля «{visits.date_field}»"))
+    raw_actions = manifest.raw.get("actions", {})
+    written = raw_actions.get(visits.report_task, []) if isinstance(raw_actions, dict) else None
+    if isinstance(written, list) and not any(isinstance(a, dict) and a.get("action") == "link_visit"
+                                             for a in written):
+        problems.append(manifest.problem(("visits", "report_task"),
+                                         f"у задачи «{visits.report_task}» не объявлено действие link_visit: "
+                                         "отчёты о посещении не будут связаны с планом посещений"))
     return problems
 
 

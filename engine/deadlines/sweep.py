@@ -28,6 +28,7 @@ from engine.actors import Who
 from engine.db import Database
 from engine.deadlines.arrivals import Arrived, announce
 from engine.deadlines.measure_deadlines import act_on_measure
+from engine.deadlines.visit_deadlines import act_on_visit
 from engine.errors import Conflict, FormInvalid, IncidentNotFound
 from engine.fast_writes import drop_queued, insert_pending
 from engine.models import (
@@ -385,6 +386,13 @@ def _act(session: Session, row: Deadline, report: SweepReport, batch: _Batch, ba
             batch.letters += notice.letters
             report.actions.append(Action(row.id, row.kind.value, row.step, None, notice.school_code, notice.title,
                                          notice.recipients, row.step if row.kind is DeadlineKind.ESCALATION else None))
+        return
+    if row.visit_id is not None:  # a planned curator visit (engine/deadlines/visit_deadlines.py)
+        visit = act_on_visit(session, row, report.acted_at, base_url)
+        if visit is not None:
+            batch.letters += visit.letters
+            report.actions.append(Action(row.id, row.kind.value, row.step, None, visit.school_code, visit.title,
+                                         visit.recipients, row.step if row.kind is DeadlineKind.ESCALATION else None))
         return
     task = batch.tasks.get(row.task_id) if row.task_id else None
     if task is None or task.status is not TaskStatus.READY:

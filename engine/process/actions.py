@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -40,7 +40,9 @@ from engine.models import (
 )
 from engine.process.measures import school_measures, track_planned
 from engine.process.questionnaires import aggregate_indicators, response_counts
+from engine.process.visits import link_report
 from engine.roles import Role
+from engine.templates.versions import compiled_version
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,9 @@ class ActionContext:
     instance: ProcessInstance
     task: Task
     spec: TemplateSpec
+    #: The process data as the task saw it before this submission (what earlier steps decided, e.g. the
+    #: school's chosen risk directions): for actions that check a choice against it.
+    process_data: Mapping[str, Any] = field(default_factory=dict)
 
 
 Action = Callable[[ActionContext, Mapping[str, str], Mapping[str, Any]], dict[str, Any]]
@@ -180,10 +185,19 @@ def prepare_risk_inputs(ctx: ActionContext, params: Mapping[str, str], data: Map
 
 
 def track_measures(ctx: ActionContext, params: Mapping[str, str], data: Mapping[str, Any]) -> dict[str, Any]:
-    """The planned list becomes the school's tracked measures (manifest ``measures``; engine/process/measures.py)."""
+    """The planned list becomes the school's tracked measures (manifest ``measures``; engine/process/measures.py).
+    With ``directions_from``, each measure's risk direction must be one the school chose (FormInvalid by item)."""
     section = ctx.spec.sections.measures
     if section is None:  # the validator requires the section with the action
         return {}
+    if section.directions_from and "direction" in section.fields:
+        allowed = {str(key) for key in ctx.process_data.get(section.directions_from) or []}
+        name = section.fields["direction"]
+        errors = {f"{section.list}[{index}].{name}": ["Выберите одно из направлений рисков, выбранных школой."]
+                  for index, item in enumerate(data.get(section.list) or [])
+                  if isinstance(item, dict) and item.get(name) not in (None, "") and str(item.get(name)) not in allowed}
+        if errors:
+            raise FormInvalid(errors)
     return {"measures_planned": track_planned(ctx.session, ctx.now, ctx.actor_id, ctx.instance, section, data)}
 
 
@@ -196,7 +210,17 @@ def count_measures(ctx: ActionContext, params: Mapping[str, str], data: Mapping[
                                 "planned": counts.planned}}
 
 
+def link_visit(ctx: ActionContext, params: Mapping[str, str], data: Mapping[str, Any]) -> dict[str, Any]:
+    """The curator's visit report links to the nearest open planned visit of its half-year, which is done
+    (manifest ``visits``; engine/process/visits.py). ``planned_visit``: that visit's id, None if none was open."""
+    section = ctx.spec.sections.visits
+    if section is None:  # the validator requires the section with the action
+        return {}
+    return {"planned_visit": link_report(ctx.session, ctx.now, ctx.instance, ctx.task.id, section, data)}
+
+
 ACTIONS: dict[str, Action] = {
+    "link_visit": link_visit,
     "track_measures": track_measures,
     "count_measures": count_measures,
     "bind_curator": bind_curator,
@@ -205,9 +229,28 @@ ACTIONS: dict[str, Action] = {
 }
 
 
-#: Actions that offer the form choices: (session, task, the action's params, form) → data for the form.
-Choices = Callable[[Session, Task, Mapping[str, str], FormDefinition], dict[str, Any]]
-CHOICES: dict[str, Choices] = {"bind_curator": bind_curator_choices}
+def direction_choices(session: Session, task: Task, params: Mapping[str, str], form: FormDefinition,
+                      data: Mapping[str, Any]) -> dict[str, Any]:
+    """The risk directions the school chose (manifest ``measures.directions_from``), titled by the template's risk
+    catalogue, under the ``valuesKey`` of the measures list's direction select."""
+    spec = compiled_version(session, task.instance.template_version_id).spec
+    measures = spec.sections.measures
+    if measures is None or not measures.directions_from or "direction" not in measures.fields:
+        return {}
+    items = next((f.children for f in form.fields if f.key == measures.list), ())
+    key = next((f.values_key for f in items if f.key == measures.fields["direction"] and f.values_key), None)
+    if key is None:
+        return {}
+    titles = {factor.key: factor.title for factor in spec.sections.risk_factors}
+    return {key: [{"label": titles.get(str(value), str(value)), "value": value}
+                  for value in data.get(measures.directions_from) or []]}
+
+
+#: Actions that offer the form choices: (session, task, the action's params, form, the process data) → data for
+#: the form.
+Choices = Callable[[Session, Task, Mapping[str, str], FormDefinition, Mapping[str, Any]], dict[str, Any]]
+CHOICES: dict[str, Choices] = {"bind_curator": lambda session, task, params, form, _: bind_curator_choices(
+    session, task, params, form), "track_measures": direction_choices}
 #: What the values an action offers name, by action: a client of the API learns that the field wants a user's
 #: login (not free text) and where the allowed ones are. Kinds: ``user`` (a login), ``org_unit`` (a code).
 REFERENCES: dict[str, str] = {"bind_curator": "user"}
@@ -227,12 +270,13 @@ def form_references(actions: Sequence[TaskAction], form: FormDefinition) -> list
             for action in actions if action.action in REFERENCES and action.params.get("field") in keys]
 
 
-def form_choices(session: Session, task: Task, actions: Sequence[TaskAction], form: FormDefinition) -> dict[str, Any]:
+def form_choices(session: Session, task: Task, actions: Sequence[TaskAction], form: FormDefinition,
+                 data: Mapping[str, Any]) -> dict[str, Any]:
     """What the task's actions offer its form (option lists by ``valuesKey``), to show with its values."""
     offered: dict[str, Any] = {}
     for action in actions:
         if action.action in CHOICES:
-            offered.update(CHOICES[action.action](session, task, action.params, form))
+            offered.update(CHOICES[action.action](session, task, action.params, form, data))
     return offered
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from engine import audit
 from engine.actors import Who
 from engine.bpmn.manifest import MeasuresSection, MeasureStatus
+from engine.bpmn.runtime import WorkflowRun
 from engine.db import Database
 from engine.errors import FormInvalid, NotAllowed, NotFound
 from engine.models import (
@@ -104,6 +105,7 @@ class MeasureView:
     accepted_by: str | None
     accepted_at: datetime | None
     proposed: bool = False  # added later and waiting for the curator's agreement: not counted yet
+    direction_title: str | None = None  # the risk direction as the template's risk catalogue names it
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,21 @@ class SchoolMeasures:
     execution: Execution
     can_update: bool  # the school's own users
     can_review: bool  # its curators
+    #: The risk directions a measure may serve (the template's ``directions_from``: those the school chose), as
+    #: (key, title); given to the school's own users, for a measure they add. Empty: no choice asked.
+    directions: tuple[tuple[str, str], ...] = ()
+
+
+def chosen_directions(session: Session, instance: ProcessInstance,
+                      section: MeasuresSection | None) -> tuple[tuple[str, str], ...]:
+    """The directions the school chose (``section.directions_from`` in the roadmap's data), titled by the
+    template's risk catalogue; empty when the template asks for none."""
+    if section is None or not section.directions_from or "direction" not in section.fields:
+        return ()
+    compiled = compiled_version(session, instance.template_version_id)
+    data = WorkflowRun.restore(compiled, instance.workflow_json).data
+    titles = {f.key: f.title for f in compiled.spec.sections.risk_factors}
+    return tuple((str(key), titles.get(str(key), str(key))) for key in data.get(section.directions_from) or [])
 
 
 def timing_of(row: Measure, status: MeasureStatus | None, today: date) -> str:
@@ -298,30 +315,44 @@ def list_measures(db: Database, school_code: str, *, actor: Who) -> SchoolMeasur
         statuses: tuple[MeasureStatus, ...] = ()
         views: list[MeasureView] = []
         execution = Execution()
+        directions: tuple[tuple[str, str], ...] = ()
+        place = _place(school)
         if instance is not None:
             section = compiled_version(session, instance.template_version_id).spec.sections.measures
+            if user.scope.can_act(Role.SCHOOL, place) and instance.status is InstanceStatus.RUNNING:
+                directions = chosen_directions(session, instance, section)
             statuses = section.statuses if section is not None else ()
             views = _views(session, instance.id, section, today)
             for view in views:
                 execution = execution if view.proposed else execution.add(view.timing)
-        place = _place(school)
         return SchoolMeasures(school.code, school.name, today, statuses, tuple(views), execution,
-                              user.scope.can_act(Role.SCHOOL, place), user.scope.can_act(Role.CURATOR, place))
+                              user.scope.can_act(Role.SCHOOL, place), user.scope.can_act(Role.CURATOR, place),
+                              directions)
+
+
+def _titles(session: Session, instance_id: int) -> dict[str, str]:
+    """The risk directions' titles (the template's risk catalogue), by key."""
+    instance = session.get(ProcessInstance, instance_id)
+    assert instance is not None
+    return {f.key: f.title for f in compiled_version(session, instance.template_version_id).spec.sections.risk_factors}
 
 
 def _views(session: Session, instance_id: int, section: MeasuresSection | None, today: date) -> list[MeasureView]:
     rows = session.execute(select(Measure, User.login).outerjoin(User, User.id == Measure.accepted_by_id)
                            .where(Measure.instance_id == instance_id, Measure.withdrawn_at.is_(None))
                            .order_by(Measure.position, Measure.id)).all()
-    return [_view(row, accepted_by, section, today) for row, accepted_by in rows]
+    titles = _titles(session, instance_id)
+    return [_view(row, accepted_by, section, today, titles) for row, accepted_by in rows]
 
 
-def _view(row: Measure, accepted_by: str | None, section: MeasuresSection | None, today: date) -> MeasureView:
+def _view(row: Measure, accepted_by: str | None, section: MeasuresSection | None, today: date,
+          titles: Mapping[str, str] | None = None) -> MeasureView:
     status = section.status(row.status) if section is not None else None
     return MeasureView(row.id, row.key, row.title, row.direction, row.due_date, row.responsible, row.status,
                        status.title if status is not None else row.status, status.outcome if status else "",
                        row.done_on, timing_of(row, status, today), tuple(row.evidence or ()), accepted_by,
-                       row.accepted_at, row.proposed_at is not None)
+                       row.accepted_at, row.proposed_at is not None,
+                       (titles or {}).get(row.direction, row.direction) if row.direction else None)
 
 
 def school_measures(session: Session, instance_id: int, now: datetime) -> tuple[date, tuple[MeasureView, ...],
@@ -464,7 +495,7 @@ def update_measure(db: Database, measure_id: int, *, actor: Who, status: str | N
         session.flush()
         audit.record(session, now, "measure.updated", actor_id=user.user_id, instance_id=row.instance_id,
                      measure=row.id, status=row.status, evidence=bool(link))
-        return _view(row, None, section, today)
+        return _view(row, None, section, today, _titles(session, row.instance_id))
 
 
 def review_measure(db: Database, measure_id: int, *, actor: Who, accept: bool, comment: str = "") -> MeasureView:
@@ -505,7 +536,7 @@ def review_measure(db: Database, measure_id: int, *, actor: Who, accept: bool, c
         audit.record(session, now, "measure.accepted" if accept else "measure.returned", actor_id=user.user_id,
                      instance_id=row.instance_id, measure=row.id)
         today = local_today(session, school, now)
-        return _view(row, user.login if accept else None, section, today)
+        return _view(row, user.login if accept else None, section, today, _titles(session, row.instance_id))
 
 
 def add_measure(db: Database, school_code: str, *, actor: Who, title: str, due_date: date | None,
@@ -534,6 +565,10 @@ def add_measure(db: Database, school_code: str, *, actor: Who, title: str, due_d
             errors["responsible"] = ["Ответственный (до 200 символов)."]
         if not reason or len(reason) > MAX_REASON:
             errors["reason"] = ["Почему мероприятие добавляется (для куратора)."]
+        chosen = chosen_directions(session, instance, section)
+        direction = (direction or "").strip() or None
+        if chosen and direction not in {key for key, _ in chosen}:
+            errors["direction"] = ["Направление риска — одно из выбранных школой."]
         key = _key(title)
         if title and session.scalar(select(Measure.id).where(Measure.instance_id == instance.id, Measure.key == key)):
             errors["title"] = ["Такое мероприятие уже есть в дорожной карте."]
@@ -543,14 +578,14 @@ def add_measure(db: Database, school_code: str, *, actor: Who, title: str, due_d
         position = (session.scalar(select(func.max(Measure.position)).where(Measure.instance_id == instance.id))
                     or 0) + 1
         row = Measure(instance_id=instance.id, school_id=school.id, key=key, position=position, title=title,
-                      direction=(direction or "").strip()[:64] or None, due_date=due_date, responsible=responsible,
+                      direction=(direction or "")[:64] or None, due_date=due_date, responsible=responsible,
                       status=section.statuses[0].key, evidence=[], added_later=True, proposed_at=now, created_at=now,
                       updated_at=now)
         session.add(row)
         session.flush()
         _change(session, row, now, user.user_id, "proposed", {"title": title, "due_date": due_date.isoformat()}, reason)
         audit.record(session, now, "measure.proposed", actor_id=user.user_id, instance_id=instance.id, measure=row.id)
-        return _view(row, None, section, today)
+        return _view(row, None, section, today, _titles(session, row.instance_id))
 
 
 def agree_addition(db: Database, measure_id: int, *, actor: Who, agree: bool, comment: str = "") -> MeasureView:
@@ -580,4 +615,4 @@ def agree_addition(db: Database, measure_id: int, *, actor: Who, agree: bool, co
             _change(session, row, now, user.user_id, "declined", {}, comment)
         audit.record(session, now, "measure.agreed" if agree else "measure.declined", actor_id=user.user_id,
                      instance_id=row.instance_id, measure=row.id)
-        return _view(row, None, section, local_today(session, school, now))
+        return _view(row, None, section, local_today(session, school, now), _titles(session, row.instance_id))

@@ -282,7 +282,7 @@ def get_task(db: Database, task_id: int, *, actor: Who) -> TaskDetail:
             actions = compiled.spec.sections.actions.get(task.element_id, ())
             references = form_references(actions, form)
             if user.scope.can_act(task.role, place_of_task(task)):  # overseers see the form read-only
-                choices = form_choices(session, task, actions, form)
+                choices = form_choices(session, task, actions, form, data)
             handover = _handover(session, user, task)
         values.update(task.draft or {})
         return TaskDetail(TaskView.of(task, _assignee(session, task)), form.to_dict(), values, choices, context,
@@ -370,9 +370,10 @@ def _complete(db: Database, session: Session, task_id: int, actor: Who,
     run = live_workflows.restore(live_workflows.of(db), key, instance.version, compiled, instance.workflow_json)
     sections = compiled.spec.sections
     known = dict.fromkeys(form.keys())
-    check_rules(sections.rules.get(task.element_id, ()), {**run.task_data(task.spiff_task_id), **known, **cleaned})
+    before = run.task_data(task.spiff_task_id)
+    check_rules(sections.rules.get(task.element_id, ()), {**before, **known, **cleaned})
     now = db.now()
-    context = ActionContext(session, now, user.user_id, instance, task, compiled.spec)
+    context = ActionContext(session, now, user.user_id, instance, task, compiled.spec, before)
     try:
         produced = run_actions(context, sections.actions.get(task.element_id, ()), cleaned)
     except FormInvalid:

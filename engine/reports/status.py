@@ -25,15 +25,19 @@ from engine.models import (
     Incident,
     InstanceStatus,
     Municipality,
+    PlannedVisit,
     ProcessInstance,
     Region,
     School,
     Task,
     TaskStatus,
     TemplateVersion,
+    VisitStatus,
 )
 from engine.process.measures import Execution, execution_of_schools
+from engine.process.visits import VisitTally, half_year, sum_tallies, tallies_of_schools
 from engine.templates.versions import find_version
+from engine.timing.due import MOSCOW
 
 
 class StageState(StrEnum):
@@ -60,6 +64,8 @@ class SchoolStatus:
     incidents: int = 0  # open incidents: a step of the roadmap failed and waits for an admin's fix
     measures: Execution = field(default_factory=Execution)  # the school's roadmap of measures, on its local date
     suspended: bool = False  # a running roadmap that is suspended (engine/process/management.py)
+    # Curator visits planned (not cancelled) and done, per half-year of the school year (engine/process/visits.py).
+    visits: dict[str, VisitTally] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,8 @@ class StatusReport:
     with_overdue: int = 0
     with_incident: int = 0
     measures: Execution = field(default_factory=Execution)  # the area's schools summed
+    visits: dict[str, VisitTally] = field(default_factory=dict)  # the area's schools summed, per half-year
+    current_half_year: str = ""  # the half-year of today (Moscow), whose visits dashboards show first
 
 
 def stage_status(db: Database, template_key: str, *, region_code: str | None = None,
@@ -85,11 +93,12 @@ def stage_status(db: Database, template_key: str, *, region_code: str | None = N
         tasks = _open_task_summary(session, area, db.now())
         stuck = _open_incidents(session, area)
         executions = execution_of_schools(session, [school.id for school in schools], db.now())
+        tallies = tallies_of_schools(session, [school.id for school in schools])
     states = _StateCache(spec)
     rows = [_school_status(spec, school, latest.get(school.id), tasks, states, stuck) for school in schools]
-    rows = [replace(row, measures=executions.get(school.id, Execution())) for row, school in zip(rows, schools,
-                                                                                               strict=True)]
-    return _report(template_key, spec, rows)
+    rows = [replace(row, measures=executions.get(school.id, Execution()), visits=tallies.get(school.id, {}))
+            for row, school in zip(rows, schools, strict=True)]
+    return replace(_report(template_key, spec, rows), current_half_year=half_year(db.now().astimezone(MOSCOW).date()))
 
 
 @dataclass(frozen=True)
@@ -232,7 +241,8 @@ def _report(template_key: str, spec: TemplateSpec, rows: list[SchoolStatus]) -> 
                         not_started=sum(r.status == "not_started" for r in rows),
                         with_overdue=sum(r.overdue_tasks > 0 for r in rows),
                         with_incident=sum(r.incidents > 0 for r in rows),
-                        measures=sum((r.measures for r in rows), Execution()))
+                        measures=sum((r.measures for r in rows), Execution()),
+                        visits=sum_tallies(r.visits for r in rows))
 
 
 @dataclass(frozen=True)
@@ -246,6 +256,7 @@ class AreaCounts:
     completed: int
     with_overdue: int
     with_incident: int = 0  # roadmaps stuck on an open incident
+    visits: dict[str, VisitTally] = field(default_factory=dict)  # curator visits planned and done, per half-year
 
 
 def area_counts(db: Database, template_key: str, *, region_code: str | None = None,
@@ -274,7 +285,26 @@ def area_counts(db: Database, template_key: str, *, region_code: str | None = No
                                            grouped.c.n).join(unit, unit.id == grouped.c.unit_id)))
         overdue = _overdue_by_unit(session, unit, region_code, db.now())
         stuck = _incidents_by_unit(session, unit, region_code)
-    return list(spec.stages), _fold(spec, rows, overdue, stuck)
+        visits = _visits_by_unit(session, unit, region_code)
+    return list(spec.stages), [replace(u, visits=visits.get(u.code, {})) for u in _fold(spec, rows, overdue, stuck)]
+
+
+def _visits_by_unit(session: Session, unit: Any, region_code: str | None) -> dict[str, dict[str, VisitTally]]:
+    """Curator visits planned (not cancelled) and done per half-year, per region or municipality: one row per
+    visit date and state counted, so the half-years are folded here."""
+    column = School.municipality_id if region_code else School.region_id
+    day = func.coalesce(PlannedVisit.visited_on, PlannedVisit.planned_on)
+    query = (select(unit.code, day, PlannedVisit.status, func.count()).select_from(PlannedVisit)
+             .join(School, School.id == PlannedVisit.school_id).join(unit, unit.id == column)
+             .where(PlannedVisit.status != VisitStatus.CANCELLED).group_by(unit.code, day, PlannedVisit.status))
+    if region_code:
+        query = query.where(School.region_id == select(Region.id).where(Region.code == region_code).scalar_subquery())
+    found: dict[str, dict[str, VisitTally]] = {}
+    for code, when, status, count in session.execute(query):
+        key = half_year(when)
+        tallies = found.setdefault(code, {})
+        tallies[key] = tallies.get(key, VisitTally()) + VisitTally(count, count if status is VisitStatus.DONE else 0)
+    return {code: dict(sorted(t.items())) for code, t in found.items()}
 
 
 def _incidents_by_unit(session: Session, unit: Any, region_code: str | None) -> dict[str, int]:

@@ -1,5 +1,5 @@
 """axe-core (from npm, web/package.json) on the pages every participant uses: sign-in, inbox, notifications,
-task, dashboard and the respondent's questionnaire — no serious or critical violation of WCAG 2 A/AA."""
+task, dashboard, the visit schedule and the respondent's questionnaire — no serious or critical violation of WCAG 2 A/AA."""
 
 from __future__ import annotations
 
@@ -75,4 +75,6 @@ def test_participants_pages_have_no_serious_accessibility_violation(axe_page: Pa
     page.goto(f"{live.url}/schools/{org.school}")
     page.wait_for_selector(".bpmn-diagram[data-ready='1']")
     found["school"] = violations(page)
+    page.goto(f"{live.url}/schools/{org.school}/visits")  # the curator visit schedule, with its planning form
+    found["visits"] = violations(page)
     assert {name: found for name, found in found.items() if found} == {}

@@ -43,6 +43,9 @@ API_EQUIVALENT = {
     "measures.review": "review_measure",
     "measures.add": "propose_measure",
     "measures.agreement": "agree_measure",
+    "visits.plan": "plan_visit",
+    "visits.move": "move_visit",
+    "visits.cancel": "cancel_visit",
 }
 
 WEB_ONLY = {

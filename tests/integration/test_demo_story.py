@@ -15,7 +15,7 @@ from engine.db import Database, upgrade_schema
 from engine.demo import load_demo, school_login
 from engine.demo_story import PLOT
 from engine.models import AuditRecord, Cohort, Notification, ProcessInstance, Task, TaskStatus
-from engine.process import attachments, measures, notifications, tasks
+from engine.process import attachments, measures, notifications, tasks, visits
 from engine.templates import versions
 from tests.conftest import Clock
 
@@ -76,6 +76,11 @@ def test_the_demo_cohort_is_under_way_with_late_and_escalated_work(demo_db: Data
     # The inbox names late measures to the school's own users only.
     assert measures.my_late_measures(demo_db, actor=school_login("42-TAI-01")) == {"42-TAI-01": 1}
     assert measures.my_late_measures(demo_db, actor="curator-4") == {}
+    # The municipal coordinator planned the curator's visits: the first one done (its report linked), two ahead.
+    planned = visits.list_visits(demo_db, "42-TAI-01", actor="curator-4")
+    assert [v.status for v in planned.visits] == ["done", "planned", "planned"]
+    assert planned.visits[0].report_task_id is not None and not any(v.overdue for v in planned.visits)
+    assert sum(t.done for t in planned.tallies.values()) == 1 and sum(t.planned for t in planned.tallies.values()) == 3
 
 
 def test_the_story_is_told_once(demo_db: Database) -> None:

@@ -81,6 +81,8 @@ def test_a_school_tracks_its_measures_and_the_curator_accepts(timed: Database, c
     assert [m.title for m in mine.measures] == [m["title"] for m in MEASURES]
     assert {m.status for m in mine.measures} == {"planned"} and mine.measures[0].status_title == "Запланировано"
     assert mine.measures[0].due_date == date(2027, 4, 1) and mine.measures[0].responsible == "Завуч Петрова А. А."
+    assert [m.direction for m in mine.measures] == ["k3", "k1", "k8", "k3"]  # the risk direction each serves
+    assert mine.measures[1].direction_title == "Низкий уровень оснащения школы"
     assert (mine.can_update, mine.can_review) == (True, False)
     assert mine.execution == measures.Execution(planned=4) and mine.execution.percent is None
     assert [s.key for s in mine.statuses] == ["planned", "in_progress", "done", "failed", "rescheduled"]
@@ -183,7 +185,7 @@ def test_a_reworked_plan_updates_its_measures_by_key(timed: Database, planned: t
     measures.update_measure(timed, first["Курсы"].id, status="in_progress", actor=school.director)
     reworked = [{**MEASURES[0], "title": "  курсы повышения  квалификации", "due_date": "2027-04-15"},
                 MEASURES[1], MEASURES[2],
-                {"title": "Открытые уроки", "due_date": "2027-05-20", "owner": "Завуч"}]
+                {"title": "Открытые уроки", "direction": "k1", "due_date": "2027-05-20", "owner": "Завуч"}]
     with timed.transaction() as session:
         instance = session.get(ProcessInstance, instance_id)
         assert instance is not None
@@ -222,6 +224,8 @@ def test_the_api_reads_and_moves_measures_with_the_same_rules(timed: Database, p
     assert listed.status_code == 200, listed.get_data(as_text=True)
     body = listed.json
     assert [m["title"] for m in body["measures"]] == [m["title"] for m in MEASURES]
+    assert (body["measures"][1]["direction"], body["measures"][1]["direction_title"]) == (
+        "k1", "Низкий уровень оснащения школы")
     assert body["execution"] == {"on_time": 0, "late": 0, "overdue": 0, "planned": 4, "percent": None}
     assert body["statuses"][0] == {"key": "planned", "title": "Запланировано", "outcome": "", "needs_reason": False,
                                    "needs_evidence": False, "reschedules": False}
@@ -242,7 +246,7 @@ def test_the_api_reads_and_moves_measures_with_the_same_rules(timed: Database, p
     assert mine["measures"] == {"on_time": 1, "late": 0, "overdue": 0, "planned": 3, "percent": 100}
     proposed = call(school.director, "POST", f"/schools/{school.code}/measures",
                     json={"title": "Открытые уроки", "due_date": "2027-05-20", "responsible": "Завуч",
-                          "reason": "Рекомендация куратора"})
+                          "reason": "Рекомендация куратора", "direction": "k3"})
     assert proposed.status_code == 201 and proposed.json["proposed"] is True
     agreed = call(school.curator, "POST", f"/measures/{proposed.json['id']}/agreement", json={"agree": True})
     assert agreed.status_code == 200 and agreed.json["proposed"] is False
@@ -260,6 +264,14 @@ def test_the_measures_page(timed: Database, planned: tuple[School, int]) -> None
     director = signed_in(app, school.director)
     page = director.get(f"/schools/{school.code}/measures")
     assert page.status_code == 200 and "Курсы повышения квалификации" in page.get_data(as_text=True)
+    assert 'data-testid="measure-direction">Низкий уровень оснащения школы<' in page.get_data(as_text=True)
+    assert '<option value="k8">Высокая доля обучающихся с рисками учебной неуспешности</option>' in page.get_data(
+        as_text=True)  # a measure added later serves one of the chosen directions too
+    director.post(f"/schools/{school.code}/measures/new", data={
+        "title": "Открытые уроки", "direction": "k8", "due_date": "2027-05-20", "responsible": "Завуч",
+        "reason": "Рекомендация куратора"})
+    [added] = [m for m in measures.list_measures(timed, school.code, actor=school.director).measures if m.proposed]
+    assert added.direction == "k8"
     failed = director.post(f"/schools/{school.code}/measures/{first.id}", data={"status": "done"},
                            follow_redirects=True)
     assert "нужно подтверждение" in failed.get_data(as_text=True)
@@ -329,14 +341,23 @@ def test_a_measure_added_later_counts_once_the_curator_agrees(timed: Database, p
     with pytest.raises(FormInvalid) as bad:
         measures.add_measure(timed, school.code, title=MEASURES[0]["title"], due_date=date(2020, 1, 1),
                              responsible="", reason="", actor=school.director)
-    assert set(bad.value.errors) == {"title", "due_date", "responsible", "reason"}
+    assert set(bad.value.errors) == {"title", "due_date", "responsible", "reason", "direction"}
+    with pytest.raises(FormInvalid) as unchosen:  # a direction the school did not choose
+        measures.add_measure(timed, school.code, title="Открытые уроки для родителей", due_date=date(2027, 5, 1),
+                             responsible="Завуч", reason="Рекомендация куратора", direction="k6",
+                             actor=school.director)
+    assert list(unchosen.value.errors) == ["direction"]
+    mine = measures.list_measures(timed, school.code, actor=school.director)
+    assert [key for key, _ in mine.directions] == ["k1", "k3", "k8"]
+    assert measures.list_measures(timed, school.code, actor=school.curator).directions == ()
     with pytest.raises(NotAllowed):
         measures.add_measure(timed, school.code, title="Лишнее", due_date=date(2027, 5, 1), responsible="Завуч",
                              reason="Просит куратор", actor=school.curator)
     added = measures.add_measure(timed, school.code, title="Открытые уроки для родителей", due_date=date(2027, 5, 1),
                                  responsible="Завуч", reason="Рекомендация куратора после посещения",
-                                 actor=school.director)
-    assert added.proposed and added.status == "planned"
+                                 direction="k8", actor=school.director)
+    assert added.proposed and added.status == "planned" and added.direction_title == "Высокая доля обучающихся " \
+        "с рисками учебной неуспешности"
     assert measures.list_measures(timed, school.code, actor=school.director).execution.planned == 4  # not yet
     with pytest.raises(FormInvalid, match="status"):
         measures.update_measure(timed, added.id, status="in_progress", actor=school.director)
@@ -352,7 +373,7 @@ def test_a_measure_added_later_counts_once_the_curator_agrees(timed: Database, p
                                                         Deadline.kind == DeadlineKind.DUE)) is not None
     declined = measures.add_measure(timed, school.code, title="Экскурсия", due_date=date(2027, 5, 2),
                                     responsible="Классный руководитель", reason="По желанию родителей",
-                                    actor=school.director)
+                                    direction="k1", actor=school.director)
     measures.agree_addition(timed, declined.id, agree=False, comment="Не относится к рисковым направлениям",
                             actor=school.curator)
     assert [h.what for h in measures.history(timed, declined.id, actor=school.director)] == ["proposed", "declined"]
@@ -375,3 +396,28 @@ def test_a_roadmap_no_longer_running_reminds_of_no_measure(timed: Database, cloc
         instance.status = InstanceStatus.CANCELLED
     clock.now = datetime(2027, 3, 16, 6, tzinfo=UTC)  # past the reminder and due of the meetings
     assert _measure_actions(timed, school, MEASURES[2]["title"]) == []
+
+
+def test_the_api_form_offers_the_school_s_chosen_directions(timed: Database, clock: Clock) -> None:
+    """The plan's direction select carries the directions the school chose (x-allowed-values, and the titles in
+    ``choices``); only those pass the submission."""
+    school = new_school(timed)
+    ensure_cohort(timed, COHORT)
+    key = versions.deploy_template(timed, versions.read_bundle(ROADMAP), actor=OPERATOR).key
+    instance_id = instances.start_instance(timed, key, school.code, cohort_year=COHORT, actor=OPERATOR).instance_id
+    run_selection(timed, school, instance_id)
+    run_questionnaire_stage(timed, school, instance_id, clock)
+    run_measures_program(timed, school, instance_id, run_risk_profile(timed, school, instance_id))
+    [task_id] = only_for(timed, school, instance_id, "plan_measures", school.director)
+    app = create_app({"DATABASE": timed, "TESTING": True, "SECRET_KEY": "measures"})
+    token = create_token(timed, "тест", actor=school.director)[1]
+    detail = app.test_client().get(f"/api/v1/tasks/{task_id}", headers={"Authorization": f"Bearer {token}"}).json
+    assert detail is not None
+    [items] = [c for c in detail["form"]["components"] if c.get("path") == "measures"]
+    [direction] = [c for c in items["components"] if c.get("key") == "direction"]
+    assert direction["x-allowed-values"] == ["k1", "k3", "k8"] and direction["valuesKey"] == "direction_choices"
+    assert detail["choices"]["direction_choices"][2] == {"label": "Высокая доля обучающихся с рисками учебной "
+                                                                  "неуспешности", "value": "k8"}
+    with pytest.raises(FormInvalid) as refused:
+        tasks.complete_task(timed, task_id, {"measures": [{**MEASURES[0], "direction": "k2"}]}, actor=school.director)
+    assert refused.value.errors == {"measures[0].direction": ["Выберите одно из направлений рисков, выбранных школой."]}

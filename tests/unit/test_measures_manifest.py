@@ -111,3 +111,24 @@ def test_counting_and_the_panel_need_the_section(tmp_path: Path) -> None:
     assert sorted(problems) == [
         ("actions.review[0].action", "действие «count_measures»: в манифесте нет раздела measures"),
         ("context.review[0].kind", "панель «measures»: в манифесте нет раздела measures")]
+
+
+def test_directions_come_from_a_data_field_and_need_the_direction_field(tmp_path: Path) -> None:
+    with_direction = {**GOOD, "fields": {**GOOD["fields"], "direction": "direction"}}
+    sections, problems, _ = check_sections("manifest.json", {"measures": {**with_direction,
+                                                                          "directions_from": "risk_directions"}})
+    assert problems == [] and sections.measures is not None
+    assert sections.measures.directions_from == "risk_directions"
+    found = _problems({**GOOD, "directions_from": "risk_directions"})
+    assert [(where, message) for where, _, message in found] == [
+        ("measures.directions_from", "мероприятия: directions_from без поля fields.direction — некуда выбирать "
+                                     "направление")]
+    assert found[0][1] is not None and found[0][1] > 1
+    assert [where for where, _, _ in _problems({**with_direction, "directions_from": "Risk!"})] == [
+        "measures.directions_from"]
+    review = {**with_direction, "task": "review", "list": "review_comment"}
+    assert _mini(tmp_path / "ok", measures={**review, "directions_from": "decision"},
+                 actions={"review": [{"action": "track_measures"}]}) == []
+    assert _mini(tmp_path / "bad", measures={**review, "directions_from": "chosen_risks"},
+                 actions={"review": [{"action": "track_measures"}]}) == [
+        ("measures.directions_from", "мероприятия: поля «chosen_risks» нет ни в одной форме пользовательских задач")]

@@ -61,6 +61,7 @@ FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
     "plan_measures": {
         "measures": ("dynamiclist", OPT),
         "measures[].title": ("textfield", REQ),
+        "measures[].direction": ("select", REQ),
         "measures[].due_date": ("datetime", REQ),
         "measures[].owner": ("textfield", REQ),
         "plan_comment": ("textarea", OPT),
@@ -224,8 +225,9 @@ VALID: dict[str, dict[str, Any]] = {
     "review_antirisk": {"antirisk_decision": "rework", "antirisk_review_comment": "\tДобавьте сроки мероприятий."},
     "plan_measures": {
         "measures": [
-            {"title": "Педсовет по итогам ВПР", "due_date": " 2025-03-01 ", "owner": "Иванова М. П., директор"},
-            {"title": "Курсы повышения квалификации учителей математики", "due_date": "2025-06-30",
+            {"title": "Педсовет по итогам ВПР", "direction": "k8", "due_date": " 2025-03-01 ",
+             "owner": "Иванова М. П., директор"},
+            {"title": "Курсы повышения квалификации учителей математики", "direction": " k3 ", "due_date": "2025-06-30",
              "owner": " Сидоров А. В., завуч "},
         ],
         "plan_comment": "",
@@ -292,8 +294,9 @@ CLEANED: dict[str, dict[str, Any]] = {
     "review_antirisk": {"antirisk_review_comment": "Добавьте сроки мероприятий."},
     "plan_measures": {
         "measures": [
-            {"title": "Педсовет по итогам ВПР", "due_date": "2025-03-01", "owner": "Иванова М. П., директор"},
-            {"title": "Курсы повышения квалификации учителей математики", "due_date": "2025-06-30",
+            {"title": "Педсовет по итогам ВПР", "direction": "k8", "due_date": "2025-03-01",
+             "owner": "Иванова М. П., директор"},
+            {"title": "Курсы повышения квалификации учителей математики", "direction": "k3", "due_date": "2025-06-30",
              "owner": "Сидоров А. В., завуч"},
         ],
     },
@@ -316,7 +319,7 @@ CLEANED: dict[str, dict[str, Any]] = {
 }
 
 MISSING = object()  # marks a key removed from the valid sample
-MEASURE = {"title": "Методический семинар", "due_date": "2025-04-15", "owner": "Петрова Е. А."}
+MEASURE = {"title": "Методический семинар", "direction": "k3", "due_date": "2025-04-15", "owner": "Петрова Е. А."}
 
 
 def bad(form: str, changes: dict[str, Any], *errors: str, name: str) -> Any:
@@ -347,8 +350,10 @@ INVALID = [
     bad("prepare_antirisk", {"antirisk_goals": MISSING}, "antirisk_goals", name="no-goals"),
     bad("prepare_antirisk", {"antirisk_link": "https://school7"}, "antirisk_link", name="url-without-domain"),
     bad("review_antirisk", {"antirisk_decision": ""}, "antirisk_decision", name="empty-decision"),
-    bad("plan_measures", {"measures": [MEASURE, {"title": "Педсовет", "due_date": "2025-05-20"}]},
+    bad("plan_measures", {"measures": [MEASURE, {"title": "Педсовет", "direction": "k1", "due_date": "2025-05-20"}]},
         "measures[1].owner", name="item-without-owner"),
+    bad("plan_measures", {"measures": [{**MEASURE, "direction": ""}]}, "measures[0].direction",
+        name="item-without-direction"),
     bad("plan_measures", {"measures": [{**MEASURE, "due_date": "2025-02-30"}]}, "measures[0].due_date",
         name="impossible-date"),
     bad("plan_measures", {"measures": [{**MEASURE, "title": " "}, {**MEASURE, "budget": 1000}]},
@@ -493,7 +498,8 @@ def test_choice_values_and_labels(form: str, key: str, expected: list[tuple[str,
 
 
 #: Selects whose options the engine supplies by valuesKey (an action's choices), not the form.
-SUPPLIED = {("confirm_participation", "curator_login"): "curator_candidates"}
+SUPPLIED = {("confirm_participation", "curator_login"): "curator_candidates",
+            ("plan_measures", "measures[].direction"): "direction_choices"}
 
 
 def test_every_choice_field_is_in_the_options_table() -> None:
@@ -504,9 +510,14 @@ def test_every_choice_field_is_in_the_options_table() -> None:
 
 @pytest.mark.parametrize(("form", "key"), list(SUPPLIED))
 def test_supplied_choices_come_by_values_key(form: str, key: str) -> None:
-    raw = component(form, key)
+    parent, _, child = key.partition("[].")  # a field of a dynamic list's item: its key inside the item
+    raw = component(form, child or key)
     assert raw["valuesKey"] == SUPPLIED[(form, key)] and "values" not in raw
-    (spec,) = [f for f in definition(form).fields if f.key == key]
+    fields = definition(form).fields
+    if child:
+        (owner,) = [f for f in fields if f.key == parent]
+        fields = list(owner.children)
+    (spec,) = [f for f in fields if f.key == (child or key)]
     assert spec.values_key == SUPPLIED[(form, key)] and spec.options == ()
 
 

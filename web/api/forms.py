@@ -24,10 +24,15 @@ blueprints = [blp]
 def described_form(detail: TaskDetail) -> dict[str, Any]:
     """The form-js definition, each field that names a user or an org unit marked with ``x-references``
     (``user``: a login; ``org_unit``: a code), ``x-choices`` (the key of its values in the task's ``choices``)
-    and ``x-choices-url`` (the endpoint listing the allowed values for the caller)."""
+    and ``x-choices-url`` (the endpoint listing the allowed values for the caller); each select whose options the
+    engine supplies (``valuesKey``) with ``x-allowed-values``, the values a submission may carry (e.g. a measure's
+    risk direction: one of the directions the school chose)."""
     form = copy.deepcopy(detail.form)
     marks = {ref.field: ref for ref in detail.references}
     for component in _components(form):
+        supplied = component.get("valuesKey")
+        if isinstance(supplied, str) and isinstance(detail.choices.get(supplied), list):
+            component["x-allowed-values"] = [c["value"] for c in detail.choices[supplied] if isinstance(c, dict)]
         ref = marks.get(component.get("key"))  # type: ignore[arg-type]
         if ref is not None:
             component["x-references"] = ref.references

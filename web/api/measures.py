@@ -28,7 +28,9 @@ class MeasureOut(Schema):
     id = fields.Int(required=True)
     key = fields.Str(required=True)
     title = fields.Str(required=True)
-    direction = fields.Str(allow_none=True)
+    direction = fields.Str(allow_none=True, metadata={"description": "the risk direction it serves (a key of the "
+                                                                     "school's chosen directions)"})
+    direction_title = fields.Str(allow_none=True, metadata={"description": "that direction's title"})
     due_date = fields.Date(required=True)
     responsible = fields.Str(required=True)
     status = fields.Str(required=True)

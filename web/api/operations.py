@@ -86,6 +86,11 @@ OPERATION_IDS: dict[tuple[str, str, str], str] = {
     ("api_measures", "review", "post"): "review_measure",
     ("api_measures", "add", "post"): "propose_measure",
     ("api_measures", "agreement", "post"): "agree_measure",
+    # the curator visit schedule
+    ("api_visits", "school_visits", "get"): "list_visits",
+    ("api_visits", "plan", "post"): "plan_visit",
+    ("api_visits", "move", "post"): "move_visit",
+    ("api_visits", "cancel", "post"): "cancel_visit",
     ("api_admin", "sweep_preview", "get"): "preview_deadline_sweep",
 }
 

@@ -208,6 +208,19 @@ class ExecutionOut(Schema):
     percent = fields.Int(allow_none=True, metadata={"description": "done (on time or late) over all due so far"})
 
 
+class VisitTallyOut(Schema):
+    """Curator visits of one half-year: planned (not cancelled) and done (engine/process/visits.py)."""
+
+    planned = fields.Int(required=True)
+    done = fields.Int(required=True)
+
+
+def _visit_tallies() -> fields.Dict:
+    return fields.Dict(keys=fields.Str(), values=fields.Nested(VisitTallyOut),
+                       metadata={"description": "curator visits per half-year of the school year (2026/27-1: "
+                                                "September–December, 2026/27-2: January–August)"})
+
+
 class SchoolStatusOut(Schema):
     school_code = fields.Str(required=True)
     school_name = fields.Str(required=True)
@@ -222,6 +235,7 @@ class SchoolStatusOut(Schema):
     escalation_level = fields.Int()
     incidents = fields.Int()
     measures = fields.Nested(ExecutionOut)
+    visits = _visit_tallies()
 
 
 class StatusOut(Schema):
@@ -233,6 +247,8 @@ class StatusOut(Schema):
     with_overdue = fields.Int(required=True)
     with_incident = fields.Int(required=True)
     measures = fields.Nested(ExecutionOut)
+    visits = _visit_tallies()
+    current_half_year = fields.Str()
 
 
 class OverdueOut(Schema):
