@@ -713,3 +713,16 @@ class MeasureChange(Base):
     what: Mapped[str] = mapped_column(String(32))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ReportTemplate(Base):
+    """An admin's replacement of a report's DOCX template (engine/process/report_docx.py); none: the default."""
+
+    __tablename__ = "report_template"
+
+    kind: Mapped[str] = mapped_column(String(64), primary_key=True)  # school_report
+    filename: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime]
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))

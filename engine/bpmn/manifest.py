@@ -40,6 +40,7 @@ KNOWN_ACTIONS: dict[str, tuple[str, ...]] = {
     "prepare_risk_inputs": (),
     "track_measures": (),
     "count_measures": (),
+    "attach_school_report": (),
 }
 #: What each action writes into the process data (the keys of the dict its function in engine/process/actions.py
 #: returns): conditions and scripts after the task may read these names.
@@ -48,6 +49,7 @@ ACTION_OUTPUTS: dict[str, tuple[str, ...]] = {
     "aggregate_questionnaires": ("responses", "indicators"),
     "prepare_risk_inputs": ("risk_inputs", "risk_titles", "risk_catalogue_version"),
     "track_measures": ("measures_planned",),
+    "attach_school_report": ("school_report_files",),
     "count_measures": ("measures_execution", "measures_counts"),
 }
 #: The project sections of manifest.json, read here (engine.bpmn.bundle reads the basic keys).
@@ -622,7 +624,7 @@ def _measures_problems(sections: ManifestSections, manifest: Manifest, task_ids:
     measures = sections.measures
     for task, actions in sections.actions.items():
         for index, action in enumerate(actions):
-            if action.action not in ("track_measures", "count_measures"):
+            if action.action not in ("track_measures", "count_measures", "attach_school_report"):
                 continue
             if measures is None and "measures" not in manifest.raw:
                 problems.append(manifest.problem(("actions", task, index, "action"),
