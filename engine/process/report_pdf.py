@@ -111,7 +111,7 @@ def school_report_pdf(report: SchoolReport, env: dict[str, str] | None = None) -
         _table(pdf, ["№", "Мероприятие", "Срок", "Ответственный", "Статус", "Выполнено", "Подтверждение"],
                [[str(m["number"]), m["title"], m["due_date"], m["responsible"], f"{m['status']} ({m['timing']})",
                  m["done_on"], " ".join(part for part in (m["evidence"], m["accepted"]) if part)]
-                for m in ctx["measures"]], [8, 70, 20, 38, 36, 20, 75])
+                for m in ctx["measures"]], [8, 64, 24, 38, 36, 24, 73])
     else:
         _line(pdf, "Мероприятия ещё не запланированы.")
     e = ctx["execution"]
@@ -123,7 +123,7 @@ def school_report_pdf(report: SchoolReport, env: dict[str, str] | None = None) -
     if report.visits:
         _table(pdf, ["Дата", "Полугодие", "Куратор", "Итоги", "Рекомендации", "Состояние"],
                [[v["date"], v["term"], v["curator"], v["findings"], v["recommendations"], v["status"]]
-                for v in ctx["visits"]], [22, 24, 40, 80, 75, 26])
+                for v in ctx["visits"]], [24, 24, 40, 80, 73, 26])
     else:
         _line(pdf, "Посещений пока не было.")
 
