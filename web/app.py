@@ -170,12 +170,13 @@ def _blueprints(app: Flask) -> None:
         measures,
         migrations_admin,
         questionnaires,
+        reports,
         tasks,
         templates_admin,
     )
 
     for module in (auth, tasks, dashboards, questionnaires, admin, templates_admin, migrations_admin, curators,
-                   incidents_admin, management, measures):
+                   incidents_admin, management, measures, reports):
         app.register_blueprint(module.blueprint)
 
 

@@ -34,11 +34,10 @@ from sqlalchemy.orm import Session
 from engine import audit
 from engine.actors import Who
 from engine.db import Database
-from engine.errors import FileRejected, NotAllowed
+from engine.errors import FileRejected
 from engine.models import ReportTemplate, User
-from engine.org.core import Actor, load_user
+from engine.org.core import operator_or_admin
 from engine.process.school_report import SchoolReport, sample_report
-from engine.roles import Role
 
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 SCHOOL_REPORT = "school_report"
@@ -109,16 +108,12 @@ def check_template(content: bytes) -> None:
         raise TemplateRejected(f"шаблон не подходит: {err}") from err
 
 
-def _admin(session: Session, actor: Who) -> Actor:
-    user = load_user(session, actor)
-    if not any(g.role is Role.ADMIN for g in user.scope.grants):
-        raise NotAllowed("шаблоны отчётов меняет администратор")
-    return user
+_REFUSAL = "шаблоны отчётов меняет администратор"
 
 
 def template_info(db: Database, kind: str = SCHOOL_REPORT, *, actor: Who) -> TemplateInfo:
     with db.reading() as session:
-        _admin(session, actor)
+        operator_or_admin(session, actor, _REFUSAL)
         row = session.get(ReportTemplate, kind)
         if row is None:
             default = DEFAULT_TEMPLATES[kind].read_bytes()
@@ -131,7 +126,7 @@ def template_info(db: Database, kind: str = SCHOOL_REPORT, *, actor: Who) -> Tem
 def template_file(db: Database, kind: str = SCHOOL_REPORT, *, actor: Who) -> tuple[str, bytes]:
     """The template in use (to download, edit in Word and upload back)."""
     with db.reading() as session:
-        _admin(session, actor)
+        operator_or_admin(session, actor, _REFUSAL)
         row = session.get(ReportTemplate, kind)
         if row is None:
             return DEFAULT_TEMPLATES[kind].name, DEFAULT_TEMPLATES[kind].read_bytes()
@@ -143,29 +138,30 @@ def replace_template(db: Database, filename: str, content: bytes, kind: str = SC
     """Check the file against the sample report, then use it for every report of ``kind`` from now on."""
     check_template(content)
     with db.transaction() as session:
-        user = _admin(session, actor)
+        user_id = operator_or_admin(session, actor, _REFUSAL)
         row = session.get(ReportTemplate, kind)
         digest = hashlib.sha256(content).hexdigest()
         name = (Path(filename.replace("\\", "/")).name or f"{kind}.docx")[:255]
         if row is None:
             row = ReportTemplate(kind=kind, filename=name, content=content, sha256=digest, uploaded_at=db.now(),
-                                 uploaded_by_id=user.user_id)
+                                 uploaded_by_id=user_id)
             session.add(row)
         else:
             row.filename, row.content, row.sha256, row.uploaded_at, row.uploaded_by_id = (
-                name, content, digest, db.now(), user.user_id)
-        audit.record(session, db.now(), "report_template.replaced", actor_id=user.user_id, kind=kind, sha256=digest,
+                name, content, digest, db.now(), user_id)
+        audit.record(session, db.now(), "report_template.replaced", actor_id=user_id, kind=kind, sha256=digest,
                      filename=name)
-        return TemplateInfo(kind, True, name, digest, row.uploaded_at, user.login)
+        login = session.scalar(select(User.login).where(User.id == user_id)) if user_id else None
+        return TemplateInfo(kind, True, name, digest, row.uploaded_at, login)
 
 
 def reset_template(db: Database, kind: str = SCHOOL_REPORT, *, actor: Who) -> bool:
     """Back to the default template; False when it was in use already."""
     with db.transaction() as session:
-        user = _admin(session, actor)
+        user_id = operator_or_admin(session, actor, _REFUSAL)
         row = session.get(ReportTemplate, kind)
         if row is None:
             return False
         session.delete(row)
-        audit.record(session, db.now(), "report_template.reset", actor_id=user.user_id, kind=kind)
+        audit.record(session, db.now(), "report_template.reset", actor_id=user_id, kind=kind)
         return True

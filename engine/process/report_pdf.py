@@ -52,6 +52,8 @@ class _Pdf(FPDF):
 
 
 def _heading(pdf: FPDF, text: str) -> None:
+    if pdf.will_page_break(30):  # a heading is not left alone at the foot of a page
+        pdf.add_page()
     pdf.ln(3)
     pdf.set_font("Report", "B", 12)
     pdf.multi_cell(0, 6, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)

@@ -39,6 +39,8 @@ API_EQUIVALENT = {
     "measures.review": "review_measure",
     "measures.add": "propose_measure",
     "measures.agreement": "agree_measure",
+    "reports.template_upload": "replace_report_template",
+    "reports.template_reset": "reset_report_template",
 }
 
 WEB_ONLY = {

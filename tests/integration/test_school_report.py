@@ -7,6 +7,7 @@ the municipal coordinator; a school sees only its own report; a replacement temp
 from __future__ import annotations
 
 import subprocess
+import zipfile
 from io import BytesIO
 from pathlib import Path
 
@@ -202,8 +203,6 @@ def test_a_replacement_template_is_checked_against_a_sample_before_it_is_used(
 
 def _template_with(path: Path, old: str, new: str) -> bytes:
     """The default template with one text replaced in its document part (as an admin edits it in Word)."""
-    import zipfile
-
     out = BytesIO()
     with zipfile.ZipFile(path) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
         for item in source.infolist():
