@@ -10,17 +10,22 @@ import subprocess
 import zipfile
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import docx
 import pytest
+from click.testing import CliRunner
+from openpyxl import load_workbook
 from PIL import Image
 from pypdf import PdfReader
 from sqlalchemy import select
 
 from engine.actors import OPERATOR
+from engine.cli import cli
 from engine.db import Database
 from engine.errors import NotAllowed, NotFound
-from engine.models import Attachment, AuditRecord, Notification, OutboxMessage, User
+from engine.models import Attachment, AuditRecord, Notification, OutboxMessage, Task, User
+from engine.org.api_tokens import create_token
 from engine.process import attachments, instances, measures, report_docx
 from engine.process.cohorts import ensure_cohort
 from engine.process.report_files import school_report_file
@@ -28,7 +33,7 @@ from engine.process.report_pdf import ReportUnavailable, school_report_pdf
 from engine.process.school_report import school_report
 from engine.templates import versions
 from tests.conftest import Clock
-from tests.helpers import ROADMAP
+from tests.helpers import ROADMAP, csrf_token, set_password, signed_in
 from tests.roadmap_steps import (
     COHORT,
     MEASURES,
@@ -42,6 +47,7 @@ from tests.roadmap_steps import (
     run_risk_profile,
     run_selection,
 )
+from web.app import create_app
 
 LINK = "https://school.example/docs/kpk-2027.pdf"
 SUMMARY = "Дорожная карта выполнена: курсы пройдены, кабинеты оснащены."
@@ -219,3 +225,99 @@ def test_without_the_font_the_pdf_is_refused_with_a_reason(timed: Database, repo
     report = school_report(timed, school.code, actor=school.director)
     with pytest.raises(ReportUnavailable, match="отчёт в PDF недоступен: нет файла шрифта /nowhere/font.ttf"):
         school_report_pdf(report, {"REPORT_FONT": "/nowhere/font.ttf"})
+
+
+def test_the_pages_the_api_and_the_cli_give_the_same_reports(timed: Database, reported: tuple[School, int],
+                                                              tmp_path: Path) -> None:
+    school, instance_id = reported
+    o = school.org
+    set_password(timed, school.director, o.municipal, o.admin, o.foreign_school_user, o.regional)
+    app = create_app({"DATABASE": timed, "TESTING": True, "SECRET_KEY": "reports"})
+
+    director = signed_in(app, school.director)
+    page = director.get(f"/schools/{school.code}").get_data(as_text=True)
+    assert f"/schools/{school.code}/report.docx" in page and f"/schools/{school.code}/report.pdf" in page
+    got = director.get(f"/schools/{school.code}/report.docx")
+    assert got.status_code == 200 and got.mimetype == report_docx.DOCX_TYPE
+    assert f"otchet-{school.code}.docx" in got.headers["Content-Disposition"]
+    assert SUMMARY in _docx_text(got.data)
+    pdf = director.get(f"/schools/{school.code}/report.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF") and SUMMARY[:30] in _pdf_text(pdf.data)
+    assert director.get(f"/schools/{school.code}/report.exe").status_code == 404
+    stranger = signed_in(app, o.foreign_school_user)
+    assert stranger.get(f"/schools/{school.code}/report.docx").status_code == 404
+
+    # The task page of the report offers it, and lists the attached files to the municipal coordinator.
+    [task_id] = _task_ids(timed, instance_id, "school_report")
+    municipal = signed_in(app, o.municipal)
+    task_page = municipal.get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert 'data-testid="task-school-report"' in task_page and f"otchet-{school.code}.pdf" in task_page
+
+    # The dashboard's summaries: the municipality's and the region's, DOCX and XLSX.
+    dashboard = municipal.get(f"/dashboard?municipality={o.municipality}").get_data(as_text=True)
+    assert 'data-testid="summary-docx"' in dashboard and 'data-testid="summary-xlsx"' in dashboard
+    summary = municipal.get(f"/dashboard/summary.docx?municipality={o.municipality}")
+    assert summary.status_code == 200
+    text = _docx_text(summary.data)
+    assert "Сводный отчёт муниципалитета" in text and "МБОУ «Кураловская СОШ»" in text and "представлен" in text
+    sheet = load_workbook(BytesIO(municipal.get(f"/dashboard/summary.xlsx?municipality={o.municipality}").data))
+    rows = [[cell.value for cell in row] for row in sheet["Школы"].iter_rows()]
+    [ours] = [row for row in rows if row[0] == school.code]
+    assert ours[1] == "МБОУ «Кураловская СОШ»" and ours[5] == 4 and ours[6] == 1 and ours[11] == 2
+    assert ours[12] == "представлен"
+    assert municipal.get(f"/dashboard/summary.xlsx?municipality={o.other_municipality}").status_code == 403
+    regional = load_workbook(BytesIO(signed_in(app, o.regional).get(f"/dashboard/summary.xlsx?region={o.region}").data))
+    assert [row[0].value for row in regional["Муниципалитеты"].iter_rows(min_row=3)] == ["Второй район", "Первый район"]
+
+    # The API: the same files, the same refusals; the template for admins only, refused with the reason.
+    tokens = {login: create_token(timed, "тест", actor=login)[1] for login in (school.director, o.admin, o.municipal,
+                                                                               o.foreign_school_user)}
+
+    def call(login: str, method: str, url: str, **kwargs: Any) -> Any:
+        return app.test_client().open(f"/api/v1{url}", method=method,
+                                      headers={"Authorization": f"Bearer {tokens[login]}"}, **kwargs)
+
+    api_pdf = call(school.director, "GET", f"/schools/{school.code}/report?format=pdf")
+    assert api_pdf.status_code == 200 and api_pdf.data.startswith(b"%PDF")
+    assert call(o.foreign_school_user, "GET", f"/schools/{school.code}/report").status_code == 404
+    assert call(school.director, "GET", f"/schools/{school.code}/report?format=odt").status_code == 422
+    assert call(o.municipal, "GET", f"/municipalities/{o.municipality}/summary?format=xlsx").status_code == 200
+    assert call(o.municipal, "GET", f"/regions/{o.region}/summary").status_code == 403
+    assert call(o.municipal, "GET", "/report-template").status_code == 403
+    bad = _template_with(report_docx.DEFAULT_TEMPLATES["school_report"], "{{ curators }}", "{{ curator_names }}")
+    refused = call(o.admin, "PUT", "/report-template", data={"file": (BytesIO(bad), "bad.docx")},
+                   content_type="multipart/form-data")
+    assert refused.status_code == 422 and "curator_names" in refused.json["detail"]
+    assert call(o.admin, "GET", "/report-template").json["replaced"] is False
+    assert call(o.admin, "GET", "/report-template/file").data == report_docx.DEFAULT_TEMPLATES[
+        "school_report"].read_bytes()
+
+    # The admin page refuses the same file with the same reason, shown beside the upload.
+    admin = signed_in(app, o.admin)
+    form = admin.get("/admin/report-template").get_data(as_text=True)
+    answer = admin.post("/admin/report-template", data={"csrf_token": csrf_token(form),
+                                                        "file": (BytesIO(bad), "bad.docx")},
+                        content_type="multipart/form-data")
+    assert answer.status_code == 422 and "curator_names" in answer.get_data(as_text=True)
+
+    # The CLI.
+    runner = CliRunner()
+    out = tmp_path / "school.pdf"
+    done = runner.invoke(cli, ["report", "school", school.code, "--format", "pdf", "-o", str(out)], obj=timed)
+    assert done.exit_code == 0, done.output
+    assert out.read_bytes().startswith(b"%PDF")
+    out = tmp_path / "region.docx"
+    done = runner.invoke(cli, ["report", "region", o.region, "--format", "docx", "-o", str(out)], obj=timed)
+    assert done.exit_code == 0 and "Сводный отчёт региона" in _docx_text(out.read_bytes())
+    wrong = runner.invoke(cli, ["report", "region", o.region, "--format", "pdf", "-o", str(out)], obj=timed)
+    assert wrong.exit_code != 0 and "docx или xlsx" in wrong.output
+    bad_file = tmp_path / "bad.docx"
+    bad_file.write_bytes(bad)
+    refused_cli = runner.invoke(cli, ["report-template", "upload", str(bad_file)], obj=timed)
+    assert refused_cli.exit_code != 0 and "curator_names" in refused_cli.output
+
+
+def _task_ids(db: Database, instance_id: int, element: str) -> list[int]:
+    with db.reading() as session:
+        return list(session.scalars(select(Task.id).where(Task.instance_id == instance_id,
+                                                          Task.element_id == element)))
