@@ -220,11 +220,18 @@ def _template_with(path: Path, old: str, new: str) -> bytes:
     return out.getvalue()
 
 
-def test_without_the_font_the_pdf_is_refused_with_a_reason(timed: Database, reported: tuple[School, int]) -> None:
+def test_without_the_font_the_pdf_is_refused_with_a_reason(timed: Database, reported: tuple[School, int],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     school, _ = reported
     report = school_report(timed, school.code, actor=school.director)
     with pytest.raises(ReportUnavailable, match="отчёт в PDF недоступен: нет файла шрифта /nowhere/font.ttf"):
         school_report_pdf(report, {"REPORT_FONT": "/nowhere/font.ttf"})
+    monkeypatch.setenv("REPORT_FONT", "/nowhere/font.ttf")
+    set_password(timed, school.director)
+    client = signed_in(create_app({"DATABASE": timed, "TESTING": True, "SECRET_KEY": "font"}), school.director)
+    refused = client.get(f"/schools/{school.code}/report.pdf")
+    assert refused.status_code == 503 and "отчёт в PDF недоступен" in refused.get_data(as_text=True)
+    assert client.get(f"/schools/{school.code}/report.docx").status_code == 200  # the DOCX still works
 
 
 def test_the_pages_the_api_and_the_cli_give_the_same_reports(timed: Database, reported: tuple[School, int],
