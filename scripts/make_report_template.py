@@ -100,8 +100,9 @@ def build(path: Path) -> None:
     doc.add_paragraph("{{ results.summary }}")
 
     doc.add_paragraph()
-    doc.add_paragraph("Директор ____________________ {{ school.director }}")
-    doc.add_paragraph("Дата: {{ generated_on }}")
+    doc.add_paragraph("Отчёт сформирован по данным дорожной карты в информационной системе «500+» {{ generated_on }}; "
+                      "представил(а): {{ school.director }}.")
+    doc.add_paragraph("Директор школы ____________________ / ____________________ /")
     path.parent.mkdir(parents=True, exist_ok=True)
     doc.save(str(path))
 

@@ -99,7 +99,7 @@ def check_template(content: bytes) -> None:
         match = _UNDEFINED.search(str(err))
         name = next((g for g in match.groups() if g), str(err)) if match else str(err)
         raise TemplateRejected(f"шаблон не подходит: неизвестная подстановка «{name}» — такого поля в отчёте нет "
-                               "(список полей — в docs/reports.md)") from err
+                               "(список полей — в docs/guide-admin.md, «Шаблон отчёта школы»)") from err
     except jinja2.TemplateSyntaxError as err:
         raise TemplateRejected(f"шаблон не подходит: ошибка в подстановке — {err.message}") from err
     except (BadZipFile, PackageNotFoundError, KeyError, ValueError) as err:

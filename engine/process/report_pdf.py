@@ -138,6 +138,8 @@ def school_report_pdf(report: SchoolReport, env: dict[str, str] | None = None) -
     _line(pdf, f"Динамика результатов ВПР: {results['vpr_dynamics']}.")
     _line(pdf, results["summary"])
     pdf.ln(8)
-    _line(pdf, f"Директор ____________________ {report.director}")
-    _line(pdf, f"Дата: {report.generated_on}")
+    _line(pdf, f"Отчёт сформирован по данным дорожной карты в информационной системе «500+» {report.generated_on}; "
+               f"представил(а): {report.director}.")
+    pdf.ln(4)
+    _line(pdf, "Директор школы ____________________ / ____________________ /")
     return bytes(pdf.output())

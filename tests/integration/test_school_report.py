@@ -138,7 +138,7 @@ def test_the_submitted_report_is_attached_as_docx_and_pdf_and_sent_to_the_munici
                      "Выполнено (в срок)", f"Удостоверения — {LINK}", "Оснащение кабинетов физики и химии",
                      "Запланировано", "01.04.2027", "Завуч Петрова А. А.", "10.02.2027", "I полугодие",
                      "Посещены уроки математики", "Проверено оснащение кабинетов", "92%",
-                     "Результаты ВПР улучшились", SUMMARY, "Директор", "Маслов Г. Г."):
+                     "Результаты ВПР улучшились", SUMMARY, "Директор школы", "представил(а): Маслов Г. Г."):
         assert expected in text, expected
     assert "{{" not in text and "{%" not in text
     assert "Низкий уровень оснащения школы" in text  # a chosen risk direction, by its title

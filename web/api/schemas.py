@@ -550,5 +550,5 @@ class ReportTemplateOut(Schema):
 
 
 class ReportTemplateIn(Schema):
-    file = Upload(required=True, metadata={"description": "a DOCX with docxtpl placeholders (docs/reports.md); "
+    file = Upload(required=True, metadata={"description": "a DOCX with docxtpl placeholders (docs/guide-admin.md); "
                                                           "checked against a sample report before it is used"})
