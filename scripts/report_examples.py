@@ -78,7 +78,7 @@ def main(out: Path) -> None:
                 print(out / name)
         db.engine.dispose()
     pdf = out / f"otchet-{SCHOOL}.pdf"
-    subprocess.run(["pdftoppm", "-r", "60", "-png", "-f", "1", "-l", "1", "-singlefile", str(pdf),
+    subprocess.run(["pdftoppm", "-r", "60", "-png", "-f", "1", "-l", "1", "-singlefile", str(pdf),  # noqa: S603, S607 - poppler-utils, fixed arguments
                     str(out / f"otchet-{SCHOOL}-page1")], check=True)
     print(out / f"otchet-{SCHOOL}-page1.png")
 
