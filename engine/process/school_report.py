@@ -166,7 +166,7 @@ def build_report(session: Session, school: School, now: datetime, *,
     execution = Execution()
     directions: tuple[str, ...] = ()
     indicators: tuple[ReportIndicator, ...] = ()
-    since, year = "", ""
+    since, year = "момента запуска дорожной карты (ещё не запущена)", ""
     report_data: Mapping[str, Any] = submitted or {}
     if instance is not None:
         started = instance.started_at.astimezone(local)
