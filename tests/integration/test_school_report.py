@@ -259,6 +259,8 @@ def test_the_pages_the_api_and_the_cli_give_the_same_reports(timed: Database, re
     municipal = signed_in(app, o.municipal)
     task_page = municipal.get(f"/tasks/{task_id}").get_data(as_text=True)
     assert 'data-testid="task-school-report"' in task_page and f"otchet-{school.code}.pdf" in task_page
+    told = municipal.get("/notifications").get_data(as_text=True)
+    assert 'data-kind="report"' in told and "Отчёт школы" in told and f"/tasks/{task_id}" in told
 
     # The dashboard's summaries: the municipality's and the region's, DOCX and XLSX.
     dashboard = municipal.get(f"/dashboard?municipality={o.municipality}").get_data(as_text=True)
