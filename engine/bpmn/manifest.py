@@ -624,6 +624,11 @@ def _measures_problems(sections: ManifestSections, manifest: Manifest, task_ids:
     measures = sections.measures
     for task, actions in sections.actions.items():
         for index, action in enumerate(actions):
+            visits = action.params.get("visits") if action.action == "attach_school_report" else None
+            if visits is not None and task_ids is not None and visits not in task_ids:
+                problems.append(manifest.problem(("actions", task, index, "visits"),
+                                                 f"действие «attach_school_report»: задачи посещений «{visits}» "
+                                                 "нет в BPMN"))
             if action.action not in ("track_measures", "count_measures", "attach_school_report"):
                 continue
             if measures is None and "measures" not in manifest.raw:

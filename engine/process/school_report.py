@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.actors import Who, is_operator
+from engine.bpmn.manifest import ManifestSections
 from engine.bpmn.runtime import WorkflowRun
 from engine.db import Database
 from engine.errors import NotFound
@@ -42,9 +43,11 @@ from engine.roles import Role
 from engine.templates.versions import compiled_version
 from engine.timing.zones import zone
 
-#: The element of the curator's visit report and of the school's own report in the «500+» template.
+#: The tasks of the curator's visit reports and of the school's own report, when the template does not say: the
+#: task that declares ``attach_school_report`` is the report's, its ``visits`` parameter names the visits' task.
 VISIT_ELEMENT = "curator_visit"
 REPORT_ELEMENT = "school_report"
+ACTION = "attach_school_report"
 _MONTHS = ("января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября", "октября",
            "ноября", "декабря")
 _TERMS = {"h1": "I полугодие", "h2": "II полугодие"}
@@ -132,6 +135,16 @@ class SchoolReport:
         }
 
 
+def report_elements(sections: ManifestSections) -> tuple[str, str]:
+    """(the task whose submission is the school's report, the task of the curator's visit reports), as the
+    template declares them: the task with the ``attach_school_report`` action and that action's ``visits``."""
+    for task, actions in sections.actions.items():
+        for action in actions:
+            if action.action == ACTION:
+                return task, action.params.get("visits") or VISIT_ELEMENT
+    return REPORT_ELEMENT, VISIT_ELEMENT
+
+
 def ru_date(day: date | datetime | None) -> str:
     return day.strftime("%d.%m.%Y") if day is not None else ""
 
@@ -182,7 +195,7 @@ def build_report(session: Session, school: School, now: datetime, *,
         indicators = tuple(ReportIndicator(ind.title, _number(values.get(key), ind.aggregate))
                            for key, ind in spec.spec.sections.indicators.items() if key in values)
         if submitted is None:
-            report_data = _last_submission(session, instance.id, REPORT_ELEMENT)
+            report_data = _last_submission(session, instance.id, report_elements(spec.spec.sections)[0])
     completion = report_data.get("roadmap_completion")
     return SchoolReport(
         school_code=school.code, school_name=school.name, municipality=school.municipality.name,
@@ -199,17 +212,20 @@ def build_report(session: Session, school: School, now: datetime, *,
 
 
 def report_visits(session: Session, school: School) -> list[ReportVisit]:
-    """The curator's visits to the school for its report: the ``curator_visit`` reports done so far, oldest
-    first. The hook for planned visits (the visit schedule): extend it here, as ``ReportVisit`` rows with
+    """The curator's visits to the school for its report: the visit reports done so far (the template's
+    ``curator_visit`` task, or the one ``attach_school_report`` names as ``visits``), oldest first.
+
+    The hook for planned visits (the visit schedule): extend it here, as ``ReportVisit`` rows with
     ``status="запланировано"``, and every report shows them."""
     instance = latest_instance(session, school)
     if instance is None:
         return []
+    _, element = report_elements(compiled_version(session, instance.template_version_id).spec.sections)
     rows = session.execute(
         select(AuditRecord.details, User.full_name).join(Task, Task.id == AuditRecord.task_id)
         .outerjoin(User, User.id == AuditRecord.actor_id)
         .where(AuditRecord.instance_id == instance.id, AuditRecord.action == "task.completed",
-               Task.element_id == VISIT_ELEMENT).order_by(AuditRecord.id))
+               Task.element_id == element).order_by(AuditRecord.id))
     visits = []
     for details, curator in rows:
         data = (details or {}).get("data") or {}

@@ -22,14 +22,16 @@ from openpyxl.styles import Font
 from sqlalchemy import func, select
 
 from engine.actors import Who, is_operator
+from engine.bpmn.spec import TemplateSpec
 from engine.db import Database
 from engine.errors import NotFound
 from engine.models import Municipality, Region, School, Task, TaskStatus
 from engine.org.areas import Area, area_for
 from engine.process.measures import Execution
-from engine.process.school_report import REPORT_ELEMENT, VISIT_ELEMENT
+from engine.process.school_report import report_elements
 from engine.reports.dashboards import _text_cells
 from engine.reports.status import SchoolStatus, stage_status
+from engine.templates.versions import find_version
 from engine.timing.zones import zone
 
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -96,6 +98,8 @@ def area_summary(db: Database, template_key: str, kind: str, code: str, *, actor
         area = area_for(db, region_code, municipality_code, actor=actor)
     report = stage_status(db, template_key, region_code=area.region_code, municipality_code=area.municipality_code)
     with db.reading() as session:
+        report_element, visit_element = report_elements(
+            TemplateSpec.from_dict(find_version(session, template_key, include_retired=True).spec).sections)
         codes = [row.school_code for row in report.schools]
         names = dict(session.execute(select(Municipality.code, Municipality.name)
                                      .join(School, School.municipality_id == Municipality.id)
@@ -103,14 +107,15 @@ def area_summary(db: Database, template_key: str, kind: str, code: str, *, actor
         done = session.execute(
             select(School.code, Task.element_id, func.count()).join(Task, Task.school_id == School.id)
             .where(School.code.in_(codes), Task.status == TaskStatus.COMPLETED,
-                   Task.element_id.in_([VISIT_ELEMENT, REPORT_ELEMENT]))
+                   Task.element_id.in_([visit_element, report_element]))
             .group_by(School.code, Task.element_id)).all() if codes else []
         time_zone = session.scalar(select(Region.time_zone).join(Municipality, Municipality.region_id == Region.id)
                                    .join(School, School.municipality_id == Municipality.id)
                                    .where(School.code.in_(codes)).limit(1)) if codes else None
     counts = {(school, element): n for school, element, n in done}
     titles = {stage.key: stage.title for stage in report.stages}
-    rows = tuple(_row(row, names, titles, counts) for row in report.schools)
+    rows = tuple(_row(row, names, titles, {(school, "visit" if element == visit_element else "report"): n
+                                           for (school, element), n in counts.items()}) for row in report.schools)
     today = db.now().astimezone(zone(time_zone)).strftime("%d.%m.%Y")
     return Summary(kind, code, area.title, today, rows, _totals(rows, names) if kind == "region" else ())
 
@@ -139,8 +144,8 @@ def _row(row: SchoolStatus, names: dict[str, str], titles: dict[str, str],
     else:
         stage = titles.get(row.current_stage or "", row.current_stage or "")
     return SummaryRow(row.school_code, row.school_name, names.get(row.municipality_code, row.municipality_code), stage,
-                      row.overdue_tasks, row.measures, counts.get((row.school_code, VISIT_ELEMENT), 0),
-                      counts.get((row.school_code, REPORT_ELEMENT), 0) > 0)
+                      row.overdue_tasks, row.measures, counts.get((row.school_code, "visit"), 0),
+                      counts.get((row.school_code, "report"), 0) > 0)
 
 
 def _totals(rows: Iterable[SummaryRow], names: dict[str, str]) -> tuple[MunicipalityTotal, ...]:

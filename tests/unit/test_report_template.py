@@ -10,9 +10,11 @@ from pathlib import Path
 import docx
 import pytest
 
+from engine.bpmn.bundle import Bundle, load_bundle
+from engine.bpmn.compiler import compile_bundle, validate_bundle
 from engine.process.report_docx import DEFAULT_TEMPLATES, TemplateRejected, check_template, render_docx
 from engine.process.report_pdf import school_report_pdf
-from engine.process.school_report import sample_report
+from engine.process.school_report import report_elements, sample_report
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,3 +57,25 @@ def test_a_template_that_is_not_a_docx_is_refused() -> None:
 
 def test_the_pdf_of_the_sample_is_a_pdf() -> None:
     assert school_report_pdf(sample_report()).startswith(b"%PDF")
+
+
+def _roadmap_with(old: str, new: str) -> list[str]:
+    bundle, _ = load_bundle(ROOT / "workflows" / "roadmap-500")
+    assert bundle is not None
+    files = dict(bundle.files)
+    text = files["manifest.json"].decode("utf-8")
+    assert old in text
+    files["manifest.json"] = text.replace(old, new, 1).encode("utf-8")
+    return [p.format() for p in validate_bundle(Bundle("roadmap-500", files))]
+
+
+def test_the_report_action_names_its_tasks_and_the_validator_checks_them() -> None:
+    declared = '"school_report": [{"action": "attach_school_report"}]'
+    assert _roadmap_with(declared, declared) == []
+    bundle, _ = load_bundle(ROOT / "workflows" / "roadmap-500")
+    assert bundle is not None
+    assert report_elements(compile_bundle(bundle).spec.sections) == ("school_report", "curator_visit")
+    problems = _roadmap_with(declared, '"school_report": [{"action": "attach_school_report", "visits": "no_such"}]')
+    assert len(problems) == 1 and "задачи посещений «no_such» нет в BPMN" in problems[0]
+    assert _roadmap_with(declared, '"school_report": [{"action": "attach_school_report", "visits": "curator_visit"}]'
+                         ) == []
