@@ -30,6 +30,7 @@ assets: web/static/dist/.built
 
 ## make run: install, create/upgrade the database (SQLite by default), deploy templates, load the demo region, serve
 run: install assets
+	./scripts/report_tools.sh --warn
 	$(BIN)/roadmap init
 	$(BIN)/roadmap demo
 	$(BIN)/roadmap serve --host $(HOST) --port $(PORT)
@@ -38,6 +39,7 @@ run: install assets
 services:
 	./scripts/services.sh
 	./scripts/browser.sh
+	./scripts/report_tools.sh
 
 ## make test: the whole suite against real PostgreSQL and Redis (and SQLite where it applies)
 test: install assets services

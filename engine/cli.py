@@ -33,7 +33,7 @@ from engine.errors import EngineError, FormInvalid, TemplateInvalid
 from engine.org import api_tokens, curator_pool
 from engine.org.importing import import_org, read_org_file
 from engine.org.regions import list_region_zones, set_region_zone, viewer_zone
-from engine.process import batches, instances, management, merges, questionnaires, tasks, visits
+from engine.process import batches, instances, management, merges, questionnaires, report_docx, tasks, visits
 from engine.process.cohorts import cohort_calendar, set_cohort_dates
 from engine.process.incidents import list_incidents as incident_list
 from engine.process.instances import start_cohort
@@ -50,7 +50,9 @@ from engine.process.migration import (
 )
 from engine.process.notifications import list_notifications
 from engine.process.notifications import mark_read as mark_notifications_read
+from engine.process.report_files import school_report_file
 from engine.reports.status import SchoolStatus, StageState, stage_status
+from engine.reports.summaries import area_summary, summary_file
 from engine.roles import ROLE_TITLES
 from engine.templates import versions, workspace
 from engine.templates.diff import diff_versions
@@ -1115,3 +1117,68 @@ def roadmaps_merge(db: Database, school: str, into: str, reason: str, as_json: b
     withdrawn = (f"маршрут {done.withdrawn_instance_id} снят («слияние»)" if done.withdrawn_instance_id
                  else "маршрута не было")
     click.echo(f"Школа {school} присоединена к {into}: {withdrawn}; перешли: {', '.join(done.people) or '—'}.")
+# --- reports ------------------------------------------------------------------------------------------------
+
+_REPORT_FORMATS = {"school": ("docx", "pdf"), "municipality": ("docx", "xlsx"), "region": ("docx", "xlsx")}
+
+
+@cli.command("report")
+@click.argument("kind", type=click.Choice(list(_REPORT_FORMATS)))
+@click.argument("code")
+@click.option("--format", "fmt", type=click.Choice(["docx", "pdf", "xlsx"]), default="docx", show_default=True,
+              help="Школа: docx или pdf; муниципалитет и регион: docx или xlsx.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Куда записать файл.")
+@click.option("--template", "template_key", default=None, help="Шаблон (для сводок; по умолчанию PROJECT_TEMPLATE).")
+@with_db
+def report(db: Database, kind: str, code: str, fmt: str, output: Path, template_key: str | None) -> None:
+    """Отчёт школы о выполнении дорожной карты (school КОД_ШКОЛЫ) или сводный отчёт муниципалитета или региона."""
+    if fmt not in _REPORT_FORMATS[kind]:
+        raise click.UsageError(f"для «{kind}» формат — {' или '.join(_REPORT_FORMATS[kind])}")
+    if kind == "school":
+        made = school_report_file(db, code, fmt, actor=OPERATOR)
+        name, content = made.filename, made.content
+    else:
+        found = area_summary(db, template_key or _project_template(), kind, code, actor=OPERATOR)
+        name, _, content = summary_file(found, fmt)
+    output.write_bytes(content)
+    click.echo(f"{output}: {name}, {len(content) // 1024 + 1} КБ")
+
+
+@cli.group("report-template")
+def report_template() -> None:
+    """Шаблон Word отчёта школы: показать, скачать, заменить (с проверкой на образце), вернуть по умолчанию."""
+
+
+@report_template.command("show")
+@with_db
+def report_template_show(db: Database) -> None:
+    info = report_docx.template_info(db, actor=OPERATOR)
+    where = f"загружен {local_time(info.uploaded_at)} ({info.uploaded_by or 'консоль'})" if info.replaced \
+        else "по умолчанию"
+    click.echo(f"{info.filename}: {where}; SHA-256 {info.sha256}")
+
+
+@report_template.command("download")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@with_db
+def report_template_download(db: Database, output: Path) -> None:
+    name, content = report_docx.template_file(db, actor=OPERATOR)
+    output.write_bytes(content)
+    click.echo(f"{output}: {name}")
+
+
+@report_template.command("upload")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_db
+def report_template_upload(db: Database, path: Path) -> None:
+    """Заменить шаблон: он проверяется на образце отчёта; шаблон с неизвестной подстановкой не принимается."""
+    info = report_docx.replace_template(db, path.name, path.read_bytes(), actor=OPERATOR)
+    click.echo(f"Шаблон отчёта заменён: {info.filename} (SHA-256 {info.sha256[:12]}…).")
+
+
+@report_template.command("reset")
+@with_db
+def report_template_reset(db: Database) -> None:
+    reset = report_docx.reset_template(db, actor=OPERATOR)
+    click.echo("Восстановлен шаблон по умолчанию." if reset else "Шаблон по умолчанию уже действует.")

@@ -810,3 +810,14 @@ class PlannedVisit(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+class ReportTemplate(Base):
+    """An admin's replacement of a report's DOCX template (engine/process/report_docx.py); none: the default."""
+
+    __tablename__ = "report_template"
+
+    kind: Mapped[str] = mapped_column(String(64), primary_key=True)  # school_report
+    filename: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime]
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))

@@ -172,13 +172,14 @@ def _blueprints(app: Flask) -> None:
         measures,
         migrations_admin,
         questionnaires,
+        reports,
         tasks,
         templates_admin,
         visits,
     )
 
     for module in (auth, tasks, dashboards, questionnaires, admin, templates_admin, migrations_admin, curators,
-                   incidents_admin, management, measures, visits):
+                   incidents_admin, management, measures, visits, reports):
         app.register_blueprint(module.blueprint)
 
 

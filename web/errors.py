@@ -40,6 +40,8 @@ from engine.errors import (
 )
 from engine.org.accounts import SignInRefused
 from engine.org.api_tokens import InvalidToken
+from engine.process.report_docx import TemplateRejected
+from engine.process.report_pdf import ReportUnavailable
 from web.inputs import InputRejected
 
 
@@ -84,7 +86,9 @@ STATUS: dict[type[EngineError], int] = {
     FormInvalid: 422,
     TemplateInvalid: 422,
     FileRejected: 422,
+    TemplateRejected: 422,
     TooManyAttempts: 429,
+    ReportUnavailable: 503,
 }
 
 

@@ -44,6 +44,7 @@ KNOWN_ACTIONS: dict[str, tuple[str, ...]] = {
     "track_measures": (),
     "count_measures": (),
     "link_visit": (),
+    "attach_school_report": (),
 }
 #: What each action writes into the process data (the keys of the dict its function in engine/process/actions.py
 #: returns): conditions and scripts after the task may read these names.
@@ -52,6 +53,7 @@ ACTION_OUTPUTS: dict[str, tuple[str, ...]] = {
     "aggregate_questionnaires": ("responses", "indicators"),
     "prepare_risk_inputs": ("risk_inputs", "risk_titles", "risk_catalogue_version"),
     "track_measures": ("measures_planned",),
+    "attach_school_report": ("school_report_files",),
     "count_measures": ("measures_execution", "measures_counts"),
     "link_visit": ("planned_visit",),
 }
@@ -705,7 +707,12 @@ def _measures_problems(sections: ManifestSections, manifest: Manifest, task_ids:
     measures = sections.measures
     for task, actions in sections.actions.items():
         for index, action in enumerate(actions):
-            if action.action not in ("track_measures", "count_measures"):
+            visits = action.params.get("visits") if action.action == "attach_school_report" else None
+            if visits is not None and task_ids is not None and visits not in task_ids:
+                problems.append(manifest.problem(("actions", task, index, "visits"),
+                                                 f"действие «attach_school_report»: задачи посещений «{visits}» "
+                                                 "нет в BPMN"))
+            if action.action not in ("track_measures", "count_measures", "attach_school_report"):
                 continue
             if measures is None and "measures" not in manifest.raw:
                 problems.append(manifest.problem(("actions", task, index, "action"),

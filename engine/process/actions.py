@@ -38,6 +38,7 @@ from engine.models import (
     Task,
     User,
 )
+from engine.process import report_files
 from engine.process.measures import school_measures, track_planned
 from engine.process.questionnaires import aggregate_indicators, response_counts
 from engine.process.visits import link_report
@@ -217,11 +218,19 @@ def link_visit(ctx: ActionContext, params: Mapping[str, str], data: Mapping[str,
     if section is None:  # the validator requires the section with the action
         return {}
     return {"planned_visit": link_report(ctx.session, ctx.now, ctx.instance, ctx.task.id, section, data)}
+def attach_school_report(ctx: ActionContext, params: Mapping[str, str], data: Mapping[str, Any]) -> dict[str, Any]:
+    """The school's «Отчёт о выполнении дорожной карты» (DOCX and PDF) as the task's documents, sent to the
+    municipal coordinators (engine/process/report_files.py); the process data gets the documents' ids."""
+    rows = report_files.attach(ctx.session, ctx.now, ctx.actor_id, ctx.task, data,
+                               params.get("field") or report_files.GENERATED_FIELD)
+    report_files.send_to_municipality(ctx.session, ctx.now, ctx.task, rows)
+    return {"school_report_files": [row.id for row in rows]}
 
 
 ACTIONS: dict[str, Action] = {
     "link_visit": link_visit,
     "track_measures": track_measures,
+    "attach_school_report": attach_school_report,
     "count_measures": count_measures,
     "bind_curator": bind_curator,
     "aggregate_questionnaires": aggregate_questionnaires,

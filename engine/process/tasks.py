@@ -108,6 +108,8 @@ class TaskDetail:
     # template's cross-field rules the submission must pass (open tasks): a client can check before it submits.
     references: list[FieldReference] = field(default_factory=list)
     rules: tuple[TaskRule, ...] = ()
+    # The task makes the school's report (its manifest action ``attach_school_report``): the page offers it.
+    makes_report: bool = False
 
 
 @dataclass(frozen=True)
@@ -285,8 +287,10 @@ def get_task(db: Database, task_id: int, *, actor: Who) -> TaskDetail:
                 choices = form_choices(session, task, actions, form, data)
             handover = _handover(session, user, task)
         values.update(task.draft or {})
+        declared = compiled_version(session, task.instance.template_version_id).spec.sections.actions
+        makes_report = any(a.action == "attach_school_report" for a in declared.get(task.element_id, ()))
         return TaskDetail(TaskView.of(task, _assignee(session, task)), form.to_dict(), values, choices, context,
-                          handover, references, rules)
+                          handover, references, rules, makes_report)
 
 
 def instance_version(db: Database, task_id: int, *, actor: Who) -> int:

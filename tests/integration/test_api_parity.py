@@ -46,6 +46,8 @@ API_EQUIVALENT = {
     "visits.plan": "plan_visit",
     "visits.move": "move_visit",
     "visits.cancel": "cancel_visit",
+    "reports.template_upload": "replace_report_template",
+    "reports.template_reset": "reset_report_template",
 }
 
 WEB_ONLY = {

@@ -84,7 +84,7 @@ def test_an_action_s_names_count_only_when_the_manifest_names_the_action() -> No
                             ("roadmap-500.bpmn", DECLINED, f"curator is None and {DECLINED}"))
     assert [p.element_id for p in problems] == ["f_declined"] and "имени «curator»" in problems[0].message
     assert set(ACTION_OUTPUTS) == {"bind_curator", "aggregate_questionnaires", "prepare_risk_inputs", "track_measures",
-                                   "count_measures", "link_visit"}
+                                   "count_measures", "link_visit", "attach_school_report"}
 
 
 def test_when_a_form_does_not_read_only_mixed_names_are_reported() -> None:

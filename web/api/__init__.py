@@ -23,7 +23,7 @@ PREFIX = "/api/v1"
 _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
            409: "Conflict", 412: "Precondition Failed", 413: "Payload Too Large", 415: "Unsupported Media Type",
            422: "Unprocessable Entity", 428: "Precondition Required", 429: "Too Many Requests",
-           500: "Internal Server Error"}
+           500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 def problem(status: int, detail: str, errors: dict[str, Any] | None = None) -> Response:
@@ -100,12 +100,13 @@ def init_api(app: Flask, csrf: CSRFProtect) -> None:
         org,
         process,
         questionnaires,
+        reports,
         tasks,
         visits,
     )
 
     for module in (tasks, forms, process, org, incidents, questionnaires, documents, admin, management, measures,
-                   visits):
+                   visits, reports):
         for blueprint in module.blueprints:
             csrf.exempt(blueprint)  # tokens, not cookies: there is no session to forge requests against
             api.register_blueprint(blueprint)

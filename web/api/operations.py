@@ -92,6 +92,14 @@ OPERATION_IDS: dict[tuple[str, str, str], str] = {
     ("api_visits", "move", "post"): "move_visit",
     ("api_visits", "cancel", "post"): "cancel_visit",
     ("api_admin", "sweep_preview", "get"): "preview_deadline_sweep",
+    # reports
+    ("api_reports", "school_report", "get"): "download_school_report",
+    ("api_reports", "municipality_summary", "get"): "download_municipality_summary",
+    ("api_reports", "region_summary", "get"): "download_region_summary",
+    ("api_reports", "ReportTemplate", "get"): "get_report_template",
+    ("api_reports", "ReportTemplate", "put"): "replace_report_template",
+    ("api_reports", "ReportTemplate", "delete"): "reset_report_template",
+    ("api_reports", "template_file", "get"): "download_report_template",
 }
 
 

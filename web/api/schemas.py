@@ -543,3 +543,28 @@ class SweepOut(Schema):
     actions = fields.List(fields.Nested(SweepActionOut), required=True)
     arrivals = fields.List(fields.Nested(SweepActionOut), required=True)
     truncated = fields.Bool(required=True, metadata={"description": "more is due than `limit` lets the answer list"})
+
+
+class SchoolReportQuery(Schema):
+    format = fields.Str(load_default="docx", validate=validate.OneOf(["docx", "pdf"]),
+                        metadata={"description": "docx (from the template in use) or pdf"})
+
+
+class SummaryQuery(Schema):
+    format = fields.Str(load_default="docx", validate=validate.OneOf(["docx", "xlsx"]))
+    template = fields.Str(validate=validate.Length(min=1, max=64),
+                          metadata={"description": "template key (default: the installation's PROJECT_TEMPLATE)"})
+
+
+class ReportTemplateOut(Schema):
+    kind = fields.Str(required=True)
+    replaced = fields.Bool(required=True, metadata={"description": "an admin's template is in use (else the default)"})
+    filename = fields.Str(required=True)
+    sha256 = fields.Str(required=True)
+    uploaded_at = fields.DateTime(allow_none=True)
+    uploaded_by = fields.Str(allow_none=True)
+
+
+class ReportTemplateIn(Schema):
+    file = Upload(required=True, metadata={"description": "a DOCX with docxtpl placeholders (docs/guide-admin.md); "
+                                                          "checked against a sample report before it is used"})
