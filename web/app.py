@@ -172,10 +172,11 @@ def _blueprints(app: Flask) -> None:
         questionnaires,
         tasks,
         templates_admin,
+        webhooks_admin,
     )
 
     for module in (auth, tasks, dashboards, questionnaires, admin, templates_admin, migrations_admin, curators,
-                   incidents_admin, management, measures):
+                   incidents_admin, management, measures, webhooks_admin):
         app.register_blueprint(module.blueprint)
 
 

@@ -39,6 +39,11 @@ API_EQUIVALENT = {
     "measures.review": "review_measure",
     "measures.add": "propose_measure",
     "measures.agreement": "agree_measure",
+    "webhooks_admin.create": "create_webhook",
+    "webhooks_admin.update": "update_webhook",
+    "webhooks_admin.delete": "delete_webhook",
+    "webhooks_admin.test": "send_test_webhook",
+    "webhooks_admin.redeliver": "redeliver_webhook_delivery",
 }
 
 WEB_ONLY = {

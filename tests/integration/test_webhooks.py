@@ -3,6 +3,7 @@ real HTTP receiver on loopback, real rq workers (in-process ``SimpleWorker`` and
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import os
@@ -15,19 +16,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
+from flask import Flask
 from redis import Redis
 from rq import Queue, SimpleWorker
 from sqlalchemy import func, select
+from werkzeug.test import TestResponse
 
 from engine.actors import OPERATOR
+from engine.cli import cli
 from engine.db import Database
 from engine.deadlines.sweep import sweep
-from engine.errors import FormInvalid, NotAllowed
+from engine.errors import FormInvalid, NotAllowed, NotFound
 from engine.models import DeliveryStatus, Event, Webhook, WebhookDelivery
+from engine.org.api_tokens import create_token
 from engine.process import events, instances, tasks, webhooks
 from engine.templates import versions
 from tests.conftest import REDIS_URL, Clock, Org, make_org
+from tests.helpers import post, problem, signed_in, with_passwords
 from tests.receiver import Receiver, receiving
+from web.app import create_app
 from workers import jobs
 from workers import queue as queue_module
 from workers.queue import QUEUE_NAME, RqJobQueue
@@ -142,7 +150,8 @@ def subscribers(worker_db: Database) -> Iterator[list[int]]:
     created: list[int] = []
     yield created
     for webhook_id in created:
-        webhooks.delete_webhook(worker_db, webhook_id, actor=OPERATOR)
+        with contextlib.suppress(NotFound):  # the test deleted it itself
+            webhooks.delete_webhook(worker_db, webhook_id, actor=OPERATOR)
 
 
 def _subscribe(db: Database, receiver: Receiver, created: list[int], types: list[str]) -> int:
@@ -346,3 +355,100 @@ def test_the_body_is_the_event_as_json() -> None:
     assert json.loads(body) == {"id": "e-1", "type": "task.ready", "created_at": "2030-01-01T00:00:00+00:00",
                                 "data": {"school": {"code": "S", "name": "Школа"}}}
     assert "Школа" in body.decode()  # UTF-8 as it is, not \\u escapes
+
+
+# --- the API, the CLI and the admin page: the same services ---------------------------------------------------
+
+
+def _api(app: Flask, token: str, method: str, url: str, **kwargs: Any) -> TestResponse:
+    return app.test_client().open(f"/api/v1{url}", method=method, headers={"Authorization": f"Bearer {token}"},
+                                  **kwargs)
+
+
+def _work(redis: Redis) -> None:
+    SimpleWorker([Queue(QUEUE_NAME, connection=redis)], connection=redis).work(burst=True)
+
+
+def test_the_api_keeps_subscribers_and_shows_deliveries(worker_db: Database, subscribers: list[int],
+                                                        redis: Redis) -> None:
+    org = make_org(worker_db)
+    admin, regional = (create_token(worker_db, "hooks", actor=login)[1] for login in (org.admin, org.regional))
+    app = create_app({"DATABASE": worker_db, "TESTING": True, "SECRET_KEY": "hooks"}, queue=RqJobQueue(redis))
+    with receiving() as receiver:
+        body = {"url": receiver.url, "event_types": ["task.ready", "task.completed"], "secret": SECRET}
+        problem(_api(app, regional, "POST", "/webhooks", json=body), 403)
+        refused = problem(_api(app, admin, "POST", "/webhooks", json={**body, "url": "ftp://x"}), 422)
+        assert "url" in refused["errors"]
+        created = _api(app, admin, "POST", "/webhooks", json=body)
+        assert created.status_code == 201 and created.json is not None
+        webhook_id = created.json["id"]
+        subscribers.append(webhook_id)
+        assert created.json["secret"] == SECRET and created.json["secret_hint"] == SECRET[-4:]
+        listed = _api(app, admin, "GET", "/webhooks").json
+        assert listed is not None and [w for w in listed if w["id"] == webhook_id][0].get("secret") is None
+        paused = _api(app, admin, "PATCH", f"/webhooks/{webhook_id}", json={"active": False}).json
+        assert paused is not None and paused["active"] is False
+        _api(app, admin, "PATCH", f"/webhooks/{webhook_id}", json={"active": True})
+        queued = _api(app, admin, "POST", f"/webhooks/{webhook_id}/test")
+        assert queued.status_code == 202 and queued.json is not None
+        _work(redis)
+        assert [r.json["type"] for r in receiver.acknowledged] == ["webhook.test"]
+        delivery_id = queued.json["delivery_id"]
+        again = _api(app, admin, "POST", f"/webhooks/deliveries/{delivery_id}/redeliver")
+        assert again.status_code == 202
+        _work(redis)
+        [shown] = _api(app, admin, "GET", f"/webhooks/deliveries?webhook={webhook_id}").json or []
+        assert (shown["id"], shown["status"], shown["event_type"]) == (delivery_id, "delivered", "webhook.test")
+        assert [a["status"] for a in shown["attempt_log"]] == [200, 200]
+        assert shown["event_id"] == receiver.acknowledged[0].headers["x-roadmap-event-id"]
+    assert _api(app, admin, "DELETE", f"/webhooks/{webhook_id}").status_code == 204
+    problem(_api(app, admin, "GET", f"/webhooks/{webhook_id}"), 404)
+
+
+def test_the_cli_adds_lists_and_removes_subscribers(worker_db: Database) -> None:
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(cli, ["webhooks", *args], obj=worker_db)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    added = run("add", "https://example.org/roadmap", "--event", "task.ready", "--event", "stage.changed",
+                "--description", "портал")
+    webhook_id = int(added.split()[1])
+    assert "Секрет" in added
+    assert f"#{webhook_id} https://example.org/roadmap [task.ready, stage.changed] включена" in run("list")
+    delivery_id = webhooks.send_test_event(worker_db, webhook_id, actor=OPERATOR)
+    assert f"#{delivery_id} подписка {webhook_id} webhook.test" in run("deliveries", "--webhook", str(webhook_id))
+    assert "снова ждёт отправки" in run("redeliver", str(delivery_id))
+    assert "удалена" in run("remove", str(webhook_id))
+    refused = runner.invoke(cli, ["webhooks", "add", "ftp://example.org/x", "--event", "task.ready"], obj=worker_db)
+    assert refused.exit_code == 1 and "url: адрес вида https://сервер/путь" in refused.output
+
+
+def test_the_admin_page_creates_tests_and_deletes_a_subscriber(worker_db: Database, subscribers: list[int],
+                                                               redis: Redis) -> None:
+    org = make_org(worker_db)
+    with_passwords(worker_db, org)
+    app = create_app({"DATABASE": worker_db, "TESTING": True, "SECRET_KEY": "hooks-page"}, queue=RqJobQueue(redis))
+    school = signed_in(app, org.school_user)
+    assert school.get("/admin/webhooks").status_code == 403
+    admin = signed_in(app, org.admin)
+    with receiving() as receiver:
+        status, _ = post(admin, "/admin/webhooks", {"url": receiver.url, "event_types": ["task.ready"],
+                                                    "description": "Региональная система", "active": "1"},
+                         "/admin/webhooks")
+        assert status == 302
+        [view] = [w for w in webhooks.list_webhooks(worker_db, actor=org.admin) if w.url == receiver.url]
+        subscribers.append(view.id)
+        page = admin.get(f"/admin/webhooks/{view.id}").get_data(as_text=True)
+        assert "Секрет для проверки подписи" in page and "Региональная система" in page
+        status, _ = post(admin, f"/admin/webhooks/{view.id}/test", {}, f"/admin/webhooks/{view.id}")
+        _work(redis)
+        assert status == 302 and [r.json["type"] for r in receiver.acknowledged] == ["webhook.test"]
+    page = admin.get(f"/admin/webhooks/{view.id}").get_data(as_text=True)
+    assert 'data-status="delivered"' in page
+    status, body = post(admin, "/admin/webhooks", {"url": "nonsense", "event_types": []}, "/admin/webhooks")
+    assert status == 200 and "адрес вида https://сервер/путь" in body
+    status, _ = post(admin, f"/admin/webhooks/{view.id}/delete", {}, f"/admin/webhooks/{view.id}")
+    assert status == 302 and view.id not in [w.id for w in webhooks.list_webhooks(worker_db, actor=org.admin)]

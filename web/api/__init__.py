@@ -90,9 +90,22 @@ def init_api(app: Flask, csrf: CSRFProtect) -> None:
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     for converter in CONVERTERS.values():
         api.register_converter(converter, converter_schema)
-    from web.api import admin, documents, forms, incidents, management, measures, org, process, questionnaires, tasks
+    from web.api import (
+        admin,
+        documents,
+        forms,
+        incidents,
+        management,
+        measures,
+        org,
+        process,
+        questionnaires,
+        tasks,
+        webhooks,
+    )
 
-    for module in (tasks, forms, process, org, incidents, questionnaires, documents, admin, management, measures):
+    for module in (tasks, forms, process, org, incidents, questionnaires, documents, admin, management, measures,
+                   webhooks):
         for blueprint in module.blueprints:
             csrf.exempt(blueprint)  # tokens, not cookies: there is no session to forge requests against
             api.register_blueprint(blueprint)

@@ -82,6 +82,15 @@ OPERATION_IDS: dict[tuple[str, str, str], str] = {
     ("api_measures", "add", "post"): "propose_measure",
     ("api_measures", "agreement", "post"): "agree_measure",
     ("api_admin", "sweep_preview", "get"): "preview_deadline_sweep",
+    # webhooks
+    ("api_webhooks", "Webhooks", "get"): "list_webhooks",
+    ("api_webhooks", "Webhooks", "post"): "create_webhook",
+    ("api_webhooks", "WebhookItem", "get"): "get_webhook",
+    ("api_webhooks", "WebhookItem", "patch"): "update_webhook",
+    ("api_webhooks", "WebhookItem", "delete"): "delete_webhook",
+    ("api_webhooks", "test", "post"): "send_test_webhook",
+    ("api_webhooks", "deliveries", "get"): "list_webhook_deliveries",
+    ("api_webhooks", "redeliver", "post"): "redeliver_webhook_delivery",
 }
 
 
