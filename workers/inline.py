@@ -33,9 +33,8 @@ class InlineSweeper(threading.Thread):
     def deliver_webhooks(self) -> None:
         """Fan new events out and send what is due, here in this thread (there is no worker to hand them to)."""
         settings = DeliverySettings.from_settings(self.settings)
-        while batch := dispatch_events(self.db):
-            if len(batch) < DISPATCH_BATCH:
-                break
+        while dispatch_events(self.db).events == DISPATCH_BATCH:
+            pass
         for delivery_id in due_deliveries(self.db):
             deliver(self.db, delivery_id, settings)
 

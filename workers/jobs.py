@@ -85,9 +85,9 @@ def dispatch_webhooks(ctx: JobContext) -> int:
     and for every delivery due again (a retry, or one whose worker died). Returns how many were queued."""
     ids: list[int] = []
     for _ in range(DISPATCH_ROUNDS):
-        batch = webhooks.dispatch_events(ctx.db)
-        ids += batch
-        if len(batch) < webhooks.DISPATCH_BATCH:
+        dispatched = webhooks.dispatch_events(ctx.db)
+        ids += dispatched.delivery_ids
+        if dispatched.events < webhooks.DISPATCH_BATCH:
             break
     ids = list(dict.fromkeys(ids + webhooks.due_deliveries(ctx.db)))
     return _enqueue_webhook_deliveries(ctx, ids)

@@ -250,15 +250,21 @@ def url_problem(url: str, *, block_private: bool, resolve: bool) -> str | None:
 # --- fan-out -----------------------------------------------------------------------------------------------
 
 
-def dispatch_events(db: Database, *, limit: int = DISPATCH_BATCH) -> list[int]:
-    """Fan out up to ``limit`` undispatched events: one delivery per matching active subscriber. Returns the
-    new deliveries' ids (for delivery jobs). Events nobody subscribes to are marked dispatched too."""
+@dataclass(frozen=True)
+class Dispatched:
+    events: int  # events fanned out (``limit`` of them: there may be more)
+    delivery_ids: list[int]  # the new deliveries, for delivery jobs
+
+
+def dispatch_events(db: Database, *, limit: int = DISPATCH_BATCH) -> Dispatched:
+    """Fan out up to ``limit`` undispatched events: one delivery per matching active subscriber. Events nobody
+    subscribes to are marked dispatched too."""
     with db.transaction() as session:
         now = db.now()
         rows = session.execute(select(Event.id, Event.type).where(Event.dispatched_at.is_(None))
                                .order_by(Event.id).limit(limit).with_for_update(skip_locked=True)).all()
         if not rows:
-            return []
+            return Dispatched(0, [])
         hooks = session.execute(select(Webhook.id, Webhook.event_types, Webhook.after_event_id)
                                 .where(Webhook.active.is_(True))).all()
         values = [_new_delivery(hook_id, event_id, now)
@@ -266,9 +272,8 @@ def dispatch_events(db: Database, *, limit: int = DISPATCH_BATCH) -> list[int]:
                   if type_ in types and event_id > after]
         session.execute(update(Event).where(Event.id.in_([event_id for event_id, _ in rows]))
                         .values(dispatched_at=now).execution_options(synchronize_session=False))
-        if not values:
-            return []
-        return list(session.scalars(_INSERT_DELIVERIES, values))
+        ids = list(session.scalars(_INSERT_DELIVERIES, values)) if values else []
+        return Dispatched(len(rows), ids)
 
 
 def _new_delivery(webhook_id: int, event_id: int, now: datetime) -> dict[str, Any]:

@@ -258,7 +258,7 @@ def test_a_worker_killed_mid_delivery_then_it_completes_once_after_the_lease(
     with receiving(hold=True) as receiver:
         webhook_id = _subscribe(worker_db, receiver, subscribers, ["task.ready"])
         _started(worker_db, org, bundle_copy)
-        [delivery_id] = webhooks.dispatch_events(worker_db)
+        [delivery_id] = webhooks.dispatch_events(worker_db).delivery_ids
         RqJobQueue(redis).enqueue(jobs.deliver_webhook, delivery_id)
         env = {**os.environ, "DATABASE_URL": postgres_url, "REDIS_URL": REDIS_URL}
         worker = subprocess.Popen([sys.executable, "-c", "from web.cli import cli; cli()", "worker", "--burst"],
@@ -310,7 +310,7 @@ def test_private_addresses_are_refused_when_blocked(worker_db: Database, subscri
     with receiving() as receiver:
         webhook_id = _subscribe(worker_db, receiver, subscribers, ["task.ready"])  # saved while allowed
         _started(worker_db, org, bundle_copy)
-        [delivery_id] = webhooks.dispatch_events(worker_db)
+        [delivery_id] = webhooks.dispatch_events(worker_db).delivery_ids
         sent = webhooks.deliver(worker_db, delivery_id, webhooks.DeliverySettings(block_private=True))
     assert not sent and receiver.requests == []  # refused at the try too, before any connection
     [delivery] = _deliveries(worker_db, webhook_id)
