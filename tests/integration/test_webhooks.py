@@ -299,6 +299,23 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def test_the_fan_out_goes_batch_by_batch_and_never_twice(worker_db: Database, subscribers: list[int],
+                                                         bundle_copy: Path) -> None:
+    org = make_org(worker_db)
+    while webhooks.dispatch_events(worker_db).events:  # what other tests left goes to nobody here
+        pass
+    with receiving() as receiver:
+        webhook_id = _subscribe(worker_db, receiver, subscribers, list(events.TYPES))
+        _, fill = _started(worker_db, org, bundle_copy)
+        tasks.complete_task(worker_db, fill, {"coverage": 40}, actor=org.school_user)
+    rounds = []
+    while (dispatched := webhooks.dispatch_events(worker_db, limit=2)).events:
+        rounds.append((dispatched.events, len(dispatched.delivery_ids)))
+    assert rounds == [(2, 2), (2, 2)]  # task.ready, stage.changed; task.completed, task.ready
+    assert len(_deliveries(worker_db, webhook_id)) == 4
+    assert webhooks.dispatch_events(worker_db) == webhooks.Dispatched(0, [])
+
+
 def test_private_addresses_are_refused_when_blocked(worker_db: Database, subscribers: list[int],
                                                     bundle_copy: Path) -> None:
     for url in ("http://127.0.0.1:9/x", "http://localhost/x", "http://10.1.2.3/x", "http://[::1]/x",
