@@ -46,6 +46,7 @@ OPERATION_IDS: dict[tuple[str, str, str], str] = {
     ("api_questionnaires", "Links", "post"): "create_respondent_links",
     ("api_questionnaires", "rates", "get"): "list_response_counts",
     ("api_questionnaires", "director", "post"): "submit_director_questionnaire",
+    ("api_questionnaires", "director_form", "get"): "get_director_questionnaire",
     ("api_questionnaires", "link_form", "post"): "get_questionnaire_by_link",
     ("api_questionnaires", "respond", "post"): "submit_questionnaire_by_link",
     # documents
