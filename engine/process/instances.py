@@ -78,8 +78,8 @@ def start_instance(db: Database, template_key: str, school_code: str, *, actor: 
         session.flush()
         audit.record(session, now, "instance.started", actor_id=actor_id, instance_id=instance.id,
                      template_version_id=row.id, school=school.code)
+        _entered_first_stage(session, instance, now)  # queued before sync_tasks writes: in its one INSERT
         opened = sync_tasks(session, instance, run, compiled.spec, now, open_rows=[])
-        _entered_first_stage(session, instance, now)
         return StartedInstance(instance.id, row.key, row.version, school.code, [t.id for t in opened])
 
 

@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from flask import Flask
 from redis import Redis
 from rq import Queue, SimpleWorker
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
@@ -80,9 +81,9 @@ def test_every_event_type_is_written_with_its_step(db: Database, org: Org, two_s
     fill = _only_task(db, org.school_user, instance_id)
     started = _events_of(db, org.school, before)
     assert [(e.type, e.payload.get("stage")) for e in started] == [
-        ("task.ready", None), ("stage.changed", "questionnaire")]
-    assert started[0].payload["task"]["id"] == fill and started[0].payload["instance_id"] == instance_id
-    assert started[1].payload["previous_stage"] is None
+        ("stage.changed", "questionnaire"), ("task.ready", None)]
+    assert started[1].payload["task"]["id"] == fill and started[1].payload["instance_id"] == instance_id
+    assert started[0].payload["previous_stage"] is None
 
     tasks.complete_task(db, fill, {"coverage": 40}, actor=org.school_user)
     review = _only_task(db, org.curator, instance_id)
@@ -101,6 +102,27 @@ def test_every_event_type_is_written_with_its_step(db: Database, org: Org, two_s
     assert types[-2:] == ["task.completed", "instance.completed"]
     assert {e.type for e in started + later} == set(events.TYPES)
     assert len({e.uid for e in started + later}) == len(started + later)  # each its own stable id
+
+
+def test_a_step_writes_its_events_in_one_insert(db: Database, org: Org, two_stages: Path) -> None:
+    """Events ride with the step's other write-only rows: one INSERT of the event table per step, whatever
+    number of events (a completion here writes three: completed, stage changed, the next task ready)."""
+    key = versions.deploy_template(db, versions.read_bundle(two_stages), actor=OPERATOR).key
+    inserts: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO EVENT"):
+            inserts.append(statement)
+
+    sqlalchemy_event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        instance_id = instances.start_instance(db, key, org.school, actor=OPERATOR).instance_id
+        assert len(inserts) == 1  # stage.changed and task.ready
+        before = _last_event_id(db)
+        tasks.complete_task(db, _only_task(db, org.school_user, instance_id), {"coverage": 40}, actor=org.school_user)
+    finally:
+        sqlalchemy_event.remove(db.engine, "before_cursor_execute", count)
+    assert len(inserts) == 2 and len(_events_of(db, org.school, before)) == 3
 
 
 def test_a_rolled_back_completion_writes_no_event(db: Database, org: Org, bundle_copy: Path,
@@ -188,14 +210,14 @@ def test_each_event_is_posted_once_signed(worker_db: Database, subscribers: list
         _run_cron(redis)
         _run_cron(redis)  # the next minute: nothing again
     got = [r for r in receiver.acknowledged if r.json["data"]["school"]["code"] == org.school]
-    assert [r.json["type"] for r in got] == ["task.ready", "stage.changed", "task.completed", "task.ready"]
+    assert [r.json["type"] for r in got] == ["stage.changed", "task.ready", "task.completed", "task.ready"]
     for request in got:
         expected = "sha256=" + hmac.new(SECRET.encode(), request.body, "sha256").hexdigest()
         assert hmac.compare_digest(request.headers["x-roadmap-signature"], expected)
         assert request.headers["x-roadmap-event-id"] == request.json["id"]
         assert request.headers["x-roadmap-event"] == request.json["type"]
         assert request.headers["content-type"] == "application/json"
-    assert got[0].json["data"]["instance_id"] == instance_id and got[2].json["data"]["task"]["id"] == fill
+    assert got[1].json["data"]["instance_id"] == instance_id and got[2].json["data"]["task"]["id"] == fill
     assert len(receiver.requests) == len(receiver.acknowledged)
     rows = _deliveries(worker_db, webhook_id)
     assert [(d.status, d.attempts) for d in rows] == [(DeliveryStatus.DELIVERED, 1)] * len(rows)
@@ -311,7 +333,7 @@ def test_the_fan_out_goes_batch_by_batch_and_never_twice(worker_db: Database, su
     rounds = []
     while (dispatched := webhooks.dispatch_events(worker_db, limit=2)).events:
         rounds.append((dispatched.events, len(dispatched.delivery_ids)))
-    assert rounds == [(2, 2), (2, 2)]  # task.ready, stage.changed; task.completed, task.ready
+    assert rounds == [(2, 2), (2, 2)]  # stage.changed, task.ready; task.completed, task.ready
     assert len(_deliveries(worker_db, webhook_id)) == 4
     assert webhooks.dispatch_events(worker_db) == webhooks.Dispatched(0, [])
 
