@@ -172,7 +172,8 @@ def update_webhook(db: Database, webhook_id: int, *, actor: Who, url: str | None
     with db.transaction() as session:
         actor_id = operator_or_admin(session, actor, ADMINS_ONLY)
         row = _find(session, webhook_id)
-        _check(url or row.url, row.event_types if event_types is None else event_types, secret or row.secret,
+        _check(row.url if url is None else url, row.event_types if event_types is None else event_types,
+               secret or row.secret,
                row.description if description is None else description, block_private)
         given = (("url", url), ("active", active), ("description", description))
         changed: dict[str, Any] = {name: value for name, value in given if value is not None}
@@ -370,9 +371,9 @@ def deliver(db: Database, delivery_id: int, settings: DeliverySettings) -> bool:
 def _record(db: Database, claimed: _Claimed, status: int | None, error: str | None, duration_ms: int) -> None:
     with db.transaction() as session:
         now = db.now()
-        row = session.get_one(WebhookDelivery, claimed.delivery_id, populate_existing=True)
-        if row.status is not DeliveryStatus.SENDING or row.attempts != claimed.attempts:
-            return  # our lease expired and another job took it: its outcome is the one to keep
+        row = session.get(WebhookDelivery, claimed.delivery_id, populate_existing=True)
+        if row is None or row.status is not DeliveryStatus.SENDING or row.attempts != claimed.attempts:
+            return  # its subscriber was deleted meanwhile, or our lease ran out and another job's outcome counts
         row.attempt_log = [*row.attempt_log, {"at": now.isoformat(), "attempt": claimed.attempts, "status": status,
                                               "error": error, "duration_ms": duration_ms}]
         row.last_status, row.last_error, row.claimed_until = status, error, None

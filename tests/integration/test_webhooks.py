@@ -26,6 +26,7 @@ from werkzeug.test import TestResponse
 
 from engine.actors import OPERATOR
 from engine.cli import cli
+from engine.config import Settings
 from engine.db import Database
 from engine.deadlines.sweep import sweep
 from engine.errors import FormInvalid, NotAllowed, NotFound
@@ -39,6 +40,8 @@ from tests.receiver import Receiver, receiving
 from web.app import create_app
 from workers import jobs
 from workers import queue as queue_module
+from workers.cron import build_scheduler
+from workers.inline import InlineSweeper
 from workers.queue import QUEUE_NAME, RqJobQueue
 
 SECRET = "s3cret-for-the-receiver-0123456789"
@@ -491,3 +494,21 @@ def test_the_admin_page_creates_tests_and_deletes_a_subscriber(worker_db: Databa
     assert status == 200 and "адрес вида https://сервер/путь" in body
     status, _ = post(admin, f"/admin/webhooks/{view.id}/delete", {}, f"/admin/webhooks/{view.id}")
     assert status == 302 and view.id not in [w.id for w in webhooks.list_webhooks(worker_db, actor=org.admin)]
+
+
+def test_cron_fans_events_out_every_minute_and_prunes_daily(redis: Redis) -> None:
+    registered = {job.name: (job.interval, job.cron) for job in build_scheduler(redis).get_jobs()}
+    assert registered["workers.jobs.dispatch_webhooks"] == (60, None)
+    assert registered["workers.jobs.prune_events"] == (None, "30 0 * * *")
+
+
+def test_without_redis_the_server_thread_fans_out_and_delivers(worker_db: Database, subscribers: list[int],
+                                                               bundle_copy: Path) -> None:
+    org = make_org(worker_db)
+    with receiving() as receiver:
+        webhook_id = _subscribe(worker_db, receiver, subscribers, ["task.ready"])
+        _started(worker_db, org, bundle_copy)
+        InlineSweeper(worker_db, Settings.from_env()).deliver_webhooks()
+    got = [r.json for r in receiver.acknowledged if r.json["data"]["school"]["code"] == org.school]
+    assert [e["type"] for e in got] == ["task.ready"]
+    assert [d.status for d in _deliveries(worker_db, webhook_id)] == [DeliveryStatus.DELIVERED]
