@@ -30,10 +30,22 @@ from engine.deadlines.sweep import sweep as sweep_deadlines
 from engine.demo import load_demo
 from engine.demo_story import START
 from engine.errors import EngineError, FormInvalid, TemplateInvalid
+from engine.models import DeliveryStatus
 from engine.org import api_tokens, curator_pool
 from engine.org.importing import import_org, read_org_file
 from engine.org.regions import list_region_zones, set_region_zone, viewer_zone
-from engine.process import batches, instances, management, merges, questionnaires, report_docx, tasks, visits
+from engine.process import (
+    batches,
+    events,
+    instances,
+    management,
+    merges,
+    questionnaires,
+    report_docx,
+    tasks,
+    visits,
+    webhooks,
+)
 from engine.process.cohorts import cohort_calendar, set_cohort_dates
 from engine.process.incidents import list_incidents as incident_list
 from engine.process.instances import start_cohort
@@ -1182,3 +1194,75 @@ def report_template_upload(db: Database, path: Path) -> None:
 def report_template_reset(db: Database) -> None:
     reset = report_docx.reset_template(db, actor=OPERATOR)
     click.echo("Восстановлен шаблон по умолчанию." if reset else "Шаблон по умолчанию уже действует.")
+@cli.group("webhooks")
+def webhooks_group() -> None:
+    """Вебхуки: подписки внешних систем на события маршрутов и их доставки."""
+
+
+@webhooks_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Вывод в JSON.")
+@with_db
+def webhooks_list(db: Database, as_json: bool) -> None:
+    """Подписки: адрес, типы событий, ждущие и остановленные доставки."""
+    found = webhooks.list_webhooks(db, actor=OPERATOR)
+    if as_json:
+        _print_json(found)
+        return
+    if not found:
+        click.echo("Подписок нет.")
+    for w in found:
+        state = "включена" if w.active else "выключена"
+        click.echo(f"#{w.id} {w.url} [{', '.join(w.event_types)}] {state}; ждут {w.pending}, остановлены {w.dead}"
+                   + (f" — {w.description}" if w.description else ""))
+
+
+@webhooks_group.command("add")
+@click.argument("url")
+@click.option("--event", "event_types", multiple=True, required=True, type=click.Choice(events.TYPES),
+              help="Тип события (можно несколько раз).")
+@click.option("--secret", default=None, help="Ключ подписи HMAC (по умолчанию создаётся и печатается).")
+@click.option("--description", default="", help="Описание подписки.")
+@with_db
+def webhooks_add(db: Database, url: str, event_types: tuple[str, ...], secret: str | None, description: str) -> None:
+    """Подписать адрес URL на события; секрет печатается один раз."""
+    view, secret = webhooks.create_webhook(db, url, event_types, secret=secret, description=description,
+                                           block_private=Settings.from_env().webhook_block_private, actor=OPERATOR)
+    click.echo(f"Подписка {view.id} создана. Секрет (сохраните — больше не показывается): {secret}")
+
+
+@webhooks_group.command("remove")
+@click.argument("webhook_id", type=click.IntRange(1, 2**63 - 1))
+@with_db
+def webhooks_remove(db: Database, webhook_id: int) -> None:
+    """Удалить подписку и её доставки."""
+    webhooks.delete_webhook(db, webhook_id, actor=OPERATOR)
+    click.echo(f"Подписка {webhook_id} удалена.")
+
+
+@webhooks_group.command("deliveries")
+@click.option("--webhook", "webhook_id", type=click.IntRange(1, 2**63 - 1), default=None)
+@click.option("--status", type=click.Choice([s.value for s in DeliveryStatus]), default=None)
+@click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Вывод в JSON.")
+@with_db
+def webhooks_deliveries(db: Database, webhook_id: int | None, status: str | None, limit: int, as_json: bool) -> None:
+    """Последние доставки с их попытками."""
+    found = webhooks.list_deliveries(db, webhook_id=webhook_id, status=status, limit=limit, actor=OPERATOR)
+    if as_json:
+        _print_json(found)
+        return
+    if not found:
+        click.echo("Доставок нет.")
+    for d in found:
+        last = f", последний ответ {d.last_status or '—'}" + (f": {d.last_error}" if d.last_error else "")
+        click.echo(f"#{d.id} подписка {d.webhook_id} {d.event_type} {d.event_uid}: {d.status}, попыток {d.attempts}"
+                   f"{last if d.attempts else ''}")
+
+
+@webhooks_group.command("redeliver")
+@click.argument("delivery_id", type=click.IntRange(1, 2**63 - 1))
+@with_db
+def webhooks_redeliver(db: Database, delivery_id: int) -> None:
+    """Повторить остановленную доставку: её отправит ближайший запуск рассылки (`roadmap cron`, раз в минуту)."""
+    webhooks.redeliver(db, delivery_id, actor=OPERATOR)
+    click.echo(f"Доставка {delivery_id} снова ждёт отправки.")

@@ -25,6 +25,10 @@ class Settings:
     #: The template of the project this installation runs: what dashboards, reports and the CLI show by
     #: default (a page or call may name another deployed template with ``template=KEY``).
     project_template: str = "roadmap-500"
+    #: Refuse webhook URLs in private, loopback, link-local and reserved ranges (on unless set to 0; tests turn it off).
+    webhook_block_private: bool = True
+    webhook_timeout: float = 10.0  # seconds per phase of one POST (connect, send, read)
+    webhook_lease: float = 120.0  # seconds a delivery is held by the job sending it; longer than any try
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -42,4 +46,7 @@ class Settings:
             smtp_sender=env.get("SMTP_SENDER") or "roadmap-500@localhost",
             smtp_starttls=(env.get("SMTP_STARTTLS") or "").lower() in ("1", "true", "yes"),
             project_template=env.get("PROJECT_TEMPLATE") or "roadmap-500",
+            webhook_block_private=(env.get("WEBHOOK_BLOCK_PRIVATE") or "1").lower() not in ("0", "false", "no", "off"),
+            webhook_timeout=float(env.get("WEBHOOK_TIMEOUT") or 10),
+            webhook_lease=float(env.get("WEBHOOK_LEASE") or 120),
         )

@@ -821,3 +821,74 @@ class ReportTemplate(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     uploaded_at: Mapped[datetime]
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+class Event(Base):
+    """Something integrators are told of (a task ready, completed, overdue, escalated; a stage changed; a
+    roadmap completed), written in the same transaction as the change (engine/process/events.py). The
+    fan-out turns each undispatched event into one delivery per matching subscriber; old events are pruned."""
+
+    __tablename__ = "event"
+    __table_args__ = (
+        # The fan-out reads only undispatched events: the index holds only them (partial on both databases).
+        Index("ix_event_undispatched", "id", postgresql_where=text("dispatched_at IS NULL"),
+              sqlite_where=text("dispatched_at IS NULL")),
+        Index("ix_event_created", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # What receivers dedupe by (``X-Roadmap-Event-Id``): the same on every attempt and every subscriber.
+    uid: Mapped[str] = mapped_column(String(36), unique=True)
+    type: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    dispatched_at: Mapped[datetime | None]
+
+
+class Webhook(Base):
+    """A subscriber: where events of the chosen types are POSTed, signed with its secret."""
+
+    __tablename__ = "webhook"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(200))
+    event_types: Mapped[list[str]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(default=True)
+    description: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    # A new subscriber hears of what happens after it subscribed, not of the whole stored history.
+    after_event_id: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+class WebhookDelivery(Base):
+    """One event for one subscriber: claimed (pending → sending, with a lease) by the job that POSTs it, so it
+    is never sent twice at once; retried with backoff; dead after ``MAX_ATTEMPTS``. ``attempt_log`` holds each
+    try (time, status code, error, duration)."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "event_id", name="uq_delivery_webhook_event"),
+        Index("ix_delivery_due", "status", "next_attempt_at"),
+        Index("ix_delivery_event", "event_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhook.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
+    status: Mapped[DeliveryStatus] = mapped_column(_enum(DeliveryStatus, "delivery_status"),
+                                                   default=DeliveryStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    attempt_log: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

@@ -176,10 +176,11 @@ def _blueprints(app: Flask) -> None:
         tasks,
         templates_admin,
         visits,
+        webhooks_admin,
     )
 
     for module in (auth, tasks, dashboards, questionnaires, admin, templates_admin, migrations_admin, curators,
-                   incidents_admin, management, measures, visits, reports):
+                   incidents_admin, management, measures, visits, reports, webhooks_admin):
         app.register_blueprint(module.blueprint)
 
 

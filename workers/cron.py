@@ -18,6 +18,8 @@ def build_scheduler(connection: Redis) -> CronScheduler:
     _register(scheduler, jobs.sweep_deadlines, interval=SWEEP_EVERY_SECONDS, job_timeout=600)
     _register(scheduler, jobs.flush_outbox, interval=SWEEP_EVERY_SECONDS)
     _register(scheduler, jobs.send_digests, cron="0 3 * * *")  # 06:00 Moscow time
+    _register(scheduler, jobs.dispatch_webhooks, interval=SWEEP_EVERY_SECONDS)
+    _register(scheduler, jobs.prune_events, cron="30 0 * * *")
     return scheduler
 
 

@@ -1,5 +1,5 @@
 """The embedded mode's background work: without Redis, the web server sweeps deadlines and delivers
-e-mail itself, once a minute, in a daemon thread."""
+e-mail (and webhooks) itself, once a minute, in a daemon thread."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from engine.config import Settings
 from engine.db import Database
 from engine.deadlines.sweep import sweep
 from engine.process.mailer import SmtpSettings, deliver_due
+from engine.process.webhooks import DISPATCH_BATCH, DeliverySettings, deliver, dispatch_events, due_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +26,17 @@ class InlineSweeper(threading.Thread):
         smtp = SmtpSettings.from_settings(self.settings)
         if smtp is not None:
             deliver_due(self.db, smtp)
+        self.deliver_webhooks()
         if report.fired or report.announced:
             log.info("inline sweep: %d deadlines acted on, %d new tasks announced", report.fired, report.announced)
+
+    def deliver_webhooks(self) -> None:
+        """Fan new events out and send what is due, here in this thread (there is no worker to hand them to)."""
+        settings = DeliverySettings.from_settings(self.settings)
+        while dispatch_events(self.db).events == DISPATCH_BATCH:
+            pass
+        for delivery_id in due_deliveries(self.db):
+            deliver(self.db, delivery_id, settings)
 
     def run(self) -> None:
         while True:

@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from engine.actors import OPERATOR
 from engine.deadlines.digests import queue_digests
 from engine.deadlines.sweep import DEFAULT_BATCH, sweep
-from engine.process import batches, instances, migration
+from engine.process import batches, instances, migration, webhooks
 from engine.process.mailer import SmtpSettings, deliver, due_messages
 from workers.queue import JobContext, job_timeout
 
@@ -82,3 +82,42 @@ def flush_outbox(ctx: JobContext) -> int:
 
 def send_digests(ctx: JobContext) -> int:
     return _enqueue_deliveries(ctx, queue_digests(ctx.db, base_url=ctx.settings.base_url))
+
+
+#: Fan-out batches per cron run: a cohort start's thousands of events go out within the minute.
+DISPATCH_ROUNDS = 20
+
+
+def dispatch_webhooks(ctx: JobContext) -> int:
+    """Every minute from cron: fan new events out into deliveries, then queue a delivery job for each of them
+    and for every delivery due again (a retry, or one whose worker died). Returns how many were queued."""
+    ids: list[int] = []
+    for _ in range(DISPATCH_ROUNDS):
+        dispatched = webhooks.dispatch_events(ctx.db)
+        ids += dispatched.delivery_ids
+        if dispatched.events < webhooks.DISPATCH_BATCH:
+            break
+    ids = list(dict.fromkeys(ids + webhooks.due_deliveries(ctx.db)))
+    return _enqueue_webhook_deliveries(ctx, ids)
+
+
+def _enqueue_webhook_deliveries(ctx: JobContext, ids: list[int]) -> int:
+    if ctx.queue is None or not ids:
+        return 0
+    try:
+        for delivery_id in ids:
+            ctx.queue.enqueue(deliver_webhook, delivery_id)
+    except RedisError:
+        log.warning("Redis unavailable: %d webhook deliveries wait for the next fan-out", len(ids))
+        return 0
+    return len(ids)
+
+
+def deliver_webhook(ctx: JobContext, delivery_id: int) -> bool:
+    """POST one delivery (claimed with a lease first, so a duplicate job sends nothing)."""
+    return webhooks.deliver(ctx.db, delivery_id, webhooks.DeliverySettings.from_settings(ctx.settings))
+
+
+def prune_events(ctx: JobContext) -> int:
+    """Daily: events older than 30 days, with their deliveries."""
+    return webhooks.prune(ctx.db)

@@ -44,6 +44,7 @@ from engine.models import (
 )
 from engine.org.core import operator_or_admin, users_for_many
 from engine.org.scopes import OrgPlace
+from engine.process import events
 from engine.process.incidents import (
     ADMINS_ONLY,
     RETRY_BACKOFF,
@@ -401,6 +402,8 @@ def _act(session: Session, row: Deadline, report: SweepReport, batch: _Batch, ba
     message = _message(row, task, base_url, batch.workdays, report.now)
     if row.kind is DeadlineKind.ESCALATION:
         _escalate(session, row, task, report.acted_at, recipients)
+    elif row.kind is DeadlineKind.DUE:
+        events.task_event(session, events.TASK_OVERDUE, task, task.school, report.acted_at)
     batch.letters += notify(session, recipients, message, now=report.acted_at, key=f"deadline:{row.id}",
                             task_id=task.id)
     report.actions.append(_action(row, task, [u.login for u in recipients]))
@@ -422,6 +425,8 @@ def _escalate(session: Session, row: Deadline, task: Task, now: datetime, recipi
     audit.record(session, now, "task.escalated", instance_id=task.instance_id, task_id=task.id, level=row.step,
                  notified_role=target.value, notified=[u.login for u in recipients],
                  federal_overdue=bool(payload.get("federal_overdue")))
+    events.task_event(session, events.TASK_ESCALATED, task, task.school, now, level=row.step,
+                      notified_role=target.value, federal_overdue=bool(payload.get("federal_overdue")))
 
 
 def _message(row: Deadline, task: Task, base_url: str, workdays: WorkCalendar, now: datetime) -> Message:

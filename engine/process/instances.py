@@ -40,6 +40,7 @@ from engine.models import (
 from engine.org.areas import area_of
 from engine.org.core import find_school, load_user, place_of
 from engine.org.regions import region_zone
+from engine.process import events
 from engine.process.cohorts import calendar_of, ensure_cohort, find_cohort
 from engine.process.schedule import deadline_row, schedule_task
 from engine.roles import Role
@@ -77,6 +78,7 @@ def start_instance(db: Database, template_key: str, school_code: str, *, actor: 
         session.flush()
         audit.record(session, now, "instance.started", actor_id=actor_id, instance_id=instance.id,
                      template_version_id=row.id, school=school.code)
+        _entered_first_stage(session, instance, now)  # queued before sync_tasks writes: in its one INSERT
         opened = sync_tasks(session, instance, run, compiled.spec, now, open_rows=[])
         return StartedInstance(instance.id, row.key, row.version, school.code, [t.id for t in opened])
 
@@ -222,6 +224,7 @@ class TaskMirror:
             audit.queue(session, now, "task.ready", instance_id=instance_id, task_id=row.id,
                          element=row.element_id, role=row.role.value,
                          due_at=row.due_at.isoformat() if row.due_at else None)
+            events.task_event(session, events.TASK_READY, row, self.instance.school, now)
 
 
 
@@ -232,7 +235,18 @@ def finish_sync(session: Session, instance: ProcessInstance, run: WorkflowRun, s
     instance has no timer rows yet, so none are looked for (a cohort start would ask once per school)."""
     if spec.has_timers:
         _sync_timers(session, instance, run, now, new=new)
+    stage, status = instance.current_stage, instance.status
     update_progress(instance, run, spec, now)
+    if instance.current_stage != stage:
+        events.stage_changed(session, instance, stage, now)
+    if instance.status is InstanceStatus.COMPLETED and status is not InstanceStatus.COMPLETED:
+        events.instance_completed(session, instance, now)
+
+
+def _entered_first_stage(session: Session, instance: ProcessInstance, now: datetime) -> None:
+    """A started roadmap's stage was set before its row was written (``_new_instance``): told here, with its id."""
+    if instance.current_stage is not None:
+        events.stage_changed(session, instance, None, now)
 
 
 def _sync_timers(session: Session, instance: ProcessInstance, run: WorkflowRun, now: datetime, *,
@@ -410,6 +424,7 @@ def _start_chunk(db: Database, template_key: str, year: int,
                         school=instance.school.code)
             mirror.record()
             finish_sync(session, instance, run, compiled.spec, now, new=True)
+            _entered_first_stage(session, instance, now)
         insert_pending(session, Deadline, AuditRecord)
         return [instance.id for instance, _ in started], failed
 

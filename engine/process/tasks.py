@@ -40,7 +40,7 @@ from engine.org.areas import area_for
 from engine.org.core import Actor, find_user, load_user, users_for
 from engine.org.regions import zone_of_viewer
 from engine.org.scopes import Scope
-from engine.process import live_workflows
+from engine.process import events, live_workflows
 from engine.process.actions import ActionContext, FieldReference, form_choices, form_references, run_actions
 from engine.process.attachments import document_fields, field_values
 from engine.process.incidents import FailedStep, describe, park_step, record_failure
@@ -399,6 +399,8 @@ def _complete(db: Database, session: Session, task_id: int, actor: Who,
     # one of audit records, which hang on those ids.
     mirror = TaskMirror.of(session, instance, run, compiled.spec, now,
                            [row for row in rows if row.status is TaskStatus.READY])
+    # Queued with the step's other write-only rows: one more INSERT, written or dropped with the completion.
+    events.task_event(session, events.TASK_COMPLETED, task, instance.school, now, completed_by=user.login)
     finish_sync(session, instance, run, compiled.spec, now)
     instance.workflow_json = state = run.dump()
     write_now(session, instance)

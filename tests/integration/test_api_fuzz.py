@@ -11,9 +11,11 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
+from sqlalchemy import delete, select
 
 from engine.actors import OPERATOR
 from engine.db import Database
+from engine.models import User, Webhook
 from engine.org.api_tokens import create_token
 from engine.process import instances
 from engine.process.cohorts import ensure_cohort
@@ -32,6 +34,10 @@ def api_state(pg_db: Database) -> Iterator[dict[str, Any]]:
     token = create_token(pg_db, "fuzz", actor=org.admin)[1]  # an admin reaches every operation's code paths
     app = create_app({"DATABASE": pg_db, "TESTING": True, "SECRET_KEY": "fuzz"})
     yield {"app": app, "token": token}
+    # The webhooks it subscribed (generated URLs) would be sent the later tests' events of the shared database.
+    with pg_db.transaction() as session:
+        session.execute(delete(Webhook).where(Webhook.created_by_id.in_(
+            select(User.id).where(User.login == org.admin))))
 
 
 def test_no_server_errors(api_state: dict[str, Any]) -> None:

@@ -107,6 +107,11 @@ def test_questionnaire_links_answers_and_counts(api: Client) -> None:
     states = api.call(api.org.curator, "GET", f"/schools/{code}/questionnaires/links?group=parent").json
     assert states is not None and [s["used_at"] is not None for s in states] == [True, False]
     assert "token" not in states[0]
+    # The director's form, from the API itself: a client fills what it describes.
+    problem(api.call(api.org.curator, "GET", f"/schools/{code}/questionnaires/director"), 403)
+    director_form = api.call(school, "GET", f"/schools/{code}/questionnaires/director").json
+    assert director_form is not None and director_form["open"]
+    assert set(DIRECTOR) <= {c.get("key") for c in director_form["form"]["components"]}
     director_answers = DIRECTOR
     problem(api.call(api.org.curator, "POST", f"/schools/{code}/questionnaires/director",
                      json={"answers": director_answers}), 403)

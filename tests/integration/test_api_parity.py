@@ -48,6 +48,11 @@ API_EQUIVALENT = {
     "visits.cancel": "cancel_visit",
     "reports.template_upload": "replace_report_template",
     "reports.template_reset": "reset_report_template",
+    "webhooks_admin.create": "create_webhook",
+    "webhooks_admin.update": "update_webhook",
+    "webhooks_admin.delete": "delete_webhook",
+    "webhooks_admin.test": "send_test_webhook",
+    "webhooks_admin.redeliver": "redeliver_webhook_delivery",
 }
 
 WEB_ONLY = {

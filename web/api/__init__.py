@@ -103,10 +103,11 @@ def init_api(app: Flask, csrf: CSRFProtect) -> None:
         reports,
         tasks,
         visits,
+        webhooks,
     )
 
     for module in (tasks, forms, process, org, incidents, questionnaires, documents, admin, management, measures,
-                   visits, reports):
+                   visits, reports, webhooks):
         for blueprint in module.blueprints:
             csrf.exempt(blueprint)  # tokens, not cookies: there is no session to forge requests against
             api.register_blueprint(blueprint)

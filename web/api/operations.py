@@ -46,6 +46,7 @@ OPERATION_IDS: dict[tuple[str, str, str], str] = {
     ("api_questionnaires", "Links", "post"): "create_respondent_links",
     ("api_questionnaires", "rates", "get"): "list_response_counts",
     ("api_questionnaires", "director", "post"): "submit_director_questionnaire",
+    ("api_questionnaires", "director_form", "get"): "get_director_questionnaire",
     ("api_questionnaires", "link_form", "post"): "get_questionnaire_by_link",
     ("api_questionnaires", "respond", "post"): "submit_questionnaire_by_link",
     # documents
@@ -100,6 +101,15 @@ OPERATION_IDS: dict[tuple[str, str, str], str] = {
     ("api_reports", "ReportTemplate", "put"): "replace_report_template",
     ("api_reports", "ReportTemplate", "delete"): "reset_report_template",
     ("api_reports", "template_file", "get"): "download_report_template",
+    # webhooks
+    ("api_webhooks", "Webhooks", "get"): "list_webhooks",
+    ("api_webhooks", "Webhooks", "post"): "create_webhook",
+    ("api_webhooks", "WebhookItem", "get"): "get_webhook",
+    ("api_webhooks", "WebhookItem", "patch"): "update_webhook",
+    ("api_webhooks", "WebhookItem", "delete"): "delete_webhook",
+    ("api_webhooks", "test", "post"): "send_test_webhook",
+    ("api_webhooks", "deliveries", "get"): "list_webhook_deliveries",
+    ("api_webhooks", "redeliver", "post"): "redeliver_webhook_delivery",
 }
 
 

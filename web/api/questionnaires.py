@@ -84,6 +84,17 @@ def director(body: dict[str, Any], code: str) -> dict[str, Any]:
     return {"group": submitted.group}
 
 
+@blp.route("/schools/<code>/questionnaires/director", methods=["GET"])
+@blp.response(200, LinkFormOut)
+@blp.alt_response(400, schema=Problem)
+@blp.alt_response(403, schema=Problem)
+@blp.alt_response(404, schema=Problem)
+def director_form(code: str) -> Any:
+    """The director's questionnaire as the school's user fills it: the school, the group's title, its form (form-js)
+    — what a client reads before answering it with the POST to the same path (while the window is open)."""
+    return questionnaires.director_form(db(), code, actor=api_login())
+
+
 @blp.route("/questionnaires/form", methods=["POST"])
 @blp.arguments(TokenOnlyIn)
 @blp.response(200, LinkFormOut)
