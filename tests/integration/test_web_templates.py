@@ -66,7 +66,7 @@ def test_editor_page_carries_the_contract_for_the_browser_editors(site: Site) ->
             f'data-problems-url="{base}/problems" data-context-url="{base}/context" data-draft-url="{base}"></div>'
             ) in page
     assert '<script type="module" src="/static/dist/template-editor.js"></script>' in page
-    assert '<link rel="stylesheet" href="/static/dist/template-editor.css">' in page
+    assert '<link rel="stylesheet" href="/static/dist/template-editor-bpmn.css">' in page
     assert 'data-kind="form"' in site.admin.get(f"{draft_url}/edit/forms/review.form").get_data(as_text=True)
     manifest_page = site.admin.get(f"{draft_url}/edit/manifest.json").get_data(as_text=True)
     assert 'id="template-editor"' not in manifest_page and 'data-testid="text-editor"' in manifest_page

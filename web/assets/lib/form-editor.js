@@ -2,8 +2,9 @@
 
 import { FormEditor } from '@bpmn-io/form-js-editor';
 
-export function createFormEditor({ canvas }) {
-  const editor = new FormEditor({ container: canvas });
+export function createFormEditor({ canvas, properties }) {
+  // The properties panel goes to the page's side panel (collapsible), so the form gets the middle.
+  const editor = new FormEditor({ container: canvas, propertiesPanel: { parent: properties } });
   return {
     modeler: editor,
     async load(text) {
@@ -21,5 +22,7 @@ export function createFormEditor({ canvas }) {
     },
     showProblems() {},
     reveal() {},
+    resized() {},
+    fit() {},
   };
 }
