@@ -37,7 +37,7 @@ function packageDir(name) {
 const bpmnJs = packageDir('bpmn-js');
 
 const scripts = {
-  entryPoints: ['task-form', 'questionnaire', 'diagram', 'migration-run', 'copy-links'].map((name) => ({
+  entryPoints: ['task-form', 'questionnaire', 'diagram', 'migration-run', 'copy-links', 'confirm'].map((name) => ({
     in: path.join(here, 'assets', `${name}.js`),
     out: name,
   })),

@@ -48,6 +48,7 @@ from engine.models import (
     AuditRecord,
     InstanceStatus,
     ProcessInstance,
+    School,
     TemplateDraft,
     TemplateDraftFile,
     TemplateStatus,
@@ -106,6 +107,12 @@ class VersionRow:
     deployed_by: str | None
     running: int
     instances: int
+    # The schools whose processes run on this version (the first SCHOOLS_SHOWN by name), for the confirmation
+    # that retiring or replacing the version shows before it is done.
+    schools: tuple[str, ...] = ()
+
+
+SCHOOLS_SHOWN = 12
 
 
 @dataclass(frozen=True)
@@ -286,6 +293,21 @@ def _running_by_version(session: Session, version_ids: list[int]) -> dict[int, t
     return {version_id: (int(run or 0), int(total)) for version_id, run, total in rows}
 
 
+def _running_schools(session: Session, version_ids: list[int]) -> dict[int, tuple[str, ...]]:
+    """Version id -> the names of the schools whose processes run on it (at most SCHOOLS_SHOWN each)."""
+    rows = session.execute(select(ProcessInstance.template_version_id, School.name).distinct()
+                           .join(School, School.id == ProcessInstance.school_id)
+                           .where(ProcessInstance.template_version_id.in_(version_ids),
+                                  ProcessInstance.status == InstanceStatus.RUNNING)
+                           .order_by(ProcessInstance.template_version_id, School.name))
+    found: dict[int, list[str]] = {}
+    for version_id, name in rows:
+        names = found.setdefault(version_id, [])
+        if len(names) < SCHOOLS_SHOWN:
+            names.append(name)
+    return {version_id: tuple(names) for version_id, names in found.items()}
+
+
 def list_templates(db: Database, *, actor: Who) -> list[TemplateSummary]:
     with db.reading() as session:
         _admin(session, actor)
@@ -314,9 +336,10 @@ def template_detail(db: Database, key: str, *, actor: Who) -> TemplateDetail:
         if not versions and draft is None:
             raise TemplateNotFound(f"шаблон «{key}» не найден")
         counts = _running_by_version(session, [v.id for v in versions])
+        schools = _running_schools(session, [v.id for v in versions if counts.get(v.id, (0, 0))[0]])
         names = _user_names(session, {v.deployed_by_id for v in versions})
         rows = [VersionRow(v.version, v.title, v.status.value, v.deployed_at, names.get(v.deployed_by_id or 0),
-                           *counts.get(v.id, (0, 0))) for v in versions]
+                           *counts.get(v.id, (0, 0)), schools=schools.get(v.id, ())) for v in versions]
         title = versions[0].title if versions else key
         return TemplateDetail(key, title, rows, _draft_view(session, draft) if draft else None,
                               _history(session, key))

@@ -129,6 +129,11 @@ def test_admin_changes_the_roadmap_and_moves_the_demo_cohort(page: Page, site: L
     screenshot(page, "admin-diff")
     page.goto(draft_url)
     page.get_by_role("button", name="Развернуть новую версию").click()
+    dialog = page.locator("dialog#confirm-deploy")  # what deploying does, before it is done
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("На версии 1 сейчас идут процессы: 8")
+    expect(dialog.locator(".confirm-schools li")).to_have_count(8)
+    dialog.get_by_role("button", name="Развернуть новую версию").click()
     expect(page.get_by_text("Развёрнута версия 2")).to_be_visible()
 
     page.get_by_role("link", name="Перенести запущенные процессы на новую версию").click()
@@ -137,6 +142,10 @@ def test_admin_changes_the_roadmap_and_moves_the_demo_cohort(page: Page, site: L
     expect(plan.locator("tr[data-can-move='yes']")).to_have_count(8)  # the demo cohort: eight schools
     screenshot(page, "admin-migration-dry-run")
     page.get_by_role("button", name="Перенести все возможные").click()
+    dialog = page.locator("dialog#confirm-migrate")
+    expect(dialog).to_contain_text("Будут перенесены процессы: 8 из 8 (версия 1 → 2)")
+    expect(dialog.locator(".confirm-schools li")).to_have_count(8)
+    dialog.get_by_role("button", name="Перенести все возможные").click()
     run = page.get_by_test_id("migration-run")
     expect(run).to_have_attribute("data-finished", "true", timeout=60_000)
     expect(run.locator("[data-field='moved']")).to_have_text("8")
@@ -146,6 +155,25 @@ def test_admin_changes_the_roadmap_and_moves_the_demo_cohort(page: Page, site: L
         deployed = set(session.scalars(select(TemplateVersion.version).join(
             ProcessInstance, ProcessInstance.template_version_id == TemplateVersion.id)))
     assert deployed == {2}
+
+    # Retiring the version the cohort runs on: the confirmation names the schools; cancel does nothing; after
+    # retiring, the undo is offered right there.
+    page.goto(f"{site.url}/admin/templates/roadmap-500")
+    row = page.locator("tr[data-version='2']")
+    row.get_by_role("button", name="Вывести из использования").click()
+    dialog = page.locator("dialog#confirm-retire-2")
+    expect(dialog).to_contain_text("Запущенные процессы (8) продолжат работу")
+    expect(dialog.locator(".confirm-schools li")).to_have_count(8)
+    dialog.get_by_role("button", name="Отмена").click()
+    expect(dialog).to_be_hidden()
+    expect(row.locator("[data-status='deployed']")).to_be_visible()
+    row.get_by_role("button", name="Вывести из использования").click()
+    dialog.get_by_role("button", name="Вывести из использования").click()
+    undo = page.get_by_test_id("retired-undo")
+    expect(undo).to_contain_text("Версия 2 выведена из использования")
+    undo.get_by_role("button", name="Вернуть в использование").click()
+    expect(page.locator("tr[data-version='2'] [data-status='deployed']")).to_be_visible()
+    expect(page.get_by_test_id("retired-undo")).to_have_count(0)
 
     sign_in(page, site, school_login(SCHOOL))
     page.get_by_role("link", name=re.compile("Провести анкетирование")).first.click()
