@@ -398,3 +398,21 @@ def test_the_three_editors_show_no_english(page: Page, editors: EditorServer) ->
         seen += _collect(page)
     assert {"Компоненты", "Текстовое поле", "Подпись поля", "Ключ"} <= set(seen)
 
+
+
+def test_each_editor_page_loads_only_its_own_editor(page: Page, editors: EditorServer) -> None:
+    loaded: list[tuple[str, int]] = []
+    page.on("response", lambda response: loaded.append((response.url.split("?")[0], len(response.body())))
+            if "/static/dist/" in response.url else None)
+    files = {"bpmn": BPMN, "dmn": "risk-factors.dmn", "form": "forms/confirm_coverage.form"}
+    for kind, path in files.items():
+        editors.draft.files[path] = (ROADMAP / path).read_text(encoding="utf-8")
+        loaded.clear()
+        open_editor(page, editors, kind, path)
+        names = [url.rsplit("/", 1)[1] for url, _ in loaded]
+        others = [other for other in files if other != kind]
+        assert any(name.startswith(f"{kind}-editor-") for name in names), names
+        assert not any(name.startswith(f"{other}-editor-") for other in others for name in names), names
+        assert f"template-editor-{kind}.css" in names and "template-editor.css" not in names
+        scripts = sum(size for url, size in loaded if url.endswith(".js"))
+        assert scripts < 2_000_000, scripts  # all three editors together were 2.7 MB
