@@ -274,7 +274,7 @@ def problems(key: str) -> Response:
 def context(key: str) -> Response:
     found = workspace.editor_context(db(), key, actor=me())
     return jsonify(roles=found.roles, stages=found.stages, forms=found.forms, calendar=found.calendar,
-                   deadlines=found.deadlines)
+                   deadlines=found.deadlines, references=found.references)
 
 
 def _is_file_put() -> bool:

@@ -34,7 +34,7 @@ from engine.bpmn.bundle import (
 )
 from engine.bpmn.compiler import CompiledTemplate, check_bundle
 from engine.bpmn.spec import TemplateSpec
-from engine.bpmn.xml import as_utf8
+from engine.bpmn.xml import BPMN_NS, ROADMAP_NS, as_utf8, parse_xml
 from engine.db import Database
 from engine.errors import (
     Conflict,
@@ -160,6 +160,9 @@ class EditorContext:
     forms: list[str]
     calendar: list[str]
     deadlines: dict[str, str]
+    # form key -> the fields of that form the template refers to elsewhere (manifest rules, indicators, the
+    # measures list): the form editor warns before such a key is renamed or removed.
+    references: dict[str, list[dict[str, str]]] = field(default_factory=dict)
 
 
 # --- helpers ------------------------------------------------------------------------------------------
@@ -492,7 +495,53 @@ def editor_context(db: Database, key: str, *, actor: Who) -> EditorContext:
         forms=sorted(form_key(p) for p in files if file_kind(p) == "form"),
         calendar=sorted(calendar) if isinstance(calendar, dict) else [],
         deadlines={str(task): str(rule) for task, rule in deadlines.items()} if isinstance(deadlines, dict) else {},
+        references=form_references(files, manifest),
     )
+
+
+def _task_forms(files: Mapping[str, bytes]) -> dict[str, str]:
+    """User task id -> the form it shows (roadmap:form), from every BPMN file of the draft that parses."""
+    found: dict[str, str] = {}
+    for path, data in files.items():
+        if file_kind(path) != "bpmn":
+            continue
+        doc, _ = parse_xml(path, data)
+        if doc is None:
+            continue
+        for task in doc.root.iter(f"{{{BPMN_NS}}}userTask"):
+            form = task.get(f"{{{ROADMAP_NS}}}form")
+            if form and task.get("id"):
+                found[str(task.get("id"))] = form
+    return found
+
+
+def form_references(files: Mapping[str, bytes], manifest: Mapping[str, Any]) -> dict[str, list[dict[str, str]]]:
+    """Which fields of which form the manifest refers to — the references the validator checks (engine/bpmn/
+    manifest.py ``cross_check``): a rule's field (in its task's form), an indicator's field (in its respondent
+    group's questionnaire), the measures list (in its task's form)."""
+    refs: dict[str, list[dict[str, str]]] = {}
+
+    def add(form: object, key: object, by: str) -> None:
+        if isinstance(form, str) and isinstance(key, str) and form and key:
+            refs.setdefault(form, []).append({"key": key, "by": by})
+
+    task_forms = _task_forms(files)
+    rules = manifest.get("rules")
+    for task, items in (rules.items() if isinstance(rules, dict) else []):
+        for rule in items if isinstance(items, list) else []:
+            if isinstance(rule, dict):
+                add(task_forms.get(str(task)), rule.get("field"), f"правило задачи «{task}»")
+    questionnaires = manifest.get("questionnaires")
+    groups = questionnaires.get("groups") if isinstance(questionnaires, dict) else None
+    indicators = manifest.get("indicators")
+    for key, indicator in (indicators.items() if isinstance(indicators, dict) else []):
+        if isinstance(indicator, dict) and isinstance(groups, dict):
+            group = groups.get(indicator.get("group"))
+            add(group.get("form") if isinstance(group, dict) else None, indicator.get("field"), f"показатель «{key}»")
+    measures = manifest.get("measures")
+    if isinstance(measures, dict):
+        add(task_forms.get(str(measures.get("task"))), measures.get("list"), "раздел measures (мероприятия)")
+    return refs
 
 
 def _lenient_manifest(data: bytes) -> dict[str, Any]:

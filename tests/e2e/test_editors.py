@@ -26,6 +26,7 @@ from engine.bpmn.bundle import Bundle
 from engine.bpmn.compiler import validate_bundle
 from engine.bpmn.xml import ROADMAP_NS
 from engine.db import Database
+from engine.templates.workspace import form_references
 from tests.e2e.conftest import _free_port, csp_violations, screenshot
 from web.app import create_app
 
@@ -80,9 +81,10 @@ def stand_in(draft: Draft) -> Blueprint:
 
     @pages.get("/context")
     def context() -> Any:
+        files = {p.relative_to(ROADMAP).as_posix(): p.read_bytes() for p in ROADMAP.rglob("*") if p.is_file()}
         return jsonify(roles=manifest["roles"], stages=manifest["stages"],
                        forms=sorted(p.stem for p in (ROADMAP / "forms").glob("*.form")),
-                       calendar=sorted(manifest["cohort_calendar"]))
+                       calendar=sorted(manifest["cohort_calendar"]), references=form_references(files, manifest))
 
     return pages
 
@@ -416,3 +418,59 @@ def test_each_editor_page_loads_only_its_own_editor(page: Page, editors: EditorS
         assert f"template-editor-{kind}.css" in names and "template-editor.css" not in names
         scripts = sum(size for url, size in loaded if url.endswith(".js"))
         assert scripts < 2_000_000, scripts  # all three editors together were 2.7 MB
+
+
+# --- keys from labels, and the references a key has --------------------------------------------------------
+
+
+def _general_group(page: Page) -> None:
+    general = page.locator("#editor-properties [data-group-id='group-general']")
+    if "open" not in (general.locator(".bio-properties-panel-group-header").get_attribute("class") or ""):
+        general.locator(".bio-properties-panel-group-header").click()
+
+
+def _add_text_field(page: Page, label: str, expected_key: str) -> None:
+    page.locator(".fjs-palette-field[data-field-type='textfield']").focus()
+    page.keyboard.press("Enter")
+    page.locator(".fjs-editor-form-root .fjs-form-field-textfield").last.click()
+    _general_group(page)
+    page.locator("#bio-properties-panel-label").fill(label)
+    expect(page.locator("#bio-properties-panel-key")).to_have_value(expected_key)
+
+
+def test_form_keys_follow_labels_and_renaming_a_referenced_key_asks_first(page: Page, editors: EditorServer) -> None:
+    path = "forms/confirm_coverage.form"
+    original = json.loads((ROADMAP / path).read_text(encoding="utf-8"))
+    editors.draft.files[path] = json.dumps(original, ensure_ascii=False)
+    editors.draft.problems, editors.draft.saved = [], []
+    open_editor(page, editors, "form", path)
+
+    _add_text_field(page, "Комментарий школы", "kommentariy_shkoly")
+    _add_text_field(page, "Комментарий школы", "kommentariy_shkoly_2")  # never a key another field has
+    key = page.locator("#bio-properties-panel-key")
+    key.fill("kommentariy_shkoly")  # a duplicate typed by hand is refused by the editor
+    expect(page.locator("[data-entry-id='key']")).to_contain_text("Не должно совпадать")
+    key.fill("school_note")  # a key of one's own: the label no longer changes it
+    page.locator("#bio-properties-panel-label").fill("Заметка школы")
+    page.wait_for_timeout(500)
+    expect(key).to_have_value("school_note")
+
+    # coverage_comment is the field the manifest's rule of confirm_coverage checks
+    page.locator(".fjs-editor-form-root .fjs-form-field-textarea").first.click()
+    _general_group(page)
+    expect(key).to_have_value("coverage_comment")
+    key.fill("curator_comment")
+    page.locator("#editor-save").click()
+    warning = page.locator("dialog#editor-save-warning")
+    expect(warning).to_contain_text("Поле «coverage_comment» переименовано или удалено, а на него ссылается "
+                                    "правило задачи «confirm_coverage»")
+    warning.get_by_role("button", name="Не сохранять").click()
+    expect(page.locator("#editor-status")).to_have_text("Не сохранено: изменения остались в редакторе")
+    assert editors.draft.saved == []
+    page.locator("#editor-save").click()
+    page.locator("dialog#editor-save-warning").get_by_role("button", name="Сохранить всё равно").click()
+    expect(page.locator("#editor-status")).to_have_text("Сохранено")
+    [(_, saved)] = editors.draft.saved
+    keys = [c.get("key") for c in json.loads(saved)["components"]]
+    assert "curator_comment" in keys and "coverage_comment" not in keys
+    assert {"kommentariy_shkoly", "school_note"} <= set(keys)

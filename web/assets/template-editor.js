@@ -143,7 +143,7 @@ class EditorPage {
     });
     fitHeight(this.root);
     localizeEditor(this.dom.canvas, this.dom.properties);
-    this.editor = (await KINDS[this.kind]())({ ...this.dom, context });
+    this.editor = (await KINDS[this.kind]())({ ...this.dom, context, path: this.path });
     const response = await fetch(this.root.dataset.fileUrl, { credentials: 'same-origin' });
     if (!response.ok) {
       throw new Error(`GET ${this.root.dataset.fileUrl}: ${response.status}`);
@@ -194,9 +194,14 @@ class EditorPage {
     }
     this.saving = true;
     this.dom.save.disabled = true;
-    this.setStatus('saving', 'Сохранение…');
     try {
       await flushPropertiesInput();
+      const warnings = this.editor.beforeSave ? this.editor.beforeSave() : [];
+      if (warnings.length && !(await confirmWarnings(warnings))) {
+        this.setStatus('dirty', 'Не сохранено: изменения остались в редакторе');
+        return;
+      }
+      this.setStatus('saving', 'Сохранение…');
       const changesBefore = this.changes;
       const content = await this.editor.save();
       const response = await fetch(this.root.dataset.fileUrl, {
@@ -209,6 +214,9 @@ class EditorPage {
       const problems = Array.isArray(body.problems) ? body.problems : [];
       if (response.ok && body.saved) {
         this.changes -= changesBefore;
+        if (this.editor.saved) {
+          this.editor.saved();
+        }
         this.showProblems(problems);
         this.setStatus(problems.length ? 'invalid' : 'saved',
           problems.length ? `Сохранено. Есть ошибки: ${problems.length}` : 'Сохранено');
@@ -295,6 +303,27 @@ class EditorPage {
     item.append(`: ${problem.message}`);
     return item;
   }
+}
+
+/** Ask before saving what would break references (a <dialog>); resolves true to save anyway. */
+function confirmWarnings(warnings) {
+  const dialog = node('dialog', { className: 'confirm-dialog', id: 'editor-save-warning', 'aria-labelledby': 'editor-save-warning-title' });
+  const form = node('form', { method: 'dialog' },
+    node('h2', { id: 'editor-save-warning-title' }, 'Сохранить с этими изменениями?'),
+    node('ul', {}, ...warnings.map((text) => node('li', {}, text))),
+    node('p', { className: 'muted' }, 'После сохранения проверка черновика покажет эти ссылки как ошибки, пока их не исправят.'),
+    node('div', { className: 'form-actions' },
+      node('button', { type: 'submit', value: 'cancel', className: 'btn', autofocus: '' }, 'Не сохранять'),
+      node('button', { type: 'submit', value: 'confirm', className: 'btn btn-danger' }, 'Сохранить всё равно')));
+  dialog.append(form);
+  document.body.append(dialog);
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => {
+      dialog.remove();
+      resolve(dialog.returnValue === 'confirm');
+    });
+    dialog.showModal();
+  });
 }
 
 // The libraries' own fields (a task's name and id, form-js properties) apply typing after a pause of

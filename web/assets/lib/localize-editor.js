@@ -121,7 +121,6 @@ const FORM = {
   URL: 'Адрес',
   'Security attributes': 'Безопасность',
   'Version tag': 'Метка версии',
-  Action: 'Действия',
   Submit: 'Отправить',
   Reset: 'Сбросить',
   Checked: 'Отмечен',
@@ -165,8 +164,6 @@ const FORM = {
   'Drag to move': 'Перетащите, чтобы переместить',
   'Add properties directly to the form schema, useful to configure functionality in custom-built task applications and form renderers.':
     'Свойства, которые записываются прямо в схему формы (для своих приложений и отрисовщиков форм).',
-  'Field label': 'Подпись поля',
-  'Hide if': 'Скрыть, если',
 };
 
 // dmn-js hit policies and texts it renders without `translate`
