@@ -9,6 +9,7 @@ roadmap-500 would change what every other test starts.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,6 +56,20 @@ def sign_in(page: Page, site: LiveServer, login: str) -> None:
 def open_file(page: Page, path: str) -> None:
     page.get_by_role("link", name=path, exact=True).click()
     page.wait_for_selector("#template-editor[data-ready='1']")
+
+
+def editor_screenshots(page: Page, name: str) -> None:
+    """The editor page for the admin guide at a laptop's and a desktop's size (docs/screenshots/NAME-1366.png,
+    NAME-1920.png); the editor refits to each."""
+    if os.environ.get("ROADMAP_SCREENSHOTS") != "1":
+        return
+    before = page.viewport_size
+    for width, height in ((1366, 900), (1920, 1080)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(300)
+        screenshot(page, f"{name}-{width}")
+    if before:
+        page.set_viewport_size(before)
 
 
 def save(page: Page) -> None:
@@ -116,10 +131,15 @@ def test_admin_changes_the_roadmap_and_moves_the_demo_cohort(page: Page, site: L
     screenshot(page, "admin-draft")
 
     open_file(page, "roadmap-500.bpmn")
+    editor_screenshots(page, "admin-editor-bpmn")
     change_deadline(page)
     page.goto(draft_url)
     open_file(page, "forms/run_questionnaires.form")
     add_form_field(page)
+    editor_screenshots(page, "admin-editor-form")
+    page.goto(draft_url)
+    open_file(page, "risk-factors.dmn")
+    editor_screenshots(page, "admin-editor-dmn")
 
     page.goto(draft_url)
     expect(page.get_by_test_id("draft-valid")).to_be_visible()
@@ -133,6 +153,7 @@ def test_admin_changes_the_roadmap_and_moves_the_demo_cohort(page: Page, site: L
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text("На версии 1 сейчас идут процессы: 8")
     expect(dialog.locator(".confirm-schools li")).to_have_count(8)
+    screenshot(page, "admin-confirm-deploy")
     dialog.get_by_role("button", name="Развернуть новую версию").click()
     expect(page.get_by_text("Развёрнута версия 2")).to_be_visible()
 
@@ -171,6 +192,7 @@ def test_admin_changes_the_roadmap_and_moves_the_demo_cohort(page: Page, site: L
     dialog.get_by_role("button", name="Вывести из использования").click()
     undo = page.get_by_test_id("retired-undo")
     expect(undo).to_contain_text("Версия 2 выведена из использования")
+    screenshot(page, "admin-retired-undo")
     undo.get_by_role("button", name="Вернуть в использование").click()
     expect(page.locator("tr[data-version='2'] [data-status='deployed']")).to_be_visible()
     expect(page.get_by_test_id("retired-undo")).to_have_count(0)
