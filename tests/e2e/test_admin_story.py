@@ -145,7 +145,8 @@ def test_admin_changes_the_roadmap_and_moves_the_demo_cohort(page: Page, site: L
     expect(page.get_by_test_id("draft-valid")).to_be_visible()
     page.get_by_test_id("draft-diff").click()
     expect(page.get_by_test_id("diff")).to_contain_text("review_concept")
-    expect(page.get_by_test_id("diff")).to_contain_text("parents_at_meeting")
+    expect(page.get_by_test_id("diff")).to_contain_text(f"+ поле «{NEW_FIELD}» (parents_at_meeting), textfield")
+    expect(page.get_by_test_id("diff")).to_contain_text("срок: «")  # in words: which attribute, old → new
     screenshot(page, "admin-diff")
     page.goto(draft_url)
     page.get_by_role("button", name="Развернуть новую версию").click()

@@ -98,7 +98,8 @@ def test_file_json_endpoints(site: Site) -> None:
     assert site.admin.get(file_url).get_data(as_text=True) == broken  # nothing of that was stored
     context = site.admin.get(f"{draft_url}/context").get_json()
     assert context == {"roles": ["school", "curator"], "stages": [{"key": "questionnaire", "title": "Анкетирование"}],
-                       "forms": ["questionnaire", "review"], "calendar": [], "deadlines": {}}
+                       "forms": ["questionnaire", "review"], "calendar": [], "deadlines": {},
+                       "references": {}}
 
 
 def test_draft_page_deploy_refused_then_done_with_a_migration_link(site: Site) -> None:
@@ -125,7 +126,7 @@ def test_draft_page_deploy_refused_then_done_with_a_migration_link(site: Site) -
     assert f'href="/admin/migrations?key={site.key}&amp;from=1&amp;to=2"' in page
     assert 'data-version="2"' in page and "Сравнить версии" in page
     diff = site.admin.get(f"/admin/templates/{site.key}/diff?from=1&to=2").get_data(as_text=True)
-    assert 'data-testid="diff"' in diff and "«Старт» → startEvent «Начало»" in diff
+    assert 'data-testid="diff"' in diff and "стартовое событие «Старт» → стартовое событие «Начало»" in diff
 
 
 def test_forms_discard_export_import_retire(site: Site) -> None:
