@@ -92,6 +92,18 @@ def export_version(key: str, version: int) -> Response:
     return send_file(BytesIO(data), mimetype="application/zip", as_attachment=True, download_name=name)
 
 
+@blueprint.route("/<key>/versions/<int32:version>/diagram.bpmn")
+@login_required
+def version_diagram(key: str, version: int) -> Response:
+    return Response(workspace.diagram_of(db(), key, version, actor=me()), mimetype="application/xml")
+
+
+@blueprint.route("/<key>/draft/diagram.bpmn")
+@login_required
+def draft_diagram(key: str) -> Response:
+    return Response(workspace.diagram_of(db(), key, None, actor=me()), mimetype="application/xml")
+
+
 @blueprint.route("/<key>/diff")
 @login_required
 def diff(key: str) -> str:

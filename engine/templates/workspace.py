@@ -581,6 +581,21 @@ def export_version(db: Database, key: str, version: int, *, actor: Who) -> tuple
     return f"{key}-v{version}.zip", Bundle(key, files).to_zip()
 
 
+def diagram_of(db: Database, key: str, version: int | None, *, actor: Who) -> bytes:
+    """The BPMN of a stored version (or, with ``version`` None, of the draft), for the diff page's diagram of
+    what changed. Admins only; a template without a BPMN file is not found."""
+    with db.reading() as session:
+        _admin(session, actor)
+        if version is None:
+            files = {f.path: f.content for f in _find_draft(session, key).files}
+        else:
+            files = {f.path: f.content for f in find_version(session, key, version, include_retired=True).files}
+    for path in sorted(files):
+        if file_kind(path) == "bpmn":
+            return files[path]
+    raise TemplateNotFound(f"в шаблоне «{key}» нет BPMN-схемы")
+
+
 def export_draft(db: Database, key: str, *, actor: Who) -> tuple[str, bytes]:
     with db.reading() as session:
         _admin(session, actor)

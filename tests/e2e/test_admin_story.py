@@ -147,6 +147,9 @@ def test_admin_changes_the_roadmap_and_moves_the_demo_cohort(page: Page, site: L
     expect(page.get_by_test_id("diff")).to_contain_text("review_concept")
     expect(page.get_by_test_id("diff")).to_contain_text(f"+ поле «{NEW_FIELD}» (parents_at_meeting), textfield")
     expect(page.get_by_test_id("diff")).to_contain_text("срок: «")  # in words: which attribute, old → new
+    diagram = page.get_by_test_id("diff-diagram")  # and on the diagram: the changed task is marked
+    expect(diagram).to_have_attribute("data-ready", "1")
+    expect(diagram.locator(".djs-element.diff-changed[data-element-id='review_concept']")).to_have_count(1)
     screenshot(page, "admin-diff")
     page.goto(draft_url)
     page.get_by_role("button", name="Развернуть новую версию").click()
