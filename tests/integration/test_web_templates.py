@@ -127,6 +127,10 @@ def test_draft_page_deploy_refused_then_done_with_a_migration_link(site: Site) -
     assert 'data-version="2"' in page and "Сравнить версии" in page
     diff = site.admin.get(f"/admin/templates/{site.key}/diff?from=1&to=2").get_data(as_text=True)
     assert 'data-testid="diff"' in diff and "стартовое событие «Старт» → стартовое событие «Начало»" in diff
+    assert 'data-testid="diff-diagram"' in diff and f'data-xml-url="/admin/templates/{site.key}/versions/2/diagram.bpmn"' in diff
+    xml = site.admin.get(f"/admin/templates/{site.key}/versions/2/diagram.bpmn")
+    assert xml.status_code == 200 and xml.mimetype == "application/xml" and "Начало".encode() in xml.data
+    assert site.admin.get(f"/admin/templates/{site.key}/versions/9/diagram.bpmn").status_code == 404
 
 
 def test_forms_discard_export_import_retire(site: Site) -> None:
