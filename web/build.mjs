@@ -4,9 +4,11 @@
 //   form-js.css                                   @bpmn-io/form-js-viewer
 //   diagram-js.css, bpmn-js.css                   bpmn-js
 //   bpmn-font/css/bpmn.css, bpmn-font/font/*      bpmn-js icon font (the CSS refers to ../font/)
-//   template-editor.js, template-editor.css       the template editors (bpmn-js Modeler + properties panel,
-//                                                 dmn-js, form-js editor); the fonts its CSS refers to are
-//                                                 copied to editor-fonts/
+//   template-editor.js, chunks/*.js              the template editors' page script; it loads only the editor of
+//                                                 its page (bpmn-js Modeler + properties panel, dmn-js or the
+//                                                 form-js editor), split into chunks
+//   template-editor-{bpmn,dmn,form}.css          each editor's stylesheet; the fonts they refer to are copied
+//                                                 to editor-fonts/
 //
 //   npm ci && npm run build          one build
 //   node build.mjs --watch           rebuild on change (development)
@@ -35,7 +37,7 @@ function packageDir(name) {
 const bpmnJs = packageDir('bpmn-js');
 
 const scripts = {
-  entryPoints: ['task-form', 'questionnaire', 'diagram', 'migration-run', 'copy-links'].map((name) => ({
+  entryPoints: ['task-form', 'questionnaire', 'diagram', 'migration-run', 'copy-links', 'confirm'].map((name) => ({
     in: path.join(here, 'assets', `${name}.js`),
     out: name,
   })),
@@ -52,25 +54,38 @@ const scripts = {
   logLevel: 'info',
 };
 
-// The editors' page loads one stylesheet: every library stylesheet the three editors need, then ours.
-const editorStylesheets = [
-  path.join(bpmnJs, 'dist/assets/diagram-js.css'),
-  path.join(bpmnJs, 'dist/assets/bpmn-js.css'),
-  path.join(bpmnJs, 'dist/assets/bpmn-font/css/bpmn.css'),
-  packageFile('@bpmn-io/properties-panel', 'dist/assets/properties-panel.css'),
-  packageFile('dmn-js', 'dist/assets/dmn-js-shared.css'),
-  packageFile('dmn-js', 'dist/assets/dmn-js-drd.css'),
-  packageFile('dmn-js', 'dist/assets/dmn-js-decision-table.css'),
-  packageFile('dmn-js', 'dist/assets/dmn-js-decision-table-controls.css'),
-  packageFile('dmn-js', 'dist/assets/dmn-js-literal-expression.css'),
-  packageFile('dmn-js', 'dist/assets/dmn-js-boxed-expression.css'),
-  packageFile('dmn-js', 'dist/assets/dmn-js-boxed-expression-controls.css'),
-  packageFile('dmn-js', 'dist/assets/dmn-font/css/dmn-embedded.css'),
-  packageFile('@bpmn-io/form-js-viewer', 'dist/assets/form-js.css'),
-  packageFile('@bpmn-io/form-js-editor', 'dist/assets/form-js-editor.css'),
-  packageFile('@bpmn-io/form-js-editor', 'dist/assets/draggle.css'),
-  path.join(here, 'assets', 'template-editor.css'),
-];
+// Each editor's page loads one stylesheet: the library stylesheets that editor needs, then ours — a BPMN
+// page does not download the DMN and form editors' styles, and the other way round.
+const ours = path.join(here, 'assets', 'template-editor.css');
+const propertiesPanelCss = packageFile('@bpmn-io/properties-panel', 'dist/assets/properties-panel.css');
+const editorStylesheets = {
+  bpmn: [
+    path.join(bpmnJs, 'dist/assets/diagram-js.css'),
+    path.join(bpmnJs, 'dist/assets/bpmn-js.css'),
+    path.join(bpmnJs, 'dist/assets/bpmn-font/css/bpmn.css'),
+    propertiesPanelCss,
+    ours,
+  ],
+  dmn: [
+    packageFile('dmn-js', 'dist/assets/diagram-js.css'),
+    packageFile('dmn-js', 'dist/assets/dmn-js-shared.css'),
+    packageFile('dmn-js', 'dist/assets/dmn-js-drd.css'),
+    packageFile('dmn-js', 'dist/assets/dmn-js-decision-table.css'),
+    packageFile('dmn-js', 'dist/assets/dmn-js-decision-table-controls.css'),
+    packageFile('dmn-js', 'dist/assets/dmn-js-literal-expression.css'),
+    packageFile('dmn-js', 'dist/assets/dmn-js-boxed-expression.css'),
+    packageFile('dmn-js', 'dist/assets/dmn-js-boxed-expression-controls.css'),
+    packageFile('dmn-js', 'dist/assets/dmn-font/css/dmn-embedded.css'),
+    ours,
+  ],
+  form: [
+    packageFile('@bpmn-io/form-js-viewer', 'dist/assets/form-js.css'),
+    packageFile('@bpmn-io/form-js-editor', 'dist/assets/form-js-editor.css'),
+    packageFile('@bpmn-io/form-js-editor', 'dist/assets/draggle.css'),
+    propertiesPanelCss,
+    ours,
+  ],
+};
 
 // form-js-editor pins preact <= 10.15.1 (npm nests that copy under it) while form-js-viewer takes the
 // hoisted newer one; the editor renders the viewer's components, and two preact copies break hooks.
@@ -88,19 +103,23 @@ const onePreactForFormJs = {
   },
 };
 
+// The editors' page script is small; it imports the one editor its page shows (bpmn-js Modeler, dmn-js or the
+// form-js editor), which esbuild splits into chunks of their own under chunks/.
 const editorScript = {
   ...scripts,
   entryPoints: [{ in: path.join(here, 'assets', 'template-editor.js'), out: 'template-editor' }],
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
   plugins: [onePreactForFormJs],
 };
 
-const editorStyle = {
+const editorStyles = Object.entries(editorStylesheets).map(([kind, files]) => ({
   stdin: {
-    contents: editorStylesheets.map((file) => `@import ${JSON.stringify(file)};`).join('\n'),
+    contents: files.map((file) => `@import ${JSON.stringify(file)};`).join('\n'),
     resolveDir: here,
     loader: 'css',
   },
-  outfile: path.join(outdir, 'template-editor.css'),
+  outfile: path.join(outdir, `template-editor-${kind}.css`),
   bundle: true,
   minify: true,
   target: ['chrome90', 'firefox90', 'safari14'],
@@ -109,7 +128,7 @@ const editorStyle = {
   loader: { '.eot': 'file', '.svg': 'file', '.ttf': 'file', '.woff': 'file', '.woff2': 'file' },
   assetNames: 'editor-fonts/[name]-[hash]',
   logLevel: 'info',
-};
+}));
 
 const styles = {
   entryPoints: [
@@ -151,9 +170,9 @@ await copyBpmnFont();
 await copySwaggerUi();
 
 if (watch) {
-  const contexts = await Promise.all([scripts, styles, editorScript, editorStyle].map((o) => esbuild.context(o)));
+  const contexts = await Promise.all([scripts, styles, editorScript, ...editorStyles].map((o) => esbuild.context(o)));
   await Promise.all(contexts.map((context) => context.watch()));
   console.log(`watching; output in ${path.relative(process.cwd(), outdir) || '.'}`);
 } else {
-  await Promise.all([scripts, styles, editorScript, editorStyle].map((o) => esbuild.build(o)));
+  await Promise.all([scripts, styles, editorScript, ...editorStyles].map((o) => esbuild.build(o)));
 }

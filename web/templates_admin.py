@@ -63,15 +63,18 @@ def template(key: str) -> str:
     if deployed is not None and previous:
         query: dict[str, Any] = {"key": key, "from": previous, "to": deployed}  # `from` is a Python keyword
         migration = url_for("migrations_admin.choose", **query)
-    return render_template("templates_admin/template.html", detail=detail, migration=migration)
+    retired = optional_int(request.args, "retired", minimum=1, maximum=INT32_MAX)
+    if retired is not None and not any(v.version == retired and v.status == "retired" for v in detail.versions):
+        retired = None  # the undo is offered only while it applies
+    return render_template("templates_admin/template.html", detail=detail, migration=migration, retired=retired)
 
 
 @blueprint.route("/<key>/versions/<int32:version>/retire", methods=["POST"])
 @login_required
 def retire(key: str, version: int) -> Response:
     workspace.set_retired(db(), key, version, retired=True, actor=me())
-    flash(gettext("Версия {version} выведена из использования: новые процессы на ней не запускаются.", version=version))
-    return redirect(url_for("templates_admin.template", key=key))
+    # The template page says so and offers the undo («Вернуть в использование») right there.
+    return redirect(url_for("templates_admin.template", key=key, retired=version))
 
 
 @blueprint.route("/<key>/versions/<int32:version>/restore", methods=["POST"])
@@ -87,6 +90,18 @@ def restore(key: str, version: int) -> Response:
 def export_version(key: str, version: int) -> Response:
     name, data = workspace.export_version(db(), key, version, actor=me())
     return send_file(BytesIO(data), mimetype="application/zip", as_attachment=True, download_name=name)
+
+
+@blueprint.route("/<key>/versions/<int32:version>/diagram.bpmn")
+@login_required
+def version_diagram(key: str, version: int) -> Response:
+    return Response(workspace.diagram_of(db(), key, version, actor=me()), mimetype="application/xml")
+
+
+@blueprint.route("/<key>/draft/diagram.bpmn")
+@login_required
+def draft_diagram(key: str) -> Response:
+    return Response(workspace.diagram_of(db(), key, None, actor=me()), mimetype="application/xml")
 
 
 @blueprint.route("/<key>/diff")
@@ -108,7 +123,16 @@ def diff(key: str) -> str:
 @blueprint.route("/<key>/draft")
 @login_required
 def draft(key: str) -> str:
-    return render_template("templates_admin/draft.html", draft=workspace.draft_view(db(), key, actor=me()))
+    return _draft_html(key)
+
+
+def _draft_html(key: str) -> str:
+    """The draft page; the newest version's running processes and their schools go to the confirmations of
+    «Развернуть новую версию» and «Удалить черновик»."""
+    found = workspace.draft_view(db(), key, actor=me())
+    detail = workspace.template_detail(db(), key, actor=me())
+    newest = next((v for v in detail.versions if v.status == "deployed"), None)
+    return render_template("templates_admin/draft.html", draft=found, newest=newest)
 
 
 @blueprint.route("/<key>/draft/open", methods=["POST"])
@@ -133,8 +157,7 @@ def deploy(key: str) -> Any:
         done = workspace.deploy_draft(db(), key, actor=me())
     except TemplateInvalid:
         flash(gettext("Черновик содержит ошибки: исправьте их перед развёртыванием."), "error")
-        page = render_template("templates_admin/draft.html", draft=workspace.draft_view(db(), key, actor=me()))
-        return page, 422
+        return _draft_html(key), 422
     if done.created:
         flash(gettext("Развёрнута версия {version}", version=done.version))
     else:
@@ -263,7 +286,7 @@ def problems(key: str) -> Response:
 def context(key: str) -> Response:
     found = workspace.editor_context(db(), key, actor=me())
     return jsonify(roles=found.roles, stages=found.stages, forms=found.forms, calendar=found.calendar,
-                   deadlines=found.deadlines)
+                   deadlines=found.deadlines, references=found.references)
 
 
 def _is_file_put() -> bool:

@@ -15,12 +15,26 @@ from engine.bpmn.escalation import format_escalation
 from engine.bpmn.spec import TemplateSpec
 from engine.bpmn.xml import local_name, parse_xml
 from engine.db import Database
-from engine.forms import FormDefinition
+from engine.forms import FormDefinition, FormField
 from engine.models import TemplateVersion
 from engine.org.core import operator_or_admin
 from engine.templates.versions import find_version
 
 _TASK_ATTRIBUTES = ("name", "role", "stage", "form", "deadline", "subject", "escalation")
+# The diff says what changed in words an admin reads: attribute names, field labels, old → new values.
+_TASK_WORDS = {"name": "название", "role": "роль", "stage": "этап", "form": "форма", "deadline": "срок",
+               "subject": "тема", "escalation": "эскалация"}
+_KIND_WORDS = {"userTask": "задача", "scriptTask": "скрипт-задача", "serviceTask": "сервисная задача",
+               "businessRuleTask": "задача бизнес-правила", "callActivity": "вызов процесса",
+               "subProcess": "подпроцесс", "startEvent": "стартовое событие", "endEvent": "конечное событие",
+               "intermediateCatchEvent": "промежуточное событие", "intermediateThrowEvent": "промежуточное событие",
+               "boundaryEvent": "граничное событие", "exclusiveGateway": "исключающий шлюз",
+               "parallelGateway": "параллельный шлюз", "inclusiveGateway": "включающий шлюз",
+               "eventBasedGateway": "шлюз по событию", "sequenceFlow": "поток", "process": "процесс",
+               "participant": "пул", "collaboration": "взаимодействие", "textAnnotation": "примечание",
+               "dataObjectReference": "объект данных", "dataObject": "объект данных"}
+_RULE_WORDS = {"min_length": "мин. длина", "max_length": "макс. длина", "minimum": "минимум", "maximum": "максимум",
+               "pattern": "шаблон", "validation_type": "вид проверки", "decimal_digits": "знаков после запятой"}
 
 
 @dataclass
@@ -66,7 +80,9 @@ def _elements(bundle: Bundle) -> dict[str, str]:
         for element in root.iter():
             kind = local_name(element)
             if element.get("id") and kind and not kind.startswith("BPMN") and kind not in ("lane", "laneSet"):
-                found[element.get("id", "")] = f"{kind} «{element.get('name', '')}»"
+                name = element.get("name", "")
+                word = _KIND_WORDS.get(kind, kind)
+                found[element.get("id", "")] = f"{word} «{name}»" if name else word
     return found
 
 
@@ -92,7 +108,7 @@ def _compare(old: Mapping[str, Any], new: Mapping[str, Any], describe: Any) -> C
 
 
 def _task_difference(old: Any, new: Any) -> list[str]:
-    return [f"{name}: «{_shown(old, name)}» → «{_shown(new, name)}»" for name in _TASK_ATTRIBUTES
+    return [f"{_TASK_WORDS[name]}: «{_shown(old, name)}» → «{_shown(new, name)}»" for name in _TASK_ATTRIBUTES
             if getattr(old, name) != getattr(new, name)]
 
 
@@ -103,15 +119,41 @@ def _shown(task: Any, name: str) -> str:
     return str(value)
 
 
+def _field_name(field: FormField) -> str:
+    return f"«{field.label}» ({field.key})" if field.label else field.key
+
+
+def _field_changes(a: FormField, b: FormField) -> list[str]:
+    """What changed in one field, in words: label, type, required, options, value checks — old → new."""
+    parts = []
+    if a.label != b.label:
+        parts.append(f"подпись «{a.label}» → «{b.label}»")
+    if a.type != b.type:
+        parts.append(f"тип {a.type} → {b.type}")
+    if a.required != b.required:
+        parts.append("стало обязательным" if b.required else "стало необязательным")
+    if a.options != b.options:
+        added = [str(o) for o in b.options if o not in a.options]
+        removed = [str(o) for o in a.options if o not in b.options]
+        words = [f"+ «{o}»" for o in added] + [f"− «{o}»" for o in removed]
+        parts.append("варианты: " + (", ".join(words) if words else "другой порядок"))
+    for name, word in _RULE_WORDS.items():
+        before, after = getattr(a.rules, name), getattr(b.rules, name)
+        if before != after:
+            parts.append(f"{word}: {'нет' if before is None else before} → {'нет' if after is None else after}")
+    return parts
+
+
 def _form_difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     before = {f.key: f for f in FormDefinition.from_json(dict(old)).fields}
     after = {f.key: f for f in FormDefinition.from_json(dict(new)).fields}
-    notes = [f"+ поле {key}" for key in sorted(set(after) - set(before))]
-    notes += [f"− поле {key}" for key in sorted(set(before) - set(after))]
+    notes = [f"+ поле {_field_name(after[key])}, {after[key].type}{', обязательное' if after[key].required else ''}"
+             for key in sorted(set(after) - set(before))]
+    notes += [f"− поле {_field_name(before[key])}" for key in sorted(set(before) - set(after))]
     for key in sorted(set(before) & set(after)):
-        a, b = before[key], after[key]
-        if (a.type, a.required, a.label, a.options, a.rules) != (b.type, b.required, b.label, b.options, b.rules):
-            notes.append(f"~ поле {key}")
+        parts = _field_changes(before[key], after[key])
+        if parts:
+            notes.append(f"~ поле {_field_name(after[key])}: {'; '.join(parts)}")
     return notes
 
 

@@ -34,7 +34,7 @@ from engine.bpmn.bundle import (
 )
 from engine.bpmn.compiler import CompiledTemplate, check_bundle
 from engine.bpmn.spec import TemplateSpec
-from engine.bpmn.xml import as_utf8
+from engine.bpmn.xml import BPMN_NS, ROADMAP_NS, as_utf8, parse_xml
 from engine.db import Database
 from engine.errors import (
     Conflict,
@@ -48,6 +48,7 @@ from engine.models import (
     AuditRecord,
     InstanceStatus,
     ProcessInstance,
+    School,
     TemplateDraft,
     TemplateDraftFile,
     TemplateStatus,
@@ -106,6 +107,12 @@ class VersionRow:
     deployed_by: str | None
     running: int
     instances: int
+    # The schools whose processes run on this version (the first SCHOOLS_SHOWN by name), for the confirmation
+    # that retiring or replacing the version shows before it is done.
+    schools: tuple[str, ...] = ()
+
+
+SCHOOLS_SHOWN = 12
 
 
 @dataclass(frozen=True)
@@ -153,6 +160,9 @@ class EditorContext:
     forms: list[str]
     calendar: list[str]
     deadlines: dict[str, str]
+    # form key -> the fields of that form the template refers to elsewhere (manifest rules, indicators, the
+    # measures list): the form editor warns before such a key is renamed or removed.
+    references: dict[str, list[dict[str, str]]] = field(default_factory=dict)
 
 
 # --- helpers ------------------------------------------------------------------------------------------
@@ -286,6 +296,21 @@ def _running_by_version(session: Session, version_ids: list[int]) -> dict[int, t
     return {version_id: (int(run or 0), int(total)) for version_id, run, total in rows}
 
 
+def _running_schools(session: Session, version_ids: list[int]) -> dict[int, tuple[str, ...]]:
+    """Version id -> the names of the schools whose processes run on it (at most SCHOOLS_SHOWN each)."""
+    rows = session.execute(select(ProcessInstance.template_version_id, School.name).distinct()
+                           .join(School, School.id == ProcessInstance.school_id)
+                           .where(ProcessInstance.template_version_id.in_(version_ids),
+                                  ProcessInstance.status == InstanceStatus.RUNNING)
+                           .order_by(ProcessInstance.template_version_id, School.name))
+    found: dict[int, list[str]] = {}
+    for version_id, name in rows:
+        names = found.setdefault(version_id, [])
+        if len(names) < SCHOOLS_SHOWN:
+            names.append(name)
+    return {version_id: tuple(names) for version_id, names in found.items()}
+
+
 def list_templates(db: Database, *, actor: Who) -> list[TemplateSummary]:
     with db.reading() as session:
         _admin(session, actor)
@@ -314,9 +339,10 @@ def template_detail(db: Database, key: str, *, actor: Who) -> TemplateDetail:
         if not versions and draft is None:
             raise TemplateNotFound(f"шаблон «{key}» не найден")
         counts = _running_by_version(session, [v.id for v in versions])
+        schools = _running_schools(session, [v.id for v in versions if counts.get(v.id, (0, 0))[0]])
         names = _user_names(session, {v.deployed_by_id for v in versions})
         rows = [VersionRow(v.version, v.title, v.status.value, v.deployed_at, names.get(v.deployed_by_id or 0),
-                           *counts.get(v.id, (0, 0))) for v in versions]
+                           *counts.get(v.id, (0, 0)), schools=schools.get(v.id, ())) for v in versions]
         title = versions[0].title if versions else key
         return TemplateDetail(key, title, rows, _draft_view(session, draft) if draft else None,
                               _history(session, key))
@@ -469,7 +495,53 @@ def editor_context(db: Database, key: str, *, actor: Who) -> EditorContext:
         forms=sorted(form_key(p) for p in files if file_kind(p) == "form"),
         calendar=sorted(calendar) if isinstance(calendar, dict) else [],
         deadlines={str(task): str(rule) for task, rule in deadlines.items()} if isinstance(deadlines, dict) else {},
+        references=form_references(files, manifest),
     )
+
+
+def _task_forms(files: Mapping[str, bytes]) -> dict[str, str]:
+    """User task id -> the form it shows (roadmap:form), from every BPMN file of the draft that parses."""
+    found: dict[str, str] = {}
+    for path, data in files.items():
+        if file_kind(path) != "bpmn":
+            continue
+        doc, _ = parse_xml(path, data)
+        if doc is None:
+            continue
+        for task in doc.root.iter(f"{{{BPMN_NS}}}userTask"):
+            form = task.get(f"{{{ROADMAP_NS}}}form")
+            if form and task.get("id"):
+                found[str(task.get("id"))] = form
+    return found
+
+
+def form_references(files: Mapping[str, bytes], manifest: Mapping[str, Any]) -> dict[str, list[dict[str, str]]]:
+    """Which fields of which form the manifest refers to — the references the validator checks (engine/bpmn/
+    manifest.py ``cross_check``): a rule's field (in its task's form), an indicator's field (in its respondent
+    group's questionnaire), the measures list (in its task's form)."""
+    refs: dict[str, list[dict[str, str]]] = {}
+
+    def add(form: object, key: object, by: str) -> None:
+        if isinstance(form, str) and isinstance(key, str) and form and key:
+            refs.setdefault(form, []).append({"key": key, "by": by})
+
+    task_forms = _task_forms(files)
+    rules = manifest.get("rules")
+    for task, items in (rules.items() if isinstance(rules, dict) else []):
+        for rule in items if isinstance(items, list) else []:
+            if isinstance(rule, dict):
+                add(task_forms.get(str(task)), rule.get("field"), f"правило задачи «{task}»")
+    questionnaires = manifest.get("questionnaires")
+    groups = questionnaires.get("groups") if isinstance(questionnaires, dict) else None
+    indicators = manifest.get("indicators")
+    for key, indicator in (indicators.items() if isinstance(indicators, dict) else []):
+        if isinstance(indicator, dict) and isinstance(groups, dict):
+            group = groups.get(indicator.get("group"))
+            add(group.get("form") if isinstance(group, dict) else None, indicator.get("field"), f"показатель «{key}»")
+    measures = manifest.get("measures")
+    if isinstance(measures, dict):
+        add(task_forms.get(str(measures.get("task"))), measures.get("list"), "раздел measures (мероприятия)")
+    return refs
 
 
 def _lenient_manifest(data: bytes) -> dict[str, Any]:
@@ -507,6 +579,21 @@ def export_version(db: Database, key: str, version: int, *, actor: Who) -> tuple
         row = find_version(session, key, version, include_retired=True)
         files = {f.path: f.content for f in row.files}
     return f"{key}-v{version}.zip", Bundle(key, files).to_zip()
+
+
+def diagram_of(db: Database, key: str, version: int | None, *, actor: Who) -> bytes:
+    """The BPMN of a stored version (or, with ``version`` None, of the draft), for the diff page's diagram of
+    what changed. Admins only; a template without a BPMN file is not found."""
+    with db.reading() as session:
+        _admin(session, actor)
+        if version is None:
+            files = {f.path: f.content for f in _find_draft(session, key).files}
+        else:
+            files = {f.path: f.content for f in find_version(session, key, version, include_retired=True).files}
+    for path in sorted(files):
+        if file_kind(path) == "bpmn":
+            return files[path]
+    raise TemplateNotFound(f"в шаблоне «{key}» нет BPMN-схемы")
 
 
 def export_draft(db: Database, key: str, *, actor: Who) -> tuple[str, bytes]:

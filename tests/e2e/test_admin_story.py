@@ -9,6 +9,7 @@ roadmap-500 would change what every other test starts.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,6 +56,20 @@ def sign_in(page: Page, site: LiveServer, login: str) -> None:
 def open_file(page: Page, path: str) -> None:
     page.get_by_role("link", name=path, exact=True).click()
     page.wait_for_selector("#template-editor[data-ready='1']")
+
+
+def editor_screenshots(page: Page, name: str) -> None:
+    """The editor page for the admin guide at a laptop's and a desktop's size (docs/screenshots/NAME-1366.png,
+    NAME-1920.png); the editor refits to each."""
+    if os.environ.get("ROADMAP_SCREENSHOTS") != "1":
+        return
+    before = page.viewport_size
+    for width, height in ((1366, 900), (1920, 1080)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(300)
+        screenshot(page, f"{name}-{width}")
+    if before:
+        page.set_viewport_size(before)
 
 
 def save(page: Page) -> None:
@@ -116,19 +131,34 @@ def test_admin_changes_the_roadmap_and_moves_the_demo_cohort(page: Page, site: L
     screenshot(page, "admin-draft")
 
     open_file(page, "roadmap-500.bpmn")
+    editor_screenshots(page, "admin-editor-bpmn")
     change_deadline(page)
     page.goto(draft_url)
     open_file(page, "forms/run_questionnaires.form")
     add_form_field(page)
+    editor_screenshots(page, "admin-editor-form")
+    page.goto(draft_url)
+    open_file(page, "risk-factors.dmn")
+    editor_screenshots(page, "admin-editor-dmn")
 
     page.goto(draft_url)
     expect(page.get_by_test_id("draft-valid")).to_be_visible()
     page.get_by_test_id("draft-diff").click()
     expect(page.get_by_test_id("diff")).to_contain_text("review_concept")
-    expect(page.get_by_test_id("diff")).to_contain_text("parents_at_meeting")
+    expect(page.get_by_test_id("diff")).to_contain_text(f"+ поле «{NEW_FIELD}» (parents_at_meeting), textfield")
+    expect(page.get_by_test_id("diff")).to_contain_text("срок: «")  # in words: which attribute, old → new
+    diagram = page.get_by_test_id("diff-diagram")  # and on the diagram: the changed task is marked
+    expect(diagram).to_have_attribute("data-ready", "1")
+    expect(diagram.locator(".djs-element.diff-changed[data-element-id='review_concept']")).to_have_count(1)
     screenshot(page, "admin-diff")
     page.goto(draft_url)
     page.get_by_role("button", name="Развернуть новую версию").click()
+    dialog = page.locator("dialog#confirm-deploy")  # what deploying does, before it is done
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("На версии 1 сейчас идут процессы: 8")
+    expect(dialog.locator(".confirm-schools li")).to_have_count(8)
+    screenshot(page, "admin-confirm-deploy")
+    dialog.get_by_role("button", name="Развернуть новую версию").click()
     expect(page.get_by_text("Развёрнута версия 2")).to_be_visible()
 
     page.get_by_role("link", name="Перенести запущенные процессы на новую версию").click()
@@ -137,6 +167,10 @@ def test_admin_changes_the_roadmap_and_moves_the_demo_cohort(page: Page, site: L
     expect(plan.locator("tr[data-can-move='yes']")).to_have_count(8)  # the demo cohort: eight schools
     screenshot(page, "admin-migration-dry-run")
     page.get_by_role("button", name="Перенести все возможные").click()
+    dialog = page.locator("dialog#confirm-migrate")
+    expect(dialog).to_contain_text("Будут перенесены процессы: 8 из 8 (версия 1 → 2)")
+    expect(dialog.locator(".confirm-schools li")).to_have_count(8)
+    dialog.get_by_role("button", name="Перенести все возможные").click()
     run = page.get_by_test_id("migration-run")
     expect(run).to_have_attribute("data-finished", "true", timeout=60_000)
     expect(run.locator("[data-field='moved']")).to_have_text("8")
@@ -146,6 +180,26 @@ def test_admin_changes_the_roadmap_and_moves_the_demo_cohort(page: Page, site: L
         deployed = set(session.scalars(select(TemplateVersion.version).join(
             ProcessInstance, ProcessInstance.template_version_id == TemplateVersion.id)))
     assert deployed == {2}
+
+    # Retiring the version the cohort runs on: the confirmation names the schools; cancel does nothing; after
+    # retiring, the undo is offered right there.
+    page.goto(f"{site.url}/admin/templates/roadmap-500")
+    row = page.locator("tr[data-version='2']")
+    row.get_by_role("button", name="Вывести из использования").click()
+    dialog = page.locator("dialog#confirm-retire-2")
+    expect(dialog).to_contain_text("Запущенные процессы (8) продолжат работу")
+    expect(dialog.locator(".confirm-schools li")).to_have_count(8)
+    dialog.get_by_role("button", name="Отмена").click()
+    expect(dialog).to_be_hidden()
+    expect(row.locator("[data-status='deployed']")).to_be_visible()
+    row.get_by_role("button", name="Вывести из использования").click()
+    dialog.get_by_role("button", name="Вывести из использования").click()
+    undo = page.get_by_test_id("retired-undo")
+    expect(undo).to_contain_text("Версия 2 выведена из использования")
+    screenshot(page, "admin-retired-undo")
+    undo.get_by_role("button", name="Вернуть в использование").click()
+    expect(page.locator("tr[data-version='2'] [data-status='deployed']")).to_be_visible()
+    expect(page.get_by_test_id("retired-undo")).to_have_count(0)
 
     sign_in(page, site, school_login(SCHOOL))
     page.get_by_role("link", name=re.compile("Провести анкетирование")).first.click()

@@ -26,6 +26,7 @@ from engine.bpmn.bundle import Bundle
 from engine.bpmn.compiler import validate_bundle
 from engine.bpmn.xml import ROADMAP_NS
 from engine.db import Database
+from engine.templates.workspace import form_references
 from tests.e2e.conftest import _free_port, csp_violations, screenshot
 from web.app import create_app
 
@@ -36,8 +37,8 @@ SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 
 PAGE = """<!doctype html>
 <html lang="ru"><head><meta charset="utf-8">
-<link rel="stylesheet" href="/static/dist/template-editor.css"><link rel="stylesheet" href="/static/dist/app.css">
-</head><body><main class="container">
+<link rel="stylesheet" href="/static/dist/template-editor-{{ kind }}.css"><link rel="stylesheet" href="/static/dist/app.css">
+</head><body><main class="container container-wide">
 <form method="post"><input type="hidden" name="csrf_token" value="{{ csrf_token() }}"></form>
 <div id="template-editor" data-kind="{{ kind }}" data-path="{{ path }}" data-file-url="/stand-in/files/{{ path }}"
      data-problems-url="/stand-in/problems" data-context-url="/stand-in/context" data-draft-url="/stand-in/draft"></div>
@@ -80,9 +81,10 @@ def stand_in(draft: Draft) -> Blueprint:
 
     @pages.get("/context")
     def context() -> Any:
+        files = {p.relative_to(ROADMAP).as_posix(): p.read_bytes() for p in ROADMAP.rglob("*") if p.is_file()}
         return jsonify(roles=manifest["roles"], stages=manifest["stages"],
                        forms=sorted(p.stem for p in (ROADMAP / "forms").glob("*.form")),
-                       calendar=sorted(manifest["cohort_calendar"]))
+                       calendar=sorted(manifest["cohort_calendar"]), references=form_references(files, manifest))
 
     return pages
 
@@ -254,3 +256,221 @@ def test_dmn_editor_loads_the_risk_table_and_checks(page: Page, editors: EditorS
     expect(cell).to_have_css("outline-style", "solid")
     expect(page.locator(".view-drd-button")).to_have_text("Схема решений")
     screenshot(page, "template-editor-dmn")
+
+
+# --- the editors fit the screen ---------------------------------------------------------------------------
+
+
+def _box(page: Page, selector: str) -> dict[str, float]:
+    box = page.locator(selector).first.bounding_box()
+    assert box is not None, selector
+    return box
+
+
+def _overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    return (a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
+            and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"])
+
+
+def _diagram_box(page: Page, selector: str = ".djs-element.djs-shape:not(.djs-frame) .djs-visual") -> dict[str, float]:
+    """The smallest box around every shape drawn on the canvas."""
+    return dict(page.evaluate("""(selector) => {
+        const boxes = [...document.querySelectorAll('#editor-canvas ' + selector)].map((e) => e.getBoundingClientRect())
+            .filter((r) => r.width && r.height);
+        const x = Math.min(...boxes.map((r) => r.left)), y = Math.min(...boxes.map((r) => r.top));
+        return {x, y, width: Math.max(...boxes.map((r) => r.right)) - x, height: Math.max(...boxes.map((r) => r.bottom)) - y};
+    }""", selector))
+
+
+def test_editors_take_the_window_and_nothing_covers_the_work(page: Page, editors: EditorServer) -> None:
+    page.set_viewport_size({"width": 1366, "height": 900})
+    editors.draft.files[BPMN] = (ROADMAP / BPMN).read_text(encoding="utf-8")
+    editors.draft.problems = [{"path": f"draft/{BPMN}", "line": 86, "element_id": TASK, "message": "срок короче"}]
+    open_editor(page, editors, "bpmn", BPMN)
+    canvas = _box(page, "#editor-canvas")
+    assert canvas["width"] > 900 and canvas["y"] + canvas["height"] > 800  # the working area, not a column
+    palette, diagram = _box(page, ".djs-palette"), _diagram_box(page)
+    assert diagram["x"] > palette["x"] + palette["width"]  # the palette does not cover the diagram
+    # the side panels fold away, the canvas takes their place; the problems are beside the work, not over it
+    page.locator("#editor-check").click()
+    expect(page.locator("#editor-toggle-problems")).to_have_text("Ошибки: 1")
+    assert not _overlap(_box(page, "#editor-problems"), _box(page, "#editor-canvas"))
+    page.locator("#editor-toggle-properties").click()
+    page.locator("#editor-toggle-problems").click()
+    expect(page.locator("#editor-problems")).to_be_hidden()
+    expect(page.locator("#editor-toggle-properties")).to_have_attribute("aria-pressed", "false")
+    assert _box(page, "#editor-canvas")["width"] > canvas["width"] + 300
+    page.locator("#editor-fullscreen").click()
+    full = _box(page, "#template-editor")
+    assert full["x"] == 0 and full["y"] == 0 and full["width"] == 1366 and full["height"] == 900
+    page.keyboard.press("Escape")
+    expect(page.locator("#editor-fullscreen")).to_have_attribute("aria-pressed", "false")
+
+    path = "risk-factors.dmn"
+    editors.draft.files[path] = (ROADMAP / path).read_text(encoding="utf-8")
+    editors.draft.problems = []
+    open_editor(page, editors, "dmn", path)
+    title, palette = _box(page, ".dmn-definitions"), _box(page, ".djs-palette")
+    decision = _box(page, ".djs-element[data-element-id='rate_risk_factor']")
+    assert not _overlap(title, decision) and not _overlap(palette, decision)
+
+    form = "forms/confirm_coverage.form"
+    editors.draft.files[form] = (ROADMAP / form).read_text(encoding="utf-8")
+    open_editor(page, editors, "form", form)
+    assert _box(page, "#editor-canvas .fjs-form-container, #editor-canvas .fjs-editor-form-container")["width"] > 450
+    expect(page.locator("#editor-properties .fjs-properties-container")).to_be_visible()
+
+
+# --- the editors speak Russian ----------------------------------------------------------------------------
+
+COLLECT_TEXTS = "\n".join(line for line in (Path(__file__).parent / "collect_texts.js").read_text(encoding="utf-8")
+                          .splitlines() if not line.startswith("//"))
+# Latin words an admin's Russian UI keeps: notations and names of formats, syntax shown as an example.
+NOT_ENGLISH = {"BPMN", "DMN", "FEEL", "DRD", "HTML", "JSON", "Markdown", "Ctrl", "Esc", "none", "federal", "id",
+               "manifest", "string", "number", "boolean", "date", "bpmn", "io"}
+
+
+def english_texts(texts: list[str]) -> list[str]:
+    found = []
+    for text in texts:
+        words = re.findall(r"(?<![\w.:/$#{-])[A-Za-z][A-Za-z']+(?![\w.:(/$#}-])", text)
+        if any(word not in NOT_ENGLISH for word in words):
+            found.append(text)
+    return found
+
+
+def _collect(page: Page) -> list[str]:
+    return list(page.evaluate(COLLECT_TEXTS))
+
+
+def _expand_groups(page: Page) -> None:
+    for _ in range(3):
+        for header in page.locator("#editor-properties .bio-properties-panel-group-header:not(.open)").all():
+            if header.is_visible():
+                header.click()
+
+
+def test_the_three_editors_show_no_english(page: Page, editors: EditorServer) -> None:
+    page.set_viewport_size({"width": 1366, "height": 900})
+    editors.draft.files[BPMN] = (ROADMAP / BPMN).read_text(encoding="utf-8")
+    editors.draft.problems = []
+    open_editor(page, editors, "bpmn", BPMN)
+    seen = _collect(page)  # the palette
+    kinds = page.evaluate("() => { const registry = document.getElementById('template-editor').templateEditor.editor"
+                          ".modeler.get('elementRegistry'); const first = {}; for (const e of registry.getAll())"
+                          " { if (e.type !== 'label' && !(e.type in first)) first[e.type] = e.id; } return first; }")
+    assert {"bpmn:UserTask", "bpmn:Lane", "bpmn:SequenceFlow", "bpmn:ExclusiveGateway"} <= set(kinds)
+    for element_id in kinds.values():
+        select_element(page, element_id)  # the context pad and the properties panel of every kind of element
+        _expand_groups(page)
+        seen += _collect(page)
+        for action in ("replace", "append"):  # the popup menus: change type, append anything
+            entry = page.locator(f".djs-context-pad .entry[data-action='{action}']")
+            if entry.count() and entry.first.is_visible():
+                entry.first.click()
+                expect(page.locator(".djs-popup")).to_be_visible()
+                seen += _collect(page)
+                page.keyboard.press("Escape")
+    assert "Пользовательская задача" in seen and "Изменить тип элемента" in seen
+
+
+    path = "risk-factors.dmn"
+    editors.draft.files[path] = (ROADMAP / path).read_text(encoding="utf-8")
+    open_editor(page, editors, "dmn", path)
+    page.locator(".djs-element[data-element-id='rate_risk_factor']").click()
+    seen = _collect(page)
+    page.locator(".dmn-view-tab[data-view-type='decisionTable']").click()
+    expect(page.locator("#editor-canvas .tjs-table")).to_be_visible()
+    seen += _collect(page)
+    page.locator("#editor-canvas tbody td").nth(1).click(button="right")
+    expect(page.locator("#editor-canvas .context-menu")).to_be_visible()
+    seen += _collect(page)
+    page.keyboard.press("Escape")
+    assert "Политика срабатывания" in " ".join(seen) and "Добавить правило выше" in seen
+
+
+    form = "forms/confirm_coverage.form"
+    editors.draft.files[form] = (ROADMAP / form).read_text(encoding="utf-8")
+    open_editor(page, editors, "form", form)
+    seen = _collect(page)
+    fields = page.locator("#editor-canvas .fjs-form-field")
+    for index in range(fields.count()):
+        fields.nth(index).click()
+        _expand_groups(page)
+        seen += _collect(page)
+    assert {"Компоненты", "Текстовое поле", "Подпись поля", "Ключ"} <= set(seen)
+
+
+
+def test_each_editor_page_loads_only_its_own_editor(page: Page, editors: EditorServer) -> None:
+    loaded: list[tuple[str, int]] = []
+    page.on("response", lambda response: loaded.append((response.url.split("?")[0], len(response.body())))
+            if "/static/dist/" in response.url else None)
+    files = {"bpmn": BPMN, "dmn": "risk-factors.dmn", "form": "forms/confirm_coverage.form"}
+    for kind, path in files.items():
+        editors.draft.files[path] = (ROADMAP / path).read_text(encoding="utf-8")
+        loaded.clear()
+        open_editor(page, editors, kind, path)
+        names = [url.rsplit("/", 1)[1] for url, _ in loaded]
+        others = [other for other in files if other != kind]
+        assert any(name.startswith(f"{kind}-editor-") for name in names), names
+        assert not any(name.startswith(f"{other}-editor-") for other in others for name in names), names
+        assert f"template-editor-{kind}.css" in names and "template-editor.css" not in names
+        scripts = sum(size for url, size in loaded if url.endswith(".js"))
+        assert scripts < 2_000_000, scripts  # all three editors together were 2.7 MB
+
+
+# --- keys from labels, and the references a key has --------------------------------------------------------
+
+
+def _general_group(page: Page) -> None:
+    general = page.locator("#editor-properties [data-group-id='group-general']")
+    if "open" not in (general.locator(".bio-properties-panel-group-header").get_attribute("class") or ""):
+        general.locator(".bio-properties-panel-group-header").click()
+
+
+def _add_text_field(page: Page, label: str, expected_key: str) -> None:
+    page.locator(".fjs-palette-field[data-field-type='textfield']").focus()
+    page.keyboard.press("Enter")
+    page.locator(".fjs-editor-form-root .fjs-form-field-textfield").last.click()
+    _general_group(page)
+    page.locator("#bio-properties-panel-label").fill(label)
+    expect(page.locator("#bio-properties-panel-key")).to_have_value(expected_key)
+
+
+def test_form_keys_follow_labels_and_renaming_a_referenced_key_asks_first(page: Page, editors: EditorServer) -> None:
+    path = "forms/confirm_coverage.form"
+    original = json.loads((ROADMAP / path).read_text(encoding="utf-8"))
+    editors.draft.files[path] = json.dumps(original, ensure_ascii=False)
+    editors.draft.problems, editors.draft.saved = [], []
+    open_editor(page, editors, "form", path)
+
+    _add_text_field(page, "Комментарий школы", "kommentariy_shkoly")
+    _add_text_field(page, "Комментарий школы", "kommentariy_shkoly_2")  # never a key another field has
+    key = page.locator("#bio-properties-panel-key")
+    key.fill("kommentariy_shkoly")  # a duplicate typed by hand is refused by the editor
+    expect(page.locator("[data-entry-id='key']")).to_contain_text("Не должно совпадать")
+    key.fill("school_note")  # a key of one's own: the label no longer changes it
+    page.locator("#bio-properties-panel-label").fill("Заметка школы")
+    page.wait_for_timeout(500)
+    expect(key).to_have_value("school_note")
+
+    # coverage_comment is the field the manifest's rule of confirm_coverage checks
+    page.locator(".fjs-editor-form-root .fjs-form-field-textarea").first.click()
+    _general_group(page)
+    expect(key).to_have_value("coverage_comment")
+    key.fill("curator_comment")
+    page.locator("#editor-save").click()
+    warning = page.locator("dialog#editor-save-warning")
+    expect(warning).to_contain_text("Поле «coverage_comment» переименовано или удалено, а на него ссылается "
+                                    "правило задачи «confirm_coverage»")
+    warning.get_by_role("button", name="Не сохранять").click()
+    expect(page.locator("#editor-status")).to_have_text("Не сохранено: изменения остались в редакторе")
+    assert editors.draft.saved == []
+    page.locator("#editor-save").click()
+    page.locator("dialog#editor-save-warning").get_by_role("button", name="Сохранить всё равно").click()
+    expect(page.locator("#editor-status")).to_have_text("Сохранено")
+    [(_, saved)] = editors.draft.saved
+    keys = [c.get("key") for c in json.loads(saved)["components"]]
+    assert "curator_comment" in keys and "coverage_comment" not in keys
+    assert {"kommentariy_shkoly", "school_note"} <= set(keys)

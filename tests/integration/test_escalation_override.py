@@ -74,4 +74,4 @@ def test_template_diff_names_a_changed_escalation(db: Database, bundle_copy: Pat
                     encoding="utf-8")
     assert versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).version == 2
     changed = diff_versions(db, key, 1, 2, actor=OPERATOR).tasks.changed
-    assert changed == {"review": ["escalation: «как в manifest.json» → «none»"]}
+    assert changed == {"review": ["эскалация: «как в manifest.json» → «none»"]}

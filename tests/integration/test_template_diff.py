@@ -22,21 +22,25 @@ def test_diff_names_changed_tasks_forms_rules_and_elements(db: Database, bundle_
     form = bundle_copy / "forms" / "questionnaire.form"
     definition = json.loads(form.read_text(encoding="utf-8"))
     definition["components"].append({"type": "textfield", "key": "contact", "label": "Контакт"})
+    relabelled = next(c for c in definition["components"] if c.get("key") and c.get("label"))
+    old_label, relabelled["label"] = relabelled["label"], "Новая подпись"
     form.write_text(json.dumps(definition, ensure_ascii=False), encoding="utf-8")
     dmn = bundle_copy / "risk.dmn"
     dmn.write_text(dmn.read_text(encoding="utf-8").replace("&lt; 30", "&lt; 25"), encoding="utf-8")
     assert versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).version == 2
 
     found = diff_versions(db, key, 1, 2, actor=OPERATOR)
-    assert found.tasks.changed == {"review": ["deadline: «5WD» → «3WD»"]}
-    assert found.forms.changed == {"questionnaire": ["+ поле contact"]}
+    assert found.tasks.changed == {"review": ["срок: «5WD» → «3WD»"]}
+    assert found.forms.changed == {"questionnaire": [
+        "+ поле «Контакт» (contact), textfield",
+        f"~ поле «Новая подпись» ({relabelled['key']}): подпись «{old_label}» → «Новая подпись»"]}
     assert list(found.rules.changed) == ["r_high"] and "< 25" in found.rules.changed["r_high"][0]
     assert "end" in found.elements.changed and found.elements.added == found.elements.removed == []
     assert found.manifest == []
 
     result = CliRunner().invoke(cli, ["diff", key, "1", "2"], obj=db)
-    assert result.exit_code == 0 and "~ review: deadline: «5WD» → «3WD»" in result.stdout
-    assert "Формы:" in result.stdout and "+ поле contact" in result.stdout
+    assert result.exit_code == 0 and "~ review: срок: «5WD» → «3WD»" in result.stdout
+    assert "Формы:" in result.stdout and "+ поле «Контакт» (contact), textfield" in result.stdout
 
 
 def test_diff_of_unknown_version_is_one_line(db: Database, bundle_copy: Path) -> None:

@@ -300,7 +300,7 @@ def test_a_valid_draft_is_compared_with_a_version_before_deploy(db: Database, or
                               actor=org.admin)
     found = workspace.diff_draft(db, key, 1, actor=org.admin)
     assert (found.old_version, found.new_version) == (1, None)
-    assert found.tasks.changed == {"review": ["deadline: «5WD» → «7WD»"]} and found.elements.empty
+    assert found.tasks.changed == {"review": ["срок: «5WD» → «7WD»"]} and found.elements.empty
     workspace.save_draft_file(db, key, "mini.bpmn", without_form(original), actor=org.admin)
     with pytest.raises(TemplateInvalid):
         workspace.diff_draft(db, key, 1, actor=org.admin)

@@ -66,7 +66,7 @@ def test_editor_page_carries_the_contract_for_the_browser_editors(site: Site) ->
             f'data-problems-url="{base}/problems" data-context-url="{base}/context" data-draft-url="{base}"></div>'
             ) in page
     assert '<script type="module" src="/static/dist/template-editor.js"></script>' in page
-    assert '<link rel="stylesheet" href="/static/dist/template-editor.css">' in page
+    assert '<link rel="stylesheet" href="/static/dist/template-editor-bpmn.css">' in page
     assert 'data-kind="form"' in site.admin.get(f"{draft_url}/edit/forms/review.form").get_data(as_text=True)
     manifest_page = site.admin.get(f"{draft_url}/edit/manifest.json").get_data(as_text=True)
     assert 'id="template-editor"' not in manifest_page and 'data-testid="text-editor"' in manifest_page
@@ -98,7 +98,8 @@ def test_file_json_endpoints(site: Site) -> None:
     assert site.admin.get(file_url).get_data(as_text=True) == broken  # nothing of that was stored
     context = site.admin.get(f"{draft_url}/context").get_json()
     assert context == {"roles": ["school", "curator"], "stages": [{"key": "questionnaire", "title": "Анкетирование"}],
-                       "forms": ["questionnaire", "review"], "calendar": [], "deadlines": {}}
+                       "forms": ["questionnaire", "review"], "calendar": [], "deadlines": {},
+                       "references": {}}
 
 
 def test_draft_page_deploy_refused_then_done_with_a_migration_link(site: Site) -> None:
@@ -125,7 +126,11 @@ def test_draft_page_deploy_refused_then_done_with_a_migration_link(site: Site) -
     assert f'href="/admin/migrations?key={site.key}&amp;from=1&amp;to=2"' in page
     assert 'data-version="2"' in page and "Сравнить версии" in page
     diff = site.admin.get(f"/admin/templates/{site.key}/diff?from=1&to=2").get_data(as_text=True)
-    assert 'data-testid="diff"' in diff and "«Старт» → startEvent «Начало»" in diff
+    assert 'data-testid="diff"' in diff and "стартовое событие «Старт» → стартовое событие «Начало»" in diff
+    assert 'data-testid="diff-diagram"' in diff and f'data-xml-url="/admin/templates/{site.key}/versions/2/diagram.bpmn"' in diff
+    xml = site.admin.get(f"/admin/templates/{site.key}/versions/2/diagram.bpmn")
+    assert xml.status_code == 200 and xml.mimetype == "application/xml" and "Начало".encode() in xml.data
+    assert site.admin.get(f"/admin/templates/{site.key}/versions/9/diagram.bpmn").status_code == 404
 
 
 def test_forms_discard_export_import_retire(site: Site) -> None:

@@ -266,6 +266,8 @@ def _workspace_routes() -> list[tuple[str, str, dict[str, object]]]:
         ("POST", f"{base}/draft/files/manifest.json", {"content": "{}"}),
         ("GET", f"{base}/draft/problems", {}),
         ("GET", f"{base}/draft/context", {}),
+        ("GET", f"{base}/draft/diagram.bpmn", {}),
+        ("GET", f"{base}/versions/1/diagram.bpmn", {}),
         ("GET", "/admin/calendar", {}),
         ("POST", "/admin/calendar", {"day": "2035-03-10", "kind": "holiday", "note": "чужой"}),
         ("POST", "/admin/calendar/remove", {"day": "2035-03-10"}),

@@ -89,7 +89,7 @@ def test_a_version_diff_is_for_admins_and_the_operator(db: Database, org: Org, k
         with pytest.raises(NotAllowed, match="шаблонами управляет только администратор"):
             diff_versions(db, key, 1, 2, actor=login)
     for allowed in (org.admin, OPERATOR):
-        assert diff_versions(db, key, 1, 2, actor=allowed).tasks.changed == {"review": ["deadline: «5WD» → «4WD»"]}
+        assert diff_versions(db, key, 1, 2, actor=allowed).tasks.changed == {"review": ["срок: «5WD» → «4WD»"]}
 
 
 def test_a_users_own_use_cases_refuse_the_operator(db: Database, org: Org) -> None:

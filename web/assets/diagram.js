@@ -8,6 +8,7 @@
 //        data-current='["run_questionnaires"]'            canvas marker `current`
 //        data-overdue='["run_questionnaires"]'            canvas marker `overdue`
 //        data-incident='["choose_path"]'                  canvas marker `incident` (a failed step)
+//        data-added='["new_task"]', data-changed='["review"]'  markers `diff-added`, `diff-changed` (version diff)
 //        data-heat='{"run_questionnaires": 12, "curator_visit": 3}'  count badges
 //        data-heat-url="/dashboard/heatmap/schools?element=__ELEMENT__"  optional: each badge links there
 //        data-heat-title="Школ на этом шаге: {n}. …"  the badge's tooltip ({n}: the count)
@@ -31,6 +32,8 @@ const MARKERS = [
   ['current', 'current'],
   ['overdue', 'overdue'],
   ['incident', 'incident'],
+  ['added', 'diff-added'], // the version diff: elements new in this version
+  ['changed', 'diff-changed'], // … and elements (or user tasks' attributes) changed
 ];
 
 const PADDING = 20;

@@ -15,15 +15,22 @@
 // <meta name="csrf-token"> or else from any hidden input named csrf_token on the page.
 //
 // DOM for tests: #editor-save, #editor-check, #editor-status[data-state], #editor-canvas,
-// #editor-properties (bpmn), #editor-problems li[data-element-id].problem-here|.problem-elsewhere.
+// #editor-properties (bpmn, form), #editor-problems li[data-element-id].problem-here|.problem-elsewhere,
+// #editor-toggle-properties, #editor-toggle-problems, #editor-fullscreen (aria-pressed).
+//
+// The editor fills the window below the page's heading; the side panels (properties, problems) fold away
+// with their buttons, and «Во весь экран» gives the editor the whole window (Esc leaves).
 // When loaded: #template-editor[data-ready="1"], an `editor:ready` event, `element.templateEditor`.
 
-import { createBpmnEditor } from './lib/bpmn-editor.js';
-import { createDmnEditor } from './lib/dmn-editor.js';
-import { createFormEditor } from './lib/form-editor.js';
+import { localizeEditor } from './lib/localize-editor.js';
 import { samePath } from './lib/problems.js';
 
-const KINDS = { bpmn: createBpmnEditor, dmn: createDmnEditor, form: createFormEditor };
+// Each page loads only its own editor: esbuild splits these imports into chunks (web/build.mjs).
+const KINDS = {
+  bpmn: () => import('./lib/bpmn-editor.js').then((module) => module.createBpmnEditor),
+  dmn: () => import('./lib/dmn-editor.js').then((module) => module.createDmnEditor),
+  form: () => import('./lib/form-editor.js').then((module) => module.createFormEditor),
+};
 
 function node(tag, attributes = {}, ...children) {
   const element = document.createElement(tag);
@@ -55,26 +62,43 @@ async function getJson(url) {
   return response.json();
 }
 
+function toggle(id, text, pressed) {
+  return node('button', { type: 'button', id, className: 'btn btn-small editor-toggle', 'aria-pressed': String(pressed) }, text);
+}
+
 function layout(root, kind) {
   const save = node('button', { type: 'button', id: 'editor-save', className: 'btn btn-primary', title: 'Ctrl+S' }, 'Сохранить');
   const check = node('button', { type: 'button', id: 'editor-check', className: 'btn' }, 'Проверить');
   const status = node('span', { id: 'editor-status', className: 'editor-status', role: 'status', 'aria-live': 'polite', 'data-state': 'loading' }, 'Загрузка…');
   const tabs = node('div', { className: 'dmn-view-tabs', id: 'editor-views', role: 'tablist' });
   const canvas = node('div', { id: 'editor-canvas', className: `editor-canvas editor-canvas-${kind}` });
-  const properties = node('div', { id: 'editor-properties', className: 'editor-properties' });
+  const properties = node('div', { id: 'editor-properties', className: 'editor-properties', 'aria-label': 'Свойства' });
   const list = node('ul', { className: 'editor-problem-list' });
   const problems = node('section', { id: 'editor-problems', className: 'editor-problems', 'aria-label': 'Ошибки шаблона' },
     node('h2', {}, 'Ошибки'), list);
   const side = node('aside', { className: 'editor-side' });
-  if (kind === 'bpmn') {
+  const hasProperties = kind === 'bpmn' || kind === 'form';
+  if (hasProperties) {
     side.append(properties);
   }
   side.append(problems);
-  const toolbar = node('div', { className: 'editor-toolbar' }, save, check, status);
+  const toggles = node('div', { className: 'editor-toggles' });
+  const showProperties = toggle('editor-toggle-properties', 'Свойства', true);
+  const showProblems = toggle('editor-toggle-problems', 'Ошибки', true);
+  const fullscreen = toggle('editor-fullscreen', 'Во весь экран', false);
+  fullscreen.title = 'Esc — выйти';
+  toggles.append(...(hasProperties ? [showProperties] : []), showProblems, fullscreen);
+  const toolbar = node('div', { className: 'editor-toolbar' }, save, check, status, toggles);
   const body = node('div', { className: `editor-body editor-body-${kind}` }, canvas, side);
   root.replaceChildren(toolbar, ...(kind === 'dmn' ? [tabs] : []), body);
   root.classList.add('template-editor', `template-editor-${kind}`);
-  return { save, check, status, tabs, canvas, properties, list, problems };
+  return { save, check, status, tabs, canvas, properties, list, problems, showProperties, showProblems, fullscreen };
+}
+
+/** The editor takes the window's height below where it starts (the page's heading above it). */
+function fitHeight(root) {
+  const top = root.getBoundingClientRect().top + window.scrollY;
+  root.style.setProperty('--editor-top', `${Math.round(top)}px`);
 }
 
 class EditorPage {
@@ -87,6 +111,26 @@ class EditorPage {
     this.loading = true;
   }
 
+  /** Fold or unfold a side panel; with both folded the diagram takes the whole width. */
+  togglePanel(name, show) {
+    const button = name === 'properties' ? this.dom.showProperties : this.dom.showProblems;
+    const visible = show === undefined ? button.getAttribute('aria-pressed') !== 'true' : show;
+    button.setAttribute('aria-pressed', String(visible));
+    this.root.classList.toggle(`hide-${name}`, !visible);
+    const sideEmpty = this.root.classList.contains('hide-problems')
+      && (this.root.classList.contains('hide-properties') || !this.root.contains(this.dom.properties));
+    this.root.classList.toggle('hide-side', sideEmpty);
+    this.editor.resized();
+  }
+
+  setFullscreen(on) {
+    this.root.classList.toggle('editor-fullscreen', on);
+    document.documentElement.classList.toggle('editor-fullscreen-open', on);
+    this.dom.fullscreen.setAttribute('aria-pressed', String(on));
+    this.dom.fullscreen.textContent = on ? 'Выйти из полноэкранного режима' : 'Во весь экран';
+    this.editor.resized();
+  }
+
   setStatus(state, text) {
     this.dom.status.dataset.state = state;
     this.dom.status.textContent = text;
@@ -97,7 +141,9 @@ class EditorPage {
       console.error(error);
       return {};
     });
-    this.editor = KINDS[this.kind]({ ...this.dom, context });
+    fitHeight(this.root);
+    localizeEditor(this.dom.canvas, this.dom.properties);
+    this.editor = (await KINDS[this.kind]())({ ...this.dom, context, path: this.path });
     const response = await fetch(this.root.dataset.fileUrl, { credentials: 'same-origin' });
     if (!response.ok) {
       throw new Error(`GET ${this.root.dataset.fileUrl}: ${response.status}`);
@@ -106,7 +152,17 @@ class EditorPage {
     this.editor.onChange(() => this.changed());
     this.dom.save.addEventListener('click', () => this.save());
     this.dom.check.addEventListener('click', () => this.check());
+    this.dom.showProperties.addEventListener('click', () => this.togglePanel('properties'));
+    this.dom.showProblems.addEventListener('click', () => this.togglePanel('problems'));
+    this.dom.fullscreen.addEventListener('click', () => this.setFullscreen(!this.root.classList.contains('editor-fullscreen')));
+    window.addEventListener('resize', () => {
+      fitHeight(this.root);
+      this.editor.resized();
+    });
     document.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape' && this.root.classList.contains('editor-fullscreen')) {
+        this.setFullscreen(false);
+      }
       if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === 's') {
         event.preventDefault();
         this.save();
@@ -138,9 +194,14 @@ class EditorPage {
     }
     this.saving = true;
     this.dom.save.disabled = true;
-    this.setStatus('saving', 'Сохранение…');
     try {
       await flushPropertiesInput();
+      const warnings = this.editor.beforeSave ? this.editor.beforeSave() : [];
+      if (warnings.length && !(await confirmWarnings(warnings))) {
+        this.setStatus('dirty', 'Не сохранено: изменения остались в редакторе');
+        return;
+      }
+      this.setStatus('saving', 'Сохранение…');
       const changesBefore = this.changes;
       const content = await this.editor.save();
       const response = await fetch(this.root.dataset.fileUrl, {
@@ -153,6 +214,9 @@ class EditorPage {
       const problems = Array.isArray(body.problems) ? body.problems : [];
       if (response.ok && body.saved) {
         this.changes -= changesBefore;
+        if (this.editor.saved) {
+          this.editor.saved();
+        }
         this.showProblems(problems);
         this.setStatus(problems.length ? 'invalid' : 'saved',
           problems.length ? `Сохранено. Есть ошибки: ${problems.length}` : 'Сохранено');
@@ -197,6 +261,10 @@ class EditorPage {
     const items = problems.map((problem) => (here.includes(problem) ? this.itemHere(problem) : this.itemElsewhere(problem)));
     this.dom.list.replaceChildren(...items);
     this.dom.problems.dataset.count = String(problems.length);
+    this.dom.showProblems.textContent = problems.length ? `Ошибки: ${problems.length}` : 'Ошибки';
+    if (problems.length && this.root.classList.contains('hide-problems')) {
+      this.togglePanel('problems', true); // new problems are not hidden behind a folded panel
+    }
   }
 
   itemHere(problem) {
@@ -235,6 +303,27 @@ class EditorPage {
     item.append(`: ${problem.message}`);
     return item;
   }
+}
+
+/** Ask before saving what would break references (a <dialog>); resolves true to save anyway. */
+function confirmWarnings(warnings) {
+  const dialog = node('dialog', { className: 'confirm-dialog', id: 'editor-save-warning', 'aria-labelledby': 'editor-save-warning-title' });
+  const form = node('form', { method: 'dialog' },
+    node('h2', { id: 'editor-save-warning-title' }, 'Сохранить с этими изменениями?'),
+    node('ul', {}, ...warnings.map((text) => node('li', {}, text))),
+    node('p', { className: 'muted' }, 'После сохранения проверка черновика покажет эти ссылки как ошибки, пока их не исправят.'),
+    node('div', { className: 'form-actions' },
+      node('button', { type: 'submit', value: 'cancel', className: 'btn', autofocus: '' }, 'Не сохранять'),
+      node('button', { type: 'submit', value: 'confirm', className: 'btn btn-danger' }, 'Сохранить всё равно')));
+  dialog.append(form);
+  document.body.append(dialog);
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => {
+      dialog.remove();
+      resolve(dialog.returnValue === 'confirm');
+    });
+    dialog.showModal();
+  });
 }
 
 // The libraries' own fields (a task's name and id, form-js properties) apply typing after a pause of

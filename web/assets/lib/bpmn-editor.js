@@ -3,6 +3,7 @@
 import BpmnModeler from 'bpmn-js/lib/Modeler';
 import { BpmnPropertiesPanelModule, BpmnPropertiesProviderModule } from 'bpmn-js-properties-panel';
 
+import { fitFree } from './fit.js';
 import { badge, byElement } from './problems.js';
 import roadmapModdle from './roadmap-moddle.js';
 import { roadmapPropertiesModule } from './roadmap-properties.js';
@@ -49,7 +50,7 @@ export function createBpmnEditor({ canvas, properties, context }) {
     async load(text) {
       const { warnings } = await modeler.importXML(text);
       keepUnresolvedReferences(warnings);
-      modeler.get('canvas').zoom('fit-viewport', 'auto');
+      fitFree(modeler.get('canvas'), canvas);
       return warnings;
     },
     async save() {
@@ -84,5 +85,11 @@ export function createBpmnEditor({ canvas, properties, context }) {
       }
     },
     reveal,
+    resized() {
+      modeler.get('canvas').resized();
+    },
+    fit() {
+      fitFree(modeler.get('canvas'), canvas);
+    },
   };
 }

@@ -6,6 +6,7 @@
 
 import DmnModeler from 'dmn-js/lib/Modeler';
 
+import { fitFree } from './fit.js';
 import { badge, byElement } from './problems.js';
 import { translateRuModule } from './translate-ru.js';
 
@@ -123,9 +124,25 @@ export function createDmnEditor({ canvas, tabs }) {
     }
   }
 
+  const FREE = { left: '.djs-palette', top: '.dmn-definitions' }; // the title box must not cover the decisions
+  const fitted = new WeakSet();
+
+  function fitDiagram() {
+    const view = modeler.getActiveView();
+    const viewer = modeler.getActiveViewer();
+    if (view && viewer && view.type === 'drd') {
+      fitFree(viewer.get('canvas'), canvas, FREE);
+    }
+  }
+
   modeler.on('views.changed', () => {
     renderTabs();
     const viewer = modeler.getActiveViewer();
+    const view = modeler.getActiveView();
+    if (viewer && view && view.type === 'drd' && !fitted.has(viewer)) {
+      fitted.add(viewer);
+      fitDiagram();
+    }
     if (viewer && !listening.has(viewer)) {
       listening.add(viewer);
       viewer.on('elements.changed', () => {
@@ -142,6 +159,7 @@ export function createDmnEditor({ canvas, tabs }) {
     async load(text) {
       const { warnings } = await modeler.importXML(text);
       index = decisionIndex(modeler.getDefinitions());
+      fitDiagram();
       return warnings;
     },
     async save() {
@@ -157,6 +175,13 @@ export function createDmnEditor({ canvas, tabs }) {
       problems = list;
       mark();
     },
+    resized() {
+      const view = modeler.getActiveView();
+      if (view && view.type === 'drd') {
+        modeler.getActiveViewer().get('canvas').resized();
+      }
+    },
+    fit: fitDiagram,
     reveal(id) {
       const decision = index.get(id) || id;
       const views = modeler.getViews();

@@ -1,0 +1,300 @@
+// Russian for what the bpmn.io editors show without passing it through their `translate` service: the whole
+// form-js editor (it has no i18n: palette, properties panel, field types) and a few fixed texts of dmn-js
+// (hit policies, aria labels). A MutationObserver on the editor's containers replaces such texts, and the
+// title / placeholder / aria-label attributes, as they are rendered. What the admin edits — element names,
+// the form's own labels, table cells, inputs — is never touched.
+
+import { translateRu, RU } from './translate-ru.js';
+
+const FORM = {
+  // palette
+  Components: 'Компоненты',
+  'Search components': 'Поиск компонентов',
+  'No components found.': 'Ничего не найдено.',
+  Input: 'Ввод',
+  Selection: 'Выбор',
+  Presentation: 'Оформление',
+  Containers: 'Контейнеры',
+  Action: 'Действия',
+  'Text field': 'Текстовое поле',
+  'Text area': 'Длинный текст',
+  Number: 'Число',
+  'Date time': 'Дата и время',
+  Expression: 'Выражение',
+  'File picker': 'Файл',
+  Checkbox: 'Флажок',
+  'Checkbox group': 'Группа флажков',
+  'Radio group': 'Радиокнопки',
+  Select: 'Список',
+  'Tag list': 'Список меток',
+  'Text view': 'Текст',
+  'Image view': 'Изображение',
+  Table: 'Таблица',
+  'HTML view': 'HTML-блок',
+  'Document preview': 'Просмотр документа',
+  Spacer: 'Отступ',
+  Separator: 'Разделитель',
+  Group: 'Группа',
+  'Dynamic list': 'Повторяющийся список',
+  iFrame: 'Встроенная страница',
+  Button: 'Кнопка',
+  Form: 'Форма',
+  Default: 'Поле',
+  'Drag and drop components here to start designing.': 'Перетащите сюда компоненты из палитры слева.',
+  'Use the preview window to keep track of your changes.': 'Изменения видны сразу.',
+  'Build your form': 'Соберите форму',
+  // properties panel
+  General: 'Общее',
+  'Field label': 'Подпись поля',
+  'Field description': 'Описание поля',
+  Key: 'Ключ',
+  'Binds to a form variable': 'Имя переменной, в которую попадёт значение поля',
+  'Default value': 'Значение по умолчанию',
+  Disabled: 'Отключено',
+  'Read only': 'Только чтение',
+  Required: 'Обязательное',
+  Validation: 'Проверка',
+  'Minimum length': 'Минимальная длина',
+  'Maximum length': 'Максимальная длина',
+  Minimum: 'Минимум',
+  Maximum: 'Максимум',
+  'Validation pattern': 'Шаблон проверки',
+  'Custom regular expression': 'Своё регулярное выражение',
+  'Custom error message': 'Своё сообщение об ошибке',
+  Condition: 'Условие',
+  'Hide if': 'Скрыть, если',
+  'Condition under which the field is hidden': 'При каком условии поле скрыто',
+  Layout: 'Расположение',
+  Columns: 'Колонки',
+  Auto: 'Авто',
+  'Custom properties': 'Дополнительные свойства',
+  'Options source': 'Источник вариантов',
+  'Static options': 'Постоянные варианты',
+  'Dynamic options': 'Варианты из данных',
+  'Options expression': 'Выражение вариантов',
+  'Input values key': 'Ключ входных значений',
+  'Data source': 'Источник данных',
+  Label: 'Подпись',
+  Value: 'Значение',
+  Text: 'Текст',
+  Type: 'Тип',
+  ID: 'Идентификатор',
+  Appearance: 'Вид',
+  Prefix: 'Префикс',
+  Suffix: 'Суффикс',
+  Serialization: 'Сериализация',
+  'Output as string': 'Сохранять как строку',
+  'Decimal digits': 'Знаков после запятой',
+  Increment: 'Шаг',
+  Constraints: 'Ограничения',
+  'Disallow past dates': 'Запретить прошедшие даты',
+  Subtype: 'Подтип',
+  'Date label': 'Подпись даты',
+  'Time label': 'Подпись времени',
+  'Time format': 'Формат времени',
+  'Time interval': 'Шаг времени',
+  'Use 24h': '24 часа',
+  Searchable: 'С поиском',
+  Content: 'Содержимое',
+  'Supports markdown and templating.': 'Поддерживает Markdown и шаблоны.',
+  'Learn more': 'Подробнее',
+  'Click to set a dynamic value with FEEL expression': 'Задать значение выражением FEEL',
+  'FEEL expression is mandatory': 'Нужно выражение FEEL',
+  'Select a form field to edit its properties.': 'Выберите поле формы, чтобы изменить его свойства.',
+  'Allow add/delete items': 'Можно добавлять и удалять пункты',
+  'Default number of items': 'Пунктов по умолчанию',
+  'Disable collapse': 'Не сворачивать',
+  'Number of non-collapsing items': 'Несворачиваемых пунктов',
+  Path: 'Путь',
+  'Where the child variables of this component are pathed to.': 'Куда попадают значения вложенных полей.',
+  'Show outline': 'Показывать рамку',
+  'Vertical alignment': 'Выравнивание по вертикали',
+  Top: 'Сверху',
+  Center: 'По центру',
+  Bottom: 'Снизу',
+  'Alternative text': 'Альтернативный текст',
+  'Image source': 'Источник изображения',
+  'Descriptive text for screen reader accessibility.': 'Текст для экранного диктора.',
+  'Expression or static value (link/data URI)': 'Выражение или ссылка',
+  Height: 'Высота',
+  'Height of the container in pixels.': 'Высота в пикселях.',
+  URL: 'Адрес',
+  'Security attributes': 'Безопасность',
+  'Version tag': 'Метка версии',
+  Submit: 'Отправить',
+  Reset: 'Сбросить',
+  Checked: 'Отмечен',
+  'Not checked': 'Не отмечен',
+  'Compute on': 'Вычислять',
+  'Value changes': 'При изменении значения',
+  'Form submission': 'При отправке формы',
+  'Define an expression to calculate the value of this field': 'Выражение, вычисляющее значение поля',
+  'Define an expression to populate the options from.': 'Выражение, из которого берутся варианты.',
+  'Define which input property to populate the values from': 'Из какого входного свойства брать значения',
+  Pagination: 'Постраничный вывод',
+  'Number of rows per page': 'Строк на странице',
+  'Headers source': 'Источник заголовков',
+  'Header items': 'Заголовки',
+  Column: 'Колонка',
+  'List of items': 'Список элементов',
+  'Specify an expression to populate column items': 'Выражение для элементов колонки',
+  'Specify the source from which to populate the table': 'Откуда брать строки таблицы',
+  'Supported file formats': 'Допустимые форматы файлов',
+  'Upload multiple files': 'Несколько файлов',
+  'Document reference': 'Ссылка на документ',
+  'Max height of preview container': 'Наибольшая высота области просмотра',
+  Email: 'Эл. почта',
+  Phone: 'Телефон',
+  Custom: 'Своё',
+  'Must not be empty.': 'Не может быть пустым.',
+  'Must be unique.': 'Должно быть уникальным.',
+  'Must be a variable or a dot separated path.': 'Латинское имя переменной или путь через точку.',
+  'Must not conflict with other key/path assignments.': 'Не должно совпадать с другими ключами и путями.',
+  'Should be greater than zero.': 'Должно быть больше нуля.',
+  'Should be an integer.': 'Должно быть целым числом.',
+  'Add new': 'Добавить',
+  Collapse: 'Свернуть',
+  'No results': 'Ничего не найдено',
+  'Remove tag': 'Удалить',
+  Search: 'Поиск',
+  Undo: 'Отменить',
+  Redo: 'Повторить',
+  'Create entry': 'Добавить',
+  'Delete entry': 'Удалить',
+  'Drag to move': 'Перетащите, чтобы переместить',
+  'Add properties directly to the form schema, useful to configure functionality in custom-built task applications and form renderers.':
+    'Свойства, которые записываются прямо в схему формы (для своих приложений и отрисовщиков форм).',
+};
+
+// dmn-js hit policies and texts it renders without `translate`
+const DMN = {
+  Unique: 'Единственное',
+  First: 'Первое',
+  Priority: 'По приоритету',
+  Any: 'Любое',
+  Collect: 'Все',
+  'Collect (Sum)': 'Все (сумма)',
+  'Collect (Min)': 'Все (минимум)',
+  'Collect (Max)': 'Все (максимум)',
+  'Collect (Count)': 'Все (количество)',
+  'Rule order': 'В порядке правил',
+  'Output order': 'В порядке выходов',
+  'No overlap is possible and all rules are disjoint. Only a single rule can be matched': 'Правила не пересекаются: срабатывает не больше одного',
+  'Rules may overlap. The first matching rule will be chosen': 'Правила могут пересекаться: выбирается первое подходящее',
+  'Rules may overlap. The one with the highest priority will be chosen': 'Правила могут пересекаться: выбирается подходящее с наибольшим приоритетом',
+  'Rules may overlap. Their output have to match': 'Правила могут пересекаться, но их результаты должны совпадать',
+  'Collects the values of all matching rules': 'Собирает значения всех подходящих правил',
+  'Collects the values of all matching rules and sums up to a single value': 'Складывает значения всех подходящих правил',
+  'Collects the values of all matching rules and uses the lowest value': 'Берёт наименьшее из значений подходящих правил',
+  'Collects the values of all matching rules and uses the highest value': 'Берёт наибольшее из значений подходящих правил',
+  'Collects the values of all matching rules and counts the number of them': 'Считает подходящие правила',
+  'Collects the values of all matching rules in rule order': 'Собирает значения подходящих правил в порядке правил',
+  'Collects the values of all matching rules in decreasing output priority order': 'Собирает значения подходящих правил по убыванию приоритета выхода',
+  'Decision table context menu': 'Меню таблицы решений',
+  'Move Input': 'Переместить вход',
+  'Move Output': 'Переместить выход',
+  Input: 'Вход',
+  Output: 'Выход',
+  Annotation: 'Примечание',
+};
+
+const PREFIXES = [
+  [/^Create an? (.+) element$/, (name) => `Добавить: ${word(name).toLowerCase()}`],
+  [/^Remove (.+)$/, (name) => `Удалить: ${word(name).toLowerCase()}`],
+  [/^List contains (\d+) items?$/, (count) => `Пунктов в списке: ${count}`],
+  [/^Expand all \((\d+)\)$/, (count) => `Развернуть все (${count})`],
+  [/^(Decision name|Input label|Output label|Input expression|Output name): (.*)$/s, (prefix, rest) => `${word(`${prefix}: `)}${rest}`],
+];
+
+function word(text) {
+  if (Object.prototype.hasOwnProperty.call(FORM, text)) {
+    return FORM[text];
+  }
+  if (Object.prototype.hasOwnProperty.call(DMN, text)) {
+    return DMN[text];
+  }
+  return Object.prototype.hasOwnProperty.call(RU, text) ? translateRu(text) : null;
+}
+
+export function russian(text) {
+  const clean = text.trim();
+  if (!clean || !/[A-Za-z]/.test(clean)) {
+    return null;
+  }
+  const direct = word(clean);
+  if (direct) {
+    return text.replace(clean, direct);
+  }
+  for (const [pattern, render] of PREFIXES) {
+    const match = pattern.exec(clean);
+    if (match) {
+      const rendered = render(...match.slice(1));
+      return rendered.includes('null') ? null : text.replace(clean, rendered);
+    }
+  }
+  return null;
+}
+
+// Data, not UI: names on the diagram, the form being designed, table cells, anything typed.
+const DATA = ['svg', 'input', 'textarea', 'select', '[contenteditable]', '.fjs-form-field', '.tjs-table tbody', '.dmn-definitions',
+  '.editor-problems', '.bio-properties-panel-header-label', '.input-label', '.output-label', '.input-expression',
+  '.output-name', '.type-ref'].join(', ');
+const ATTRIBUTES = ['title', 'placeholder', 'aria-label'];
+
+function translateNode(node) {
+  if (node.nodeType === Node.TEXT_NODE) {
+    const parent = node.parentElement;
+    if (parent && !parent.closest(DATA)) {
+      const replacement = russian(node.data);
+      if (replacement && replacement !== node.data) {
+        node.data = replacement;
+      }
+    }
+    return;
+  }
+  if (node.nodeType !== Node.ELEMENT_NODE) {
+    return;
+  }
+  const dataElement = node.closest(DATA);
+  for (const name of ATTRIBUTES) {
+    const value = node.getAttribute(name);
+    // an input's placeholder and a button's title are UI even inside data (a form field's «remove» button)
+    if (value && (!dataElement || name === 'placeholder' || node.tagName === 'BUTTON' || node.tagName === 'A')) {
+      const replacement = russian(value);
+      if (replacement && replacement !== value) {
+        node.setAttribute(name, replacement);
+      }
+    }
+  }
+}
+
+function translateTree(root) {
+  translateNode(root);
+  if (root.nodeType !== Node.ELEMENT_NODE) {
+    return;
+  }
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    translateNode(node);
+  }
+}
+
+/** Keep the editor's fixed English texts Russian inside each of `containers` (and in popups on <body>). */
+export function localizeEditor(...containers) {
+  const observer = new MutationObserver((records) => {
+    for (const record of records) {
+      if (record.type === 'childList') {
+        record.addedNodes.forEach(translateTree);
+      } else if (record.type === 'characterData') {
+        translateNode(record.target);
+      } else if (record.type === 'attributes') {
+        translateNode(record.target);
+      }
+    }
+  });
+  for (const container of containers.filter(Boolean)) {
+    translateTree(container);
+    observer.observe(container, { subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ATTRIBUTES });
+  }
+  return observer;
+}
