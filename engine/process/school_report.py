@@ -35,10 +35,12 @@ from engine.models import (
     School,
     Task,
     User,
+    VisitStatus,
 )
 from engine.org.core import load_user
 from engine.org.scopes import OrgPlace
 from engine.process.measures import Execution, school_measures
+from engine.process.visits import visits_of_school
 from engine.roles import Role
 from engine.templates.versions import compiled_version
 from engine.timing.zones import zone
@@ -76,7 +78,7 @@ class ReportVisit:
     curator: str
     findings: str
     recommendations: str
-    status: str = "проведено"  # the visits helper adds planned ones: «запланировано»
+    status: str = "проведено"  # or «запланировано»: a visit on the schedule not yet made
 
 
 @dataclass(frozen=True)
@@ -215,8 +217,7 @@ def report_visits(session: Session, school: School) -> list[ReportVisit]:
     """The curator's visits to the school for its report: the visit reports done so far (the template's
     ``curator_visit`` task, or the one ``attach_school_report`` names as ``visits``), oldest first.
 
-    The hook for planned visits (the visit schedule): extend it here, as ``ReportVisit`` rows with
-    ``status="запланировано"``, and every report shows them."""
+    Then the visits still planned on the schedule (``status="запланировано"``), by date."""
     instance = latest_instance(session, school)
     if instance is None:
         return []
@@ -237,6 +238,11 @@ def report_visits(session: Session, school: School) -> list[ReportVisit]:
         visits.append(ReportVisit(shown, _TERMS.get(str(data.get("visit_term")), str(data.get("visit_term") or "")),
                                   curator or "", str(data.get("visit_findings") or ""),
                                   str(data.get("visit_recommendations") or "")))
+    # Visits still ahead on the municipal coordinator's schedule (engine/process/visits.py); done ones are the
+    # reports above, cancelled ones are not the school's to report.
+    visits.extend(ReportVisit(ru_date(planned["planned_on"]), planned["half_year_title"], "", planned["note"], "",
+                              status="запланировано")
+                  for planned in visits_of_school(session, school.id) if planned["status"] == VisitStatus.PLANNED)
     return visits
 
 

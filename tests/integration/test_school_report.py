@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import zipfile
+from datetime import timedelta
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,11 @@ from engine.db import Database
 from engine.errors import NotAllowed, NotFound
 from engine.models import Attachment, AuditRecord, Notification, OutboxMessage, Task, User
 from engine.org.api_tokens import create_token
-from engine.process import attachments, instances, measures, report_docx
+from engine.process import attachments, instances, measures, report_docx, visits
 from engine.process.cohorts import ensure_cohort
 from engine.process.report_files import school_report_file
 from engine.process.report_pdf import ReportUnavailable, school_report_pdf
-from engine.process.school_report import school_report
+from engine.process.school_report import ru_date, school_report
 from engine.templates import versions
 from tests.conftest import Clock
 from tests.helpers import ROADMAP, csrf_token, set_password, signed_in
@@ -330,3 +331,18 @@ def _task_ids(db: Database, instance_id: int, element: str) -> list[int]:
     with db.reading() as session:
         return list(session.scalars(select(Task.id).where(Task.instance_id == instance_id,
                                                           Task.element_id == element)))
+
+
+def test_the_report_lists_the_visits_still_planned_after_the_ones_made(timed: Database, clock: Clock,
+                                                                      reported: tuple[School, int]) -> None:
+    school, _ = reported
+    ahead = clock.now.date() + timedelta(days=40)
+    cancelled = clock.now.date() + timedelta(days=60)
+    visits.plan_visit(timed, school.code, actor=school.org.municipal, planned_on=ahead, note="Уроки физики")
+    dropped = visits.plan_visit(timed, school.code, actor=school.org.municipal, planned_on=cancelled)
+    visits.cancel_visit(timed, dropped.id, reason="Карантин", actor=school.org.municipal)
+    shown = school_report(timed, school.code, actor=school.director).visits
+    assert [v.status for v in shown] == ["проведено", "проведено", "запланировано"]
+    assert (shown[-1].date, shown[-1].findings) == (ru_date(ahead), "Уроки физики")
+    assert "Уроки физики" in _docx_text(school_report_file(timed, school.code, "docx", actor=school.director).content)
+    assert "Карантин" not in _docx_text(school_report_file(timed, school.code, "docx", actor=school.director).content)
