@@ -14,13 +14,14 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, has_request_context, request
+from flask import Flask, current_app, flash, has_request_context, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.routing import BaseConverter, ValidationError
 
-from engine.errors import EngineError, NotFound
+from engine.errors import EngineError, FormInvalid, NotFound
 from web.i18n import gettext
 
 INT32_MAX = 2**31 - 1  # Integer columns: template versions, cohort years, counters
@@ -107,6 +108,24 @@ class Int32Converter(IdConverter):
 
 
 CONVERTERS: dict[str, type[BaseConverter]] = {"id": IdConverter, "int32": Int32Converter}
+
+
+def form_date(name: str) -> date | None:
+    """A date field of a posted page form (``ГГГГ-ММ-ДД``); empty is None, anything else a field error."""
+    text = request.form.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise FormInvalid({name: [gettext("Дата вида ГГГГ-ММ-ДД.")]}) from None
+
+
+def flash_errors(err: FormInvalid) -> None:
+    """A page form's field errors as messages on the page it redirects to."""
+    for messages in err.errors.values():
+        for message in messages:
+            flash(message, "error")
 
 
 def converter_schema(converter: BaseConverter) -> dict[str, Any]:

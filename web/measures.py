@@ -3,8 +3,6 @@ curator accepts or returns the evidence, coordinators read (engine/process/measu
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from werkzeug.wrappers import Response
@@ -12,6 +10,7 @@ from werkzeug.wrappers import Response
 from engine.errors import FormInvalid
 from engine.process import measures
 from web.i18n import gettext
+from web.inputs import flash_errors, form_date
 from web.session import db, me
 
 blueprint = Blueprint("measures", __name__)
@@ -24,33 +23,17 @@ def page(code: str) -> str:
     return render_template("measures.html", found=found)
 
 
-def _date(name: str) -> date | None:
-    text = request.form.get(name, "").strip()
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise FormInvalid({name: [gettext("Дата вида ГГГГ-ММ-ДД.")]}) from None
-
-
-def _flash_errors(err: FormInvalid) -> None:
-    for messages in err.errors.values():
-        for message in messages:
-            flash(message, "error")
-
-
 @blueprint.route("/schools/<code>/measures/<id:measure_id>", methods=["POST"])
 @login_required
 def update(code: str, measure_id: int) -> Response:
     form = request.form
     try:
-        measures.update_measure(db(), measure_id, status=form.get("status") or None, due_date=_date("due_date"),
+        measures.update_measure(db(), measure_id, status=form.get("status") or None, due_date=form_date("due_date"),
                                 reason=form.get("reason"), evidence_link=form.get("evidence_link"),
                                 evidence_note=form.get("evidence_note"), actor=me())
         flash(gettext("Мероприятие обновлено."), "info")
     except FormInvalid as err:
-        _flash_errors(err)
+        flash_errors(err)
     return redirect(url_for("measures.page", code=code, _anchor=f"measure-{measure_id}"))
 
 
@@ -59,12 +42,12 @@ def update(code: str, measure_id: int) -> Response:
 def add(code: str) -> Response:
     form = request.form
     try:
-        measures.add_measure(db(), code, title=form.get("title", ""), due_date=_date("due_date"),
+        measures.add_measure(db(), code, title=form.get("title", ""), due_date=form_date("due_date"),
                              responsible=form.get("responsible", ""), reason=form.get("reason", ""),
                              direction=form.get("direction") or None, actor=me())
         flash(gettext("Мероприятие добавлено и ждёт согласования куратора."), "info")
     except FormInvalid as err:
-        _flash_errors(err)
+        flash_errors(err)
     return redirect(url_for("measures.page", code=code))
 
 
@@ -76,7 +59,7 @@ def agreement(code: str, measure_id: int) -> Response:
         measures.agree_addition(db(), measure_id, agree=agree, comment=request.form.get("comment", ""), actor=me())
         flash(gettext("Мероприятие согласовано.") if agree else gettext("Мероприятие не согласовано."), "info")
     except FormInvalid as err:
-        _flash_errors(err)
+        flash_errors(err)
     return redirect(url_for("measures.page", code=code, _anchor=f"measure-{measure_id}"))
 
 
@@ -88,5 +71,5 @@ def review(code: str, measure_id: int) -> Response:
         measures.review_measure(db(), measure_id, accept=accept, comment=request.form.get("comment", ""), actor=me())
         flash(gettext("Подтверждение принято.") if accept else gettext("Подтверждение возвращено школе."), "info")
     except FormInvalid as err:
-        _flash_errors(err)
+        flash_errors(err)
     return redirect(url_for("measures.page", code=code, _anchor=f"measure-{measure_id}"))

@@ -3,8 +3,6 @@ one with a reason, cancels one; the curator and everyone above the school read (
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from werkzeug.wrappers import Response
@@ -12,6 +10,7 @@ from werkzeug.wrappers import Response
 from engine.errors import FormInvalid
 from engine.process import visits
 from web.i18n import gettext
+from web.inputs import flash_errors, form_date
 from web.session import db, me
 
 blueprint = Blueprint("visits", __name__)
@@ -24,30 +23,14 @@ def page(code: str) -> str:
     return render_template("visits.html", found=found)
 
 
-def _date(name: str) -> date | None:
-    text = request.form.get(name, "").strip()
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise FormInvalid({name: [gettext("Дата вида ГГГГ-ММ-ДД.")]}) from None
-
-
-def _flash_errors(err: FormInvalid) -> None:
-    for messages in err.errors.values():
-        for message in messages:
-            flash(message, "error")
-
-
 @blueprint.route("/schools/<code>/visits", methods=["POST"])
 @login_required
 def plan(code: str) -> Response:
     try:
-        visits.plan_visit(db(), code, planned_on=_date("planned_on"), note=request.form.get("note", ""), actor=me())
+        visits.plan_visit(db(), code, planned_on=form_date("planned_on"), note=request.form.get("note", ""), actor=me())
         flash(gettext("Посещение запланировано: куратор получит напоминание."), "info")
     except FormInvalid as err:
-        _flash_errors(err)
+        flash_errors(err)
     return redirect(url_for("visits.page", code=code))
 
 
@@ -55,11 +38,11 @@ def plan(code: str) -> Response:
 @login_required
 def move(code: str, visit_id: int) -> Response:
     try:
-        visits.move_visit(db(), visit_id, planned_on=_date("planned_on"), reason=request.form.get("reason"),
+        visits.move_visit(db(), visit_id, planned_on=form_date("planned_on"), reason=request.form.get("reason"),
                           actor=me())
         flash(gettext("Посещение перенесено."), "info")
     except FormInvalid as err:
-        _flash_errors(err)
+        flash_errors(err)
     return redirect(url_for("visits.page", code=code, _anchor=f"visit-{visit_id}"))
 
 
@@ -70,5 +53,5 @@ def cancel(code: str, visit_id: int) -> Response:
         visits.cancel_visit(db(), visit_id, reason=request.form.get("reason"), actor=me())
         flash(gettext("Посещение отменено."), "info")
     except FormInvalid as err:
-        _flash_errors(err)
+        flash_errors(err)
     return redirect(url_for("visits.page", code=code, _anchor=f"visit-{visit_id}"))
