@@ -993,3 +993,16 @@ def _child_path(path: str, key: Any) -> str:
     if isinstance(key, int) and not isinstance(key, bool) and path:
         return f"{path}[{key}]"
     return f"{path}.{key}" if path else str(key)
+
+
+def stored_date(value: Any) -> date | None:
+    """A date field's value as the process data keeps it (an ISO string, maybe with a time) or a date; None
+    for anything else (an empty or malformed value)."""
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None

@@ -33,6 +33,7 @@ from engine.bpmn.manifest import MeasuresSection, MeasureStatus
 from engine.bpmn.runtime import WorkflowRun
 from engine.db import Database
 from engine.errors import FormInvalid, NotAllowed, NotFound
+from engine.forms import stored_date
 from engine.models import (
     Deadline,
     DeadlineKind,
@@ -173,17 +174,6 @@ def _key(title: str) -> str:
     return " ".join(title.casefold().split())[:180]
 
 
-def _due(value: Any) -> date | None:
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value[:10])
-        except ValueError:
-            return None
-    return None
-
-
 # --- planning: the track_measures action ------------------------------------------------------------------
 
 
@@ -197,7 +187,7 @@ def track_planned(session: Session, now: datetime, actor_id: int | None, instanc
     seen: set[str] = set()
     for position, item in enumerate(i for i in items if isinstance(i, dict)):
         title = str(item.get(names["title"]) or "").strip()
-        due = _due(item.get(names["due_date"]))
+        due = stored_date(item.get(names["due_date"]))
         if not title or due is None:
             continue
         key, n = _key(title), 2

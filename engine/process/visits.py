@@ -31,6 +31,7 @@ from engine.actors import Who
 from engine.bpmn.manifest import VisitsSection
 from engine.db import Database
 from engine.errors import FormInvalid, NotAllowed, NotFound
+from engine.forms import stored_date
 from engine.models import (
     Deadline,
     DeadlineKind,
@@ -377,22 +378,11 @@ def cancel_visit(db: Database, visit_id: int, *, actor: Who, reason: str | None)
 # --- the visit report: the link_visit action ----------------------------------------------------------------
 
 
-def _report_date(value: Any) -> date | None:
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value[:10])
-        except ValueError:
-            return None
-    return None
-
-
 def link_report(session: Session, now: datetime, instance: ProcessInstance, task_id: int, section: VisitsSection,
                 data: Mapping[str, Any]) -> int | None:
     """The curator's report links to the open planned visit of its half-year nearest to the visit's date, which
     is then done (its rows closed). Returns that visit's id, None if no planned visit is open then."""
-    visited = _report_date(data.get(section.date_field))
+    visited = stored_date(data.get(section.date_field))
     if visited is None:
         return None
     key = half_year(visited)
