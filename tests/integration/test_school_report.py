@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import zipfile
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from sqlalchemy import select
 from engine.actors import OPERATOR
 from engine.cli import cli
 from engine.db import Database
+from engine.deadlines.sweep import sweep
 from engine.errors import NotAllowed, NotFound
 from engine.models import Attachment, AuditRecord, Notification, OutboxMessage, Task, User
 from engine.org.api_tokens import create_token
@@ -346,3 +347,60 @@ def test_the_report_lists_the_visits_still_planned_after_the_ones_made(timed: Da
     assert (shown[-1].date, shown[-1].findings) == (ru_date(ahead), "Уроки физики")
     assert "Уроки физики" in _docx_text(school_report_file(timed, school.code, "docx", actor=school.director).content)
     assert "Карантин" not in _docx_text(school_report_file(timed, school.code, "docx", actor=school.director).content)
+
+
+def _measure_sweep(timed: Database, school: School, title: str) -> list[tuple[str, int, list[str]]]:
+    report = sweep(timed, base_url="https://roadmap.example")
+    return [(a.kind, a.step, sorted(a.recipients)) for a in report.actions
+            if a.task_id is None and a.school == school.code and a.task == title]
+
+
+def test_a_year_of_measures_one_missed_and_escalated_once_the_rest_done_ends_in_the_school_s_report(
+        timed: Database, clock: Clock) -> None:
+    """Issue 16's whole path: the school plans its measures, misses one (reminded, due, then escalated to the
+    curator, the municipality and the region, each exactly once), does the rest with evidence, and its submitted
+    report (DOCX and PDF) says which were done on time and which is overdue."""
+    school = new_school(timed)
+    o = school.org
+    ensure_cohort(timed, COHORT)
+    key = versions.deploy_template(timed, versions.read_bundle(ROADMAP), actor=OPERATOR).key
+    instance_id = instances.start_instance(timed, key, school.code, cohort_year=COHORT, actor=OPERATOR).instance_id
+    run_selection(timed, school, instance_id)
+    run_questionnaire_stage(timed, school, instance_id, clock)
+    run_measures_program(timed, school, instance_id, run_risk_profile(timed, school, instance_id))
+    plan_measures(timed, school, instance_id, MEASURES)
+    missed = MEASURES[2]["title"]  # due 15.03.2027
+    for m in measures.list_measures(timed, school.code, actor=school.director).measures:
+        if m.title != missed:
+            measures.update_measure(timed, m.id, status="done", evidence_link=f"{LINK}#{m.id}",
+                                    evidence_note="Подтверждение", actor=school.director)
+    seen = []
+    for moment in (datetime(2027, 3, 12, 9, tzinfo=UTC), datetime(2027, 3, 16, 6, tzinfo=UTC),
+                   datetime(2027, 3, 19, 6, tzinfo=UTC), datetime(2027, 3, 25, 6, tzinfo=UTC),
+                   datetime(2027, 4, 5, 6, tzinfo=UTC)):
+        clock.now = moment
+        seen.append(_measure_sweep(timed, school, missed))
+        assert _measure_sweep(timed, school, missed) == []  # the same moment again: nothing twice
+    assert seen == [[("reminder", 1, [school.director])], [("due", 0, [school.director])],
+                    [("escalation", 1, [school.curator])], [("escalation", 2, [o.municipal])],
+                    [("escalation", 3, [o.regional])]]
+    visit = {"visit_term": "h1", "visit_date": "2027-02-10", "visit_findings": "Посещены уроки математики"}
+    act(timed, school, instance_id, "curator_visit", school.curator, visit)
+    act(timed, school, instance_id, "curator_visit", school.curator,
+        {**visit, "visit_term": "h2", "visit_date": "2027-10-20", "visit_findings": "Проверено оснащение",
+         "visits_complete": True})
+    act(timed, school, instance_id, "municipal_monitoring", o.municipal, {"monitoring_assessment": "on_track"})
+    act(timed, school, instance_id, "regional_monitoring_report", o.regional, {"regional_summary": "Мониторинг проведён во всех школах региона."})
+    act(timed, school, instance_id, "school_report", school.director,
+        {"roadmap_completion": 75, "vpr_dynamics": "improved", "report_summary": SUMMARY})
+    report = school_report(timed, school.code, actor=o.municipal)
+    timing = {m.title: (m.status, m.timing) for m in report.measures}
+    assert timing[missed] == ("Запланировано", "просрочено")
+    assert {timing[m["title"]] for m in MEASURES if m["title"] != missed} == {("Выполнено", "в срок")}
+    assert (report.execution.on_time, report.execution.overdue) == (3, 1)
+    for text in (_docx_text(school_report_file(timed, school.code, "docx", actor=o.municipal).content),
+                 _pdf_text(school_report_file(timed, school.code, "pdf", actor=o.municipal).content)):
+        flat = " ".join(text.split())
+        for m in MEASURES:
+            assert m["title"] in flat
+        assert "просрочено" in flat and "в срок" in flat and SUMMARY in flat
