@@ -1,6 +1,6 @@
 """A school through all six stages of the «500+» roadmap using only /api/v1 (issue 17): a generic client that knows
 no template. It reads each open task's form from the API and fills it from the definition alone — a choice from
-the field's values (or, for a field naming a person, from its ``x-choices-url``), text, numbers and dates within
+the field's values (``x-allowed-values`` where the engine supplies them; for a person, its ``x-choices-url``), text, numbers and dates within
 the field's limits, a file field by uploading a document, a list with one row — checks the template's rules it
 is given where it can, and when the server refuses a field (422) tries that field's next value. The school's
 questionnaires are answered the same way: links made through the API, each respondent's form read by its link,
@@ -67,7 +67,8 @@ class Walker:
         refused = self.attempts.get((element, component["key"]), 0)
         tried = refused + max(self.visits.get(element, 0) - 1, 0)
         kind = component.get("type")
-        options = choices if choices is not None else [v["value"] for v in component.get("values") or []]
+        options = choices if choices is not None else (
+            component.get("x-allowed-values") or [v["value"] for v in component.get("values") or []])
         limits = component.get("validate") or {}
         if kind == "checklist":
             return options[:1 + tried % max(len(options), 1)] if options else []

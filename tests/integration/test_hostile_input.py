@@ -234,7 +234,8 @@ def _plausible(site: Site, login: str, endpoint: str) -> dict[str, str]:
             "key": "roadmap-500", "version": "1", "year": "2035", "run_id": "1", "login": org.curator,
             "path": "roadmap-500.bpmn", "token": site.link_token, "token_id": str(site.spare_token_ids[login]),
             "incident_id": "1", "measure_id": "1", "field": "curator_login", "day": "2035-05-09",
-            "action": "suspend", "fmt": "docx", "webhook_id": "1", "delivery_id": "1"}
+            "action": "suspend", "fmt": "docx", "webhook_id": "1", "delivery_id": "1",
+            "visit_id": "1"}
 
 
 def _url(rule: str, parts: dict[str, str]) -> str:
