@@ -196,7 +196,11 @@ def test_worker_killed_mid_sweep_loses_and_duplicates_nothing(pg_db: Database, p
     worker = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     fired = _wait_until_partly_fired(pg_db, far, total)
-    os.killpg(worker.pid, signal.SIGKILL)  # the worker and its work horse, mid-batch
+    horses = _children(worker.pid)
+    assert horses, "the worker forked no work horse"
+    for horse in horses:  # rq's work horse runs in a process group of its own (os.setpgrp): kill it by pid
+        os.kill(horse, signal.SIGKILL)
+    os.killpg(worker.pid, signal.SIGKILL)
     worker.wait(timeout=30)
     assert 0 < fired < total
     queue.enqueue(jobs.sweep_deadlines, far.isoformat(), 50)  # cron's next minute
@@ -206,6 +210,19 @@ def test_worker_killed_mid_sweep_loses_and_duplicates_nothing(pg_db: Database, p
             Deadline.fired_at.is_(None), Deadline.fire_at <= far))
     assert unfired == 0
     assert _duplicates(pg_db) == 0
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is pid (from /proc: the horse rq forks is the worker's child)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
 
 
 def _wait_until_partly_fired(db: Database, now: datetime, total: int) -> int:
