@@ -20,6 +20,7 @@ from engine.models import (
     OutboxMessage,
     ProcessInstance,
     School,
+    User,
 )
 from engine.org.core import users_for_many
 from engine.org.scopes import OrgPlace
@@ -36,9 +37,18 @@ class MeasureNotice:
     letters: list[OutboxMessage]
 
 
-def act_on_measure(session: Session, row: Deadline, now: datetime, base_url: str) -> MeasureNotice | None:
-    """Tell the row's people of the measure, unless it is done, failed or withdrawn meanwhile (its rows are
-    closed then; this guards a row claimed in the same moment)."""
+@dataclass(frozen=True)
+class _Audience:
+    measure: Measure
+    school: School
+    role: Role
+    recipients: list[str]
+
+
+def _audience(session: Session, row: Deadline) -> tuple[_Audience, list[User]] | None:
+    """Whom the row tells of its measure, or None when nothing is to be said: the measure is done, failed or
+    withdrawn meanwhile (its rows are closed then; this guards a row claimed in the same moment), or its roadmap
+    no longer runs."""
     measure = session.get(Measure, row.measure_id)
     if measure is None or measure.withdrawn_at is not None:
         return None
@@ -54,13 +64,32 @@ def act_on_measure(session: Session, row: Deadline, now: datetime, base_url: str
     levels_up = int((row.payload or {}).get("levels_up", row.step)) if row.kind is DeadlineKind.ESCALATION else 0
     role = escalation_target(Role.SCHOOL, levels_up) if levels_up else Role.SCHOOL
     need = (role, OrgPlace(school.id, school.municipality_id, school.region_id))
-    recipients = users_for_many(session, [need]).get(need, [])
-    message = _message(row, measure, school, base_url)
-    letters = notify(session, recipients, message, now=now, key=f"deadline:{row.id}")
+    users = users_for_many(session, [need]).get(need, [])
+    return _Audience(measure, school, role, [u.login for u in users]), users
+
+
+def preview_measure(session: Session, row: Deadline) -> MeasureNotice | None:
+    """What :func:`act_on_measure` would say and to whom, writing nothing (the sweep's preview)."""
+    found = _audience(session, row)
+    if found is None:
+        return None
+    audience = found[0]
+    return MeasureNotice(audience.school.code, audience.measure.title, audience.recipients, [])
+
+
+def act_on_measure(session: Session, row: Deadline, now: datetime, base_url: str) -> MeasureNotice | None:
+    """Tell the row's people of the measure, unless there is nothing to say (:func:`_audience`)."""
+    found = _audience(session, row)
+    if found is None:
+        return None
+    audience, users = found
+    measure = audience.measure
+    letters = notify(session, users, _message(row, measure, audience.school, base_url), now=now,
+                     key=f"deadline:{row.id}")
     if row.kind is DeadlineKind.ESCALATION:
         audit.record(session, now, "measure.escalated", instance_id=measure.instance_id, measure=measure.id,
-                     level=row.step, notified_role=role.value, notified=[u.login for u in recipients])
-    return MeasureNotice(school.code, measure.title, [u.login for u in recipients], letters)
+                     level=row.step, notified_role=audience.role.value, notified=audience.recipients)
+    return MeasureNotice(audience.school.code, measure.title, audience.recipients, letters)
 
 
 def _message(row: Deadline, measure: Measure, school: School, base_url: str) -> Message:

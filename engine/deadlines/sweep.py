@@ -27,8 +27,8 @@ from engine import audit
 from engine.actors import Who
 from engine.db import Database
 from engine.deadlines.arrivals import Arrived, announce
-from engine.deadlines.measure_deadlines import act_on_measure
-from engine.deadlines.visit_deadlines import act_on_visit
+from engine.deadlines.measure_deadlines import MeasureNotice, act_on_measure, preview_measure
+from engine.deadlines.visit_deadlines import VisitNotice, act_on_visit, preview_visit
 from engine.errors import Conflict, FormInvalid, IncidentNotFound
 from engine.fast_writes import drop_queued, insert_pending
 from engine.models import (
@@ -345,6 +345,12 @@ def _preview(db: Database, report: SweepReport, limit: int = 100_000, school: st
                 element = str((row.payload or {}).get("element", ""))
                 report.actions.append(Action(row.id, row.kind.value, 0, None, "", element, []))
                 continue
+            if row.measure_id is not None or row.visit_id is not None:
+                notice = (preview_measure(session, row) if row.measure_id is not None
+                          else preview_visit(session, row))
+                if notice is not None:
+                    report.actions.append(_roadmap_action(row, notice))
+                continue
             task = batch.tasks.get(row.task_id) if row.task_id else None
             if task is not None and task.status is TaskStatus.READY:
                 heard = report.arrivals if row.kind is DeadlineKind.ARRIVAL else report.actions
@@ -355,6 +361,12 @@ def _preview(db: Database, report: SweepReport, limit: int = 100_000, school: st
 def _action(row: Deadline, task: Task, logins: list[str]) -> Action:
     level = row.step if row.kind is DeadlineKind.ESCALATION else None
     return Action(row.id, row.kind.value, row.step, task.id, task.school.code, task.name, logins, level)
+
+
+def _roadmap_action(row: Deadline, notice: MeasureNotice | VisitNotice) -> Action:
+    """A measure's or a planned visit's row as the sweep reports it (no task: the subject is named by title)."""
+    level = row.step if row.kind is DeadlineKind.ESCALATION else None
+    return Action(row.id, row.kind.value, row.step, None, notice.school_code, notice.title, notice.recipients, level)
 
 
 def _announce(session: Session, rows: list[Deadline], report: SweepReport, batch: _Batch, base_url: str) -> None:
@@ -381,19 +393,12 @@ def _act(session: Session, row: Deadline, report: SweepReport, batch: _Batch, ba
         report.actions.append(Action(row.id, row.kind.value, 0, None, "", str((row.payload or {}).get("element", "")),
                                      [f"задача {t.id}" for t in opened]))
         return
-    if row.measure_id is not None:  # a measure of the school's roadmap (engine/deadlines/measure_deadlines.py)
-        notice = act_on_measure(session, row, report.acted_at, base_url)
+    if row.measure_id is not None or row.visit_id is not None:  # engine/deadlines/{measure,visit}_deadlines.py
+        notice = (act_on_measure(session, row, report.acted_at, base_url) if row.measure_id is not None
+                  else act_on_visit(session, row, report.acted_at, base_url))
         if notice is not None:
             batch.letters += notice.letters
-            report.actions.append(Action(row.id, row.kind.value, row.step, None, notice.school_code, notice.title,
-                                         notice.recipients, row.step if row.kind is DeadlineKind.ESCALATION else None))
-        return
-    if row.visit_id is not None:  # a planned curator visit (engine/deadlines/visit_deadlines.py)
-        visit = act_on_visit(session, row, report.acted_at, base_url)
-        if visit is not None:
-            batch.letters += visit.letters
-            report.actions.append(Action(row.id, row.kind.value, row.step, None, visit.school_code, visit.title,
-                                         visit.recipients, row.step if row.kind is DeadlineKind.ESCALATION else None))
+            report.actions.append(_roadmap_action(row, notice))
         return
     task = batch.tasks.get(row.task_id) if row.task_id else None
     if task is None or task.status is not TaskStatus.READY:

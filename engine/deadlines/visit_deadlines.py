@@ -20,6 +20,7 @@ from engine.models import (
     PlannedVisit,
     ProcessInstance,
     School,
+    User,
     VisitStatus,
 )
 from engine.org.core import users_for_many
@@ -36,7 +37,20 @@ class VisitNotice:
     letters: list[OutboxMessage]
 
 
-def act_on_visit(session: Session, row: Deadline, now: datetime, base_url: str) -> VisitNotice | None:
+@dataclass(frozen=True)
+class _Audience:
+    visit: PlannedVisit
+    school: School
+    role: Role
+    recipients: list[str]
+
+    @property
+    def title(self) -> str:
+        return f"Посещение {self.visit.planned_on:%d.%m.%Y}"
+
+
+def _audience(session: Session, row: Deadline) -> tuple[_Audience, list[User]] | None:
+    """Whom the row tells of its visit, or None: the visit is done or cancelled, or its roadmap no longer runs."""
     visit = session.get(PlannedVisit, row.visit_id)
     if visit is None or visit.status is not VisitStatus.PLANNED:
         return None
@@ -48,14 +62,31 @@ def act_on_visit(session: Session, row: Deadline, now: datetime, base_url: str) 
     levels_up = int((row.payload or {}).get("levels_up", row.step)) if row.kind is DeadlineKind.ESCALATION else 0
     role = escalation_target(Role.CURATOR, levels_up) if levels_up else Role.CURATOR
     need = (role, OrgPlace(school.id, school.municipality_id, school.region_id))
-    recipients = users_for_many(session, [need]).get(need, [])
-    message = _message(row, visit, school, base_url)
-    letters = notify(session, recipients, message, now=now, key=f"deadline:{row.id}")
+    users = users_for_many(session, [need]).get(need, [])
+    return _Audience(visit, school, role, [u.login for u in users]), users
+
+
+def preview_visit(session: Session, row: Deadline) -> VisitNotice | None:
+    """What :func:`act_on_visit` would say and to whom, writing nothing (the sweep's preview)."""
+    found = _audience(session, row)
+    if found is None:
+        return None
+    audience = found[0]
+    return VisitNotice(audience.school.code, audience.title, audience.recipients, [])
+
+
+def act_on_visit(session: Session, row: Deadline, now: datetime, base_url: str) -> VisitNotice | None:
+    found = _audience(session, row)
+    if found is None:
+        return None
+    audience, users = found
+    visit = audience.visit
+    letters = notify(session, users, _message(row, visit, audience.school, base_url), now=now,
+                     key=f"deadline:{row.id}")
     if row.kind is DeadlineKind.ESCALATION:
         audit.record(session, now, "visit.escalated", instance_id=visit.instance_id, visit=visit.id, level=row.step,
-                     notified_role=role.value, notified=[u.login for u in recipients])
-    return VisitNotice(school.code, f"Посещение {visit.planned_on:%d.%m.%Y}", [u.login for u in recipients],
-                       letters)
+                     notified_role=audience.role.value, notified=audience.recipients)
+    return VisitNotice(audience.school.code, audience.title, audience.recipients, letters)
 
 
 def _message(row: Deadline, visit: PlannedVisit, school: School, base_url: str) -> Message:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from engine.actors import OPERATOR
 from engine.db import Database
-from engine.deadlines.sweep import sweep
+from engine.deadlines.sweep import SweepReport, sweep
 from engine.errors import FormInvalid, NotAllowed, NotFound
 from engine.models import Deadline, DeadlineKind, InstanceStatus, Measure, Notification, ProcessInstance, User
 from engine.org.api_tokens import create_token
@@ -289,9 +289,14 @@ def test_the_measures_page(timed: Database, planned: tuple[School, int]) -> None
 
 
 def _measure_actions(timed: Database, school: School, title: str) -> list[tuple[str, int, list[str]]]:
-    report = sweep(timed, base_url="https://roadmap.example")
-    return [(a.kind, a.step, sorted(a.recipients)) for a in report.actions
-            if a.task_id is None and a.school == school.code and a.task == title]
+    """What a sweep now does about the measure, after checking its dry run foresaw exactly that."""
+    def of_measure(report: SweepReport) -> list[tuple[str, int, list[str]]]:
+        return [(a.kind, a.step, sorted(a.recipients)) for a in report.actions
+                if a.task_id is None and a.school == school.code and a.task == title]
+    foreseen = of_measure(sweep(timed, dry_run=True))
+    acted = of_measure(sweep(timed, base_url="https://roadmap.example"))
+    assert foreseen == acted
+    return acted
 
 
 def test_a_missed_measure_is_reminded_due_and_escalated_up_the_chain_exactly_once(

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from engine.actors import OPERATOR
 from engine.cli import cli
 from engine.db import Database
-from engine.deadlines.sweep import sweep
+from engine.deadlines.sweep import SweepReport, sweep
 from engine.errors import FormInvalid, NotAllowed, NotFound
 from engine.models import Deadline, Notification, PlannedVisit, User
 from engine.org.api_tokens import create_token
@@ -73,9 +73,14 @@ def monitored(timed: Database, clock: Clock) -> tuple[School, int]:
 
 
 def _visit_actions(timed: Database, school: School) -> list[tuple[str, int, list[str]]]:
-    report = sweep(timed, base_url="https://roadmap.example")
-    return [(a.kind, a.step, sorted(a.recipients)) for a in report.actions
-            if a.task_id is None and a.school == school.code and a.task.startswith("Посещение")]
+    """What a sweep now does about the school's visits, after checking its dry run foresaw exactly that."""
+    def of_visits(report: SweepReport) -> list[tuple[str, int, list[str]]]:
+        return [(a.kind, a.step, sorted(a.recipients)) for a in report.actions
+                if a.task_id is None and a.school == school.code and a.task.startswith("Посещение")]
+    foreseen = of_visits(sweep(timed, dry_run=True))
+    acted = of_visits(sweep(timed, base_url="https://roadmap.example"))
+    assert foreseen == acted
+    return acted
 
 
 def test_coordinators_plan_and_move_visits_and_others_are_refused(timed: Database, clock: Clock,
