@@ -7,7 +7,8 @@ those of their own region. Municipal coordinators, curators and schools are refu
 change what a whole region's people see and owe.
 
 - **Withdraw**: the instance becomes ``cancelled`` (shown as «снят с проекта»), its open tasks are
-  cancelled and every deadline row it still has is stopped; reports keep the school, as withdrawn.
+  cancelled, every deadline row it still has is stopped and its planned curator visits are cancelled;
+  reports keep the school, as withdrawn.
 - **Suspend**: ``suspended_at`` is set; the sweep holds every deadline row of the instance (nothing
   fires, nothing escalates) and its tasks cannot be completed.
 - **Resume**: deadlines and due times shift by the working days the roadmap stood suspended, counted
@@ -38,6 +39,7 @@ from engine.models import (
     Incident,
     InstanceStatus,
     Municipality,
+    PlannedVisit,
     ProcessInstance,
     Region,
     RoleGrant,
@@ -45,6 +47,7 @@ from engine.models import (
     Task,
     TaskStatus,
     User,
+    VisitStatus,
 )
 from engine.org.core import Actor, find_school, find_user, load_actor, place_of
 from engine.org.regions import region_zone
@@ -217,6 +220,12 @@ def withdraw_one(session: Session, school_code: str, *, reason: str, comment: st
                     .values(cancelled=True, fired_at=now).execution_options(synchronize_session=False))
     session.execute(update(Incident).where(Incident.instance_id == instance.id, Incident.resolved_at.is_(None))
                     .values(resolved_at=now, resolved_by_id=actor_id, resolution="withdrawn")
+                    .execution_options(synchronize_session=False))
+    # A school that left is not visited: its planned visits are cancelled (those made stay in its report).
+    session.execute(update(PlannedVisit).where(PlannedVisit.instance_id == instance.id,
+                                               PlannedVisit.status == VisitStatus.PLANNED)
+                    .values(status=VisitStatus.CANCELLED, updated_at=now,
+                            cancel_reason=f"Дорожная карта снята с проекта: {ALL_WITHDRAW_REASONS[reason]}")
                     .execution_options(synchronize_session=False))
     instance.status, instance.suspended_at = InstanceStatus.CANCELLED, None
     audit.record(session, now, "instance.withdrawn", actor_id=actor_id, instance_id=instance.id,

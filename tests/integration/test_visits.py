@@ -21,7 +21,7 @@ from engine.errors import FormInvalid, NotAllowed, NotFound
 from engine.models import Deadline, Notification, PlannedVisit, User
 from engine.org.api_tokens import create_token
 from engine.org.regions import set_region_zone
-from engine.process import instances, visits
+from engine.process import instances, management, visits
 from engine.process.cohorts import ensure_cohort
 from engine.process.visits import VisitTally
 from engine.reports.status import stage_status
@@ -316,3 +316,27 @@ def test_a_kamchatka_school_s_visit_is_counted_in_its_own_days(timed: Database, 
     visits.plan_visit(timed, school.code, planned_on=date(2027, 2, 10), note="Ещё одно", actor=o.regional)
     assert _visit_actions(timed, school) == [("reminder", 1, [school.curator])]
     assert _visit_actions(timed, school) == []
+
+
+def test_a_withdrawn_roadmap_s_planned_visits_are_cancelled_and_no_longer_counted(
+        timed: Database, clock: Clock, monitored: tuple[School, int]) -> None:
+    school, instance_id = monitored
+    o = school.org
+    clock.now = datetime(2027, 2, 1, 9, tzinfo=UTC)
+    visits.plan_visit(timed, school.code, planned_on=date(2027, 2, 10), actor=o.municipal)
+    visits.plan_visit(timed, school.code, planned_on=date(2027, 3, 10), actor=o.municipal)
+    clock.now = datetime(2027, 2, 11, 9, tzinfo=UTC)
+    act(timed, school, instance_id, "curator_visit", school.curator,
+        {"visit_term": "h2", "visit_date": "2027-02-10", "visit_findings": "Посещены уроки"})
+    assert visits.list_visits(timed, school.code, actor=o.regional).tallies == {HALF: VisitTally(planned=2, done=1)}
+    management.withdraw_roadmap(timed, school.code, reason="left_project", actor=OPERATOR)
+    found = visits.list_visits(timed, school.code, actor=o.regional)
+    assert sorted((v.planned_on, v.status, v.cancel_reason) for v in found.visits) == [
+        (date(2027, 2, 10), "done", None),  # made: stays in the school's report
+        (date(2027, 3, 10), "cancelled", "Дорожная карта снята с проекта: школа вышла из проекта")]
+    assert found.tallies == {HALF: VisitTally(planned=1, done=1)}
+    report = stage_status(timed, "roadmap-500", municipality_code=o.municipality)
+    [row] = [r for r in report.schools if r.school_code == school.code]
+    assert row.visits == {HALF: VisitTally(planned=1, done=1)}
+    clock.now = datetime(2027, 3, 20, 9, tzinfo=UTC)
+    assert _visit_actions(timed, school) == []  # nothing reminds of a visit to a school that left
