@@ -202,7 +202,8 @@ def _measures() -> dict[str, Any]:
                       "reason": {"type": "boolean", "title": "нужна причина"},
                       "evidence": {"type": "boolean", "title": "нужно подтверждение"},
                       "reschedules": {"type": "boolean", "title": "переносит срок"}}, ("key", "title"))
-    fields = {name: _name(name, "обязательно" if required else "") for name, required in MEASURE_FIELDS.items()}
+    titles = {"title": "название", "due_date": "срок", "responsible": "ответственный", "direction": "направление"}
+    fields = {name: _name(titles.get(name, name), "ключ поля в элементе списка") for name in MEASURE_FIELDS}
     return _record({
         "task": _name("Задача плана мероприятий", "id пользовательской задачи с динамическим списком"),
         "list": _name("Список в форме", "ключ динамического списка в форме задачи"),
@@ -262,7 +263,8 @@ def manifest_schema() -> dict[str, Any]:
         "title": _text("Название"),
         "process": _text("Процесс", "id процесса (bpmn:process) в BPMN"),
         "roles": {"type": "array", "title": "Роли", "minItems": 1, "x-format": "list", "items": _enum("роль", roles),
-                  "description": "Роли дорожек BPMN: " + ", ".join(roles)},
+                  "description": "Роли, которые могут быть у дорожек BPMN, через запятую: "
+                                 + "; ".join(f"{key} — {title.lower()}" for key, title in roles.items())},
         "stages": _stages(),
         "deadlines": _deadlines(),
         "escalation": _escalation(),

@@ -473,8 +473,8 @@ export function createManifestEditor({ canvas }) {
     return true;
   }
 
-  function keyInput(path, key, title) {
-    const input = node('input', { type: 'text', className: 'manifest-key', value: key, 'data-key-of': formatPath([...path, key]), 'aria-label': `${title}: ${key}` });
+  function keyInput(path, key, title, number) {
+    const input = node('input', { type: 'text', className: 'manifest-key', value: key, 'data-key-of': formatPath([...path, key]), 'aria-label': `${title}, запись ${number}` });
     input.addEventListener('change', () => {
       if (renameKey(path, key, input.value.trim())) {
         changed();
@@ -498,9 +498,9 @@ export function createManifestEditor({ canvas }) {
     };
     if (!isCell(valueSchema) && shape(valueSchema) !== 'record') {
       // A list per key (rules, actions, panels of a task): a group per key with its table.
-      const groups = entries.map(([key]) => node('section', { className: 'manifest-group', 'data-path': formatPath([...path, key]) },
-        node('div', { className: 'manifest-group-head' }, keyInput(path, key, keyTitle),
-          node('table', { className: 'manifest-inline' }, node('tbody', {}, node('tr', {}, rowButtons(null, null, remove(key), key))))),
+      const groups = entries.map(([key], index) => node('section', { className: 'manifest-group', 'data-path': formatPath([...path, key]) },
+        node('div', { className: 'manifest-group-head' }, keyInput(path, key, keyTitle, index + 1),
+          node('table', { className: 'manifest-inline' }, node('tbody', {}, node('tr', {}, rowButtons(null, null, remove(key), `запись ${index + 1}`))))),
         editor(valueSchema, [...path, key])));
       return node('div', { className: 'manifest-map', 'data-path': formatPath(path) }, ...groups, addEntry(path, valueSchema, keyTitle));
     }
@@ -511,21 +511,22 @@ export function createManifestEditor({ canvas }) {
       ...(ofRecords ? names.map((name) => heading(valueSchema.properties[name], name)) : [heading(valueSchema, 'значение')]),
       node('th', { className: 'manifest-row-actions' }, node('span', { className: 'visually-hidden' }, 'Действия')));
     const body = node('tbody');
-    for (const [key] of entries) {
+    for (const [index, [key]] of entries.entries()) {
       const at = [...path, key];
-      const row = node('tr', { 'data-path': formatPath(at) }, node('td', {}, keyInput(path, key, keyTitle)));
+      const number = index + 1;
+      const row = node('tr', { 'data-path': formatPath(at) }, node('td', {}, keyInput(path, key, keyTitle, number)));
       if (ofRecords) {
         for (const name of names) {
           row.append(node('td', {}, control(valueSchema.properties[name], [...at, name],
-            { required: required.has(name), label: `${valueSchema.properties[name].title || name}: ${key}` })));
+            { required: required.has(name), label: `${valueSchema.properties[name].title || name}, запись ${number}` })));
         }
       } else {
-        const cell = control(valueSchema, at, { required: true, label: `${valueSchema.title || 'значение'}: ${key}` });
+        const cell = control(valueSchema, at, { required: true, label: `${valueSchema.title || 'значение'}, запись ${number}` });
         row.removeAttribute('data-path'); // the value's control carries the entry's path
         row.dataset.entry = formatPath(at);
         row.append(node('td', {}, cell));
       }
-      row.append(rowButtons(null, null, remove(key), key));
+      row.append(rowButtons(null, null, remove(key), `запись ${number}`));
       body.append(row);
     }
     return node('div', { className: 'manifest-table-box', 'data-path': formatPath(path) },
