@@ -228,10 +228,10 @@ def editor(key: str, path: str) -> str:
     content = workspace.read_draft_file(db(), key, path, actor=me())  # authorizes; 404 for an unknown file
     kind = workspace.file_kind(path)
     return render_template("template_editor.html", key=key, path=path, kind=kind, content=content,
-                           rich=kind in EDITOR_KINDS, schema=_schema_json() if kind == "manifest" else None)
+                           rich=kind in EDITOR_KINDS, schema=manifest_schema_json() if kind == "manifest" else None)
 
 
-def _schema_json() -> Markup:
+def manifest_schema_json() -> Markup:
     """The manifest's schema for its editor's page; as written, not key-sorted as ``tojson`` would: the order
     of ``properties`` is the order of the tabs and of the fields."""
     return htmlsafe_json_dumps(manifest_schema(), dumps=json.dumps, ensure_ascii=False)

@@ -10,10 +10,12 @@ Besides standard keywords (draft 2020-12) the schema carries keywords of its own
 ``x-message`` — the Russian sentence for a value the pattern or enum refuses; ``x-key`` — the title of a
 map's key column (the task id of ``deadlines``); ``x-format: list`` — a list of names edited as one line,
 ``x-format: json`` — a value of any type edited as JSON; ``x-enum-titles`` — titles of enum values.
+In ``description`` a name between backticks is shown as code.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from engine.bpmn.bundle import BASIC_KEYS, KEY_PATTERN
@@ -55,6 +57,11 @@ _PANEL_TITLES = {"responses": "ответы анкет", "risk_profile": "рис
 _OUTCOME_TITLES = {"": "мероприятие продолжается", "done": "выполнено", "failed": "не выполнено"}
 
 
+def _titled(names: Iterable[str], titles: dict[str, str]) -> dict[str, str]:
+    """The readers' own list of names (the enum), each with its Russian title where one is written."""
+    return {name: titles.get(name, name) for name in names}
+
+
 def _text(title: str, description: str = "", *, required: bool = True) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "string", "title": title}
     if required:
@@ -93,10 +100,9 @@ def _record(properties: dict[str, Any], required: tuple[str, ...], **extra: Any)
 
 
 def _steps(levels: int, title: str, description: str) -> dict[str, Any]:
-    step = _record({"after": _offset("через сколько после срока"),
-                    "levels_up": {"type": "integer", "minimum": 1, "maximum": levels, "title": "на сколько уровней вверх",
-                                  "description": "1 — следующий уровень цепочки, " + str(levels) + " — самый верхний"}},
-                   ("after", "levels_up"))
+    levels_up = {"type": "integer", "minimum": 1, "maximum": levels, "title": "на сколько уровней вверх",
+                 "description": f"1 — следующий уровень цепочки, {levels} — самый верхний"}
+    step = _record({"after": _offset("через сколько после срока"), "levels_up": levels_up}, ("after", "levels_up"))
     if levels == 3:
         step["properties"]["federal_overdue"] = {"type": "boolean", "title": "отметить для федерального уровня"}
     return {"type": "array", "title": title, "description": description, "items": step}
@@ -149,7 +155,7 @@ def _rules() -> dict[str, Any]:
 
 
 def _actions() -> dict[str, Any]:
-    action = _record({"action": _enum("действие", _ACTION_TITLES),
+    action = _record({"action": _enum("действие", _titled(KNOWN_ACTIONS, _ACTION_TITLES)),
                       "field": _name("поле", "bind_curator: поле с логином куратора"),
                       "visits": _name("задача посещений", "attach_school_report: задача отчётов о посещении")},
                      ("action",))
@@ -175,9 +181,10 @@ def _questionnaires() -> dict[str, Any]:
 
 def _indicators() -> dict[str, Any]:
     indicator = _record({"title": _text("название"), "group": _name("группа респондентов"),
-                         "field": _name("поле анкеты"), "aggregate": _enum("свёртка", _AGGREGATE_TITLES),
+                         "field": _name("поле анкеты"),
+                         "aggregate": _enum("свёртка", _titled(AGGREGATES, _AGGREGATE_TITLES)),
                          "values": {"type": "array", "title": "значения (для доли)", "x-format": "json",
-                                    "description": "JSON-список ответов, доля которых считается: [\"never\"]"}},
+                                    "description": "JSON-список ответов, доля которых считается: `[\"never\"]`"}},
                         ("group", "field", "aggregate"))
     indicator["allOf"] = [{"if": {"properties": {"aggregate": {"const": "share"}}, "required": ["aggregate"]},
                            "then": {"required": ["values"], "properties": {"values": {"minItems": 1}}}}]
@@ -198,7 +205,7 @@ def _risk_catalogue() -> dict[str, Any]:
 
 def _measures() -> dict[str, Any]:
     status = _record({"key": _name("ключ"), "title": _text("название"),
-                      "outcome": _enum("итог", _OUTCOME_TITLES),
+                      "outcome": _enum("итог", _titled(MEASURE_OUTCOMES, _OUTCOME_TITLES)),
                       "reason": {"type": "boolean", "title": "нужна причина"},
                       "evidence": {"type": "boolean", "title": "нужно подтверждение"},
                       "reschedules": {"type": "boolean", "title": "переносит срок"}}, ("key", "title"))
@@ -231,19 +238,20 @@ def _visits() -> dict[str, Any]:
 
 def _panel() -> dict[str, Any]:
     properties: dict[str, Any] = {
-        "kind": _enum("панель", _PANEL_TITLES), "title": _text("заголовок"),
+        "kind": _enum("панель", _titled(PANEL_KINDS, _PANEL_TITLES)), "title": _text("заголовок"),
         "task": _name("задача", "documents: задача с документами"), "field": _name("поле", "documents: поле файлов"),
         "fields": _names("поля", "через запятую", min_items=1),
         "compare": _names("сравнить поля", "documents: поля для сравнения с прошлым ответом", min_items=1),
         "levels": _name("поле уровней", "risk_profile: поле «фактор → уровень»"),
         "chosen": _name("выбранные", "risk_profile: поле с выбранными факторами"),
     }
-    panel = {"type": "object", "properties": properties, "required": ["kind"], "allOf": []}
+    branches: list[dict[str, Any]] = []
+    panel = {"type": "object", "properties": properties, "required": ["kind"], "allOf": branches}
     for kind, (required, optional) in PANEL_KINDS.items():
         allowed = ["kind", "title", *required, *optional]
-        panel["allOf"].append({"if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
-                               "then": {"required": list(required), "propertyNames": {
-                                   "enum": allowed, "x-message": f"у панели «{kind}» есть только: {', '.join(allowed)}"}}})
+        names = {"enum": allowed, "x-message": f"у панели «{kind}» есть только: {', '.join(allowed)}"}
+        branches.append({"if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
+                         "then": {"required": list(required), "propertyNames": names}})
     return panel
 
 
@@ -264,7 +272,7 @@ def manifest_schema() -> dict[str, Any]:
         "process": _text("Процесс", "id процесса (bpmn:process) в BPMN"),
         "roles": {"type": "array", "title": "Роли", "minItems": 1, "x-format": "list", "items": _enum("роль", roles),
                   "description": "Роли, которые могут быть у дорожек BPMN, через запятую: "
-                                 + "; ".join(f"{key} — {title.lower()}" for key, title in roles.items())},
+                                 + "; ".join(f"`{key}` — {title.lower()}" for key, title in roles.items())},
         "stages": _stages(),
         "deadlines": _deadlines(),
         "escalation": _escalation(),

@@ -325,8 +325,13 @@ export function createManifestEditor({ canvas }) {
     return input;
   }
 
+  /** A schema's description; `names` between backticks are set as code. */
   function help(propertySchema) {
-    return propertySchema.description ? node('p', { className: 'manifest-help' }, propertySchema.description) : null;
+    if (!propertySchema.description) {
+      return null;
+    }
+    const parts = propertySchema.description.split('`').map((part, index) => (index % 2 ? node('code', {}, part) : part));
+    return node('p', { className: 'manifest-help' }, ...parts);
   }
 
   function field(name, propertySchema, path, required) {
@@ -369,7 +374,9 @@ export function createManifestEditor({ canvas }) {
   }
 
   function heading(propertySchema, name) {
-    const th = node('th', { scope: 'col', title: propertySchema.description || undefined }, propertySchema.title || name);
+    // The tooltip is the description in words: an example set as code is left to the field's own help.
+    const words = (propertySchema.description || '').replace(/\s*`[^`]*`/g, '').replace(/[:;,]\s*$/, '');
+    const th = node('th', { scope: 'col', title: words || undefined }, propertySchema.title || name);
     return th;
   }
 
