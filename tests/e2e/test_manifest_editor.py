@@ -83,7 +83,6 @@ def test_admin_edits_the_manifest_in_forms_and_sees_errors_at_their_fields(
                     "risk_catalogue", "questionnaires", "measures", "visits", "actions", "context"):
         expect(tab(page, section)).to_have_count(1)
     expect(field(page, "key")).to_have_value(KEY)
-    editor_screenshots(page, "admin-editor-manifest")
 
     # A value the schema refuses is flagged under its field as it is typed, and its tab counts it.
     tab(page, "escalation").click()
@@ -107,6 +106,8 @@ def test_admin_edits_the_manifest_in_forms_and_sees_errors_at_their_fields(
     expect(page.locator("#editor-status")).to_contain_text("Сохранено. Есть ошибки: 1")
     expect(error(page, "deadlines.review_concpt", "server")).to_contain_text("«review_concpt» нет в BPMN")
     expect(tab(page, "deadlines")).to_have_attribute("data-errors", "1")
+    error(page, "deadlines.review_concpt", "server").scroll_into_view_if_needed()
+    editor_screenshots(page, "admin-editor-manifest")
     tab(page, "stages").click()
     page.locator("#editor-problems li[data-element-id='deadlines.review_concpt'] .problem-reveal").click()
     expect(tab(page, "deadlines")).to_have_attribute("aria-selected", "true")
