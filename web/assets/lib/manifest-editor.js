@@ -202,8 +202,10 @@ export function createManifestEditor({ canvas }) {
       element.removeAttribute('aria-invalid');
       element.removeAttribute('aria-describedby');
     });
+    panel.querySelectorAll('.manifest-unplaced').forEach((element) => element.remove());
     const counts = new Map();
     const seen = new Set();
+    const unplaced = [];
     allErrors().forEach((error, index) => {
       const key = `${formatPath(error.path)}\n${error.message}`;
       if (seen.has(key)) {
@@ -212,11 +214,21 @@ export function createManifestEditor({ canvas }) {
       seen.add(key);
       const tab = sectionOf(error.path);
       counts.set(tab, (counts.get(tab) || 0) + 1);
-      const element = tab === section ? target(error.path) : null;
+      if (tab !== section) {
+        return;
+      }
+      const element = target(error.path);
       if (element) {
         attach(element, error, `manifest-error-${index}`);
+      } else {
+        unplaced.push(error); // a key no section has (a misspelt section): said at the top of the tab
       }
     });
+    if (unplaced.length) {
+      panel.querySelector('h2')?.after(node('div', { className: 'manifest-unplaced' },
+        ...unplaced.map((error) => node('div', { className: 'manifest-error', role: 'alert', 'data-for': formatPath(error.path), 'data-source': error.source },
+          `${formatPath(error.path)}: ${error.message}`))));
+    }
     for (const button of tabs.children) {
       const count = counts.get(button.dataset.section) || 0;
       button.dataset.errors = String(count);
