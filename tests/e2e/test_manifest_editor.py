@@ -138,6 +138,15 @@ def test_admin_edits_the_manifest_in_forms_and_sees_errors_at_their_fields(
     expect(page.locator("#editor-status")).to_have_text("Сохранено")
     assert saved_manifest(server, admin)["deadlines"]["confirm_coverage"] == "6WD"
 
+    # A section the engine does not know (misspelt) has no field: the «Основное» tab says so at its top.
+    page.locator("#manifest-views [data-view='raw']").click()
+    raw.fill(raw.input_value().replace('"deadlines": {', '"deadline": {}, "deadlines": {', 1))
+    page.locator("#manifest-views [data-view='forms']").click()
+    tab(page, "main").click()
+    expect(page.locator(".manifest-unplaced .manifest-error[data-for='deadline']")).to_contain_text(
+        "раздел движку неизвестен")
+    expect(tab(page, "main")).to_have_attribute("data-errors", "1")
+
     # Text that is not JSON stays in the raw view, which says why; it is saved as written (drafts keep anything).
     page.locator("#manifest-views [data-view='raw']").click()
     raw.fill('{"key": ')
