@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from engine.models import User
@@ -37,6 +38,15 @@ def site() -> Iterator[tuple[LiveServer, str]]:
             admin.password_hash = hash_password(PASSWORD)
         with serving(db, clock) as server:
             yield server, org.admin
+
+
+def open_manifest(page: Page, server: LiveServer) -> None:
+    """From the template's page, as an admin goes: its draft (opened, or the one there is), then manifest.json."""
+    page.goto(f"{server.url}/admin/templates/{KEY}")
+    edit = "Редактировать черновик"  # a button that opens one, a link to the one there is
+    page.get_by_role("button", name=edit).or_(page.get_by_role("link", name=edit)).click()
+    page.get_by_role("link", name="manifest.json", exact=True).click()
+    page.wait_for_selector("#template-editor[data-ready='1']")
 
 
 def field(page: Page, path: str) -> Any:
@@ -74,10 +84,7 @@ def test_admin_edits_the_manifest_in_forms_and_sees_errors_at_their_fields(
     server, admin = site
     page.set_viewport_size({"width": 1366, "height": 900})
     e2e.sign_in(page, server, admin, PASSWORD)
-    page.goto(f"{server.url}/admin/templates/{KEY}")
-    page.get_by_role("button", name="Редактировать черновик").click()
-    page.get_by_role("link", name="manifest.json", exact=True).click()
-    page.wait_for_selector("#template-editor[data-ready='1']")
+    open_manifest(page, server)
     expect(page.locator("#manifest-views [data-view='forms']")).to_have_attribute("aria-pressed", "true")
     for section in ("main", "stages", "deadlines", "escalation", "cohort_calendar", "rules", "indicators",
                     "risk_catalogue", "questionnaires", "measures", "visits", "actions", "context"):
@@ -179,3 +186,35 @@ def test_the_admin_header_is_one_line_at_1366_and_opens_on_a_phone(
     page.goto(f"{server.url}/admin")
     e2e.admin_menu(page, "Когорты")
     expect(page.get_by_role("heading", level=1, name="Календари когорт")).to_be_visible()
+
+
+AXE = Path(__file__).resolve().parents[2] / "web" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def serious_violations(page: Page) -> list[dict[str, Any]]:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa']}})")
+    return [{"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"][:5]]}
+            for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def test_the_manifest_forms_and_the_admin_menu_pass_axe(browser: Browser, site: tuple[LiveServer, str]) -> None:
+    server, admin = site
+    # The site allows only its own scripts (CSP); the test's injected axe is let in by the browser alone.
+    context = browser.new_context(locale="ru-RU", viewport={"width": 1366, "height": 900}, bypass_csp=True)
+    page = context.new_page()
+    try:
+        e2e.sign_in(page, server, admin, PASSWORD)
+        page.get_by_test_id("admin-menu").locator("summary").click()
+        found = {"admin-menu": serious_violations(page)}
+        open_manifest(page, server)
+        for section in ("main", "deadlines", "escalation", "indicators", "context"):
+            tab(page, section).click()
+            if section == "escalation":  # a table row with a field error
+                page.locator(".manifest-add[data-for='escalation.steps']").click()
+                field(page, "escalation.steps[0].after").fill("3 дня")
+                expect(error(page, "escalation.steps[0].after", "schema")).to_be_visible()
+            found[section] = serious_violations(page)
+        assert {name: seen for name, seen in found.items() if seen} == {}
+    finally:
+        context.close()
