@@ -5,9 +5,9 @@
 //   diagram-js.css, bpmn-js.css                   bpmn-js
 //   bpmn-font/css/bpmn.css, bpmn-font/font/*      bpmn-js icon font (the CSS refers to ../font/)
 //   template-editor.js, chunks/*.js              the template editors' page script; it loads only the editor of
-//                                                 its page (bpmn-js Modeler + properties panel, dmn-js or the
-//                                                 form-js editor), split into chunks
-//   template-editor-{bpmn,dmn,form}.css          each editor's stylesheet; the fonts they refer to are copied
+//                                                 its page (bpmn-js Modeler + properties panel, dmn-js, the
+//                                                 form-js editor or the manifest's forms), split into chunks
+//   template-editor-{bpmn,dmn,form,manifest}.css         each editor's stylesheet; the fonts they refer to are copied
 //                                                 to editor-fonts/
 //
 //   npm ci && npm run build          one build
@@ -85,6 +85,7 @@ const editorStylesheets = {
     propertiesPanelCss,
     ours,
   ],
+  manifest: [ours], // our own forms: no library stylesheet
 };
 
 // form-js-editor pins preact <= 10.15.1 (npm nests that copy under it) while form-js-viewer takes the

@@ -4,15 +4,19 @@ browser editors talk to, export/import of bundle zips, version diffs. Every view
 
 from __future__ import annotations
 
+import json
 from io import BytesIO
 from typing import Any
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_login import login_required
 from flask_wtf.csrf import CSRFError
+from jinja2.utils import htmlsafe_json_dumps
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from engine import labels
+from engine.bpmn.manifest_schema import manifest_schema
 from engine.errors import FileRejected, Problem, TemplateInvalid
 from engine.templates import workspace
 from engine.templates.diff import diff_versions
@@ -24,7 +28,7 @@ blueprint = Blueprint("templates_admin", __name__, url_prefix="/admin/templates"
 
 _MIMETYPES = {"bpmn": "application/xml", "dmn": "application/xml", "form": "application/json",
               "manifest": "application/json"}
-EDITOR_KINDS = ("bpmn", "dmn", "form")
+EDITOR_KINDS = ("bpmn", "dmn", "form", "manifest")
 
 
 @blueprint.context_processor
@@ -224,7 +228,13 @@ def editor(key: str, path: str) -> str:
     content = workspace.read_draft_file(db(), key, path, actor=me())  # authorizes; 404 for an unknown file
     kind = workspace.file_kind(path)
     return render_template("template_editor.html", key=key, path=path, kind=kind, content=content,
-                           rich=kind in EDITOR_KINDS)
+                           rich=kind in EDITOR_KINDS, schema=manifest_schema_json() if kind == "manifest" else None)
+
+
+def manifest_schema_json() -> Markup:
+    """The manifest's schema for its editor's page; as written, not key-sorted as ``tojson`` would: the order
+    of ``properties`` is the order of the tabs and of the fields."""
+    return htmlsafe_json_dumps(manifest_schema(), dumps=json.dumps, ensure_ascii=False)
 
 
 # --- JSON for the browser editors ----------------------------------------------------------------------

@@ -98,6 +98,14 @@ def sign_in(page: Page, live: LiveServer, login: str, password: str) -> None:
     expect(page.get_by_role("heading", level=1, name=re.compile("^(Мои задачи|Администрирование)$"))).to_be_visible()
 
 
+def admin_menu(page: Page, link: str) -> None:
+    """Open the header's «Администрирование» menu and follow one of its links (a phone opens «Меню» first)."""
+    if page.get_by_test_id("menu-button").is_visible():
+        page.get_by_test_id("menu-button").click()
+    page.get_by_test_id("admin-menu").locator("summary").click()
+    page.get_by_test_id("admin-menu").get_by_role("link", name=link).click()  # a count may follow the name
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():

@@ -211,7 +211,7 @@ def test_admin_changes_the_roadmap_and_moves_the_demo_cohort(page: Page, site: L
 
 def test_admin_edits_the_working_day_calendar_and_a_cohort_date(page: Page, site: LiveServer) -> None:
     sign_in(page, site, "admin")
-    page.get_by_role("link", name="Календарь").first.click()
+    e2e.admin_menu(page, "Календарь")
     page.get_by_label("Дата (ГГГГ-ММ-ДД)").fill("2035-03-12")
     page.get_by_label("Основание").fill("Региональный выходной")
     page.get_by_role("button", name="Сохранить день").click()
@@ -219,7 +219,7 @@ def test_admin_edits_the_working_day_calendar_and_a_cohort_date(page: Page, site
         "Региональный выходной")
     screenshot(page, "admin-calendar")
 
-    page.get_by_role("link", name="Когорты").first.click()
+    e2e.admin_menu(page, "Когорты")
     close = page.locator("#date-2035-questionnaire_close")
     close.fill("2035-02-30")
     page.get_by_role("button", name="Сохранить даты").first.click()
@@ -233,7 +233,7 @@ def test_admin_edits_the_working_day_calendar_and_a_cohort_date(page: Page, site
 
 def test_admin_gives_the_demo_region_its_time_zone(page: Page, site: LiveServer) -> None:
     sign_in(page, site, "admin")
-    page.get_by_role("link", name="Регионы").first.click()
+    e2e.admin_menu(page, "Регионы")
     field = page.get_by_label("Часовой пояс региона 42")
     expect(field).to_have_value("Asia/Novokuznetsk")  # the demo's Kuzbass, МСК+4
     field.fill("Asia/Kuzbass")

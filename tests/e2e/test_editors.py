@@ -29,6 +29,7 @@ from engine.db import Database
 from engine.templates.workspace import form_references
 from tests.e2e.conftest import _free_port, csp_violations, screenshot
 from web.app import create_app
+from web.templates_admin import manifest_schema_json
 
 ROADMAP = Path(__file__).resolve().parents[2] / "workflows" / "roadmap-500"
 BPMN = "roadmap-500.bpmn"
@@ -42,6 +43,7 @@ PAGE = """<!doctype html>
 <form method="post"><input type="hidden" name="csrf_token" value="{{ csrf_token() }}"></form>
 <div id="template-editor" data-kind="{{ kind }}" data-path="{{ path }}" data-file-url="/stand-in/files/{{ path }}"
      data-problems-url="/stand-in/problems" data-context-url="/stand-in/context" data-draft-url="/stand-in/draft"></div>
+{% if schema %}<script type="application/json" id="manifest-schema">{{ schema }}</script>{% endif %}
 </main><script type="module" src="/static/dist/template-editor.js"></script></body></html>"""
 
 
@@ -61,7 +63,8 @@ def stand_in(draft: Draft) -> Blueprint:
 
     @pages.get("/<kind>/<path:path>")
     def editor(kind: str, path: str) -> str:
-        return render_template_string(PAGE, kind=kind, path=path)
+        return render_template_string(PAGE, kind=kind, path=path,
+                                      schema=manifest_schema_json() if kind == "manifest" else None)
 
     @pages.route("/files/<path:path>", methods=["GET", "PUT"])
     def file(path: str) -> Any:
@@ -400,13 +403,27 @@ def test_the_three_editors_show_no_english(page: Page, editors: EditorServer) ->
         seen += _collect(page)
     assert {"Компоненты", "Текстовое поле", "Подпись поля", "Ключ"} <= set(seen)
 
+    editors.draft.files["manifest.json"] = (ROADMAP / "manifest.json").read_text(encoding="utf-8")
+    open_editor(page, editors, "manifest", "manifest.json")
+    seen = []
+    for section in page.locator("#manifest-tabs [role='tab']").all():  # every section's forms
+        section.click()
+        more = page.locator("#manifest-panel .manifest-more")
+        while more.count():
+            more.first.click()  # every column of the tables that show the columns in use
+        seen += _collect(page)
+    page.locator("#manifest-views [data-view='raw']").click()
+    seen += _collect(page)
+    assert {"Сроки", "Эскалация", "Календарь когорты", "Каталог рисков", "Исходный JSON"} <= set(seen)
+    assert not english_texts(seen), english_texts(seen)
+
 
 
 def test_each_editor_page_loads_only_its_own_editor(page: Page, editors: EditorServer) -> None:
     loaded: list[tuple[str, int]] = []
     page.on("response", lambda response: loaded.append((response.url.split("?")[0], len(response.body())))
             if "/static/dist/" in response.url else None)
-    files = {"bpmn": BPMN, "dmn": "risk-factors.dmn", "form": "forms/confirm_coverage.form"}
+    files = {"bpmn": BPMN, "dmn": "risk-factors.dmn", "form": "forms/confirm_coverage.form", "manifest": "manifest.json"}
     for kind, path in files.items():
         editors.draft.files[path] = (ROADMAP / path).read_text(encoding="utf-8")
         loaded.clear()

@@ -82,7 +82,7 @@ def test_an_incident_from_a_failed_step_to_a_retry_after_the_fix(page: Page, liv
     page.set_viewport_size({"width": 1366, "height": 900})
     e2e.sign_in(page, live, org.admin, PASSWORD)
     expect(page.get_by_test_id("incident-count")).to_be_visible()
-    page.get_by_test_id("incidents-link").click()
+    e2e.admin_menu(page, "Инциденты")
     page.get_by_label("Школа").fill(org.school)
     page.get_by_role("button", name="Показать").click()
     row = page.locator("tr[data-element='decision']")

@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from engine.actors import OPERATOR
+from engine.bpmn.manifest_schema import manifest_schema
 from engine.db import Database
 from engine.models import CalendarOverride, Cohort
 from engine.process.cohorts import ensure_cohort
@@ -69,7 +70,14 @@ def test_editor_page_carries_the_contract_for_the_browser_editors(site: Site) ->
     assert '<link rel="stylesheet" href="/static/dist/template-editor-bpmn.css">' in page
     assert 'data-kind="form"' in site.admin.get(f"{draft_url}/edit/forms/review.form").get_data(as_text=True)
     manifest_page = site.admin.get(f"{draft_url}/edit/manifest.json").get_data(as_text=True)
-    assert 'id="template-editor"' not in manifest_page and 'data-testid="text-editor"' in manifest_page
+    # The manifest's forms, drawn from the schema the page carries (as written: its order is the tabs' order),
+    # and the plain text form under them for a browser without JavaScript.
+    assert 'data-kind="manifest"' in manifest_page and 'data-testid="text-editor"' in manifest_page
+    assert '<link rel="stylesheet" href="/static/dist/template-editor-manifest.css">' in manifest_page
+    embedded = re.search(r'<script type="application/json" id="manifest-schema">(.*?)</script>', manifest_page)
+    assert embedded is not None and json.loads(embedded[1]) == manifest_schema()
+    assert list(json.loads(embedded[1])["properties"])[:3] == ["key", "title", "process"]
+    assert "manifest-schema" not in page  # the BPMN page does not carry it
     assert site.admin.get(f"{draft_url}/edit/nothing.bpmn").status_code == 404
 
 

@@ -1,8 +1,8 @@
-// The template editors: one page per file of a template draft (BPMN, DMN or form), built on the
-// bpmn.io modelers. Contract with the page (web/templates_admin.py):
+// The template editors: one page per file of a template draft (BPMN, DMN or form, built on the
+// bpmn.io modelers; manifest.json, as forms drawn from its JSON Schema — lib/manifest-editor.js). Contract with the page (web/templates_admin.py):
 //
 //   <meta name="csrf-token" content="…">    or any <input type="hidden" name="csrf_token"> on the page
-//   <div id="template-editor" data-kind="bpmn|dmn|form" data-path="roadmap-500.bpmn"
+//   <div id="template-editor" data-kind="bpmn|dmn|form|manifest" data-path="roadmap-500.bpmn"
 //        data-file-url="…"       GET → file text; PUT {"content": text} → {saved, valid, problems} | 422 {saved: false, problems}
 //        data-problems-url="…"   GET → {valid, problems}  (problems of the whole draft)
 //        data-context-url="…"    GET → {roles, stages: [{key, title}], forms, calendar}
@@ -30,6 +30,7 @@ const KINDS = {
   bpmn: () => import('./lib/bpmn-editor.js').then((module) => module.createBpmnEditor),
   dmn: () => import('./lib/dmn-editor.js').then((module) => module.createDmnEditor),
   form: () => import('./lib/form-editor.js').then((module) => module.createFormEditor),
+  manifest: () => import('./lib/manifest-editor.js').then((module) => module.createManifestEditor),
 };
 
 function node(tag, attributes = {}, ...children) {
