@@ -221,7 +221,7 @@ class _RollBack(Exception):
 _T = TypeVar("_T")
 
 
-def rolled_back(db: Database, work: Callable[[Session], _T]) -> _T:
+def _rolled_back(db: Database, work: Callable[[Session], _T]) -> _T:
     """``work`` in one transaction that is always rolled back; its result must be plain data."""
     found: list[_T] = []
     try:
@@ -399,8 +399,7 @@ def _stale(number: int, why: str) -> EngineError:
 
 
 def _person(world: _World, role: Role) -> str:
-    name, position = PEOPLE.get(role, ("—", ""))
-    return f"{name} ({position})" if position else name
+    return PEOPLE.get(role, ("—", ""))[0]
 
 
 def _deadlines(session: Session, task: Task, world: _World, now: datetime) -> list[SimulatedDeadline]:
@@ -494,7 +493,7 @@ def simulate(db: Database, key: str, setup: SimulationSetup, events: Sequence[Ev
         view.events = len(events)
         return view
 
-    return rolled_back(run_db, work)
+    return _rolled_back(run_db, work)
 
 
 def _problem_words(problem: Any) -> str:
@@ -517,8 +516,9 @@ class SavedSimulation:
     events: list[Event]
 
 
-def default_setup(db: Database) -> SimulationSetup:
-    today = db.now().astimezone(zone(DEFAULT_ZONE)).date()
+def default_setup(now: datetime) -> SimulationSetup:
+    """Today in Moscow, the Moscow-time region of its own, this year's cohort: the page's first choices."""
+    today = now.astimezone(zone(DEFAULT_ZONE)).date()
     return SimulationSetup(None, today, today.year)
 
 

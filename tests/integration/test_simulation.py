@@ -4,6 +4,9 @@ draft named — and not one row of real data written."""
 
 from __future__ import annotations
 
+import html
+import json
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -18,6 +21,8 @@ from engine.org.regions import set_region_zone
 from engine.process import simulation as sim
 from engine.templates import versions, workspace
 from tests.conftest import Org
+from tests.helpers import post, signed_in, with_passwords
+from web.app import create_app
 
 #: Every table a real roadmap writes to (and the org tables the made-up school is added to): a simulation must
 #: leave each exactly as it found it.
@@ -54,7 +59,7 @@ def test_the_first_task_goes_to_the_made_up_school_with_its_due_time_in_the_scho
     assert view.school.region == "Тестовая область" and view.school.time_zone == "Asia/Vladivostok"
     [task] = view.ready
     assert (task.ref, task.role, task.people) == ("fill_questionnaire.1", "school",
-                                                  ["Тестова Анна Сергеевна (директор школы)"])
+                                                  ["Тестова Анна Сергеевна"])
     # P14D from 9:00 local on 5 March: 9:00 on 19 March, Vladivostok time, the zone named.
     assert task.due_at == datetime(2027, 3, 18, 23, 0, tzinfo=UTC)
     assert task.due_shown == "19.03.2027 09:00 (МСК+7)"
@@ -71,7 +76,7 @@ def test_filled_forms_move_the_run_and_working_days_skip_the_weekend_and_the_hol
     setup = _setup(org)
     view = sim.simulate(db, key, setup, [sim.Fill("fill_questionnaire", 1, {"coverage": 80})], actor=org.admin)
     [review] = view.ready
-    assert (review.role, review.people) == ("curator", ["Пробный Иван Петрович (куратор)"])
+    assert (review.role, review.people) == ("curator", ["Пробный Иван Петрович"])
     # 5 working days from Friday 5 March: the weekend and 8 March are skipped — Friday 12 March would be
     # 5 calendar-week days, the production calendar makes it Monday 15 March.
     assert review.due_shown == "15.03.2027 09:00 (МСК+7)"
@@ -140,3 +145,30 @@ def test_only_admins_run_a_draft(db: Database, org: Org, key: str) -> None:
             sim.simulate(db, key, _setup(org), [], actor=login)
         with pytest.raises(NotAllowed):
             sim.start_simulation(db, key, _setup(org), actor=login)
+
+
+def test_the_page_starts_fills_with_the_task_page_field_errors_and_moves_on(db: Database, org: Org, key: str) -> None:
+    with_passwords(db, org)
+    app = create_app({"DATABASE": db, "TESTING": True, "SECRET_KEY": "test", "SESSION_COOKIE_SECURE": False})
+    admin = signed_in(app, org.admin)
+    url = f"/admin/templates/{key}/draft/simulation"
+    assert f'href="{url}"' in admin.get(f"/admin/templates/{key}/draft").get_data(as_text=True)  # «Пробный запуск»
+    first = admin.get(url).get_data(as_text=True)
+    assert 'data-testid="simulation-setup"' in first and 'data-testid="simulation-tasks"' not in first
+    status, _ = post(admin, url, {"region": org.region, "start": "2027-03-05", "cohort": "2027"}, url)
+    assert status == 302
+    page = admin.get(url).get_data(as_text=True)
+    assert "Заполнить анкету" in page and "19.03.2027 09:00 (МСК+7)" in page and "Тестова Анна Сергеевна" in page
+    # The server's own validation, shown as on the task page: the field's message in data-errors, status 422.
+    status, refused = post(admin, f"{url}/fill", {"task": "fill_questionnaire.1", "data": json.dumps({"coverage": 150})},
+                           url)
+    assert status == 422
+    errors = json.loads(html.unescape(re.search(r"data-errors='([^']*)'", refused).group(1)))  # type: ignore[union-attr]
+    assert list(errors) == ["coverage"]
+    status, _ = post(admin, f"{url}/fill", {"task": "fill_questionnaire.1", "data": json.dumps({"coverage": 80})}, url)
+    assert status == 302
+    page = admin.get(url).get_data(as_text=True)
+    assert "Проверить анкету" in page and "Пробный Иван Петрович" in page and "15.03.2027 09:00 (МСК+7)" in page
+    assert admin.get(url.replace(key, "no-such-template")).status_code == 404
+    curator = signed_in(app, org.curator)
+    assert curator.get(url).status_code == 403
