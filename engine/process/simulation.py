@@ -140,7 +140,8 @@ class SimulatedDeadline:
     step: int
     fire_at: datetime
     shown_at: str  # in the school's zone, the zone named
-    to: str  # who hears of it: the role and the made-up person
+    to: str  # who hears of it: the role
+    person: str  # and the made-up person holding it
     fired: bool  # the simulated clock has passed it
 
 
@@ -413,7 +414,7 @@ def _deadlines(session: Session, task: Task, world: _World, now: datetime) -> li
         if row.kind == DeadlineKind.ESCALATION:
             role = escalation_target(role, int((row.payload or {}).get("levels_up", 1)))
         found.append(SimulatedDeadline(str(row.kind), row.step, row.fire_at, _local(row.fire_at, world),
-                                       f"{ROLE_TITLES[role]}: {_person(world, role)}", row.fire_at <= now))
+                                       ROLE_TITLES[role], _person(world, role), row.fire_at <= now))
     return found
 
 

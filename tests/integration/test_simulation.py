@@ -65,7 +65,7 @@ def test_the_first_task_goes_to_the_made_up_school_with_its_due_time_in_the_scho
     assert task.due_shown == "19.03.2027 09:00 (МСК+7)"
     assert view.clock_shown == "05.03.2027 09:00 (МСК+7)"
     # The default chain: the school's curator, then the municipality, then the region.
-    chain = [d.to.split(":")[0] for d in task.deadlines if d.kind == "escalation"]
+    chain = [d.to for d in task.deadlines if d.kind == "escalation"]
     assert chain == ["Куратор", "Муниципальный координатор", "Региональный координатор"]
     assert view.current is not None and view.current.ref == "fill_questionnaire.1"
     assert [c["key"] for c in view.current.form["components"]] == ["coverage", "comment"]
