@@ -70,6 +70,8 @@ PEOPLE: dict[Role, tuple[str, str]] = {
 SCHOOL_NAME = "Тестовая школа"
 #: The first day's moment: 9:00 where the school is, a working morning.
 START_TIME = time(9, 0)
+#: The console's runs make the same people every time (sim-cli-curator, …), so a file of steps can name them.
+CLI_TAG = "cli"
 #: Events one simulation may hold: far beyond any template (the «500+» draft ends in ~20 steps); a bound on the
 #: replay's work, not a limit anyone should meet.
 MAX_EVENTS = 200
@@ -86,16 +88,16 @@ class SimulationSetup:
     #: Part of the made-up codes and logins. Kept with the simulation, so a replay makes the same people and a
     #: form that named one (a curator chosen) still names them; random, so two admins' runs never share a code
     #: (a second run with the same code would wait for the first's rollback on PostgreSQL's unique index).
-    token: str = field(default_factory=lambda: secrets.token_hex(4))
+    tag: str = field(default_factory=lambda: secrets.token_hex(4))
 
     def to_dict(self) -> dict[str, Any]:
         return {"region": self.region_code, "start": self.start.isoformat(), "cohort": self.cohort_year,
-                "token": self.token}
+                "tag": self.tag}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SimulationSetup:
         return cls(data.get("region"), date.fromisoformat(str(data["start"])), int(data["cohort"]),
-                   str(data.get("token") or secrets.token_hex(4)))
+                   str(data.get("tag") or secrets.token_hex(4)))
 
 
 @dataclass(frozen=True)
@@ -270,19 +272,19 @@ def _region_zone(session: Session, code: str | None) -> tuple[str, str]:
 
 def _made_up_world(session: Session, setup: SimulationSetup, now: datetime) -> tuple[School, Region, dict[Role, str]]:
     """A region, municipality and school of their own (a real region lends its name and zone) and one person per
-    role, their codes and logins made with the setup's token."""
-    token = setup.token
+    role, their codes and logins made with the setup's tag."""
+    tag = setup.tag
     region_name, zone_name = _region_zone(session, setup.region_code)
-    region = Region(code=f"sim-{token}", name=region_name, time_zone=zone_name)
-    municipality = Municipality(code=f"sim-{token}-m", name="Тестовый муниципалитет", region=region)
+    region = Region(code=f"sim-{tag}", name=region_name, time_zone=zone_name)
+    municipality = Municipality(code=f"sim-{tag}-m", name="Тестовый муниципалитет", region=region)
     session.add_all([region, municipality])
     session.flush()
-    school = School(code=f"sim-{token}-s", name=SCHOOL_NAME, municipality=municipality, region_id=region.id)
+    school = School(code=f"sim-{tag}-s", name=SCHOOL_NAME, municipality=municipality, region_id=region.id)
     session.add(school)
     session.flush()
     logins = {}
     for role, (name, _) in PEOPLE.items():
-        user = User(login=f"sim-{token}-{role.value}", full_name=name, email=None, password_hash=None)
+        user = User(login=f"sim-{tag}-{role.value}", full_name=name, email=None, password_hash=None)
         session.add(user)
         session.flush()
         scope = {Role.SCHOOL: {"school_id": school.id}, Role.CURATOR: {"school_id": school.id},
@@ -382,17 +384,18 @@ def _replay(session: Session, db: Database, clock: _Clock, key: str, setup: Simu
                 _fill(session, db, world, event)
             else:
                 _move_clock(session, db, clock, world, event.to)
-        except FormInvalid:
+        except FormInvalid as err:
             if number == len(events):
                 raise  # the step being filled now: field errors on its form
-            raise _stale(number, "форма больше не проходит проверку") from None
+            fields = "; ".join(f"{key}: {' '.join(messages)}" for key, messages in err.errors.items())
+            raise _stale(number, f"форма не проходит проверку — {fields}") from None
         except EngineError as err:
             raise _stale(number, err.message) if number < len(events) else err from None
     return world
 
 
 def _stale(number: int, why: str) -> EngineError:
-    return EngineError(f"шаг {number} пробного запуска больше не выполняется ({why}): черновик изменился — "
+    return EngineError(f"шаг {number} пробного запуска не выполняется ({why}); если черновик изменился, "
                        "начните заново")
 
 
@@ -593,3 +596,26 @@ def _saved_or_refuse(db: Database, key: str, actor: Who) -> SavedSimulation:
     if len(saved.events) >= MAX_EVENTS:
         raise EngineError(f"в пробном запуске уже {MAX_EVENTS} шагов: начните заново")
     return saved
+
+
+def run_script(db: Database, key: str, setup: SimulationSetup, steps: Sequence[dict[str, Any]], *,
+               actor: Who) -> SimulationView:
+    """``roadmap templates simulate``: the steps of a JSON file in order — ``{"task": "element.N", "data": {…}}``
+    fills that open task's form as its role, ``{"clock": "next"}`` moves the clock to the next deadline."""
+    events: list[Event] = []
+    for number, step in enumerate(steps, start=1):
+        if not isinstance(step, dict):
+            raise FormInvalid({f"шаг {number}": ['ожидается объект {"task": …, "data": …} или {"clock": "next"}']})
+        if step.get("clock") == "next":
+            view = simulate(db, key, setup, events, actor=actor)
+            if view.problems or view.next_deadline is None:
+                return view
+            events.append(MoveClock(view.next_deadline + timedelta(minutes=1)))
+            continue
+        element, _, count = str(step.get("task", "")).rpartition(".")
+        data = step.get("data") or {}
+        if not element or not count.isdigit() or not isinstance(data, dict):
+            raise FormInvalid({f"шаг {number}": ["укажите задачу как «элемент.N» (например confirm_participation.1) "
+                                                 "и данные формы объектом"]})
+        events.append(Fill(element, int(count), data))
+    return simulate(db, key, setup, events, actor=actor)

@@ -11,10 +11,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from engine import models
 from engine.actors import OPERATOR
+from engine.cli import cli
 from engine.db import Database
 from engine.errors import FormInvalid, NotAllowed
 from engine.org.regions import set_region_zone
@@ -172,3 +174,26 @@ def test_the_page_starts_fills_with_the_task_page_field_errors_and_moves_on(db: 
     assert admin.get(url.replace(key, "no-such-template")).status_code == 404
     curator = signed_in(app, org.curator)
     assert curator.get(url).status_code == 403
+
+
+def test_the_console_runs_a_file_of_steps_and_prints_the_timeline(db: Database, org: Org, key: str,
+                                                                  tmp_path: Path) -> None:
+    steps = tmp_path / "steps.json"
+    steps.write_text(json.dumps([{"task": "fill_questionnaire.1", "data": {"coverage": 80}}, {"clock": "next"}]),
+                     encoding="utf-8")
+    before = _counts(db)
+    args = ["templates", "simulate", key, "--school-region", org.region, "--start", "2027-03-05", "--fill", str(steps)]
+    shown = CliRunner().invoke(cli, [*args, "--json"], obj=db)
+    assert shown.exit_code == 0, shown.output
+    view = json.loads(shown.output)
+    [review] = view["ready"]
+    assert (review["ref"], review["people"], review["due_shown"]) == (
+        "review.1", ["Пробный Иван Петрович"], "15.03.2027 09:00 (МСК+7)")
+    assert review["overdue"] and view["clock_shown"] == "15.03.2027 09:01 (МСК+7)"
+    text = CliRunner().invoke(cli, args, obj=db)
+    assert "review.1\tПроверить анкету\tКуратор: Пробный Иван Петрович\tсрок 15.03.2027 09:00 (МСК+7) (просрочено)" \
+        in text.output
+    steps.write_text(json.dumps([{"task": "fill_questionnaire.1", "data": {"coverage": 150}}]), encoding="utf-8")
+    refused = CliRunner().invoke(cli, args, obj=db)
+    assert refused.exit_code == 1 and "coverage:" in refused.output
+    assert _counts(db) == before
