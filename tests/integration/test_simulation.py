@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from engine.errors import FormInvalid, NotAllowed
 from engine.org.regions import set_region_zone
 from engine.process import simulation as sim
 from engine.templates import versions, workspace
-from tests.conftest import Org
+from tests.conftest import Org, unique
 from tests.helpers import post, signed_in, with_passwords
 from web.app import create_app
 
@@ -197,3 +198,19 @@ def test_the_console_runs_a_file_of_steps_and_prints_the_timeline(db: Database, 
     refused = CliRunner().invoke(cli, args, obj=db)
     assert refused.exit_code == 1 and "coverage:" in refused.output
     assert _counts(db) == before
+
+
+def test_moving_the_clock_fires_a_bpmn_timer_as_the_sweep_would(db: Database, org: Org, tmp_path: Path) -> None:
+    bundle = tmp_path / "timer"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "fixtures" / "bundles" / "timer", bundle)
+    timer_key = f"timer-{unique()}".lower()
+    manifest = bundle / "manifest.json"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace('"key": "timer"', f'"key": "{timer_key}"'),
+                        encoding="utf-8")
+    versions.deploy_template(db, versions.read_bundle(bundle), actor=OPERATOR)
+    workspace.open_draft(db, timer_key, actor=org.admin)
+    set_region_zone(db, org.region, "Asia/Vladivostok", actor=OPERATOR)
+    sim.start_simulation(db, timer_key, _setup(org), actor=org.admin)
+    view = sim.move_clock(db, timer_key, actor=org.admin)  # the boundary timer (P7D) comes before the due (P14D)
+    assert view.clock_shown == "12.03.2027 09:01 (МСК+7)"
+    assert [(t.element, t.people) for t in view.ready] == [("help_school", ["Пробный Иван Петрович"])]
