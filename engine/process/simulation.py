@@ -628,6 +628,8 @@ def run_script(db: Database, key: str, setup: SimulationSetup, steps: Sequence[d
                actor: Who) -> SimulationView:
     """``roadmap templates simulate``: the steps of a JSON file in order — ``{"task": "element.N", "data": {…}}``
     fills that open task's form as its role, ``{"clock": "next"}`` moves the clock to the next deadline."""
+    if len(steps) > MAX_EVENTS:
+        raise FormInvalid({"steps": [f"не больше {MAX_EVENTS} шагов"]})
     events: list[Event] = []
     for number, step in enumerate(steps, start=1):
         if not isinstance(step, dict):
