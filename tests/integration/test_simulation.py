@@ -175,6 +175,13 @@ def test_the_page_starts_fills_with_the_task_page_field_errors_and_moves_on(db: 
     assert admin.get(url.replace(key, "no-such-template")).status_code == 404
     curator = signed_in(app, org.curator)
     assert curator.get(url).status_code == 403
+    # The draft broken meanwhile: the page names the problem and the element instead of failing.
+    bpmn_path = next(f.path for f in workspace.draft_view(db, key, actor=org.admin).files if f.path.endswith(".bpmn"))
+    bpmn = workspace.read_draft_file(db, key, bpmn_path, actor=org.admin)
+    workspace.save_draft_file(db, key, bpmn_path, bpmn.replace('roadmap:form="review"', ""), actor=org.admin)
+    broken = admin.get(url)
+    problems = re.search(r'data-testid="simulation-problems".*?</div>', broken.get_data(as_text=True), re.S)
+    assert broken.status_code == 200 and problems and "review" in problems.group(0)
 
 
 def test_the_console_runs_a_file_of_steps_and_prints_the_timeline(db: Database, org: Org, key: str,
