@@ -381,13 +381,16 @@ def _fill(session: Session, db: Database, world: _World, fill: Fill) -> None:
     _number_new_tasks(session, world)
 
 
-def _move_clock(session: Session, db: Database, clock: _Clock, world: _World, to: datetime) -> None:
-    """The clock jumps to ``to``; BPMN timers whose moment came fire then, in order (the sweep's part)."""
-    timers = session.scalars(select(Deadline).where(
-        Deadline.instance_id == world.instance_id, Deadline.kind == DeadlineKind.TIMER,
-        Deadline.fired_at.is_(None), Deadline.cancelled.is_(False), Deadline.fire_at <= to)
-        .order_by(Deadline.fire_at)).all()
-    for row in timers:
+def _move_clock(session: Session, clock: _Clock, world: _World, to: datetime) -> None:
+    """The clock jumps to ``to``; BPMN timers whose moment came fire then, in order (the sweep's part), and so do
+    timers those open, if their moment is before ``to`` too."""
+    for _ in range(MAX_EVENTS):  # a timer that keeps opening timers due at once would never stop
+        row = session.scalars(select(Deadline).where(
+            Deadline.instance_id == world.instance_id, Deadline.kind == DeadlineKind.TIMER,
+            Deadline.fired_at.is_(None), Deadline.cancelled.is_(False), Deadline.fire_at <= to)
+            .order_by(Deadline.fire_at, Deadline.id).limit(1)).first()
+        if row is None:
+            break
         clock.now = max(clock.now, row.fire_at)
         row.fired_at = clock.now
         instances.fire_timer(session, world.instance_id, str((row.payload or {}).get("spiff_task_id")), clock.now)
@@ -409,11 +412,11 @@ def _replay(session: Session, db: Database, clock: _Clock, key: str, setup: Simu
             if isinstance(event, Fill):
                 _fill(session, db, world, event)
             else:
-                _move_clock(session, db, clock, world, event.to)
+                _move_clock(session, clock, world, event.to)
         except FormInvalid as err:
             if number == len(events):
                 raise  # the step being filled now: field errors on its form
-            fields = "; ".join(f"{key}: {' '.join(messages)}" for key, messages in err.errors.items())
+            fields = "; ".join(f"{name}: {' '.join(messages)}" for name, messages in err.errors.items())
             raise _stale(number, f"форма не проходит проверку — {fields}") from None
         except EngineError as err:
             raise _stale(number, err.message) if number < len(events) else err from None
