@@ -42,6 +42,7 @@ from engine.process import (
     merges,
     questionnaires,
     report_docx,
+    simulation,
     tasks,
     visits,
     webhooks,
@@ -1266,3 +1267,67 @@ def webhooks_redeliver(db: Database, delivery_id: int) -> None:
     """Повторить остановленную доставку: её отправит ближайший запуск рассылки (`roadmap cron`, раз в минуту)."""
     webhooks.redeliver(db, delivery_id, actor=OPERATOR)
     click.echo(f"Доставка {delivery_id} снова ждёт отправки.")
+
+
+@cli.group("templates")
+def templates_group() -> None:
+    """Шаблоны: пробный запуск черновика."""
+
+
+@templates_group.command("simulate")
+@click.argument("template_key")
+@click.option("--school-region", "region_code", default=None,
+              help="Код региона, чьё название и часовой пояс берёт выдуманная школа (без него — московское время).")
+@click.option("--start", "start_day", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Первый день, ГГГГ-ММ-ДД (по умолчанию сегодня).")
+@click.option("--cohort", "cohort_year", type=click.IntRange(2000, 2100), default=None,
+              help="Год когорты, чей календарь действует (по умолчанию год начала).")
+@click.option("--fill", "fill_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help='JSON-список шагов: {"task": "элемент.N", "data": {…}} или {"clock": "next"}.')
+@click.option("--json", "as_json", is_flag=True)
+@with_db
+def templates_simulate(db: Database, template_key: str, region_code: str | None, start_day: datetime | None,
+                       cohort_year: int | None, fill_path: Path | None, as_json: bool) -> None:
+    """Пробный запуск черновика для выдуманной школы: ничего не сохраняется. Выдуманные люди — sim-cli-<роль>
+    (куратор — sim-cli-curator)."""
+    first = start_day.date() if start_day else simulation.default_setup(db.now()).start
+    setup = simulation.SimulationSetup(region_code, first, cohort_year or first.year,
+                                       tag=simulation.CLI_TAG)
+    steps = _json_list(fill_path.read_text(encoding="utf-8"), "--fill") if fill_path else []
+    view = simulation.run_script(db, template_key, setup, steps, actor=OPERATOR)
+    if as_json:
+        _print_json(view)
+    else:
+        _print_simulation(view)
+    if view.problems:
+        sys.exit(1)
+
+
+def _json_list(text: str, option: str) -> list[Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as err:
+        raise click.BadParameter(f"не JSON: {err}", param_hint=option) from None
+    if not isinstance(value, list):
+        raise click.BadParameter("ожидается JSON-список", param_hint=option)
+    return value
+
+
+def _print_simulation(view: simulation.SimulationView) -> None:
+    for problem in view.problems:
+        click.echo(f"Ошибка: {problem}", err=True)
+    if view.school is None:
+        return
+    click.echo(f"{view.school.name}, {view.school.municipality}, {view.school.region} ({view.school.time_zone}); "
+               f"время пробного запуска: {view.clock_shown}")
+    for step in view.done:
+        click.echo(f"  выполнено: {step.what}" + (f" — {step.person}" if step.person else "") + f", {step.at}")
+    for incident in view.incidents:
+        click.echo(f"  шаг не выполнился: {incident}")
+    for task in view.ready:
+        late = " (просрочено)" if task.overdue else ""
+        click.echo(f"{task.ref}\t{task.name}\t{task.role_title}: {', '.join(task.people)}\tсрок {task.due_shown}{late}")
+        for d in task.deadlines:
+            click.echo(f"    {d.kind} {d.step}: {d.shown_at} → {d.to}: {d.person}")
+    if view.finished:
+        click.echo("Маршрут завершён.")

@@ -892,3 +892,20 @@ class WebhookDelivery(Base):
     last_status: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
     attempt_log: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class TemplateSimulation(Base):
+    """An admin's trial run of a template's draft (engine/process/simulation.py): only what the admin chose
+    and filled in — the made-up school's region, the start, the simulated clock, the forms in order. The
+    run itself is replayed from these in a transaction that is always rolled back, so nothing a real
+    roadmap would write (instances, tasks, deadlines, notifications, audit) is ever stored; this row is the
+    whole trace a simulation leaves. One per admin and template: «Начать заново» overwrites it."""
+
+    __tablename__ = "template_simulation"
+    __table_args__ = (UniqueConstraint("user_id", "template_key", name="uq_simulation_user_template"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
+    template_key: Mapped[str] = mapped_column(String(64))
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime]

@@ -173,6 +173,7 @@ def _blueprints(app: Flask) -> None:
         migrations_admin,
         questionnaires,
         reports,
+        simulation_admin,
         tasks,
         templates_admin,
         visits,
@@ -180,7 +181,7 @@ def _blueprints(app: Flask) -> None:
     )
 
     for module in (auth, tasks, dashboards, questionnaires, admin, templates_admin, migrations_admin, curators,
-                   incidents_admin, management, measures, visits, reports, webhooks_admin):
+                   incidents_admin, management, measures, visits, reports, webhooks_admin, simulation_admin):
         app.register_blueprint(module.blueprint)
 
 

@@ -73,7 +73,7 @@ def start_instance(db: Database, template_key: str, school_code: str, *, actor: 
             raise Conflict(f"у школы «{school.code}» уже есть маршрут в когорте {cohort.year} года")
         compiled = compiled_version(session, row.id)
         now = db.now()
-        instance, run = _new_instance(compiled, row, school, cohort, actor_id, now)
+        instance, run = new_instance(compiled, row, school, cohort, actor_id, now)
         session.add(instance)
         session.flush()
         audit.record(session, now, "instance.started", actor_id=actor_id, instance_id=instance.id,
@@ -83,7 +83,7 @@ def start_instance(db: Database, template_key: str, school_code: str, *, actor: 
         return StartedInstance(instance.id, row.key, row.version, school.code, [t.id for t in opened])
 
 
-def _new_instance(compiled: CompiledTemplate, row: TemplateVersion, school: School, cohort: Cohort | None,
+def new_instance(compiled: CompiledTemplate, row: TemplateVersion, school: School, cohort: Cohort | None,
                   actor_id: int | None, now: datetime) -> tuple[ProcessInstance, WorkflowRun]:
     """A school's workflow started in memory and its instance row, not yet added to the session."""
     start_data = {"school": {"code": school.code, "name": school.name}, "cohort": cohort.year if cohort else None}
@@ -244,7 +244,7 @@ def finish_sync(session: Session, instance: ProcessInstance, run: WorkflowRun, s
 
 
 def _entered_first_stage(session: Session, instance: ProcessInstance, now: datetime) -> None:
-    """A started roadmap's stage was set before its row was written (``_new_instance``): told here, with its id."""
+    """A started roadmap's stage was set before its row was written (``new_instance``): told here, with its id."""
     if instance.current_stage is not None:
         events.stage_changed(session, instance, None, now)
 
@@ -412,7 +412,7 @@ def _start_chunk(db: Database, template_key: str, year: int,
         started: list[tuple[ProcessInstance, WorkflowRun]] = []
         for school in schools:
             try:
-                started.append(_new_instance(compiled, row, school, cohort, None, now))
+                started.append(new_instance(compiled, row, school, cohort, None, now))
             except EngineError as err:  # nothing written for it yet: report it, start the rest
                 failed[school.code] = err.message
         session.add_all(instance for instance, _ in started)

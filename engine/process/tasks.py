@@ -419,6 +419,17 @@ def _complete(db: Database, session: Session, task_id: int, actor: Who,
     return completed, (key, instance.version, state, run)
 
 
+def complete_in(db: Database, session: Session, task_id: int, data: dict[str, Any], *, actor: Who) -> Completed:
+    """``complete_task``'s step inside a transaction the caller owns and always rolls back (a draft's trial run,
+    engine/process/simulation.py): the same checks and writes; a failing engine action is told naming its step
+    instead of being kept as a draft and an incident (there is nothing to keep them in)."""
+    try:
+        return _complete(db, session, task_id, actor, data)[0]
+    except _ActionFailed as failed:
+        raise StepFailed(f"действие шага «{failed.step.element_name}» ({failed.step.element_id}) не выполнилось: "
+                         f"{failed.step.error}", None) from failed
+
+
 class _ActionFailed(Exception):
     """Inside a completion: an engine action failed (carried out of the transaction, which rolls back)."""
 

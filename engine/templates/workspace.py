@@ -260,6 +260,12 @@ def _user_names(session: Session, ids: set[int | None]) -> dict[int, str]:
     return {user_id: name for user_id, name in rows}
 
 
+def draft_files(session: Session, key: str) -> dict[str, bytes]:
+    """The draft's files as they are stored (valid or not), for a service that reads the draft in its own
+    transaction — the trial run (engine/process/simulation.py) authorizes itself."""
+    return {f.path: f.content for f in _find_draft(session, key).files}
+
+
 def _draft_view(session: Session, draft: TemplateDraft) -> DraftView:
     files = {f.path: f.content for f in draft.files}
     _, problems = check_draft_files(draft.key, files)

@@ -71,6 +71,11 @@ WEB_ONLY = {
     "templates_admin.add_form": "the browser's template editor (an integration deploys a whole bundle)",
     "templates_admin.delete_form": "the browser's template editor (an integration deploys a whole bundle)",
     "templates_admin.import_draft": "the browser's template editor (an integration deploys a whole bundle)",
+    # A draft's trial run: a person fills its forms one by one in the browser; the console runs a file of steps
+    # (`roadmap templates simulate`). Nothing it does is kept but the person's own inputs.
+    "simulation_admin.start": "a person's trial run of a draft in the browser (the console: templates simulate)",
+    "simulation_admin.fill": "a person's trial run of a draft in the browser (the console: templates simulate)",
+    "simulation_admin.clock": "a person's trial run of a draft in the browser (the console: templates simulate)",
 }
 
 CHANGING = {"POST", "PUT", "PATCH", "DELETE"}

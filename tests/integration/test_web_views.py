@@ -187,7 +187,8 @@ SUCCESS_MARKERS = (b'data-testid="task-title"', b'data-testid="matrix"', b"<bpmn
                    b'"moved":', b'data-testid="curator-pool"', b'data-testid="waiting-schools"',
                    b'data-testid="admin-home"', b'data-testid="withdraw-consequences"',
                    b'data-testid="suspension-consequences"', b'data-testid="curator-consequences"',
-                   b'data-testid="send-back-consequences"', b'data-testid="move-consequences"')
+                   b'data-testid="send-back-consequences"', b'data-testid="move-consequences"',
+                   b'data-testid="simulation-title"')
 
 
 def _routes(w: World) -> list[tuple[str, str, dict[str, object]]]:
@@ -268,6 +269,10 @@ def _workspace_routes() -> list[tuple[str, str, dict[str, object]]]:
         ("GET", f"{base}/draft/context", {}),
         ("GET", f"{base}/draft/diagram.bpmn", {}),
         ("GET", f"{base}/versions/1/diagram.bpmn", {}),
+        ("GET", f"{base}/draft/simulation", {}),
+        ("POST", f"{base}/draft/simulation", {"start": "2035-01-10", "cohort": "2035", "region": ""}),
+        ("POST", f"{base}/draft/simulation/fill", {"task": "confirm_participation.1", "data": "{}"}),
+        ("POST", f"{base}/draft/simulation/clock", {}),
         ("GET", "/admin/calendar", {}),
         ("POST", "/admin/calendar", {"day": "2035-03-10", "kind": "holiday", "note": "чужой"}),
         ("POST", "/admin/calendar/remove", {"day": "2035-03-10"}),
