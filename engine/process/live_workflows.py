@@ -22,6 +22,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from engine.bpmn.compiler import CompiledTemplate
+from engine.caches import CacheSize
 from engine.bpmn.runtime import WorkflowRun
 from engine.db import Database
 
@@ -69,6 +70,10 @@ class LiveWorkflows:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+    def stats(self) -> CacheSize:
+        """Entries, limit and counts, for ``engine.caches.sizes`` (``/health``)."""
+        return CacheSize(len(self._items), self.size, self.hits, self.misses)
 
 
 def of(db: Database) -> LiveWorkflows:
