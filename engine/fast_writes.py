@@ -182,13 +182,11 @@ def write_together(session: Session, changes: Changes, closing: ClosedRows | Non
         for model, rows in batches:
             connection.execute(insert(model.__table__), rows)
         return
+    for model, rows in batches:  # scalar column defaults as values: the statement is kept as SQL text
+        _fill_defaults(model.__table__, rows)
     shape = (main.shape(), tuple(change.shape() for change in changes.others),
              closing.shape() if closing is not None else None,
              tuple((model, tuple(rows[0]), len(rows)) for model, rows in batches))
-    statement = _TOGETHER.get(shape)
-    if statement is None:
-        statement = _together_statement(main, changes.others, closing, batches)
-        _TOGETHER.put(shape, statement)
     params = main.params("m")
     for i, change in enumerate(changes.others):
         params.update(change.params(f"o{i}"))
@@ -197,9 +195,55 @@ def write_together(session: Session, changes: Changes, closing: ClosedRows | Non
     for b, (_, rows) in enumerate(batches):
         for r, row in enumerate(rows):
             params.update({f"b{b}_{r}_{key}": value for key, value in row.items()})
-    if len(session.connection().execute(statement, params).all()) != 1:
+    connection = session.connection()
+    compiled = _TOGETHER.get(shape)
+    if compiled is None:
+        statement = _together_statement(main, changes.others, closing, batches)
+        compiled = _Compiled.of(statement, connection.dialect)
+        if compiled is None or compiled.names != params.keys():  # a default computed per row: no text to keep
+            returned = connection.execute(statement, params).all()
+            compiled = None
+        else:
+            _TOGETHER.put(shape, compiled)
+    if compiled is not None:
+        returned = connection.exec_driver_sql(compiled.sql, compiled.process(params)).all()
+    if len(returned) != 1:
         raise StaleDataError(f"UPDATE statement on table '{main.table}' expected to update 1 row(s); "
                              "0 were matched.")
+
+
+def _fill_defaults(table: Table, rows: list[dict[str, Any]]) -> None:
+    for column in table.c:
+        default = column.default
+        if column.key not in rows[0] and default is not None and getattr(default, "is_scalar", False):
+            for row in rows:
+                row[column.key] = default.arg  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """A statement SQLAlchemy cannot cache (data-modifying CTEs have no cache key), compiled once for its
+    dialect: the SQL text and each parameter's bind processor (JSON, enums), run with ``exec_driver_sql``."""
+
+    sql: str
+    processors: dict[str, Any]
+
+    @property
+    def names(self) -> Any:
+        return self.processors.keys()
+
+    @classmethod
+    def of(cls, statement: Any, dialect: Any) -> _Compiled | None:
+        compiled = statement.compile(dialect=dialect)
+        if compiled.positional:
+            return None
+        processors = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+                      for name, bind in compiled.binds.items()}
+        return cls(compiled.string, processors)
+
+    def process(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {name: value if (processor := self.processors[name]) is None or value is None else processor(value)
+                for name, value in params.items()}
 
 
 def _together_statement(main: _Change, others: Sequence[_Change], closing: ClosedRows | None,
