@@ -343,7 +343,8 @@ def complete_task(db: Database, task_id: int, data: dict[str, Any], *, actor: Wh
         raise StepFailed(f"Не удалось выполнить шаг после формы: {failed.step.error}. Введённые данные сохранены "
                          "как черновик; администраторы видят ошибку, после исправления отправьте форму снова.",
                          incident_id) from failed
-    live_workflows.of(db).keep(*stored)  # committed: the next step of this instance may start from memory
+    if not completed.instance_completed:  # a finished roadmap has no next step to start from memory
+        live_workflows.of(db).keep(*stored)  # committed: the next step of this instance may start from memory
     return completed
 
 
