@@ -266,7 +266,7 @@ def completions(total: int, every: int, warm: int) -> None:
     url = db.engine.url.render_as_string(hide_password=False)
     db.engine.dispose()
     begin = time.perf_counter()
-    child = subprocess.run([sys.executable, __file__, "--completions-child", url, key, str(total), str(every)],
+    child = subprocess.run([sys.executable, __file__, "--completions-child", url, key, str(total), str(every)],  # noqa: S603
                            capture_output=True, text=True, check=True)
     elapsed = time.perf_counter() - begin
     samples = [tuple(map(int, line.split())) for line in child.stdout.splitlines() if not line.startswith("cache")]

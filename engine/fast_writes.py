@@ -355,8 +355,8 @@ def _take_pending(session: Session, models: tuple[type[Any], ...]) -> list[tuple
     pending = sorted((obj for obj in session.new if isinstance(obj, models)), key=lambda o: inspect(o).insert_order)
     for obj in pending:
         state = inspect(obj)
-        rows.setdefault(type(obj), []).append({key: state.dict[key] for key in state.mapper.columns.keys()
-                                               if key in state.dict})
+        columns = state.mapper.columns.keys()
+        rows.setdefault(type(obj), []).append({key: state.dict[key] for key in columns if key in state.dict})
         session.expunge(obj)
     return [*queued.items(), *rows.items()]
 

@@ -22,8 +22,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from engine.bpmn.compiler import CompiledTemplate
-from engine.caches import CacheSize
 from engine.bpmn.runtime import WorkflowRun
+from engine.caches import CacheSize
 from engine.db import Database
 
 #: An instance id: each database has its own cache (``of``), so ids never meet another database's.

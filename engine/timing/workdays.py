@@ -27,7 +27,8 @@ def _russian_calendar(year: int) -> holidays.HolidayBase:
     return holidays.country_holidays("RU", years=year)
 
 
-@lru_cache(maxsize=4096)  # ~11 years of days; asked for every day a deadline spans, for every task; the answer for a date never changes
+# Asked for every day a deadline spans, for every task; the answer for a date never changes. ~11 years of days.
+@lru_cache(maxsize=4096)
 def russian_working_day(day: date) -> bool:
     """Weekends and holidays are off; transferred working Saturdays (e.g. 27.04.2024) are working."""
     return bool(_russian_calendar(day.year).is_working_day(day))
