@@ -29,6 +29,7 @@ import argparse
 import cProfile
 import io
 import multiprocessing
+import os
 import pstats
 import statistics
 import sys
@@ -62,6 +63,25 @@ STEPS = 6
 DATA = {"note": "готово"}
 
 
+#: CPU seconds per completion by variant, one entry per run: this process's own, and PostgreSQL's backends'
+#: (read from /proc: the server runs on this machine). Unlike the wall clock, CPU does not count the time
+#: spent waiting for a core on a shared machine, nor the WAL flush: it is the work a completion costs.
+CPU: dict[str, list[tuple[float, float]]] = defaultdict(list)
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def backend_cpu(conn: Any, database: str) -> float:
+    """CPU seconds so far of every PostgreSQL backend connected to ``database`` (``conn`` is one of them)."""
+    total = 0.0
+    for (pid,) in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (database,)).fetchall():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
+    return total
+
+
 def raw_spiff(lifecycles: int, serialize: bool = False) -> tuple[float, float]:
     """(completions/s, lifecycles/s including creating the workflow) with SpiffWorkflow alone, in memory."""
     parser = SpiffBpmnParser()
@@ -93,7 +113,7 @@ def durable_minimum(url: str, lifecycles: int) -> tuple[float, float]:
     with psycopg.connect(url) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS bench_state (id serial PRIMARY KEY, state text, version int)")
         conn.commit()
-        starting = completing = 0.0
+        starting = completing = own = theirs = 0.0
         for _ in range(lifecycles):
             begin = time.perf_counter()
             workflow = BpmnWorkflow(spec, subprocesses)
@@ -102,6 +122,7 @@ def durable_minimum(url: str, lifecycles: int) -> tuple[float, float]:
                                (serializer.serialize_json(workflow),)).fetchone()
             conn.commit()
             middle = time.perf_counter()
+            cpu, server = time.process_time(), backend_cpu(conn, conn.info.dbname)
             while not workflow.is_completed():
                 task = workflow.get_tasks(state=TaskState.READY, manual=True)[0]
                 task.data.update(DATA)
@@ -111,14 +132,22 @@ def durable_minimum(url: str, lifecycles: int) -> tuple[float, float]:
                              (serializer.serialize_json(workflow), row[0]))
                 conn.commit()
             starting, completing = starting + middle - begin, completing + time.perf_counter() - middle
+            own, theirs = own + time.process_time() - cpu, theirs + backend_cpu(conn, conn.info.dbname) - server
+    CPU["durable minimum"].append((own / (lifecycles * STEPS), theirs / (lifecycles * STEPS)))
     return lifecycles * STEPS / completing, lifecycles / (starting + completing)
 
 
-def engine(db: Database, lifecycles: int, key: str) -> tuple[float, float]:
-    """(completions/s, lifecycles/s including start_instance) through the engine on PostgreSQL."""
+def engine(db: Database, lifecycles: int, key: str, cpu_as: str | None = None) -> tuple[float, float]:
+    """(completions/s, lifecycles/s including start_instance) through the engine on PostgreSQL; with
+    ``cpu_as``, the CPU of the completions (this process's and PostgreSQL's) is kept under that name."""
     begin = time.perf_counter()
     started = {instances.start_instance(db, key, f"B{i % 50}", actor=OPERATOR).instance_id for i in range(lifecycles)}
     starting = time.perf_counter() - begin
+    with db.engine.connect() as probe:
+        raw = probe.connection.driver_connection
+        assert raw is not None
+        database = raw.info.dbname
+        cpu, server = time.process_time(), backend_cpu(raw, database)
     begin = time.perf_counter()
     completions = 0
     for _ in range(STEPS):
@@ -128,6 +157,12 @@ def engine(db: Database, lifecycles: int, key: str) -> tuple[float, float]:
                     tasks.complete_task(db, task.id, DATA, actor=login)
                     completions += 1
     completing = time.perf_counter() - begin
+    with db.engine.connect() as probe:
+        raw = probe.connection.driver_connection
+        assert raw is not None
+        own, theirs = time.process_time() - cpu, backend_cpu(raw, database) - server
+    if cpu_as:
+        CPU[cpu_as].append((own / completions, theirs / completions))
     assert completions == lifecycles * STEPS, completions
     return completions / completing, lifecycles / (starting + completing)
 
@@ -319,7 +354,7 @@ def main() -> None:
     for _ in range(args.repeat):
         runs["raw"].append(raw_spiff(args.lifecycles))
         runs["raw, serialized every step"].append(raw_spiff(args.lifecycles, serialize=True))
-        runs["engine"].append(engine(db, args.lifecycles, key))
+        runs["engine"].append(engine(db, args.lifecycles, key, cpu_as="engine"))
         runs["durable minimum"].append(durable_minimum(url, args.lifecycles))
         # The target: engine ÷ durable minimum, each repetition's pair measured back to back.
         ratios.append(runs["engine"][-1][0] / runs["durable minimum"][-1][0])
@@ -356,6 +391,13 @@ def main() -> None:
           f"{ours[1] / raw[1]:.3f}; {args.processes} processes vs raw in as many {together:.3f}; "
           f"durable minimum (Spiff + serializer + UPDATE/COMMIT) {least[0]:.0f}/s = {least[0] / raw[0]:.3f} of raw; "
           f"durable one-row commit {bottom['write commit']:.2f} ms")
+    # As the throughput ratio: what the durable minimum costs ÷ what the engine costs, per completion.
+    by_cpu = [sum(d) / sum(e) for e, d in zip(CPU["engine"], CPU["durable minimum"], strict=True)]
+    for name, values in CPU.items():
+        print(f"  CPU per completion, {name}: this process {statistics.median(v[0] for v in values) * 1000:.2f} ms, "
+              f"PostgreSQL {statistics.median(v[1] for v in values) * 1000:.2f} ms (medians)", file=sys.stderr)
+    print(f"engine / durable minimum by CPU (this process + PostgreSQL per completion): {min(by_cpu):.3f} / "
+          f"{statistics.median(by_cpu):.3f} / {max(by_cpu):.3f} (min / median / max)")
     print(f"engine / durable minimum: {min(ratios):.3f} / {statistics.median(ratios):.3f} / {max(ratios):.3f} "
           f"(min / median / max of {len(ratios)} repetitions; target >= 0.5: "
           f"{'ok' if statistics.median(ratios) >= 0.5 else 'BELOW TARGET'}); "
