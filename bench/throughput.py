@@ -297,9 +297,11 @@ def per_completion(db: Database, lifecycles: int, key: str) -> tuple[Counter, in
 
 
 def profile(db: Database, completions: int, key: str, top: int = 30) -> str:
-    """cProfile of ``completions`` completions (first steps of new instances), cumulative, top lines."""
+    """cProfile of ``completions`` completions (first steps of new instances), by own and cumulative time,
+    top lines. The timer is this process's CPU, not the wall clock: waiting for PostgreSQL (and, on a shared
+    machine, for a core) is not counted; the statements and round trips are counted apart."""
     todo = ready_tasks(db, completions, key)
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(time.process_time)
     profiler.enable()
     for task_id, login in todo:
         tasks.complete_task(db, task_id, DATA, actor=login)
