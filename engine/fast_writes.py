@@ -13,7 +13,10 @@ dependencies) costs more than the SQL. Each helper below replaces it for one sha
 - ``insert_tasks`` — new task rows whose ids the step needs next (their deadline rows and audit records
   hang on them): one INSERT … RETURNING id, the rows then in the session as if loaded.
 - ``write_now`` — one changed, already loaded ORM row as one UPDATE by id, its version checked and bumped
-  as a flush would (the instance and the completed task of a completion).
+  as a flush would (the instance and the completed task of a completion on SQLite).
+- ``take_changes`` + ``write_together`` — PostgreSQL: a step's last writes in one statement, the
+  instance's version-checked UPDATE carrying the task's UPDATE, closed deadline rows and every queued row
+  as data-modifying CTEs (a completion: six statements → one); compiled once per shape.
 
 Order matters in one place only, and ``TaskMirror.record`` checks it: deadline rows and audit records of
 opened tasks are queued after ``insert_tasks`` gave those tasks their ids. Queued rows are written at
