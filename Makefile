@@ -49,6 +49,7 @@ test: install assets services
 
 ## make bench: the benchmarks in bench/ (a few minutes; prints one summary line each)
 # Long runs: bench/http_load.py --per-client 100, bench/memory.py --due 100000 --jobs 50 (docs/performance.md).
+# bench/throughput.py --core --profile 200: the target ratio, statements and a CPU profile of the completion only.
 bench: install services
 	$(BIN)/python bench/sweep_scaling.py
 	$(BIN)/python bench/dashboard.py
@@ -56,6 +57,7 @@ bench: install services
 	$(BIN)/python bench/bulk_start.py
 	$(BIN)/python bench/http_load.py
 	$(BIN)/python bench/memory.py
+	$(BIN)/python bench/memory.py --completions 10000
 
 ## make screenshots: refresh docs/screenshots from the browser tests
 screenshots: install assets services

@@ -18,6 +18,13 @@ the jobs in the last quarter of the run minus that of the jobs in the first quar
 The baseline is a bare worker: ``roadmap worker --burst`` on an empty queue.
 
     python bench/memory.py [--due 20000] [--jobs 20] [--redis redis://127.0.0.1:6379/0]
+    python bench/memory.py --completions 10000 [--warm 1000] [--every 500] [--in-flight 300]
+
+With ``--completions``: one fresh process (recycling off, as a web worker without ``max_requests``)
+runs whole lifecycles of the six-task template of bench/throughput.py through ``start_instance`` and
+``complete_task``; its VmRSS is sampled after a full garbage collection every ``--every`` completions,
+and the growth from ``--warm`` completions to the end is printed (the target: at most 5 MiB from 1,000
+to 10,000), with every cache's size and limit (``engine.caches``).
 """
 
 from __future__ import annotations
@@ -168,7 +175,16 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=20, help="sweep jobs, one per minute of due rows")
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--completions", type=int, default=0, metavar="N",
+                        help="instead: RSS of one process completing N tasks (e.g. 10000), growth after warm-up")
+    parser.add_argument("--warm", type=int, default=1000, help="completions before the first measured RSS")
+    parser.add_argument("--every", type=int, default=500, help="completions between RSS samples")
+    parser.add_argument("--in-flight", type=int, default=1,
+                        help="roadmaps under way at once, one step each in turn (300: past the live-workflow cache)")
     args = parser.parse_args()
+    if args.completions:
+        completions(args.completions, args.every, args.warm, args.in_flight)
+        return
     db = fresh_database(DATABASE)
     started = time.monotonic()
     load(db, args.due, args.jobs)
@@ -206,5 +222,79 @@ def _fired(db: Database) -> int:
         return int(conn.execute(text("SELECT count(*) FROM deadline WHERE fired_at IS NOT NULL")).scalar_one())
 
 
+# --- completions in one long-lived process ---------------------------------------------------------------
+
+
+def completions_child(url: str, key: str, total: int, every: int, in_flight: int = 1) -> None:
+    """In a fresh process (no recycling, as a web worker with ``max_requests`` off): whole lifecycles of the
+    six-task template, start and every completion through the engine services, one after another; after
+    every ``every`` completions a full garbage collection and a sample of this process's VmRSS, printed as
+    ``completions instances rss_bytes``; at the end the caches' sizes (``engine.caches``). With ``in_flight``
+    above 1, that many roadmaps are under way at once and take turns, one step each (as many schools do),
+    so the live-workflow cache fills to its limit and must let the oldest go."""
+    import gc
+    from collections import deque
+
+    from engine import caches
+    from engine.actors import OPERATOR
+    from engine.process import instances, tasks
+
+    db = Database.from_url(url)
+    done = lifecycles = 0
+    under_way: deque[list[int]] = deque()
+    while done < total:
+        while len(under_way) < in_flight:
+            started = instances.start_instance(db, key, f"B{lifecycles % 50}", actor=OPERATOR)
+            under_way.append(list(started.ready_task_ids))
+            lifecycles += 1
+        todo = under_way.popleft()
+        completed = tasks.complete_task(db, todo.pop(), {"note": "готово"}, actor="bench-both")
+        todo.extend(completed.next_task_ids)
+        if todo:
+            under_way.append(todo)
+        done += 1
+        if done % every == 0:
+            gc.collect()
+            print(f"{done} {lifecycles} {rss(os.getpid())}", flush=True)
+    for name, size in caches.sizes(db.caches).items():
+        print(f"cache {name} {size.size} {size.limit}", flush=True)
+
+
+def completions(total: int, every: int, warm: int, in_flight: int = 1) -> None:
+    """RSS of one process completing ``total`` tasks: growth from ``warm`` completions to the end."""
+    from bench.throughput import setup
+    from engine.org.core import GrantRow, OrgData, UserRow, apply_org
+    from engine.roles import Role
+
+    db = fresh_database("roadmap_bench_memory_completions")
+    key = setup(db)
+    schools = [f"B{i}" for i in range(50)]
+    apply_org(db, OrgData(users=[UserRow("bench-both", "Школа и куратор")],
+                          grants=[GrantRow("bench-both", role, code) for code in schools
+                                  for role in (Role.SCHOOL, Role.CURATOR)]))
+    url = db.engine.url.render_as_string(hide_password=False)
+    db.engine.dispose()
+    begin = time.perf_counter()
+    command = [sys.executable, __file__, "--completions-child", url, key, str(total), str(every), str(in_flight)]
+    child = subprocess.run(command, capture_output=True, text=True, check=True)  # noqa: S603
+    elapsed = time.perf_counter() - begin
+    samples = [tuple(map(int, line.split())) for line in child.stdout.splitlines() if not line.startswith("cache")]
+    for done, lifecycles, size in samples:
+        print(f"  {done:6d} completions ({lifecycles:5d} roadmaps started): RSS {size / MIB:7.1f} MiB", file=sys.stderr)
+    for line in child.stdout.splitlines():
+        if line.startswith("cache"):
+            _, name, size, limit = line.split()
+            print(f"  cache {name:<28} {size:>6} of {limit}", file=sys.stderr)
+    at_warm = next(size for done, _, size in samples if done >= warm)
+    last_done, last_lifecycles, at_end = samples[-1]
+    grown = (at_end - at_warm) / MIB
+    print(f"memory (completions, {in_flight} under way): RSS {at_warm / MIB:.1f} MiB after {warm} completions, "
+          f"{at_end / MIB:.1f} MiB after {last_done} ({last_lifecycles} roadmaps started): growth {grown:+.1f} MiB "
+          f"(target <= 5 MiB: {'ok' if grown <= 5 else 'ABOVE TARGET'}); {elapsed:.0f} s")
+
+
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--completions-child":
+        completions_child(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))
+        sys.exit(0)
     main()

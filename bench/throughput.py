@@ -26,7 +26,11 @@ Counted, per repetition (medians over ``--repeat``; the variants take turns, so 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import multiprocessing
+import os
+import pstats
 import statistics
 import sys
 import threading
@@ -57,6 +61,25 @@ from engine.templates import versions
 BUNDLE = Path(__file__).resolve().parent / "bundles" / "six"
 STEPS = 6
 DATA = {"note": "готово"}
+
+
+#: CPU seconds per completion by variant, one entry per run: this process's own, and PostgreSQL's backends'
+#: (read from /proc: the server runs on this machine). Unlike the wall clock, CPU does not count the time
+#: spent waiting for a core on a shared machine, nor the WAL flush: it is the work a completion costs.
+CPU: dict[str, list[tuple[float, float]]] = defaultdict(list)
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def backend_cpu(conn: Any, database: str) -> float:
+    """CPU seconds so far of every PostgreSQL backend connected to ``database`` (``conn`` is one of them)."""
+    total = 0.0
+    for (pid,) in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (database,)).fetchall():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
+    return total
 
 
 def raw_spiff(lifecycles: int, serialize: bool = False) -> tuple[float, float]:
@@ -90,7 +113,7 @@ def durable_minimum(url: str, lifecycles: int) -> tuple[float, float]:
     with psycopg.connect(url) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS bench_state (id serial PRIMARY KEY, state text, version int)")
         conn.commit()
-        starting = completing = 0.0
+        starting = completing = own = theirs = 0.0
         for _ in range(lifecycles):
             begin = time.perf_counter()
             workflow = BpmnWorkflow(spec, subprocesses)
@@ -99,6 +122,7 @@ def durable_minimum(url: str, lifecycles: int) -> tuple[float, float]:
                                (serializer.serialize_json(workflow),)).fetchone()
             conn.commit()
             middle = time.perf_counter()
+            cpu, server = time.process_time(), backend_cpu(conn, conn.info.dbname)
             while not workflow.is_completed():
                 task = workflow.get_tasks(state=TaskState.READY, manual=True)[0]
                 task.data.update(DATA)
@@ -108,14 +132,22 @@ def durable_minimum(url: str, lifecycles: int) -> tuple[float, float]:
                              (serializer.serialize_json(workflow), row[0]))
                 conn.commit()
             starting, completing = starting + middle - begin, completing + time.perf_counter() - middle
+            own, theirs = own + time.process_time() - cpu, theirs + backend_cpu(conn, conn.info.dbname) - server
+    CPU["durable minimum"].append((own / (lifecycles * STEPS), theirs / (lifecycles * STEPS)))
     return lifecycles * STEPS / completing, lifecycles / (starting + completing)
 
 
-def engine(db: Database, lifecycles: int, key: str) -> tuple[float, float]:
-    """(completions/s, lifecycles/s including start_instance) through the engine on PostgreSQL."""
+def engine(db: Database, lifecycles: int, key: str, cpu_as: str | None = None) -> tuple[float, float]:
+    """(completions/s, lifecycles/s including start_instance) through the engine on PostgreSQL; with
+    ``cpu_as``, the CPU of the completions (this process's and PostgreSQL's) is kept under that name."""
     begin = time.perf_counter()
     started = {instances.start_instance(db, key, f"B{i % 50}", actor=OPERATOR).instance_id for i in range(lifecycles)}
     starting = time.perf_counter() - begin
+    with db.engine.connect() as probe:
+        raw = probe.connection.driver_connection
+        assert raw is not None
+        database = raw.info.dbname
+        cpu, server = time.process_time(), backend_cpu(raw, database)
     begin = time.perf_counter()
     completions = 0
     for _ in range(STEPS):
@@ -125,6 +157,12 @@ def engine(db: Database, lifecycles: int, key: str) -> tuple[float, float]:
                     tasks.complete_task(db, task.id, DATA, actor=login)
                     completions += 1
     completing = time.perf_counter() - begin
+    with db.engine.connect() as probe:
+        raw = probe.connection.driver_connection
+        assert raw is not None
+        own, theirs = time.process_time() - cpu, backend_cpu(raw, database) - server
+    if cpu_as:
+        CPU[cpu_as].append((own / completions, theirs / completions))
     assert completions == lifecycles * STEPS, completions
     return completions / completing, lifecycles / (starting + completing)
 
@@ -201,6 +239,80 @@ def floor(db: Database, samples: int = 300) -> dict[str, float]:
         return result
 
 
+class Counter:
+    """SQL statements and round trips on ``db``'s engine while it is entered: every cursor execute is a
+    statement (an executemany counts once: psycopg pipelines its parameter sets), and a round trip is a
+    statement, a BEGIN/COMMIT/ROLLBACK, or the pre-ping of a pool check-out."""
+
+    def __init__(self, db: Database) -> None:
+        self.engine = db.engine
+        self.statements = self.transactions = self.checkouts = 0
+        self.texts: dict[str, int] = defaultdict(int)
+
+    def _statement(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        self.statements += 1
+        self.texts[" ".join(statement.split())[:90]] += 1
+
+    def _transaction(self, *_: Any) -> None:
+        self.transactions += 1
+
+    def _checkout(self, *_: Any) -> None:
+        self.checkouts += 1
+
+    def __enter__(self) -> Counter:
+        event.listen(self.engine, "before_cursor_execute", self._statement)
+        for name in ("begin", "commit", "rollback"):
+            event.listen(self.engine, name, self._transaction)
+        event.listen(self.engine.pool, "checkout", self._checkout)
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._statement)
+        for name in ("begin", "commit", "rollback"):
+            event.remove(self.engine, name, self._transaction)
+        event.remove(self.engine.pool, "checkout", self._checkout)
+
+    @property
+    def round_trips(self) -> int:
+        # psycopg sends BEGIN as a command of its own (the begin event), a commit or rollback is one more;
+        # SQLAlchemy's pre-ping on a check-out is one (the checkout event fires after it).
+        return self.statements + self.transactions + self.checkouts
+
+
+def ready_tasks(db: Database, lifecycles: int, key: str) -> list[tuple[int, str]]:
+    """Start ``lifecycles`` instances and return their first (task id, login) pairs."""
+    started = {instances.start_instance(db, key, f"B{i % 50}", actor=OPERATOR).instance_id for i in range(lifecycles)}
+    return [(task.id, "bench-school") for task in tasks.list_tasks(db, limit=100_000, actor="bench-school")
+            if task.instance_id in started]
+
+
+def per_completion(db: Database, lifecycles: int, key: str) -> tuple[Counter, int]:
+    """The first step of ``lifecycles`` new instances, counted: statements and round trips of
+    ``complete_task`` alone (the inbox query that finds the tasks is outside)."""
+    todo = ready_tasks(db, lifecycles, key)
+    with Counter(db) as counted:
+        for task_id, login in todo:
+            tasks.complete_task(db, task_id, DATA, actor=login)
+    return counted, len(todo)
+
+
+def profile(db: Database, completions: int, key: str, top: int = 30) -> str:
+    """cProfile of ``completions`` completions (first steps of new instances), by own and cumulative time,
+    top lines. The timer is this process's CPU, not the wall clock: waiting for PostgreSQL (and, on a shared
+    machine, for a core) is not counted; the statements and round trips are counted apart."""
+    todo = ready_tasks(db, completions, key)
+    profiler = cProfile.Profile(time.process_time)
+    profiler.enable()
+    for task_id, login in todo:
+        tasks.complete_task(db, task_id, DATA, actor=login)
+    profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+    return out.getvalue()
+
+
 def setup(db: Database) -> str:
     schools = [(f"B{i}", f"Школа {i}", "BM") for i in range(50)]
     grants = [GrantRow("bench-school", Role.SCHOOL, code) for code, _, _ in schools]
@@ -229,16 +341,27 @@ def main() -> None:
     parser.add_argument("--lifecycles", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--core", action="store_true",
+                        help="only raw, durable minimum and the engine (no threads, processes or diagnostics)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="also print a cProfile of N completions (stderr)")
     args = parser.parse_args()
     db = fresh_database("roadmap_bench_throughput")
     key = setup(db)
     url = db.engine.url.render_as_string(hide_password=False).replace("+psycopg", "")
     fast_commits = asynchronous_commits(db)
     runs: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    ratios: list[float] = []
+    engine(db, 5, key)  # warm up: compiled template, statement caches, prepared statements
     for _ in range(args.repeat):
         runs["raw"].append(raw_spiff(args.lifecycles))
         runs["raw, serialized every step"].append(raw_spiff(args.lifecycles, serialize=True))
-        runs["engine"].append(engine(db, args.lifecycles, key))
+        runs["engine"].append(engine(db, args.lifecycles, key, cpu_as="engine"))
+        runs["durable minimum"].append(durable_minimum(url, args.lifecycles))
+        # The target: engine ÷ durable minimum, each repetition's pair measured back to back.
+        ratios.append(runs["engine"][-1][0] / runs["durable minimum"][-1][0])
+        if args.core:
+            continue
         runs["engine, cache off"].append(without_cache(db, args.lifecycles, key))
         runs["engine, synchronous_commit off"].append(engine(fast_commits, args.lifecycles, key))
         runs["engine, 4 threads"].append(concurrent(db, args.lifecycles, key))
@@ -246,14 +369,22 @@ def main() -> None:
             processes("raw", db, args.lifecycles, key, args.processes))
         runs[f"engine, {args.processes} processes"].append(
             processes("engine", db, args.lifecycles, key, args.processes))
-        runs["durable minimum"].append(durable_minimum(url, args.lifecycles))
     median = {name: (statistics.median(c for c, _ in values), statistics.median(lc for _, lc in values))
               for name, values in runs.items()}
     raw, ours, least = median["raw"], median["engine"], median["durable minimum"]
-    together = median[f"engine, {args.processes} processes"][0] / median[f"raw, {args.processes} processes"][0]
+    together = (median[f"engine, {args.processes} processes"][0] / median[f"raw, {args.processes} processes"][0]
+                if not args.core else float("nan"))
     for name, (completions, lifecycles) in median.items():
         print(f"  {name:<32} {completions:7.0f} completions/s ({completions / raw[0]:.3f} of raw), "
               f"{lifecycles:6.1f} lifecycles/s with start ({lifecycles / raw[1]:.3f} of raw)", file=sys.stderr)
+    counted, steps = per_completion(db, 50, key)
+    print(f"  per completion ({steps} first steps): {counted.statements / steps:.2f} SQL statements, "
+          f"{counted.round_trips / steps:.2f} round trips ({counted.transactions / steps:.2f} transactions, "
+          f"{counted.checkouts / steps:.2f} pool check-outs)", file=sys.stderr)
+    for statement, times in sorted(counted.texts.items(), key=lambda item: -item[1]):
+        print(f"    {times / steps:5.2f} × {statement}", file=sys.stderr)
+    if args.profile:
+        print(profile(db, args.profile, key), file=sys.stderr)
     bottom = floor(db)
     print("  floor: " + ", ".join(f"{name} {ms:.2f} ms" for name, ms in bottom.items()), file=sys.stderr)
     verdict = "ok" if ours[0] / raw[0] >= 0.5 else "BELOW TARGET"
@@ -262,6 +393,18 @@ def main() -> None:
           f"{ours[1] / raw[1]:.3f}; {args.processes} processes vs raw in as many {together:.3f}; "
           f"durable minimum (Spiff + serializer + UPDATE/COMMIT) {least[0]:.0f}/s = {least[0] / raw[0]:.3f} of raw; "
           f"durable one-row commit {bottom['write commit']:.2f} ms")
+    # As the throughput ratio: what the durable minimum costs ÷ what the engine costs, per completion.
+    by_cpu = [sum(d) / sum(e) for e, d in zip(CPU["engine"], CPU["durable minimum"], strict=True)]
+    for name, values in CPU.items():
+        print(f"  CPU per completion, {name}: this process {statistics.median(v[0] for v in values) * 1000:.2f} ms, "
+              f"PostgreSQL {statistics.median(v[1] for v in values) * 1000:.2f} ms (medians)", file=sys.stderr)
+    print(f"engine / durable minimum by CPU (this process + PostgreSQL per completion): {min(by_cpu):.3f} / "
+          f"{statistics.median(by_cpu):.3f} / {max(by_cpu):.3f} (min / median / max)")
+    print(f"engine / durable minimum: {min(ratios):.3f} / {statistics.median(ratios):.3f} / {max(ratios):.3f} "
+          f"(min / median / max of {len(ratios)} repetitions; target >= 0.5: "
+          f"{'ok' if statistics.median(ratios) >= 0.5 else 'BELOW TARGET'}); "
+          f"{counted.statements / steps:.2f} statements and {counted.round_trips / steps:.2f} round trips "
+          "per completion")
     fast_commits.engine.dispose()
     db.engine.dispose()
 

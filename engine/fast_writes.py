@@ -13,7 +13,10 @@ dependencies) costs more than the SQL. Each helper below replaces it for one sha
 - ``insert_tasks`` — new task rows whose ids the step needs next (their deadline rows and audit records
   hang on them): one INSERT … RETURNING id, the rows then in the session as if loaded.
 - ``write_now`` — one changed, already loaded ORM row as one UPDATE by id, its version checked and bumped
-  as a flush would (the instance and the completed task of a completion).
+  as a flush would (the instance and the completed task of a completion on SQLite).
+- ``take_changes`` + ``write_together`` — PostgreSQL: a step's last writes in one statement, the
+  instance's version-checked UPDATE carrying the task's UPDATE, closed deadline rows and every queued row
+  as data-modifying CTEs (a completion: six statements → one); compiled once per shape.
 
 Order matters in one place only, and ``TaskMirror.record`` checks it: deadline rows and audit records of
 opened tasks are queued after ``insert_tasks`` gave those tasks their ids. Queued rows are written at
@@ -23,12 +26,15 @@ commit if nobody called ``insert_pending``, and dropped on rollback, as pending 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Insert, Table, Update, bindparam, event, insert, inspect, update
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 from sqlalchemy.orm.exc import StaleDataError
 
+from engine import caches
+from engine.caches import Bounded
 from engine.db import ReadingSessionWrote, refuses_writes
 from engine.models import Task
 
@@ -119,6 +125,243 @@ def write_now(session: Session, obj: Any) -> None:
     # (Public set_committed_value would leave it on the session's modified list, and the flush would
     # then walk it again, costing most of what this saves.)
     state._commit_all(current, session.identity_map)  # noqa: SLF001 - SQLAlchemy's own post-UPDATE step, see above
+
+
+def writes_together(session: Session) -> bool:
+    """Whether ``write_together`` can put a step's writes in one statement here: PostgreSQL runs
+    data-modifying CTEs; SQLite does not, and takes the statement-per-kind path."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def take_changes(session: Session, main: Any, *others: Any) -> Changes:
+    """The changed columns of loaded objects, for ``write_together`` to write; the objects are left as
+    stored from here on, so no flush in between writes them too (the transaction rolls back if the
+    statement later fails, and the session with it)."""
+    if refuses_writes(session):
+        raise ReadingSessionWrote
+    found = []
+    for obj in (main, *others):
+        change = _change(obj)
+        if change is not None:
+            change.commit(obj, session)
+            found.append(change)
+    return Changes(found[0] if found and found[0].obj is main else None,
+                   [change for change in found if change.obj is not main])
+
+
+@dataclass
+class Changes:
+    main: _Change | None
+    others: list[_Change]
+
+
+def write_together(session: Session, changes: Changes, closing: ClosedRows | None = None,
+                   models: tuple[type[Any], ...] = ()) -> None:
+    """The UPDATE of ``changes.main`` (its version checked and bumped) with, in the same one statement as
+    data-modifying CTEs (PostgreSQL only, ``writes_together``): the UPDATEs of ``changes.others``,
+    ``closing`` (rows of a table closed by a foreign key) and everything ``insert_pending(session,
+    *models)`` would write.
+
+    A completion's writes — instance, completed task, its deadline rows closed, new deadline rows, audit
+    records and events — are then one round trip instead of six. All parts run on the same snapshot, so
+    none may depend on another's effect (they touch different rows; rows that need ids of new tasks are
+    queued after ``insert_tasks``). The main UPDATE returns its id: no row back means another writer
+    changed the main row's version (``StaleDataError``), and the whole statement — every CTE with it —
+    is rolled back with the transaction.
+
+    The statement is built once per shape (which columns change, how many rows of which table) with
+    named parameters, and kept in a bounded cache (``together_statements`` in ``engine.caches``): built
+    per call, SQLAlchemy would compile it every time, which cost more than the round trips it saves."""
+    if refuses_writes(session):
+        raise ReadingSessionWrote
+    batches = _take_pending(session, models)
+    main = changes.main
+    if main is None:  # nothing to check (a flush wrote it already): plain statements
+        connection = session.connection()
+        for change in changes.others:
+            connection.execute(change.statement())
+        if closing is not None:
+            connection.execute(closing.statement())
+        for model, rows in batches:
+            connection.execute(insert(model.__table__), rows)
+        return
+    for model, rows in batches:  # scalar column defaults as values: the statement is kept as SQL text
+        _fill_defaults(model.__table__, rows)
+    shape = (main.shape(), tuple(change.shape() for change in changes.others),
+             closing.shape() if closing is not None else None,
+             tuple((model, tuple(rows[0]), len(rows)) for model, rows in batches))
+    params = main.params("m")
+    for i, change in enumerate(changes.others):
+        params.update(change.params(f"o{i}"))
+    if closing is not None:
+        params.update(closing.params())
+    for b, (_, rows) in enumerate(batches):
+        for r, row in enumerate(rows):
+            params.update({f"b{b}_{r}_{key}": value for key, value in row.items()})
+    connection = session.connection()
+    compiled = _TOGETHER.get(shape)
+    if compiled is None:
+        statement = _together_statement(main, changes.others, closing, batches)
+        compiled = _Compiled.of(statement, connection.dialect)
+        if compiled is None or compiled.names != params.keys():  # a default computed per row: no text to keep
+            returned = connection.execute(statement, params).all()
+            compiled = None
+        else:
+            _TOGETHER.put(shape, compiled)
+    if compiled is not None:
+        returned = connection.exec_driver_sql(compiled.sql, compiled.process(params)).all()
+    if len(returned) != 1:
+        raise StaleDataError(f"UPDATE statement on table '{main.table}' expected to update 1 row(s); "
+                             "0 were matched.")
+
+
+def _fill_defaults(table: Table, rows: list[dict[str, Any]]) -> None:
+    for column in table.c:
+        default = column.default
+        if column.key not in rows[0] and default is not None and getattr(default, "is_scalar", False):
+            for row in rows:
+                row[column.key] = default.arg  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """A statement SQLAlchemy cannot cache (data-modifying CTEs have no cache key), compiled once for its
+    dialect: the SQL text and each parameter's bind processor (JSON, enums), run with ``exec_driver_sql``."""
+
+    sql: str
+    processors: dict[str, Any]
+
+    @property
+    def names(self) -> Any:
+        return self.processors.keys()
+
+    @classmethod
+    def of(cls, statement: Any, dialect: Any) -> _Compiled | None:
+        compiled = statement.compile(dialect=dialect)
+        if compiled.positional:
+            return None
+        processors = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+                      for name, bind in compiled.binds.items()}
+        return cls(compiled.string, processors)
+
+    def process(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {name: value if (processor := self.processors[name]) is None or value is None else processor(value)
+                for name, value in params.items()}
+
+
+def _together_statement(main: _Change, others: Sequence[_Change], closing: ClosedRows | None,
+                        batches: Sequence[tuple[type[Any], list[dict[str, Any]]]]) -> Any:
+    parts: list[Any] = [change.named_statement(f"o{i}") for i, change in enumerate(others)]
+    if closing is not None:
+        parts.append(closing.named_statement())
+    for b, (model, rows) in enumerate(batches):
+        table = model.__table__
+        parts.append(insert(table).values([{key: bindparam(f"b{b}_{r}_{key}", type_=table.c[key].type)
+                                            for key in row} for r, row in enumerate(rows)]))
+    statement = main.named_statement("m").returning(main.table.c.id)
+    if parts:
+        statement = statement.add_cte(*(part.cte(f"step_{i}") for i, part in enumerate(parts)))
+    return statement
+
+
+@dataclass(frozen=True)
+class ClosedRows:
+    """``UPDATE table SET values WHERE key IN ids AND open``: e.g. the deadline rows of a completed task."""
+
+    table: Table
+    key: str
+    ids: tuple[Any, ...]
+    values: dict[str, Any]
+    open: Any  # the condition that a row is still open (a column expression)
+
+    def shape(self) -> tuple[Any, ...]:
+        return (self.table.name, self.key, tuple(self.values), len(self.ids))
+
+    def statement(self) -> Update:
+        return update(self.table).where(self.table.c[self.key].in_(self.ids), self.open).values(self.values)
+
+    def named_statement(self) -> Update:
+        ids = [bindparam(f"c_id{i}", type_=self.table.c[self.key].type) for i in range(len(self.ids))]
+        return (update(self.table).where(self.table.c[self.key].in_(ids), self.open)
+                .values({key: bindparam(f"c_{key}", type_=self.table.c[key].type) for key in self.values}))
+
+    def params(self) -> dict[str, Any]:
+        return {**{f"c_id{i}": value for i, value in enumerate(self.ids)},
+                **{f"c_{key}": value for key, value in self.values.items()}}
+
+
+_TOGETHER: Bounded[tuple[Any, ...], Any] = Bounded(256)
+caches.register("together_statements", _TOGETHER)
+
+
+class _Change:
+    """One loaded object's changed columns, as ``write_now`` finds them."""
+
+    def __init__(self, obj: Any, table: Table, values: dict[str, Any], where_id: Any, version_key: str | None,
+                 version: Any) -> None:
+        self.obj, self.table, self.values, self.where_id, self.version_key, self.version = (
+            obj, table, values, where_id, version_key, version)
+
+    def shape(self) -> tuple[Any, ...]:
+        return (self.table.name, tuple(self.values), self.version_key)
+
+    def statement(self) -> Update:
+        statement = update(self.table).where(self.table.c.id == self.where_id)
+        if self.version_key is not None:
+            statement = statement.where(self.table.c[self.version_key] == self.version)
+        return statement.values(self.values)
+
+    def named_statement(self, prefix: str) -> Update:
+        table = self.table
+        statement = update(table).where(table.c.id == bindparam(f"{prefix}_where_id", type_=table.c.id.type))
+        if self.version_key is not None:
+            column = table.c[self.version_key]
+            statement = statement.where(column == bindparam(f"{prefix}_where_version", type_=column.type))
+        return statement.values({key: bindparam(f"{prefix}_{key}", type_=table.c[key].type) for key in self.values})
+
+    def params(self, prefix: str) -> dict[str, Any]:
+        found = {f"{prefix}_{key}": value for key, value in self.values.items()}
+        found[f"{prefix}_where_id"] = self.where_id
+        if self.version_key is not None:
+            found[f"{prefix}_where_version"] = self.version
+        return found
+
+    def commit(self, obj: Any, session: Session) -> None:
+        state = inspect(obj)
+        state.dict.update(self.values)
+        state._commit_all(state.dict, session.identity_map)  # noqa: SLF001 - as in write_now
+
+
+def _change(obj: Any) -> _Change | None:
+    state = inspect(obj)
+    current, modified = state.dict, state.committed_state
+    _, columns, version_key = _updates(state.mapper)
+    if state.key is None or not modified or not modified.keys() <= columns or not modified.keys() <= current.keys():
+        return None
+    values = {key: current[key] for key in modified if current[key] != modified[key]}
+    if not values:
+        return None
+    version = None
+    if version_key is not None:
+        version = current[version_key]
+        values[version_key] = version + 1
+    return _Change(obj, cast(Table, state.mapper.local_table), values, current["id"], version_key, version)
+
+
+def _take_pending(session: Session, models: tuple[type[Any], ...]) -> list[tuple[type[Any], list[dict[str, Any]]]]:
+    """The queued rows, then the pending objects of ``models`` (taken out of the session), by model and in
+    order: each batch's rows carry the same keys, so each batch is one multi-row VALUES."""
+    queued: dict[type[Any], list[dict[str, Any]]] = {}
+    for model, values in session.info.pop(_QUEUED, ()):
+        queued.setdefault(model, []).append(values)
+    rows: dict[type[Any], list[dict[str, Any]]] = {}
+    pending = sorted((obj for obj in session.new if isinstance(obj, models)), key=lambda o: inspect(o).insert_order)
+    for obj in pending:
+        state = inspect(obj)
+        columns = state.mapper.columns.keys()
+        rows.setdefault(type(obj), []).append({key: state.dict[key] for key in columns if key in state.dict})
+        session.expunge(obj)
+    return [*queued.items(), *rows.items()]
 
 
 def _updates(mapper: Mapper[Any]) -> tuple[Update, frozenset[str], str | None]:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import secrets
@@ -18,7 +19,7 @@ from sqlalchemy import func, select
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
-from engine import labels
+from engine import caches, labels
 from engine.config import Settings
 from engine.db import Database
 from engine.errors import EngineError, FormInvalid
@@ -315,4 +316,6 @@ def health() -> tuple[Any, int]:
             templates = session.scalar(select(func.count()).select_from(TemplateVersion)) or 0
     except Exception as err:  # noqa: BLE001 - health reports, it does not raise
         return jsonify(status="error", database=type(err).__name__), 503
-    return jsonify(status="ok", database="ok", template_versions=templates), 200
+    # Every in-process cache with its size and limit (engine.caches): a monitor sees one that fills up.
+    sizes = {name: dataclasses.asdict(size) for name, size in caches.sizes(_database().caches).items()}
+    return jsonify(status="ok", database="ok", template_versions=templates, caches=sizes), 200

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import io
 from datetime import date, datetime
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 
 import flask_babel
@@ -32,6 +32,7 @@ from babel.support import NullTranslations, Translations
 from flask import Blueprint, Flask, has_request_context, redirect, request, session
 from werkzeug.wrappers import Response
 
+from engine import caches
 from engine.labels import N_
 from web.session import local_path, viewer_zone_name
 
@@ -42,7 +43,7 @@ TRANSLATIONS = Path(__file__).parent / "translations"
 __all__ = ["DEFAULT", "LANGUAGES", "N_", "current_language", "format_day", "gettext", "init_app", "ngettext"]
 
 
-@cache
+@lru_cache(maxsize=8)  # the languages offered (LANGUAGES), plus room for a stray one
 def catalog(lang: str) -> NullTranslations:
     """The compiled catalog of ``lang``, read from its ``.po`` once per process (no ``.mo`` files to build
     or to go stale); an unknown language gets the texts as they are."""
@@ -55,6 +56,9 @@ def catalog(lang: str) -> NullTranslations:
     write_mo(compiled, messages)
     compiled.seek(0)
     return Translations(compiled)
+
+
+caches.register_lru("translation_catalogs", catalog)
 
 
 class _Catalogs(flask_babel.Domain):  # type: ignore[misc]

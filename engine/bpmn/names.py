@@ -30,6 +30,7 @@ from functools import lru_cache
 
 from lxml import etree
 
+from engine import caches
 from engine.bpmn import safe_eval
 from engine.bpmn.lint import check_dmn_input_entry, foreign_form
 from engine.bpmn.manifest import ACTION_OUTPUTS, ManifestSections
@@ -225,6 +226,9 @@ def _names_read(text: str, kind: str) -> tuple[str, ...] | None:
     names = [node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)]
     skip = loop_targets | (bound if kind != "script" else set()) | {_CELL_INPUT}
     return tuple(name for name in dict.fromkeys(names) if name not in skip and name not in safe_eval.SAFE_FUNCTIONS)
+
+
+caches.register_lru("names_read", _names_read)
 
 
 def _cell_tree(text: str) -> ast.AST:

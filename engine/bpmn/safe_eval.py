@@ -22,6 +22,7 @@ from itertools import islice
 from types import MappingProxyType
 from typing import Any, ParamSpec, TypeVar, cast
 
+from engine import caches
 from engine.errors import EngineError, ExpressionFailed, ExpressionRejected
 
 MAX_SOURCE_CHARS = 10_000
@@ -158,6 +159,10 @@ def _checked_script(source: str) -> ast.Module:
     tree = cast(ast.Module, _parse(source, "exec"))
     _Checker().statements(tree.body)
     return tree
+
+
+caches.register_lru("checked_expressions", _checked_expression)
+caches.register_lru("checked_scripts", _checked_script)
 
 
 def _too_many_digits(message: str) -> str | None:

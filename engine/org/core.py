@@ -12,10 +12,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import String, bindparam, literal, select, type_coerce, update
+from sqlalchemy import String, bindparam, cast, func, literal, select, type_coerce, update
 from sqlalchemy.orm import Session
 
-from engine import audit
+from engine import audit, caches
 from engine.actors import Who, is_operator, login_of
 from engine.db import Database
 from engine.errors import EngineError, NotAllowed, OrgUnitNotFound
@@ -174,12 +174,41 @@ def _scope(rows: tuple[tuple[Any, ...], ...]) -> Scope:
                        for *_, role, school_id, municipality_id, region_id in rows if role is not None))
 
 
+caches.register_lru("actor_scopes", _scope)
+
+
 # Built once (every service call runs it), the login bound at execution.
 # The role comes as its plain string: _scope turns it into a Role once per set of grants,
 # instead of the Enum type doing it for every row of every call.
 _ACTOR = (select(User.id, User.login, User.is_active, type_coerce(RoleGrant.role, String).label("role"),
                  RoleGrant.school_id, RoleGrant.municipality_id, RoleGrant.region_id)
           .outerjoin(RoleGrant, RoleGrant.user_id == User.id).where(User.login == bindparam("login")))
+
+
+# The same user and grants as columns another statement can carry (a completion's lock): the user's id and
+# whether they are active, and their grants as one string, ``role/school/municipality/region;…``
+# (``aggregate_strings``: PostgreSQL's string_agg, SQLite's group_concat).
+_ACTOR_ID = select(User.id).where(User.login == bindparam("login"), User.is_active).scalar_subquery()
+_GRANT_TEXT = (type_coerce(RoleGrant.role, String) + "/" + func.coalesce(cast(RoleGrant.school_id, String), "")
+               + "/" + func.coalesce(cast(RoleGrant.municipality_id, String), "")
+               + "/" + func.coalesce(cast(RoleGrant.region_id, String), ""))
+ACTOR_COLUMNS = (_ACTOR_ID.label("actor_id"),
+                 select(func.aggregate_strings(_GRANT_TEXT, ";")).where(RoleGrant.user_id == _ACTOR_ID)
+                 .scalar_subquery().label("actor_grants"))
+
+
+def actor_of_columns(login: str, user_id: int | None, grants: str | None) -> Actor:
+    """``load_actor`` from the ``ACTOR_COLUMNS`` another statement brought (``login`` bound as ``login``)."""
+    if user_id is None:
+        raise OrgUnitNotFound(f"пользователь «{login}» не найден")
+    rows = tuple(sorted((None, None, None, role, _id(school), _id(municipality), _id(region))
+                        for role, school, municipality, region in
+                        (grant.split("/") for grant in (grants or "").split(";") if grant)))
+    return Actor(user_id, login, _scope(rows))
+
+
+def _id(text: str) -> int | None:
+    return int(text) if text else None
 
 
 def load_user(session: Session, actor: Who) -> Actor:

@@ -23,7 +23,7 @@ from engine.bpmn.runtime import SERIALIZER_VERSION, WorkflowRun
 from engine.bpmn.spec import TemplateSpec
 from engine.db import Database
 from engine.errors import Conflict, EngineError, InstanceNotFound, NotAllowed
-from engine.fast_writes import insert_pending, insert_tasks, queue_row
+from engine.fast_writes import ClosedRows, insert_pending, insert_tasks, queue_row
 from engine.models import (
     AuditRecord,
     Cohort,
@@ -38,7 +38,7 @@ from engine.models import (
     TemplateVersion,
 )
 from engine.org.areas import area_of
-from engine.org.core import find_school, load_user, place_of
+from engine.org.core import ACTOR_COLUMNS, Actor, actor_of_columns, find_school, load_user, place_of
 from engine.org.regions import region_zone
 from engine.process import events
 from engine.process.cohorts import calendar_of, ensure_cohort, find_cohort
@@ -46,8 +46,9 @@ from engine.process.schedule import deadline_row, schedule_task
 from engine.roles import Role
 from engine.templates.versions import compiled_version, find_version
 from engine.timing.due import DueRule, compute_due
-from engine.timing.production_calendar import load_calendar
+from engine.timing.production_calendar import OVERRIDES_COLUMN, calendar_of_column, load_calendar
 from engine.timing.workdays import WorkCalendar
+from engine.timing.zones import DEFAULT_ZONE
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,29 @@ def lock_instance_of_task(session: Session, task_id: int) -> ProcessInstance | N
     return session.scalars(_LOCK_BY_TASK, {"id": task_id}).first()
 
 
+@dataclass(frozen=True)
+class StepStart:
+    """What a completion reads in its first statement: the locked instance (with school, cohort and template
+    hash), the acting user, the calendar overrides and the school's zone — one round trip instead of four."""
+
+    instance: ProcessInstance
+    actor: Actor
+    workdays: WorkCalendar
+    zone_name: str
+
+
+def lock_step(session: Session, task_id: int, login: str) -> StepStart | None:
+    """``lock_instance_of_task`` that also reads the actor (``load_actor``), the calendar overrides
+    (``load_calendar``) and the school's time zone, as columns of the same statement. The actor and the
+    overrides are small scalar subqueries; only the instance row is locked. None: no such task."""
+    row = session.execute(_LOCK_STEP, {"id": task_id, "login": login}).first()
+    if row is None:
+        return None
+    instance, actor_id, grants, overrides, time_zone = row
+    return StepStart(instance, actor_of_columns(login, actor_id, grants), calendar_of_column(overrides),
+                     time_zone or DEFAULT_ZONE)
+
+
 def _locked(where: ColumnElement[bool]) -> Select[ProcessInstance]:
     # The school, the cohort and the template version's content hash come in the same statement (only
     # the instance row is locked): task mirroring and the compiled-template cache need them, and each
@@ -137,6 +161,9 @@ def _locked(where: ColumnElement[bool]) -> Select[ProcessInstance]:
 _LOCK_BY_ID = _locked(ProcessInstance.id == bindparam("id"))
 _LOCK_BY_TASK = _locked(ProcessInstance.id == select(Task.instance_id).where(Task.id == bindparam("id"))
                         .scalar_subquery())
+_SCHOOL_ZONE = (select(Region.time_zone).join(School, School.region_id == Region.id)
+                .where(School.id == ProcessInstance.school_id).scalar_subquery().label("school_zone"))
+_LOCK_STEP = _LOCK_BY_TASK.add_columns(*ACTOR_COLUMNS, OVERRIDES_COLUMN, _SCHOOL_ZONE)
 
 
 def sync_tasks(session: Session, instance: ProcessInstance, run: WorkflowRun, spec: TemplateSpec,
@@ -174,7 +201,8 @@ class TaskMirror:
 
     @classmethod
     def of(cls, session: Session, instance: ProcessInstance, run: WorkflowRun, spec: TemplateSpec, now: datetime,
-           open_rows: Sequence[Task] | None = None, workdays: WorkCalendar | None = None) -> TaskMirror:
+           open_rows: Sequence[Task] | None = None, workdays: WorkCalendar | None = None,
+           zone_name: str | None = None) -> TaskMirror:
         ready = {t.task_id: t for t in run.ready_user_tasks()}
         if open_rows is None:
             open_rows = list(session.scalars(select(Task).where(Task.instance_id == instance.id,
@@ -188,7 +216,7 @@ class TaskMirror:
         school = instance.school
         calendar = calendar_of(spec, instance.cohort)
         if workdays is not None:  # counted in the school's own dates: its region's time zone
-            workdays = workdays.in_zone(region_zone(session, school.region_id))
+            workdays = workdays.in_zone(zone_name or region_zone(session, school.region_id))
         opened = []
         for task_id, ready_task in ready.items():
             if task_id in known:
@@ -322,6 +350,12 @@ def close_deadlines(session: Session, task_ids: int | Sequence[int], now: dateti
     # A plain table UPDATE by task id, without the ORM's autoflush and bookkeeping: it matches rows
     # already in the database, which is where a closing task's rows are (written when it opened).
     session.connection().execute(_CLOSE_DEADLINES, {"ids": ids, "now": now})
+
+
+def closing_deadlines(task_ids: Sequence[int], now: datetime) -> ClosedRows:
+    """``close_deadlines`` for ``write_together`` to carry in a step's one statement."""
+    return ClosedRows(_DEADLINES, "task_id", tuple(task_ids), {"cancelled": True, "fired_at": now},
+                      _DEADLINES.c.fired_at.is_(None))
 
 
 _DEADLINES = cast(Table, Deadline.__table__)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from engine.bpmn.compiler import CompiledTemplate
 from engine.bpmn.runtime import WorkflowRun
+from engine.caches import CacheSize
 from engine.db import Database
 
 #: An instance id: each database has its own cache (``of``), so ids never meet another database's.
@@ -69,6 +70,10 @@ class LiveWorkflows:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+    def stats(self) -> CacheSize:
+        """Entries, limit and counts, for ``engine.caches.sizes`` (``/health``)."""
+        return CacheSize(len(self._items), self.size, self.hits, self.misses)
 
 
 def of(db: Database) -> LiveWorkflows:

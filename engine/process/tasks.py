@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit
-from engine.actors import Who
+from engine.actors import Who, login_of
 from engine.bpmn import safe_eval
 from engine.bpmn.manifest import TaskRule
 from engine.bpmn.runtime import WorkflowRun
@@ -33,7 +33,7 @@ from engine.errors import (
     TaskClaimed,
     TaskNotFound,
 )
-from engine.fast_writes import insert_pending, insert_tasks, write_now
+from engine.fast_writes import insert_pending, insert_tasks, take_changes, write_now, write_together, writes_together
 from engine.forms import FormDefinition
 from engine.models import AuditRecord, Deadline, InstanceStatus, Municipality, Region, School, Task, TaskStatus, User
 from engine.org.areas import area_for
@@ -44,7 +44,7 @@ from engine.process import events, live_workflows
 from engine.process.actions import ActionContext, FieldReference, form_choices, form_references, run_actions
 from engine.process.attachments import document_fields, field_values
 from engine.process.incidents import FailedStep, describe, park_step, record_failure
-from engine.process.instances import TaskMirror, close_deadlines, finish_sync, lock_instance_of_task
+from engine.process.instances import TaskMirror, close_deadlines, closing_deadlines, finish_sync, lock_step
 from engine.process.live_workflows import Key
 from engine.process.notifications import Message, moscow_time, notify
 from engine.process.task_access import authorize, form_of, place_of_task
@@ -343,19 +343,22 @@ def complete_task(db: Database, task_id: int, data: dict[str, Any], *, actor: Wh
         raise StepFailed(f"Не удалось выполнить шаг после формы: {failed.step.error}. Введённые данные сохранены "
                          "как черновик; администраторы видят ошибку, после исправления отправьте форму снова.",
                          incident_id) from failed
-    live_workflows.of(db).keep(*stored)  # committed: the next step of this instance may start from memory
+    if not completed.instance_completed:  # a finished roadmap has no next step to start from memory
+        live_workflows.of(db).keep(*stored)  # committed: the next step of this instance may start from memory
     return completed
 
 
 def _complete(db: Database, session: Session, task_id: int, actor: Who,
               data: dict[str, Any]) -> tuple[Completed, _Stored]:
-    user = load_user(session, actor)
-    # Lock first, then read the task: a concurrent completion of this instance has committed by the
-    # time we get the lock, so what we read is current. The same query gives the instance's other
-    # open rows, which task mirroring needs.
-    instance = lock_instance_of_task(session, task_id)
-    if instance is None:
+    # One statement locks the instance and brings the acting user, the calendar overrides and the school's
+    # zone (only the instance row is locked). Lock first, then read the task: a concurrent completion of
+    # this instance has committed by the time we get the lock, so what we read next is current. That
+    # query gives the instance's other open rows too, which task mirroring needs.
+    start = lock_step(session, task_id, login_of(actor))
+    if start is None:
+        load_user(session, actor)  # an unknown user hears so before an unknown task (as before)
         raise TaskNotFound(f"задача {task_id} не найдена")
+    instance, user = start.instance, start.actor
     rows = session.scalars(_TASK_AND_OPEN_ROWS, {"instance_id": instance.id, "task_id": task_id}).all()
     task = next((row for row in rows if row.id == task_id), None)
     if task is None:
@@ -390,29 +393,41 @@ def _complete(db: Database, session: Session, task_id: int, actor: Who,
     # later, visible to admins) and the user's data is kept — what Camunda does with an asynchronous
     # continuation, and what a school director who filled in a long form expects.
     failure = run.complete(task.spiff_task_id, {**known, **cleaned, **produced})
-    close_deadlines(session, task.id, now)
+    together = writes_together(session)
+    if not together:
+        close_deadlines(session, task.id, now)
     task.status, task.completed_at, task.completed_by_id, task.draft = (
         TaskStatus.COMPLETED, now, user.user_id, None)
-    # Statements: the deadline UPDATE above; the instance row (its version checked and bumped exactly
-    # once) and the completed task's, each as one plain UPDATE without the unit of work's cost; one flush
-    # for the rest (the INSERT of new task rows gives their ids); then one INSERT of deadline rows and
-    # one of audit records, which hang on those ids.
     mirror = TaskMirror.of(session, instance, run, compiled.spec, now,
-                           [row for row in rows if row.status is TaskStatus.READY])
+                           [row for row in rows if row.status is TaskStatus.READY], start.workdays, start.zone_name)
     # Queued with the step's other write-only rows: one more INSERT, written or dropped with the completion.
     events.task_event(session, events.TASK_COMPLETED, task, instance.school, now, completed_by=user.login)
     finish_sync(session, instance, run, compiled.spec, now)
     instance.workflow_json = state = run.dump()
-    write_now(session, instance)
-    write_now(session, task)
+    # PostgreSQL: the instance's and the task's changes are taken now and written with the step's last
+    # statement (below); the flush after the INSERT of new tasks then leaves them alone.
+    changes = take_changes(session, instance, task) if together else None
+    # The new task rows first: one INSERT … RETURNING gives the ids their deadline rows and audit records
+    # hang on; then whatever else the unit of work holds (rows of cancelled tasks; usually nothing).
     insert_tasks(session, mirror.opened)
-    session.flush()  # whatever else changed (rows of cancelled tasks); usually nothing
+    session.flush()
     audit.queue(session, now, "task.completed", actor_id=user.user_id, instance_id=instance.id,
                 task_id=task.id, element=task.element_id, data=cleaned)
     mirror.record()
     if run.is_completed:
         audit.queue(session, now, "instance.completed", instance_id=instance.id)
-    insert_pending(session, Deadline, AuditRecord)
+    if together:
+        # PostgreSQL: everything else in one statement — the instance row (its version checked and bumped
+        # exactly once: no row back is a concurrent change), with the completed task's row, its deadline
+        # rows closed and the step's deadline rows, audit records and events as data-modifying CTEs.
+        assert changes is not None
+        write_together(session, changes, closing_deadlines([task.id], now), (Deadline, AuditRecord))
+    else:
+        # SQLite: a plain UPDATE each for the instance (version checked) and the task, then one INSERT
+        # per table of queued rows.
+        write_now(session, instance)
+        write_now(session, task)
+        insert_pending(session, Deadline, AuditRecord)
     incident = park_step(session, instance, failure, now) if failure is not None else None
     completed = Completed(task.id, instance.id, run.is_completed, [t.id for t in mirror.opened],
                           incident.id if incident else None, failure.message if failure else None)

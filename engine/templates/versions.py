@@ -7,8 +7,6 @@ cached in the process for as long as it lives: instances load it by id without p
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,10 +15,11 @@ from typing import NamedTuple
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import audit
+from engine import audit, caches
 from engine.actors import OPERATOR, Who
 from engine.bpmn.bundle import Bundle, from_zip, load_bundle
 from engine.bpmn.compiler import CompiledTemplate, compile_bundle
+from engine.caches import Bounded
 from engine.db import Database
 from engine.errors import TemplateInvalid, TemplateNotFound, TemplateRetired
 from engine.models import TemplateFile, TemplateStatus, TemplateVersion
@@ -112,30 +111,10 @@ def find_version(session: Session, key: str, version: int | None = None, *,
     return row
 
 
-class _CompiledCache:
-    """A small LRU of compiled bundles by content hash: content never changes, so entries never go stale."""
-
-    def __init__(self, size: int = 64) -> None:
-        self._size = size
-        self._items: OrderedDict[str, CompiledTemplate] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, content_hash: str) -> CompiledTemplate | None:
-        with self._lock:
-            found = self._items.get(content_hash)
-            if found is not None:
-                self._items.move_to_end(content_hash)
-            return found
-
-    def put(self, content_hash: str, compiled: CompiledTemplate) -> None:
-        with self._lock:
-            self._items[content_hash] = compiled
-            self._items.move_to_end(content_hash)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-
-_COMPILED = _CompiledCache()
+#: Compiled bundles by content hash (content never changes, so entries never go stale); 64 versions is
+#: far more than run at once, and each is a parsed BPMN + DMN + forms of a few MB at most.
+_COMPILED: Bounded[str, CompiledTemplate] = Bounded(64)
+caches.register("compiled_templates", _COMPILED)
 
 
 def compiled_version(session: Session, version_id: int) -> CompiledTemplate:
@@ -153,7 +132,8 @@ def compiled_version(session: Session, version_id: int) -> CompiledTemplate:
 
 
 #: Stage titles by the content hash of the version they come from: a version's content never changes.
-_STAGE_TITLES: dict[str, dict[str, str]] = {}
+_STAGE_TITLES: Bounded[str, dict[str, str]] = Bounded(64)  # a handful of templates in practice
+caches.register("stage_titles", _STAGE_TITLES)
 
 
 def stage_titles(db: Database, key: str) -> dict[str, str]:
@@ -200,9 +180,7 @@ def _titles(session: Session, row: _Newest) -> dict[str, str]:
     if titles is None:
         spec = session.scalar(select(TemplateVersion.spec).where(TemplateVersion.id == row.id)) or {}
         titles = {stage["key"]: stage["title"] for stage in spec.get("stages", [])}
-        if len(_STAGE_TITLES) >= 64:  # a handful of templates in practice; never grows without bound
-            _STAGE_TITLES.clear()
-        _STAGE_TITLES[row.content_hash] = titles
+        _STAGE_TITLES.put(row.content_hash, titles)
     return titles
 
 

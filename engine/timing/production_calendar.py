@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
 from engine import audit
@@ -25,6 +25,22 @@ def load_calendar(session: Session) -> WorkCalendar:
 
 
 _OVERRIDES = select(CalendarOverride.day, CalendarOverride.is_working_day)  # built once: every step runs it
+
+#: The overrides as one column another statement can carry (a completion's lock): ``day=working,…``, days
+#: as ISO dates, working as true/false (PostgreSQL) or 1/0 (SQLite). A few dozen days: a short string.
+OVERRIDES_COLUMN = (select(func.aggregate_strings(cast(CalendarOverride.day, String) + "="
+                                                  + cast(CalendarOverride.is_working_day, String), ","))
+                    .scalar_subquery().label("calendar_overrides"))
+
+
+def calendar_of_column(text: str | None) -> WorkCalendar:
+    """``load_calendar`` from ``OVERRIDES_COLUMN``'s string."""
+    overrides = {}
+    for item in (text or "").split(","):
+        if item:
+            day, working = item.split("=")
+            overrides[date.fromisoformat(day[:10])] = working in ("true", "1")
+    return WorkCalendar(overrides)
 
 
 def set_calendar_day(db: Database, day: date, *, actor: Who, working: bool | None, note: str = "") -> None:

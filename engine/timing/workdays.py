@@ -13,23 +13,29 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from functools import cache
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import holidays
 
+from engine import caches
 from engine.timing.zones import MOSCOW_ZONE, zone
 
 
-@cache
+@lru_cache(maxsize=16)  # years; a deadline looks a year or two ahead
 def _russian_calendar(year: int) -> holidays.HolidayBase:
     return holidays.country_holidays("RU", years=year)
 
 
-@cache  # asked for every day a deadline spans, for every task; the answer for a date never changes
+# Asked for every day a deadline spans, for every task; the answer for a date never changes. ~11 years of days.
+@lru_cache(maxsize=4096)
 def russian_working_day(day: date) -> bool:
     """Weekends and holidays are off; transferred working Saturdays (e.g. 27.04.2024) are working."""
     return bool(_russian_calendar(day.year).is_working_day(day))
+
+
+caches.register_lru("russian_calendar_years", _russian_calendar)
+caches.register_lru("russian_working_days", russian_working_day)
 
 
 @dataclass(frozen=True)

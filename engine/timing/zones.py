@@ -8,17 +8,22 @@ People read a time with its zone named the Russian way — «МСК», «МСК+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from engine import caches
 
 DEFAULT_ZONE = "Europe/Moscow"
 MAX_ZONE_NAME = 64
 
 
-@cache
+@lru_cache(maxsize=128)  # Russia has 11 zones; a name is checked when stored
 def zone(name: str | None) -> ZoneInfo:
     """The zone of a region's stored name (Moscow's for none): names are checked when stored."""
     return ZoneInfo(name or DEFAULT_ZONE)
+
+
+caches.register_lru("zones", zone)
 
 
 MOSCOW_ZONE = zone(DEFAULT_ZONE)

@@ -125,15 +125,16 @@ def test_a_completion_over_a_stale_version_is_a_conflict_and_writes_nothing(
         pg_db: Database, pg_org: Org, started: tuple[int, int], monkeypatch: pytest.MonkeyPatch) -> None:
     """The completion writes the instance with its own UPDATE: it must refuse a lost update as the flush did."""
     instance_id, task_id = started
-    lock = tasks.lock_instance_of_task
+    lock = tasks.lock_step
 
-    def stale_lock(session: Session, task_id: int) -> ProcessInstance | None:
-        instance = lock(session, task_id)
-        assert instance is not None
-        set_committed_value(instance, "version", instance.version - 1)  # as if read before another writer
-        return instance
+    def stale_lock(session: Session, task_id: int, login: str) -> instances.StepStart | None:
+        start = lock(session, task_id, login)
+        assert start is not None
+        # as if read before another writer
+        set_committed_value(start.instance, "version", start.instance.version - 1)
+        return start
 
-    monkeypatch.setattr(tasks, "lock_instance_of_task", stale_lock)
+    monkeypatch.setattr(tasks, "lock_step", stale_lock)
     with pytest.raises(ConcurrentUpdate):
         tasks.complete_task(pg_db, task_id, {"coverage": 50}, actor=pg_org.school_user)
     with pg_db.reading() as session:

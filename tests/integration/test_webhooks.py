@@ -114,8 +114,8 @@ def test_a_step_writes_its_events_in_one_insert(db: Database, org: Org, two_stag
     inserts: list[str] = []
 
     def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("INSERT INTO EVENT"):
-            inserts.append(statement)
+        # A statement of its own, or (PostgreSQL) a CTE of the completion's one write statement.
+        inserts.extend([statement] * statement.upper().count("INSERT INTO EVENT "))
 
     sqlalchemy_event.listen(db.engine, "before_cursor_execute", count)
     try:
@@ -134,17 +134,22 @@ def test_a_rolled_back_completion_writes_no_event(db: Database, org: Org, bundle
     instance_id = instances.start_instance(db, key, org.school, actor=OPERATOR).instance_id
     fill = _only_task(db, org.school_user, instance_id)
     before = _last_event_id(db)
-    real = tasks.insert_pending
+    # The step's last write: one INSERT per table (SQLite), or the one statement with CTEs (PostgreSQL).
+    last_writes = {name: getattr(tasks, name) for name in ("insert_pending", "write_together")}
 
-    def write_then_fail(session: Any, *models: Any) -> None:
-        real(session, *models)  # the event rows reach the database inside the transaction …
-        raise RuntimeError("the process dies after the writes")  # … which then rolls back
+    def write_then_fail(name: str) -> Any:
+        def wrapped(session: Any, *args: Any) -> None:
+            last_writes[name](session, *args)  # the event rows reach the database inside the transaction …
+            raise RuntimeError("the process dies after the writes")  # … which then rolls back
+        return wrapped
 
-    monkeypatch.setattr(tasks, "insert_pending", write_then_fail)
+    for name in last_writes:
+        monkeypatch.setattr(tasks, name, write_then_fail(name))
     with pytest.raises(RuntimeError):
         tasks.complete_task(db, fill, {"coverage": 40}, actor=org.school_user)
     assert _events_of(db, org.school, before) == []
-    monkeypatch.setattr(tasks, "insert_pending", real)
+    for name, real in last_writes.items():
+        monkeypatch.setattr(tasks, name, real)
     tasks.complete_task(db, fill, {"coverage": 40}, actor=org.school_user)
     assert [e.type for e in _events_of(db, org.school, before)] == ["task.completed", "task.ready"]
 

@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("time, forms, org", {"timing", "forms", "org"}),
     # roles: the Role enum the models' columns are typed with, so below the models.
     ("base", {"actors", "models", "roles", "labels", "json_document", "db", "errors", "audit", "config",
-              "fast_writes"}),
+              "fast_writes", "caches"}),
 ]
 
 

@@ -1,0 +1,101 @@
+"""What a completion costs, counted rather than timed (issue 21): the SQL statements of one ``complete_task``,
+the one statement that reads the lock, the actor, the calendar and the zone, and the one that writes the
+step on PostgreSQL — and that what they read and write is exactly what the separate statements did."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select
+
+from engine.actors import OPERATOR
+from engine.db import Database
+from engine.errors import OrgUnitNotFound
+from engine.models import AuditRecord, Deadline, Event, ProcessInstance, Task, TaskStatus
+from engine.org.core import load_actor
+from engine.process import instances, tasks
+from engine.templates import versions
+from engine.timing.production_calendar import load_calendar, set_calendar_day
+from tests.conftest import Org
+
+#: The regression guard: statements of one completion that opens the next task (set from what issue 21
+#: reached). PostgreSQL: the lock with actor, calendar and zone; the task rows; the INSERT of the new task
+#: row (its id is needed next); everything else in one statement. SQLite (no data-modifying CTEs): the
+#: same reads, then an UPDATE each for instance and task, the deadline rows closed, and one INSERT per
+#: table of deadline rows, audit records and events.
+MAX_STATEMENTS = {"postgresql": 4, "sqlite": 9}
+
+
+def _statements(db: Database) -> tuple[list[str], Any]:
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    return seen, count
+
+
+def _first_task(db: Database, org: Org, key: str) -> tuple[int, int]:
+    instance_id = instances.start_instance(db, key, org.school, actor=OPERATOR).instance_id
+    [task] = [t for t in tasks.list_tasks(db, actor=org.school_user) if t.instance_id == instance_id]
+    return instance_id, task.id
+
+
+def test_a_completion_runs_at_most_its_statements(db: Database, org: Org, bundle_copy: Path) -> None:
+    key = versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).key
+    instance_id, task_id = _first_task(db, org, key)
+    seen, count = _statements(db)
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        done = tasks.complete_task(db, task_id, {"coverage": 40}, actor=org.school_user)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert done.next_task_ids, "the guard is about a step that opens a task"
+    assert len(seen) <= MAX_STATEMENTS[db.engine.dialect.name], seen
+    # … and it did all it did before: the task completed, its deadline rows closed, the next one's written,
+    # the instance's version bumped exactly once, audit records and events written.
+    with db.reading() as session:
+        task, instance = session.get(Task, task_id), session.get(ProcessInstance, instance_id)
+        assert task is not None and task.status is TaskStatus.COMPLETED and task.draft is None
+        assert instance is not None and instance.version == 2
+        open_rows = session.scalars(select(Deadline).where(Deadline.task_id == task_id,
+                                                           Deadline.fired_at.is_(None))).all()
+        assert open_rows == []
+        assert session.scalars(select(Deadline).where(Deadline.task_id == done.next_task_ids[0])).all()
+        actions = session.scalars(select(AuditRecord.action).where(AuditRecord.instance_id == instance_id)
+                                  .order_by(AuditRecord.id)).all()
+        assert actions[-2:] == ["task.completed", "task.ready"]
+        assert session.scalars(select(Event.type).where(Event.type == "task.completed")).first() is not None
+
+
+def test_the_step_lock_reads_what_the_separate_queries_read(db: Database, org: Org, bundle_copy: Path) -> None:
+    key = versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).key
+    instance_id, task_id = _first_task(db, org, key)
+    set_calendar_day(db, date(2031, 5, 5), actor=OPERATOR, working=True, note="перенос")
+    set_calendar_day(db, date(2031, 5, 6), actor=OPERATOR, working=False, note="выходной")
+    try:
+        for login in (org.school_user, org.regional, org.admin, org.federal):
+            with db.transaction() as session:
+                start = instances.lock_step(session, task_id, login)
+                assert start is not None and start.instance.id == instance_id
+                actor = load_actor(session, login)
+                assert (start.actor.user_id, start.actor.login) == (actor.user_id, actor.login)
+                assert set(start.actor.scope.grants) == set(actor.scope.grants)
+                assert dict(start.workdays.overrides) == dict(load_calendar(session).overrides)
+                assert start.workdays.overrides[date(2031, 5, 5)] is True
+                assert start.workdays.overrides[date(2031, 5, 6)] is False
+        with db.transaction() as session:
+            assert instances.lock_step(session, 10**9, org.school_user) is None
+            with pytest.raises(OrgUnitNotFound):
+                instances.lock_step(session, task_id, "nobody-at-all")
+    finally:
+        set_calendar_day(db, date(2031, 5, 5), actor=OPERATOR, working=None)
+        set_calendar_day(db, date(2031, 5, 6), actor=OPERATOR, working=None)
+
+
+def test_an_unknown_user_is_told_so_before_an_unknown_task(db: Database, org: Org) -> None:
+    with pytest.raises(OrgUnitNotFound):
+        tasks.complete_task(db, 10**9, {}, actor="nobody-at-all")
