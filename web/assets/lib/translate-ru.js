@@ -58,6 +58,21 @@ export const RU = {
   Process: 'Процесс',
   Collaboration: 'Взаимодействие',
   'Text Annotation': 'Примечание',
+  'Service Task': 'Сервисная задача',
+  'Send Task': 'Задача отправки',
+  'Receive Task': 'Задача получения',
+  'Manual Task': 'Ручная задача',
+  'Complex Gateway': 'Сложный шлюз',
+  'Sub Process': 'Подпроцесс',
+  'Event Sub Process': 'Событийный подпроцесс',
+  'Ad Hoc Sub Process': 'Нерегламентированный подпроцесс',
+  'Intermediate Throw Event': 'Промежуточное событие (бросающее)',
+  'Boundary Event': 'Граничное событие',
+  'Message Flow': 'Поток сообщений',
+  Association: 'Ассоциация',
+  'Data Input Association': 'Вход данных',
+  'Data Output Association': 'Выход данных',
+  'Data Store Reference': 'Хранилище данных',
   'Data Object Reference': 'Объект данных',
   // palette
   'Activate hand tool': 'Рука: перемещение схемы',
@@ -259,6 +274,7 @@ export const RU = {
   'View DRD': 'Схема решений',
   'Hit policy:': 'Политика срабатывания:',
   'Hit policy': 'Политика срабатывания',
+  '"value", "value", ...': '"значение", "значение", ...',
   'Decision name': 'Название решения',
   'Decision name: ': 'Название решения: ',
   'Add rule': 'Добавить правило',
@@ -407,8 +423,27 @@ export const RU = {
   'Variable type:': 'Тип переменной:',
 };
 
+// The properties panel's header names an event by its definition and kind: «Timer Start Event»,
+// «Message Boundary Event (Non Interrupting)».
+const EVENT_DEFINITIONS = {
+  Message: 'сообщения', Timer: 'таймера', Conditional: 'по условию', Signal: 'сигнала', Error: 'ошибки',
+  Escalation: 'эскалации', Cancel: 'отмены', Compensation: 'компенсации', Link: 'ссылки', Terminate: 'завершения',
+};
+const EVENT_KINDS = {
+  Start: 'Стартовое событие', End: 'Конечное событие', 'Intermediate Throw': 'Промежуточное событие (бросающее)',
+  'Intermediate Catch': 'Промежуточное событие (ловящее)', Boundary: 'Граничное событие',
+};
+
+function eventName(template) {
+  const match = /^(\w+) (Start|End|Intermediate Throw|Intermediate Catch|Boundary) Event( \(Non Interrupting\))?$/.exec(template);
+  if (!match || !(match[1] in EVENT_DEFINITIONS)) {
+    return null;
+  }
+  return `${EVENT_KINDS[match[2]]} ${EVENT_DEFINITIONS[match[1]]}${match[3] ? ' (не прерывающее)' : ''}`;
+}
+
 export function translateRu(template, replacements = {}) {
-  const text = Object.prototype.hasOwnProperty.call(RU, template) ? RU[template] : template;
+  const text = Object.prototype.hasOwnProperty.call(RU, template) ? RU[template] : eventName(template) || template;
   return text.replace(/{([^}]+)}/g, (match, key) => (key in replacements ? replacements[key] : match));
 }
 
