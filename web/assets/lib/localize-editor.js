@@ -207,6 +207,13 @@ const FORM = {
   'Must not cause two binding paths to collide': 'Пути привязки не должны совпадать',
   'For security reasons the URL must start with "https".': 'Из соображений безопасности адрес должен начинаться с https.',
   'The document data source is required.': 'Нужен источник данных документа.',
+  // choices of the properties panel's lists
+  'Date & Time': 'Дата и время',
+  'UTC offset': 'Со смещением от UTC',
+  'UTC normalized': 'В UTC',
+  'No timezone': 'Без часового пояса',
+  Static: 'Постоянные',
+  'Input data': 'Из входных данных',
   // the form's preview (form-js viewer)
   'No content to show.': 'Нечего показать.',
   'Nothing to show.': 'Нечего показать.',
@@ -294,8 +301,27 @@ export function russian(text, button = false) {
   return null;
 }
 
-// Data, not UI: names on the diagram, the form being designed, table cells, anything typed.
-const DATA = ['svg', 'input', 'textarea', 'select', '[contenteditable]', '.fjs-form-field', '.tjs-table tbody', '.dmn-definitions',
+// The form-js viewer's own texts in the form being designed (its labels and options are the admin's)
+const PREVIEW = {
+  Select: 'Выберите…',
+  Browse: 'Выбрать файл',
+  'No files selected': 'Файл не выбран',
+  Repeatable: 'Повторяется',
+  'Add new': 'Добавить',
+  Collapse: 'Свернуть',
+  'No results': 'Ничего не найдено',
+};
+
+function previewText(text) {
+  const clean = text.trim();
+  const expand = /^Expand all \((\d+)\)$/.exec(clean);
+  const rendered = Object.prototype.hasOwnProperty.call(PREVIEW, clean) ? PREVIEW[clean] : expand && `Развернуть все (${expand[1]})`;
+  return rendered ? text.replace(clean, rendered) : null;
+}
+
+// Data, not UI: names on the diagram, the form being designed, table cells, anything typed. (A <select>'s
+// options are UI: the properties panel's choices.)
+const DATA = ['svg', 'input', 'textarea', '[contenteditable]', '.fjs-form-field', '.tjs-table tbody', '.dmn-definitions',
   '.editor-problems', '.bio-properties-panel-header-label', '.input-label', '.output-label', '.input-expression',
   '.output-name', '.type-ref'].join(', ');
 const ATTRIBUTES = ['title', 'placeholder', 'aria-label'];
@@ -303,8 +329,9 @@ const ATTRIBUTES = ['title', 'placeholder', 'aria-label'];
 function translateNode(node) {
   if (node.nodeType === Node.TEXT_NODE) {
     const parent = node.parentElement;
-    if (parent && !parent.closest(DATA)) {
-      const replacement = russian(node.data);
+    if (parent) {
+      const inForm = parent.closest(DATA);
+      const replacement = inForm ? inForm.matches('.fjs-form-field') && previewText(node.data) : russian(node.data);
       if (replacement && replacement !== node.data) {
         node.data = replacement;
       }
