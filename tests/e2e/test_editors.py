@@ -169,7 +169,7 @@ def test_bpmn_editor_edits_roadmap_attributes_and_shows_problems(page: Page, edi
     group = page.locator("[data-group-id='group-roadmap']")
     expect(group).to_contain_text("«500+»")
     expect(page.locator("[data-group-id='group-general']")).to_contain_text("Общее")
-    expect(page.locator(".bio-properties-panel-header")).to_contain_text("Пользовательская задача")
+    expect(page.locator(".bio-properties-panel-header")).to_contain_text("Задача пользователя")
     expect(page.locator("#bio-properties-panel-roadmap-stage")).to_have_value("questionnaire")
     expect(page.locator("#bio-properties-panel-roadmap-form")).to_have_value("confirm_coverage")
     deadline = page.locator("#bio-properties-panel-roadmap-deadline")
@@ -420,7 +420,7 @@ def test_the_three_editors_show_no_english(page: Page, editors: EditorServer) ->
     expect(page.locator(".djs-search-result").first).to_be_visible()
     bpmn += _collect(page)
     page.keyboard.press("Escape")
-    assert {"Пользовательская задача", "Изменить тип элемента", "Таймер"} <= set(bpmn)
+    assert {"Задача пользователя", "Изменить тип элемента", "Таймер"} <= set(bpmn)
     english = {"bpmn": english_texts(bpmn)}  # all editors are looked at before the assertion: one run shows all
 
     path = "risk-factors.dmn"
@@ -444,7 +444,7 @@ def test_the_three_editors_show_no_english(page: Page, editors: EditorServer) ->
     expect(page.locator("#editor-canvas .context-menu")).to_be_visible()
     dmn += _collect(page)
     page.keyboard.press("Escape")
-    assert {"Политика срабатывания", "Добавить правило выше"} <= {text.rstrip(":") for text in dmn}
+    assert {"Политика выбора", "Добавить правило выше"} <= {text.rstrip(":") for text in dmn}
     english["dmn"] = english_texts(dmn)
 
     form = "forms/every_field.form"
