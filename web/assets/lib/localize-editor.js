@@ -162,6 +162,66 @@ const FORM = {
   'Create entry': 'Добавить',
   'Delete entry': 'Удалить',
   'Drag to move': 'Перетащите, чтобы переместить',
+  'Group label': 'Подпись группы',
+  'Table label': 'Подпись таблицы',
+  Title: 'Заголовок',
+  Repeatable: 'Повторяемый',
+  'Target value': 'Целевое значение',
+  'Allows arbitrary precision values': 'Без потери точности для больших и дробных чисел',
+  // «A comma-separated list of <a>file type specifiers</a>»: two text nodes
+  'A comma-separated list of': 'Через запятую —',
+  'file type specifiers': 'расширения или типы файлов',
+  'Multiple form fields are selected. Select a single form field to edit its properties.':
+    'Выбрано несколько полей. Выберите одно, чтобы изменить его свойства.',
+  'Disable this field when it should not be interactive for end-users. Its data will not be submitted. This setting takes precedence over read-only.':
+    'Поле недоступно для ввода, его значение не отправляется. Важнее, чем «Только чтение».',
+  'Make this field read-only when it cannot be edited by the end-user, but its content is important for them to see. Its data will still be submitted.':
+    'Поле видно, но не изменяется; его значение отправляется.',
+  'Link referring to a hosted image, or use a data URI directly to embed image data into the form.':
+    'Адрес изображения или data URI с самим изображением.',
+  'Enter a form input variable that contains the data for the table or define an expression to populate the data dynamically.':
+    'Входная переменная формы с данными таблицы или выражение, которое их вычисляет.',
+  'The error message to display when the input does not match the regular expression.':
+    'Сообщение, если значение не подходит под регулярное выражение.',
+  'Enter a HTTPS URL to a source or populate it dynamically via a template or an expression (e.g., to pass a value from the variable).':
+    'Адрес HTTPS, шаблон или выражение (например, адрес из переменной).',
+  'Please make sure that the URL is safe as it might impose security risks.': 'Убедитесь, что адрес безопасен.',
+  'Version tag by which this form can be referenced.': 'Метка версии, по которой можно сослаться на форму.',
+  'Drag and drop components here.': 'Перетащите сюда компоненты.',
+  'Use the preview window to test your form.': 'Проверить форму можно в окне просмотра.',
+  'Opened in popup': 'Открыто во всплывающем окне',
+  'Remove form field': 'Удалить поле',
+  'Clear content': 'Очистить',
+  'Should be a valid number': 'Должно быть числом',
+  'Should be a valid number.': 'Должно быть числом.',
+  'Should be greater than or equal to zero.': 'Должно быть не меньше нуля.',
+  'Must be number': 'Должно быть числом',
+  'Value must be a number.': 'Значение должно быть числом.',
+  'A number is required.': 'Нужно число.',
+  'Must not be empty': 'Не может быть пустым',
+  'Must not contain spaces.': 'Не может содержать пробелы.',
+  'Must not contain prefix.': 'Не может содержать префикс.',
+  'Must be a valid QName.': 'Должно быть допустимым QName.',
+  'Must not contain numerical path segments.': 'Путь не может содержать числовые части.',
+  'Must not be a prohibited path.': 'Этот путь запрещён.',
+  'Must not cause two binding paths to collide': 'Пути привязки не должны совпадать',
+  'For security reasons the URL must start with "https".': 'Из соображений безопасности адрес должен начинаться с https.',
+  'The document data source is required.': 'Нужен источник данных документа.',
+  // choices of the properties panel's lists
+  'Date & Time': 'Дата и время',
+  'UTC offset': 'Со смещением от UTC',
+  'UTC normalized': 'В UTC',
+  'No timezone': 'Без часового пояса',
+  Static: 'Постоянные',
+  'Input data': 'Из входных данных',
+  // the form's preview (form-js viewer)
+  'No content to show.': 'Нечего показать.',
+  'Nothing to show.': 'Нечего показать.',
+  "External content couldn't be loaded.": 'Внешнее содержимое не загрузилось.',
+  'Skip to search': 'К поиску',
+  'Previous page': 'Предыдущая страница',
+  'Next page': 'Следующая страница',
+  Browse: 'Выбрать файл',
   'Add properties directly to the form schema, useful to configure functionality in custom-built task applications and form renderers.':
     'Свойства, которые записываются прямо в схему формы (для своих приложений и отрисовщиков форм).',
 };
@@ -198,6 +258,12 @@ const DMN = {
   Annotation: 'Примечание',
 };
 
+// A button's title / aria-label, where the same English word means something else than as a label
+const BUTTONS = {
+  Increment: 'Увеличить',
+  Decrement: 'Уменьшить',
+};
+
 const PREFIXES = [
   [/^Create an? (.+) element$/, (name) => `Добавить: ${word(name).toLowerCase()}`],
   [/^Remove (.+)$/, (name) => `Удалить: ${word(name).toLowerCase()}`],
@@ -216,12 +282,12 @@ function word(text) {
   return Object.prototype.hasOwnProperty.call(RU, text) ? translateRu(text) : null;
 }
 
-export function russian(text) {
+export function russian(text, button = false) {
   const clean = text.trim();
   if (!clean || !/[A-Za-z]/.test(clean)) {
     return null;
   }
-  const direct = word(clean);
+  const direct = (button && Object.prototype.hasOwnProperty.call(BUTTONS, clean) && BUTTONS[clean]) || word(clean);
   if (direct) {
     return text.replace(clean, direct);
   }
@@ -235,8 +301,27 @@ export function russian(text) {
   return null;
 }
 
-// Data, not UI: names on the diagram, the form being designed, table cells, anything typed.
-const DATA = ['svg', 'input', 'textarea', 'select', '[contenteditable]', '.fjs-form-field', '.tjs-table tbody', '.dmn-definitions',
+// The form-js viewer's own texts in the form being designed (its labels and options are the admin's)
+const PREVIEW = {
+  Select: 'Выберите…',
+  Browse: 'Выбрать файл',
+  'No files selected': 'Файл не выбран',
+  Repeatable: 'Повторяется',
+  'Add new': 'Добавить',
+  Collapse: 'Свернуть',
+  'No results': 'Ничего не найдено',
+};
+
+function previewText(text) {
+  const clean = text.trim();
+  const expand = /^Expand all \((\d+)\)$/.exec(clean);
+  const rendered = Object.prototype.hasOwnProperty.call(PREVIEW, clean) ? PREVIEW[clean] : expand && `Развернуть все (${expand[1]})`;
+  return rendered ? text.replace(clean, rendered) : null;
+}
+
+// Data, not UI: names on the diagram, the form being designed, table cells, anything typed. (A <select>'s
+// options are UI: the properties panel's choices.)
+const DATA = ['svg', 'input', 'textarea', '[contenteditable]', '.fjs-form-field', '.tjs-table tbody', '.dmn-definitions',
   '.editor-problems', '.bio-properties-panel-header-label', '.input-label', '.output-label', '.input-expression',
   '.output-name', '.type-ref'].join(', ');
 const ATTRIBUTES = ['title', 'placeholder', 'aria-label'];
@@ -244,8 +329,9 @@ const ATTRIBUTES = ['title', 'placeholder', 'aria-label'];
 function translateNode(node) {
   if (node.nodeType === Node.TEXT_NODE) {
     const parent = node.parentElement;
-    if (parent && !parent.closest(DATA)) {
-      const replacement = russian(node.data);
+    if (parent) {
+      const inForm = parent.closest(DATA);
+      const replacement = inForm ? inForm.matches('.fjs-form-field') && previewText(node.data) : russian(node.data);
       if (replacement && replacement !== node.data) {
         node.data = replacement;
       }
@@ -255,12 +341,14 @@ function translateNode(node) {
   if (node.nodeType !== Node.ELEMENT_NODE) {
     return;
   }
-  const dataElement = node.closest(DATA);
+  // An input's own attributes are UI (its value is the data): the aria-label of a FEEL or template editor names
+  // its entry. Inside data (the form being designed) only placeholders and buttons' titles are.
+  const insideData = node.parentElement && node.parentElement.closest(DATA);
+  const button = node.tagName === 'BUTTON';
   for (const name of ATTRIBUTES) {
     const value = node.getAttribute(name);
-    // an input's placeholder and a button's title are UI even inside data (a form field's «remove» button)
-    if (value && (!dataElement || name === 'placeholder' || node.tagName === 'BUTTON' || node.tagName === 'A')) {
-      const replacement = russian(value);
+    if (value && (!insideData || name === 'placeholder' || button || node.tagName === 'A')) {
+      const replacement = russian(value, button);
       if (replacement && replacement !== value) {
         node.setAttribute(name, replacement);
       }

@@ -34,7 +34,7 @@ export const RU = {
   '<empty>': '<пусто>',
   'Learn more.': 'Подробнее.',
   // element types (the properties panel's header)
-  'User Task': 'Пользовательская задача',
+  'User Task': 'Задача пользователя',
   'Script Task': 'Скрипт-задача',
   'Business Rule Task': 'Задача бизнес-правила',
   Task: 'Задача',
@@ -50,14 +50,29 @@ export const RU = {
   'Parallel Gateway': 'Параллельный шлюз',
   'Inclusive Gateway': 'Включающий шлюз',
   'Event Based Gateway': 'Шлюз по событию',
-  'Sequence Flow': 'Поток',
-  'Conditional Flow': 'Поток с условием',
-  'Default Flow': 'Поток по умолчанию',
+  'Sequence Flow': 'Поток операций',
+  'Conditional Flow': 'Поток операций с условием',
+  'Default Flow': 'Поток операций по умолчанию',
   Lane: 'Дорожка',
   Participant: 'Пул (участник)',
   Process: 'Процесс',
   Collaboration: 'Взаимодействие',
   'Text Annotation': 'Примечание',
+  'Service Task': 'Сервисная задача',
+  'Send Task': 'Задача отправки',
+  'Receive Task': 'Задача получения',
+  'Manual Task': 'Ручная задача',
+  'Complex Gateway': 'Сложный шлюз',
+  'Sub Process': 'Подпроцесс',
+  'Event Sub Process': 'Событийный подпроцесс',
+  'Ad Hoc Sub Process': 'Нерегламентированный подпроцесс',
+  'Intermediate Throw Event': 'Промежуточное событие (бросающее)',
+  'Boundary Event': 'Граничное событие',
+  'Message Flow': 'Поток сообщений',
+  Association: 'Ассоциация',
+  'Data Input Association': 'Вход данных',
+  'Data Output Association': 'Выход данных',
+  'Data Store Reference': 'Хранилище данных',
   'Data Object Reference': 'Объект данных',
   // palette
   'Activate hand tool': 'Рука: перемещение схемы',
@@ -84,7 +99,7 @@ export const RU = {
   'Change element': 'Изменить тип элемента',
   'Change type': 'Изменить тип',
   Delete: 'Удалить',
-  'Connect using sequence/message flow or association': 'Соединить потоком',
+  'Connect using sequence/message flow or association': 'Соединить потоком операций, сообщений или ассоциацией',
   'Connect using association': 'Соединить ассоциацией',
   'Connect to other element': 'Соединить с другим элементом',
   'Add lane above': 'Добавить дорожку выше',
@@ -146,7 +161,7 @@ export const RU = {
   'Event-based gateway': 'Шлюз по событию',
   'Event based instantiating Gateway': 'Шлюз по событию (создающий процесс)',
   'Parallel Event based instantiating Gateway': 'Параллельный шлюз по событию (создающий процесс)',
-  'User task': 'Пользовательская задача',
+  'User task': 'Задача пользователя',
   'Service task': 'Сервисная задача',
   'Send task': 'Задача отправки',
   'Receive task': 'Задача получения',
@@ -162,9 +177,9 @@ export const RU = {
   'Ad-hoc sub-process (expanded)': 'Нерегламентированный подпроцесс (развёрнутый)',
   'Event sub-process': 'Событийный подпроцесс',
   Transaction: 'Транзакция',
-  'Sequence flow': 'Поток',
-  'Conditional flow': 'Поток с условием',
-  'Default flow': 'Поток по умолчанию',
+  'Sequence flow': 'Поток операций',
+  'Conditional flow': 'Поток операций с условием',
+  'Default flow': 'Поток операций по умолчанию',
   'Data object reference': 'Объект данных',
   'Data store reference': 'Хранилище данных',
   'Empty pool/participant': 'Пустой пул',
@@ -257,8 +272,9 @@ export const RU = {
   'Properties': 'Свойства',
   // dmn-js
   'View DRD': 'Схема решений',
-  'Hit policy:': 'Политика срабатывания:',
-  'Hit policy': 'Политика срабатывания',
+  'Hit policy:': 'Политика выбора:',
+  'Hit policy': 'Политика выбора',
+  '"value", "value", ...': '"значение", "значение", ...',
   'Decision name': 'Название решения',
   'Decision name: ': 'Название решения: ',
   'Add rule': 'Добавить правило',
@@ -407,8 +423,27 @@ export const RU = {
   'Variable type:': 'Тип переменной:',
 };
 
+// The properties panel's header names an event by its definition and kind: «Timer Start Event»,
+// «Message Boundary Event (Non Interrupting)».
+const EVENT_DEFINITIONS = {
+  Message: 'сообщения', Timer: 'таймера', Conditional: 'по условию', Signal: 'сигнала', Error: 'ошибки',
+  Escalation: 'эскалации', Cancel: 'отмены', Compensation: 'компенсации', Link: 'ссылки', Terminate: 'завершения',
+};
+const EVENT_KINDS = {
+  Start: 'Стартовое событие', End: 'Конечное событие', 'Intermediate Throw': 'Промежуточное событие (бросающее)',
+  'Intermediate Catch': 'Промежуточное событие (ловящее)', Boundary: 'Граничное событие',
+};
+
+function eventName(template) {
+  const match = /^(\w+) (Start|End|Intermediate Throw|Intermediate Catch|Boundary) Event( \(Non Interrupting\))?$/.exec(template);
+  if (!match || !(match[1] in EVENT_DEFINITIONS)) {
+    return null;
+  }
+  return `${EVENT_KINDS[match[2]]} ${EVENT_DEFINITIONS[match[1]]}${match[3] ? ' (не прерывающее)' : ''}`;
+}
+
 export function translateRu(template, replacements = {}) {
-  const text = Object.prototype.hasOwnProperty.call(RU, template) ? RU[template] : template;
+  const text = Object.prototype.hasOwnProperty.call(RU, template) ? RU[template] : eventName(template) || template;
   return text.replace(/{([^}]+)}/g, (match, key) => (key in replacements ? replacements[key] : match));
 }
 
