@@ -32,6 +32,7 @@ class Settings:
     #: A PostgreSQL hot standby of ``database_url`` for dashboards, summaries and exports (docs/operations.md).
     database_read_url: str | None = None
     replica_max_lag: float = 30.0  # seconds behind the primary beyond which its reads go to the primary
+    sweep_every: int = 15  # seconds between two sweeps from `roadmap cron` (workers/cron.py)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -54,4 +55,5 @@ class Settings:
             webhook_lease=float(env.get("WEBHOOK_LEASE") or 120),
             database_read_url=env.get("DATABASE_READ_URL") or None,
             replica_max_lag=float(env.get("REPLICA_MAX_LAG") or 30),
+            sweep_every=max(1, int(env.get("SWEEP_EVERY_SECONDS") or 15)),
         )
