@@ -162,9 +162,12 @@ def _processes(workers: int, env: dict[str, str]) -> list[subprocess.Popen[bytes
 
 
 def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
+    """rq's second SIGTERM is a cold shutdown: the work horse (in a process group of its own) is killed too."""
+    for _ in range(2):
+        for process in processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        time.sleep(1)
     for process in processes:
         try:
             process.wait(timeout=30)

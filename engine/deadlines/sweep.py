@@ -27,7 +27,7 @@ from engine import audit
 from engine.actors import Who
 from engine.db import Database
 from engine.deadlines.arrivals import Arrived, announce
-from engine.deadlines.measure_deadlines import act_on_measure
+from engine.deadlines.measure_deadlines import MeasuresOfBatch, act_on_measure, preload_measures
 from engine.deadlines.visit_deadlines import act_on_visit
 from engine.errors import Conflict, FormInvalid, IncidentNotFound
 from engine.fast_writes import drop_queued, insert_pending
@@ -35,6 +35,7 @@ from engine.models import (
     Deadline,
     DeadlineKind,
     Incident,
+    Municipality,
     OutboxMessage,
     ProcessInstance,
     School,
@@ -286,16 +287,22 @@ class _Batch:
     assignees: dict[int, User]
     workdays: WorkCalendar
     letters: list[OutboxMessage] = field(default_factory=list)
+    measures: MeasuresOfBatch | None = None  # held for the batch: the session keeps loaded objects weakly
 
     @classmethod
     def load(cls, session: Session, rows: list[Deadline]) -> _Batch:
         task_ids = {row.task_id for row in rows if row.task_id is not None}
+        # The school's region too: a row's message names the due time in the school's zone, and lazy loads
+        # of municipality and region were two queries a row (bench/national_year.py).
         tasks = {task.id: task for task in session.scalars(
-            select(Task).options(joinedload(Task.school)).where(Task.id.in_(task_ids)))}
+            select(Task).options(joinedload(Task.school).joinedload(School.municipality)
+                                 .joinedload(Municipality.region)).where(Task.id.in_(task_ids)))}
         needs = {_need(row, tasks[row.task_id]) for row in rows if row.task_id in tasks}
+        measures = preload_measures(session, rows)
+        needs.update(measures.needs)
         assignee_ids = {t.assignee_id for t in tasks.values() if t.assignee_id is not None}
         assignees = {u.id: u for u in session.scalars(select(User).where(User.id.in_(assignee_ids)))}
-        return cls(tasks, users_for_many(session, needs), assignees, load_calendar(session))
+        return cls(tasks, users_for_many(session, needs), assignees, load_calendar(session), measures=measures)
 
     def recipients(self, row: Deadline, task: Task) -> list[User]:
         """The task's assignee (an escalation: the level above, always), else who holds its role there."""
@@ -382,7 +389,7 @@ def _act(session: Session, row: Deadline, report: SweepReport, batch: _Batch, ba
                                      [f"задача {t.id}" for t in opened]))
         return
     if row.measure_id is not None:  # a measure of the school's roadmap (engine/deadlines/measure_deadlines.py)
-        notice = act_on_measure(session, row, report.acted_at, base_url)
+        notice = act_on_measure(session, row, report.acted_at, base_url, batch.users)
         if notice is not None:
             batch.letters += notice.letters
             report.actions.append(Action(row.id, row.kind.value, row.step, None, notice.school_code, notice.title,
