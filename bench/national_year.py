@@ -232,7 +232,7 @@ def _measure(db: Database, busy: int) -> dict[str, float]:
     busy_rows = "deadline d WHERE d.id > (SELECT max(id) FROM deadline) - :busy"
     with db.engine.connect() as connection:
         lags = sorted(float(lag) for (lag,) in connection.execute(text(
-            "SELECT extract(epoch FROM a.acted_at - d.fire_at) FROM bench_acted a JOIN " + busy_rows
+            "SELECT extract(epoch FROM a.acted_at - d.fire_at) FROM bench_acted a, " + busy_rows
             + " AND d.id = a.deadline_id"), {"busy": busy}))
         due_peak = connection.execute(text(
             "SELECT max(n) FROM (SELECT count(*) n FROM " + busy_rows + " GROUP BY date_trunc('second', d.fire_at)) x"),
