@@ -29,6 +29,10 @@ class Settings:
     webhook_block_private: bool = True
     webhook_timeout: float = 10.0  # seconds per phase of one POST (connect, send, read)
     webhook_lease: float = 120.0  # seconds a delivery is held by the job sending it; longer than any try
+    #: A PostgreSQL hot standby of ``database_url`` for dashboards, summaries and exports (docs/operations.md).
+    database_read_url: str | None = None
+    replica_max_lag: float = 30.0  # seconds behind the primary beyond which its reads go to the primary
+    sweep_every: int = 15  # seconds between two sweeps from `roadmap cron` (workers/cron.py)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -49,4 +53,7 @@ class Settings:
             webhook_block_private=(env.get("WEBHOOK_BLOCK_PRIVATE") or "1").lower() not in ("0", "false", "no", "off"),
             webhook_timeout=float(env.get("WEBHOOK_TIMEOUT") or 10),
             webhook_lease=float(env.get("WEBHOOK_LEASE") or 120),
+            database_read_url=env.get("DATABASE_READ_URL") or None,
+            replica_max_lag=float(env.get("REPLICA_MAX_LAG") or 30),
+            sweep_every=max(1, int(env.get("SWEEP_EVERY_SECONDS") or 15)),
         )

@@ -6,7 +6,10 @@ exception, so a failed use case leaves nothing half-written. Nothing else in the
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -20,7 +23,9 @@ from sqlalchemy import (
     String,
     create_engine,
     event,
+    text,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -139,8 +144,12 @@ class Database:
     """An engine, its sessions and the clock the services read time from (injectable for tests)."""
 
     def __init__(self, engine: Engine, clock: Clock = utc_now,
-                 sessions: sessionmaker[Session] | None = None) -> None:
+                 sessions: sessionmaker[Session] | None = None, replica: Replica | None = None) -> None:
         self.engine = engine
+        #: A streaming replica for ``reading(replica=True)`` (``DATABASE_READ_URL``), or None: all on the primary.
+        self.replica = replica
+        if replica is not None and not event.contains(engine, "before_cursor_execute", _note_write):
+            event.listen(engine, "before_cursor_execute", _note_write)
         self.clock = clock
         #: In-process caches that hold this database's rows (e.g. ``live_workflows.of``): ids repeat
         #: across databases, so each database keeps its own.
@@ -154,8 +163,13 @@ class Database:
             if engine.dialect.name == "postgresql" else None
 
     @classmethod
-    def from_url(cls, url: str, clock: Clock = utc_now) -> Database:
-        return cls(make_engine(url), clock)
+    def from_url(cls, url: str, clock: Clock = utc_now, *, read_url: str | None = None,
+                 max_lag: float = 30.0) -> Database:
+        """``read_url``: a PostgreSQL hot standby of ``url`` serving ``reading(replica=True)``; ignored on SQLite."""
+        engine = make_engine(url)
+        replica = Replica.from_url(read_url, max_lag=max_lag) \
+            if read_url and engine.dialect.name == "postgresql" else None
+        return cls(engine, clock, replica=replica)
 
     @property
     def is_postgresql(self) -> bool:
@@ -175,12 +189,16 @@ class Database:
         shared connection gets a pooled connection of its own, as outside the block."""
         shared = _SharedConnection(self.engine)
         token = _SHARED.set(shared)
+        reads = _SharedConnection(self.replica.engine) if self.replica is not None else None
+        reads_token = _SHARED_READS.set(reads)
         try:
             yield
         finally:
             _SHARED.reset(token)
-            if shared.connection is not None:
-                shared.connection.close()
+            _SHARED_READS.reset(reads_token)
+            for one in (shared, reads):
+                if one is not None and one.connection is not None:
+                    one.connection.close()
 
     def _session(self, *, reading: bool = False) -> Session:
         shared = _SHARED.get()
@@ -205,14 +223,171 @@ class Database:
                 raise
 
     @contextmanager
-    def reading(self) -> Iterator[Session]:
-        """A session for queries only: an attempt to write through it raises ``ReadingSessionWrote``."""
-        with self._session(reading=True) as session:
+    def reading(self, *, replica: bool = False) -> Iterator[Session]:
+        """A session for queries only: an attempt to write through it raises ``ReadingSessionWrote``.
+
+        ``replica=True`` (dashboards, heat maps, summaries, exports): served by the streaming replica when one
+        is configured, healthy, and has replayed what this reader wrote (``read_your_writes``); else, and
+        always for the code that goes on to write, by the primary."""
+        with self._replica_session() if replica and self._reads_from_replica() \
+                else self._session(reading=True) as session:
             session.info[_READING] = True
             yield session
 
+    def _reads_from_replica(self) -> bool:
+        replica = self.replica
+        if replica is None or not replica.healthy():
+            return False
+        marks = _READ_AFTER.get()
+        if marks is None:
+            return True
+        if marks.wrote:  # this very request wrote: its commit may not have reached the replica yet
+            return False
+        if marks.after_lsn is not None and marks.replica_caught_up is None:
+            marks.replica_caught_up = replica.has_replayed(marks.after_lsn)
+        return marks.replica_caught_up is not False
+
+    def _replica_session(self) -> Session:
+        assert self.replica is not None
+        shared = _SHARED_READS.get()
+        connection = shared.free(self.replica.engine) if shared is not None else None
+        return self.sessions(bind=connection if connection is not None else self.replica.engine)
+
+    @contextmanager
+    def read_your_writes(self, after_lsn: str | None = None) -> Iterator[ReadMarks]:
+        """Around one request of one user: ``after_lsn`` is the primary's WAL position after that user's last
+        write (from their signed cookie). Replica reads in the block go to the primary while the replica has
+        not replayed it, and for the rest of the block once the block itself wrote; ``ReadMarks.wrote`` then
+        tells the caller to take ``write_position()`` for the next cookie."""
+        marks = ReadMarks(after_lsn if after_lsn and _LSN.fullmatch(after_lsn) else None)
+        token = _READ_AFTER.set(marks)
+        try:
+            yield marks
+        finally:
+            _READ_AFTER.reset(token)
+
+    def write_position(self) -> str | None:
+        """The primary's WAL insert position (PostgreSQL), which covers every commit made so far.
+
+        The insert position, not ``pg_current_wal_lsn()`` (the write position): a commit under
+        ``synchronous_commit = off`` may sit in the WAL buffers, before the write position, for a moment."""
+        if not self.is_postgresql:
+            return None
+        with self.engine.connect() as connection:
+            return str(connection.scalar(text("SELECT pg_current_wal_insert_lsn()")))
+
 
 _READING = "roadmap.reading"
+_SHARED_READS: ContextVar[_SharedConnection | None] = ContextVar("roadmap_shared_read_connection", default=None)
+
+
+# --- a streaming replica for the reading sessions ----------------------------------------------------------
+# Dashboards, heat maps, summaries and exports are the heavy reads (the national page groups 40,000 schools);
+# a hot standby can serve them while the primary keeps the completions and the sweep. The replica is a few
+# milliseconds behind, so a user who just wrote must not read from it until it has replayed their write:
+# the web keeps the primary's WAL position after the user's last write in their signed session cookie, and
+# a request whose replica has not yet replayed it reads from the primary (one cheap comparison per request,
+# only while such a mark is live). Waiting for the replica instead would hold a server thread for the very
+# requests the primary can answer at once; routing is never slower than having no replica.
+
+_log = logging.getLogger("roadmap.replica")
+_LSN = re.compile(r"[0-9A-F]{1,8}/[0-9A-F]{1,8}")
+_WRITES = re.compile(r"\s*(INSERT|UPDATE|DELETE|MERGE|COPY|WITH|CREATE|ALTER|DROP|TRUNCATE)\b", re.IGNORECASE)
+
+
+class ReadMarks:
+    """What one request knows about its user's writes (``Database.read_your_writes``)."""
+
+    def __init__(self, after_lsn: str | None) -> None:
+        self.after_lsn = after_lsn
+        self.wrote = False
+        self.replica_caught_up: bool | None = None  # asked once per request, only when after_lsn is set
+
+
+_READ_AFTER: ContextVar[ReadMarks | None] = ContextVar("roadmap_read_after", default=None)
+
+
+def _note_write(_conn: Any, _cursor: Any, statement: str, _parameters: Any, _context: Any,
+                _executemany: bool) -> None:
+    marks = _READ_AFTER.get()
+    if marks is not None and not marks.wrote and _WRITES.match(statement):
+        marks.wrote = True
+
+
+class Replica:
+    """A hot standby's engine and what this process last learnt of its health.
+
+    Health is asked at most every ``check_every`` seconds per process (one query); a replica that fails, stops
+    streaming or lags more than ``max_lag`` seconds is left alone — the primary serves its reads — and retried
+    after ``check_every``. A change of state is logged once, not once per request: one failure stays one log line
+    and at most the one request that was on the replica when it went away."""
+
+    def __init__(self, engine: Engine, *, max_lag: float = 30.0, check_every: float = 5.0) -> None:
+        self.engine = engine
+        self.max_lag = max_lag
+        self.check_every = check_every
+        self._lock = threading.Lock()
+        self._checked_at = -float("inf")
+        self._usable = False
+        self._why_not: str | None = "ещё не проверена"
+        event.listen(engine, "handle_error", self._on_error)
+
+    @classmethod
+    def from_url(cls, url: str, *, max_lag: float = 30.0) -> Replica:
+        # A dead replica host must cost a request a second or two, not the operating system's TCP timeout.
+        engine = make_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 2})
+        return cls(engine, max_lag=max_lag)
+
+    def healthy(self) -> bool:
+        if time.monotonic() - self._checked_at >= self.check_every and self._lock.acquire(blocking=False):
+            try:
+                self._set(self._check())
+            finally:
+                self._checked_at = time.monotonic()
+                self._lock.release()
+        return self._usable
+
+    def _check(self) -> str | None:
+        """None when the replica may serve reads, else why not."""
+        try:
+            with self.engine.connect() as connection:
+                recovering, streaming, lag = connection.execute(text(
+                    "SELECT pg_is_in_recovery(),"
+                    " coalesce((SELECT status FROM pg_stat_wal_receiver), '') = 'streaming',"
+                    " CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0"
+                    " ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END")).one()
+        except DBAPIError as error:
+            return f"недоступна: {str(error.orig).strip().splitlines()[0] if error.orig else error}"
+        if not recovering:
+            return "не в режиме восстановления (не реплика или уже повышена до основной)"
+        if not streaming:
+            return "не получает WAL от основной базы"
+        if lag is not None and float(lag) > self.max_lag:
+            return f"отстаёт на {float(lag):.0f} с (предел {self.max_lag:.0f} с)"
+        return None
+
+    def _set(self, why_not: str | None) -> None:
+        if why_not != self._why_not:
+            if why_not is None:
+                _log.info("реплика %s обслуживает чтение", self.engine.url.render_as_string(hide_password=True))
+            else:
+                _log.warning("реплика %s: %s — чтение идёт с основной базы",
+                             self.engine.url.render_as_string(hide_password=True), why_not)
+        self._why_not = why_not
+        self._usable = why_not is None
+
+    def _on_error(self, context: Any) -> None:
+        if context.is_disconnect:  # the standby went away mid-query: the next requests read from the primary
+            self._set("соединение прервано")
+            self._checked_at = time.monotonic()
+
+    def has_replayed(self, lsn: str) -> bool:
+        try:
+            with self.engine.connect() as connection:
+                return bool(connection.scalar(text("SELECT pg_last_wal_replay_lsn() >= CAST(:lsn AS pg_lsn)"),
+                                              {"lsn": lsn}))
+        except DBAPIError:
+            return False
 
 
 def refuses_writes(session: Session) -> bool:

@@ -30,7 +30,7 @@ from engine.templates.versions import all_stage_titles
 from engine.timing.production_calendar import load_calendar
 from engine.timing.workdays import WorkCalendar
 from engine.timing.zones import local_time
-from web import i18n, inputs
+from web import i18n, inputs, replica_reads
 from web.api import engine_problem, init_api, is_api_request
 from web.errors import status_of
 from web.i18n import N_, gettext
@@ -67,6 +67,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, queue: JobQueue 
     settings = Settings.from_env()
     app.config.from_mapping(
         DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url, PROJECT_TEMPLATE=settings.project_template,
+        DATABASE_READ_URL=settings.database_read_url, REPLICA_MAX_LAG=settings.replica_max_lag,
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=True,
         REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SECURE=True, REMEMBER_COOKIE_SAMESITE="Lax",
         MAX_CONTENT_LENGTH=25 * 1024 * 1024, WTF_CSRF_TIME_LIMIT=None,
@@ -77,13 +78,16 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, queue: JobQueue 
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(app.instance_path)
     _behind_proxies(app)
-    db = app.config.get("DATABASE") or Database.from_url(app.config["DATABASE_URL"])
+    db = app.config.get("DATABASE") or Database.from_url(
+        app.config["DATABASE_URL"], read_url=app.config.get("DATABASE_READ_URL"),
+        max_lag=float(app.config["REPLICA_MAX_LAG"]))
     app.extensions["roadmap.db"] = db
     app.wsgi_app = _one_connection_per_request(app.wsgi_app, db)  # type: ignore[method-assign]
     app.extensions["roadmap.jobs"] = queue or job_queue(app.config.get("REDIS_URL"), db, settings)
     csrf = CSRFProtect(app)
     inputs.init_app(app)  # URL converters and the JSON reader, before any blueprint's rules
     _login_manager(app, db)
+    replica_reads.init_app(app, db)
     _blueprints(app)
     i18n.init_app(app)
     init_api(app, csrf)

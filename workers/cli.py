@@ -8,7 +8,7 @@ from rq import Queue, Worker
 
 from engine.config import Settings
 from workers.cron import build_scheduler
-from workers.queue import QUEUE_NAME
+from workers.queue import WORKER_QUEUES
 
 
 def _redis() -> Redis:
@@ -23,7 +23,8 @@ def _redis() -> Redis:
 def worker(burst: bool) -> None:
     """Обработчик фоновых заданий rq (сроки, рассылка писем)."""
     connection = _redis()
-    Worker([Queue(QUEUE_NAME, connection=connection)], connection=connection).work(burst=burst)
+    # The deadlines queue first: rq takes a job from the first queue that has one (workers/queue.py).
+    Worker([Queue(name, connection=connection) for name in WORKER_QUEUES], connection=connection).work(burst=burst)
 
 
 @click.command()

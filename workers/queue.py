@@ -30,11 +30,17 @@ from rq import Queue, get_current_job
 from engine.config import Settings
 from engine.db import Database
 
-__all__ = ["QUEUE_NAME", "InlineJobQueue", "JobContext", "JobQueue", "RqJobQueue", "job_queue", "job_timeout",
+__all__ = ["DEADLINES_QUEUE_NAME", "QUEUE_NAME", "WORKER_QUEUES", "InlineJobQueue", "JobContext", "JobQueue",
+           "RqJobQueue", "job_queue", "job_timeout",
            "run_job"]
 
 log = logging.getLogger(__name__)
 QUEUE_NAME = "roadmap"
+#: The sweep's own queue, which every worker takes first: a sweep must never wait behind the e-mails the
+#: previous sweep queued. In the busiest hour of a national year (bench/national_year.py) the letters of one
+#: sweep are tens of thousands of jobs; on one queue the next sweep waited behind them for many minutes.
+DEADLINES_QUEUE_NAME = "roadmap-deadlines"
+WORKER_QUEUES = (DEADLINES_QUEUE_NAME, QUEUE_NAME)  # in rq's order of priority
 P = ParamSpec("P")
 R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])

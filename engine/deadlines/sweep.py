@@ -27,7 +27,13 @@ from engine import audit
 from engine.actors import Who
 from engine.db import Database
 from engine.deadlines.arrivals import Arrived, announce
-from engine.deadlines.measure_deadlines import MeasureNotice, act_on_measure, preview_measure
+from engine.deadlines.measure_deadlines import (
+    MeasureNotice,
+    MeasuresOfBatch,
+    act_on_measure,
+    preload_measures,
+    preview_measure,
+)
 from engine.deadlines.visit_deadlines import VisitNotice, act_on_visit, preview_visit
 from engine.errors import Conflict, FormInvalid, IncidentNotFound
 from engine.fast_writes import drop_queued, insert_pending
@@ -35,6 +41,7 @@ from engine.models import (
     Deadline,
     DeadlineKind,
     Incident,
+    Municipality,
     OutboxMessage,
     ProcessInstance,
     School,
@@ -286,16 +293,22 @@ class _Batch:
     assignees: dict[int, User]
     workdays: WorkCalendar
     letters: list[OutboxMessage] = field(default_factory=list)
+    measures: MeasuresOfBatch | None = None  # held for the batch: the session keeps loaded objects weakly
 
     @classmethod
     def load(cls, session: Session, rows: list[Deadline]) -> _Batch:
         task_ids = {row.task_id for row in rows if row.task_id is not None}
+        # The school's region too: a row's message names the due time in the school's zone, and lazy loads
+        # of municipality and region were two queries a row (bench/national_year.py).
         tasks = {task.id: task for task in session.scalars(
-            select(Task).options(joinedload(Task.school)).where(Task.id.in_(task_ids)))}
+            select(Task).options(joinedload(Task.school).joinedload(School.municipality)
+                                 .joinedload(Municipality.region)).where(Task.id.in_(task_ids)))}
         needs = {_need(row, tasks[row.task_id]) for row in rows if row.task_id in tasks}
+        measures = preload_measures(session, rows)
+        needs.update(measures.needs)
         assignee_ids = {t.assignee_id for t in tasks.values() if t.assignee_id is not None}
         assignees = {u.id: u for u in session.scalars(select(User).where(User.id.in_(assignee_ids)))}
-        return cls(tasks, users_for_many(session, needs), assignees, load_calendar(session))
+        return cls(tasks, users_for_many(session, needs), assignees, load_calendar(session), measures=measures)
 
     def recipients(self, row: Deadline, task: Task) -> list[User]:
         """The task's assignee (an escalation: the level above, always), else who holds its role there."""
@@ -394,7 +407,7 @@ def _act(session: Session, row: Deadline, report: SweepReport, batch: _Batch, ba
                                      [f"задача {t.id}" for t in opened]))
         return
     if row.measure_id is not None or row.visit_id is not None:  # engine/deadlines/{measure,visit}_deadlines.py
-        notice = (act_on_measure(session, row, report.acted_at, base_url) if row.measure_id is not None
+        notice = (act_on_measure(session, row, report.acted_at, base_url, batch.users) if row.measure_id is not None
                   else act_on_visit(session, row, report.acted_at, base_url))
         if notice is not None:
             batch.letters += notice.letters

@@ -75,7 +75,7 @@ def _in_area(query: Any, area: Area) -> Any:
 
 def overdue(db: Database, area: Area, *, actor: Who) -> dict[int, list[OverdueTask]]:
     """Open tasks past due in the area, by escalation level (highest first)."""
-    with db.reading() as session:
+    with db.reading(replica=True) as session:
         area_of(session, load_user(session, actor), area.region_code, area.municipality_code)
         query = (select(Task, User.full_name, ProcessInstance.suspended_at).options(joinedload(Task.school))
                  .join(ProcessInstance, ProcessInstance.id == Task.instance_id)
@@ -126,7 +126,7 @@ def _instance_for_school(session: Session, actor: Actor, school_code: str) -> tu
 
 def school_timeline(db: Database, school_code: str, *, actor: Who) -> SchoolTimeline:
     """One school's roadmap: its tasks (open and done) and every recorded event, oldest first."""
-    with db.reading() as session:
+    with db.reading(replica=True) as session:
         user = load_user(session, actor)
         school, instance = _instance_for_school(session, user, school_code)
         return _timeline(session, user, school, instance)
@@ -227,7 +227,7 @@ def _open_tasks_of_template(template_key: str, *columns: Any) -> Any:
 
 def heat_map(db: Database, area: Area, template_key: str, *, actor: Who) -> dict[str, int]:
     """How many of the area's instances of a template wait at each BPMN activity (open tasks per element)."""
-    with db.reading() as session:
+    with db.reading(replica=True) as session:
         area_of(session, load_user(session, actor), area.region_code, area.municipality_code)
         query = _open_tasks_of_template(template_key, Task.element_id, func.count(func.distinct(Task.instance_id)))
         query = _in_area(query, area).group_by(Task.element_id)
@@ -252,7 +252,7 @@ class WaitingSchool:
 def waiting_at(db: Database, area: Area, template_key: str, element_id: str, *, actor: Who) -> list[WaitingSchool]:
     """The schools of the area whose roadmap waits at ``element_id`` (a heat-map count, listed), the most
     overdue first; the same rows the count is made of."""
-    with db.reading() as session:
+    with db.reading(replica=True) as session:
         area_of(session, load_user(session, actor), area.region_code, area.municipality_code)
         query = _open_tasks_of_template(template_key, School.code, School.name, Municipality.name, Task.id, Task.name,
                                         Task.role, Task.due_at, Task.escalation_level)

@@ -85,7 +85,7 @@ class StatusReport:
 
 def stage_status(db: Database, template_key: str, *, region_code: str | None = None,
                  municipality_code: str | None = None, cohort_year: int | None = None) -> StatusReport:
-    with db.reading() as session:
+    with db.reading(replica=True) as session:
         spec = TemplateSpec.from_dict(find_version(session, template_key, include_retired=True).spec)
         area = _Area.of(session, region_code, municipality_code)
         schools = list(session.execute(area.on_schools(_schools())))
@@ -263,7 +263,7 @@ def area_counts(db: Database, template_key: str, *, region_code: str | None = No
                 cohort_year: int | None = None) -> tuple[list[Stage], list[AreaCounts]]:
     """Per region (for the country) or per municipality (for a region): two GROUP BY queries, so the
     national page costs the same whether 3,000 or 40,000 schools are in the project."""
-    with db.reading() as session:
+    with db.reading(replica=True) as session:
         spec = TemplateSpec.from_dict(find_version(session, template_key, include_retired=True).spec)
         unit: Any = Municipality if region_code else Region
         key = School.municipality_id if region_code else School.region_id

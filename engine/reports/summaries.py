@@ -97,7 +97,7 @@ def area_summary(db: Database, template_key: str, kind: str, code: str, *, actor
     else:
         area = area_for(db, region_code, municipality_code, actor=actor)
     report = stage_status(db, template_key, region_code=area.region_code, municipality_code=area.municipality_code)
-    with db.reading() as session:
+    with db.reading(replica=True) as session:
         report_element, visit_element = report_elements(
             TemplateSpec.from_dict(find_version(session, template_key, include_retired=True).spec).sections)
         codes = [row.school_code for row in report.schools]
@@ -121,7 +121,7 @@ def area_summary(db: Database, template_key: str, kind: str, code: str, *, actor
 
 
 def _area_by_code(db: Database, region_code: str | None, municipality_code: str | None) -> Area:
-    with db.reading() as session:
+    with db.reading(replica=True) as session:
         if municipality_code:
             found = session.scalar(select(Municipality).where(Municipality.code == municipality_code))
             if found is None:

@@ -18,15 +18,18 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from engine.actors import OPERATOR
+from engine.config import Settings
 from engine.db import Database
 from engine.deadlines.sweep import sweep
 from engine.models import OutboxMessage, OutboxStatus
 from engine.org.importing import import_org
 from engine.process import instances
-from engine.process.mailer import SmtpSettings, deliver, deliver_due
+from engine.process.mailer import LetterNotBuildable, SmtpSettings, deliver, deliver_due
 from engine.templates import versions
 from tests.conftest import unique
 from tests.helpers import Mailbox, free_port
+from workers import jobs
+from workers.queue import JobContext
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)  # a Monday; the mini template's first task is due in 14 days
@@ -163,3 +166,27 @@ def test_a_letter_resent_after_its_sender_died_mid_send_keeps_its_message_id(
         controller.stop()
     first, second = (_parsed(content)["Message-ID"] for _, _, content in mailbox.messages)
     assert first == second and first.startswith(f"<outbox-{outbox_id}.")
+
+
+def test_one_delivery_job_sends_its_letters_and_fails_for_the_one_that_cannot_go(
+        db: Database, smtp: tuple[Mailbox, SmtpSettings]) -> None:
+    """A sweep's letters go in jobs of ``LETTERS_PER_JOB`` (issue 21): each letter still on its own — a broken
+    one is recorded and the job fails for rq's registry, the others are sent."""
+    mailbox, smtp_settings = smtp
+    then = datetime(2001, 1, 1, 9, tzinfo=UTC)
+    tag = unique()
+    letters = [_queued(db, f"one-{tag}@example.test", "Первое", at=then),
+               _queued(db, f"no-domain-{tag}", "Адрес без домена", at=then),
+               _queued(db, f"two-{tag}@example.test", "Второе", at=then)]
+    settings = Settings.from_env({"SMTP_HOST": smtp_settings.host, "SMTP_PORT": str(smtp_settings.port)})
+    context = JobContext(db, settings, None)
+    with pytest.raises(LetterNotBuildable):
+        jobs.deliver_emails(context, letters)
+    with db.reading() as session:
+        status = dict(session.execute(select(OutboxMessage.id, OutboxMessage.status)
+                                      .where(OutboxMessage.id.in_(letters))).all())
+    assert [status[i] for i in letters] == [OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.SENT]
+    assert sorted(rcpt for _, rcpts, _ in mailbox.messages for rcpt in rcpts) == [
+        f"one-{tag}@example.test", f"two-{tag}@example.test"]
+    assert jobs.deliver_emails(context, letters) == 0  # sent or failed for good: nothing goes twice
+    assert len(mailbox.messages) == 2
