@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -40,7 +40,7 @@ from engine.org.areas import area_for
 from engine.org.core import Actor, find_user, load_user, users_for
 from engine.org.regions import zone_of_viewer
 from engine.org.scopes import Scope
-from engine.process import events, live_workflows
+from engine.process import events, live_workflows, task_pages
 from engine.process.actions import ActionContext, FieldReference, form_choices, form_references, run_actions
 from engine.process.attachments import document_fields, field_values
 from engine.process.incidents import FailedStep, describe, park_step, record_failure
@@ -49,6 +49,8 @@ from engine.process.live_workflows import Key
 from engine.process.notifications import Message, moscow_time, notify
 from engine.process.task_access import authorize, form_of, place_of_task
 from engine.process.task_context import TaskContext, read_context
+from engine.process.task_pages import COUNT_MAX, SORTS, Page, key_of, limit_checked, order_by
+from engine.process.task_pages import PAGE_MAX as PAGE_MAX  # the limit callers offer
 from engine.templates.versions import compiled_version
 from engine.timing.zones import zone
 
@@ -155,29 +157,37 @@ def _task_views() -> Any:
             .outerjoin(User, User.id == Task.assignee_id))
 
 
-SORTS: dict[str, tuple[Any, ...]] = {  # ORDER BY columns per sort of the inbox
-    "due": (Task.due_at.is_(None), Task.due_at, Task.id),
-    # The most escalated first, then the longest overdue: where a coordinator's help is needed most.
-    "escalation": (Task.escalation_level.desc(), Task.due_at.is_(None), Task.due_at, Task.id),
-    "created": (Task.created_at.desc(), Task.id),
-}
-
 #: Whose tasks an inbox shows: everything the user may act on, only those they took, or those nobody took.
 ASSIGNED = ("all", "mine", "unassigned")
 SEARCH_MAX = 100  # characters of a search; a task's or school's name is rarely half of it
 
 
-def list_tasks(db: Database, *, actor: Who, limit: int = 100, offset: int = 0, stage: str | None = None,
-               school: str | None = None, overdue: bool = False, sort: str = "due", search: str | None = None,
-               due_from: date | None = None, due_to: date | None = None,
-               assigned: str = "all") -> list[TaskView]:
-    """READY tasks the user may act on, most urgent first: one indexed query on the task table.
+def list_tasks(db: Database, *, actor: Who, limit: int = 100, **filters: Any) -> list[TaskView]:
+    """The first ``limit`` rows of ``task_page``, for programs that want no next page (scripts, tests, the
+    demo); people's ways in (pages, API, CLI) read ``task_page``, at most ``PAGE_MAX`` rows at a time."""
+    return _task_page(db, actor=actor, limit=limit, **filters).tasks
 
+
+def task_page(db: Database, *, actor: Who, limit: int = 50, **filters: Any) -> Page:
+    """One page (``_task_page``) of at most ``PAGE_MAX`` rows."""
+    return _task_page(db, actor=actor, limit=limit_checked(limit), **filters)
+
+
+def _task_page(db: Database, *, actor: Who, limit: int, after: str | None = None, offset: int = 0,
+               count: bool = False, stage: str | None = None, school: str | None = None, overdue: bool = False,
+              sort: str = "due", search: str | None = None, due_from: date | None = None,
+              due_to: date | None = None, assigned: str = "all") -> Page:
+    """One page of the READY tasks the user may act on, most urgent first: one indexed query on the task table.
+
+    The page starts past the cursor ``after`` (from the previous page's ``next_cursor``), or at ``offset``
+    rows for the API's numbered pages; only ``limit`` + 1 rows are read either way. ``count`` adds how many
+    rows the whole list has (up to ``COUNT_MAX``).
     ``search`` finds a part of the task's or the school's name (or the school's code) in any case, «ё» as
     «е»; ``due_from``/``due_to`` are days of the deadline, both included, in the zone the user reads times in
     (their region's, as their pages show dates);
     ``assigned`` is one of ``ASSIGNED``."""
     _check_filters(sort, search, due_from, due_to, assigned)
+    key = task_pages.decode(sort, after) if after else None
     with db.reading() as session:
         user = load_user(session, actor)
         query = _task_views().where(Task.status == TaskStatus.READY, user.scope.task_filter())
@@ -201,8 +211,28 @@ def list_tasks(db: Database, *, actor: Who, limit: int = 100, offset: int = 0, s
             query = query.where(Task.assignee_id == user.user_id)
         elif assigned == "unassigned":
             query = query.where(Task.assignee_id.is_(None))
-        query = query.order_by(*SORTS[sort]).limit(limit).offset(offset)
-        return [TaskView.from_row(row) for row in session.execute(query)]
+        return _page(session, query, sort, key, limit, offset, count)
+
+
+def _page(session: Session, query: Any, sort: str, key: list[Any] | None, limit: int, offset: int,
+          count: bool) -> Page:
+    """Rows ``limit`` + 1 past the key (or the offset): the extra one only says whether a next page exists."""
+    total, capped = _count(session, query) if count else (None, False)
+    if key is not None:
+        query = query.where(task_pages.after(sort, key))
+    elif offset:
+        query = query.offset(offset)
+    rows = [TaskView.from_row(row) for row in session.execute(query.order_by(*order_by(sort)).limit(limit + 1))]
+    shown = rows[:limit]
+    more = len(rows) > limit
+    return Page(shown, task_pages.encode(sort, key_of(sort, shown[-1])) if more else None, total, capped)
+
+
+def _count(session: Session, query: Any) -> tuple[int, bool]:
+    """How many rows the list has, reading at most ``COUNT_MAX`` + 1 of them."""
+    capped = query.with_only_columns(Task.id).order_by(None).limit(COUNT_MAX + 1).subquery()
+    found = session.scalar(select(func.count()).select_from(capped)) or 0
+    return min(found, COUNT_MAX), found > COUNT_MAX
 
 
 def _check_filters(sort: str, search: str | None, due_from: date | None, due_to: date | None,
@@ -225,9 +255,22 @@ def _start_of(day: date, here: tzinfo | None) -> datetime:
     return datetime.combine(day, time.min, here)
 
 
-def list_area_tasks(db: Database, *, actor: Who, region: str | None = None, municipality: str | None = None,
-                    stage: str | None = None, overdue: bool = False, limit: int = 10_000) -> list[TaskView]:
-    """Open tasks of everyone in an area a coordinator oversees (default: their widest area)."""
+def list_area_tasks(db: Database, *, actor: Who, limit: int = 100, **filters: Any) -> list[TaskView]:
+    """The first ``limit`` rows of ``area_task_page`` (for programs, as ``list_tasks``)."""
+    return _area_task_page(db, actor=actor, limit=limit, **filters).tasks
+
+
+def area_task_page(db: Database, *, actor: Who, limit: int = 50, **filters: Any) -> Page:
+    """One page (``_area_task_page``) of at most ``PAGE_MAX`` rows."""
+    return _area_task_page(db, actor=actor, limit=limit_checked(limit), **filters)
+
+
+def _area_task_page(db: Database, *, actor: Who, limit: int, region: str | None = None,
+                    municipality: str | None = None, stage: str | None = None, overdue: bool = False,
+                    after: str | None = None, offset: int = 0, count: bool = False) -> Page:
+    """One page of the open tasks of everyone in an area a coordinator oversees (default: their widest area),
+    nearest deadline first; paged as ``_task_page``."""
+    key = task_pages.decode("due", after) if after else None
     area = area_for(db, region, municipality, actor=actor)
     with db.reading() as session:
         query = _task_views().where(Task.status == TaskStatus.READY)
@@ -240,8 +283,7 @@ def list_area_tasks(db: Database, *, actor: Who, region: str | None = None, muni
             query = query.where(Task.stage == stage)
         if overdue:
             query = query.where(Task.due_at < db.now())
-        query = query.order_by(*SORTS["due"]).limit(limit)
-        return [TaskView.from_row(row) for row in session.execute(query)]
+        return _page(session, query, "due", key, limit, offset, count)
 
 
 def _load_task(session: Session, task_id: int) -> Task:
