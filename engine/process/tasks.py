@@ -190,49 +190,53 @@ def _task_page(db: Database, *, actor: Who, limit: int, after: str | None = None
     key = task_pages.decode(sort, after) if after else None
     with db.reading() as session:
         user = load_user(session, actor)
-        query = _task_views().where(Task.status == TaskStatus.READY, user.scope.task_filter())
+        conditions = [Task.status == TaskStatus.READY, user.scope.task_filter()]
         if stage:
-            query = query.where(Task.stage == stage)
+            conditions.append(Task.stage == stage)
         if school:
-            query = query.where(School.code == school)
+            conditions.append(School.code == school)
         if overdue:
-            query = query.where(Task.due_at < db.now())
+            conditions.append(Task.due_at < db.now())
         if search and search.strip():
             needle = fold(search.strip())
-            query = query.where(or_(folded(Task.name).contains(needle, autoescape=True),
-                                    folded(School.name).contains(needle, autoescape=True),
-                                    folded(School.code).contains(needle, autoescape=True)))
+            conditions.append(or_(folded(Task.name).contains(needle, autoescape=True),
+                                  folded(School.name).contains(needle, autoescape=True),
+                                  folded(School.code).contains(needle, autoescape=True)))
         here = zone(zone_of_viewer(session, actor)) if due_from or due_to else None
         if due_from is not None:
-            query = query.where(Task.due_at >= _start_of(due_from, here))
+            conditions.append(Task.due_at >= _start_of(due_from, here))
         if due_to is not None:
-            query = query.where(Task.due_at < _start_of(due_to + timedelta(days=1), here))
+            conditions.append(Task.due_at < _start_of(due_to + timedelta(days=1), here))
         if assigned == "mine":
-            query = query.where(Task.assignee_id == user.user_id)
+            conditions.append(Task.assignee_id == user.user_id)
         elif assigned == "unassigned":
-            query = query.where(Task.assignee_id.is_(None))
-        return _page(session, query, sort, key, limit, offset, count)
+            conditions.append(Task.assignee_id.is_(None))
+        # The count needs the school only where a condition names it: otherwise the task index alone.
+        counted = select(Task.id).where(*conditions)
+        if school or (search and search.strip()):
+            counted = counted.join(School, School.id == Task.school_id)
+        return _page(session, _task_views().where(*conditions), sort, key, limit, offset,
+                     counted if count else None)
 
 
 def _page(session: Session, query: Any, sort: str, key: list[Any] | None, limit: int, offset: int,
-          count: bool) -> Page:
-    """Rows ``limit`` + 1 past the key (or the offset): the extra one only says whether a next page exists."""
-    total, capped = _count(session, query) if count else (None, False)
-    if key is not None:
-        query = query.where(task_pages.after(sort, key))
-    elif offset:
-        query = query.offset(offset)
-    rows = [TaskView.from_row(row) for row in session.execute(query.order_by(*order_by(sort)).limit(limit + 1))]
-    shown = rows[:limit]
-    more = len(rows) > limit
+          counted: Any | None) -> Page:
+    """Rows ``limit`` + 1 past the key (or the offset): the extra one only says whether a next page exists.
+    ``counted`` (the list's ids) gives the total; a first page that holds the whole list needs no count."""
+    page_query = query.where(task_pages.after(sort, key)) if key is not None else query.offset(offset or None)
+    rows = [TaskView.from_row(row) for row in
+            session.execute(page_query.order_by(*order_by(sort)).limit(limit + 1))]
+    shown, more = rows[:limit], len(rows) > limit
+    total, capped = None, False
+    if counted is not None:
+        total, capped = (len(shown), False) if key is None and not offset and not more else _count(session, counted)
     return Page(shown, task_pages.encode(sort, key_of(sort, shown[-1])) if more else None, total, capped)
 
 
-def _count(session: Session, query: Any) -> tuple[int, bool]:
+def _count(session: Session, counted: Any) -> tuple[int, bool]:
     """How many rows the list has, reading at most ``COUNT_MAX`` + 1 of them."""
-    capped = query.with_only_columns(Task.id).order_by(None).limit(COUNT_MAX + 1).subquery()
-    found = session.scalar(select(func.count()).select_from(capped)) or 0
-    return min(found, COUNT_MAX), found > COUNT_MAX
+    found = session.scalar(select(func.count()).select_from(counted.order_by(None).limit(COUNT_MAX + 1).subquery()))
+    return min(found or 0, COUNT_MAX), (found or 0) > COUNT_MAX
 
 
 def _check_filters(sort: str, search: str | None, due_from: date | None, due_to: date | None,
@@ -283,7 +287,8 @@ def _area_task_page(db: Database, *, actor: Who, limit: int, region: str | None 
             query = query.where(Task.stage == stage)
         if overdue:
             query = query.where(Task.due_at < db.now())
-        return _page(session, query, "due", key, limit, offset, count)
+        return _page(session, query, "due", key, limit, offset,
+                     query.with_only_columns(Task.id) if count else None)
 
 
 def _load_task(session: Session, task_id: int) -> Task:
