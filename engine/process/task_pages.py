@@ -52,7 +52,8 @@ class SortPart:
     def beyond(self, value: Any) -> ColumnElement[bool]:
         """Rows strictly after ``value`` in this column's order."""
         if self.descending:
-            return self.column < value
+            before: ColumnElement[bool] = self.column < value
+            return before
         if value is None:
             return false()  # NULLs come last: nothing is beyond one on this column
         return or_(self.column > value, self.column.is_(None)) if self.nullable else self.column > value

@@ -49,8 +49,11 @@ from engine.process.live_workflows import Key
 from engine.process.notifications import Message, moscow_time, notify
 from engine.process.task_access import authorize, form_of, place_of_task
 from engine.process.task_context import TaskContext, read_context
-from engine.process.task_pages import COUNT_MAX, SORTS, Page, key_of, limit_checked, order_by
-from engine.process.task_pages import PAGE_MAX as PAGE_MAX  # the limit callers offer
+from engine.process.task_pages import COUNT_MAX, Page, key_of, limit_checked, order_by
+
+# Re-exported: the limit and the sorts every way in (pages, API, CLI) offers.
+from engine.process.task_pages import PAGE_MAX as PAGE_MAX
+from engine.process.task_pages import SORTS as SORTS
 from engine.templates.versions import compiled_version
 from engine.timing.zones import zone
 
