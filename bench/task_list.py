@@ -9,6 +9,8 @@ of other roles and scopes and 20,000 completed ones, so the table is not only th
 the same run, for comparison: the first page by the cursor's second page, a page of 100, the inbox page (HTML)
 and, in-process, the way lists were read before (every matching row, paged in Python).
 
+The sizes take turns request by request (a busy minute on a shared machine slows all of them alike).
+
     python bench/task_list.py [--samples 200]
 """
 
@@ -19,6 +21,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -91,14 +94,23 @@ def _tasks(conn: Any, instance_id: int, municipality: str, role: str, status: st
            "municipality": municipality, "schools": SCHOOLS_PER_MUNICIPALITY})
 
 
-def timed(call: Callable[[], Any], samples: int, warmup: int = 20) -> list[float]:
+def every_row_then_a_page(db: Database, login: str) -> list[Any]:
+    """How the API read a page before issue 21: every matching row, then a slice in Python."""
+    return tasks.list_tasks(db, actor=login, limit=10_000)[:10]
+
+
+def interleaved(calls: dict[int, Callable[[], Any]], samples: int, warmup: int = 3) -> dict[int, list[float]]:
+    """Milliseconds per call, the sizes taking turns: on a shared machine a busy minute then slows every size
+    alike instead of whichever was being measured, so their ratio stays meaningful."""
     for _ in range(warmup):
-        call()
-    times = []
+        for call in calls.values():
+            call()
+    times: dict[int, list[float]] = {size: [] for size in calls}
     for _ in range(samples):
-        started = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - started) * 1000)
+        for size, call in calls.items():
+            started = time.perf_counter()
+            call()
+            times[size].append((time.perf_counter() - started) * 1000)
     return times
 
 
@@ -154,27 +166,29 @@ def main() -> None:
     app = create_app({"DATABASE": db, "TESTING": True, "SECRET_KEY": "bench", "SESSION_COOKIE_SECURE": False,
                       "REMEMBER_COOKIE_SECURE": False})
     client = app.test_client()
-    rows: dict[str, dict[int, list[float]]] = {}
+    measured: dict[str, dict[int, Callable[[], Any]]] = {}
     for size, login in coordinators.items():
         token = tokens[size]
-        measured = {
+        calls: dict[str, Callable[[], Any] | None] = {
             "GET /api/v1/tasks (first page, 10 rows)": api_get(client, token, "/api/v1/tasks"),
             "GET /api/v1/tasks?page_size=100": api_get(client, token, "/api/v1/tasks?page_size=100"),
             "the next page by cursor (10 rows)": api_get(client, token, second_page_url(client, token, 10))
             if size > 10 else None,
             "the inbox page (HTML, 50 rows)": page_get(signed_in(app, login), "/?sort=due"),
-            "in-process: task_page(limit=10)": lambda login=login: tasks.task_page(db, actor=login, limit=10),
-            "in-process, before: every row, paged in Python": (
-                lambda login=login: tasks.list_tasks(db, actor=login, limit=10_000)[:10]),
+            "in-process: task_page(limit=10)": partial(tasks.task_page, db, actor=login, limit=10),
+            "in-process, before: every row, paged in Python": partial(every_row_then_a_page, db, login),
         }
-        for name, call in measured.items():
-            if call is not None:  # the old way takes a second per call at 10,000: a tenth of the samples
-                samples = args.samples // 10 if "before" in name else args.samples
-                rows.setdefault(name, {})[size] = timed(call, max(samples, 5), warmup=2 if "before" in name else 20)
+        for name, call in calls.items():
+            if call is not None:
+                measured.setdefault(name, {})[size] = call
+    rows: dict[str, dict[int, list[float]]] = {}
+    for name, by_size in measured.items():  # the old way takes a second per call at 10,000: a tenth of the samples
+        samples = max(args.samples // 10, 5) if "before" in name else args.samples
+        rows[name] = interleaved(by_size, samples)
     print(f"task lists, {args.samples} requests each, p50 / p95 in ms, by open tasks in the caller's scope:",
           file=sys.stderr)
-    for name, by_size in rows.items():
-        cells = "  ".join(f"{size:>6}: {p(t, 50):6.2f} / {p(t, 95):6.2f}" for size, t in by_size.items())
+    for name, timings in rows.items():
+        cells = "  ".join(f"{size:>6}: {p(t, 50):6.2f} / {p(t, 95):6.2f}" for size, t in timings.items())
         print(f"  {name:<50} {cells}", file=sys.stderr)
     first = rows["GET /api/v1/tasks (first page, 10 rows)"]
     ratio = p(first[10_000], 95) / p(first[10], 95)
