@@ -237,8 +237,14 @@ def _page(session: Session, query: Any, sort: str, key: list[Any] | None, limit:
 
 
 def _count(session: Session, counted: Any) -> tuple[int, bool]:
-    """How many rows the list has, reading at most ``COUNT_MAX`` + 1 of them."""
-    found = session.scalar(select(func.count()).select_from(counted.order_by(None).limit(COUNT_MAX + 1).subquery()))
+    """How many rows the list has, reading at most ``COUNT_MAX`` + 1 of them.
+
+    Ordered as the scope indexes are, although a count needs no order: once psycopg prepares the statement,
+    PostgreSQL may plan it for any scope, and without the order its generic plan was a sequential scan "until
+    1,001 rows match" — 72 ms for a scope of 1,000 among 41,000 rows — where the ordered one reads the index
+    alone (0.65 ms)."""
+    in_index_order = counted.order_by(*order_by("due")).limit(COUNT_MAX + 1).subquery()
+    found = session.scalar(select(func.count()).select_from(in_index_order))
     return min(found or 0, COUNT_MAX), (found or 0) > COUNT_MAX
 
 
