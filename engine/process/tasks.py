@@ -248,6 +248,9 @@ def _count(session: Session, counted: Any) -> tuple[int, bool]:
     return min(found or 0, COUNT_MAX), (found or 0) > COUNT_MAX
 
 
+_FIRST_DAY, _LAST_DAY = date(1900, 1, 1), date(9998, 12, 31)
+
+
 def _check_filters(sort: str, search: str | None, due_from: date | None, due_to: date | None,
                    assigned: str) -> None:
     """The inbox's rules for every way in (pages, API, CLI): each broken one under its parameter."""
@@ -258,6 +261,9 @@ def _check_filters(sort: str, search: str | None, due_from: date | None, due_to:
         errors["assigned"] = [f"значение одно из: {', '.join(ASSIGNED)}"]
     if search is not None and len(search) > SEARCH_MAX:
         errors["search"] = [f"не длиннее {SEARCH_MAX} символов"]
+    for name, day in (("due_from", due_from), ("due_to", due_to)):
+        if day is not None and not _FIRST_DAY <= day <= _LAST_DAY:  # year 1 in a zone east of UTC is year 0
+            errors[name] = [f"дата с {_FIRST_DAY:%d.%m.%Y} по {_LAST_DAY:%d.%m.%Y}"]
     if due_from is not None and due_to is not None and due_from > due_to:
         errors["due_to"] = ["конец периода раньше его начала"]
     if errors:

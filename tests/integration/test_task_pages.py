@@ -291,3 +291,14 @@ def test_a_token_is_one_read_and_still_refused_when_revoked_or_inactive(db: Data
     revoke_token(db, token_view.id, actor=org.curator)
     with pytest.raises(InvalidToken):
         authenticate(db, token)
+
+
+def test_pages_and_days_out_of_range_are_refused_not_server_errors(db: Database, desk: Desk) -> None:
+    """Found by fuzzing: a page number past any BIGINT OFFSET, and year 1 read in a zone east of UTC."""
+    app = create_app({"DATABASE": db, "TESTING": True, "SECRET_KEY": "pages"})
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {create_token(db, 'тест', actor=desk.org.regional)[1]}"}
+    far = client.get("/api/v1/tasks?page=99999999999999999&page_size=100", headers=headers)
+    assert far.status_code == 422 and "page" in far.json["errors"]
+    early = client.get("/api/v1/tasks?due_from=0001-01-01", headers=headers)
+    assert early.status_code == 422 and "due_from" in early.json["errors"]

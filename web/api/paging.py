@@ -23,11 +23,16 @@ def page_of(found: Sequence[Any], pagination_parameters: Any) -> list[Any]:
     return list(found[start:start + pagination_parameters.page_size])
 
 
+OFFSET_MAX = 1_000_000
+
+
 def sql_paging(query: dict[str, Any], pagination_parameters: Any) -> dict[str, Any]:
     """The service's paging keywords: ``page`` → an offset, or the cursor ``after`` (which starts its own
     page, so a page number beside it is refused rather than ignored)."""
     if query.get("after") and pagination_parameters.page != 1:
         raise FormInvalid({"page": ["с курсором after номер страницы не указывают"]})
+    if pagination_parameters.first_item > OFFSET_MAX:  # a page number can ask past any BIGINT OFFSET
+        raise FormInvalid({"page": [f"не дальше {OFFSET_MAX:,} строк от начала; дальше — по курсору after"]})
     pagination_parameters.by_cursor = bool(query.get("after"))
     return {"limit": pagination_parameters.page_size, "offset": pagination_parameters.first_item, "count": True}
 
