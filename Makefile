@@ -53,6 +53,7 @@ test: install assets services
 bench: install services
 	$(BIN)/python bench/sweep_scaling.py
 	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/task_list.py
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/bulk_start.py
 	$(BIN)/python bench/http_load.py

@@ -11,6 +11,10 @@ pause around ``--think-ms`` — and follows the redirect to the inbox as a brows
 the client: the submission (the POST and its 302) and the inbox page separately; the server's own time per
 submission comes from gunicorn's access log (``%(D)s``), its CPU from /proc.
 
+Before the load, in the same world and run (issue 21, target 2): one completion at a time, ``--per-client``
+each, in-process (``tasks.complete_task``) and through the API (``POST /api/v1/tasks/<id>/complete`` with a
+bearer token) — via Flask's test client and via the gunicorn server — and their p50 ratio (target ≤ 2).
+
     python bench/http_load.py [--clients 50] [--per-client 20] [--workers 3] [--threads 2] [--think-ms 0]
 """
 
@@ -48,9 +52,11 @@ sys.path.insert(0, str(ROOT))
 from bench.sweep_scaling import SERVER, _copy, fresh_database  # noqa: E402
 from engine.actors import OPERATOR  # noqa: E402
 from engine.db import Database  # noqa: E402
+from engine.org import api_tokens  # noqa: E402
 from engine.org.core import GrantRow, OrgData, UserRow, apply_org  # noqa: E402
 from engine.org.passwords import hash_password  # noqa: E402
 from engine.process import instances  # noqa: E402
+from engine.process import tasks as task_service  # noqa: E402
 from engine.roles import Role  # noqa: E402
 from engine.templates import versions  # noqa: E402
 
@@ -287,6 +293,57 @@ def raw_completion_ms(completions: int) -> float:
     return (time.perf_counter() - began) * 1000 / completions
 
 
+# --- one completion at a time: in-process against HTTP ----------------------------------------------------
+
+#: The extra schools whose tasks the sequential comparison completes (the load's clients keep theirs).
+SEQUENTIAL = ("in-process", "test client", "gunicorn")
+
+
+def sequential_completions(db: Database, tasks: dict[str, list[int]], port: int) -> dict[str, list[float]]:
+    """Milliseconds per completion, one after another: the service called in this process, then the API
+    through Flask's test client and through gunicorn (keep-alive, as an integration script would)."""
+    from web.app import create_app
+
+    logins = dict(zip(SEQUENTIAL, list(tasks)[-len(SEQUENTIAL):], strict=True))
+    times: dict[str, list[float]] = {}
+    login = logins["in-process"]
+    times["in-process"] = [_timed_call(lambda i=task_id: task_service.complete_task(db, i, dict(DATA), actor=login))
+                           for task_id in tasks[login]]
+    app = create_app({"DATABASE": db, "TESTING": True, "SECRET_KEY": "bench"})
+    test_client = app.test_client()
+    login = logins["test client"]
+    headers = {"Authorization": f"Bearer {api_tokens.create_token(db, 'bench', actor=login)[1]}"}
+    times["test client"] = [_timed_call(lambda i=task_id: _ok(test_client.post(
+        f"/api/v1/tasks/{i}/complete", json={"data": DATA}, headers=headers).status_code)) for task_id in tasks[login]]
+    login = logins["gunicorn"]
+    headers = {"Authorization": f"Bearer {api_tokens.create_token(db, 'bench', actor=login)[1]}"}
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60) as client:
+        client.get("/api/v1/tasks")  # the connection and the worker's first request are not a completion's
+        times["gunicorn"] = [_timed_call(lambda i=task_id: _ok(client.post(
+            f"/api/v1/tasks/{i}/complete", json={"data": DATA}).status_code)) for task_id in tasks[login]]
+    return times
+
+
+def _timed_call(call: Any) -> float:
+    began = time.perf_counter()
+    call()
+    return (time.perf_counter() - began) * 1000
+
+
+def _ok(status: int) -> None:
+    if status != 200:
+        raise RuntimeError(f"a completion through the API answered {status}")
+
+
+def report_sequential(times: dict[str, list[float]]) -> None:
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    base = medians["in-process"]
+    print("http completion, one at a time, p50: " + ", ".join(
+        f"{name} {ms:.1f} ms ({ms / base:.2f}x)" for name, ms in medians.items()) +
+          f"; target HTTP <= 2x in-process: {'met' if medians['gunicorn'] <= 2 * base else 'MISSED'} (gunicorn), "
+          f"{'met' if medians['test client'] <= 2 * base else 'MISSED'} (test client)")
+
+
 def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
@@ -301,14 +358,16 @@ def main() -> None:
                         help="mean pause of each client between submissions (0: as fast as answered)")
     args = parser.parse_args()
     db = fresh_database(DATABASE)
-    tasks = load_world(db, args.clients, args.per_client)
-    db.engine.dispose()
+    tasks = load_world(db, args.clients + len(SEQUENTIAL), args.per_client)
+    sequential = {login: tasks.pop(login) for login in list(tasks)[-len(SEQUENTIAL):]}
     submissions = sum(len(ids) for ids in tasks.values())
     raw_ms = statistics.median(raw_completion_ms(submissions) for _ in range(3))
     with tempfile.TemporaryDirectory(prefix="bench-http-") as folder:
         access_log, port = Path(folder) / "access.log", free_port()
         server = start_gunicorn(port, args.workers, args.threads, access_log)
         try:
+            report_sequential(sequential_completions(db, sequential, port))
+            db.engine.dispose()
             load_before = os.getloadavg()[0]
             results, elapsed, server_cpu = asyncio.run(
                 load(f"http://127.0.0.1:{port}", tasks, args.think_ms / 1000, server.pid))

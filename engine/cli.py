@@ -232,13 +232,21 @@ def start(db: Database, template_key: str, school_code: str, version: int | None
 @click.option("--due-from", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Срок с этого дня (МСК).")
 @click.option("--due-to", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Срок по этот день (МСК).")
 @click.option("--sort", type=click.Choice(list(tasks.SORTS)), default="due")
+@click.option("--limit", type=click.IntRange(1, tasks.PAGE_MAX), default=50, show_default=True,
+              help="Строк на странице.")
+@click.option("--after", default=None, help="Курсор следующей страницы (его печатает предыдущая).")
 @click.option("--json", "as_json", is_flag=True)
 @with_db
 def list_tasks(db: Database, login: str, search: str | None, assigned: str, due_from: datetime | None,
-               due_to: datetime | None, sort: str, as_json: bool) -> None:
-    """Задачи, которые пользователь может выполнить сейчас (фильтры — как на странице «Мои задачи»)."""
-    found = tasks.list_tasks(db, actor=login, search=search, assigned=assigned, sort=sort,
-                             due_from=due_from.date() if due_from else None, due_to=due_to.date() if due_to else None)
+               due_to: datetime | None, sort: str, limit: int, after: str | None, as_json: bool) -> None:
+    """Задачи, которые пользователь может выполнить сейчас (фильтры — как на странице «Мои задачи»),
+    страница за страницей: курсор следующей печатается в stderr."""
+    page = tasks.task_page(db, actor=login, search=search, assigned=assigned, sort=sort, limit=limit, after=after,
+                           due_from=due_from.date() if due_from else None,
+                           due_to=due_to.date() if due_to else None)
+    found = page.tasks
+    if page.next_cursor:
+        click.echo(f"Дальше: --after {page.next_cursor}", err=True)
     if as_json:
         _print_json(found)
         return

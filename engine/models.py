@@ -304,9 +304,11 @@ class Task(Base):
 
     __tablename__ = "task"
     __table_args__ = (
-        Index("ix_task_open_school", "status", "role", "school_id"),
-        Index("ix_task_open_municipality", "status", "role", "municipality_id"),
-        Index("ix_task_open_region", "status", "role", "region_id"),
+        # A list's scope, then its default order (due_at NULLS LAST, id): a page of the nearest deadlines is
+        # the first entries of the index, however many open tasks the scope holds (engine/process/task_pages.py).
+        Index("ix_task_open_school", "status", "role", "school_id", "due_at", "id"),
+        Index("ix_task_open_municipality", "status", "role", "municipality_id", "due_at", "id"),
+        Index("ix_task_open_region", "status", "role", "region_id", "due_at", "id"),
         Index("ix_task_assignee", "assignee_id", "status"),
         Index("ix_task_instance", "instance_id", "status"),
         CheckConstraint("escalation_level >= 0", name="escalation_level_non_negative"),

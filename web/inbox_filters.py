@@ -17,6 +17,8 @@ from urllib.parse import parse_qsl, urlencode
 from marshmallow import EXCLUDE, ValidationError
 from werkzeug.wrappers import Response
 
+from engine.errors import FormInvalid
+from engine.process.task_pages import decode
 from web.api.schemas import TaskQuery
 from web.i18n import gettext
 from web.inputs import InputRejected
@@ -25,7 +27,7 @@ COOKIE = "inbox_filters"
 MAX_AGE = 180 * 24 * 3600  # half a year: a school year's habits
 _DEFAULTS = {"sort": "due", "assigned": "all", "overdue": False}
 #: Query parameters that are not filters: they never make the cookie, nor count as "a query was given".
-NOT_FILTERS = frozenset({"reset"})
+NOT_FILTERS = frozenset({"reset", "after"})
 
 
 def parse(args: Mapping[str, str]) -> dict[str, Any]:
@@ -36,6 +38,18 @@ def parse(args: Mapping[str, str]) -> dict[str, Any]:
         fields = ", ".join(sorted(str(name) for name in err.messages))
         raise InputRejected(gettext("Фильтр задан неверно: {fields}.", fields=fields)) from None
     return loaded
+
+
+def cursor(args: Mapping[str, str]) -> str | None:
+    """The page's position (``after``, from the previous page's link); a broken one is InputRejected (400)."""
+    after = args.get("after") or None
+    if after is not None:
+        try:
+            decode(args.get("sort") or "due", after)
+        except FormInvalid:
+            raise InputRejected(gettext("Ссылка на страницу списка устарела или испорчена: откройте список "
+                                        "с начала.")) from None
+    return after
 
 
 def query_string(filters: Mapping[str, Any]) -> str:

@@ -21,6 +21,8 @@ from web.inputs import InputRejected, parse_json
 from web.session import db, me
 
 blueprint = Blueprint("tasks", __name__)
+#: Rows per inbox page; the next ones come by a cursor link (SQL reads the page, never the whole list).
+INBOX_PAGE = 50
 
 
 @blueprint.app_template_filter("runs")
@@ -58,7 +60,9 @@ def inbox() -> str | Response:
     if not request.args and (saved := inbox_filters.remembered(request.cookies, me())):
         return redirect(f"{url_for('tasks.inbox')}?{saved}")
     filters = inbox_filters.parse(request.args)
-    found = tasks.list_tasks(db(), actor=me(), limit=500, **filters)
+    after = inbox_filters.cursor(request.args)
+    page = tasks.task_page(db(), actor=me(), limit=INBOX_PAGE, after=after, **filters)
+    found = page.tasks
     if not request.args and not found and current_user.user.is_admin:
         # Not an empty inbox: an admin's work is elsewhere (templates, incidents, users). Shown here rather
         # than redirected, so "/" stays a page of its own for every user.
@@ -68,7 +72,8 @@ def inbox() -> str | Response:
     late_measures = measures.my_late_measures(db(), actor=me()) \
         if not query and "school" in current_user.user.roles else {}
     response = make_response(render_template("inbox.html", tasks=found, filters=filters, filtered=bool(query),
-                                             late_measures=late_measures))
+                                             late_measures=late_measures, next_cursor=page.next_cursor,
+                                             first_page=not after, query=query))
     if request.args:
         inbox_filters.remember(response, me(), query, secure=request.is_secure)
     return response

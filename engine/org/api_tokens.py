@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from engine import audit
 from engine.actors import Who
@@ -86,15 +86,23 @@ def revoke_token(db: Database, token_id: int, *, actor: Who) -> None:
 
 
 def authenticate(db: Database, token: str) -> str:
-    """The login a bearer token acts as; InvalidToken for anything unknown, revoked or inactive."""
+    """The login a bearer token acts as; InvalidToken for anything unknown, revoked or inactive.
+
+    Every API request asks this first, so it is one read — the token joined with its user, in a reading
+    session (on PostgreSQL autocommit: no BEGIN/COMMIT around it) on the request's shared connection. Only
+    when ``last_used_at`` is due a refresh (once per ``_TOUCH_EVERY``) does it write, in a transaction of its
+    own: measured through the test client, 4 statements → 1 on all other requests."""
     if not token.startswith(PREFIX):
         raise InvalidToken("неверный или отозванный токен")
     now = db.now()
-    with db.transaction() as session:
-        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(token)))
-        user = session.get(User, row.user_id) if row is not None else None
-        if row is None or row.revoked_at is not None or user is None or not user.is_active:
-            raise InvalidToken("неверный или отозванный токен")
-        if row.last_used_at is None or now - row.last_used_at > _TOUCH_EVERY:
-            row.last_used_at = now
-        return user.login
+    with db.reading() as session:
+        found = session.execute(
+            select(ApiToken.id, ApiToken.last_used_at, User.login).join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.token_hash == _hash(token), ApiToken.revoked_at.is_(None), User.is_active)).first()
+    if found is None:
+        raise InvalidToken("неверный или отозванный токен")
+    token_id, last_used_at, login = found
+    if last_used_at is None or now - last_used_at > _TOUCH_EVERY:
+        with db.transaction() as session:
+            session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+    return str(login)

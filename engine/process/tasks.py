@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -40,7 +40,7 @@ from engine.org.areas import area_for
 from engine.org.core import Actor, find_user, load_user, users_for
 from engine.org.regions import zone_of_viewer
 from engine.org.scopes import Scope
-from engine.process import events, live_workflows
+from engine.process import events, live_workflows, task_pages
 from engine.process.actions import ActionContext, FieldReference, form_choices, form_references, run_actions
 from engine.process.attachments import document_fields, field_values
 from engine.process.incidents import FailedStep, describe, park_step, record_failure
@@ -49,6 +49,11 @@ from engine.process.live_workflows import Key
 from engine.process.notifications import Message, moscow_time, notify
 from engine.process.task_access import authorize, form_of, place_of_task
 from engine.process.task_context import TaskContext, read_context
+from engine.process.task_pages import COUNT_MAX, Page, key_of, limit_checked, order_by
+
+# Re-exported: the limit and the sorts every way in (pages, API, CLI) offers.
+from engine.process.task_pages import PAGE_MAX as PAGE_MAX
+from engine.process.task_pages import SORTS as SORTS
 from engine.templates.versions import compiled_version
 from engine.timing.zones import zone
 
@@ -155,54 +160,95 @@ def _task_views() -> Any:
             .outerjoin(User, User.id == Task.assignee_id))
 
 
-SORTS: dict[str, tuple[Any, ...]] = {  # ORDER BY columns per sort of the inbox
-    "due": (Task.due_at.is_(None), Task.due_at, Task.id),
-    # The most escalated first, then the longest overdue: where a coordinator's help is needed most.
-    "escalation": (Task.escalation_level.desc(), Task.due_at.is_(None), Task.due_at, Task.id),
-    "created": (Task.created_at.desc(), Task.id),
-}
-
 #: Whose tasks an inbox shows: everything the user may act on, only those they took, or those nobody took.
 ASSIGNED = ("all", "mine", "unassigned")
 SEARCH_MAX = 100  # characters of a search; a task's or school's name is rarely half of it
 
 
-def list_tasks(db: Database, *, actor: Who, limit: int = 100, offset: int = 0, stage: str | None = None,
-               school: str | None = None, overdue: bool = False, sort: str = "due", search: str | None = None,
-               due_from: date | None = None, due_to: date | None = None,
-               assigned: str = "all") -> list[TaskView]:
-    """READY tasks the user may act on, most urgent first: one indexed query on the task table.
+def list_tasks(db: Database, *, actor: Who, limit: int = 100, **filters: Any) -> list[TaskView]:
+    """The first ``limit`` rows of ``task_page``, for programs that want no next page (scripts, tests, the
+    demo); people's ways in (pages, API, CLI) read ``task_page``, at most ``PAGE_MAX`` rows at a time."""
+    return _task_page(db, actor=actor, limit=limit, **filters).tasks
 
+
+def task_page(db: Database, *, actor: Who, limit: int = 50, **filters: Any) -> Page:
+    """One page (``_task_page``) of at most ``PAGE_MAX`` rows."""
+    return _task_page(db, actor=actor, limit=limit_checked(limit), **filters)
+
+
+def _task_page(db: Database, *, actor: Who, limit: int, after: str | None = None, offset: int = 0,
+               count: bool = False, stage: str | None = None, school: str | None = None, overdue: bool = False,
+              sort: str = "due", search: str | None = None, due_from: date | None = None,
+              due_to: date | None = None, assigned: str = "all") -> Page:
+    """One page of the READY tasks the user may act on, most urgent first: one indexed query on the task table.
+
+    The page starts past the cursor ``after`` (from the previous page's ``next_cursor``), or at ``offset``
+    rows for the API's numbered pages; only ``limit`` + 1 rows are read either way. ``count`` adds how many
+    rows the whole list has (up to ``COUNT_MAX``).
     ``search`` finds a part of the task's or the school's name (or the school's code) in any case, «ё» as
     «е»; ``due_from``/``due_to`` are days of the deadline, both included, in the zone the user reads times in
     (their region's, as their pages show dates);
     ``assigned`` is one of ``ASSIGNED``."""
     _check_filters(sort, search, due_from, due_to, assigned)
+    key = task_pages.decode(sort, after) if after else None
     with db.reading() as session:
         user = load_user(session, actor)
-        query = _task_views().where(Task.status == TaskStatus.READY, user.scope.task_filter())
+        conditions = [Task.status == TaskStatus.READY, user.scope.task_filter()]
         if stage:
-            query = query.where(Task.stage == stage)
+            conditions.append(Task.stage == stage)
         if school:
-            query = query.where(School.code == school)
+            conditions.append(School.code == school)
         if overdue:
-            query = query.where(Task.due_at < db.now())
+            conditions.append(Task.due_at < db.now())
         if search and search.strip():
             needle = fold(search.strip())
-            query = query.where(or_(folded(Task.name).contains(needle, autoescape=True),
-                                    folded(School.name).contains(needle, autoescape=True),
-                                    folded(School.code).contains(needle, autoescape=True)))
+            conditions.append(or_(folded(Task.name).contains(needle, autoescape=True),
+                                  folded(School.name).contains(needle, autoescape=True),
+                                  folded(School.code).contains(needle, autoescape=True)))
         here = zone(zone_of_viewer(session, actor)) if due_from or due_to else None
         if due_from is not None:
-            query = query.where(Task.due_at >= _start_of(due_from, here))
+            conditions.append(Task.due_at >= _start_of(due_from, here))
         if due_to is not None:
-            query = query.where(Task.due_at < _start_of(due_to + timedelta(days=1), here))
+            conditions.append(Task.due_at < _start_of(due_to + timedelta(days=1), here))
         if assigned == "mine":
-            query = query.where(Task.assignee_id == user.user_id)
+            conditions.append(Task.assignee_id == user.user_id)
         elif assigned == "unassigned":
-            query = query.where(Task.assignee_id.is_(None))
-        query = query.order_by(*SORTS[sort]).limit(limit).offset(offset)
-        return [TaskView.from_row(row) for row in session.execute(query)]
+            conditions.append(Task.assignee_id.is_(None))
+        # The count needs the school only where a condition names it: otherwise the task index alone.
+        counted = select(Task.id).where(*conditions)
+        if school or (search and search.strip()):
+            counted = counted.join(School, School.id == Task.school_id)
+        return _page(session, _task_views().where(*conditions), sort, key, limit, offset,
+                     counted if count else None)
+
+
+def _page(session: Session, query: Any, sort: str, key: list[Any] | None, limit: int, offset: int,
+          counted: Any | None) -> Page:
+    """Rows ``limit`` + 1 past the key (or the offset): the extra one only says whether a next page exists.
+    ``counted`` (the list's ids) gives the total; a first page that holds the whole list needs no count."""
+    page_query = query.where(task_pages.after(sort, key)) if key is not None else query.offset(offset or None)
+    rows = [TaskView.from_row(row) for row in
+            session.execute(page_query.order_by(*order_by(sort)).limit(limit + 1))]
+    shown, more = rows[:limit], len(rows) > limit
+    total, capped = None, False
+    if counted is not None:
+        total, capped = (len(shown), False) if key is None and not offset and not more else _count(session, counted)
+    return Page(shown, task_pages.encode(sort, key_of(sort, shown[-1])) if more else None, total, capped)
+
+
+def _count(session: Session, counted: Any) -> tuple[int, bool]:
+    """How many rows the list has, reading at most ``COUNT_MAX`` + 1 of them.
+
+    Ordered as the scope indexes are, although a count needs no order: once psycopg prepares the statement,
+    PostgreSQL may plan it for any scope, and without the order its generic plan was a sequential scan "until
+    1,001 rows match" — 72 ms for a scope of 1,000 among 41,000 rows — where the ordered one reads the index
+    alone (0.65 ms)."""
+    in_index_order = counted.order_by(*order_by("due")).limit(COUNT_MAX + 1).subquery()
+    found = session.scalar(select(func.count()).select_from(in_index_order))
+    return min(found or 0, COUNT_MAX), (found or 0) > COUNT_MAX
+
+
+_FIRST_DAY, _LAST_DAY = date(1900, 1, 1), date(9998, 12, 31)
 
 
 def _check_filters(sort: str, search: str | None, due_from: date | None, due_to: date | None,
@@ -215,6 +261,9 @@ def _check_filters(sort: str, search: str | None, due_from: date | None, due_to:
         errors["assigned"] = [f"значение одно из: {', '.join(ASSIGNED)}"]
     if search is not None and len(search) > SEARCH_MAX:
         errors["search"] = [f"не длиннее {SEARCH_MAX} символов"]
+    for name, day in (("due_from", due_from), ("due_to", due_to)):
+        if day is not None and not _FIRST_DAY <= day <= _LAST_DAY:  # year 1 in a zone east of UTC is year 0
+            errors[name] = [f"дата с {_FIRST_DAY:%d.%m.%Y} по {_LAST_DAY:%d.%m.%Y}"]
     if due_from is not None and due_to is not None and due_from > due_to:
         errors["due_to"] = ["конец периода раньше его начала"]
     if errors:
@@ -225,9 +274,22 @@ def _start_of(day: date, here: tzinfo | None) -> datetime:
     return datetime.combine(day, time.min, here)
 
 
-def list_area_tasks(db: Database, *, actor: Who, region: str | None = None, municipality: str | None = None,
-                    stage: str | None = None, overdue: bool = False, limit: int = 10_000) -> list[TaskView]:
-    """Open tasks of everyone in an area a coordinator oversees (default: their widest area)."""
+def list_area_tasks(db: Database, *, actor: Who, limit: int = 100, **filters: Any) -> list[TaskView]:
+    """The first ``limit`` rows of ``area_task_page`` (for programs, as ``list_tasks``)."""
+    return _area_task_page(db, actor=actor, limit=limit, **filters).tasks
+
+
+def area_task_page(db: Database, *, actor: Who, limit: int = 50, **filters: Any) -> Page:
+    """One page (``_area_task_page``) of at most ``PAGE_MAX`` rows."""
+    return _area_task_page(db, actor=actor, limit=limit_checked(limit), **filters)
+
+
+def _area_task_page(db: Database, *, actor: Who, limit: int, region: str | None = None,
+                    municipality: str | None = None, stage: str | None = None, overdue: bool = False,
+                    after: str | None = None, offset: int = 0, count: bool = False) -> Page:
+    """One page of the open tasks of everyone in an area a coordinator oversees (default: their widest area),
+    nearest deadline first; paged as ``_task_page``."""
+    key = task_pages.decode("due", after) if after else None
     area = area_for(db, region, municipality, actor=actor)
     with db.reading() as session:
         query = _task_views().where(Task.status == TaskStatus.READY)
@@ -240,8 +302,8 @@ def list_area_tasks(db: Database, *, actor: Who, region: str | None = None, muni
             query = query.where(Task.stage == stage)
         if overdue:
             query = query.where(Task.due_at < db.now())
-        query = query.order_by(*SORTS["due"]).limit(limit)
-        return [TaskView.from_row(row) for row in session.execute(query)]
+        return _page(session, query, "due", key, limit, offset,
+                     query.with_only_columns(Task.id) if count else None)
 
 
 def _load_task(session: Session, task_id: int) -> Task:

@@ -15,6 +15,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import EngineError, FormInvalid, TemplateInvalid
+from web.api.paging import PAGING_HEADER
 from web.errors import status_of
 from web.i18n import N_, gettext
 from web.inputs import CONVERTERS, converter_schema
@@ -49,6 +50,10 @@ def engine_problem(err: EngineError) -> Response:
 
 
 class _Api(Api):  # type: ignore[misc]
+    def _register_pagination_header(self) -> None:
+        """X-Pagination as documented, with the task lists' ``next_cursor`` (``web.api.paging``)."""
+        self.spec.components.header("PAGINATION", PAGING_HEADER, lazy=True)
+
     def handle_http_exception(self, error: HTTPException) -> Response | tuple[str, int]:
         """Argument validation (422) and every other HTTP error of the API, as problem documents; people on
         the web pages (flask-smorest registers this handler app-wide) get the Russian error page instead."""

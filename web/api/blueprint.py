@@ -13,6 +13,7 @@ from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.datastructures import CombinedMultiDict
 
 from web.api.operations import operation_id
+from web.api.paging import with_cursor
 from web.inputs import parse_json
 
 
@@ -44,3 +45,9 @@ class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
                 operation.setdefault("manual_doc", {}).setdefault("operationId", operation_id(self.name, endpoint,
                                                                                               method))
         super().register_views_in_doc(api, app, spec, name=name, parameters=parameters)
+
+    def _set_pagination_metadata(self, page_params: Any, result: Any, headers: Any) -> Any:
+        """flask-smorest's X-Pagination, plus a task list's ``next_cursor`` (``web.api.paging.paged``)."""
+        result, headers = super()._set_pagination_metadata(page_params, result, headers)
+        headers[self.PAGINATION_HEADER_NAME] = with_cursor(headers[self.PAGINATION_HEADER_NAME], page_params)
+        return result, headers

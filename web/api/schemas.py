@@ -7,6 +7,7 @@ from typing import Any
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, pre_load, validate
 
+from engine.process.task_pages import CURSOR_MAX
 from engine.process.tasks import ASSIGNED, SEARCH_MAX, SORTS
 
 
@@ -80,11 +81,22 @@ class TaskQuery(Schema):
         return {key: value for key, value in data.items() if value not in ("", None)}
 
 
+_AFTER = {"description": "the `next_cursor` of the previous page's X-Pagination header: the page after it "
+                         "(instead of `page`), exact while tasks are completed between requests"}
+
+
+class TaskListQuery(TaskQuery):
+    """``TaskQuery`` and the cursor of the next page (the inbox keeps its filters apart from the cursor)."""
+
+    after = fields.Str(validate=validate.Length(max=CURSOR_MAX), metadata=_AFTER)
+
+
 class AreaTaskQuery(Schema):
     region = fields.Str(validate=validate.Length(max=32))
     municipality = fields.Str(validate=validate.Length(max=32))
     stage = fields.Str(validate=validate.Length(max=64))
     overdue = fields.Bool()
+    after = fields.Str(validate=validate.Length(max=CURSOR_MAX), metadata=_AFTER)
 
 
 class FormData(Schema):

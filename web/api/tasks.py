@@ -12,7 +12,7 @@ from engine.process import task_context, tasks
 from web.api.auth import PreconditionFailed, api_login
 from web.api.blueprint import Blueprint
 from web.api.forms import described_form, rules_of
-from web.api.paging import page_of
+from web.api.paging import paged, sql_paging
 from web.api.schemas import (
     AreaTaskQuery,
     ColleagueOut,
@@ -21,8 +21,8 @@ from web.api.schemas import (
     Problem,
     Reassign,
     TaskDetailOut,
+    TaskListQuery,
     TaskOut,
-    TaskQuery,
 )
 from web.session import db
 
@@ -39,23 +39,29 @@ def _check_version(task_id: int) -> None:
 
 @blp.route("")
 class TaskList(MethodView):
-    @blp.arguments(TaskQuery, location="query")
+    @blp.arguments(TaskListQuery, location="query")
     @blp.response(200, TaskOut(many=True))
     @blp.alt_response(401, schema=Problem)
+    @blp.alt_response(422, schema=Problem)
     @blp.paginate()
     def get(self, query: dict[str, Any], pagination_parameters: Any) -> list[Any]:
-        """Tasks I may act on now, most urgent first (filters: stage, school, overdue)."""
-        return page_of(tasks.list_tasks(db(), actor=api_login(), limit=10_000, **query), pagination_parameters)
+        """Tasks I may act on now, most urgent first (filters: stage, school, overdue, search, deadlines,
+        assignee); pages by `page` or, exact while tasks are being completed, by the cursor `after`."""
+        paging = sql_paging(query, pagination_parameters)
+        return paged(tasks.task_page(db(), actor=api_login(), **paging, **query), pagination_parameters)
 
 
 @blp.route("/area")
 @blp.arguments(AreaTaskQuery, location="query")
 @blp.response(200, TaskOut(many=True))
 @blp.alt_response(403, schema=Problem)
+@blp.alt_response(422, schema=Problem)
 @blp.paginate()
 def area_tasks(query: dict[str, Any], pagination_parameters: Any) -> list[Any]:
-    """Open tasks of everyone in an area I oversee (coordinators; default: my widest area)."""
-    return page_of(tasks.list_area_tasks(db(), actor=api_login(), **query), pagination_parameters)
+    """Open tasks of everyone in an area I oversee (coordinators; default: my widest area), nearest deadline
+    first; pages as `GET /tasks`."""
+    paging = sql_paging(query, pagination_parameters)
+    return paged(tasks.area_task_page(db(), actor=api_login(), **paging, **query), pagination_parameters)
 
 
 @blp.route("/<id:task_id>")
