@@ -230,3 +230,16 @@ def init_app(app: Flask) -> None:
     """Before the blueprints: their rules are compiled with these converters."""
     app.url_map.converters.update(CONVERTERS)
     app.json = JsonProvider(app)
+
+
+def posted_form_data() -> dict[str, Any]:
+    """A task form's answers as the form viewer posts them (the JSON object in the ``data`` field): the task page
+    and a draft's trial run read them alike; unreadable or not an object is a form error, not a 400."""
+    unreadable = gettext("Данные формы не удалось прочитать; обновите страницу.")
+    try:
+        data = parse_json(request.form.get("data") or "{}")
+    except InputRejected as err:
+        raise FormInvalid({"_schema": [f"{unreadable} ({err.message})"]}) from None
+    if not isinstance(data, dict):
+        raise FormInvalid({"_schema": [unreadable]})
+    return data

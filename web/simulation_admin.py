@@ -14,7 +14,7 @@ from engine.errors import FormInvalid
 from engine.org.regions import list_region_zones
 from engine.process import simulation
 from web.i18n import gettext
-from web.inputs import InputRejected, flash_errors, form_date, parse_int, parse_json
+from web.inputs import InputRejected, flash_errors, form_date, parse_int, posted_form_data
 from web.session import db, me
 
 blueprint = Blueprint("simulation_admin", __name__, url_prefix="/admin/templates")
@@ -81,7 +81,7 @@ def fill(key: str) -> tuple[str, int] | Response:
     ref = request.form.get("task", "")[:MAX_REF]
     data: dict[str, Any] = {}
     try:
-        data = _posted_data()
+        data = posted_form_data()
         view = simulation.fill_form(db(), key, ref, data, actor=me())
     except FormInvalid as err:
         saved = simulation.saved_simulation(db(), key, actor=me())
@@ -92,17 +92,6 @@ def fill(key: str) -> tuple[str, int] | Response:
     for problem in view.problems:
         flash(problem, "error")
     return redirect(_page_url(key, ref if view.problems else None))
-
-
-def _posted_data() -> dict[str, Any]:
-    unreadable = gettext("Данные формы не удалось прочитать; обновите страницу.")
-    try:
-        data = parse_json(request.form.get("data") or "{}")
-    except InputRejected as err:
-        raise FormInvalid({"_schema": [f"{unreadable} ({err.message})"]}) from None
-    if not isinstance(data, dict):
-        raise FormInvalid({"_schema": [unreadable]})
-    return data
 
 
 @blueprint.route("/<key>/draft/simulation/clock", methods=["POST"])

@@ -17,7 +17,7 @@ from engine.reports.admin_home import admin_home
 from engine.reports.dashboards import school_timeline
 from web import inbox_filters
 from web.i18n import gettext
-from web.inputs import InputRejected, parse_json
+from web.inputs import posted_form_data
 from web.session import db, me
 
 blueprint = Blueprint("tasks", __name__)
@@ -79,17 +79,6 @@ def inbox() -> str | Response:
     return response
 
 
-def _posted_data() -> dict[str, Any]:
-    unreadable = gettext("Данные формы не удалось прочитать; обновите страницу.")
-    try:
-        data = parse_json(request.form.get("data") or "{}")
-    except InputRejected as err:
-        raise FormInvalid({"_schema": [f"{unreadable} ({err.message})"]}) from None
-    if not isinstance(data, dict):
-        raise FormInvalid({"_schema": [unreadable]})
-    return data
-
-
 def _page(task_id: int, *, values: dict[str, Any] | None = None, errors: dict[str, list[str]] | None = None,
           status: int = 200) -> tuple[str, int]:
     detail = tasks.get_task(db(), task_id, actor=me())
@@ -112,7 +101,7 @@ def task(task_id: int) -> tuple[str, int]:
 @blueprint.route("/tasks/<id:task_id>", methods=["POST"])
 @login_required
 def submit(task_id: int) -> tuple[str, int] | Response:
-    data = _posted_data() if request.form.get("data") is not None else {}
+    data = posted_form_data() if request.form.get("data") is not None else {}
     try:
         if request.form.get("action") == "draft":
             tasks.save_draft(db(), task_id, data, actor=me())
