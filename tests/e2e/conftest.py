@@ -149,6 +149,20 @@ def screenshot(page: Page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
 
 
+def editor_screenshots(page: Page, name: str) -> None:
+    """An editor page for the admin guide at a laptop's and a desktop's size (docs/screenshots/NAME-1366.png,
+    NAME-1920.png); the editor refits to each."""
+    if os.environ.get("ROADMAP_SCREENSHOTS") != "1":
+        return
+    before = page.viewport_size
+    for width, height in ((1366, 900), (1920, 1080)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(300)
+        screenshot(page, f"{name}-{width}")
+    if before:
+        page.set_viewport_size(before)
+
+
 def school_in_questionnaire_stage(live: LiveServer) -> Org:
     """A school whose region confirmed it: its questionnaire task is open."""
     found = make_org(live.db)

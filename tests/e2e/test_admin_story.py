@@ -9,7 +9,6 @@ roadmap-500 would change what every other test starts.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from engine.models import ProcessInstance, TemplateVersion, User
 from engine.org.passwords import hash_password
 from engine.process import tasks
 from tests.e2e import conftest as e2e
-from tests.e2e.conftest import Clock, LiveServer, database_of_its_own, screenshot, serving
+from tests.e2e.conftest import Clock, LiveServer, database_of_its_own, editor_screenshots, screenshot, serving
 
 ROADMAP = Path(__file__).resolve().parents[2] / "workflows" / "roadmap-500"
 PASSWORD = "админ-2035"
@@ -56,20 +55,6 @@ def sign_in(page: Page, site: LiveServer, login: str) -> None:
 def open_file(page: Page, path: str) -> None:
     page.get_by_role("link", name=path, exact=True).click()
     page.wait_for_selector("#template-editor[data-ready='1']")
-
-
-def editor_screenshots(page: Page, name: str) -> None:
-    """The editor page for the admin guide at a laptop's and a desktop's size (docs/screenshots/NAME-1366.png,
-    NAME-1920.png); the editor refits to each."""
-    if os.environ.get("ROADMAP_SCREENSHOTS") != "1":
-        return
-    before = page.viewport_size
-    for width, height in ((1366, 900), (1920, 1080)):
-        page.set_viewport_size({"width": width, "height": height})
-        page.wait_for_timeout(300)
-        screenshot(page, f"{name}-{width}")
-    if before:
-        page.set_viewport_size(before)
 
 
 def save(page: Page) -> None:

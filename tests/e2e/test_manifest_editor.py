@@ -8,7 +8,6 @@ It runs on a database of its own: the draft it saves must not be the one other t
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from engine.org.passwords import hash_password
 from engine.templates import workspace
 from tests.conftest import make_org
 from tests.e2e import conftest as e2e
-from tests.e2e.conftest import Clock, LiveServer, database_of_its_own, screenshot, serving
+from tests.e2e.conftest import Clock, LiveServer, database_of_its_own, editor_screenshots, screenshot, serving
 
 PASSWORD = "манифест-2035"
 KEY = "roadmap-500"
@@ -64,19 +63,6 @@ def tab(page: Page, section: str) -> Any:
 def saved_manifest(server: LiveServer, admin: str) -> dict[str, Any]:
     text = workspace.read_draft_file(server.db, KEY, "manifest.json", actor=admin)
     return dict(json.loads(text))
-
-
-def editor_screenshots(page: Page, name: str) -> None:
-    """For the admin guide, at a laptop's and a desktop's size (docs/screenshots/NAME-1366.png, NAME-1920.png)."""
-    if os.environ.get("ROADMAP_SCREENSHOTS") != "1":
-        return
-    before = page.viewport_size
-    for width, height in ((1366, 900), (1920, 1080)):
-        page.set_viewport_size({"width": width, "height": height})
-        page.wait_for_timeout(300)
-        screenshot(page, f"{name}-{width}")
-    if before:
-        page.set_viewport_size(before)
 
 
 def test_admin_edits_the_manifest_in_forms_and_sees_errors_at_their_fields(
