@@ -242,12 +242,14 @@ def floor(db: Database, samples: int = 300) -> dict[str, float]:
 class Counter:
     """SQL statements and round trips on ``db``'s engine while it is entered: every cursor execute is a
     statement (an executemany counts once: psycopg pipelines its parameter sets), and a round trip is a
-    statement, a BEGIN/COMMIT/ROLLBACK, or the pre-ping of a pool check-out."""
+    statement, a BEGIN/COMMIT/ROLLBACK, or the liveness ping of a pool check-out (only after a rest:
+    engine/db.py ``PING_AFTER_IDLE``)."""
 
     def __init__(self, db: Database) -> None:
         self.engine = db.engine
-        self.statements = self.transactions = self.checkouts = 0
+        self.statements = self.transactions = self.checkouts = self.pings = 0
         self.texts: dict[str, int] = defaultdict(int)
+        self._ping = self.engine.dialect.do_ping
 
     def _statement(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         self.statements += 1
@@ -259,11 +261,16 @@ class Counter:
     def _checkout(self, *_: Any) -> None:
         self.checkouts += 1
 
+    def _pinging(self, dbapi_connection: Any) -> bool:
+        self.pings += 1
+        return self._ping(dbapi_connection)
+
     def __enter__(self) -> Counter:
         event.listen(self.engine, "before_cursor_execute", self._statement)
         for name in ("begin", "commit", "rollback"):
             event.listen(self.engine, name, self._transaction)
         event.listen(self.engine.pool, "checkout", self._checkout)
+        self.engine.dialect.do_ping = self._pinging  # type: ignore[method-assign]
         return self
 
     def __exit__(self, *_: Any) -> None:
@@ -271,12 +278,13 @@ class Counter:
         for name in ("begin", "commit", "rollback"):
             event.remove(self.engine, name, self._transaction)
         event.remove(self.engine.pool, "checkout", self._checkout)
+        self.engine.dialect.do_ping = self._ping  # type: ignore[method-assign]
 
     @property
     def round_trips(self) -> int:
         # psycopg sends BEGIN as a command of its own (the begin event), a commit or rollback is one more;
-        # SQLAlchemy's pre-ping on a check-out is one (the checkout event fires after it).
-        return self.statements + self.transactions + self.checkouts
+        # a check-out's liveness ping is one.
+        return self.statements + self.transactions + self.pings
 
 
 def ready_tasks(db: Database, lifecycles: int, key: str) -> list[tuple[int, str]]:
@@ -380,7 +388,7 @@ def main() -> None:
     counted, steps = per_completion(db, 50, key)
     print(f"  per completion ({steps} first steps): {counted.statements / steps:.2f} SQL statements, "
           f"{counted.round_trips / steps:.2f} round trips ({counted.transactions / steps:.2f} transactions, "
-          f"{counted.checkouts / steps:.2f} pool check-outs)", file=sys.stderr)
+          f"{counted.checkouts / steps:.2f} pool check-outs, {counted.pings / steps:.2f} pings)", file=sys.stderr)
     for statement, times in sorted(counted.texts.items(), key=lambda item: -item[1]):
         print(f"    {times / steps:5.2f} × {statement}", file=sys.stderr)
     if args.profile:
