@@ -25,11 +25,32 @@ commit if nobody called ``insert_pending``, and dropped on rollback, as pending 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, cast
+from uuid import UUID
 
-from sqlalchemy import Insert, Table, Update, bindparam, event, insert, inspect, update
+from sqlalchemy import (
+    JSON,
+    Insert,
+    Table,
+    Text,
+    Update,
+    any_,
+    bindparam,
+    event,
+    func,
+    insert,
+    inspect,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -165,13 +186,15 @@ def write_together(session: Session, changes: Changes, closing: ClosedRows | Non
     A completion's writes — instance, completed task, its deadline rows closed, new deadline rows, audit
     records and events — are then one round trip instead of six. All parts run on the same snapshot, so
     none may depend on another's effect (they touch different rows; rows that need ids of new tasks are
-    queued after ``insert_tasks``). The main UPDATE returns its id: no row back means another writer
-    changed the main row's version (``StaleDataError``), and the whole statement — every CTE with it —
-    is rolled back with the transaction.
+    queued after ``insert_tasks``). The statement's row count is the main UPDATE's: none means another
+    writer changed the main row's version (``StaleDataError``), and the whole statement — every CTE with
+    it — is rolled back with the transaction.
 
-    The statement is built once per shape (which columns change, how many rows of which table) with
-    named parameters, and kept in a bounded cache (``together_statements`` in ``engine.caches``): built
-    per call, SQLAlchemy would compile it every time, which cost more than the round trips it saves."""
+    The statement is built once per shape (which columns change, which columns of which tables are
+    inserted — not how many rows: each table's rows go as one JSON parameter) with named parameters, and
+    kept in a bounded cache (``together_statements`` in ``engine.caches``): built per call, SQLAlchemy
+    would compile it every time, which cost more than the round trips it saves. Few parameters and a
+    short text let psycopg keep the statement parsed and PostgreSQL prepared across steps."""
     if refuses_writes(session):
         raise ReadingSessionWrote
     batches = _take_pending(session, models)
@@ -187,32 +210,73 @@ def write_together(session: Session, changes: Changes, closing: ClosedRows | Non
         return
     for model, rows in batches:  # scalar column defaults as values: the statement is kept as SQL text
         _fill_defaults(model.__table__, rows)
+    # The shape does not count rows: each batch goes as one JSON parameter, so a step that opens two tasks
+    # runs the statement of a step that opens one — parsed once by the driver, prepared once by the server.
     shape = (main.shape(), tuple(change.shape() for change in changes.others),
              closing.shape() if closing is not None else None,
-             tuple((model, tuple(rows[0]), len(rows)) for model, rows in batches))
+             tuple((model, tuple(rows[0])) for model, rows in batches))
     params = main.params("m")
     for i, change in enumerate(changes.others):
         params.update(change.params(f"o{i}"))
     if closing is not None:
         params.update(closing.params())
-    for b, (_, rows) in enumerate(batches):
-        for r, row in enumerate(rows):
-            params.update({f"b{b}_{r}_{key}": value for key, value in row.items()})
     connection = session.connection()
     compiled = _TOGETHER.get(shape)
     if compiled is None:
         statement = _together_statement(main, changes.others, closing, batches)
         compiled = _Compiled.of(statement, connection.dialect)
-        if compiled is None or compiled.names != params.keys():  # a default computed per row: no text to keep
-            returned = connection.execute(statement, params).all()
-            compiled = None
+        if compiled is None or compiled.names != params.keys() | {f"b{b}" for b in range(len(batches))}:
+            compiled = None  # a column default computed per row: no text to keep, rows one by one
         else:
             _TOGETHER.put(shape, compiled)
     if compiled is not None:
-        returned = connection.exec_driver_sql(compiled.sql, compiled.process(params)).all()
-    if len(returned) != 1:
+        for b, (model, rows) in enumerate(batches):
+            params[f"b{b}"] = _packed(model.__table__, rows, connection.dialect)
+        written = connection.exec_driver_sql(compiled.sql, compiled.process(params)).rowcount
+    else:
+        written = connection.execute(_together_statement(main, changes.others, closing, batches, packed=False),
+                                     _unpacked(params, batches)).rowcount
+    if written != 1:
         raise StaleDataError(f"UPDATE statement on table '{main.table}' expected to update 1 row(s); "
                              "0 were matched.")
+
+
+def _unpacked(params: dict[str, Any], batches: Sequence[tuple[type[Any], list[dict[str, Any]]]]) -> dict[str, Any]:
+    """``params`` with every batch's rows as parameters of their own (``packed=False``)."""
+    found = dict(params)
+    for b, (_, rows) in enumerate(batches):
+        for r, row in enumerate(rows):
+            found.update({f"b{b}_{r}_{key}": value for key, value in row.items()})
+    return found
+
+
+def _packed(table: Table, rows: list[dict[str, Any]], dialect: Any) -> str:
+    """A batch's rows as one JSON array for ``json_populate_recordset``: each value as its column's bind
+    processor makes it (an enum's stored text), times in ISO 8601 with their offset; a JSON column's value
+    goes as it is, nested — and fails on what JSON cannot hold, as the column's own type would."""
+    plan = _PACKING.get((table, dialect))
+    if plan is None:
+        plan = _PACKING[(table, dialect)] = {column.key: _packer(column, dialect) for column in table.c}
+    return json.dumps([{key: value if value is None or (pack := plan[key]) is None else pack(value)
+                        for key, value in row.items()} for row in rows], ensure_ascii=False)
+
+
+def _packer(column: Any, dialect: Any) -> Callable[[Any], Any] | None:
+    if isinstance(column.type, JSON):
+        return None
+    processor = column.type.dialect_impl(dialect).bind_processor(dialect)
+
+    def pack(value: Any) -> Any:
+        if processor is not None:
+            value = processor(value)
+        if isinstance(value, datetime | date):
+            return value.isoformat()
+        return str(value) if isinstance(value, UUID | Decimal) else value
+
+    return pack
+
+
+_PACKING: dict[tuple[Table, Any], dict[str, Callable[[Any], Any] | None]] = {}
 
 
 def _fill_defaults(table: Table, rows: list[dict[str, Any]]) -> None:
@@ -250,15 +314,25 @@ class _Compiled:
 
 
 def _together_statement(main: _Change, others: Sequence[_Change], closing: ClosedRows | None,
-                        batches: Sequence[tuple[type[Any], list[dict[str, Any]]]]) -> Any:
+                        batches: Sequence[tuple[type[Any], list[dict[str, Any]]]], *, packed: bool = True) -> Any:
     parts: list[Any] = [change.named_statement(f"o{i}") for i, change in enumerate(others)]
     if closing is not None:
         parts.append(closing.named_statement())
     for b, (model, rows) in enumerate(batches):
         table = model.__table__
-        parts.append(insert(table).values([{key: bindparam(f"b{b}_{r}_{key}", type_=table.c[key].type)
-                                            for key in row} for r, row in enumerate(rows)]))
-    statement = main.named_statement("m").returning(main.table.c.id)
+        keys = list(rows[0])
+        if packed:
+            # INSERT … SELECT the batch's columns FROM json_populate_recordset(NULL::table, the rows as JSON):
+            # the table's own types read each value, and columns left out get their server defaults.
+            found = func.json_populate_recordset(literal_column(f"NULL::{table.name}"),
+                                                 sql_cast(bindparam(f"b{b}", type_=Text), JSON)).table_valued(*keys)
+            parts.append(insert(table).from_select(keys, select(*(found.c[key] for key in keys))))
+        else:
+            parts.append(insert(table).values([{key: bindparam(f"b{b}_{r}_{key}", type_=table.c[key].type)
+                                                for key in keys} for r in range(len(rows))]))
+    # No RETURNING: the row count of the main UPDATE says whether the version matched, and a statement that
+    # returns no rows spares building a result's column metadata (a fifth of the call's Python).
+    statement = main.named_statement("m")
     if parts:
         statement = statement.add_cte(*(part.cte(f"step_{i}") for i, part in enumerate(parts)))
     return statement
@@ -275,19 +349,19 @@ class ClosedRows:
     open: Any  # the condition that a row is still open (a column expression)
 
     def shape(self) -> tuple[Any, ...]:
-        return (self.table.name, self.key, tuple(self.values), len(self.ids))
+        return (self.table.name, self.key, tuple(self.values))
 
     def statement(self) -> Update:
         return update(self.table).where(self.table.c[self.key].in_(self.ids), self.open).values(self.values)
 
     def named_statement(self) -> Update:
-        ids = [bindparam(f"c_id{i}", type_=self.table.c[self.key].type) for i in range(len(self.ids))]
-        return (update(self.table).where(self.table.c[self.key].in_(ids), self.open)
+        # PostgreSQL (write_together only): the ids as one array, so any number of them is one statement.
+        ids = bindparam("c_ids", type_=ARRAY(self.table.c[self.key].type))
+        return (update(self.table).where(self.table.c[self.key] == any_(ids), self.open)
                 .values({key: bindparam(f"c_{key}", type_=self.table.c[key].type) for key in self.values}))
 
     def params(self) -> dict[str, Any]:
-        return {**{f"c_id{i}": value for i, value in enumerate(self.ids)},
-                **{f"c_{key}": value for key, value in self.values.items()}}
+        return {"c_ids": list(self.ids), **{f"c_{key}": value for key, value in self.values.items()}}
 
 
 _TOGETHER: Bounded[tuple[Any, ...], Any] = Bounded(256)

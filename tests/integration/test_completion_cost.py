@@ -4,22 +4,25 @@ step on PostgreSQL — and that what they read and write is exactly what the sep
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event, select
 
+from engine import audit
 from engine.actors import OPERATOR
 from engine.db import Database
 from engine.errors import OrgUnitNotFound
-from engine.models import AuditRecord, Deadline, Event, ProcessInstance, Task, TaskStatus
+from engine.fast_writes import queue_row, take_changes, write_together
+from engine.models import AuditRecord, Deadline, DeadlineKind, Event, ProcessInstance, Task, TaskStatus
 from engine.org.core import load_actor
 from engine.process import instances, tasks
+from engine.process.schedule import deadline_row
 from engine.templates import versions
 from engine.timing.production_calendar import load_calendar, set_calendar_day
-from tests.conftest import Org
+from tests.conftest import Org, make_org
 
 #: The regression guard: statements of one completion that opens the next task (set from what issue 21
 #: reached). PostgreSQL: the lock with actor, calendar and zone; the task rows; the INSERT of the new task
@@ -99,3 +102,48 @@ def test_the_step_lock_reads_what_the_separate_queries_read(db: Database, org: O
 def test_an_unknown_user_is_told_so_before_an_unknown_task(db: Database, org: Org) -> None:
     with pytest.raises(OrgUnitNotFound):
         tasks.complete_task(db, 10**9, {}, actor="nobody-at-all")
+
+
+def test_the_step_statement_writes_each_value_as_given(pg_db: Database, bundle_copy: Path) -> None:
+    """PostgreSQL's one statement sends each table's rows as one JSON parameter: times keep their instant to
+    the microsecond whatever their offset, enums their stored text, JSON its nesting (or SQL NULL), text its
+    quotes and Cyrillic — and a step with more rows runs the very statement of a step with fewer."""
+    db, org = pg_db, make_org(pg_db)
+    key = versions.deploy_template(db, versions.read_bundle(bundle_copy), actor=OPERATOR).key
+    instance_id, task_id = _first_task(db, org, key)
+    moment = datetime(2031, 5, 5, 9, 30, 15, 123456, tzinfo=timezone(timedelta(hours=5)))
+    awkward = {"текст": 'кавычки " и \\ обратная черта\nи строка', "вложено": [1, 2.5, None, True, {"к": "в"}]}
+    written: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        written.append(statement)
+
+    def step(rows: int) -> None:
+        with db.transaction() as session:
+            instance = instances.lock_instance(session, instance_id)
+            instance.current_stage = f"этап {rows}"
+            changes = take_changes(session, instance)
+            for n in range(rows):
+                queue_row(session, Deadline, deadline_row(instance_id, task_id, DeadlineKind.REMINDER, n,
+                                                          moment, awkward if n else None))
+            audit.queue(session, moment, "test.packed", instance_id=instance_id, task_id=task_id, data=awkward)
+            write_together(session, changes, None, (Deadline, AuditRecord))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        step(1)
+        step(3)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    [one, three] = [statement for statement in written if statement.startswith("WITH")]
+    assert one == three
+    with db.reading() as session:
+        rows = session.scalars(select(Deadline).where(Deadline.task_id == task_id, Deadline.kind == DeadlineKind.REMINDER,
+                                                      Deadline.fire_at == moment).order_by(Deadline.id)).all()
+        assert [(row.step, row.fire_at, row.payload, row.fired_at, row.cancelled) for row in rows] == [
+            (0, moment, None, None, False), (0, moment, None, None, False), (1, moment, awkward, None, False),
+            (2, moment, awkward, None, False)]
+        details = session.scalars(select(AuditRecord.details).where(AuditRecord.action == "test.packed")).all()
+        assert len(details) == 2 and all(found["data"] == awkward for found in details)
+        instance = session.get(ProcessInstance, instance_id)
+        assert instance is not None and instance.current_stage == "этап 3" and instance.version == 3
