@@ -288,10 +288,12 @@ def _area_task_page(db: Database, *, actor: Who, limit: int, region: str | None 
                     municipality: str | None = None, stage: str | None = None, overdue: bool = False,
                     after: str | None = None, offset: int = 0, count: bool = False) -> Page:
     """One page of the open tasks of everyone in an area a coordinator oversees (default: their widest area),
-    nearest deadline first; paged as ``_task_page``."""
+    nearest deadline first; paged as ``_task_page``. Read from the replica when one is configured, as the
+    dashboards are: a coordinator watches others' tasks here (their own inbox stays on the primary — an API
+    client has no session to carry the read-your-writes mark)."""
     key = task_pages.decode("due", after) if after else None
     area = area_for(db, region, municipality, actor=actor)
-    with db.reading() as session:
+    with db.reading(replica=True) as session:
         query = _task_views().where(Task.status == TaskStatus.READY)
         if area.municipality_code:
             query = query.join(Municipality, Municipality.id == Task.municipality_id).where(

@@ -133,7 +133,9 @@ def test_dashboards_read_the_standby_and_writes_go_to_the_primary(replicated: Da
         waiting = dashboards.waiting_at(db, region, key, "confirm_participation", actor=org.regional)
         _, units = area_counts(db, key)
         report = dashboards.matrix(db, key, Area(org.region, org.municipality, "район"), actor=org.municipal)
+        area_tasks = tasks.area_task_page(db, actor=org.regional, region=org.region)
     assert heat["confirm_participation"] == len(waiting) == 3
+    assert {task.school_code for task in area_tasks.tasks} == {org.school, org.sibling_school, org.foreign_school}
     assert any(unit.code == org.region for unit in units) and len(report.schools) == 2
     assert Statements.ran(ran["replica"], "count(distinct(task.instance_id))")  # the heat map
     assert Statements.ran(ran["replica"], "GROUP BY")  # the national counts
