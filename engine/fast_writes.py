@@ -493,6 +493,18 @@ def insert_tasks(session: Session, rows: Sequence[Task]) -> None:
         session.add(row)
 
 
+def adopt_tasks(session: Session, rows: Sequence[Task], ids: Sequence[int]) -> None:
+    """``insert_tasks`` for rows whose ids were taken from the sequence beforehand (``lock_step``): each row is
+    queued for the step's one write statement (``write_together``, or ``insert_pending``) instead of an
+    INSERT of its own, and put in the session as stored. Their deadline rows, audit records and events go
+    in that same statement; PostgreSQL checks their foreign keys at its end, when the task row is there."""
+    for row, row_id in zip(rows, ids, strict=True):
+        row.id = row_id
+        queue_row(session, Task, {"id": row_id, **{key: row.__dict__[key] for key in _TASK_INSERT_COLUMNS}})
+        make_transient_to_detached(row)
+        session.add(row)
+
+
 _TASKS = cast(Table, Task.__table__)
 # No draft: an empty one is SQL NULL, which the JSON type would write as JSON 'null' if given None.
 _TASK_INSERT_COLUMNS = tuple(prop.key for prop in Task.__mapper__.column_attrs if prop.key not in ("id", "draft"))

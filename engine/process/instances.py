@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, Table, bindparam, func, or_, select, update
+from sqlalchemy import Sequence as DbSequence
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, joinedload
 
@@ -126,24 +127,32 @@ def lock_instance_of_task(session: Session, task_id: int) -> ProcessInstance | N
 @dataclass(frozen=True)
 class StepStart:
     """What a completion reads in its first statement: the locked instance (with school, cohort and template
-    hash), the acting user, the calendar overrides and the school's zone — one round trip instead of four."""
+    hash), the acting user, the calendar overrides and the school's zone — one round trip instead of four —
+    and, on PostgreSQL, an id for the task the step will most likely open (``next_task_id``)."""
 
     instance: ProcessInstance
     actor: Actor
     workdays: WorkCalendar
     zone_name: str
+    next_task_id: int | None = None
 
 
 def lock_step(session: Session, task_id: int, login: str) -> StepStart | None:
     """``lock_instance_of_task`` that also reads the actor (``load_actor``), the calendar overrides
     (``load_calendar``) and the school's time zone, as columns of the same statement. The actor and the
-    overrides are small scalar subqueries; only the instance row is locked. None: no such task."""
-    row = session.execute(_LOCK_STEP, {"id": task_id, "login": login}).first()
+    overrides are small scalar subqueries; only the instance row is locked. None: no such task.
+
+    On PostgreSQL it also takes the next value of the task ids' sequence: most steps open one task, and with
+    its id known beforehand its row goes into the step's one write statement (``fast_writes.adopt_tasks``)
+    instead of an INSERT … RETURNING of its own. A step that opens none or several leaves a gap in the ids,
+    as any rolled-back insert does."""
+    sequenced = session.get_bind().dialect.name == "postgresql"
+    row = session.execute(_LOCK_STEP_WITH_ID if sequenced else _LOCK_STEP, {"id": task_id, "login": login}).first()
     if row is None:
         return None
-    instance, actor_id, grants, overrides, time_zone = row
+    instance, actor_id, grants, overrides, time_zone, *next_id = row
     return StepStart(instance, actor_of_columns(login, actor_id, grants), calendar_of_column(overrides),
-                     time_zone or DEFAULT_ZONE)
+                     time_zone or DEFAULT_ZONE, next_id[0] if next_id else None)
 
 
 def _locked(where: ColumnElement[bool]) -> Select[ProcessInstance]:
@@ -164,6 +173,7 @@ _LOCK_BY_TASK = _locked(ProcessInstance.id == select(Task.instance_id).where(Tas
 _SCHOOL_ZONE = (select(Region.time_zone).join(School, School.region_id == Region.id)
                 .where(School.id == ProcessInstance.school_id).scalar_subquery().label("school_zone"))
 _LOCK_STEP = _LOCK_BY_TASK.add_columns(*ACTOR_COLUMNS, OVERRIDES_COLUMN, _SCHOOL_ZONE)
+_LOCK_STEP_WITH_ID = _LOCK_STEP.add_columns(DbSequence("task_id_seq").next_value().label("next_task_id"))
 
 
 def sync_tasks(session: Session, instance: ProcessInstance, run: WorkflowRun, spec: TemplateSpec,

@@ -33,7 +33,15 @@ from engine.errors import (
     TaskClaimed,
     TaskNotFound,
 )
-from engine.fast_writes import insert_pending, insert_tasks, take_changes, write_now, write_together, writes_together
+from engine.fast_writes import (
+    adopt_tasks,
+    insert_pending,
+    insert_tasks,
+    take_changes,
+    write_now,
+    write_together,
+    writes_together,
+)
 from engine.forms import FormDefinition
 from engine.models import AuditRecord, Deadline, InstanceStatus, Municipality, Region, School, Task, TaskStatus, User
 from engine.org.areas import area_for
@@ -471,9 +479,14 @@ def _complete(db: Database, session: Session, task_id: int, actor: Who,
     # PostgreSQL: the instance's and the task's changes are taken now and written with the step's last
     # statement (below); the flush after the INSERT of new tasks then leaves them alone.
     changes = take_changes(session, instance, task) if together else None
-    # The new task rows first: one INSERT … RETURNING gives the ids their deadline rows and audit records
-    # hang on; then whatever else the unit of work holds (rows of cancelled tasks; usually nothing).
-    insert_tasks(session, mirror.opened)
+    # The new task rows first: their ids are what their deadline rows and audit records hang on. One opened
+    # task (most steps) has the id the lock took from the sequence, and its row goes with the step's last
+    # statement; otherwise one INSERT … RETURNING gives the ids. Then whatever else the unit of work holds
+    # (rows of cancelled tasks; usually nothing).
+    if start.next_task_id is not None and len(mirror.opened) == 1:
+        adopt_tasks(session, mirror.opened, [start.next_task_id])
+    else:
+        insert_tasks(session, mirror.opened)
     session.flush()
     audit.queue(session, now, "task.completed", actor_id=user.user_id, instance_id=instance.id,
                 task_id=task.id, element=task.element_id, data=cleaned)
@@ -482,8 +495,9 @@ def _complete(db: Database, session: Session, task_id: int, actor: Who,
         audit.queue(session, now, "instance.completed", instance_id=instance.id)
     if together:
         # PostgreSQL: everything else in one statement — the instance row (its version checked and bumped
-        # exactly once: no row back is a concurrent change), with the completed task's row, its deadline
-        # rows closed and the step's deadline rows, audit records and events as data-modifying CTEs.
+        # exactly once: no row updated is a concurrent change), with the completed task's row, its deadline
+        # rows closed, the opened task's row and the step's deadline rows, audit records and events as
+        # data-modifying CTEs.
         assert changes is not None
         write_together(session, changes, closing_deadlines([task.id], now), (Deadline, AuditRecord))
     else:
