@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     create_engine,
     event,
+    literal_column,
     text,
 )
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError
@@ -125,6 +126,32 @@ def _folded_in_sql(element: folded, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(folded, "sqlite")
 def _folded_in_sqlite(element: folded, compiler: SQLCompiler, **kw: Any) -> str:
     return f"{_FOLD_FUNCTION}({compiler.process(element.clauses, **kw)})"
+
+
+class joined_strings(FunctionElement[str]):
+    """SQL: an aggregate's values joined by ``separator`` into one string (PostgreSQL's ``string_agg``, SQLite's
+    ``group_concat``). SQLAlchemy's ``aggregate_strings`` sends the separator as a parameter to render anew on
+    every execution — a regex pass over the statement, a twentieth of a completion's locking read; here it is
+    written into the SQL once, when the statement is compiled and cached."""
+
+    type = String()
+    name = "joined_strings"
+    inherit_cache = True
+
+    def __init__(self, values: Any, separator: str) -> None:
+        if len(separator) != 1 or separator in "'\\":
+            raise ValueError(f"a separator is one character, not a quote: {separator!r}")
+        super().__init__(values, literal_column(f"'{separator}'"))
+
+
+@compiles(joined_strings)
+def _joined_in_postgresql(element: joined_strings, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"string_agg({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(joined_strings, "sqlite")
+def _joined_in_sqlite(element: joined_strings, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"group_concat({compiler.process(element.clauses, **kw)})"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from engine import audit, caches
 from engine.actors import Who, is_operator, login_of
-from engine.db import Database
+from engine.db import Database, joined_strings
 from engine.errors import EngineError, NotAllowed, OrgUnitNotFound
 from engine.models import Municipality, Region, RoleGrant, School, Task, TaskStatus, User
 from engine.org.scopes import Grant, OrgPlace, Scope
@@ -187,13 +187,13 @@ _ACTOR = (select(User.id, User.login, User.is_active, type_coerce(RoleGrant.role
 
 # The same user and grants as columns another statement can carry (a completion's lock): the user's id and
 # whether they are active, and their grants as one string, ``role/school/municipality/region;…``
-# (``aggregate_strings``: PostgreSQL's string_agg, SQLite's group_concat).
+# (``joined_strings``: PostgreSQL's string_agg, SQLite's group_concat).
 _ACTOR_ID = select(User.id).where(User.login == bindparam("login"), User.is_active).scalar_subquery()
 _GRANT_TEXT = (type_coerce(RoleGrant.role, String) + "/" + func.coalesce(cast(RoleGrant.school_id, String), "")
                + "/" + func.coalesce(cast(RoleGrant.municipality_id, String), "")
                + "/" + func.coalesce(cast(RoleGrant.region_id, String), ""))
 ACTOR_COLUMNS = (_ACTOR_ID.label("actor_id"),
-                 select(func.aggregate_strings(_GRANT_TEXT, ";")).where(RoleGrant.user_id == _ACTOR_ID)
+                 select(joined_strings(_GRANT_TEXT, ";")).where(RoleGrant.user_id == _ACTOR_ID)
                  .scalar_subquery().label("actor_grants"))
 
 

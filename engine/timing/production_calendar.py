@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.actors import Who
-from engine.db import Database
+from engine.db import Database, joined_strings
 from engine.errors import FormInvalid
 from engine.models import CalendarOverride
 from engine.org.core import operator_or_admin
@@ -28,8 +28,8 @@ _OVERRIDES = select(CalendarOverride.day, CalendarOverride.is_working_day)  # bu
 
 #: The overrides as one column another statement can carry (a completion's lock): ``day=working,…``, days
 #: as ISO dates, working as true/false (PostgreSQL) or 1/0 (SQLite). A few dozen days: a short string.
-OVERRIDES_COLUMN = (select(func.aggregate_strings(cast(CalendarOverride.day, String) + "="
-                                                  + cast(CalendarOverride.is_working_day, String), ","))
+OVERRIDES_COLUMN = (select(joined_strings(cast(CalendarOverride.day, String) + "="
+                                          + cast(CalendarOverride.is_working_day, String), ","))
                     .scalar_subquery().label("calendar_overrides"))
 
 
