@@ -254,9 +254,9 @@ def _packed(table: Table, rows: list[dict[str, Any]], dialect: Any) -> str:
     """A batch's rows as one JSON array for ``json_populate_recordset``: each value as its column's bind
     processor makes it (an enum's stored text), times in ISO 8601 with their offset; a JSON column's value
     goes as it is, nested — and fails on what JSON cannot hold, as the column's own type would."""
-    plan = _PACKING.get((table, dialect))
-    if plan is None:
-        plan = _PACKING[(table, dialect)] = {column.key: _packer(column, dialect) for column in table.c}
+    plan = _PACKING.get((table, type(dialect)))
+    if plan is None:  # by dialect class, not engine: one plan per table and kind of database, however many engines
+        plan = _PACKING[(table, type(dialect))] = {column.key: _packer(column, dialect) for column in table.c}
     return json.dumps([{key: value if value is None or (pack := plan[key]) is None else pack(value)
                         for key, value in row.items()} for row in rows], ensure_ascii=False)
 
@@ -276,7 +276,7 @@ def _packer(column: Any, dialect: Any) -> Callable[[Any], Any] | None:
     return pack
 
 
-_PACKING: dict[tuple[Table, Any], dict[str, Callable[[Any], Any] | None]] = {}
+_PACKING: dict[tuple[Table, type[Any]], dict[str, Callable[[Any], Any] | None]] = {}
 
 
 def _fill_defaults(table: Table, rows: list[dict[str, Any]]) -> None:
