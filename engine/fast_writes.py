@@ -80,28 +80,18 @@ def insert_pending(session: Session, *models: type[Any]) -> None:
     of the session in the order they were added and sent as plain parameter sets."""
     if refuses_writes(session):
         raise ReadingSessionWrote
-    queued: dict[type[Any], list[dict[str, Any]]] = {}
-    for model, values in session.info.pop(_QUEUED, ()):
-        queued.setdefault(model, []).append(values)
-    pending = sorted((obj for obj in session.new if isinstance(obj, models)), key=lambda o: inspect(o).insert_order)
-    rows: dict[type[Any], list[dict[str, Any]]] = {}
-    for obj in pending:
-        state = inspect(obj)
-        columns = state.mapper.columns.keys()
-        rows.setdefault(type(obj), []).append({key: state.dict[key] for key in columns if key in state.dict})
-        session.expunge(obj)
+    batches = _take_pending(session, models)
     connection = session.connection()
-    for batch in (queued, rows):
-        for model, values in batch.items():
-            # Every parameter set has the same keys (None stays None), so a table's rows go in one
-            # statement; columns nobody set get their Python-side defaults. A step's handful of rows go
-            # as one multi-row VALUES: asking for RETURNING makes SQLAlchemy batch them that way from a
-            # cached statement (the ids are not needed). Thousands (a cohort start) go as an
-            # executemany, which the driver prepares once instead of parsing an enormous VALUES list.
-            if len(values) <= _VALUES_ROWS:
-                connection.execute(_inserts(model)[0], values)
-            else:
-                connection.execute(_inserts(model)[1], values)
+    for model, values in batches:
+        # Every parameter set has the same keys (None stays None), so a table's rows go in one
+        # statement; columns nobody set get their Python-side defaults. A step's handful of rows go
+        # as one multi-row VALUES: asking for RETURNING makes SQLAlchemy batch them that way from a
+        # cached statement (the ids are not needed). Thousands (a cohort start) go as an
+        # executemany, which the driver prepares once instead of parsing an enormous VALUES list.
+        if len(values) <= _VALUES_ROWS:
+            connection.execute(_inserts(model)[0], values)
+        else:
+            connection.execute(_inserts(model)[1], values)
 
 
 def _inserts(model: type[Any]) -> tuple[Insert, Insert]:

@@ -24,7 +24,7 @@ from engine.bpmn.runtime import SERIALIZER_VERSION, WorkflowRun
 from engine.bpmn.spec import TemplateSpec
 from engine.db import Database
 from engine.errors import Conflict, EngineError, InstanceNotFound, NotAllowed
-from engine.fast_writes import ClosedRows, insert_pending, insert_tasks, queue_row
+from engine.fast_writes import ClosedRows, insert_pending, insert_tasks, queue_row, writes_together
 from engine.models import (
     AuditRecord,
     Cohort,
@@ -146,8 +146,8 @@ def lock_step(session: Session, task_id: int, login: str) -> StepStart | None:
     its id known beforehand its row goes into the step's one write statement (``fast_writes.adopt_tasks``)
     instead of an INSERT … RETURNING of its own. A step that opens none or several leaves a gap in the ids,
     as any rolled-back insert does."""
-    sequenced = session.get_bind().dialect.name == "postgresql"
-    row = session.execute(_LOCK_STEP_WITH_ID if sequenced else _LOCK_STEP, {"id": task_id, "login": login}).first()
+    statement = _LOCK_STEP_WITH_ID if writes_together(session) else _LOCK_STEP
+    row = session.execute(statement, {"id": task_id, "login": login}).first()
     if row is None:
         return None
     instance, actor_id, grants, overrides, time_zone, *next_id = row
