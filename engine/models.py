@@ -361,8 +361,11 @@ class Deadline(Base):
         Index("ix_deadline_due", "fire_at", postgresql_where=text("fired_at IS NULL"),
               sqlite_where=text("fired_at IS NULL")),
         Index("ix_deadline_task", "task_id"),
-        Index("ix_deadline_measure", "measure_id"),
-        Index("ix_deadline_visit", "visit_id"),
+        # Most rows are a task's: the measure and visit indexes hold only rows that have one.
+        Index("ix_deadline_measure", "measure_id", postgresql_where=text("measure_id IS NOT NULL"),
+              sqlite_where=text("measure_id IS NOT NULL")),
+        Index("ix_deadline_visit", "visit_id", postgresql_where=text("visit_id IS NOT NULL"),
+              sqlite_where=text("visit_id IS NOT NULL")),
         CheckConstraint("step >= 0", name="step_non_negative"),
     )
 
