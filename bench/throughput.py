@@ -17,6 +17,8 @@ Counted, per repetition (medians over ``--repeat``; the variants take turns, so 
 - the durable minimum: raw SpiffWorkflow plus its own serializer and one ``UPDATE … ; COMMIT`` of the
   workflow's JSON per completion through psycopg — no checks, no task rows, no audit: the ceiling of any
   engine that stores each completion before answering;
+- what each writes to the WAL per completion (bytes, and records by kind where pg_walinspect is there): the
+  database's share of the work, the same on any machine, where the clock of a shared one is not;
 - the floor: a bare round trip (``SELECT 1``), a read-only commit, and a one-row INSERT + COMMIT (the WAL
   flush every durable completion waits for).
 
@@ -134,7 +136,65 @@ def durable_minimum(url: str, lifecycles: int) -> tuple[float, float]:
             starting, completing = starting + middle - begin, completing + time.perf_counter() - middle
             own, theirs = own + time.process_time() - cpu, theirs + backend_cpu(conn, conn.info.dbname) - server
     CPU["durable minimum"].append((own / (lifecycles * STEPS), theirs / (lifecycles * STEPS)))
+    with psycopg.connect(url) as conn:  # its WAL per completion, measured apart from the clock
+        workflow = BpmnWorkflow(spec, subprocesses)
+        workflow.do_engine_steps()
+        conn.execute("UPDATE bench_state SET state = %s WHERE id = %s", (serializer.serialize_json(workflow), row[0]))
+        conn.commit()
+        with Wal(conn) as wal:
+            while not workflow.is_completed():
+                task = workflow.get_tasks(state=TaskState.READY, manual=True)[0]
+                task.data.update(DATA)
+                task.run()
+                workflow.do_engine_steps()
+                conn.execute("UPDATE bench_state SET state = %s, version = version + 1 WHERE id = %s",
+                             (serializer.serialize_json(workflow), row[0]))
+                conn.commit()
+        WAL["durable minimum"] = wal.per(STEPS)
     return lifecycles * STEPS / completing, lifecycles / (starting + completing)
+
+
+#: WAL written per completion by variant: (bytes, records by kind). What PostgreSQL must log (and, on a
+#: replica, replay) for a completion: the same on any machine, unlike its clock, so a change to the rows and
+#: indexes a step writes shows here exactly.
+WAL: dict[str, tuple[float, dict[str, float]]] = {}
+
+
+class Wal:
+    """WAL bytes (from the insert position) and records by kind (pg_walinspect, when the server has it)
+    written while entered. This machine's server runs nothing else (autovacuum is off), so the whole
+    cluster's WAL is the measured work's."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.begin = self.end = ""
+        self.records: dict[str, int] = {}
+
+    def _position(self) -> str:
+        position = self.conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()[0]
+        self.conn.commit()
+        return str(position)
+
+    def __enter__(self) -> Wal:
+        self.begin = self._position()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.end = self._position()
+        try:
+            self.conn.execute("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
+            rows = self.conn.execute('SELECT "resource_manager/record_type", count FROM '
+                                     "pg_get_wal_stats(%s::pg_lsn, %s::pg_lsn, true) WHERE count > 0",
+                                     (self.begin, self.end)).fetchall()
+            self.records = {kind: count for kind, count in rows}
+            self.conn.commit()
+        except psycopg.Error:  # no pg_walinspect (PostgreSQL before 15, or not a superuser): bytes only
+            self.conn.rollback()
+
+    def per(self, completions: int) -> tuple[float, dict[str, float]]:
+        size = self.conn.execute("SELECT pg_wal_lsn_diff(%s::pg_lsn, %s::pg_lsn)", (self.end, self.begin)).fetchone()[0]
+        self.conn.commit()
+        return float(size) / completions, {kind: count / completions for kind, count in self.records.items()}
 
 
 def engine(db: Database, lifecycles: int, key: str, cpu_as: str | None = None) -> tuple[float, float]:
@@ -298,9 +358,12 @@ def per_completion(db: Database, lifecycles: int, key: str) -> tuple[Counter, in
     """The first step of ``lifecycles`` new instances, counted: statements and round trips of
     ``complete_task`` alone (the inbox query that finds the tasks is outside)."""
     todo = ready_tasks(db, lifecycles, key)
-    with Counter(db) as counted:
-        for task_id, login in todo:
-            tasks.complete_task(db, task_id, DATA, actor=login)
+    with db.engine.connect() as probe:
+        raw = probe.connection.driver_connection
+        with Counter(db) as counted, Wal(raw) as wal:
+            for task_id, login in todo:
+                tasks.complete_task(db, task_id, DATA, actor=login)
+        WAL["engine"] = wal.per(len(todo))
     return counted, len(todo)
 
 
@@ -329,6 +392,15 @@ def setup(db: Database) -> str:
                           users=[UserRow("bench-school", "Школа"), UserRow("bench-curator", "Куратор")],
                           grants=grants))
     return versions.deploy_template(db, versions.read_bundle(BUNDLE), actor=OPERATOR).key
+
+
+def maintain(url: str) -> None:
+    """What autovacuum does in production between runs: dead row versions pruned, planner statistics
+    current. This machine's PostgreSQL runs with ``autovacuum = off`` (a CI setting), so without it every
+    repetition would run on the bloat and the stale statistics of the ones before — plans no production
+    database has (the completion's UPDATE of deadline rows chose a scan of every unfired row)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
 
 
 def asynchronous_commits(db: Database) -> Database:
@@ -362,6 +434,7 @@ def main() -> None:
     ratios: list[float] = []
     engine(db, 5, key)  # warm up: compiled template, statement caches, prepared statements
     for _ in range(args.repeat):
+        maintain(url)
         runs["raw"].append(raw_spiff(args.lifecycles))
         runs["raw, serialized every step"].append(raw_spiff(args.lifecycles, serialize=True))
         runs["engine"].append(engine(db, args.lifecycles, key, cpu_as="engine"))
@@ -391,6 +464,11 @@ def main() -> None:
           f"{counted.checkouts / steps:.2f} pool check-outs, {counted.pings / steps:.2f} pings)", file=sys.stderr)
     for statement, times in sorted(counted.texts.items(), key=lambda item: -item[1]):
         print(f"    {times / steps:5.2f} × {statement}", file=sys.stderr)
+    for name, (size, records) in WAL.items():
+        kinds = ", ".join(f"{kind} {count:.1f}" for kind, count in sorted(records.items(), key=lambda kv: -kv[1])
+                          if count >= 0.5)
+        print(f"  WAL per completion, {name}: {size:,.0f} bytes, {sum(records.values()):.1f} records"
+              f"{' (' + kinds + ')' if kinds else ''}", file=sys.stderr)
     if args.profile:
         print(profile(db, args.profile, key), file=sys.stderr)
     bottom = floor(db)
