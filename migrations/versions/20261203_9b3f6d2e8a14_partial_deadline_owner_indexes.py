@@ -8,7 +8,7 @@ entries fewer per task deadline row written.
 
 Revision ID: 9b3f6d2e8a14
 Revises: 7c1e2a9d4b6f
-Create Date: 2026-12-04 08:40:00
+Create Date: 2026-12-03 08:40:00
 """
 
 from __future__ import annotations
