@@ -125,33 +125,29 @@ def durable_minimum(url: str, lifecycles: int) -> tuple[float, float]:
             conn.commit()
             middle = time.perf_counter()
             cpu, server = time.process_time(), backend_cpu(conn, conn.info.dbname)
-            while not workflow.is_completed():
-                task = workflow.get_tasks(state=TaskState.READY, manual=True)[0]
-                task.data.update(DATA)
-                task.run()
-                workflow.do_engine_steps()
-                conn.execute("UPDATE bench_state SET state = %s, version = version + 1 WHERE id = %s",
-                             (serializer.serialize_json(workflow), row[0]))
-                conn.commit()
+            _complete_storing(conn, serializer, workflow, row[0])
             starting, completing = starting + middle - begin, completing + time.perf_counter() - middle
             own, theirs = own + time.process_time() - cpu, theirs + backend_cpu(conn, conn.info.dbname) - server
-    CPU["durable minimum"].append((own / (lifecycles * STEPS), theirs / (lifecycles * STEPS)))
-    with psycopg.connect(url) as conn:  # its WAL per completion, measured apart from the clock
+        CPU["durable minimum"].append((own / (lifecycles * STEPS), theirs / (lifecycles * STEPS)))
+        # Its WAL per completion: one more lifecycle in the last one's row, apart from the clock.
         workflow = BpmnWorkflow(spec, subprocesses)
         workflow.do_engine_steps()
-        conn.execute("UPDATE bench_state SET state = %s WHERE id = %s", (serializer.serialize_json(workflow), row[0]))
-        conn.commit()
         with Wal(conn) as wal:
-            while not workflow.is_completed():
-                task = workflow.get_tasks(state=TaskState.READY, manual=True)[0]
-                task.data.update(DATA)
-                task.run()
-                workflow.do_engine_steps()
-                conn.execute("UPDATE bench_state SET state = %s, version = version + 1 WHERE id = %s",
-                             (serializer.serialize_json(workflow), row[0]))
-                conn.commit()
+            _complete_storing(conn, serializer, workflow, row[0])
         WAL["durable minimum"] = wal.per(STEPS)
     return lifecycles * STEPS / completing, lifecycles / (starting + completing)
+
+
+def _complete_storing(conn: Any, serializer: BpmnWorkflowSerializer, workflow: BpmnWorkflow, row_id: int) -> None:
+    """The durable minimum's completions: each step, then its JSON stored by one UPDATE and committed."""
+    while not workflow.is_completed():
+        task = workflow.get_tasks(state=TaskState.READY, manual=True)[0]
+        task.data.update(DATA)
+        task.run()
+        workflow.do_engine_steps()
+        conn.execute("UPDATE bench_state SET state = %s, version = version + 1 WHERE id = %s",
+                     (serializer.serialize_json(workflow), row_id))
+        conn.commit()
 
 
 #: WAL written per completion by variant: (bytes, records by kind). What PostgreSQL must log (and, on a
