@@ -155,8 +155,9 @@ def test_the_step_statement_writes_each_value_as_given(pg_db: Database, bundle_c
         assert instance is not None and instance.current_stage == "этап 3" and instance.version == 3
 
 
-def _index_entries(db: Database, since: str) -> dict[str, int]:
-    """B-tree entries written into this database's indexes since the WAL position ``since``, by index name
+def _index_entries(db: Database, since: str, task_id: int) -> dict[str, int]:
+    """B-tree entries written since the WAL position ``since`` by the transaction that completed ``task_id``
+    (the ``xmin`` of the task's row), by index name — nothing another test's thread wrote meanwhile
     (pg_walinspect; a page split logs its new entry in the split record, so those count too)."""
     with db.engine.connect() as conn:
         # The test database commits without waiting for the flush, and only flushed WAL can be read: one
@@ -169,8 +170,8 @@ def _index_entries(db: Database, since: str) -> dict[str, int]:
             " JOIN pg_class c ON c.relfilenode = substring(w.block_ref from 'rel \\d+/\\d+/(\\d+)')::oid"
             " WHERE w.resource_manager = 'Btree'"
             " AND w.record_type IN ('INSERT_LEAF', 'INSERT_POST', 'SPLIT_L', 'SPLIT_R')"
-            " AND w.block_ref LIKE '%%/' || (SELECT oid FROM pg_database WHERE datname = current_database()) || '/%%'"
-            " GROUP BY c.relname", {"since": since}).all()
+            " AND w.xid = (SELECT xmin FROM task WHERE id = %(task)s)"
+            " GROUP BY c.relname", {"since": since, "task": task_id}).all()
     return {name: count for name, count in rows}
 
 
@@ -187,7 +188,7 @@ def test_a_completion_writes_only_the_index_entries_its_rows_need(pg_db: Databas
         since = conn.exec_driver_sql("SELECT pg_current_wal_insert_lsn()::text").scalar_one()
     done = tasks.complete_task(db, task_id, {"coverage": 40}, actor=org.school_user)
     assert done.next_task_ids, "the guard is about a step that opens a task"
-    entries = _index_entries(db, since)
+    entries = _index_entries(db, since, task_id)
     with db.reading() as session:
         closed = len(session.scalars(select(Deadline.id).where(Deadline.task_id == task_id)).all())
         opened = len(session.scalars(select(Deadline.id).where(Deadline.task_id == done.next_task_ids[0])).all())
