@@ -201,10 +201,20 @@ def actor_of_columns(login: str, user_id: int | None, grants: str | None) -> Act
     """``load_actor`` from the ``ACTOR_COLUMNS`` another statement brought (``login`` bound as ``login``)."""
     if user_id is None:
         raise OrgUnitNotFound(f"пользователь «{login}» не найден")
-    rows = tuple(sorted((None, None, None, role, _id(school), _id(municipality), _id(region))
-                        for role, school, municipality, region in
-                        (grant.split("/") for grant in (grants or "").split(";") if grant)))
-    return Actor(user_id, login, _scope(rows))
+    return Actor(user_id, login, _scope_of_text(grants or ""))
+
+
+@functools.lru_cache(maxsize=1024)
+def _scope_of_text(grants: str) -> Scope:
+    """``_scope`` of the ``actor_grants`` column as it came: the same memo one step earlier, so a user's
+    every completion does not split, convert and sort their grants again (a curator's dozens of schools).
+    Keyed by the text itself, it cannot answer with stale grants either."""
+    return _scope(tuple(sorted((None, None, None, role, _id(school), _id(municipality), _id(region))
+                               for role, school, municipality, region in
+                               (grant.split("/") for grant in grants.split(";") if grant))))
+
+
+caches.register_lru("actor_grant_texts", _scope_of_text)
 
 
 def _id(text: str) -> int | None:
