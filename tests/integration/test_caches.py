@@ -52,7 +52,7 @@ def test_every_registered_cache_has_a_limit_and_the_health_check_lists_them(db: 
     client = create_app({"DATABASE": db, "TESTING": True}).test_client()  # imports every module of the app
     names = set(caches.sizes())
     # The caches of issue 21's list: compiled templates, stage titles, and the memos of the hot paths.
-    assert {"compiled_templates", "stage_titles", "actor_scopes", "russian_working_days", "zones",
+    assert {"compiled_templates", "stage_titles", "actor_scopes", "actor_grant_texts", "russian_working_days", "zones",
             "checked_expressions", "together_statements", "translation_catalogs"} <= names
     for name, size in caches.sizes(db.caches).items():
         assert size.limit >= 0 and size.size <= size.limit, name  # 0: turned off (ROADMAP_LIVE_WORKFLOWS=0)
